@@ -1,0 +1,1 @@
+"""Simulator and runtime for high-availability clusters of MPC API co-signers."""

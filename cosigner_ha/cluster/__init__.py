@@ -1,0 +1,1 @@
+"""Scenarios, topology, faults, invariants, runners and reports."""

@@ -1,0 +1,1 @@
+"""The environment a component runs in: clock, randomness, ids, trace. Imports nothing else of ours."""

@@ -1,0 +1,1 @@
+"""Transports with one interface: the simulated network and TCP/TLS. Imports only `wire`."""

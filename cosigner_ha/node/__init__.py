@@ -1,0 +1,1 @@
+"""The API co-signer node. Never imports `cosigner_ha.saas_sim`."""

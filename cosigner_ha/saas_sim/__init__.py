@@ -1,0 +1,1 @@
+"""The custody SaaS simulator. Never imports `cosigner_ha.node`."""

@@ -1,0 +1,1 @@
+"""Hypothesis strategies, pytest plugin and explorer."""

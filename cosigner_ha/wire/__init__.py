@@ -1,0 +1,1 @@
+"""Node <-> SaaS messages, msgpack codec and framing. Imports nothing else of ours."""
