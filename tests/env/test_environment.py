@@ -1,0 +1,167 @@
+"""The environment: streams that do not shift, a DRBG that replays, virtual time, and a clean trio."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import time
+import uuid
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+from trio._core import _run as trio_run
+
+from cosigner_ha.env import (
+    SIMULATION_EPOCH,
+    Environment,
+    OsCrypto,
+    RandomStreams,
+    SeededDrbg,
+    TraceError,
+    simulate,
+)
+
+
+def test_streams_replay_and_adding_a_consumer_never_shifts_another() -> None:
+    a = RandomStreams(42)
+    first = [a.stream("workload").random() for _ in range(5)]
+    b = RandomStreams(42)
+    b.stream("faults").random()  # a new consumer draws first ...
+    b.stream("extra").getrandbits(64)
+    assert [b.stream("workload").random() for _ in range(5)] == first  # ... and the workload does not move
+
+
+def test_streams_differ_by_seed_name_and_namespace() -> None:
+    draws = {
+        (seed, ns, name): RandomStreams(seed).child(ns).stream(name).random()
+        for seed in (1, 2)
+        for ns in ("node/a", "node/b")
+        for name in ("latency", "jitter")
+    }
+    assert len(set(draws.values())) == len(draws)
+
+
+@given(st.integers(min_value=0, max_value=2**63), st.lists(st.integers(0, 100), max_size=8))
+def test_drbg_is_a_stream_whatever_the_chunking(seed: int, chunks: list[int]) -> None:
+    whole = SeededDrbg(seed).randbytes(sum(chunks))
+    drbg = SeededDrbg(seed)
+    assert b"".join(drbg.randbytes(n) for n in chunks) == whole
+
+
+def test_drbg_children_and_seeds_are_independent() -> None:
+    outputs = {
+        SeededDrbg(1).randbytes(32),
+        SeededDrbg(2).randbytes(32),
+        SeededDrbg(1).child("node/a").randbytes(32),
+        SeededDrbg(1).child("node/b").randbytes(32),
+    }
+    assert len(outputs) == 4
+    assert OsCrypto().randbytes(32) != OsCrypto().randbytes(32)
+
+
+def test_six_virtual_hours_cost_no_wall_time() -> None:
+    async def main(env: Environment) -> tuple[float, float]:
+        await env.clock.sleep(6 * 3600)
+        await env.clock.sleep_until(6 * 3600 + 30)
+        return env.clock.now(), env.clock.wall()
+
+    started = time.perf_counter()
+    now, wall = simulate(main, seed=1)
+    assert time.perf_counter() - started < 2.0
+    assert now == pytest.approx(6 * 3600 + 30)
+    assert wall == pytest.approx(SIMULATION_EPOCH + 6 * 3600 + 30)
+
+
+def test_child_clock_skews_the_wall_clock_only() -> None:
+    async def main(env: Environment) -> tuple[float, float, float]:
+        node = env.child("node/a", skew=-300.0)
+        await node.clock.sleep(10)
+        return node.clock.now(), node.clock.wall(), env.clock.wall()
+
+    now, skewed_wall, true_wall = simulate(main, seed=1)
+    assert now == pytest.approx(10)
+    assert true_wall - skewed_wall == pytest.approx(300.0)
+
+
+def test_ids_replay_and_look_like_uuids() -> None:
+    async def main(env: Environment) -> list[str]:
+        return [env.ids.uuid(), env.ids.sequence("tx"), env.ids.sequence("tx"), env.child("saas").ids.uuid()]
+
+    first = simulate(main, seed=7)
+    assert first == simulate(main, seed=7)
+    assert first != simulate(main, seed=8)
+    assert uuid.UUID(first[0]).version == 4
+    assert first[1:3] == ["tx-1", "tx-2"]
+
+
+def test_trace_hash_is_the_hash_of_the_file_bytes() -> None:
+    sink = io.StringIO()
+
+    async def main(env: Environment) -> str:
+        env.trace.record("started", node="a", blob=b"\x01\xff")
+        await env.clock.sleep(1.5)
+        env.trace.record("signed", tx="tx-1", count=3, ratio=0.25)
+        return env.trace.hash
+
+    digest = simulate(main, seed=3, header={"scenario": "x"}, sink=sink)
+    text = sink.getvalue()
+    assert hashlib.sha256(text.encode()).hexdigest() == digest
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0] == {"kind": "header", "seed": 3, "scenario": "x"}
+    assert lines[1] == {"t": 0.0, "kind": "started", "node": "a", "blob": "01ff"}
+    assert lines[2]["t"] == 1.5
+    assert text.splitlines()[2] == '{"count":3,"kind":"signed","ratio":0.25,"t":1.5,"tx":"tx-1"}'
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"x": math.nan}, "JSON cannot carry"),
+        ({"x": object()}, "no canonical encoding"),
+        ({"t": 1}, "reserved"),
+    ],
+)
+def test_trace_refuses_what_it_cannot_encode_canonically(fields: dict[str, object], message: str) -> None:
+    async def main(env: Environment) -> None:
+        before = env.trace.hash
+        with pytest.raises(TraceError, match=message):
+            env.trace.record("bad", **fields)
+        assert env.trace.hash == before and env.trace.count == 0  # nothing half-written
+
+    simulate(main, seed=1)
+
+
+def test_simulate_leaves_trio_as_it_found_it() -> None:
+    state = trio_run._r.getstate()
+    flag = trio_run._ALLOW_DETERMINISTIC_SCHEDULING
+
+    async def main(env: Environment) -> None:
+        assert trio_run._ALLOW_DETERMINISTIC_SCHEDULING
+        await trio.sleep(1)
+
+    simulate(main, seed=5)
+    assert trio_run._r.getstate() == state
+    assert trio_run._ALLOW_DETERMINISTIC_SCHEDULING == flag
+
+
+def test_interleaving_is_a_function_of_the_seed() -> None:
+    async def main(env: Environment) -> list[int]:
+        order: list[int] = []
+
+        async def worker(i: int) -> None:
+            for _ in range(3):
+                await trio.sleep(0)
+                order.append(i)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(8):
+                nursery.start_soon(worker, i)
+        return order
+
+    runs = {seed: simulate(main, seed=seed) for seed in range(6)}
+    assert all(simulate(main, seed=s) == order for s, order in runs.items())
+    assert len({tuple(order) for order in runs.values()}) > 1
