@@ -1,6 +1,26 @@
 """Node <-> SaaS messages, msgpack codec and framing. Imports nothing else of ours."""
 
+from cosigner_ha.wire.codec import decode, decode_as, encode
 from cosigner_ha.wire.errors import CodecError, FrameTooLarge, TruncatedFrame
 from cosigner_ha.wire.framing import MAX_FRAME_SIZE, FrameDecoder, encode_frame
+from cosigner_ha.wire.messages import *  # noqa: F403
+from cosigner_ha.wire.messages import PROTOCOL_VERSION, Request, Response, WorkItem
+from cosigner_ha.wire.schema import REGISTRY, Message
 
-__all__ = ["MAX_FRAME_SIZE", "CodecError", "FrameDecoder", "FrameTooLarge", "TruncatedFrame", "encode_frame"]
+__all__ = [
+    "MAX_FRAME_SIZE",
+    "PROTOCOL_VERSION",
+    "REGISTRY",
+    "CodecError",
+    "FrameDecoder",
+    "FrameTooLarge",
+    "Message",
+    "Request",
+    "Response",
+    "TruncatedFrame",
+    "WorkItem",
+    "decode",
+    "decode_as",
+    "encode",
+    "encode_frame",
+]

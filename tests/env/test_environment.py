@@ -145,7 +145,7 @@ def test_simulate_leaves_trio_as_it_found_it() -> None:
 
     simulate(main, seed=5)
     assert trio_run._r.getstate() == state
-    assert trio_run._ALLOW_DETERMINISTIC_SCHEDULING == flag
+    assert flag == trio_run._ALLOW_DETERMINISTIC_SCHEDULING
 
 
 def test_interleaving_is_a_function_of_the_seed() -> None:

@@ -1,0 +1,302 @@
+"""The node <-> SaaS protocol, version 1.
+
+The conversation is HTTP-like: the node opens a stream and sends requests; each request gets exactly one
+response. Work reaches the node as the answer to a long `Poll`, which the SaaS holds until work arrives or
+the long-poll interval ends. Everything the node does in return (probe answers, callback outcomes, MPC
+rounds, configuration-change answers) is a further request.
+
+Pairing:   Pair -> PairPending;  PairStatus (held like a poll) -> PairPending | PairCompleted | Error
+Access:    RefreshAccess -> TokenGrant
+SGX keys:  AttestationQuote -> AttestationResult
+Work:      Poll -> PollResult[AvailabilityProbe | SignRequest | SignRound2 | SignAbort | ConfigChange
+                              | RequestStatus]
+Signing:   ProbeAnswer, CallbackResult, Commitments, SignatureShare -> Ack | Error
+Admin:     ManagementRequest (add user, callback update, unpair, rename) -> RequestAccepted | Error
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cosigner_ha.wire.schema import Message, message
+
+PROTOCOL_VERSION = 1
+
+frozen = dataclasses.dataclass(frozen=True, slots=True)
+
+
+class Request(Message):
+    """Sent by a node; answered by exactly one Response."""
+
+
+class Response(Message):
+    """Sent by the SaaS in answer to one Request."""
+
+
+class WorkItem(Message):
+    """Carried to a node inside a PollResult."""
+
+
+# --- pairing and access -----------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class Pair(Request):
+    """Present a pairing token (a JWT from the console) to pair one API user with this co-signer."""
+
+    TYPE = "pair"
+    pairing_token: str
+    cosigner_id: str
+    cosigner_type: str  # SGX | AWS-NITRO | GCP-CONFSPACE | SANDBOX
+    version: str
+    config_key: bytes  # public key that signs this API user's configuration-change approvals
+
+
+@message
+@frozen
+class PairPending(Response):
+    TYPE = "pair_pending"
+    request_id: str
+    status: str  # WAITING_FOR_APPROVAL | APPROVED
+
+
+@message
+@frozen
+class PairStatus(Request):
+    """Wait for the owner's decision on a pairing request (held by the SaaS like a poll)."""
+
+    TYPE = "pair_status"
+    request_id: str
+    cosigner_id: str
+    pairing_token: str
+
+
+@message
+@frozen
+class PairCompleted(Response):
+    """The approved pairing: the key material the node combines into its share, and its refresh token."""
+
+    TYPE = "pair_completed"
+    request_id: str
+    workspace_id: str
+    api_user: str
+    refresh_token: str
+    identifier: int  # the node's FROST participant identifier for this API user
+    contributions: list[bytes]  # resharing contributions from the current holders, one per holder
+    public_package: bytes  # the group's public key package after resharing
+
+
+@message
+@frozen
+class RefreshAccess(Request):
+    TYPE = "refresh_access"
+    cosigner_id: str
+    refresh_token: str
+
+
+@message
+@frozen
+class TokenGrant(Response):
+    TYPE = "token_grant"
+    access_token: str
+    expires_at: float  # POSIX seconds
+
+
+@message
+@frozen
+class AttestationQuote(Request):
+    """An SGX enclave's report: measurement and host, signed by the (simulated) vendor key."""
+
+    TYPE = "attestation_quote"
+    cosigner_id: str
+    report: bytes
+    signature: bytes
+
+
+@message
+@frozen
+class AttestationResult(Response):
+    """The database key, wrapped for the attested enclave."""
+
+    TYPE = "attestation_result"
+    wrapped_key: bytes
+
+
+# --- the long poll ----------------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class Poll(Request):
+    TYPE = "poll"
+    access_token: str
+    cosigner_id: str
+    api_users: list[str]
+
+
+@message
+@frozen
+class PollResult(Response):
+    TYPE = "poll_result"
+    items: list[WorkItem]
+
+
+@message
+@frozen
+class AvailabilityProbe(WorkItem):
+    """Can you sign for this API user right now? Answer before `deadline` (POSIX seconds)."""
+
+    TYPE = "probe"
+    probe_id: str
+    tx_id: str
+    api_user: str
+    deadline: float
+
+
+@message
+@frozen
+class SignRequest(WorkItem):
+    """Sign `message` for `api_user`: ask the callback handler with `request`, then run FROST round one."""
+
+    TYPE = "sign_request"
+    session_id: str
+    tx_id: str
+    api_user: str
+    request: dict[str, Any]  # the callback handler's request body (txId, operation, asset, amount, ...)
+    message: bytes
+    participants: list[int]
+    deadline: float
+
+
+@message
+@frozen
+class SignRound2(WorkItem):
+    """Everyone's commitments for the session: the node answers with its signature share."""
+
+    TYPE = "sign_round2"
+    session_id: str
+    signing_package: bytes
+
+
+@message
+@frozen
+class SignAbort(WorkItem):
+    TYPE = "sign_abort"
+    session_id: str
+    reason: str
+
+
+@message
+@frozen
+class ConfigChange(WorkItem):
+    """A configuration change (new whitelisted wallet, policy publish) for an ADMIN API user to approve."""
+
+    TYPE = "config_change"
+    request_id: str
+    api_user: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@message
+@frozen
+class RequestStatus(WorkItem):
+    """A management request moved on (approved, rejected, completed)."""
+
+    TYPE = "request_status"
+    request_id: str
+    status: str
+    detail: str
+
+
+# --- answers from the node --------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class ProbeAnswer(Request):
+    TYPE = "probe_answer"
+    access_token: str
+    probe_id: str
+    api_user: str
+    available: bool
+
+
+@message
+@frozen
+class CallbackResult(Request):
+    """What the callback handler decided: APPROVE, REJECT, or FAILED (timeout, bad answer...)."""
+
+    TYPE = "callback_result"
+    access_token: str
+    session_id: str
+    action: str
+    reason: str
+
+
+@message
+@frozen
+class Commitments(Request):
+    TYPE = "commitments"
+    access_token: str
+    session_id: str
+    commitments: bytes
+
+
+@message
+@frozen
+class SignatureShare(Request):
+    TYPE = "signature_share"
+    access_token: str
+    session_id: str
+    share: bytes
+
+
+@message
+@frozen
+class ConfigChangeAnswer(Request):
+    TYPE = "config_change_answer"
+    access_token: str
+    request_id: str
+    api_user: str
+    approved: bool
+    signature: bytes
+    reason: str
+
+
+@message
+@frozen
+class ManagementRequest(Request):
+    """ADD_USER, CALLBACK_UPDATE, UNPAIR, RENAME: each waits for an approver in the workspace."""
+
+    TYPE = "management_request"
+    access_token: str
+    kind: str
+    api_user: str
+    payload: dict[str, Any]
+
+
+@message
+@frozen
+class RequestAccepted(Response):
+    TYPE = "request_accepted"
+    request_id: str
+    status: str
+
+
+@message
+@frozen
+class Ack(Response):
+    TYPE = "ack"
+
+
+@message
+@frozen
+class Error(Response):
+    """A refused request. `code` is stable (BAD_TOKEN, TOKEN_EXPIRED, UNKNOWN_SESSION, ...)."""
+
+    TYPE = "error"
+    code: str
+    message: str

@@ -1,0 +1,161 @@
+"""Declarative message classes and the strict checks that decoding applies to them.
+
+A message is a frozen dataclass with a `TYPE` name and fields of a small set of types (str, int, float,
+bool, bytes, lists of those or of messages, str-keyed dicts of plain values, and `X | None`). The checks
+are derived once from the type hints, so adding a message is writing its class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from cosigner_ha.wire.errors import CodecError
+
+Checker = Callable[[Any, str], Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every wire message. `TYPE` is the name on the wire."""
+
+    TYPE: ClassVar[str] = ""
+
+
+REGISTRY: dict[str, type[Message]] = {}
+_CHECKERS: dict[type[Message], dict[str, Checker]] = {}
+M = TypeVar("M", bound=type[Message])
+
+
+def message(cls: M) -> M:
+    """Register a message class under its `TYPE` name."""
+    if not cls.TYPE or cls.TYPE in REGISTRY:
+        raise TypeError(f"{cls.__name__}: TYPE must be set and unique, got {cls.TYPE!r}")
+    REGISTRY[cls.TYPE] = cls
+    return cls
+
+
+def _plain(value: Any, path: str) -> Any:
+    """A msgpack-native value: what dict payloads (callback request bodies, config changes) may hold."""
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    if isinstance(value, list):
+        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise CodecError(f"{path}: map keys must be strings, got {type(k).__name__}")
+            out[k] = _plain(v, f"{path}.{k}")
+        return out
+    raise CodecError(f"{path}: {type(value).__name__} is not a plain value")
+
+
+def _scalar(kind: type) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        # bool is an int subclass: an int field must not accept True, nor a float field an int flag.
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise CodecError(f"{path}: expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def _checker(hint: Any) -> Checker:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint in (str, int, float, bool, bytes):
+        return _scalar(hint)
+    if hint is Any:
+        return _plain
+    if origin in (types.UnionType, typing.Union) and type(None) in args and len(args) == 2:
+        inner = _checker(next(a for a in args if a is not type(None)))
+        return lambda v, p: None if v is None else inner(v, p)
+    if origin is list:
+        item = _checker(args[0])
+
+        def check_list(value: Any, path: str) -> Any:
+            if not isinstance(value, list):
+                raise CodecError(f"{path}: expected a list, got {type(value).__name__}")
+            return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+        return check_list
+    if origin is dict and args[0] is str:
+        val = _checker(args[1])
+
+        def check_dict(value: Any, path: str) -> Any:
+            if not isinstance(value, dict):
+                raise CodecError(f"{path}: expected a map, got {type(value).__name__}")
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise CodecError(f"{path}: map keys must be strings, got {type(k).__name__}")
+                out[k] = val(v, f"{path}.{k}")
+            return out
+
+        return check_dict
+    if isinstance(hint, type) and issubclass(hint, Message):
+        return lambda v, p: from_plain(v, p, expected=hint)
+    raise TypeError(f"unsupported wire field type {hint!r}")
+
+
+def _checkers(cls: type[Message]) -> dict[str, Checker]:
+    found = _CHECKERS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = {f.name: _checker(hints[f.name]) for f in dataclasses.fields(cls)}
+        _CHECKERS[cls] = found
+    return found
+
+
+def to_plain(msg: Message) -> dict[str, Any]:
+    """`{"type": ..., "body": {...}}` with nested messages turned into the same shape."""
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, Message):
+            return to_plain(value)
+        if isinstance(value, list | tuple):
+            return [conv(v) for v in value]
+        if isinstance(value, dict):
+            return {k: conv(v) for k, v in value.items()}
+        return value
+
+    return {"type": msg.TYPE, "body": {f.name: conv(getattr(msg, f.name)) for f in dataclasses.fields(msg)}}
+
+
+def from_plain(value: Any, path: str = "message", *, expected: type[Message] | None = None) -> Message:
+    """Check and build a message; any deviation is a CodecError naming the path and the field."""
+    if not isinstance(value, dict):
+        raise CodecError(f"{path}: expected a map with 'type' and 'body', got {type(value).__name__}")
+    if set(value) != {"type", "body"}:
+        raise CodecError(
+            f"{path}: expected exactly the keys 'type' and 'body', got {sorted(map(str, value))}"
+        )
+    name, body = value["type"], value["body"]
+    if not isinstance(name, str):
+        raise CodecError(f"{path}.type: expected a string, got {type(name).__name__}")
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise CodecError(f"{path}.type: unknown message type {name!r}")
+    if expected is not None and not issubclass(cls, expected):
+        raise CodecError(f"{path}.type: {name!r} is not a {expected.__name__}")
+    if not isinstance(body, dict):
+        raise CodecError(f"{path}.body: expected a map, got {type(body).__name__}")
+    checkers = _checkers(cls)
+    missing = [k for k in checkers if k not in body]
+    if missing:
+        raise CodecError(f"{path} ({name}): missing field(s) {', '.join(missing)}")
+    extra = [str(k) for k in body if k not in checkers]
+    if extra:
+        raise CodecError(f"{path} ({name}): unexpected field(s) {', '.join(sorted(extra))}")
+    kwargs = {k: check(body[k], f"{path}.{k}") for k, check in checkers.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CodecError(f"{path} ({name}): {exc}") from exc
