@@ -52,6 +52,7 @@ class Pair(Request):
     cosigner_type: str  # SGX | AWS-NITRO | GCP-CONFSPACE | SANDBOX
     version: str
     config_key: bytes  # public key that signs this API user's configuration-change approvals
+    transport_key: bytes  # X25519 public key of the enclave: key-share contributions are sealed to it
 
 
 @message
@@ -84,7 +85,7 @@ class PairCompleted(Response):
     api_user: str
     refresh_token: str
     identifier: int  # the node's FROST participant identifier for this API user
-    contributions: list[bytes]  # resharing contributions from the current holders, one per holder
+    contributions: list[bytes]  # resharing contributions, each sealed to the node's transport key
     public_package: bytes  # the group's public key package after resharing
 
 
