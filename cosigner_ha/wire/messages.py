@@ -17,13 +17,19 @@ Admin:     ManagementRequest (add user, callback update, unpair, rename) -> Requ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
 
-frozen = dataclasses.dataclass(frozen=True, slots=True)
+_C = TypeVar("_C", bound=type)
+
+
+@dataclass_transform(frozen_default=True)
+def frozen(cls: _C) -> _C:
+    """`dataclass(frozen=True, slots=True)`, spelled so that type checkers see the constructors."""
+    return dataclasses.dataclass(frozen=True, slots=True)(cls)  # type: ignore[return-value]
 
 
 class Request(Message):
@@ -301,3 +307,107 @@ class Error(Response):
     TYPE = "error"
     code: str
     message: str
+
+
+# --- added for the co-signer node (issue 6) ----------------------------------------------------------------
+
+
+@message
+@frozen
+class EnclaveReport(Message):
+    """The body of an SGX `AttestationQuote`: `report = encode(EnclaveReport(...))`.
+
+    `AttestationQuote.signature` is the CPU vendor's Ed25519 signature over exactly those report bytes.
+    The attestation service checks it with the vendor's public key, checks `measurement` against the
+    measurements it accepts and `timestamp` for freshness, and answers `AttestationResult.wrapped_key` =
+    the database key sealed to `enclave_key`: `ephemeral X25519 public key (32) || nonce (24) || nacl
+    Box ciphertext` (PyNaCl `Box(ephemeral, enclave_key).encrypt(key, nonce)`, ephemeral key and nonce
+    from the DRBG). The same layout seals `PairCompleted.contributions` to `Pair.transport_key`.
+    """
+
+    TYPE = "enclave_report"
+    cosigner_id: str
+    host: str  # the CPU the enclave runs on
+    measurement: bytes  # MRENCLAVE
+    signer: bytes  # MRSIGNER
+    version: str
+    enclave_key: bytes  # X25519 public key the database key is wrapped to
+    timestamp: float  # POSIX seconds
+
+
+@message
+@frozen
+class AddUserCommand(WorkItem):
+    """Pair another API user, commanded from the console or API (the only way for a GCP co-signer).
+
+    The node runs the usual `Pair` exchange with `pairing_token`. `callback` is a CallbackHandlerRequest:
+    `{"url": str, "publicKey": PEM str, "cert": PEM str}` (all optional; no url: no handler).
+    """
+
+    TYPE = "add_user_command"
+    request_id: str
+    pairing_token: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class CallbackUpdateCommand(WorkItem):
+    """Change an API user's callback handler (approved in the console); `callback` as in AddUserCommand."""
+
+    TYPE = "callback_update_command"
+    request_id: str
+    api_user: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class UnpairCommand(WorkItem):
+    """Unpair an API user (approved by an admin): the node erases that user's share and keys."""
+
+    TYPE = "unpair_command"
+    request_id: str
+    api_user: str
+
+
+@message
+@frozen
+class CommandResult(Request):
+    """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand. Answered by Ack."""
+
+    TYPE = "command_result"
+    access_token: str
+    request_id: str
+    ok: bool
+    detail: str
+
+
+def _sorted_plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_plain(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_plain(v) for v in value]
+    return value
+
+
+@message
+@frozen
+class ConfigChangeApproval(Message):
+    """What `ConfigChangeAnswer.signature` signs.
+
+    The signature is Ed25519, by the API user's configuration-change key (whose public half was
+    `Pair.config_key`), over `encode(ConfigChangeApproval.of(change, approved))`; `of` sorts the payload's
+    keys so that both sides produce the same bytes.
+    """
+
+    TYPE = "config_change_approval"
+    request_id: str
+    api_user: str
+    kind: str
+    payload: dict[str, Any]
+    approved: bool
+
+    @classmethod
+    def of(cls, change: ConfigChange, approved: bool) -> ConfigChangeApproval:
+        return cls(change.request_id, change.api_user, change.kind, _sorted_plain(change.payload), approved)
