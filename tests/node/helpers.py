@@ -75,3 +75,41 @@ def nitro_policy(e: Estate, role: str = "cosigner-role") -> KeyPolicy:
 
 def gcp_policy(e: Estate, role: str = "cosigner-sa") -> KeyPolicy:
     return KeyPolicy(roles=(role,), image_digest=e.infra.images.image("gcp").digest)
+
+
+def self_signed_certificate(key: object, host: str = "localhost") -> str:
+    """A self-signed TLS certificate (PEM) for `host` and 127.0.0.1, signed deterministically (RSA PKCS#1)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(1000 + len(host))
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=3650))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cert.public_bytes(Encoding.PEM).decode()
+
+
+def rsa_key(name: str) -> object:
+    from cosigner_ha.node.rsa_keys import generate_rsa_key
+
+    return generate_rsa_key(drbg(f"rsa/{name}").randbytes)
