@@ -86,7 +86,6 @@ class SgxEnclave:
         *,
         trusted_signer: bytes,
         randbytes: RandBytes,
-        wall: Callable[[], float],
     ) -> None:
         if host.sgx is None:
             raise InfraError(f"host {host.name!r} has no SGX-capable CPU; an SGX co-signer cannot run there")
@@ -94,7 +93,6 @@ class SgxEnclave:
         self.image = image
         self.trusted_signer = trusted_signer
         self._rand = randbytes
-        self._wall = wall
         self.store: BlobStore = DiskBlobStore(host.disk, self.ROOT)
         self.layout = Layout(secrets="db/secrets.db", ledger="db/nonces.db", backups="backup")
 
@@ -108,13 +106,9 @@ class SgxEnclave:
         enclave_key = nacl.public.PrivateKey(self._rand(32))
         report = encode(
             EnclaveReport(
-                cosigner_id=cosigner_id,
-                host=cpu.cpu_id,
                 measurement=self.image.measurement,
-                signer=self.image.mrsigner,
-                version=self.image.version,
+                host_id=cpu.cpu_id,
                 enclave_key=bytes(enclave_key.public_key),
-                timestamp=self._wall(),
             )
         )
         wrapped = await attest(report, cpu.quote(report))  # no attestation, no database

@@ -23,13 +23,13 @@ from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
 
-_C = TypeVar("_C", bound=type)
+_C = TypeVar("_C")
 
 
 @dataclass_transform(frozen_default=True)
-def frozen(cls: _C) -> _C:
-    """`dataclass(frozen=True, slots=True)`, spelled so that type checkers see the constructors."""
-    return dataclasses.dataclass(frozen=True, slots=True)(cls)  # type: ignore[return-value]
+def frozen(cls: type[_C]) -> type[_C]:
+    """`dataclasses.dataclass(frozen=True, slots=True)`, spelled so that type checkers see the fields."""
+    return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
 
 class Request(Message):
@@ -309,30 +309,66 @@ class Error(Response):
     message: str
 
 
-# --- added for the co-signer node (issue 6) ----------------------------------------------------------------
+# --- additions (saas issue) -------------------------------------------------------------------------------
 
 
 @message
 @frozen
 class EnclaveReport(Message):
-    """The body of an SGX `AttestationQuote`: `report = encode(EnclaveReport(...))`.
+    """What an SGX enclave's (simulated) hardware reports, encoded as the `report` of an AttestationQuote.
 
-    `AttestationQuote.signature` is the CPU vendor's Ed25519 signature over exactly those report bytes.
-    The attestation service checks it with the vendor's public key, checks `measurement` against the
-    measurements it accepts and `timestamp` for freshness, and answers `AttestationResult.wrapped_key` =
-    the database key sealed to `enclave_key`: `ephemeral X25519 public key (32) || nonce (24) || nacl
-    Box ciphertext` (PyNaCl `Box(ephemeral, enclave_key).encrypt(key, nonce)`, ephemeral key and nonce
-    from the DRBG). The same layout seals `PairCompleted.contributions` to `Pair.transport_key`.
+    The vendor key signs `encode(EnclaveReport(...))`; the SaaS's attestation service checks that signature
+    and the measurement, then wraps the database key to `enclave_key` (an X25519 public key).
     """
 
     TYPE = "enclave_report"
-    cosigner_id: str
-    host: str  # the CPU the enclave runs on
-    measurement: bytes  # MRENCLAVE
-    signer: bytes  # MRSIGNER
-    version: str
-    enclave_key: bytes  # X25519 public key the database key is wrapped to
-    timestamp: float  # POSIX seconds
+    measurement: bytes  # hash of the enclave image
+    host_id: str  # the CPU/host the enclave runs on
+    enclave_key: bytes  # X25519 public key generated inside the enclave
+
+
+@message
+@frozen
+class ShareContribution(Message):
+    """The plaintext of one entry of `PairCompleted.contributions`, before it is sealed to the node.
+
+    Old holder `sender` of the workspace key deals its piece to new holder `receiver` (the node, 1):
+    `commitment` is the sender's Feldman commitment (`mpc.DealerCommitment.commitment`), `share` the
+    dealt value (`mpc.DealtShare.value`, 32-byte little-endian scalar), `old_public_package` the workspace
+    key's `PublicKeyPackage.to_bytes()` that `mpc.reshare_combine` checks every piece against, and
+    `new_threshold` the threshold of the new share set. Sealed with a PyNaCl `Box`:
+    `ephemeral_public (32) || nonce (24) || ciphertext` (see docs/saas.md).
+    """
+
+    TYPE = "share_contribution"
+    sender: int
+    receiver: int
+    new_identifiers: list[int]
+    new_threshold: int
+    commitment: list[bytes]
+    share: bytes
+    old_public_package: bytes
+
+
+@message
+@frozen
+class ConfigChangeApproval(Message):
+    """What an ADMIN API user's co-signer signs to answer a `ConfigChange`.
+
+    `ConfigChangeAnswer.signature` is the Ed25519 signature, under the `config_key` given in `Pair`, of
+    `encode(ConfigChangeApproval(request_id, api_user, kind, payload, approved))` with the fields copied
+    from the `ConfigChange` work item as received.
+    """
+
+    TYPE = "config_change_approval"
+    request_id: str
+    api_user: str
+    kind: str
+    payload: dict[str, Any]
+    approved: bool
+
+
+# --- additions (node issue) -------------------------------------------------------------------------------
 
 
 @message
@@ -381,33 +417,3 @@ class CommandResult(Request):
     request_id: str
     ok: bool
     detail: str
-
-
-def _sorted_plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted_plain(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted_plain(v) for v in value]
-    return value
-
-
-@message
-@frozen
-class ConfigChangeApproval(Message):
-    """What `ConfigChangeAnswer.signature` signs.
-
-    The signature is Ed25519, by the API user's configuration-change key (whose public half was
-    `Pair.config_key`), over `encode(ConfigChangeApproval.of(change, approved))`; `of` sorts the payload's
-    keys so that both sides produce the same bytes.
-    """
-
-    TYPE = "config_change_approval"
-    request_id: str
-    api_user: str
-    kind: str
-    payload: dict[str, Any]
-    approved: bool
-
-    @classmethod
-    def of(cls, change: ConfigChange, approved: bool) -> ConfigChangeApproval:
-        return cls(change.request_id, change.api_user, change.kind, _sorted_plain(change.payload), approved)
