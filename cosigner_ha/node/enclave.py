@@ -47,6 +47,7 @@ class EnclaveBackend(Protocol):
     cosigner_type: str  # as the SaaS registry names it
     local_admin: bool  # False: managed only through the SaaS
     single_workspace: bool
+    host: Host
     image: EnclaveImage
     store: BlobStore
     layout: Layout

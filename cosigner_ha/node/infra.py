@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import posixpath
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 import msgpack
@@ -81,6 +81,30 @@ def open_sealed(recipient: nacl.public.PrivateKey, sealed: bytes) -> bytes:
 
 
 # --- disks -----------------------------------------------------------------------------------------------
+
+
+class Disk(Protocol):
+    """The file-system operations the node uses; paths are POSIX paths."""
+
+    def read(self, path: str) -> bytes | None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def size(self, path: str) -> int: ...
+
+    def listdir(self, directory: str) -> list[str]: ...
+
+    def create(self, path: str) -> None: ...
+
+    def append(self, path: str, data: bytes) -> None: ...
+
+    def fsync(self, path: str) -> None: ...
+
+    def rename(self, source: str, target: str) -> None: ...
+
+    def remove(self, path: str) -> None: ...
+
+    def fsync_dir(self, directory: str) -> None: ...
 
 
 class SimDisk:
@@ -627,7 +651,7 @@ class Host:
 
     name: str
     site: str
-    disk: SimDisk
+    disk: Disk
     role: str | None = None  # IAM instance role / GCP service account
     sgx: SgxCpu | None = None
     nitro: NitroHypervisor | None = None

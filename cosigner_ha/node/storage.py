@@ -16,31 +16,9 @@ import posixpath
 from pathlib import Path
 from typing import Protocol
 
-from cosigner_ha.node.infra import Bucket
+from cosigner_ha.node.infra import Bucket, Disk
 
-
-class Disk(Protocol):
-    """The file-system operations the node uses; paths are POSIX paths."""
-
-    def read(self, path: str) -> bytes | None: ...
-
-    def exists(self, path: str) -> bool: ...
-
-    def size(self, path: str) -> int: ...
-
-    def listdir(self, directory: str) -> list[str]: ...
-
-    def create(self, path: str) -> None: ...
-
-    def append(self, path: str, data: bytes) -> None: ...
-
-    def fsync(self, path: str) -> None: ...
-
-    def rename(self, source: str, target: str) -> None: ...
-
-    def remove(self, path: str) -> None: ...
-
-    def fsync_dir(self, directory: str) -> None: ...
+__all__ = ["BlobStore", "BucketBlobStore", "Disk", "DiskBlobStore", "LocalDisk"]
 
 
 class LocalDisk:
