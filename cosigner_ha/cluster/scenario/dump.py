@@ -19,7 +19,6 @@ from typing import Any
 import tomli_w
 
 from cosigner_ha.cluster.scenario.durations import format_duration, format_rate
-from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.cluster.scenario.model import (
     AsgiCallback,
     Callback,
@@ -76,6 +75,10 @@ def _d(seconds: float) -> str:
 
 def scenario_to_dict(scenario: Scenario, *, full: bool = False) -> dict[str, Any]:
     """The dict a TOML parser would return for the scenario's file; `full` keeps default values."""
+    return _to_dict(scenario, full=full, for_hash=False)
+
+
+def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"scenario": _info(scenario.scenario, full)}
     if full or scenario.saas != SaasSettings():
         out["saas"] = _saas(scenario.saas, full)
@@ -104,11 +107,11 @@ def scenario_to_dict(scenario: Scenario, *, full: bool = False) -> dict[str, Any
     if scenario.callbacks or full:
         out["callbacks"] = {c.name: _callback(c, full) for c in scenario.callbacks}
     if scenario.policy is not None:
-        out["policy"] = _policy(scenario.policy, full)
+        out["policy"] = _policy(scenario.policy, for_hash)
     if scenario.workloads or full:
         out["workload"] = [_workload(w, full) for w in scenario.workloads]
     if scenario.faults or full:
-        out["faults"] = [_fault(f, full) for f in scenario.faults]
+        out["faults"] = [_fault(f, full, for_hash) for f in scenario.faults]
     if full or scenario.expect != Expect():
         out["expect"] = _expect(scenario.expect, full)
     return out
@@ -168,10 +171,10 @@ def _callback(callback: Callback, full: bool) -> dict[str, Any]:
     return dict(out)
 
 
-def _policy(policy: PolicySpec, full: bool) -> dict[str, Any]:
+def _policy(policy: PolicySpec, for_hash: bool) -> dict[str, Any]:
     if isinstance(policy, InlinePolicy):
         return {"rules": policy.rule_dicts()}
-    if full:  # the hash covers what the policy says, not where its file sits
+    if for_hash:  # the hash covers what the policy says, not where its file sits
         return {"fireblocks_json_sha256": policy.sha256}
     return {"fireblocks_json": str(policy.path)}
 
@@ -200,7 +203,7 @@ def _workload(w: Workload, full: bool) -> dict[str, Any]:
     return dict(out)
 
 
-def _fault(f: Fault, full: bool) -> dict[str, Any]:
+def _fault(f: Fault, full: bool, for_hash: bool) -> dict[str, Any]:
     out = _Out(full)
     out.put("at", _d(f.at))
     out.put("action", f.action.value)
@@ -218,7 +221,7 @@ def _fault(f: Fault, full: bool) -> dict[str, Any]:
     out.put("backup", f.backup, False)
     out.put("new_host", f.new_host, False)
     if f.policy is not None:
-        out.update(_policy(f.policy, full))
+        out.update(_policy(f.policy, for_hash))
     return dict(out)
 
 
@@ -281,7 +284,7 @@ def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> Path:
 
 def content_hash(scenario: Scenario) -> str:
     """SHA-256 (hex) of the canonical JSON of the full model: equal models, equal hashes, wherever loaded."""
-    encoded = canonical(thaw(scenario_to_dict(scenario, full=True)))
+    encoded = canonical(_to_dict(scenario, full=True, for_hash=True))
     return hashlib.sha256((HASH_DOMAIN + encoded).encode("ascii")).hexdigest()
 
 

@@ -620,12 +620,13 @@ class _Loader:
         try:
             json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            where = (
-                f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-            )
+            if isinstance(exc, json.JSONDecodeError):
+                why = f" at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            else:
+                why = f" (not UTF-8 at byte {exc.start})"
             t.error(
                 "fireblocks_json",
-                f"{written!r} is not valid JSON{where}: {exc}; expected an exported Fireblocks policy",
+                f"{written!r} is not valid JSON{why}; expected an exported Fireblocks policy",
             )
             return None
         return FireblocksPolicy(path=path, sha256=hashlib.sha256(data).hexdigest())
@@ -732,8 +733,7 @@ class _Loader:
         mark = self.mark()
         at = self.time(t, "at")
         action = t.require("action", choice(FaultAction))
-        if action is None:
-            t.finish(("at", "action"))
+        if action is None:  # its other keys cannot be judged without knowing the action
             return None
         targets = FAULT_TARGETS[action]
         own = FAULT_KEYS.get(action, ())

@@ -63,7 +63,7 @@ class Refs:
         forms = [f"{kind}:<id>" for kind in kinds] + ([f"{ONE_TIME}:<address>"] if one_time else [])
         if wildcards:
             forms = ['"*"', *forms, "<kind>:*"]
-        expected = f"an account reference {', '.join(forms)}"
+        expected = f"an account reference {', '.join(forms[:-1])} or {forms[-1]}"
 
         def parse(value: Any) -> str:
             if not isinstance(value, str):
