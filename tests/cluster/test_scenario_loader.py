@@ -739,6 +739,7 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], object], str, tuple[str, ...]]
     # required parts
     ("no scenario", _del("scenario"), "scenario", ("required table [scenario] is missing",)),
     ("no nodes", _del("nodes"), "nodes", ("at least one [[nodes]]",)),
+    ("empty nodes", _set("nodes", []), "nodes", ("at least one [[nodes]]",)),
     (
         "no duration",
         _del("scenario.duration"),

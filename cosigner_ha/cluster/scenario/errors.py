@@ -25,7 +25,7 @@ class Problem:
 
 
 class ScenarioError(ValueError):
-    """A scenario refused before anything runs; `problems` lists all that was wrong, in file order."""
+    """A scenario refused before anything runs; `problems` lists all that was wrong, section by section."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)

@@ -243,7 +243,7 @@ class _Loader:
         api_users = self.api_users(root.tables("api_users", what="an array of tables ([[api_users]])"))
         groups = self.groups(root.tables("groups", what="an array of tables ([[groups]])"))
         node_tables = root.tables("nodes", what="an array of tables ([[nodes]])")
-        if "nodes" not in data:
+        if not data.get("nodes"):
             self.problems.add("nodes", "required: at least one [[nodes]] table")
         nodes = self.nodes(node_tables)
         policy = None

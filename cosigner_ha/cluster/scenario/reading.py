@@ -189,7 +189,11 @@ class Table:
         for key in self.data:
             if key in known:
                 continue
-            where = context or (f"[{self.path}]" if self.path else "the top level")
+            where = (
+                context or (self.path if self.path.endswith("]") else f"[{self.path}]")
+                if self.path
+                else "the top level"
+            )
             self.error(
                 key, f"unknown key {key!r} in {where}{did_you_mean(key, known)}; expected {', '.join(known)}"
             )
