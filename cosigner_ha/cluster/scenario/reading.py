@@ -280,12 +280,15 @@ def number(lo: float | None = None, hi: float | None = None, *, above: float | N
 
 
 def _bounds(lo: float | None, hi: float | None) -> str:
+    def show(x: float) -> str:
+        return str(x) if isinstance(x, int) else f"{x:g}"
+
     if lo is not None and hi is not None:
-        return f" from {lo:g} to {hi:g}"
+        return f" from {show(lo)} to {show(hi)}"
     if lo is not None:
-        return f" of at least {lo:g}"
+        return f" of at least {show(lo)}"
     if hi is not None:
-        return f" of at most {hi:g}"
+        return f" of at most {show(hi)}"
     return ""
 
 
