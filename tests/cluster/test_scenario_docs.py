@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cosigner_ha.cluster.scenario import FaultAction, load_scenario_text, scenario_to_dict
-from cosigner_ha.cluster.scenario.loader import FAULT_KEYS, FAULT_TARGETS, SECTIONS, WORKLOAD_KEYS
+from cosigner_ha.cluster.scenario.keys import FAULT_KEYS, FAULT_TARGETS, SECTIONS, WORKLOAD_KEYS
 from cosigner_ha.cluster.scenario.rules import RULE_KEYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"

@@ -25,7 +25,7 @@ from cosigner_ha.cluster.scenario import (
     scenario_to_dict,
     write_scenario,
 )
-from cosigner_ha.cluster.scenario.loader import FAULT_TARGETS, FAULTS_WITH_FOR
+from cosigner_ha.cluster.scenario.keys import FAULT_TARGETS, FAULTS_WITH_FOR
 from cosigner_ha.cluster.scenario.model import FaultAction
 from tests.cluster.test_scenario_loader import EXAMPLE, EXAMPLE_DICT
 

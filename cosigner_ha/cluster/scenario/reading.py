@@ -117,13 +117,11 @@ class Table:
         self.data = data
         self.path = path
         self._known: dict[str, None] = {}
-        self.ok = True  # no problem recorded against this table yet
 
     def at(self, key: str) -> str:
         return join(self.path, key)
 
     def error(self, key: str, message: str) -> None:
-        self.ok = False
         self.problems.add(self.at(key) if key else self.path, message)
 
     def has(self, key: str) -> bool:
@@ -179,7 +177,6 @@ class Table:
             if isinstance(item, Mapping):
                 out.append(Table(self.problems, item, join(self.at(key), i)))
             else:
-                self.ok = False
                 self.problems.add(join(self.at(key), i), f"expected a table, got {describe(item)}")
         return out
 
