@@ -241,6 +241,8 @@ class Node:
                         raise
                     self._set_state("crashed", f"I/O fault: {fault}")
                     retry = self.config.boot_retry
+                    if retry is None:
+                        self._want_running = False
             self._scope = None
             self._tasks = None
             self._forget_process_state()
@@ -251,8 +253,8 @@ class Node:
                     self._scope = pause
                     await self.env.clock.sleep(retry)
                 self._scope = None
-            elif retry is None and self.state in ("crashed", "failed"):
-                self._want_running = False
+            elif retry is None and self.state == "failed":
+                self._want_running = False  # a failed boot with no automatic retry stays down
         self._set_state("stopped", "shut down")
 
     async def ready(self) -> None:

@@ -11,7 +11,7 @@ aggregates and verifies the signature. Tests reach into it to inject protocol mi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -32,7 +32,9 @@ class Workspace:
     key: dict[int, mpc.KeyPackage]
     public: mpc.PublicKeyPackage
     #: API user -> (cloud key packages 2 and 3, public package) once paired
-    users: dict[str, tuple[dict[int, mpc.KeyPackage], mpc.PublicKeyPackage]] = dataclasses.field(default_factory=dict)
+    users: dict[str, tuple[dict[int, mpc.KeyPackage], mpc.PublicKeyPackage]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 @dataclasses.dataclass
@@ -97,7 +99,9 @@ class SaasDouble:
         self.config_keys: dict[str, bytes] = {}
         self.signed: list[tuple[str, bytes]] = []
         self.tamper_package: Callable[[mpc.SigningPackage], mpc.SigningPackage] | None = None
+        self.before_round2: Callable[[], Awaitable[None]] | None = None
         self.polls = 0
+        self.management = 0
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -110,12 +114,21 @@ class SaasDouble:
     def pairing_token(self, api_user: str, *, ws: str = "ws-1", ttl: float = 3600.0) -> str:
         self.workspace(ws)
         now = self.env.clock.wall()
-        claims = {"typ": "pairing", "ws": ws, "sub": api_user, "jti": self.env.ids.uuid(), "iat": int(now), "exp": now + ttl}
+        claims = {
+            "typ": "pairing",
+            "ws": ws,
+            "sub": api_user,
+            "jti": self.env.ids.uuid(),
+            "iat": int(now),
+            "exp": now + ttl,
+        }
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def _verify(self, token: str, typ: str) -> dict[str, Any] | wire.Error:
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False})
+            claims = jwt.decode(
+                token, self._secret, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False}
+            )
         except jwt.PyJWTError as exc:
             return wire.Error("TOKEN_FORGED", f"the {typ} token does not verify: {exc}")
         if claims.get("typ") != typ:
@@ -145,7 +158,12 @@ class SaasDouble:
                 self._inbox_changed.set()
                 self._inbox_changed = anyio.Event()
                 response = await self._handle(request)
-                await stream.send(wire.encode(response))
+                try:
+                    await stream.send(wire.encode(response))
+                except ConnectionClosed:
+                    if isinstance(response, wire.PollResult) and isinstance(request, wire.Poll):
+                        self.mailboxes[request.cosigner_id][:0] = response.items  # undelivered: keep them
+                    raise
                 if isinstance(response, wire.Error) and response.code.startswith("TOKEN"):
                     await stream.aclose()
                     return
@@ -180,7 +198,8 @@ class SaasDouble:
             self.polls += 1
             return wire.PollResult(await self._take(request.cosigner_id))
         if isinstance(request, wire.ManagementRequest):
-            return wire.RequestAccepted(f"mgmt-{len(self.inbox)}", "WAITING_FOR_APPROVAL")
+            self.management += 1
+            return wire.RequestAccepted(f"mgmt-{self.management}", "WAITING_FOR_APPROVAL")
         return wire.Ack()
 
     def _pair(self, msg: wire.Pair) -> wire.Response:
@@ -190,7 +209,14 @@ class SaasDouble:
         if claims["jti"] in self.used_tokens:
             return wire.Error("TOKEN_REPLAYED", "the pairing token was already used")
         self.used_tokens.add(claims["jti"])
-        req = PairRequest(f"pair-{len(self.requests) + 1}", claims["ws"], claims["sub"], msg.cosigner_id, msg.transport_key, msg.config_key)
+        req = PairRequest(
+            f"pair-{len(self.requests) + 1}",
+            claims["ws"],
+            claims["sub"],
+            msg.cosigner_id,
+            msg.transport_key,
+            msg.config_key,
+        )
         self.requests[req.id] = req
         self.config_keys[req.api_user] = msg.config_key
         self._spawn(self._owner_decides, req)
@@ -214,10 +240,15 @@ class SaasDouble:
             req.status = "REJECTED"
         else:
             ws = self.workspace(req.workspace)
-            dealt = {i: mpc.reshare_contribute(ws.key[i], [1, 2, 3], NEW_SET, 3, self.env.randbytes) for i in (1, 2, 3)}
+            dealt = {
+                i: mpc.reshare_contribute(ws.key[i], [1, 2, 3], NEW_SET, 3, self.env.randbytes)
+                for i in (1, 2, 3)
+            }
             commitments = {i: c for i, (c, _) in dealt.items()}
             new = {
-                j: mpc.reshare_combine(j, NEW_SET, 3, ws.public, commitments, {i: dealt[i][1][j] for i in (1, 2, 3)})
+                j: mpc.reshare_combine(
+                    j, NEW_SET, 3, ws.public, commitments, {i: dealt[i][1][j] for i in (1, 2, 3)}
+                )
                 for j in (2, 3)
             }
             public = new[2][1]
@@ -240,9 +271,15 @@ class SaasDouble:
                 )
                 for i in (1, 2, 3)
             ]
-            refresh = jwt.encode({"typ": "refresh", "jti": self.env.ids.uuid(), "sub": req.api_user, "cos": req.cosigner}, self._secret, algorithm="HS256")
+            refresh = jwt.encode(
+                {"typ": "refresh", "jti": self.env.ids.uuid(), "sub": req.api_user, "cos": req.cosigner},
+                self._secret,
+                algorithm="HS256",
+            )
             self.refresh[refresh] = (req.cosigner, req.api_user)
-            req.done = wire.PairCompleted(req.id, req.workspace, req.api_user, refresh, 1, contributions, public.to_bytes())
+            req.done = wire.PairCompleted(
+                req.id, req.workspace, req.api_user, refresh, 1, contributions, public.to_bytes()
+            )
             req.status = "COMPLETED"
         req.changed.set()
 
@@ -263,7 +300,16 @@ class SaasDouble:
         if isinstance(claims, wire.Error):
             return claims
         now = self.env.clock.wall()
-        access = jwt.encode({"typ": "access", "jti": self.env.ids.uuid(), "sub": msg.cosigner_id, "exp": now + self.access_ttl}, self._secret, algorithm="HS256")
+        access = jwt.encode(
+            {
+                "typ": "access",
+                "jti": self.env.ids.uuid(),
+                "sub": msg.cosigner_id,
+                "exp": now + self.access_ttl,
+            },
+            self._secret,
+            algorithm="HS256",
+        )
         return wire.TokenGrant(access, now + self.access_ttl)
 
     def unpair(self, api_user: str) -> None:
@@ -275,12 +321,16 @@ class SaasDouble:
         try:
             Ed25519PublicKey.from_public_bytes(self.vendor_key).verify(msg.signature, msg.report)
         except Exception:
-            return wire.Error("ATTESTATION_FAILED", "the report's signature does not verify under the vendor key")
+            return wire.Error(
+                "ATTESTATION_FAILED", "the report's signature does not verify under the vendor key"
+            )
         report = wire.decode_as(msg.report, wire.EnclaveReport)
         if self.attestation_refused:
             return wire.Error("ATTESTATION_FAILED", self.attestation_refused)
         if report.measurement not in self.measurements:
-            return wire.Error("ATTESTATION_FAILED", f"measurement {report.measurement.hex()[:16]} is not expected")
+            return wire.Error(
+                "ATTESTATION_FAILED", f"measurement {report.measurement.hex()[:16]} is not expected"
+            )
         key = self.db_keys.setdefault(msg.cosigner_id, self.env.randbytes(32))
         return wire.AttestationResult(seal_to(report.enclave_key, key, self.env.randbytes))
 
@@ -304,7 +354,10 @@ class SaasDouble:
 
     async def probe(self, cosigner: str, api_user: str, tx: str) -> bool | None:
         probe_id = self.env.ids.uuid()
-        self.put(cosigner, wire.AvailabilityProbe(probe_id, tx, api_user, self.env.clock.wall() + self.probe_window))
+        self.put(
+            cosigner,
+            wire.AvailabilityProbe(probe_id, tx, api_user, self.env.clock.wall() + self.probe_window),
+        )
         with anyio.move_on_after(self.probe_window):
             while True:
                 answer = await self.next_request(wire.ProbeAnswer)
@@ -325,23 +378,42 @@ class SaasDouble:
     ) -> Outcome:
         session = session or self.env.ids.uuid()
         clouds, public = self.workspaces[ws].users[api_user]
-        body = request or {"txId": tx, "operation": "TRANSFER", "asset": "ETH", "amount": 1, "amountStr": "1", "destinations": [{"amountUSD": 3000}]}
+        body = request or {
+            "txId": tx,
+            "operation": "TRANSFER",
+            "asset": "ETH",
+            "amount": 1,
+            "amountStr": "1",
+            "destinations": [{"amountUSD": 3000}],
+        }
         self.put(
             cosigner,
-            wire.SignRequest(session, tx, api_user, body, message, NEW_SET, self.env.clock.wall() + self.attempt_timeout),
+            wire.SignRequest(
+                session, tx, api_user, body, message, NEW_SET, self.env.clock.wall() + self.attempt_timeout
+            ),
         )
         try:
             with anyio.fail_after(self.attempt_timeout):
                 result = await self._for_session(wire.CallbackResult, session)
                 if result.action != "APPROVE":
-                    return Outcome("REJECTED" if result.action == "REJECT" else "FAILED", result.reason, node=cosigner)
-                node_commitments = mpc.SigningCommitments.from_bytes((await self._for_session(wire.Commitments, session)).commitments)
+                    return Outcome(
+                        "REJECTED" if result.action == "REJECT" else "FAILED", result.reason, node=cosigner
+                    )
+                node_commitments = mpc.SigningCommitments.from_bytes(
+                    (await self._for_session(wire.Commitments, session)).commitments
+                )
                 cloud_nonces = {j: mpc.commit(clouds[j], self.env.randbytes) for j in (2, 3)}
-                package = mpc.SigningPackage(message, {1: node_commitments, **{j: c for j, (_, c) in cloud_nonces.items()}})
+                package = mpc.SigningPackage(
+                    message, {1: node_commitments, **{j: c for j, (_, c) in cloud_nonces.items()}}
+                )
                 if self.tamper_package is not None:
                     package = self.tamper_package(package)
+                if self.before_round2 is not None:
+                    await self.before_round2()
                 self.put(cosigner, wire.SignRound2(session, package.to_bytes()))
-                share = mpc.SignatureShare.from_bytes((await self._for_session(wire.SignatureShare, session)).share)
+                share = mpc.SignatureShare.from_bytes(
+                    (await self._for_session(wire.SignatureShare, session)).share
+                )
         except TimeoutError:
             self.put(cosigner, wire.SignAbort(session, "no progress"))
             return Outcome("TIMEOUT", "no progress from the node", node=cosigner)
@@ -349,7 +421,16 @@ class SaasDouble:
         signature = mpc.aggregate(package, shares, public)
         assert mpc.verify(public.group_public_key, message, signature)
         self.signed.append((tx, signature))
-        self.env.trace.record("signed", tx=tx, node=cosigner, api_user=api_user, scheme=mpc.scheme, public_key=public.group_public_key, message=message, signature=signature)
+        self.env.trace.record(
+            "signed",
+            tx=tx,
+            node=cosigner,
+            api_user=api_user,
+            scheme=mpc.scheme,
+            public_key=public.group_public_key,
+            message=message,
+            signature=signature,
+        )
         return Outcome("COMPLETED", signature=signature, node=cosigner)
 
     async def _for_session(self, kind: type[wire.Request], session: str) -> Any:

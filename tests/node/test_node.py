@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha import mpc
+from cosigner_ha.node.callback import CallbackPolicy, InProcessHandler
+from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.errors import AdminError, PairingError
+from cosigner_ha.node.node import NodeConfig
+from cosigner_ha.node.records import CallbackSettings
 from tests.node.harness import Estate, simulate_estate
+from tests.node.helpers import rsa_key
 
 
 async def setup_sgx(e: Estate, name: str = "n1", user: str = "signer-a") -> None:
@@ -35,7 +43,10 @@ def test_probes_answer_yes_only_when_the_node_can_sign() -> None:
     async def scenario(e: Estate) -> list[object]:
         await setup_sgx(e)
         node = e.nodes["n1"]
-        answers: list[object] = [await e.saas.probe("n1", "signer-a", "tx-1"), await e.saas.probe("n1", "stranger", "tx-2")]
+        answers: list[object] = [
+            await e.saas.probe("n1", "signer-a", "tx-1"),
+            await e.saas.probe("n1", "stranger", "tx-2"),
+        ]
         node._set_state("draining", "test")  # stop() would wait for sessions; draining is what matters here
         answers.append(await e.saas.probe("n1", "signer-a", "tx-3"))
         node._set_state("running")
@@ -134,3 +145,240 @@ def test_signing_is_traced_and_the_nonce_is_persisted_before_the_share_leaves() 
 
     persisted, env = simulate_estate(scenario)
     assert [bytes.fromhex(e.get("nonce_id")) for e in env.trace.of_kind("share_released")] == persisted
+
+
+def handler_rig(e: Estate, rules: HandlerRules, url: str = "https://risk.example") -> ReferenceHandler:
+    handler = ReferenceHandler(rules, key=cast(rsa.RSAPrivateKey, rsa_key("handler")))
+    e.handlers.register(url, InProcessHandler(app=handler.app))
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("rules", "status", "words"),
+    [
+        (HandlerRules(), "COMPLETED", ""),
+        (HandlerRules(reject_above_usd=1000), "REJECTED", "above the limit of 1000 USD"),
+        (HandlerRules(fault="timeout"), "FAILED", "TIMEOUT: the handler did not answer within 30 s"),
+        (HandlerRules(fault="down"), "FAILED", "HTTP_STATUS"),
+        (HandlerRules(retry_first=1), "COMPLETED", ""),
+    ],
+)
+def test_the_callback_handler_decides(rules: HandlerRules, status: str, words: str) -> None:
+    async def scenario(e: Estate) -> tuple[object, ReferenceHandler]:
+        handler = handler_rig(e, rules)
+        node = await e.node(
+            "n1", config=NodeConfig(cosigner_id="n1", callback=CallbackPolicy(retry_interval=10))
+        )
+        handler.trust(node.callback_public_key)
+        await node.setup(
+            e.saas.pairing_token("signer-a"),
+            CallbackSettings(url="https://risk.example", public_key=handler.public_key),
+        )
+        return await e.saas.sign("n1", "signer-a", b"m", tx="tx-7"), handler
+
+    (outcome, handler), env = simulate_estate(scenario)
+    assert outcome.status == status and words in outcome.detail
+    if handler.seen:
+        path, body = handler.seen[0]
+        assert path == "/v2/tx_sign_request"
+        assert body["txId"] == "tx-7" and body["requestId"] == "tx-7" and body["signerId"] == "signer-a"
+    if status != "COMPLETED":
+        assert not env.trace.of_kind("commitments_sent")  # no nonce drawn without an APPROVE
+
+
+def test_a_signing_package_for_another_message_gets_no_share() -> None:
+    async def scenario(e: Estate) -> object:
+        await setup_sgx(e)
+        e.saas.attempt_timeout = 20
+        e.saas.tamper_package = lambda p: mpc.SigningPackage(b"something else", p.commitments)
+        return await e.saas.sign("n1", "signer-a", b"approved message")
+
+    outcome, env = simulate_estate(scenario)
+    assert outcome.status == "TIMEOUT"
+    assert not env.trace.of_kind("share_released")
+    (failure,) = env.trace.of_kind("work_failed")
+    assert "not the one the callback handler approved" in failure.get("reason")
+
+
+def test_a_crash_between_the_rounds_loses_the_nonces_and_a_new_session_signs() -> None:
+    async def scenario(e: Estate) -> tuple[object, object]:
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        e.saas.attempt_timeout = 20
+
+        async def crash_and_come_back() -> None:
+            node.crash("test crash")
+            node.start()
+            await node.ready()
+
+        e.saas.before_round2 = crash_and_come_back
+        first = await e.saas.sign("n1", "signer-a", b"m", tx="tx-1")
+        e.saas.before_round2 = None
+        second = await e.saas.sign("n1", "signer-a", b"m", tx="tx-2")
+        return first, second
+
+    (first, second), env = simulate_estate(scenario)
+    assert first.status == "TIMEOUT" and second.status == "COMPLETED"
+    assert env.trace.of_kind("round2_refused")
+    assert len(env.trace.of_kind("share_released")) == 1
+
+
+def test_a_disk_fault_while_consuming_a_nonce_crashes_the_node_without_releasing_a_share() -> None:
+    async def scenario(e: Estate) -> tuple[object, object]:
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        e.saas.attempt_timeout = 20
+
+        async def fail_the_disk() -> None:
+            e.infra.hosts["n1"].disk.fail_at(0)
+
+        e.saas.before_round2 = fail_the_disk
+        first = await e.saas.sign("n1", "signer-a", b"m", tx="tx-1")
+        e.saas.before_round2 = None
+        await node.ready()  # restarts by itself after boot_retry
+        second = await e.saas.sign("n1", "signer-a", b"m", tx="tx-2")
+        return first, second
+
+    (first, second), env = simulate_estate(scenario)
+    assert first.status == "TIMEOUT" and second.status == "COMPLETED"
+    states = [(e.get("state"), e.get("reason", "")) for e in env.trace.of_kind("node_state")]
+    assert any(s == "crashed" and "I/O fault" in r for s, r in states)
+    assert len(env.trace.of_kind("share_released")) == 1
+
+
+def test_restoring_an_old_snapshot_keeps_spent_nonces_spent_and_draws_fresh_ones() -> None:
+    async def scenario(e: Estate) -> tuple[list[str], list[str], list[str]]:
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        snapshot = node.backups()[-1]
+        await e.saas.sign("n1", "signer-a", b"one", tx="tx-1")
+        await node.add_user(e.saas.pairing_token("signer-b"))
+        consumed_before = list(node.db.ledger.consumed) if node.db else []
+        await node.restore_backup(snapshot)
+        await node.ready()
+        users = [u.api_user for u in node.list_users()]
+        assert node.db is not None
+        assert all(node.db.is_consumed(n) for n in consumed_before)
+        await e.saas.sign("n1", "signer-a", b"two", tx="tx-2")
+        # the same node process image started from scratch, with a DRBG that replays from the start
+        node.crash()
+        again = await e.node(
+            "n1-again", host="n1", env=e.env.child("n1"), config=NodeConfig(cosigner_id="n1")
+        )
+        await e.saas.sign("n1", "signer-a", b"three", tx="tx-3")
+        nonce_ids = [ev.get("nonce_id") for ev in e.env.trace.of_kind("commitments_sent")]
+        return users, nonce_ids, [u.api_user for u in again.list_users()]
+
+    (users, nonce_ids, after), env = simulate_estate(scenario)
+    assert users == ["signer-a"]  # signer-b was paired after the snapshot
+    assert len(nonce_ids) == 3 and len(set(nonce_ids)) == 3
+    assert after == ["signer-a"]
+    assert env.trace.of_kind("backup_restored")
+
+
+def test_the_long_poll_repeats_on_the_configured_interval() -> None:
+    async def scenario(e: Estate) -> int:
+        node = await e.node("n1", config=NodeConfig(cosigner_id="n1", poll_interval=10.0))
+        e.saas.long_poll = 1.0  # a SaaS that answers at once: the node still waits out its interval
+        await node.setup(e.saas.pairing_token("signer-a"))
+        start = e.saas.polls
+        await e.env.clock.sleep(100)
+        return e.saas.polls - start
+
+    polls, _ = simulate_estate(scenario)
+    assert 9 <= polls <= 11
+
+
+def test_access_tokens_are_refreshed_and_a_revoked_pairing_erases_the_share() -> None:
+    async def scenario(e: Estate) -> tuple[int, list[str], tuple[bool, str]]:
+        e.saas.access_ttl = 120.0
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        await node.add_user(e.saas.pairing_token("signer-b"))
+        await e.env.clock.sleep(600)
+        refreshes = len(e.env.trace.of_kind("token_refreshed"))
+        e.saas.unpair("signer-a")
+        await e.env.clock.sleep(200)
+        return refreshes, [u.api_user for u in node.list_users()], node.can_sign("signer-a")
+
+    (refreshes, users, can), env = simulate_estate(scenario)
+    assert refreshes >= 5
+    assert users == ["signer-b"]
+    assert can == (False, "API user signer-a is not paired with this co-signer")
+    assert env.trace.of_kind("unpaired")[0].get("api_user") == "signer-a"
+
+
+def test_configuration_changes_are_approved_with_the_config_key_or_ignored() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from cosigner_ha import wire
+
+    async def scenario(e: Estate) -> list[object]:
+        handler = handler_rig(e, HandlerRules())
+        node = await e.node("n1")
+        await node.setup(
+            e.saas.pairing_token("admin-a"),
+            CallbackSettings(url="https://risk.example", public_key=handler.public_key),
+        )
+        out: list[object] = []
+        for action in ("APPROVE", "REJECT", "IGNORE"):
+            handler.rules.action = action
+            change = wire.ConfigChange(
+                f"cc-{action}", "admin-a", "UNMANAGED_WALLET", {"walletName": "cold", "address": "0xabc"}
+            )
+            e.saas.put("n1", change)
+            if action == "IGNORE":
+                await e.env.clock.sleep(60)
+                out.append(
+                    [
+                        r
+                        for r in e.saas.inbox
+                        if isinstance(r, wire.ConfigChangeAnswer) and r.request_id == change.request_id
+                    ]
+                )
+                continue
+            answer = await e.saas.next_request(wire.ConfigChangeAnswer)
+            signed = wire.encode(
+                wire.ConfigChangeApproval(
+                    change.request_id, "admin-a", change.kind, change.payload, answer.approved
+                )
+            )
+            Ed25519PublicKey.from_public_bytes(e.saas.config_keys["admin-a"]).verify(answer.signature, signed)
+            out.append(answer.approved)
+        out.append(handler.seen[0][0])
+        return out
+
+    out, _ = simulate_estate(scenario)
+    assert out == [True, False, [], "/v2/config_change_sign_request"]
+
+
+def test_callback_update_changes_only_the_url_once_approved() -> None:
+    from cosigner_ha import wire
+
+    async def scenario(e: Estate) -> tuple[str, str, object]:
+        handler = handler_rig(e, HandlerRules())
+        handler_rig(e, HandlerRules(), url="https://risk2.example")
+        node = await e.node("n1")
+        await node.setup(
+            e.saas.pairing_token("signer-a"),
+            CallbackSettings(url="https://risk.example", public_key=handler.public_key),
+        )
+
+        async def approve() -> None:
+            request = await e.saas.next_request(wire.ManagementRequest)
+            assert request.kind == "CALLBACK_UPDATE" and request.payload == {
+                "url": "https://risk2.example/cb"
+            }
+            await e.env.clock.sleep(30)
+            e.saas.put("n1", wire.RequestStatus("mgmt-1", "COMPLETED", "callback handler updated"))
+
+        e.tasks.start_soon(approve)
+        request_id_status = await node.callback_update("https://risk2.example/cb")
+        user = node.list_users()[0]
+        with pytest.raises(AdminError) as caught:
+            await node.callback_update("not a url")
+        return request_id_status, user.callback_url, caught.value
+
+    (status, url, error), _ = simulate_estate(scenario)
+    assert status == "COMPLETED" and url == "https://risk2.example/cb"
+    assert "not an http(s) URL" in str(error)
