@@ -163,6 +163,9 @@ class SaasDouble:
                 except ConnectionClosed:
                     if isinstance(response, wire.PollResult) and isinstance(request, wire.Poll):
                         self.mailboxes[request.cosigner_id][:0] = response.items  # undelivered: keep them
+                        event = self._mail_events.pop(request.cosigner_id, None)
+                        if event is not None:
+                            event.set()
                     raise
                 if isinstance(response, wire.Error) and response.code.startswith("TOKEN"):
                     await stream.aclose()

@@ -382,3 +382,120 @@ def test_callback_update_changes_only_the_url_once_approved() -> None:
     (status, url, error), _ = simulate_estate(scenario)
     assert status == "COMPLETED" and url == "https://risk2.example/cb"
     assert "not an http(s) URL" in str(error)
+
+
+def test_a_gcp_node_is_managed_only_through_the_saas_and_serves_one_workspace() -> None:
+    from cosigner_ha import wire
+
+    async def scenario(e: Estate) -> tuple[list[str], list[object]]:
+        node = await e.node("g1", "gcp", initial_pairing_token=e.saas.pairing_token("signer-a"))
+        refusals = []
+        for command in (
+            lambda: node.setup(e.saas.pairing_token("x")),
+            lambda: node.add_user(e.saas.pairing_token("x")),
+            lambda: node.callback_update("https://x.example"),
+        ):
+            with pytest.raises(AdminError) as caught:
+                await command()
+            refusals.append(str(caught.value))
+        for sync in (node.list_users, node.print_public_key):
+            with pytest.raises(AdminError) as caught:
+                sync()
+            refusals.append(str(caught.value))
+        while not node.db or not node.db.secrets or not node.db.secrets.users:
+            await e.env.clock.sleep(1)
+        results = []
+        for n, ws in enumerate(("ws-2", "ws-1")):
+            e.saas.put("g1", wire.AddUserCommand(f"cmd-{n}", e.saas.pairing_token(f"signer-{ws}", ws=ws), {}))
+            results.append(await e.saas.next_request(wire.CommandResult))
+        outcome = await e.saas.sign("g1", "signer-a", b"m")
+        return refusals, [*results, outcome.status]
+
+    (refusals, results), _ = simulate_estate(scenario)
+    assert all("GCP-CONFSPACE co-signer is managed only through the SaaS" in r for r in refusals)
+    refused, added, signed = results
+    assert (
+        not refused.ok
+        and "serves one workspace (ws-1); the pairing token is for workspace ws-2" in refused.detail
+    )
+    assert added.ok and signed == "COMPLETED"
+
+
+def test_a_nitro_replacement_host_restores_from_the_bucket_and_signs_without_re_pairing() -> None:
+    async def scenario(e: Estate) -> tuple[str, str]:
+        first = await e.node("a1", "nitro", host="ec2-1")
+        await first.setup(e.saas.pairing_token("signer-a"))
+        before = await e.saas.sign("a1", "signer-a", b"before")
+        first.crash("instance terminated")
+        e.net.crash("ec2-1")
+        e.infra.hosts["ec2-1"].disk.lose()
+        replacement = await e.node("a1-new", "nitro", host="ec2-2", config=NodeConfig(cosigner_id="a1"))
+        await e.env.clock.sleep(31)  # the dead instance's held poll expires (work sent to it would be lost)
+        after = await e.saas.sign("a1", "signer-a", b"after")
+        assert [u.api_user for u in replacement.list_users()] == ["signer-a"]
+        return before.status, after.status
+
+    assert simulate_estate(scenario)[0] == ("COMPLETED", "COMPLETED")
+
+
+@pytest.mark.parametrize("fault", ["tampered", "unsigned", "measurement", "refused"])
+def test_an_sgx_node_that_fails_attestation_does_not_run_and_recovers_when_the_fault_clears(
+    fault: str,
+) -> None:
+    async def scenario(e: Estate) -> tuple[list[str], str]:
+        image = {
+            "tampered": e.infra.images.image("sgx").tampered(),
+            "unsigned": e.infra.images.unsigned("sgx"),
+            "measurement": e.infra.images.image("sgx", "0.1.0"),
+            "refused": e.infra.images.image("sgx"),
+        }[fault]
+        if fault == "refused":
+            e.saas.attestation_refused = "attestation service maintenance"
+        node = await e.node("n1", backend=e.backend("sgx", "n1", image=image), wait=False)
+        await e.env.clock.sleep(100)
+        reasons = [
+            ev.get("reason") for ev in e.env.trace.of_kind("node_state") if ev.get("state") == "failed"
+        ]
+        e.saas.attestation_refused = None
+        node.backend.image = e.infra.images.image("sgx")  # the operator installs the good image
+        await node.ready()
+        return reasons, node.state
+
+    (reasons, state), _ = simulate_estate(scenario)
+    assert len(reasons) >= 3  # retried every 30 s
+    words = {
+        "tampered": "the image was tampered with",
+        "unsigned": "is not signed",
+        "measurement": "is not expected",
+        "refused": "attestation service maintenance",
+    }[fault]
+    assert words in reasons[0]
+    assert state == "running"
+
+
+def test_the_node_writes_product_format_logs_to_its_host_disk() -> None:
+    async def scenario(e: Estate) -> str:
+        await setup_sgx(e)
+        await e.saas.sign("n1", "signer-a", b"m")
+        return (
+            e.infra.hosts["n1"].disk.read("/databases/cosigner/log/customer_cosigner.log") or b""
+        ).decode()
+
+    text, env = simulate_estate(scenario)
+    import re
+
+    lines = text.splitlines()
+    pattern = re.compile(r"^cosigner:\d+ (INFO|WARN|ERROR|DEBUG) 01/01/2026 00:00:\d\d,\d{3} \w+ ::\w+ - .+$")
+    assert lines and all(pattern.match(line) for line in lines), lines[:3]
+    assert any("signature share released" in line for line in lines)
+    assert len(lines) == len([e for e in env.trace.of_kind("log") if e.get("node") == "n1"])
+
+
+def test_the_same_seed_replays_the_same_trace_and_another_seed_does_not() -> None:
+    async def scenario(e: Estate) -> None:
+        await setup_sgx(e)
+        for n in range(3):
+            await e.saas.sign("n1", "signer-a", f"m{n}".encode(), tx=f"tx-{n}")
+
+    hashes = [simulate_estate(scenario, seed=s)[1].trace.hash for s in (5, 5, 6)]
+    assert hashes[0] == hashes[1] != hashes[2]
