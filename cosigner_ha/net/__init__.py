@@ -17,6 +17,7 @@ from cosigner_ha.net.errors import (
 )
 from cosigner_ha.net.link import LinkSpec, LinkStats
 from cosigner_ha.net.sim import SimHost, SimListener, SimNetwork, SimStream
+from cosigner_ha.net.tcp import TcpListener, TcpNetwork, TcpStream
 from cosigner_ha.net.transport import FramedStream, Listener, Network, serve
 
 __all__ = [
@@ -40,6 +41,9 @@ __all__ = [
     "SimListener",
     "SimNetwork",
     "SimStream",
+    "TcpListener",
+    "TcpNetwork",
+    "TcpStream",
     "TlsHandshakeFailed",
     "join_address",
     "serve",
