@@ -5,8 +5,9 @@ rate relative to the floor measured in the same run: two trio tasks passing the 
 anyio memory channel (no network model at all). A second reference adds a 10 ms sleep per hop, the
 least any latency model in virtual time costs (each hop is a jump of the MockClock).
 
-`round_trips(factory, n)` is importable (`benchmarks/bench_kernel.py` quotes its figure):
-`factory()` returns `(server_network, client_network, listen_address)`.
+`simulated_round_trips(n)` (synchronous) and `round_trips(factory, n)` (async; `factory()` returns
+`(server_network, client_network, listen_address)`) are importable, for `benchmarks/bench_kernel.py`
+to quote the same figure.
 """
 
 from __future__ import annotations
@@ -141,6 +142,11 @@ def _virtual(main: Callable[[], Awaitable[float]]) -> float:
     return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
+def simulated_round_trips(n: int = 20_000) -> float:
+    """Round trips per wall second over the simulated network (10 ms + jitter), on trio's MockClock."""
+    return _virtual(lambda: round_trips(sim_factory(), n))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="round trips per measurement")
@@ -148,7 +154,7 @@ def main() -> None:
 
     floor = _virtual(lambda: memory_round_trips(n))
     sleepy = _virtual(lambda: memory_round_trips(n, latency=0.01))
-    sim = _virtual(lambda: round_trips(sim_factory(), n))
+    sim = simulated_round_trips(n)
     lossy = _virtual(lambda: round_trips(sim_factory(link=LinkSpec(latency=0.01, jitter=0.01, loss=0.1)), n))
     tcp = trio.run(round_trips, tcp_factory(), max(n // 4, 1))
     wall, polls = trio.run(six_hour_long_poll, clock=trio.testing.MockClock(autojump_threshold=0))
