@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyError
 from .money import price_table, to_decimal
+
+if TYPE_CHECKING:
+    from .transaction import Transaction
 
 CONSOLE_ROLES = ("OWNER", "ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "APPROVER", "EDITOR", "VIEWER", "AUDITOR")
 API_ROLES = ("ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "APPROVER", "EDITOR", "VIEWER", "AUDITOR")
@@ -249,6 +252,24 @@ class Directory:
 
     def any_account(self, account_id: str) -> bool:
         return any(account_id in ids for ids in self._accounts.values())
+
+    def check_transaction(self, tx: Transaction, *, origin: str) -> None:
+        """Refuse a transaction naming a user or account the workspace does not have (strict only)."""
+        if not self.strict:
+            return
+        if tx.initiator not in self._by_name:
+            raise PolicyError(
+                f"initiator {tx.initiator!r} is not a user or API user of the workspace",
+                origin=origin,
+                field="initiator",
+            )
+        for field, peer in (("source", tx.source_peer), ("destination", tx.destination_peer)):
+            if not self.knows_account(peer.type, peer.id):
+                raise PolicyError(
+                    f"{getattr(tx, field)!r} is not an account of the workspace",
+                    origin=origin,
+                    field=field,
+                )
 
     def scale(self, currency: str) -> int:
         """The denominator D of `value * D == units * multiplier(asset)` in `currency` (1 for NATIVE)."""
