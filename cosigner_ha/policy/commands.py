@@ -106,21 +106,22 @@ def run_lint(args: argparse.Namespace) -> int:
         }
         print(json.dumps(report, indent=2))
     else:
-        console = Console(soft_wrap=False)
-        summary = f"{policy.origin}: {len(policy.rules)} rules ({policy.form} form)"
+        console = Console()
+        count = len(policy.rules)
+        summary = f"{policy.origin}: {count} rule{'' if count == 1 else 's'} ({policy.form} form)"
         if not findings:
-            console.print(f"{summary}: no findings", markup=False, highlight=False)
+            console.print(f"{summary}: no findings", markup=False, highlight=False, soft_wrap=True)
         else:
-            table = Table(title=escape(summary), title_justify="left", expand=False)
-            for column in ("rule", "severity", "code", "field"):
-                table.add_column(column, no_wrap=True)
-            table.add_column("message", overflow="fold", min_width=30)
+            table = Table(title=escape(summary), title_justify="left")
+            table.add_column("rule", no_wrap=True)
+            table.add_column("severity", no_wrap=True)
+            table.add_column("code / field", overflow="fold", max_width=32)
+            table.add_column("message", overflow="fold", min_width=24)
             for f in findings:
                 style = "bold red" if f.severity == ERROR else "yellow"
+                code = escape(f.code if f.field is None else f"{f.code}\n{f.field}")
                 rule = "-" if f.rule is None else str(f.rule)
-                table.add_row(
-                    rule, f.severity, f.code, escape(f.field or "-"), escape(f.message), style=style
-                )
+                table.add_row(rule, f.severity, code, escape(f.message), style=style)
             console.print(table)
             warnings = len(findings) - errors
             console.print(f"{errors} error(s), {warnings} warning(s)", markup=False, highlight=False)

@@ -136,7 +136,7 @@ class Directory:
         usd = _prices(prices_usd or {}, origin, "prices_usd")
         eur = _prices(prices_eur or {}, origin, "prices_eur")
         if eur_usd is not None:
-            rate = _positive(eur_usd, origin, "eur_usd")
+            rate = _positive(eur_usd, origin, "workspace.eur_usd")
             for asset, price in usd.items():
                 eur.setdefault(asset, price / rate)
         self.prices_usd = usd

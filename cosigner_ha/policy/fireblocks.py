@@ -67,6 +67,12 @@ CURRENCY_ALIASES = {
 _ADDRESS_TYPES = {"WHITELISTED": "whitelisted", "ONE_TIME": "one-time", "*": None}
 
 
+def _listed(table: Mapping[str, Any], key: str) -> Any:
+    """A list field; exports write null (or leave out) an empty one."""
+    value = table.get(key)
+    return [] if value is None else value
+
+
 def load_fireblocks_rule(raw: object, index: int, origin: str, directory: Directory) -> Rule:
     r = RuleReader(origin, index, directory)
     given = r.table(raw, "", KEYS)
@@ -128,11 +134,11 @@ def _operators(r: RuleReader, rule: Mapping[str, Any]) -> Initiators:
             r.choice(table["wildcard"], "operators.wildcard", ("*",))
         found = Initiators(
             wildcard=wildcard,
-            users=tuple(r.user(u) for u in r.strings(table.get("users") or [], "operators.users")),
+            users=tuple(r.user(u) for u in r.strings(_listed(table, "users"), "operators.users")),
             groups=tuple(
-                r.group(g) for g in r.strings(table.get("usersGroups") or [], "operators.usersGroups")
+                r.group(g) for g in r.strings(_listed(table, "usersGroups"), "operators.usersGroups")
             ),
-            services=r.strings(table.get("services") or [], "operators.services"),
+            services=r.strings(_listed(table, "services"), "operators.services"),
         )
         if not found.wildcard and not found.named:
             found = None  # an empty operators object says nothing; fall back to `operator` or "anyone"
@@ -152,9 +158,9 @@ def _signers(r: RuleReader, rule: Mapping[str, Any]) -> Signers:
     if "designatedSigners" in rule:
         table = r.table(rule["designatedSigners"], "designatedSigners", ("users", "usersGroups"))
         found = Signers(
-            tuple(r.user(u) for u in r.strings(table.get("users") or [], "designatedSigners.users")),
+            tuple(r.user(u) for u in r.strings(_listed(table, "users"), "designatedSigners.users")),
             tuple(
-                r.group(g) for g in r.strings(table.get("usersGroups") or [], "designatedSigners.usersGroups")
+                r.group(g) for g in r.strings(_listed(table, "usersGroups"), "designatedSigners.usersGroups")
             ),
         )
     old = rule.get("designatedSigner", "")
@@ -187,7 +193,7 @@ def _peers(r: RuleReader, rule: Mapping[str, Any], side: str) -> tuple[PeerPatte
     patterns: tuple[PeerPattern, ...] | None = None
     if side in rule:
         table = r.table(rule[side], side, ("ids",))
-        ids = table.get("ids") or []
+        ids = _listed(table, "ids")
         if not isinstance(ids, list):
             r.fail(f"{side}.ids", f"expected a list of id tuples, got {describe(ids)}")
         found = [_pattern(r, items, f"{side}.ids[{i}]") for i, items in enumerate(ids)]
@@ -233,7 +239,7 @@ def _authorization(r: RuleReader, rule: Mapping[str, Any]) -> Approvers | None:
             "authorizationGroups",
             ("logic", "allowOperatorAsAuthorizer", "groups"),
         )
-        raw_groups = table.get("groups") or []
+        raw_groups = _listed(table, "groups")
         if not isinstance(raw_groups, list):
             r.fail("authorizationGroups.groups", f"expected a list of groups, got {describe(raw_groups)}")
         groups = []
@@ -242,9 +248,9 @@ def _authorization(r: RuleReader, rule: Mapping[str, Any]) -> Approvers | None:
             group = r.table(raw, where, ("users", "usersGroups", "th"))
             groups.append(
                 ApproverGroup(
-                    users=tuple(r.user(u) for u in r.strings(group.get("users") or [], f"{where}.users")),
+                    users=tuple(r.user(u) for u in r.strings(_listed(group, "users"), f"{where}.users")),
                     groups=tuple(
-                        r.group(g) for g in r.strings(group.get("usersGroups") or [], f"{where}.usersGroups")
+                        r.group(g) for g in r.strings(_listed(group, "usersGroups"), f"{where}.usersGroups")
                     ),
                     threshold=r.integer(group.get("th", 1), f"{where}.th"),
                 )
@@ -258,7 +264,7 @@ def _authorization(r: RuleReader, rule: Mapping[str, Any]) -> Approvers | None:
         )
         if not found.groups:
             found = None
-    authorizers = tuple(r.user(u) for u in r.strings(rule.get("authorizers") or [], "authorizers"))
+    authorizers = tuple(r.user(u) for u in r.strings(_listed(rule, "authorizers"), "authorizers"))
     count = r.integer(rule.get("authorizersCount", 0), "authorizersCount")
     if not authorizers:
         if count > 0:

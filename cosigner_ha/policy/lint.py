@@ -235,7 +235,7 @@ def _exchange_fiat_reach(rule: Rule, earlier: Sequence[Rule], directory: Directo
             ):
                 continue
             patterns.append(PeerPattern(peer_type, p.id, None))
-        if any(not _covered(replace(rule, source=(p,)), earlier, directory) for p in patterns):
+        if any(_covered(replace(rule, source=(p,)), earlier, directory) is None for p in patterns):
             reach.append(label)
     return reach
 

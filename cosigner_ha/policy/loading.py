@@ -22,7 +22,8 @@ _LOADERS: dict[Form, Loader] = {
 
 
 def detect_form(rules: list[object], origin: str) -> Form:
-    """Native or Fireblocks, from the keys the rules use; rules of both forms in one policy are refused."""
+    """Native or Fireblocks, from the keys only one form has (`action`, `asset` and `amount` are in both);
+    native when no rule says. Rules of both forms in one policy are refused."""
     seen: dict[Form, tuple[int, str]] = {}
     for i, rule in enumerate(rules):
         if not isinstance(rule, Mapping):
@@ -35,8 +36,6 @@ def detect_form(rules: list[object], origin: str) -> Form:
                 form = "fireblocks"
             elif key in native.OWN_KEYS:
                 form = "native"
-            elif key == "amount":
-                form = "native" if isinstance(rule[key], Mapping) else "fireblocks"
             if form is not None:
                 seen.setdefault(form, (i, str(key)))
     if len(seen) == 2:
