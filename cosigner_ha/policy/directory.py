@@ -24,7 +24,6 @@ API_ROLES = ("ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "APPROVER", "EDITOR", "VIEW
 API_SIGNING_ROLES = frozenset({"SIGNER", "ADMIN"})
 CONSOLE_SIGNING_ROLES = frozenset({"OWNER", "ADMIN", "SIGNER"})
 API_USER_NAME_MAX = 30
-CURRENCIES = ("USD", "EUR", "NATIVE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +248,6 @@ class Directory:
     def knows_account(self, peer_type: str, account_id: str) -> bool:
         known = self._accounts.get(peer_type)
         return known is None or account_id in known
-
-    def any_account(self, account_id: str) -> bool:
-        return any(account_id in ids for ids in self._accounts.values())
 
     def check_transaction(self, tx: Transaction, *, origin: str) -> None:
         """Refuse a transaction naming a user or account the workspace does not have (strict only)."""

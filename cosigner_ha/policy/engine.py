@@ -147,9 +147,9 @@ class PolicyEngine:
     """Decides transactions against one published policy and keeps its amount-over-time ledger.
 
     The policy must pass `validate` against the directory (a workspace only runs a publishable policy).
-    `decide` does not change anything; `record` adds a transaction that goes on toward signing to the
-    totals of every amount-over-time rule whose scope it falls in, whichever rule it matched.
-    Transactions are decided and recorded in time order (`at` never goes back).
+    `decide` does not count the transaction; `record` adds one that goes on toward signing to the
+    totals of every amount-over-time rule whose scope it falls in, whichever rule it matched. Calls come
+    in time order (`at` never goes back), each transaction recorded right after it is decided.
     """
 
     def __init__(self, policy: Policy, directory: Directory) -> None:
@@ -229,17 +229,19 @@ class PolicyEngine:
             tx.asset if rule.native else None,  # native units of different assets never add up
         )
 
-    def _check_time(self, tx: Transaction) -> None:
+    def _advance(self, tx: Transaction) -> None:
+        """Time only moves forward: expired window entries are dropped for good as soon as they are seen."""
         if tx.at < self._last_at:
             raise ValueError(
-                f"transaction at {tx.at} s is earlier than one already recorded at {self._last_at} s; "
-                "decide and record in time order"
+                f"transaction at {tx.at} s is earlier than one already decided or recorded at "
+                f"{self._last_at} s; decide and record in time order"
             )
+        self._last_at = tx.at
 
     # -- the API -----------------------------------------------------------------------------------------
 
     def decide(self, tx: Transaction) -> Decision:
-        self._check_time(tx)
+        self._advance(tx)
         mask = self._candidates(tx)
         rules = self._rules
         units = tx.units
@@ -262,8 +264,7 @@ class PolicyEngine:
 
     def record(self, tx: Transaction, decision: Decision) -> None:
         """Count `tx` toward amount-over-time totals unless its decision stopped it (BLOCKED or FAILED)."""
-        self._check_time(tx)
-        self._last_at = tx.at
+        self._advance(tx)
         if not decision.counts:
             return
         mask = self._candidates(tx) & self._windowed_mask

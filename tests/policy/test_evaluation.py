@@ -260,10 +260,19 @@ def test_native_totals_never_add_different_assets(directory: Directory) -> None:
 def test_decide_and_record_keep_time_order(directory: Directory) -> None:
     e = engine(directory, ALLOW_ALL)
     e.decide_and_record(tx(at=10.0))
-    with pytest.raises(ValueError, match="earlier than one already recorded"):
+    with pytest.raises(ValueError, match=r"earlier than one already decided or recorded at 10\.0 s"):
         e.decide(tx(at=5.0))
-    with pytest.raises(ValueError, match="earlier than one already recorded"):
-        e.record(tx(at=5.0), e.decide(tx(at=10.0)))
+    later = e.decide(tx(at=20.0))
+    with pytest.raises(ValueError, match=r"earlier than one already decided or recorded at 20\.0 s"):
+        e.record(tx(at=15.0), later)
+
+
+def test_deciding_alone_never_loses_window_entries(directory: Directory) -> None:
+    e = engine(directory, limit(window="10s", usd=5000), ALLOW_ALL)
+    e.decide_and_record(tx(at=0.0))
+    assert e.decide(tx(at=5.0)).rule == 0  # 3000 + 3000 inside the window; not recorded
+    assert e.decide(tx(at=9.0)).rule == 0  # the entry at 0 still counts
+    assert e.decide(tx(at=10.0)).rule == 1  # and now it has left the window
 
 
 # -- signers and approvers ----------------------------------------------------------------------------
