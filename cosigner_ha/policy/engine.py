@@ -54,6 +54,7 @@ class _CompiledRule:
         "per_source",
         "signers",
         "signs_alone",
+        "status",
         "totals",
         "unbounded",
         "window",
@@ -79,15 +80,15 @@ class _CompiledRule:
         if rule.action == "2-TIER" and rule.approvers is not None:
             self.approvers = approval_spec(directory, rule.approvers)
         self.block = Decision(rule.index, rule.action, BLOCKED, BLOCKED_BY_POLICY, (), None)
-        status = PENDING_AUTHORIZATION if rule.action == "2-TIER" else PENDING_SIGNATURE
+        self.status = PENDING_AUTHORIZATION if rule.action == "2-TIER" else PENDING_SIGNATURE
         self.signers: tuple[str, ...] | None = None  # None: the initiator signs
-        self.signs_alone = True
         self.ok = self.fail = self.block
+        self.signs_alone = True
         if rule.signers.named:
             self.signers = expand(directory, rule.signers.users, rule.signers.groups)
             # Exchange and fiat sources take exactly one API user, never a group (tap-policy.md section 3).
             self.signs_alone = not rule.signers.groups and len(self.signers) == 1
-            self.ok = Decision(rule.index, rule.action, status, None, self.signers, self.approvers)
+            self.ok = Decision(rule.index, rule.action, self.status, None, self.signers, self.approvers)
             self.fail = Decision(rule.index, rule.action, FAILED, SIGNER_NOT_FOUND, self.signers, None)
 
     def decision(self, tx: Transaction, directory: Directory) -> Decision:
@@ -98,12 +99,10 @@ class _CompiledRule:
                 return self.fail
             return self.ok
         signer = (tx.initiator,)
-        status = PENDING_AUTHORIZATION if self.action == "2-TIER" else PENDING_SIGNATURE
-        if (
-            directory.can_sign(tx.initiator) is False
-        ):  # an Editor or Non-Signing Admin needs a designated signer
+        # The initiator signs; an Editor or a Non-Signing Admin cannot, and needed a designated signer.
+        if directory.can_sign(tx.initiator) is False:
             return Decision(self.index, self.action, FAILED, SIGNER_NOT_FOUND, signer, None)
-        return Decision(self.index, self.action, status, None, signer, self.approvers)
+        return Decision(self.index, self.action, self.status, None, signer, self.approvers)
 
 
 class _Dimension(Generic[K]):
@@ -255,9 +254,12 @@ class PolicyEngine:
                 continue
             value = units * self._multiplier(tx.asset, rule.currency)
             if rule.window is not None:
-                total = rule.totals.get(self._total_key(rule, tx))
+                key = self._total_key(rule, tx)
+                total = rule.totals.get(key)
                 if total is not None:
                     value += total.expire(tx.at - rule.window)
+                    if not total.entries:
+                        del rule.totals[key]  # keys come and go (one-time addresses): keep only live ones
             if value > rule.min and (rule.max is None or value <= rule.max):
                 return rule.decision(tx, self.directory)
         return NO_MATCH

@@ -120,7 +120,8 @@ def in_scope(rule: Rule, tx: Transaction, directory: Directory) -> bool:
     if not who.wildcard:
         allowed = list(who.users) + list(who.services)
         for group in who.groups:
-            allowed.extend(directory.members(group) or (group,))
+            members = directory.members(group)
+            allowed.extend((group,) if members is None else members)
         if tx.initiator not in allowed:
             return False
     if not _matches(rule.source, tx.source_peer) or not _matches(rule.destination, tx.destination_peer):

@@ -46,7 +46,7 @@ def workspaces(draw: st.DrawFn) -> Directory:
             *(User(a, draw(st.sampled_from(["SIGNER", "ADMIN"]))) for a in API),
             User(EDITOR, "EDITOR"),
         ],
-        groups={"g-api": group_a, "g-console": ["c-admin", "c-signer"]},
+        groups={"g-api": group_a, "g-console": ["c-admin", "c-signer"], "g-empty": []},
         vaults=VAULTS,
         exchanges=EXCHANGES,
         fiat_accounts=FIAT,
@@ -81,6 +81,7 @@ def rules(draw: st.DrawFn) -> dict[str, Any]:
                 st.sampled_from(INITIATORS),
                 st.lists(st.sampled_from(INITIATORS), min_size=1, max_size=3, unique=True),
                 st.just({"groups": ["g-api"]}),
+                st.just({"groups": ["g-empty"], "users": ["ed"]}),
                 st.just({"users": ["c-owner"], "groups": ["g-console"]}),
             )
         )
