@@ -41,7 +41,7 @@ class Finding:
 def lint(
     policy: Policy, directory: Directory, topology: Mapping[str, Sequence[str]] | None = None
 ) -> list[Finding]:
-    """Validation errors first, then warnings, by rule. `topology` maps node name -> API users it serves."""
+    """Errors and warnings sorted by rule, errors first. `topology` maps node name -> API users it serves."""
     findings = [
         Finding(ERROR, e.code_name, check.index, e.field, e.message)
         for check in validate(policy, directory).results

@@ -165,20 +165,13 @@ class Rule:
 # native key path -> the Fireblocks v1 field that holds the same thing
 _FIREBLOCKS_FIELDS = {
     "initiator": "operators",
-    "operation": "transactionType",
-    "asset": "asset",
     "source": "src",
     "destination": "dst",
-    "destination_address": "dstAddressType",
-    "amount": "amount",
     "amount.max": "amount",
     "amount.currency": "amountCurrency",
-    "over": "amountScope",
     "over.window": "periodSec",
-    "over.per": "amountAggregation",
     "approvers": "authorizationGroups",
     "designated_signers": "designatedSigners",
-    "description": "externalDescriptor",
 }
 
 
