@@ -23,6 +23,7 @@ from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
 
+
 class Request(Message):
     """Sent by a node; answered by exactly one Response."""
 
