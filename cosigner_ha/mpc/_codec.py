@@ -111,11 +111,27 @@ def get_list(
     return list(value)
 
 
-def get_element(
-    data: Mapping[str, Any], key: str, type_name: str, *, participant: int | None = None
-) -> bytes:
-    raw = get_bytes(data, key, type_name, size=ELEMENT_SIZE, participant=participant)
-    return validate_element(raw, field=f"{type_name}.{key}", participant=participant)
+def element_shape(value: object, *, field: str, participant: int | None = None) -> bytes:
+    """A value that must be 32 bytes (validated as a group element by the caller)."""
+    if type(value) is not bytes or len(value) != ELEMENT_SIZE:
+        got = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
+        raise DecodeError(f"expected {ELEMENT_SIZE} bytes, got {got}", participant=participant, field=field)
+    return value
+
+
+def element_list(data: Mapping[str, Any], key: str, type_name: str, *, participant: int) -> tuple[bytes, ...]:
+    """A list of valid group elements (a Feldman commitment)."""
+    elements = []
+    for index, value in enumerate(get_list(data, key, type_name, participant=participant)):
+        where = f"{type_name}.{key}[{index}]"
+        elements.append(
+            validate_element(
+                element_shape(value, field=where, participant=participant),
+                field=where,
+                participant=participant,
+            )
+        )
+    return tuple(elements)
 
 
 def get_scalar(data: Mapping[str, Any], key: str, type_name: str, *, participant: int | None = None) -> int:

@@ -31,7 +31,6 @@ from .ed25519 import (
 )
 from .errors import (
     CommitmentMismatchError,
-    DecodeError,
     InvalidProofOfKnowledgeError,
     KeyMismatchError,
     ThresholdError,
@@ -61,16 +60,9 @@ class DkgRound1Package:
         name = "DkgRound1Package"
         d = codec.expect_dict(data, name, ("identifier", "commitment", "proof_of_knowledge"))
         identifier = codec.check_identifier(codec.get_int(d, "identifier", name), field=f"{name}.identifier")
-        elements = []
-        for index, element in enumerate(codec.get_list(d, "commitment", name, participant=identifier)):
-            where = f"{name}.commitment[{index}]"
-            if type(element) is not bytes:
-                raise DecodeError(
-                    f"expected bytes, got {type(element).__name__}", participant=identifier, field=where
-                )
-            elements.append(validate_element(element, field=where, participant=identifier))
+        elements = codec.element_list(d, "commitment", name, participant=identifier)
         proof = codec.get_bytes(d, "proof_of_knowledge", name, size=64, participant=identifier)
-        return cls(identifier, tuple(elements), proof)
+        return cls(identifier, elements, proof)
 
 
 @dataclass(frozen=True)

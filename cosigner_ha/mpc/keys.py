@@ -143,12 +143,9 @@ class PublicKeyPackage:
             if not isinstance(entry, list | tuple) or len(entry) != 2:
                 raise DecodeError("expected an [identifier, verifying_share] pair", field=where)
             identifier = codec.check_identifier(entry[0], field=f"{where}[0]")
-            share = entry[1]
-            if type(share) is not bytes or len(share) != ELEMENT_SIZE:
-                raise DecodeError(
-                    f"expected {ELEMENT_SIZE} bytes", participant=identifier, field=f"{where}[1]"
-                )
-            pairs.append((identifier, share))
+            pairs.append(
+                (identifier, codec.element_shape(entry[1], field=f"{where}[1]", participant=identifier))
+            )
         return cls._checked(
             pairs,
             codec.get_bytes(d, "group_public_key", "PublicKeyPackage", size=ELEMENT_SIZE),
@@ -241,20 +238,11 @@ class SecretShare:
         identifier = codec.check_identifier(
             codec.get_int(d, "identifier", "SecretShare"), field="SecretShare.identifier"
         )
-        commitment = codec.get_list(d, "commitment", "SecretShare", participant=identifier)
-        elements = []
-        for index, element in enumerate(commitment):
-            if type(element) is not bytes:
-                raise DecodeError(
-                    "expected bytes", participant=identifier, field=f"SecretShare.commitment[{index}]"
-                )
-            elements.append(
-                validate_element(element, field=f"SecretShare.commitment[{index}]", participant=identifier)
-            )
+        elements = codec.element_list(d, "commitment", "SecretShare", participant=identifier)
         return cls(
             identifier,
             codec.get_scalar(d, "signing_share", "SecretShare", participant=identifier),
-            tuple(elements),
+            elements,
         )
 
 

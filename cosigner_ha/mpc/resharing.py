@@ -26,7 +26,6 @@ from typing import Any
 
 from . import _codec as codec
 from .ed25519 import (
-    ELEMENT_SIZE,
     IDENTITY,
     L,
     Rng,
@@ -35,11 +34,9 @@ from .ed25519 import (
     mult,
     scalar_to_bytes,
     sum_elements,
-    validate_element,
 )
 from .errors import (
     CommitmentMismatchError,
-    DecodeError,
     InvalidSecretShareError,
     KeyMismatchError,
     ThresholdError,
@@ -75,13 +72,8 @@ class DealerCommitment:
         name = "DealerCommitment"
         d = codec.expect_dict(data, name, ("sender", "commitment"))
         sender = codec.check_identifier(codec.get_int(d, "sender", name), field=f"{name}.sender")
-        elements = []
-        for index, element in enumerate(codec.get_list(d, "commitment", name, participant=sender)):
-            where = f"{name}.commitment[{index}]"
-            if type(element) is not bytes or len(element) != ELEMENT_SIZE:
-                raise DecodeError(f"expected {ELEMENT_SIZE} bytes", participant=sender, field=where)
-            elements.append(validate_element(element, field=where, participant=sender))
-        return cls(sender, tuple(elements))
+        elements = codec.element_list(d, "commitment", name, participant=sender)
+        return cls(sender, elements)
 
 
 @dataclass(frozen=True)
