@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from . import _codec as codec
@@ -250,6 +250,7 @@ class SigningPackage:
 
     message: bytes
     commitments: Mapping[int, SigningCommitments]
+    _signers: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.message) is not bytes:
@@ -271,11 +272,14 @@ class SigningPackage:
                     f"the entry for {key!r} holds participant {commitments.identifier}'s commitments",
                     field=f"SigningPackage.commitments[{key!r}]",
                 )
-        object.__setattr__(self, "commitments", {i: self.commitments[i] for i in sorted(self.commitments)})
+        signers = tuple(sorted(self.commitments))
+        object.__setattr__(self, "commitments", {i: self.commitments[i] for i in signers})
+        object.__setattr__(self, "_signers", signers)
 
     @property
     def signers(self) -> tuple[int, ...]:
-        return tuple(self.commitments)
+        """Identifiers of the signers, ascending (the RFC's commitment-list order)."""
+        return self._signers
 
     def to_dict(self) -> dict[str, Any]:
         return {"message": self.message, "commitments": [c.to_dict() for c in self.commitments.values()]}
@@ -417,7 +421,7 @@ def _check_own_commitments(package: SigningPackage, nonces: SigningNonces, key_p
             f"the signing package has no commitments for this signer (signers: {list(package.signers)})",
             participant=identifier,
         )
-    if mine != nonces.commitments:
+    if mine is not nonces.commitments and mine != nonces.commitments:
         raise CommitmentMismatchError(
             "the signing package's commitments for this signer are not the ones its nonces made",
             participant=identifier,
@@ -495,7 +499,7 @@ class SigningSession:
         known: dict[int, int] = {}
         for nonces in local_nonces:
             mine = signing_package.commitments.get(nonces.identifier)
-            if mine != nonces.commitments:
+            if mine is not nonces.commitments and mine != nonces.commitments:
                 raise CommitmentMismatchError(
                     "local nonces do not match the signing package's commitments",
                     participant=nonces.identifier,

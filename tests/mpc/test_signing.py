@@ -113,3 +113,15 @@ def test_signature_is_a_plain_ed25519_signature_under_the_group_key() -> None:
     signature = session.aggregate({i: sign(package, nonces[i], keys[i]) for i in (2, 3)})
     assert signature[:32] == session.group_commitment
     assert int.from_bytes(signature[32:], "little") < L
+
+
+def test_a_seeded_source_replays_keys_and_signatures_exactly() -> None:
+    """Simulation replays a seed event for event: the core draws randomness only from `rng`."""
+
+    def run(seed: int) -> tuple[bytes, bytes]:
+        rng = make_rng(seed)
+        keys, public = trusted_dealer_keygen(3, [1, 2, 3], rng)
+        return public.group_public_key, sign_message(keys, public, [1, 2, 3], b"replay", rng)
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
