@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from . import _codec as codec
 from .ed25519 import (
@@ -44,11 +44,11 @@ from .errors import (
     InvalidSignatureShareError,
     KeyMismatchError,
     MpcError,
-    NonceReuseError,
     ThresholdError,
     UnknownIdentifierError,
 )
 from .keys import KeyPackage, PublicKeyPackage
+from .nonces import SingleUseNonces
 from .shamir import lagrange_coefficient
 
 _NONCE_ID_DOMAIN = b"cosigner-ha/frost-ed25519/nonce-id/v1"
@@ -118,7 +118,7 @@ class SigningCommitments:
         return cls(codec.identifier_from_bytes(entry[:32], field=field), entry[32:64], entry[64:96])
 
 
-class SigningNonces:
+class SigningNonces(SingleUseNonces[SigningCommitments]):
     """A signer's secret round-one nonce pair (d, e); usable for exactly one signature share.
 
     `sign` consumes the pair: its scalars are dropped and any later use raises `NonceReuseError`. Copying and
@@ -129,54 +129,7 @@ class SigningNonces:
     old backup could sign twice with one pair, and three shares from one pair give away the signing share.
     """
 
-    __slots__ = ("_binding", "_consumed", "_hiding", "commitments")
-
-    _hiding: int
-    _binding: int
-    _consumed: bool
-    commitments: SigningCommitments
-
-    def __init__(self) -> None:
-        raise TypeError("SigningNonces come from commit() or SigningNonces.from_bytes(), never from scratch")
-
-    @classmethod
-    def _new(cls, hiding: int, binding: int, commitments: SigningCommitments) -> SigningNonces:
-        nonces = object.__new__(cls)
-        nonces._hiding = hiding
-        nonces._binding = binding
-        nonces._consumed = False
-        nonces.commitments = commitments
-        return nonces
-
-    @property
-    def identifier(self) -> int:
-        return self.commitments.identifier
-
-    @property
-    def nonce_id(self) -> bytes:
-        return self.commitments.nonce_id
-
-    @property
-    def consumed(self) -> bool:
-        return self._consumed
-
-    def _peek(self) -> tuple[int, int]:
-        if self._consumed:
-            self._refuse()
-        return self._hiding, self._binding
-
-    def _take(self) -> tuple[int, int]:
-        pair = self._peek()
-        self._consumed = True
-        self._hiding = self._binding = 0
-        return pair
-
-    def _refuse(self) -> NoReturn:
-        raise NonceReuseError(
-            f"nonce pair {self.nonce_id.hex()[:16]}… was already used for a signature share; "
-            "a nonce pair signs at most once (commit again for a new pair)",
-            participant=self.identifier,
-        )
+    __slots__ = ()
 
     def to_bytes(self) -> bytes:
         """For a sealed store only. See the class docstring for the restore contract."""
@@ -201,19 +154,6 @@ class SigningNonces:
             raise InvalidScalarError("a nonce is never zero", participant=identifier, field="SigningNonces")
         commitments = SigningCommitments._trusted(identifier, base_mult(hiding), base_mult(binding))
         return cls._new(hiding, binding, commitments)
-
-    def __copy__(self) -> NoReturn:
-        raise TypeError("SigningNonces cannot be copied: a nonce pair signs at most once")
-
-    def __deepcopy__(self, memo: object) -> NoReturn:
-        raise TypeError("SigningNonces cannot be copied: a nonce pair signs at most once")
-
-    def __reduce_ex__(self, protocol: object) -> NoReturn:
-        raise TypeError("SigningNonces cannot be pickled: use to_bytes() for a sealed store")
-
-    def __repr__(self) -> str:
-        state = "consumed" if self._consumed else "unused"
-        return f"SigningNonces(identifier={self.identifier}, nonce_id={self.nonce_id.hex()[:16]}…, {state})"
 
 
 def _random_bytes(rng: Rng, n: int) -> bytes:
