@@ -3,6 +3,9 @@
 Pure computation on plain data; imports nothing else of ours. Randomness always comes in as
 `rng: Callable[[int], bytes]` (n bytes per call): a seeded DRBG in simulation, the OS CSPRNG in the runtime.
 See docs/mpc.md for the API, the nonce-persistence contract and the RFC sections each part follows.
+
+The names below are the FROST(Ed25519, SHA-512) suite. `cosigner_ha.mpc.bip340` holds the optional
+secp256k1 suite with BIP-340 signatures (trusted-dealer keys, signing, aggregation, verification).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from .dkg import (
     dkg_part3,
     run_dkg,
 )
-from .ed25519 import Rng
 from .errors import (
     CommitmentMismatchError,
     DecodeError,
@@ -51,6 +53,7 @@ from .resharing import (
     reshare_combine,
     reshare_contribute,
 )
+from .rng import Rng
 from .signing import (
     SignatureShare,
     SigningCommitments,

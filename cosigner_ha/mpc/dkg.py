@@ -18,7 +18,6 @@ from typing import Any
 from . import _codec as codec
 from .ed25519 import (
     L,
-    Rng,
     add,
     base_mult,
     hdkg,
@@ -37,6 +36,7 @@ from .errors import (
     UnknownIdentifierError,
 )
 from .keys import KeyPackage, PublicKeyPackage, public_key_package_from_commitment
+from .rng import Rng
 from .shamir import check_identifiers, evaluate_polynomial, random_polynomial, vss_commit, vss_verify
 
 

@@ -12,7 +12,6 @@ Everything else coming from a peer goes through `validate_element`, whose slow p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 
 from nacl import bindings as _sodium
 from nacl.exceptions import BadSignatureError
@@ -27,6 +26,7 @@ from .errors import (
     NotOnCurveError,
     SmallOrderElementError,
 )
+from .rng import Rng, random_bytes
 
 #: Order of the prime-order subgroup (RFC 9591 section 6.1: Order).
 L = 2**252 + 27742317777372353535851937790883648493
@@ -40,8 +40,6 @@ SCALAR_SIZE = 32
 IDENTITY = b"\x01" + bytes(31)
 #: Encoding of the base point B (RFC 8032).
 BASE_POINT = bytes.fromhex("5866666666666666666666666666666666666666666666666666666666666666")
-
-Rng = Callable[[int], bytes]
 
 # libsodium entry points as module globals: the benchmark counts group operations by wrapping these.
 _base = _sodium.crypto_scalarmult_ed25519_base_noclamp
@@ -94,7 +92,7 @@ def check_scalar(k: object, *, field: str, participant: int | None = None, nonze
 def random_scalar(rng: Rng) -> int:
     """A uniformly random nonzero scalar: 64 random bytes reduced mod L (bias below 2^-250)."""
     while True:
-        k = _from_le(rng(64), "little") % L
+        k = _from_le(random_bytes(rng, 64), "little") % L
         if k:
             return k
 

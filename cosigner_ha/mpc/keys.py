@@ -15,7 +15,6 @@ from typing import Any
 from . import _codec as codec
 from .ed25519 import (
     ELEMENT_SIZE,
-    Rng,
     base_mult,
     check_scalar,
     random_scalar,
@@ -24,6 +23,7 @@ from .ed25519 import (
     validate_element,
 )
 from .errors import DecodeError, DuplicateIdentifierError, KeyMismatchError, ThresholdError
+from .rng import Rng
 from .shamir import (
     check_identifiers,
     evaluate_polynomial,

@@ -28,7 +28,6 @@ from . import _codec as codec
 from .ed25519 import (
     IDENTITY,
     L,
-    Rng,
     add,
     base_mult,
     mult,
@@ -43,6 +42,7 @@ from .errors import (
     UnknownIdentifierError,
 )
 from .keys import KeyPackage, PublicKeyPackage, check_same_key, public_key_package_from_commitment
+from .rng import Rng
 from .shamir import (
     check_identifiers,
     evaluate_polynomial,

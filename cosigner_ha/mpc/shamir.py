@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from ._codec import check_identifier
-from .ed25519 import IDENTITY, L, Rng, base_mult, mult, random_scalar, sum_elements
+from .ed25519 import IDENTITY, L, base_mult, mult, random_scalar, sum_elements
 from .errors import DuplicateIdentifierError, InvalidSecretShareError
+from .rng import Rng
 
 
 def check_identifiers(identifiers: Iterable[object], *, field: str) -> tuple[int, ...]:

@@ -22,7 +22,6 @@ from . import _codec as codec
 from .ed25519 import (
     ELEMENT_SIZE,
     L,
-    Rng,
     base_mult,
     h1,
     h2,
@@ -43,12 +42,12 @@ from .errors import (
     InvalidScalarError,
     InvalidSignatureShareError,
     KeyMismatchError,
-    MpcError,
     ThresholdError,
     UnknownIdentifierError,
 )
 from .keys import KeyPackage, PublicKeyPackage
 from .nonces import SingleUseNonces
+from .rng import Rng, random_bytes
 from .shamir import lagrange_coefficient
 
 _NONCE_ID_DOMAIN = b"cosigner-ha/frost-ed25519/nonce-id/v1"
@@ -156,18 +155,10 @@ class SigningNonces(SingleUseNonces[SigningCommitments]):
         return cls._new(hiding, binding, commitments)
 
 
-def _random_bytes(rng: Rng, n: int) -> bytes:
-    data = rng(n)
-    if type(data) is not bytes or len(data) != n:
-        got = f"{len(data)} bytes" if isinstance(data, bytes) else type(data).__name__
-        raise MpcError(f"the random source returned {got}, expected {n} bytes")
-    return data
-
-
 def _nonce_generate(secret: bytes, rng: Rng) -> int:
     """RFC 9591 `nonce_generate`: H3(32 fresh random bytes ‖ secret), so a weak RNG alone cannot leak it."""
     while True:
-        nonce = h3(_random_bytes(rng, 32) + secret)
+        nonce = h3(random_bytes(rng, 32) + secret)
         if nonce:
             return nonce
 
