@@ -53,6 +53,7 @@ from .secp256k1 import (
     tagged_hash,
     validate_element,
 )
+from .shamir import check_identifiers, evaluate_polynomial, lagrange_coefficient
 
 #: Scheme name carried by trace events.
 scheme = "frost-secp256k1-bip340"
@@ -183,20 +184,16 @@ class PublicKeyPackage:
 def split_secret(secret: int, coefficients: Sequence[int], identifiers: Iterable[int]) -> dict[int, int]:
     """Shamir shares f(i) of f = secret + a_1·x + ... (RFC 9591 `secret_share_shard`, mod N)."""
     polynomial = [secret, *coefficients]
-    shares = {}
-    for i in _identifiers(identifiers):
-        value = 0
-        for coefficient in reversed(polynomial):
-            value = (value * i + coefficient) % N
-        shares[i] = value
-    return shares
+    return {
+        i: evaluate_polynomial(polynomial, i, N) for i in check_identifiers(identifiers, field="identifiers")
+    }
 
 
 def trusted_dealer_keygen(
     threshold: int, identifiers: Iterable[int], rng: Rng
 ) -> tuple[dict[int, KeyPackage], PublicKeyPackage]:
     """A fresh secp256k1 group key split `threshold`-of-n over `identifiers` by a dealer who forgets it."""
-    ids = _identifiers(identifiers)
+    ids = check_identifiers(identifiers, field="identifiers")
     codec.check_threshold(threshold, len(ids), field="threshold")
     secret = _random_scalar(rng)
     shares = split_secret(secret, [_random_scalar(rng) for _ in range(threshold - 1)], ids)
@@ -208,32 +205,11 @@ def trusted_dealer_keygen(
     return packages, PublicKeyPackage(verifying, group_key, threshold)
 
 
-def _identifiers(identifiers: Iterable[object]) -> tuple[int, ...]:
-    seen: set[int] = set()
-    for value in identifiers:
-        identifier = codec.check_identifier(value, field="identifiers")
-        if identifier in seen:
-            raise DuplicateIdentifierError(
-                f"identifier {identifier} appears more than once", field="identifiers"
-            )
-        seen.add(identifier)
-    return tuple(sorted(seen))
-
-
 def _random_scalar(rng: Rng) -> int:
     while True:
         k = int.from_bytes(random_bytes(rng, 48), "big") % N
         if k:
             return k
-
-
-def _lagrange(identifier: int, identifiers: Sequence[int]) -> int:
-    numerator = denominator = 1
-    for other in identifiers:
-        if other != identifier:
-            numerator = numerator * other % N
-            denominator = denominator * (other - identifier) % N
-    return numerator * pow(denominator, -1, N) % N
 
 
 # --------------------------------------------------------------------------------------------- signing
@@ -419,7 +395,7 @@ def sign(
     own = (hiding + binding * rho[me]) % N
     r, nonce_sign = _group_commitment(signing_package, rho, suite, (me, own))
     c = suite.challenge(r, key, signing_package.message)
-    lam = _lagrange(me, signing_package.signers)
+    lam = lagrange_coefficient(me, signing_package.signers, N)
     return SignatureShare(me, (nonce_sign * own + lam * key_sign * key_package.signing_share * c) % N)
 
 
@@ -469,14 +445,17 @@ def aggregate(
     if ok:
         return signature
     culprits = []
-    for i in signers:
+    for i in signers:  # RFC 9591 section 5.4, with the parities the signers applied
         commitments = signing_package.commitments[i]
-        term = sum_elements([commitments.hiding, mult(rho[i], commitments.binding)])
+        nonce_term = sum_elements([commitments.hiding, mult(rho[i], commitments.binding)])
         verifying = public_key_package.verifying_shares[i]
         expected = sum_elements(
             [
-                term if nonce_sign == 1 else negate(term),
-                mult(c * _lagrange(i, signers) % N, verifying if key_sign == 1 else negate(verifying)),
+                nonce_term if nonce_sign == 1 else negate(nonce_term),
+                mult(
+                    c * lagrange_coefficient(i, signers, N) % N,
+                    verifying if key_sign == 1 else negate(verifying),
+                ),
             ]
         )
         if shares[i].share == 0 or base_mult(shares[i].share) != expected:

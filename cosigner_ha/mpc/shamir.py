@@ -1,4 +1,4 @@
-"""Shamir sharing over the scalar field and Feldman commitments to it (RFC 9591 section 4.4, Appendix C).
+"""Shamir sharing over the scalar field and Feldman commitments to it (RFC 9591 section 4.2, Appendix C).
 
 A share of a secret s is f(i) for a random polynomial f of degree t-1 with f(0) = s. Publishing
 C_k = a_k·B for every coefficient lets each holder check its share against everyone's view of f
@@ -33,16 +33,16 @@ def random_polynomial(constant: int, degree: int, rng: Rng) -> list[int]:
     return [constant] + [random_scalar(rng) for _ in range(degree)]
 
 
-def evaluate_polynomial(coefficients: Sequence[int], x: int) -> int:
-    """f(x) mod L by Horner's rule (RFC 9591 `polynomial_evaluate`)."""
+def evaluate_polynomial(coefficients: Sequence[int], x: int, modulus: int = L) -> int:
+    """f(x) mod the group order by Horner's rule (RFC 9591 `polynomial_evaluate`)."""
     value = 0
     for coefficient in reversed(coefficients):
-        value = (value * x + coefficient) % L
+        value = (value * x + coefficient) % modulus
     return value
 
 
 @lru_cache(maxsize=4096)
-def lagrange_coefficient(identifier: int, identifiers: tuple[int, ...]) -> int:
+def lagrange_coefficient(identifier: int, identifiers: tuple[int, ...], modulus: int = L) -> int:
     """λ_i at 0 for the signer set `identifiers` (RFC 9591 `derive_interpolating_value`).
 
     Cached: a deployment signs with the same few signer sets over and over, and the inversion is the only
@@ -52,9 +52,9 @@ def lagrange_coefficient(identifier: int, identifiers: tuple[int, ...]) -> int:
     for other in identifiers:
         if other == identifier:
             continue
-        numerator = numerator * other % L
-        denominator = denominator * (other - identifier) % L
-    return numerator * pow(denominator, -1, L) % L
+        numerator = numerator * other % modulus
+        denominator = denominator * (other - identifier) % modulus
+    return numerator * pow(denominator, -1, modulus) % modulus
 
 
 def vss_commit(coefficients: Sequence[int]) -> tuple[bytes, ...]:
