@@ -129,11 +129,6 @@ def sum_elements(points: list[bytes]) -> bytes:
     return total
 
 
-def is_valid_element(data: bytes) -> bool:
-    """True when `data` is the canonical encoding of a non-identity point of the prime-order subgroup."""
-    return isinstance(data, bytes) and len(data) == ELEMENT_SIZE and bool(_is_valid(data))
-
-
 def validate_element(data: object, *, field: str, participant: int | None = None) -> bytes:
     """RFC 9591 `DeserializeElement`: return `data` if valid, else raise the specific error."""
     if isinstance(data, bytes) and len(data) == ELEMENT_SIZE and _is_valid(data):
