@@ -45,7 +45,6 @@ from .keys import KeyPackage, PublicKeyPackage, SecretShare, trusted_dealer_keyg
 from .nonces import ConsumedNonces
 from .resharing import (
     DealerCommitment,
-    DealtShare,
     refresh,
     refresh_combine,
     refresh_contribute,
@@ -54,6 +53,7 @@ from .resharing import (
     reshare_contribute,
 )
 from .rng import Rng
+from .shamir import DealtShare
 from .signing import (
     SignatureShare,
     SigningCommitments,

@@ -37,7 +37,14 @@ from .errors import (
 )
 from .keys import KeyPackage, PublicKeyPackage, public_key_package_from_commitment
 from .rng import Rng
-from .shamir import check_identifiers, evaluate_polynomial, random_polynomial, vss_commit, vss_verify
+from .shamir import (
+    DealtShare,
+    check_identifiers,
+    evaluate_polynomial,
+    random_polynomial,
+    vss_commit,
+    vss_verify,
+)
 
 
 @dataclass(frozen=True)
@@ -76,28 +83,8 @@ class DkgRound1Secret:
     max_signers: int
 
 
-@dataclass(frozen=True)
-class DkgRound2Package:
-    """Sent privately from `sender` to `receiver`: f_sender(receiver)."""
-
-    sender: int
-    receiver: int
-    signing_share: int = field(repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sender": self.sender,
-            "receiver": self.receiver,
-            "signing_share": scalar_to_bytes(self.signing_share),
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> DkgRound2Package:
-        name = "DkgRound2Package"
-        d = codec.expect_dict(data, name, ("sender", "receiver", "signing_share"))
-        sender = codec.check_identifier(codec.get_int(d, "sender", name), field=f"{name}.sender")
-        receiver = codec.check_identifier(codec.get_int(d, "receiver", name), field=f"{name}.receiver")
-        return cls(sender, receiver, codec.get_scalar(d, "signing_share", name, participant=sender))
+#: Sent privately in part 2 from `sender` to `receiver`: f_sender(receiver) (ZF's `round2::Package`).
+DkgRound2Package = DealtShare
 
 
 @dataclass(frozen=True)
@@ -241,13 +228,13 @@ def dkg_part3(
                 field=f"round2_packages[{sender}]",
             )
         vss_verify(
-            package.signing_share,
+            package.value,
             identifier,
             round1_packages[sender].commitment,
             sender=sender,
             what="DKG share",
         )
-        signing_share += package.signing_share
+        signing_share += package.value
     signing_share %= L
     commitments = [secret.commitment] + [round1_packages[s].commitment for s in others]
     summed = tuple(sum_elements([c[k] for c in commitments]) for k in range(secret.min_signers))

@@ -21,7 +21,7 @@ consistently; shares travel over confidential, authenticated channels.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import _codec as codec
@@ -31,7 +31,6 @@ from .ed25519 import (
     add,
     base_mult,
     mult,
-    scalar_to_bytes,
     sum_elements,
 )
 from .errors import (
@@ -44,6 +43,7 @@ from .errors import (
 from .keys import KeyPackage, PublicKeyPackage, check_same_key, public_key_package_from_commitment
 from .rng import Rng
 from .shamir import (
+    DealtShare,
     check_identifiers,
     evaluate_polynomial,
     lagrange_coefficient,
@@ -74,26 +74,6 @@ class DealerCommitment:
         sender = codec.check_identifier(codec.get_int(d, "sender", name), field=f"{name}.sender")
         elements = codec.element_list(d, "commitment", name, participant=sender)
         return cls(sender, elements)
-
-
-@dataclass(frozen=True)
-class DealtShare:
-    """Sent privately from `sender` to `receiver`: the sender's polynomial evaluated at the receiver."""
-
-    sender: int
-    receiver: int
-    value: int = field(repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sender": self.sender, "receiver": self.receiver, "value": scalar_to_bytes(self.value)}
-
-    @classmethod
-    def from_dict(cls, data: object) -> DealtShare:
-        name = "DealtShare"
-        d = codec.expect_dict(data, name, ("sender", "receiver", "value"))
-        sender = codec.check_identifier(codec.get_int(d, "sender", name), field=f"{name}.sender")
-        receiver = codec.check_identifier(codec.get_int(d, "receiver", name), field=f"{name}.receiver")
-        return cls(sender, receiver, codec.get_scalar(d, "value", name, participant=sender))
 
 
 def _deal(sender: int, polynomial: list[int], receivers: Iterable[int]) -> dict[int, DealtShare]:

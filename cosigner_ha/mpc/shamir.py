@@ -9,10 +9,12 @@ learning f(i). Every key operation of this package (dealer, DKG, refresh, reshar
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
-from ._codec import check_identifier
-from .ed25519 import IDENTITY, L, base_mult, mult, random_scalar, sum_elements
+from . import _codec as codec
+from .ed25519 import IDENTITY, L, base_mult, mult, random_scalar, scalar_to_bytes, sum_elements
 from .errors import DuplicateIdentifierError, InvalidSecretShareError
 from .rng import Rng
 
@@ -21,7 +23,7 @@ def check_identifiers(identifiers: Iterable[object], *, field: str) -> tuple[int
     """Valid, pairwise distinct identifiers, sorted ascending (the order RFC 9591 encodes them in)."""
     seen: set[int] = set()
     for value in identifiers:
-        identifier = check_identifier(value, field=field)
+        identifier = codec.check_identifier(value, field=field)
         if identifier in seen:
             raise DuplicateIdentifierError(f"identifier {identifier} appears more than once", field=field)
         seen.add(identifier)
@@ -83,3 +85,26 @@ def vss_verify(share: int, x: int, commitment: Sequence[bytes], *, sender: int |
             participant=sender,
             field=what,
         )
+
+
+@dataclass(frozen=True)
+class DealtShare:
+    """Sent privately from `sender` to `receiver`: the sender's polynomial evaluated at the receiver.
+
+    The one private message of every dealing here: DKG round 2 (`DkgRound2Package` is this type), refresh
+    and resharing. It travels over a confidential, authenticated channel."""
+
+    sender: int
+    receiver: int
+    value: int = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sender": self.sender, "receiver": self.receiver, "value": scalar_to_bytes(self.value)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> DealtShare:
+        name = "DealtShare"
+        d = codec.expect_dict(data, name, ("sender", "receiver", "value"))
+        sender = codec.check_identifier(codec.get_int(d, "sender", name), field=f"{name}.sender")
+        receiver = codec.check_identifier(codec.get_int(d, "receiver", name), field=f"{name}.receiver")
+        return cls(sender, receiver, codec.get_scalar(d, "value", name, participant=sender))

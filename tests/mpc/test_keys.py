@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from cosigner_ha.mpc import (
     CommitmentMismatchError,
+    DealerCommitment,
+    DealtShare,
     DecodeError,
     DkgRound2Package,
     InvalidProofOfKnowledgeError,
@@ -33,7 +35,6 @@ from cosigner_ha.mpc import (
     trusted_dealer_shares,
 )
 from cosigner_ha.mpc.ed25519 import BASE_POINT, L, base_mult
-from cosigner_ha.mpc.resharing import DealerCommitment, DealtShare
 from cosigner_ha.mpc.shamir import lagrange_coefficient
 
 from .helpers import make_rng, nacl_verifies, run_round_one, sign_message
@@ -118,7 +119,7 @@ def test_dkg_blames_a_share_that_does_not_match_its_commitment() -> None:
     packages = {i: package for i, (_, package) in round1.items()}
     round2 = {i: dkg_part2(round1[i][0], {j: packages[j] for j in ids if j != i}) for i in ids}
     inbox = {j: round2[j][1][1] for j in (2, 3)}
-    inbox[2] = replace(inbox[2], signing_share=(inbox[2].signing_share + 1) % L)
+    inbox[2] = replace(inbox[2], value=(inbox[2].value + 1) % L)
     with pytest.raises(
         InvalidSecretShareError, match="DKG share from participant 2 for participant 1"
     ) as raised:

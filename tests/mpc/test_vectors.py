@@ -104,7 +104,7 @@ def test_dkg_vector_reproduces_commitments_shares_and_keys() -> None:
         others = {j: broadcast[j] for j in identifiers if j != i}
         state, outgoing = dkg_part2(secret, others)
         for j, share in outgoing.items():
-            assert share.signing_share == scalar(inputs[str(j)]["signing_shares"][str(i)])
+            assert share.value == scalar(inputs[str(j)]["signing_shares"][str(i)])
         inbox = {
             j: DkgRound2Package(j, i, scalar(data["signing_shares"][str(j)])) for j in identifiers if j != i
         }
