@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cosigner_ha.policy import commands as policy_commands
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the bundled demonstration and print its report")
+    policy_commands.register(sub)
     return parser
 
 
@@ -19,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         from cosigner_ha.cluster.demo import run_demo
 
         return run_demo()
+    if args.command == "policy":
+        return policy_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 
