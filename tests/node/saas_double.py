@@ -143,6 +143,7 @@ class SaasDouble:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await self.network.listen(self.address)
+        self.address = listener.address
         async with listener, anyio.create_task_group() as tasks:
             task_status.started()
             while True:
