@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cosigner_ha.cluster import commands_analyze
 from cosigner_ha.node import cli as node_commands
 from cosigner_ha.policy import commands as policy_commands
 
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the bundled demonstration and print its report")
     policy_commands.register(sub)
+    commands_analyze.register(sub)
     node_commands.register(sub)
     return parser
 
@@ -26,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo()
     if args.command == "policy":
         return policy_commands.run(args)
+    if args.command == "analyze":
+        return commands_analyze.run(args)
     if args.command in ("node", "callback"):
         return node_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
