@@ -33,7 +33,7 @@ from cosigner_ha.node.records import CallbackSettings, Secrets, UserRecord, enco
 from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem
 from cosigner_ha.node.storage import DiskBlobStore
 
-LAYOUT = Layout(secrets="db/secrets.db", ledger="db/nonces.db", backups="backup")
+LAYOUT = Layout(secrets="db/secrets.db", ledger="db/nonces.db", journal="db/nonces.log", backups="backup")
 
 
 def rate(n: int, fn: Callable[[], None]) -> float:

@@ -5,11 +5,13 @@ Two files, each sealed under the data key the enclave backend produced and each 
 - `secrets.db`: the `Secrets` record (key shares, configuration-change keys, refresh tokens, callback
   settings, pending requests). Every change writes a new generation and, where backups are kept (SGX),
   a snapshot `backup/%Y%m%d%H%M%S.db` with the same bytes.
-- `nonces.db`: the `NonceLedger`, *never* part of a snapshot. Restoring a snapshot rolls `secrets.db`
+- `nonces.db` and its journal `nonces.log`: the `NonceLedger`, *never* part of a snapshot. Restoring a snapshot rolls `secrets.db`
   back, but never the record of which nonces were spent: a restored node cannot be talked into using a
   nonce pair a second time, because the fact that it was consumed lives on. The ledger also carries the
   boot epoch, bumped and made durable at every open, which the MPC party mixes into fresh nonces so that
-  a restarted or restored node never even draws the same nonce twice.
+  a restarted or restored node never even draws the same nonce twice. Consuming a nonce appends one
+  sealed record to the journal (constant cost, durable before the share leaves); every open folds the
+  journal into `nonces.db` (atomically) and empties it.
 
 If the ledger is gone while `secrets.db` exists (copied without it, deleted), the node cannot know what
 it consumed: it writes a fresh ledger that marks every API user then present as *tainted*, and refuses
@@ -30,6 +32,7 @@ from cosigner_ha.node.storage import BlobStore
 
 SECRETS_KIND = "secrets"
 LEDGER_KIND = "nonce-ledger"
+NONCE_KIND = "consumed-nonce"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class Layout:
 
     secrets: str = "secrets.db"
     ledger: str = "nonces.db"
+    journal: str = "nonces.log"
     backups: str | None = None  # directory for snapshots; None: no backups (object-store backends)
 
 
@@ -68,6 +72,7 @@ class Database:
         self.generation = 0
         self.ledger = NonceLedger(cosigner_id="")
         self._consumed: set[bytes] = set()
+        self._journal: list[bytes] = []  # ids appended since the last compaction
         self.recovered_ledger = False
 
     # -- opening --
@@ -104,9 +109,15 @@ class Database:
             db.ledger = NonceLedger(
                 cosigner_id=db.secrets.cosigner_id, tainted=tuple(u.api_user for u in db.secrets.users)
             )
-        db._consumed = set(db.ledger.consumed)
+        folded = list(dict.fromkeys([*db.ledger.consumed, *db._read_journal()]))
+        db._consumed = set(folded)
         if db.secrets is not None or raw_ledger is not None:
-            db._write_ledger(dataclasses.replace(db.ledger, epoch=db.ledger.epoch + 1))
+            # compaction: the journal folded into the ledger (atomically), then emptied; a crash in between
+            # leaves ids in both, which the next open folds again
+            db._write_ledger(
+                dataclasses.replace(db.ledger, epoch=db.ledger.epoch + 1, consumed=tuple(folded))
+            )
+            db.store.truncate(layout.journal)
         if layout.backups is not None and hasattr(store, "clean_temporaries"):
             store.clean_temporaries(layout.backups)
         return db
@@ -158,8 +169,26 @@ class Database:
             raise NonceError(
                 f"nonce pair {nonce_id.hex()[:16]}... was consumed already: refusing to reuse it"
             )
-        self._write_ledger(dataclasses.replace(self.ledger, consumed=(*self.ledger.consumed, nonce_id)))
+        header = {"kind": NONCE_KIND, "cosigner_id": self.ledger.cosigner_id, "epoch": self.ledger.epoch}
+        self.store.append(self.layout.journal, seal(self._key, header, nonce_id, self._rand))
         self._consumed.add(nonce_id)
+        self._journal.append(nonce_id)
+
+    def _read_journal(self) -> list[bytes]:
+        where = self.store.describe(self.layout.journal)
+        ids = []
+        for n, record in enumerate(self.store.records(self.layout.journal)):
+            header, nonce_id = unseal(self._key, record, where=f"{where} record {n}", kind=NONCE_KIND)
+            if self.ledger.cosigner_id and header.get("cosigner_id") != self.ledger.cosigner_id:
+                raise DatabaseCorrupt(
+                    f"{where} record {n} belongs to co-signer {header.get('cosigner_id')!r}"
+                )
+            ids.append(nonce_id)
+        return ids
+
+    def consumed_ids(self) -> tuple[bytes, ...]:
+        """Every spent nonce id, in the order they were spent."""
+        return (*self.ledger.consumed, *self._journal)
 
     def is_consumed(self, nonce_id: bytes) -> bool:
         return nonce_id in self._consumed

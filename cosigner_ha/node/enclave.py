@@ -95,7 +95,9 @@ class SgxEnclave:
         self.trusted_signer = trusted_signer
         self._rand = randbytes
         self.store: BlobStore = DiskBlobStore(host.disk, self.ROOT)
-        self.layout = Layout(secrets="db/secrets.db", ledger="db/nonces.db", backups="backup")
+        self.layout = Layout(
+            secrets="db/secrets.db", ledger="db/nonces.db", journal="db/nonces.log", backups="backup"
+        )
 
     def describe(self) -> str:
         return f"{self.kind} enclave {self.image.version} on host {self.host.name}"

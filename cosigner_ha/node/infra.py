@@ -131,7 +131,8 @@ class SimDisk:
         self._names: dict[str, int] = {}
         self._data: dict[int, bytearray] = {}
         self._durable_names: dict[str, int] = {}
-        self._durable_data: dict[int, bytes] = {}
+        self._durable_data: dict[int, bytearray] = {}
+        self._truncated: set[int] = set()  # inodes truncated since their last fsync (else: only appended to)
         self._next_inode = 1
         self.steps = 0
         self._fail_at: int | None = None
@@ -147,11 +148,12 @@ class SimDisk:
         """Drop everything that was not durable, as a crash of the host does."""
         if self.writeback:
             self._durable_names = dict(self._names)
-            self._durable_data = {ino: bytes(self._data[ino]) for ino in sorted(set(self._names.values()))}
+            self._durable_data = {ino: bytearray(self._data[ino]) for ino in sorted(set(self._names.values()))}
         self._names = dict(self._durable_names)
         self._data = {
             ino: bytearray(self._durable_data.get(ino, b"")) for ino in sorted(set(self._names.values()))
         }
+        self._truncated = set()
 
     def lose(self) -> None:
         """The disk is gone (disk-loss fault): a blank replacement disk takes its place."""
@@ -200,6 +202,7 @@ class SimDisk:
             self._next_inode += 1
             self._names[path] = ino
         self._data[ino] = bytearray()
+        self._truncated.add(ino)
 
     def append(self, path: str, data: bytes) -> None:
         ino = self._names.get(path)
@@ -214,7 +217,12 @@ class SimDisk:
         if ino is None:
             raise InfraError(f"disk {self.name!r}: fsync of {path}, which does not exist")
         self._step(f"fsync {path}")
-        self._durable_data[ino] = bytes(self._data[ino])
+        durable = self._durable_data.get(ino)
+        if durable is None or ino in self._truncated or len(durable) > len(self._data[ino]):
+            self._durable_data[ino] = bytearray(self._data[ino])
+            self._truncated.discard(ino)
+        else:  # only appended to since the last sync: the durable copy grows by the new tail
+            durable += self._data[ino][len(durable) :]
 
     def rename(self, source: str, target: str) -> None:
         """Atomically replace `target` with `source` (POSIX `rename`)."""

@@ -10,9 +10,11 @@ on the object store's whole-object puts.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import posixpath
+import struct
 from pathlib import Path
 from typing import Protocol
 
@@ -98,8 +100,21 @@ class BlobStore(Protocol):
         """Names directly under `directory` (relative to the store), sorted."""
         ...
 
+    def append(self, journal: str, record: bytes) -> None:
+        """Durably add one record to `journal`: after a crash it is there whole, or not at all."""
+        ...
+
+    def records(self, journal: str) -> builtins.list[bytes]:
+        """The journal's whole records, oldest first (a record a crash cut short is not one)."""
+        ...
+
+    def truncate(self, journal: str) -> None:
+        """Empty the journal (after its records were folded into a compacted file)."""
+        ...
+
 
 TEMP_SUFFIX = ".tmp"
+_RECORD_LENGTH = struct.Struct(">I")
 
 
 class DiskBlobStore:
@@ -141,6 +156,33 @@ class DiskBlobStore:
             if not (n.startswith(".") and n.endswith(TEMP_SUFFIX))
         ]
 
+    def append(self, journal: str, record: bytes) -> None:
+        path = self._path(journal)
+        if not self.disk.exists(path):
+            self.disk.create(path)
+            self.disk.fsync_dir(posixpath.dirname(path))
+        self.disk.append(path, _RECORD_LENGTH.pack(len(record)) + record)
+        self.disk.fsync(path)  # durable before the caller acts on it
+
+    def records(self, journal: str) -> builtins.list[bytes]:
+        data = self.disk.read(self._path(journal)) or b""
+        out: builtins.list[bytes] = []
+        at = 0
+        while at + _RECORD_LENGTH.size <= len(data):
+            (length,) = _RECORD_LENGTH.unpack_from(data, at)
+            end = at + _RECORD_LENGTH.size + length
+            if end > len(data):
+                break  # the tail a crash cut short: that append never completed
+            out.append(data[at + _RECORD_LENGTH.size : end])
+            at = end
+        return out
+
+    def truncate(self, journal: str) -> None:
+        path = self._path(journal)
+        if self.disk.exists(path):
+            self.disk.create(path)
+            self.disk.fsync(path)
+
     def clean_temporaries(self, directory: str) -> None:
         """Remove temporary files a crash left behind (their contents never counted)."""
         path = self._path(directory)
@@ -172,6 +214,19 @@ class BucketBlobStore:
 
     def remove(self, name: str) -> None:
         self.bucket.delete(self._key(name), role=self.role)
+
+    def append(self, journal: str, record: bytes) -> None:
+        existing = self.bucket.list(self._key(journal) + "/", role=self.role)
+        last = int(existing[-1].rsplit("/", 1)[1]) if existing else 0
+        self.bucket.put(f"{self._key(journal)}/{last + 1:012d}", record, role=self.role)
+
+    def records(self, journal: str) -> builtins.list[bytes]:
+        keys = self.bucket.list(self._key(journal) + "/", role=self.role)
+        return [data for data in (self.bucket.get(k, role=self.role) for k in keys) if data is not None]
+
+    def truncate(self, journal: str) -> None:
+        for key in self.bucket.list(self._key(journal) + "/", role=self.role):
+            self.bucket.delete(key, role=self.role)
 
     def list(self, directory: str) -> list[str]:
         prefix = self._key(directory).rstrip("/") + "/"

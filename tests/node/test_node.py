@@ -28,7 +28,7 @@ def test_setup_then_sign_end_to_end() -> None:
         node = e.nodes["n1"]
         outcome = await e.saas.sign("n1", "signer-a", b"pay 1 ETH to bob")
         users = node.list_users()
-        return outcome, users, node.db.ledger.consumed if node.db else ()
+        return outcome, users, node.db.consumed_ids() if node.db else ()
 
     (outcome, users, consumed), env = simulate_estate(scenario)
     assert outcome.status == "COMPLETED", outcome
@@ -253,7 +253,7 @@ def test_restoring_an_old_snapshot_keeps_spent_nonces_spent_and_draws_fresh_ones
         snapshot = node.backups()[-1]
         await e.saas.sign("n1", "signer-a", b"one", tx="tx-1")
         await node.add_user(e.saas.pairing_token("signer-b"))
-        consumed_before = list(node.db.ledger.consumed) if node.db else []
+        consumed_before = list(node.db.consumed_ids()) if node.db else []
         await node.restore_backup(snapshot)
         await node.ready()
         users = [u.api_user for u in node.list_users()]
