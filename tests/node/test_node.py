@@ -499,3 +499,27 @@ def test_the_same_seed_replays_the_same_trace_and_another_seed_does_not() -> Non
 
     hashes = [simulate_estate(scenario, seed=s)[1].trace.hash for s in (5, 5, 6)]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_a_tampered_database_keeps_the_node_from_running_and_says_why() -> None:
+    from cosigner_ha.node.storage import DiskBlobStore
+
+    async def scenario(e: Estate) -> list[str]:
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        await node.stop()
+        disk = e.infra.hosts["n1"].disk
+        raw = bytearray(disk.read("/databases/cosigner/db/secrets.db") or b"")
+        raw[-3] ^= 0x40
+        DiskBlobStore(disk, "/databases/cosigner").write("db/secrets.db", bytes(raw))
+        node.start()
+        await e.env.clock.sleep(70)
+        probe = await e.saas.probe("n1", "signer-a", "tx-9")
+        reasons = [
+            ev.get("reason") for ev in e.env.trace.of_kind("node_state") if ev.get("state") == "failed"
+        ]
+        return [*reasons, str(probe)]
+
+    out, _ = simulate_estate(scenario)
+    assert len(out) >= 3 and out[-1] == "None"  # failed boots, retried; nobody answers probes
+    assert "DatabaseTampered" in out[0] and "secrets.db: authentication failed" in out[0]
