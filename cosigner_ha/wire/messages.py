@@ -301,3 +301,21 @@ class Error(Response):
     TYPE = "error"
     code: str
     message: str
+
+
+# --- additions (saas issue) -------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class EnclaveReport(Message):
+    """What an SGX enclave's (simulated) hardware reports, encoded as the `report` of an AttestationQuote.
+
+    The vendor key signs `encode(EnclaveReport(...))`; the SaaS's attestation service checks that signature
+    and the measurement, then wraps the database key to `enclave_key` (an X25519 public key).
+    """
+
+    TYPE = "enclave_report"
+    measurement: bytes  # hash of the enclave image
+    host_id: str  # the CPU/host the enclave runs on
+    enclave_key: bytes  # X25519 public key generated inside the enclave
