@@ -50,6 +50,8 @@ class Cosigner:
     #: Passive node: probed like the others, chosen only when no active node answered.
     standby: bool = False
     archived: bool = False
+    #: Bumped whenever a pairing is undone: access tokens of an older generation are refused.
+    generation: int = 0
 
     def pairing(self, workspace_id: str, api_user: str) -> Pairing | None:
         for p in self.pairings:

@@ -25,7 +25,7 @@ ALGORITHM = "EdDSA"
 _REQUIRED: dict[Purpose, tuple[str, ...]] = {
     "pairing": ("iss", "typ", "jti", "iat", "exp", "ws", "sub"),
     "refresh": ("iss", "typ", "jti", "iat", "ws", "sub", "cos"),
-    "access": ("iss", "typ", "jti", "iat", "exp", "sub"),
+    "access": ("iss", "typ", "jti", "iat", "exp", "sub", "gen"),
 }
 
 
@@ -76,9 +76,10 @@ class TokenAuthority:
         """Long-lived, bound to one pairing; revoked when that pairing is undone."""
         return self._issue("refresh", {"ws": workspace_id, "sub": api_user_id, "cos": cosigner_id}, None)
 
-    def issue_access(self, *, cosigner_id: str, ttl: float) -> tuple[str, Claims]:
-        """Short-lived; names the co-signer, whose paired API users the registry knows."""
-        return self._issue("access", {"sub": cosigner_id}, ttl)
+    def issue_access(self, *, cosigner_id: str, ttl: float, generation: int = 0) -> tuple[str, Claims]:
+        """Short-lived; names the co-signer (whose paired API users the registry knows) and the generation
+        of its pairings, so that unpairing revokes access tokens at once."""
+        return self._issue("access", {"sub": cosigner_id, "gen": generation}, ttl)
 
     def verify(self, token: Any, purpose: Purpose, *, check_expiry: bool = True) -> Claims:
         """Signature, shape, purpose and expiry. Raises a `TokenError` subclass saying which failed.

@@ -107,6 +107,7 @@ class Transaction:
     sub_status: str | None = None
     history: list[StatusChange] = dataclasses.field(default_factory=list)
     rule: int | None = None
+    action: str | None = None  # the matched rule's action: ALLOW | BLOCK | 2-TIER
     designated_signers: tuple[str, ...] = ()
     approvals: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     attempts: list[Attempt] = dataclasses.field(default_factory=list)

@@ -17,13 +17,19 @@ Admin:     ManagementRequest (add user, callback update, unpair, rename) -> Requ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
 
-frozen = dataclasses.dataclass(frozen=True, slots=True)
+_C = TypeVar("_C")
+
+
+@dataclass_transform(frozen_default=True)
+def frozen(cls: type[_C]) -> type[_C]:
+    """`dataclasses.dataclass(frozen=True, slots=True)`, spelled so that type checkers see the fields."""
+    return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
 
 class Request(Message):
@@ -319,3 +325,44 @@ class EnclaveReport(Message):
     measurement: bytes  # hash of the enclave image
     host_id: str  # the CPU/host the enclave runs on
     enclave_key: bytes  # X25519 public key generated inside the enclave
+
+
+@message
+@frozen
+class ShareContribution(Message):
+    """The plaintext of one entry of `PairCompleted.contributions`, before it is sealed to the node.
+
+    Old holder `sender` of the workspace key deals its piece to new holder `receiver` (the node, 1):
+    `commitment` is the sender's Feldman commitment (`mpc.DealerCommitment.commitment`), `share` the
+    dealt value (`mpc.DealtShare.value`, 32-byte little-endian scalar), `old_public_package` the workspace
+    key's `PublicKeyPackage.to_bytes()` that `mpc.reshare_combine` checks every piece against, and
+    `new_threshold` the threshold of the new share set. Sealed with a PyNaCl `Box`:
+    `ephemeral_public (32) || nonce (24) || ciphertext` (see docs/saas.md).
+    """
+
+    TYPE = "share_contribution"
+    sender: int
+    receiver: int
+    new_identifiers: list[int]
+    new_threshold: int
+    commitment: list[bytes]
+    share: bytes
+    old_public_package: bytes
+
+
+@message
+@frozen
+class ConfigChangeApproval(Message):
+    """What an ADMIN API user's co-signer signs to answer a `ConfigChange`.
+
+    `ConfigChangeAnswer.signature` is the Ed25519 signature, under the `config_key` given in `Pair`, of
+    `encode(ConfigChangeApproval(request_id, api_user, kind, payload, approved))` with the fields copied
+    from the `ConfigChange` work item as received.
+    """
+
+    TYPE = "config_change_approval"
+    request_id: str
+    api_user: str
+    kind: str
+    payload: dict[str, Any]
+    approved: bool
