@@ -1,0 +1,114 @@
+"""Checks on inline TAP rules that only the scenario can make: their keys, value types and names.
+
+The rules stay plain data for `cosigner_ha.policy` to compile (first match, ledger, lint). What is
+checked here is what needs the rest of the file: that every user, API user, group, account and asset a
+rule names is declared, and that no key is misspelt, so that a typo is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosigner_ha.cluster.scenario.frozen import FrozenDict, freeze
+from cosigner_ha.cluster.scenario.model import Operation
+from cosigner_ha.cluster.scenario.reading import (
+    DURATION,
+    Conv,
+    Table,
+    array,
+    integer,
+    number,
+    one_of,
+    strings_in,
+)
+from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS, Refs
+
+#: The keys of a rule (DESIGN.md section 4); all but `action` optional, an omitted key matching anything.
+RULE_KEYS = (
+    "initiator",
+    "operation",
+    "source",
+    "destination",
+    "destination_address",
+    "asset",
+    "amount",
+    "over",
+    "action",
+    "approvers",
+    "designated_signers",
+)
+RULE_ACTIONS = ("ALLOW", "BLOCK", "2-TIER")
+CURRENCIES = ("USD", "EUR", "NATIVE")
+OVER_PER = ("initiator", "source", "destination")
+DESTINATION_ADDRESS = ("whitelisted", "one-time", "*")
+SOURCE_KINDS = ("vault", "exchange", "fiat")
+
+
+def _one_of_strings(choices: tuple[str, ...]) -> Conv[str]:
+    return strings_in(choices, f"one of {', '.join(choices)}")
+
+
+def check_rule(rule: Table, refs: Refs) -> FrozenDict[str, Any] | None:
+    """The rule, frozen as written, or None when a problem was recorded against it."""
+    mark = len(rule.problems)
+    rule.require("action", _one_of_strings(RULE_ACTIONS))
+    if rule.has("initiator"):
+        _check_principals(rule, "initiator", refs, allow_star=True)
+    rule.get("operation", strings_in(["*", *Operation], f'"*" or one of {", ".join(Operation)}'), "*")
+    rule.get("source", refs.account(SOURCE_KINDS, wildcards=True), "*")
+    rule.get("destination", refs.account(tuple(ACCOUNT_KINDS), wildcards=True), "*")
+    rule.get("destination_address", _one_of_strings(DESTINATION_ADDRESS), "*")
+    rule.get("asset", refs.asset(wildcard=True), "*")
+    if (amount := rule.table("amount")) is not None:
+        low = amount.get("min", number(lo=0), 0.0)
+        high = amount.get("max", number(lo=0), None)
+        currency = amount.get("currency", _one_of_strings(CURRENCIES), "USD")
+        if low is not None and high is not None and high < low:
+            amount.error("max", f"expected a maximum of at least the minimum {low:g}, got {high:g}")
+        if currency == "EUR" and "EUR" not in refs.assets:
+            amount.error(
+                "currency", "EUR amounts need a EUR price in workspace.prices_usd (EUR = <USD per EUR>)"
+            )
+        amount.finish()
+    if (over := rule.table("over")) is not None:
+        over.require("window", DURATION)
+        over.get("per", array(_one_of_strings(OVER_PER)), ())
+        over.finish()
+    if (approvers := rule.table("approvers")) is not None:
+        approvers.get("logic", _one_of_strings(("AND", "OR")), "AND")
+        for group in approvers.tables("groups"):
+            group.get("users", array(refs.person()), ())
+            group.get("groups", array(refs.group()), ())
+            group.get("threshold", integer(lo=1), 1)
+            group.finish()
+        approvers.finish()
+    if rule.has("designated_signers"):
+        _check_principals(rule, "designated_signers", refs, allow_star=False)
+    rule.finish(RULE_KEYS, context="a policy rule")
+    return freeze(rule.data) if len(rule.problems) == mark else None
+
+
+def _check_principals(rule: Table, key: str, refs: Refs, *, allow_star: bool) -> None:
+    """ "*" (initiators only), one user or API user by name, or { users = [...], groups = [...] }."""
+    value = rule.data[key]
+    if isinstance(value, str):
+        if allow_star and value == "*":
+            return
+        names = (["*"] if allow_star else []) + refs.people
+        what = ('"*", ' if allow_star else "") + "a user or API user name"
+        rule.convert(
+            key,
+            value,
+            strings_in(
+                names,
+                f"{what} or {{ users = [...], groups = [...] }}; "
+                f"{one_of('user and API user names', refs.people)}",
+            ),
+        )
+        return
+    table = rule.table(key)
+    if table is None:
+        return
+    table.get("users", array(refs.person()), ())
+    table.get("groups", array(refs.group()), ())
+    table.finish()
