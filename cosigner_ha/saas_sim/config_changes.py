@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha import wire
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
-from cosigner_ha.saas_sim.errors import Conflict, NotFound, SaasError
+from cosigner_ha.saas_sim.errors import Conflict, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.management import FINAL, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner
 from cosigner_ha.saas_sim.workspace import Role, UserStatus
@@ -72,7 +72,12 @@ class ConfigChangeService:
     def request(
         self, state: WorkspaceState, kind: str, payload: dict[str, Any], apply: Callable[[], None]
     ) -> ConfigChangeRequest:
-        wire.ConfigChange("", "", kind, payload)  # the payload must travel: plain values only
+        try:  # the payload must travel to the node: plain values only
+            wire.decode(wire.encode(wire.ConfigChange("", "", kind, payload)))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                "payload", f"a configuration change carries plain values only: {exc}"
+            ) from None
         req = ConfigChangeRequest(
             self.ctx.env.ids.sequence("cfg"),
             state.workspace.id,
@@ -82,7 +87,7 @@ class ConfigChangeService:
             apply,
         )
         self._requests[req.id] = req
-        self.ctx.record("config_change_requested", request=req.id, workspace=state.workspace.name, kind=kind)
+        self.ctx.record("config_change_requested", request=req.id, workspace=state.workspace.name, type=kind)
         self.ctx.spawn(self._drive, state, req)
         return req
 
@@ -171,7 +176,7 @@ class ConfigChangeService:
         req.status = status
         req.detail = detail
         self.ctx.record(
-            "config_change_status", request=req.id, kind=req.kind, status=status.value, detail=detail
+            "config_change_status", request=req.id, type=req.kind, status=status.value, detail=detail
         )
         waiters, req._waiters = req._waiters, []
         for event in waiters:

@@ -13,6 +13,8 @@ import anyio
 
 from cosigner_ha import wire
 
+PRUNE_ABOVE = 64
+
 
 class Mailbox:
     def __init__(self, *, still_wanted: Callable[[wire.WorkItem], bool] = lambda item: True) -> None:
@@ -28,6 +30,8 @@ class Mailbox:
         return tuple(self._items)
 
     def put(self, item: wire.WorkItem) -> None:
+        if len(self._items) >= PRUNE_ABOVE:  # a node that stopped polling: drop what expired meanwhile
+            self._items = [queued for queued in self._items if self._still_wanted(queued)]
         self._items.append(item)
         self._wake()
 

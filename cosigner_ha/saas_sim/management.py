@@ -141,6 +141,13 @@ class ManagementRequests:
         for event in waiters:
             event.set()
 
+    async def wait_final(self, req: ManagementRequest) -> RequestState:
+        while not req.final:
+            event = anyio.Event()
+            req._waiters.append(event)
+            await event.wait()
+        return req.status
+
     async def wait_change(self, req: ManagementRequest, timeout: float) -> bool:
         """Wait until the request changes or `timeout` passes; True if it changed."""
         if req.final:

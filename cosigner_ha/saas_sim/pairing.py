@@ -47,6 +47,11 @@ class PairingService:
 
     def issue_pairing_token(self, state: WorkspaceState, api_user: str, *, ttl: float | None = None) -> str:
         """The console's "Pair API user" dialog: a token for an API user still pending activation."""
+        return self._issue(state, api_user, ttl)[0]
+
+    def _issue(
+        self, state: WorkspaceState, api_user: str, ttl: float | None
+    ) -> tuple[str, PairingTokenRecord]:
         user = state.workspace.api_user(api_user)
         if user.status is not UserStatus.PENDING_ACTIVATION:
             raise Conflict(
@@ -57,7 +62,7 @@ class PairingService:
             workspace_id=state.workspace.id, api_user_id=user.id, ttl=ttl or self.ctx.config.pairing_token_ttl
         )
         assert claims.expires_at is not None
-        state.pairing_tokens[claims.jti] = PairingTokenRecord(
+        record = state.pairing_tokens[claims.jti] = PairingTokenRecord(
             claims.jti, state.workspace.id, user.name, self.ctx.env.clock.wall(), claims.expires_at
         )
         self.ctx.record(
@@ -67,7 +72,52 @@ class PairingService:
             jti=claims.jti,
             expires_at=claims.expires_at,
         )
-        return token
+        return token, record
+
+    def pair_api_key(
+        self,
+        state: WorkspaceState,
+        cosigner_id: str,
+        api_user: str,
+        *,
+        callback: dict[str, Any] | None = None,
+        requested_by: str,
+    ) -> ManagementRequest:
+        """The console's "Pair API user" on an existing co-signer: the node is commanded through its channel
+        (`AddUserCommand`), pairs with the enclosed token, and the owner approves as for any pairing."""
+        self._check_requester(state, requested_by)
+        cosigner = self.ctx.registry.get(cosigner_id)
+        user = state.workspace.api_user(api_user)
+        if user.status is not UserStatus.PENDING_ACTIVATION:
+            raise Conflict(
+                f"API user {api_user!r} is {user.status.value}; only an API user pending activation pairs"
+            )
+        if not user.can_sign:
+            raise PairingRefused(
+                f"API user {api_user!r} has role {user.role.value}; only SIGNER and ADMIN API users hold key shares"
+            )
+        self.ctx.registry.check_can_pair(cosigner, state.workspace)
+        handler = dict(callback or {})
+        req = self.ctx.requests.create(
+            RequestKind.PAIR_API_KEY,
+            workspace_id=state.workspace.id,
+            requested_by=requested_by,
+            cosigner_id=cosigner.id,
+            api_user=user.name,
+            payload={"callback_handler": handler},
+        )
+        token, record = self._issue(state, api_user, None)
+        record.request_id = req.id
+        self.ctx.mailbox(cosigner.id).put(wire.AddUserCommand(req.id, token, handler))
+        self.ctx.spawn(self._expire_unused, req, record)
+        return req
+
+    async def _expire_unused(self, req: ManagementRequest, record: PairingTokenRecord) -> None:
+        await self.ctx.env.clock.sleep(max(0.0, record.expires_at - self.ctx.env.clock.wall()))
+        if record.used_at is None and not req.final:
+            self.move(
+                req, RequestState.CANCELLED, "the co-signer did not pair before the pairing token expired"
+            )
 
     def _pairing_claims(self, token: str) -> tuple[Claims, WorkspaceState, ApiUser, PairingTokenRecord]:
         """Verify a pairing token down to its record; expiry is checked by the caller after single use."""
@@ -101,6 +151,14 @@ class PairingService:
             )
         self.ctx.tokens.check_expiry(claims)
         workspace = state.workspace
+        if record.request_id is not None:
+            bound = self.ctx.requests.get(record.request_id)
+            if bound.cosigner_id != msg.cosigner_id:
+                raise TokenForeign(
+                    f"the pairing token was sent to co-signer {bound.cosigner_id!r}, not {msg.cosigner_id!r}"
+                )
+            if bound.final:
+                raise PairingRefused(f"pairing request {bound.id} is {bound.status.value}")
         if user.status is not UserStatus.PENDING_ACTIVATION:
             raise PairingRefused(
                 f"API user {user.name!r} is {user.status.value}, not pending activation; unpair it before pairing again"
@@ -124,16 +182,22 @@ class PairingService:
         # Everything checked: from here on the token is spent and the request exists.
         cosigner = self.ctx.registry.register(msg.cosigner_id, msg.cosigner_type, msg.version)
         cosigner.transport_key = msg.transport_key
-        req = self.ctx.requests.create(
-            RequestKind.PAIR_API_KEY,
-            workspace_id=workspace.id,
-            requested_by=f"cosigner:{cosigner.id}",
-            cosigner_id=cosigner.id,
-            api_user=user.name,
-            payload={"jti": record.jti, "config_key": msg.config_key, "transport_key": msg.transport_key},
-        )
+        keys = {"jti": record.jti, "config_key": msg.config_key, "transport_key": msg.transport_key}
+        if record.request_id is not None:
+            # A console pairing (AddUserCommand): the request exists and waits for this Pair.
+            req = self.ctx.requests.get(record.request_id)
+            req.payload.update(keys)
+        else:
+            req = self.ctx.requests.create(
+                RequestKind.PAIR_API_KEY,
+                workspace_id=workspace.id,
+                requested_by=f"cosigner:{cosigner.id}",
+                cosigner_id=cosigner.id,
+                api_user=user.name,
+                payload=keys,
+            )
+            record.request_id = req.id
         record.used_at = self.ctx.env.clock.wall()
-        record.request_id = req.id
         user.status = UserStatus.PENDING_DEVICE_SETUP
         self.ctx.record(
             "pairing_requested",
@@ -269,6 +333,8 @@ class PairingService:
             ),
         )
         state.user_keys[user.name] = public
+        if req.payload.get("callback_handler"):
+            user.callback = dict(req.payload["callback_handler"])
         user.status = UserStatus.READY
         user.cosigner_id = cosigner.id
         self._completed[req.id] = wire.PairCompleted(
@@ -338,7 +404,7 @@ class PairingService:
         cosigner = self.ctx.registry.find(claims.subject)
         if cosigner is None or cosigner.archived:
             raise TokenRevoked(f"co-signer {claims.subject!r} is no longer registered")
-        if claims.raw.get("gen") != cosigner.generation or not cosigner.pairings:
+        if claims.raw.get("gen") != cosigner.generation or not (cosigner.pairings or cosigner.unpairing):
             raise TokenRevoked(
                 f"a pairing of co-signer {cosigner.id!r} was undone since this access token was issued; refresh it"
             )
@@ -377,19 +443,41 @@ class PairingService:
 
     async def _unpair_when_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
         verdict = await self._decide(state, req, self._admin(state), self.ctx.config.owner_approval_timeout)
-        if verdict is Verdict.APPROVE:
-            self.unpair_now(state, req.api_user or "", request=req)
+        if verdict is not Verdict.APPROVE:
+            return
+        user = state.workspace.api_user(req.api_user or "")
+        cosigner_id, user_id = user.cosigner_id, user.id
+        self.unpair_now(state, user.name)
+        if cosigner_id is None:
+            self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
+            return
+        cosigner = self.ctx.registry.get(cosigner_id)
+        # The node hears it on its channel; its access tokens stay valid until it confirms (or the grace
+        # period ends), so that it can still poll for the command.
+        cosigner.unpairing[user_id] = req.id
+        self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
+        with anyio.move_on_after(self.ctx.config.offline_after):
+            await self.ctx.requests.wait_final(req)
+        if not req.final:
+            self._unpair_confirmed(
+                cosigner, user_id, req, "the node did not confirm; its access tokens are revoked"
+            )
 
-    def unpair_now(
-        self, state: WorkspaceState, api_user: str, *, request: ManagementRequest | None = None
+    def _unpair_confirmed(
+        self, cosigner: Cosigner, user_id: str, req: ManagementRequest, detail: str
     ) -> None:
-        """Undo a pairing: shares destroyed in both clouds, tokens revoked, API user back to pending."""
+        cosigner.unpairing.pop(user_id, None)
+        cosigner.generation += 1  # revokes every access token issued before
+        if not req.final:
+            self.move(req, RequestState.COMPLETED, detail)
+
+    def unpair_now(self, state: WorkspaceState, api_user: str) -> None:
+        """Undo a pairing: shares destroyed in both clouds, refresh token revoked, API user back to pending."""
         user = state.workspace.api_user(api_user)
         if user.cosigner_id is None:
             raise Conflict(f"API user {api_user!r} is not paired")
         cosigner = self.ctx.registry.get(user.cosigner_id)
         self.ctx.registry.remove_pairing(cosigner, state.workspace.id, user.name)
-        cosigner.generation += 1
         for cloud in self.ctx.clouds:
             cloud.forget_user(state.workspace.id, user.id)
         state.user_keys.pop(user.name, None)
@@ -400,8 +488,6 @@ class PairingService:
         user.cosigner_id = None
         self.on_unpaired(cosigner.id, user.name)
         self.ctx.record("unpaired", workspace=state.workspace.name, api_user=user.name, cosigner=cosigner.id)
-        if request is not None:
-            self.move(request, RequestState.COMPLETED, f"API user {user.id} unpaired")
 
     def request_callback_update(
         self, state: WorkspaceState, api_user: str, handler: dict[str, Any], *, requested_by: str
@@ -429,8 +515,11 @@ class PairingService:
         verdict = await self._decide(state, req, owner, self.ctx.config.owner_approval_timeout)
         if verdict is Verdict.APPROVE:
             user = state.workspace.api_user(req.api_user or "")
-            user.callback = dict(req.payload["callback_handler"])
-            self.move(req, RequestState.COMPLETED, "callback handler updated")
+            if req.cosigner_id is None or user.cosigner_id != req.cosigner_id:
+                self.move(req, RequestState.CANCELLED, "the API user was unpaired meanwhile")
+                return
+            handler = dict(req.payload["callback_handler"])
+            self.ctx.mailbox(req.cosigner_id).put(wire.CallbackUpdateCommand(req.id, user.id, handler))
 
     def rename(
         self, cosigner_id: str, name: str, *, requested_by: str, workspace_id: str = ""
@@ -498,6 +587,43 @@ class PairingService:
             raise Forbidden(
                 f"{requested_by!r} has role {role.value}; co-signer management needs Owner, Admin or Non-Signing Admin"
             )
+
+    def command_result(self, cosigner: Cosigner, msg: wire.CommandResult) -> None:
+        """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand."""
+        req = self.ctx.requests.get(msg.request_id)
+        if req.cosigner_id != cosigner.id:
+            raise NotFound(f"request {msg.request_id} was not sent to co-signer {cosigner.id!r}")
+        self.ctx.record(
+            "command_result",
+            request=req.id,
+            type=req.kind.value,
+            cosigner=cosigner.id,
+            ok=msg.ok,
+            detail=msg.detail,
+        )
+        state = self.ctx.workspace(req.workspace_id)
+        if req.kind is RequestKind.PAIR_API_KEY:
+            if not msg.ok and not req.final:
+                self.move(req, RequestState.CANCELLED, f"the co-signer could not pair: {msg.detail}")
+                user = state.workspace.api_user(req.api_user or "")
+                if user.status is UserStatus.PENDING_DEVICE_SETUP:
+                    user.status = UserStatus.PENDING_ACTIVATION
+        elif req.kind is RequestKind.UPDATE_CALLBACK_HANDLER:
+            if req.status is not RequestState.APPROVED:
+                raise Conflict(f"request {req.id} is {req.status.value}, not waiting for the co-signer")
+            if msg.ok:
+                state.workspace.api_user(req.api_user or "").callback = dict(req.payload["callback_handler"])
+                self.move(req, RequestState.COMPLETED, "callback handler updated")
+            else:
+                self.move(req, RequestState.CANCELLED, f"the co-signer could not apply it: {msg.detail}")
+        elif req.kind is RequestKind.UNPAIR_API_KEY:
+            user_id = next((u for u, r in cosigner.unpairing.items() if r == req.id), None)
+            if user_id is None:
+                raise Conflict(f"request {req.id} is not an unpairing waiting for this co-signer")
+            detail = "unpaired" if msg.ok else f"unpaired; the co-signer reported: {msg.detail}"
+            self._unpair_confirmed(cosigner, user_id, req, detail)
+        else:
+            raise Conflict(f"request {req.id} ({req.kind.value}) takes no command result")
 
     # --- node-initiated management -------------------------------------------------------------------------
 

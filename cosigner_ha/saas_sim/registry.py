@@ -52,6 +52,8 @@ class Cosigner:
     archived: bool = False
     #: Bumped whenever a pairing is undone: access tokens of an older generation are refused.
     generation: int = 0
+    #: API user id -> unpairing request id, for unpairings the node has not confirmed yet.
+    unpairing: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def pairing(self, workspace_id: str, api_user: str) -> Pairing | None:
         for p in self.pairings:

@@ -196,6 +196,24 @@ class Saas:
     def issue_pairing_token(self, workspace: str, api_user: str, *, ttl: float | None = None) -> str:
         return self.pairing.issue_pairing_token(self.ctx.workspace_named(workspace), api_user, ttl=ttl)
 
+    def pair_api_key(
+        self,
+        workspace: str,
+        cosigner_id: str,
+        api_user: str,
+        *,
+        callback: dict[str, Any] | None = None,
+        requested_by: str,
+    ) -> ManagementRequest:
+        """Pair another API user with an existing co-signer from the console (the node is commanded)."""
+        return self.pairing.pair_api_key(
+            self.ctx.workspace_named(workspace),
+            cosigner_id,
+            api_user,
+            callback=callback,
+            requested_by=requested_by,
+        )
+
     def unpair(self, workspace: str, api_user: str, *, requested_by: str) -> ManagementRequest:
         """Needs an admin's approval; on approval the shares are destroyed and the tokens revoked."""
         return self.pairing.request_unpair(
@@ -316,6 +334,8 @@ class Saas:
             signing.on_signature_share(cosigner, request)
         elif isinstance(request, wire.ConfigChangeAnswer):
             self.config_changes.on_answer(cosigner, request)
+        elif isinstance(request, wire.CommandResult):
+            pairing.command_result(cosigner, request)
         elif isinstance(request, wire.ManagementRequest):
             return pairing.management(cosigner, request)
         else:
@@ -323,7 +343,7 @@ class Saas:
         return wire.Ack()
 
     async def _poll(self, cosigner: Cosigner, request: wire.Poll) -> wire.Response:
-        paired = [p.api_user_id for p in cosigner.pairings]
+        paired = [p.api_user_id for p in cosigner.pairings] + list(cosigner.unpairing)
         unknown = [u for u in request.api_users if u not in paired]
         if unknown:
             raise NotFound(

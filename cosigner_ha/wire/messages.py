@@ -366,3 +366,54 @@ class ConfigChangeApproval(Message):
     kind: str
     payload: dict[str, Any]
     approved: bool
+
+
+# --- additions (node issue) -------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class AddUserCommand(WorkItem):
+    """Pair another API user, commanded from the console or API (the only way for a GCP co-signer).
+
+    The node runs the usual `Pair` exchange with `pairing_token`. `callback` is a CallbackHandlerRequest:
+    `{"url": str, "publicKey": PEM str, "cert": PEM str}` (all optional; no url: no handler).
+    """
+
+    TYPE = "add_user_command"
+    request_id: str
+    pairing_token: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class CallbackUpdateCommand(WorkItem):
+    """Change an API user's callback handler (approved in the console); `callback` as in AddUserCommand."""
+
+    TYPE = "callback_update_command"
+    request_id: str
+    api_user: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class UnpairCommand(WorkItem):
+    """Unpair an API user (approved by an admin): the node erases that user's share and keys."""
+
+    TYPE = "unpair_command"
+    request_id: str
+    api_user: str
+
+
+@message
+@frozen
+class CommandResult(Request):
+    """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand. Answered by Ack."""
+
+    TYPE = "command_result"
+    access_token: str
+    request_id: str
+    ok: bool
+    detail: str

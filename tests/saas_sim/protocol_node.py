@@ -119,13 +119,21 @@ class ProtocolNode:
         )
 
     async def pair(self, token: str) -> wire.PairCompleted:
-        pending = await self.call_ok(self.pair_message(token))
-        assert isinstance(pending, wire.PairPending)
-        while True:
-            answer = await self.call_ok(wire.PairStatus(pending.request_id, self.cosigner_id, token))
-            if isinstance(answer, wire.PairCompleted):
-                self._install(answer)
-                return answer
+        """Pair on a connection of its own (PairStatus is held like a poll)."""
+        stream = await self.connect()
+        try:
+            pending = await self.exchange(stream, self.pair_message(token))
+            while True:
+                if isinstance(pending, wire.Error):
+                    raise ProtocolError(pending)
+                assert isinstance(pending, wire.PairPending | wire.PairCompleted), pending
+                if isinstance(pending, wire.PairCompleted):
+                    self._install(pending)
+                    return pending
+                request_id = pending.request_id
+                pending = await self.exchange(stream, wire.PairStatus(request_id, self.cosigner_id, token))  # type: ignore[assignment]
+        finally:
+            await stream.aclose()
 
     def _install(self, done: wire.PairCompleted) -> None:
         contributions = [
@@ -147,6 +155,8 @@ class ProtocolNode:
         self.refresh_tokens[done.api_user] = done.refresh_token
 
     async def refresh(self) -> wire.TokenGrant:
+        if not self.refresh_tokens:
+            raise ProtocolError(wire.Error("UNPAIRED", "this node has no paired API user left"))
         api_user = next(iter(self.refresh_tokens))
         grant = await self.call_ok(wire.RefreshAccess(self.cosigner_id, self.refresh_tokens[api_user]))
         assert isinstance(grant, wire.TokenGrant)
@@ -244,6 +254,19 @@ class ProtocolNode:
             self.log.append(("share_answer", response))
         elif isinstance(item, wire.SignAbort):
             self._nonces.pop(item.session_id, None)
+        elif isinstance(item, wire.AddUserCommand):
+            try:
+                await self.pair(item.pairing_token)
+                ok, detail = True, "paired"
+            except ProtocolError as exc:
+                ok, detail = False, str(exc)
+            await self.call(wire.CommandResult(self.access_token, item.request_id, ok, detail))
+        elif isinstance(item, wire.CallbackUpdateCommand):
+            await self.call(wire.CommandResult(self.access_token, item.request_id, True, "updated"))
+        elif isinstance(item, wire.UnpairCommand):
+            self.keys.pop(item.api_user, None)
+            self.refresh_tokens.pop(item.api_user, None)
+            await self.call(wire.CommandResult(self.access_token, item.request_id, True, "erased"))
         elif isinstance(item, wire.ConfigChange):
             if self.auto_config_answer is None:
                 return

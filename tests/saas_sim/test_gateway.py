@@ -136,17 +136,20 @@ def test_unpairing_revokes_tokens_after_an_admins_approval() -> None:
         async with running_world(env) as w:
             await ready(w)
             a = w.nodes["node-a"]
+            refresh, access = next(iter(a.refresh_tokens.values())), a.access_token
             req = w.saas.unpair("acme", "signer-a", requested_by="tywin")
             assert w.saas.request_status(req.id)["status"] == "WAITING_FOR_APPROVAL"
             await env.clock.sleep(25)  # tywin answers after 20 s
             assert w.saas.request_status(req.id)["status"] == "COMPLETED"
             (decided,) = w.events("approval_decided", request=req.id)
             assert decided.get("approver") == "tywin"
-            error, _ = await refused(
-                w, a, wire.RefreshAccess("node-a", next(iter(a.refresh_tokens.values())))
-            )
+            # the node was told, erased its share and confirmed; then its tokens stopped working
+            assert [c.request_id for c in a.sent("unpair_command")] == [req.id]
+            (result,) = w.events("command_result", request=req.id)
+            assert result.get("ok") is True
+            error, _ = await refused(w, a, wire.RefreshAccess("node-a", refresh))
             assert error.code == "TOKEN_REVOKED"
-            error, _ = await refused(w, a, wire.Poll(a.access_token, "node-a", []))
+            error, _ = await refused(w, a, wire.Poll(access, "node-a", []))
             assert error.code == "TOKEN_REVOKED"
             ws = w.saas.workspace("acme")
             assert not any(cloud.holds_user(ws.id, ws.api_user("signer-a").id) for cloud in w.saas.ctx.clouds)
