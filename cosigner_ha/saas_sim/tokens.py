@@ -20,6 +20,7 @@ from cosigner_ha.saas_sim.errors import TokenExpired, TokenForeign, TokenForged,
 
 Purpose = Literal["pairing", "refresh", "access"]
 ISSUER = "cosigner-ha-saas"
+VERIFIED_CACHE_SIZE = 4096
 ALGORITHM = "EdDSA"
 
 _REQUIRED: dict[Purpose, tuple[str, ...]] = {
@@ -53,6 +54,10 @@ class TokenAuthority:
         self.public_key: Ed25519PublicKey = self._key.public_key()
         self._wall = wall
         self._new_id = new_id
+        #: Tokens whose signature and shape already verified: a node presents the same access token on every
+        #: request, and the signature of a given string verifies the same way every time. Expiry and
+        #: revocation are still checked on each use.
+        self._verified: dict[tuple[str, Purpose], Claims] = {}
 
     def _issue(self, purpose: Purpose, claims: dict[str, Any], ttl: float | None) -> tuple[str, Claims]:
         now = self._wall()
@@ -87,6 +92,11 @@ class TokenAuthority:
         `check_expiry=False` lets a caller test single use first (a replayed token is reported as replayed
         even once it has also expired), then call `check_expiry`.
         """
+        known = self._verified.get((token, purpose)) if isinstance(token, str) else None
+        if known is not None:
+            if check_expiry:
+                self.check_expiry(known)
+            return known
         if not isinstance(token, str) or token.count(".") != 2:
             raise TokenMalformed(f"the {purpose} token is not a compact JWT (three dot-separated parts)")
         try:
@@ -124,6 +134,9 @@ class TokenAuthority:
         if missing:
             raise TokenMalformed(f"the {purpose} token lacks the claim(s) {', '.join(missing)}")
         claims = self._claims(purpose, body)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[(token, purpose)] = claims
         if check_expiry:
             self.check_expiry(claims)
         return claims
