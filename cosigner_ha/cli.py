@@ -5,20 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cosigner_ha.policy import commands as policy_commands
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the bundled demonstration and print its report")
+    policy_commands.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from cosigner_ha.cluster.demo import run_demo
+        from cosigner_ha.cluster.demo import run_demo  # type: ignore[import-not-found, unused-ignore]
 
-        return run_demo()
+        return run_demo()  # type: ignore[no-any-return, unused-ignore]
+    if args.command == "policy":
+        return policy_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -1,0 +1,88 @@
+"""Typed field access for the loaders: every failure names the origin, the rule index and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from .directory import Directory
+from .errors import PolicyError
+from .money import to_decimal
+
+
+def describe(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+class RuleReader:
+    """Reads one rule (or document) of one origin; resolves user and group references by the directory."""
+
+    def __init__(self, origin: str, index: int | None, directory: Directory) -> None:
+        self.origin = origin
+        self.index = index
+        self.directory = directory
+
+    def fail(self, field: str | None, problem: str) -> NoReturn:
+        raise PolicyError(problem, origin=self.origin, rule_index=self.index, field=field)
+
+    def table(self, value: object, field: str, keys: Sequence[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(
+                field, f"expected a table/object with keys among {', '.join(keys)}, got {describe(value)}"
+            )
+        for key in value:
+            if key not in keys:
+                self.fail(
+                    f"{field}.{key}" if field else str(key), f"unknown key; expected one of {', '.join(keys)}"
+                )
+        return value
+
+    def string(self, value: object, field: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(field, f"expected a non-empty string, got {describe(value)}")
+        return value
+
+    def strings(self, value: object, field: str) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            self.fail(field, f"expected a list of strings, got {describe(value)}")
+        return tuple(self.string(item, f"{field}[{i}]") for i, item in enumerate(value))
+
+    def choice(self, value: object, field: str, choices: Sequence[str]) -> str:
+        if not isinstance(value, str) or value not in choices:
+            self.fail(field, f"expected one of {', '.join(choices)}, got {describe(value)}")
+        return value
+
+    def boolean(self, value: object, field: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(field, f"expected true or false, got {describe(value)}")
+        return value
+
+    def integer(self, value: object, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(field, f"expected a whole number, got {describe(value)}")
+        return value
+
+    def number(self, value: object, field: str, *, allow_negative: bool = False) -> Decimal:
+        try:
+            result = to_decimal(value)
+        except ValueError as exc:
+            self.fail(field, f"{exc} (a number, or a numeric string)")
+        if result < 0 and not allow_negative:
+            self.fail(field, f"expected a number >= 0, got {describe(value)}")
+        return result
+
+    def user(self, ref: str) -> str:
+        """The user's name when the directory knows the id or name; else the reference as given."""
+        return self.directory.resolve_user(ref) or ref
+
+    def group(self, ref: str) -> str:
+        return self.directory.resolve_group(ref) or ref
