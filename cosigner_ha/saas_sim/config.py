@@ -26,6 +26,9 @@ class SaasConfig:
     #: A dispatched signing attempt is abandoned when its node makes no progress for this long. Covers the
     #: callback handler's 30 s deadline plus two polls; raise it when handlers answer RETRY.
     attempt_timeout: float = 75.0
+    #: A dispatched node whose every connection broke and stayed down this long is given up at once (a
+    #: crash), without waiting for the attempt timeout.
+    disconnect_grace: float = 10.0
     #: After a probe round finds nobody available, wait this long before probing again.
     reprobe_interval: float = 5.0
     #: What a callback timeout (the node reports FAILED) does: fail the transaction, or try another node.

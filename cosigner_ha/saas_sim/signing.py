@@ -73,27 +73,33 @@ class Session:
     package: mpc.SigningPackage | None = None
     outcome: str | None = None
     reason: str = ""
+    progressed: bool = False
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
 
     def progress(self) -> None:
+        """The node moved the session on (or it ended)."""
+        self.progressed = True
+        self.nudge()
+
+    def nudge(self) -> None:
+        """Something the attempt watches changed (the node's connections)."""
         waiters, self._waiters = self._waiters, []
         for event in waiters:
             event.set()
 
-    async def wait(self, timeout: float) -> bool:
-        """True when the session moved on within `timeout` seconds."""
+    async def wait(self, timeout: float) -> None:
         event = anyio.Event()
         self._waiters.append(event)
         with anyio.move_on_after(timeout):
             await event.wait()
-            return True
-        return False
 
 
 class SigningService:
     def __init__(self, ctx: SaasContext, finish: Finish) -> None:
         self.ctx = ctx
         self._finish = finish
+        #: Whether a co-signer has an open, authenticated connection (set by the SaaS from its gateway).
+        self.connected: Callable[[str], bool] = lambda cosigner_id: True
         self._probes: dict[str, tuple[ProbeRound, Answer]] = {}
         self._closed_probes: dict[str, str] = {}  # recent probe id -> tx id, to name late answers
         self._sessions: dict[str, Session] = {}
@@ -249,14 +255,31 @@ class SigningService:
             api_user=user.name,
             attempt=len(tx.attempts),
         )
+        clock = self.ctx.env.clock
+        grace = self.ctx.config.disconnect_grace
+        idle_deadline = clock.now() + timeout
+        lost_since: float | None = None
         try:
             while session.outcome is None:
-                if not await session.wait(timeout) and session.outcome is None:
-                    self._close(
-                        session,
-                        RETRY,
-                        f"no progress from the node for {timeout:.0f} s (phase {session.phase})",
-                    )
+                now = clock.now()
+                if self.connected(cosigner.id):
+                    lost_since = None
+                elif lost_since is None:
+                    lost_since = now
+                wake = idle_deadline if lost_since is None else min(idle_deadline, lost_since + grace)
+                await session.wait(max(0.0, wake - now))
+                if session.outcome is not None:
+                    break
+                now = clock.now()
+                if session.progressed:
+                    session.progressed = False
+                    idle_deadline = now + timeout
+                elif now >= idle_deadline:
+                    why = f"no progress from the node for {timeout:.0f} s (phase {session.phase})"
+                    self._close(session, RETRY, why)
+                elif lost_since is not None and now >= lost_since + grace and not self.connected(cosigner.id):
+                    why = f"the node lost its connection for {grace:.0f} s (phase {session.phase})"
+                    self._close(session, RETRY, why)
         finally:
             if session.outcome is None:
                 why = (
@@ -291,6 +314,12 @@ class SigningService:
             reason=reason,
         )
         session.progress()
+
+    def connection_changed(self, cosigner_id: str) -> None:
+        """A connection of the co-signer opened or closed: its attempts re-check whether it is still there."""
+        for session in self._sessions.values():
+            if session.cosigner.id == cosigner_id:
+                session.nudge()
 
     def abort_for(self, cosigner_id: str, api_user: str, reason: str) -> int:
         """Close the open sessions of one pairing (it was undone)."""
