@@ -163,3 +163,49 @@ def test_unpairing_revokes_tokens_after_an_admins_approval() -> None:
                 w.saas.unpair("acme", "signer-b", requested_by="sansa")
 
     simulate(main, seed=25)
+
+
+def test_a_poll_is_held_until_work_arrives_or_the_interval_ends() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            await ready(w)
+            w.nodes["node-a"].crash()  # stop its own polling; poll by hand from another host
+            node = w.nodes["node-a"]
+            probe = ProtocolNode(
+                env.child("by-hand"), w.net, host="by-hand", saas=w.saas.address, cosigner_id="node-a"
+            )
+            probe.refresh_tokens = dict(node.refresh_tokens)
+            await probe.refresh()
+            stream = await probe.connect()
+            start = env.clock.now()
+            empty = await probe.exchange(stream, wire.Poll(probe.access_token, "node-a", list(node.keys)))
+            assert isinstance(empty, wire.PollResult) and empty.items == []
+            assert env.clock.now() - start == pytest.approx(30.0, abs=0.1)
+
+            async def submit_later() -> None:
+                await env.clock.sleep(7.0)
+                w.submit()
+
+            w.tasks.start_soon(submit_later)
+            start = env.clock.now()
+            work = await probe.exchange(stream, wire.Poll(probe.access_token, "node-a", list(node.keys)))
+            assert isinstance(work, wire.PollResult) and [i.TYPE for i in work.items] == ["probe"]
+            assert env.clock.now() - start == pytest.approx(7.0, abs=0.1)
+
+    simulate(main, seed=26)
+
+
+def test_a_silent_node_goes_offline_after_fifteen_minutes_and_is_no_longer_probed() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a"), ("node-b", "signer-b")]) as w:
+            await ready(w)
+            w.nodes["node-a"].crash()
+            await env.clock.sleep(14 * 60)
+            assert [c["online"] for c in w.saas.cosigners()] == [True, True]
+            await env.clock.sleep(60 + 30)
+            assert [c["online"] for c in w.saas.cosigners()] == [False, True]
+            tx = await w.settle(w.submit())
+            assert [e.get("cosigner") for e in w.events("probe_sent", tx=tx.id)] == ["node-b"]
+            assert tx.signed_by == "node-b"
+
+    simulate(main, seed=27)
