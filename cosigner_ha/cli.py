@@ -19,9 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from cosigner_ha.cluster.demo import run_demo  # type: ignore[import-not-found, unused-ignore]
+        from cosigner_ha.cluster.demo import run_demo
 
-        return run_demo()  # type: ignore[no-any-return, unused-ignore]
+        return run_demo()
     if args.command == "policy":
         return policy_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices

@@ -17,19 +17,11 @@ Admin:     ManagementRequest (add user, callback update, unpair, rename) -> Requ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any
 
 from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
-
-_C = TypeVar("_C")
-
-
-@dataclass_transform(frozen_default=True)
-def frozen(cls: type[_C]) -> type[_C]:
-    """`dataclasses.dataclass(frozen=True, slots=True)`, spelled so that type checkers see the fields."""
-    return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
 
 class Request(Message):
@@ -48,7 +40,7 @@ class WorkItem(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Pair(Request):
     """Present a pairing token (a JWT from the console) to pair one API user with this co-signer."""
 
@@ -62,7 +54,7 @@ class Pair(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class PairPending(Response):
     TYPE = "pair_pending"
     request_id: str
@@ -70,7 +62,7 @@ class PairPending(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class PairStatus(Request):
     """Wait for the owner's decision on a pairing request (held by the SaaS like a poll)."""
 
@@ -81,7 +73,7 @@ class PairStatus(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class PairCompleted(Response):
     """The approved pairing: the key material the node combines into its share, and its refresh token."""
 
@@ -96,7 +88,7 @@ class PairCompleted(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class RefreshAccess(Request):
     TYPE = "refresh_access"
     cosigner_id: str
@@ -104,7 +96,7 @@ class RefreshAccess(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class TokenGrant(Response):
     TYPE = "token_grant"
     access_token: str
@@ -112,7 +104,7 @@ class TokenGrant(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class AttestationQuote(Request):
     """An SGX enclave's report: measurement and host, signed by the (simulated) vendor key."""
 
@@ -123,7 +115,7 @@ class AttestationQuote(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class AttestationResult(Response):
     """The database key, wrapped for the attested enclave."""
 
@@ -135,7 +127,7 @@ class AttestationResult(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Poll(Request):
     TYPE = "poll"
     access_token: str
@@ -144,14 +136,14 @@ class Poll(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class PollResult(Response):
     TYPE = "poll_result"
     items: list[WorkItem]
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class AvailabilityProbe(WorkItem):
     """Can you sign for this API user right now? Answer before `deadline` (POSIX seconds)."""
 
@@ -163,7 +155,7 @@ class AvailabilityProbe(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SignRequest(WorkItem):
     """Sign `message` for `api_user`: ask the callback handler with `request`, then run FROST round one."""
 
@@ -178,7 +170,7 @@ class SignRequest(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SignRound2(WorkItem):
     """Everyone's commitments for the session: the node answers with its signature share."""
 
@@ -188,7 +180,7 @@ class SignRound2(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SignAbort(WorkItem):
     TYPE = "sign_abort"
     session_id: str
@@ -196,7 +188,7 @@ class SignAbort(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConfigChange(WorkItem):
     """A configuration change (new whitelisted wallet, policy publish) for an ADMIN API user to approve."""
 
@@ -208,7 +200,7 @@ class ConfigChange(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class RequestStatus(WorkItem):
     """A management request moved on (approved, rejected, completed)."""
 
@@ -222,7 +214,7 @@ class RequestStatus(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ProbeAnswer(Request):
     TYPE = "probe_answer"
     access_token: str
@@ -232,7 +224,7 @@ class ProbeAnswer(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class CallbackResult(Request):
     """What the callback handler decided: APPROVE, REJECT, or FAILED (timeout, bad answer...)."""
 
@@ -244,7 +236,7 @@ class CallbackResult(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Commitments(Request):
     TYPE = "commitments"
     access_token: str
@@ -253,7 +245,7 @@ class Commitments(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class SignatureShare(Request):
     TYPE = "signature_share"
     access_token: str
@@ -262,7 +254,7 @@ class SignatureShare(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConfigChangeAnswer(Request):
     TYPE = "config_change_answer"
     access_token: str
@@ -274,7 +266,7 @@ class ConfigChangeAnswer(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ManagementRequest(Request):
     """ADD_USER, CALLBACK_UPDATE, UNPAIR, RENAME: each waits for an approver in the workspace."""
 
@@ -286,7 +278,7 @@ class ManagementRequest(Request):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class RequestAccepted(Response):
     TYPE = "request_accepted"
     request_id: str
@@ -294,13 +286,13 @@ class RequestAccepted(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Ack(Response):
     TYPE = "ack"
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class Error(Response):
     """A refused request. `code` is stable (BAD_TOKEN, TOKEN_EXPIRED, UNKNOWN_SESSION, ...)."""
 
@@ -313,7 +305,7 @@ class Error(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class EnclaveReport(Message):
     """What an SGX enclave's (simulated) hardware reports, encoded as the `report` of an AttestationQuote.
 
@@ -328,7 +320,7 @@ class EnclaveReport(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ShareContribution(Message):
     """The plaintext of one entry of `PairCompleted.contributions`, before it is sealed to the node.
 
@@ -351,7 +343,7 @@ class ShareContribution(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConfigChangeApproval(Message):
     """What an ADMIN API user's co-signer signs to answer a `ConfigChange`.
 
@@ -372,7 +364,7 @@ class ConfigChangeApproval(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class AddUserCommand(WorkItem):
     """Pair another API user, commanded from the console or API (the only way for a GCP co-signer).
 
@@ -387,7 +379,7 @@ class AddUserCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class CallbackUpdateCommand(WorkItem):
     """Change an API user's callback handler (approved in the console); `callback` as in AddUserCommand."""
 
@@ -398,7 +390,7 @@ class CallbackUpdateCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class UnpairCommand(WorkItem):
     """Unpair an API user (approved by an admin): the node erases that user's share and keys."""
 
@@ -408,7 +400,7 @@ class UnpairCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class CommandResult(Request):
     """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand. Answered by Ack."""
 

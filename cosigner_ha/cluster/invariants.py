@@ -1,0 +1,141 @@
+"""The guarantees of DESIGN.md section 6, checked on every run from its trace alone.
+
+Each check reads only events, so anyone holding a `--trace` file can run the same checks: the signatures
+are verified with `cryptography`'s standard Ed25519 verifier, not with the code that produced them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cosigner_ha.env import Event
+
+TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
+SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    detail: str
+
+
+def _listed(items: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def at_most_one_signature(events: Sequence[Event]) -> Verdict:
+    counts = Counter(e.fields["tx"] for e in events if e.kind == "signed")
+    twice = sorted(tx for tx, n in counts.items() if n > 1)
+    if twice:
+        return Verdict(False, f"{len(twice)} transaction(s) signed more than once: {_listed(twice)}")
+    return Verdict(True, f"{len(counts)} signature(s), none twice for one transaction")
+
+
+def signatures_verify(events: Sequence[Event]) -> Verdict:
+    signed = [e for e in events if e.kind == "signed"]
+    bad: list[str] = []
+    for e in signed:
+        try:
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(e.fields["public_key"]))
+            key.verify(bytes.fromhex(e.fields["signature"]), bytes.fromhex(e.fields["message"]))
+        except (InvalidSignature, ValueError):
+            bad.append(str(e.fields["tx"]))
+    if bad:
+        return Verdict(False, f"{len(bad)} released signature(s) fail Ed25519 verification: {_listed(bad)}")
+    return Verdict(True, f"all {len(signed)} released signature(s) verify with a standard Ed25519 verifier")
+
+
+def signed_within_policy(events: Sequence[Event]) -> Verdict:
+    """Each signature follows a decision that allowed signing, by one of the rule's designated signers."""
+    decisions: dict[str, Event] = {}
+    approved: set[str] = set()
+    wrong: list[str] = []
+    for e in events:
+        tx = e.fields.get("tx")
+        if e.kind == "policy_decision":
+            decisions[tx] = e
+        elif e.kind == "approval" and e.fields.get("outcome") == "APPROVED":
+            approved.add(tx)
+        elif e.kind == "signed":
+            decision = decisions.get(tx)
+            if decision is None:
+                wrong.append(f"{tx} (no policy decision)")
+            elif decision.fields["status"] not in SIGNABLE_STATUSES:
+                wrong.append(f"{tx} (decided {decision.fields['status']})")
+            elif decision.fields["status"] == "PENDING_AUTHORIZATION" and tx not in approved:
+                wrong.append(f"{tx} (2-TIER approval not granted)")
+            elif e.fields["api_user"] not in decision.fields["designated_signers"]:
+                wrong.append(f"{tx} (signed by {e.fields['api_user']}, not a designated signer)")
+    if wrong:
+        return Verdict(False, f"{len(wrong)} signature(s) against policy: {_listed(wrong)}")
+    return Verdict(True, "every signature followed an allowing decision by a designated signer")
+
+
+def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
+    """Each signature's session had the callback handler's APPROVE before it was released."""
+    approved: set[tuple[str, str]] = set()
+    sessions: dict[str, str] = {}
+    wrong: list[str] = []
+    for e in events:
+        if e.kind == "dispatched":
+            sessions[e.fields["session"]] = e.fields["tx"]
+        elif e.kind == "callback_result" and e.fields.get("action") == "APPROVE":
+            approved.add((e.fields["tx"], str(e.fields.get("cosigner"))))
+        elif e.kind == "signed" and (e.fields["tx"], str(e.fields.get("cosigner"))) not in approved:
+            wrong.append(str(e.fields["tx"]))
+    if wrong:
+        return Verdict(False, f"{len(wrong)} signature(s) without the callback's APPROVE: {_listed(wrong)}")
+    return Verdict(True, "every signature followed its callback handler's APPROVE")
+
+
+def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
+    """No party ever uses a signing nonce twice: cloud co-signers and nodes record every one they use."""
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for e in events:
+        if e.kind in ("nonce_used", "nonce_consumed"):
+            seen[(str(e.fields.get("party") or e.fields.get("node")), str(e.fields["nonce"]))] += 1
+    reused = sorted(f"{party}:{nonce[:16]}" for (party, nonce), n in seen.items() if n > 1)
+    if reused:
+        return Verdict(False, f"{len(reused)} nonce(s) used twice: {_listed(reused)}")
+    return Verdict(True, f"{len(seen)} nonce(s) used, each once")
+
+
+def all_terminal(events: Sequence[Event]) -> Verdict:
+    submitted = [e.fields["tx"] for e in events if e.kind == "submitted"]
+    ended = {e.fields["tx"] for e in events if e.kind in TERMINAL_KINDS}
+    open_ = [tx for tx in submitted if tx not in ended]
+    if open_:
+        return Verdict(False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {_listed(open_)}")
+    return Verdict(True, f"all {len(submitted)} transaction(s) reached a terminal status")
+
+
+def no_internal_errors(events: Sequence[Event]) -> Verdict:
+    errors = [e for e in events if e.kind == "internal_error"]
+    if errors:
+        first = errors[0].fields
+        return Verdict(False, f"{len(errors)} internal error(s); first: {first.get('error') or first}")
+    return Verdict(True, "no component reported an internal error")
+
+
+#: Checked on every run, whatever the scenario says.
+INVARIANTS: dict[str, Callable[[Sequence[Event]], Verdict]] = {
+    "at_most_one_signature": at_most_one_signature,
+    "signatures_verify": signatures_verify,
+    "signed_within_policy": signed_within_policy,
+    "signed_with_callback_approval": signed_with_callback_approval,
+    "no_nonce_reuse": no_nonce_reuse,
+    "all_terminal": all_terminal,
+    "no_internal_errors": no_internal_errors,
+}
+
+
+def check_all(events: Iterable[Event]) -> dict[str, Verdict]:
+    listed = list(events)
+    return {name: check(listed) for name, check in INVARIANTS.items()}
