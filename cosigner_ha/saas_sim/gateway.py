@@ -127,7 +127,7 @@ class Gateway:
                 conn=conn.id,
                 request=request.TYPE,
                 code=exc.code,
-                cosigner=conn.cosigner_id,
+                cosigner=conn.cosigner_id or getattr(request, "cosigner_id", None),
                 reason=exc.message,
             )
             return await self._refuse(conn, exc.code, exc.message, log=False)

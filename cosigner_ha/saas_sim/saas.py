@@ -22,7 +22,7 @@ from cosigner_ha.saas_sim.attestation import AttestationService
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.config_changes import ConfigChangeRequest, ConfigChangeService
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
-from cosigner_ha.saas_sim.errors import AttestationFailed, NotFound, SaasError
+from cosigner_ha.saas_sim.errors import AttestationFailed, Conflict, NotFound
 from cosigner_ha.saas_sim.gateway import Connection, Gateway
 from cosigner_ha.saas_sim.keyholders import OwnerDevice
 from cosigner_ha.saas_sim.lifecycle import TransactionService
@@ -117,7 +117,7 @@ class Saas:
         device and the two cloud co-signers."""
         workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
         if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
-            raise SaasError(f"a workspace named {workspace.name!r} exists already")
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
         directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
         owner = OwnerDevice(self.env.child(f"owner-device/{workspace.name}").randbytes)
         holders = (owner, *self.ctx.clouds)
