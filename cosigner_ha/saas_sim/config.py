@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 Selection = Literal["first-responder", "listed-order"]
@@ -47,8 +48,15 @@ class SaasConfig:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
+            if field.type not in ("float", float):
+                continue
             value = getattr(self, field.name)
-            if isinstance(value, float) and not value > 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 raise ValueError(f"saas.{field.name}: expected a positive duration in seconds, got {value!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(
@@ -57,4 +65,8 @@ class SaasConfig:
         if self.callback_failure not in ("fail", "next-node"):
             raise ValueError(
                 f"saas.callback_failure: expected 'fail' or 'next-node', got {self.callback_failure!r}"
+            )
+        if not isinstance(self.listed_order, tuple) or not all(isinstance(c, str) for c in self.listed_order):
+            raise ValueError(
+                f"saas.listed_order: expected a tuple of co-signer ids, got {self.listed_order!r}"
             )
