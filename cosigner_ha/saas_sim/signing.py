@@ -109,8 +109,10 @@ class SigningService:
     async def sign(self, tx: Transaction, state: WorkspaceState, candidates: Sequence[str]) -> None:
         """Probe, dispatch, fail over, until the transaction is terminal. The caller bounds it in time."""
         tried: list[str] = []
+        quiet = False  # a run of rounds without any online candidate is recorded once
         while not tx.terminal:
-            answer = await self._probe_round(tx, state, candidates, tried)
+            answer, had_candidates = await self._probe_round(tx, state, candidates, tried, quiet=quiet)
+            quiet = not had_candidates
             if tx.terminal:
                 return
             if answer is None:
@@ -147,15 +149,23 @@ class SigningService:
         ]
 
     async def _probe_round(
-        self, tx: Transaction, state: WorkspaceState, names: Sequence[str], tried: Sequence[str]
-    ) -> Answer | None:
+        self,
+        tx: Transaction,
+        state: WorkspaceState,
+        names: Sequence[str],
+        tried: Sequence[str],
+        *,
+        quiet: bool = False,
+    ) -> tuple[Answer | None, bool]:
+        """The chosen answer (or None), and whether there was any online candidate to probe."""
         answers = self._candidates(state, names, tried)
         selection = self.ctx.config.selection
         if not answers:
-            self.ctx.record(
-                "probe_result", tx=tx.id, selection=selection, candidates=0, chosen=None, answered=[]
-            )
-            return None
+            if not quiet:
+                self.ctx.record(
+                    "probe_result", tx=tx.id, selection=selection, candidates=0, chosen=None, answered=[]
+                )
+            return None, False
         window = self.ctx.config.probe_window
         deadline = self.ctx.env.clock.wall() + window
         probe_round = ProbeRound(tx.id, answers)
@@ -195,7 +205,7 @@ class SigningService:
                 a.cosigner_id for a in sorted(answers, key=lambda a: a.seq or 0) if a.available is not None
             ],
         )
-        return chosen
+        return chosen, True
 
     def on_probe_answer(self, cosigner: Cosigner, msg: wire.ProbeAnswer) -> None:
         found = self._probes.get(msg.probe_id)
