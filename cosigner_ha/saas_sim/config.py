@@ -41,6 +41,9 @@ class SaasConfig:
     authorization_timeout_sub_status: str = "TIMEOUT"
     #: An owner's pairing approval notification can be acted on for 12 hours (troubleshooting page).
     owner_approval_timeout: float = 12 * 3600.0
+    #: An approved unpairing waits this long for the node's CommandResult before revoking its access tokens
+    #: anyway (a node whose last API user is unpaired has no token left to report with).
+    unpair_confirm_timeout: float = 15 * 60.0
     #: Configuration-change requests expire after 7 days without an answer (tap-policy.md section 2.6).
     config_change_timeout: float = 7 * 24 * 3600.0
     #: Co-signer ids in the order "listed-order" selection prefers them; unlisted ones follow in pairing order.

@@ -473,11 +473,11 @@ class PairingService:
             self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
             return
         cosigner = self.ctx.registry.get(cosigner_id)
-        # The node hears it on its channel; its access tokens stay valid until it confirms (or the grace
-        # period ends), so that it can still poll for the command.
+        # The node hears it on its channel; its access tokens stay valid until it confirms (or
+        # `unpair_confirm_timeout` passes), so that it can still poll for the command.
         cosigner.unpairing[user_id] = req.id
         self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
-        with anyio.move_on_after(self.ctx.config.offline_after):
+        with anyio.move_on_after(self.ctx.config.unpair_confirm_timeout):
             await self.ctx.requests.wait_final(req)
         if not req.final:
             self._unpair_confirmed(
