@@ -209,3 +209,55 @@ def test_a_silent_node_goes_offline_after_fifteen_minutes_and_is_no_longer_probe
             assert tx.signed_by == "node-b"
 
     simulate(main, seed=27)
+
+
+def test_business_refusals_name_the_problem_and_keep_the_connection() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            await ready(w)
+            a = w.nodes["node-a"]
+            user = next(iter(a.keys))
+            stream = await a.connect()
+
+            async def ask(msg: wire.Message) -> wire.Error:
+                answer = await a.exchange(stream, msg)
+                assert isinstance(answer, wire.Error), answer
+                return answer
+
+            token = a.access_token
+            cases = [
+                (
+                    wire.CallbackResult(token, "no-such-session", "APPROVE", ""),
+                    "SESSION_CLOSED",
+                    "closed or unknown",
+                ),
+                (wire.Commitments(token, "no-such-session", b"\x00"), "SESSION_CLOSED", "closed or unknown"),
+                (wire.Poll(token, "node-a", ["someone-else"]), "NOT_FOUND", "someone-else are not paired"),
+                (
+                    wire.ManagementRequest(token, "DELETE_EVERYTHING", user, {}),
+                    "INVALID",
+                    "expected one of UNPAIR",
+                ),
+                (wire.ManagementRequest(token, "RENAME", user, {"name": 5}), "INVALID", "payload.name"),
+                (wire.ManagementRequest(token, "ADD_USER", user, {}), "PAIRING_REFUSED", "with `Pair`"),
+                (wire.ConfigChangeAnswer(token, "cfg-9", user, True, b"", ""), "NOT_FOUND", "cfg-9"),
+                (wire.CommandResult(token, "req-99", True, ""), "NOT_FOUND", "req-99"),
+            ]
+            for msg, code, words in cases:
+                error = await ask(msg)
+                assert (error.code, words in error.message) == (code, True), (msg.TYPE, error)
+            # a pairing request with keys of the wrong size is refused before the token is spent
+            token_b = w.saas.issue_pairing_token("acme", "signer-b")
+            bad = wire.Pair(token_b, "n2", "SGX", "1", b"short", b"\x01" * 32)
+            error = await ask(bad)
+            assert (
+                error.code == "INVALID" and "pair.config_key: expected a 32-byte public key" in error.message
+            )
+            error = await ask(wire.Pair(token_b, "n2", "PLAIN", "1", b"\x01" * 32, b"\x01" * 32))
+            assert error.code == "INVALID" and "PLAIN" in error.message
+            assert w.saas.workspace("acme").api_user("signer-b").status.value == "PENDING_ACTIVATION"
+            # still the same connection, still serving
+            answer = await a.exchange(stream, wire.ProbeAnswer(token, "probe-404", user, True))
+            assert isinstance(answer, wire.Ack)
+
+    simulate(main, seed=28)
