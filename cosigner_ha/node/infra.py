@@ -148,7 +148,9 @@ class SimDisk:
         """Drop everything that was not durable, as a crash of the host does."""
         if self.writeback:
             self._durable_names = dict(self._names)
-            self._durable_data = {ino: bytearray(self._data[ino]) for ino in sorted(set(self._names.values()))}
+            self._durable_data = {
+                ino: bytearray(self._data[ino]) for ino in sorted(set(self._names.values()))
+            }
         self._names = dict(self._durable_names)
         self._data = {
             ino: bytearray(self._durable_data.get(ino, b"")) for ino in sorted(set(self._names.values()))
