@@ -1,1 +1,103 @@
-"""The API co-signer node. Never imports `cosigner_ha.saas_sim`."""
+"""The API co-signer node. Never imports `cosigner_ha.saas_sim`: the two meet only through `wire` over `net`.
+
+See docs/node.md. The runtime commands live in `cosigner_ha.node.cli` (not imported here).
+"""
+
+from cosigner_ha.node.callback import (
+    CallbackClient,
+    CallbackDecision,
+    CallbackFailure,
+    CallbackPolicy,
+    HandlerDirectory,
+    InProcessHandler,
+    check_settings,
+)
+from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
+from cosigner_ha.node.database import Database, Layout
+from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
+from cosigner_ha.node.errors import (
+    AccessDenied,
+    AdminError,
+    AttestationError,
+    BucketFault,
+    DatabaseCorrupt,
+    DatabaseMissing,
+    DatabaseTampered,
+    DiskFault,
+    ImageRejected,
+    InfraError,
+    NodeError,
+    NonceError,
+    PairingError,
+    SaasError,
+    SaasUnreachable,
+    StoreError,
+    WrongHost,
+)
+from cosigner_ha.node.infra import (
+    AttestationAuthority,
+    Bucket,
+    EnclaveImage,
+    Host,
+    ImageAuthority,
+    Infrastructure,
+    KeyPolicy,
+    Kms,
+    SimDisk,
+)
+from cosigner_ha.node.logs import NodeLog
+from cosigner_ha.node.node import Node, NodeConfig, UserInfo
+from cosigner_ha.node.records import CallbackSettings
+from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem
+
+__all__ = [
+    "AccessDenied",
+    "AdminError",
+    "AttestationAuthority",
+    "AttestationError",
+    "Bucket",
+    "BucketFault",
+    "CallbackClient",
+    "CallbackDecision",
+    "CallbackFailure",
+    "CallbackPolicy",
+    "CallbackSettings",
+    "CommunalEnclave",
+    "Database",
+    "DatabaseCorrupt",
+    "DatabaseMissing",
+    "DatabaseTampered",
+    "DiskFault",
+    "EnclaveBackend",
+    "EnclaveImage",
+    "GcpEnclave",
+    "HandlerDirectory",
+    "HandlerRules",
+    "Host",
+    "ImageAuthority",
+    "ImageRejected",
+    "InProcessHandler",
+    "InfraError",
+    "Infrastructure",
+    "KeyPolicy",
+    "Kms",
+    "Layout",
+    "NitroEnclave",
+    "Node",
+    "NodeConfig",
+    "NodeError",
+    "NodeLog",
+    "NonceError",
+    "PairingError",
+    "ReferenceHandler",
+    "SaasError",
+    "SaasUnreachable",
+    "SgxEnclave",
+    "SimDisk",
+    "StoreError",
+    "UserInfo",
+    "WrongHost",
+    "check_settings",
+    "generate_rsa_key",
+    "public_key_pem",
+]
