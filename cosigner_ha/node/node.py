@@ -657,7 +657,13 @@ class Node:
 
     async def _await_pairing(self, pending: PendingPairing) -> UserRecord:
         backoff = self.config.backoff_min
+        incarnation = self.incarnation
         while True:
+            if self.incarnation != incarnation or self.state not in ("running", "draining"):
+                raise AdminError(
+                    f"co-signer {self.name} went down while pairing request {pending.request_id} waited; "
+                    "the pairing resumes when it is running again"
+                )
             try:
                 answer = await self.saas.request(
                     PairStatus(pending.request_id, self.cosigner_id, pending.pairing_token),

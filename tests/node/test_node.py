@@ -523,3 +523,30 @@ def test_a_tampered_database_keeps_the_node_from_running_and_says_why() -> None:
     out, _ = simulate_estate(scenario)
     assert len(out) >= 3 and out[-1] == "None"  # failed boots, retried; nobody answers probes
     assert "DatabaseTampered" in out[0] and "secrets.db: authentication failed" in out[0]
+
+
+def test_a_pairing_interrupted_by_a_crash_resumes_after_the_restart() -> None:
+    async def scenario(e: Estate) -> tuple[str, list[str]]:
+        e.saas.approval_latency = 120.0
+        node = await e.node("n1")
+        outcome: list[str] = []
+
+        async def operator() -> None:
+            try:
+                await node.setup(e.saas.pairing_token("signer-a"))
+                outcome.append("paired")
+            except AdminError as exc:
+                outcome.append(str(exc))
+
+        e.tasks.start_soon(operator)
+        await e.env.clock.sleep(20)
+        node.crash("power cut")
+        node.start()
+        await node.ready()
+        await e.env.clock.sleep(200)
+        return outcome[0], [u.api_user for u in node.list_users()]
+
+    (said, users), env = simulate_estate(scenario)
+    assert "went down while pairing request pair-1 waited; the pairing resumes" in said
+    assert users == ["signer-a"]
+    assert len(env.trace.of_kind("paired")) == 1
