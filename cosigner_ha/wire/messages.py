@@ -17,11 +17,19 @@ Admin:     ManagementRequest (add user, callback update, unpair, rename) -> Requ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
+
+_C = TypeVar("_C")
+
+
+@dataclass_transform(frozen_default=True)
+def frozen(cls: type[_C]) -> type[_C]:
+    """`dataclasses.dataclass(frozen=True, slots=True)`, spelled so that type checkers see the fields."""
+    return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
 
 class Request(Message):
@@ -299,3 +307,113 @@ class Error(Response):
     TYPE = "error"
     code: str
     message: str
+
+
+# --- additions (saas issue) -------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class EnclaveReport(Message):
+    """What an SGX enclave's (simulated) hardware reports, encoded as the `report` of an AttestationQuote.
+
+    The vendor key signs `encode(EnclaveReport(...))`; the SaaS's attestation service checks that signature
+    and the measurement, then wraps the database key to `enclave_key` (an X25519 public key).
+    """
+
+    TYPE = "enclave_report"
+    measurement: bytes  # hash of the enclave image
+    host_id: str  # the CPU/host the enclave runs on
+    enclave_key: bytes  # X25519 public key generated inside the enclave
+
+
+@message
+@frozen
+class ShareContribution(Message):
+    """The plaintext of one entry of `PairCompleted.contributions`, before it is sealed to the node.
+
+    Old holder `sender` of the workspace key deals its piece to new holder `receiver` (the node, 1):
+    `commitment` is the sender's Feldman commitment (`mpc.DealerCommitment.commitment`), `share` the
+    dealt value (`mpc.DealtShare.value`, 32-byte little-endian scalar), `old_public_package` the workspace
+    key's `PublicKeyPackage.to_bytes()` that `mpc.reshare_combine` checks every piece against, and
+    `new_threshold` the threshold of the new share set. Sealed with a PyNaCl `Box`:
+    `ephemeral_public (32) || nonce (24) || ciphertext` (see docs/saas.md).
+    """
+
+    TYPE = "share_contribution"
+    sender: int
+    receiver: int
+    new_identifiers: list[int]
+    new_threshold: int
+    commitment: list[bytes]
+    share: bytes
+    old_public_package: bytes
+
+
+@message
+@frozen
+class ConfigChangeApproval(Message):
+    """What an ADMIN API user's co-signer signs to answer a `ConfigChange`.
+
+    `ConfigChangeAnswer.signature` is the Ed25519 signature, under the `config_key` given in `Pair`, of
+    `encode(ConfigChangeApproval(request_id, api_user, kind, payload, approved))` with the fields copied
+    from the `ConfigChange` work item as received.
+    """
+
+    TYPE = "config_change_approval"
+    request_id: str
+    api_user: str
+    kind: str
+    payload: dict[str, Any]
+    approved: bool
+
+
+# --- additions (node issue) -------------------------------------------------------------------------------
+
+
+@message
+@frozen
+class AddUserCommand(WorkItem):
+    """Pair another API user, commanded from the console or API (the only way for a GCP co-signer).
+
+    The node runs the usual `Pair` exchange with `pairing_token`. `callback` is a CallbackHandlerRequest:
+    `{"url": str, "publicKey": PEM str, "cert": PEM str}` (all optional; no url: no handler).
+    """
+
+    TYPE = "add_user_command"
+    request_id: str
+    pairing_token: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class CallbackUpdateCommand(WorkItem):
+    """Change an API user's callback handler (approved in the console); `callback` as in AddUserCommand."""
+
+    TYPE = "callback_update_command"
+    request_id: str
+    api_user: str
+    callback: dict[str, Any]
+
+
+@message
+@frozen
+class UnpairCommand(WorkItem):
+    """Unpair an API user (approved by an admin): the node erases that user's share and keys."""
+
+    TYPE = "unpair_command"
+    request_id: str
+    api_user: str
+
+
+@message
+@frozen
+class CommandResult(Request):
+    """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand. Answered by Ack."""
+
+    TYPE = "command_result"
+    access_token: str
+    request_id: str
+    ok: bool
+    detail: str

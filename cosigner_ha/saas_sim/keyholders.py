@@ -1,0 +1,144 @@
+"""The parties that hold shares of a workspace key inside the SaaS's walls: the owner's mobile device
+(simulated) and the two cloud co-signers. Each is its own object with its own DRBG and its own shares; the
+SaaS coordinates them but reads no share.
+
+Identifiers (shared convention with the node):
+- the workspace key is 3-of-3 over {1: owner device, 2: cloud co-signer 1, 3: cloud co-signer 2};
+- each paired API user gets a fresh 3-of-3 set {1: the node, 2: cloud co-signer 1, 3: cloud co-signer 2},
+  reshared from the workspace key, so every set signs under the workspace's public key and no cloud share
+  is ever reused between users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from cosigner_ha import mpc
+
+THRESHOLD = 3
+OWNER_ID = 1
+NODE_ID = 1
+CLOUD_IDS = (2, 3)
+WORKSPACE_IDS = (OWNER_ID, *CLOUD_IDS)
+USER_IDS = (NODE_ID, *CLOUD_IDS)
+
+Rng = Callable[[int], bytes]
+
+
+class KeyHolder:
+    """A party holding one share of each workspace key; takes part in key creation and resharing."""
+
+    def __init__(self, name: str, identifier: int, rng: Rng) -> None:
+        self.name = name
+        self.identifier = identifier
+        self._rng = rng
+        self._workspace_keys: dict[str, mpc.KeyPackage] = {}
+        self._dkg: dict[str, mpc.DkgRound1Secret] = {}
+        self._dkg2: dict[str, mpc.DkgRound2Secret] = {}
+
+    # --- workspace key creation: Pedersen DKG, so no party (and not the SaaS) ever sees the key ----------
+
+    def dkg_part1(self, workspace_id: str) -> mpc.DkgRound1Package:
+        secret, package = mpc.dkg_part1(self.identifier, len(WORKSPACE_IDS), THRESHOLD, self._rng)
+        self._dkg[workspace_id] = secret
+        return package
+
+    def dkg_part2(
+        self, workspace_id: str, round1: Mapping[int, mpc.DkgRound1Package]
+    ) -> dict[int, mpc.DkgRound2Package]:
+        others = {i: p for i, p in round1.items() if i != self.identifier}
+        state, outgoing = mpc.dkg_part2(self._dkg.pop(workspace_id), others)
+        self._dkg2[workspace_id] = state
+        return outgoing
+
+    def dkg_part3(
+        self,
+        workspace_id: str,
+        round1: Mapping[int, mpc.DkgRound1Package],
+        round2: Mapping[int, mpc.DkgRound2Package],
+    ) -> mpc.PublicKeyPackage:
+        others = {i: p for i, p in round1.items() if i != self.identifier}
+        key, public = mpc.dkg_part3(self._dkg2.pop(workspace_id), others, round2)
+        self._workspace_keys[workspace_id] = key
+        return public
+
+    # --- resharing the workspace key to an API user's fresh share set ------------------------------------
+
+    def reshare_contribute(self, workspace_id: str) -> tuple[mpc.DealerCommitment, dict[int, mpc.DealtShare]]:
+        return mpc.reshare_contribute(
+            self._workspace_keys[workspace_id], WORKSPACE_IDS, USER_IDS, THRESHOLD, self._rng
+        )
+
+    def holds_workspace(self, workspace_id: str) -> bool:
+        return workspace_id in self._workspace_keys
+
+
+class OwnerDevice(KeyHolder):
+    """The workspace owner's mobile device. Its approval of a pairing is its resharing contribution."""
+
+    def __init__(self, rng: Rng) -> None:
+        super().__init__("owner-device", OWNER_ID, rng)
+
+
+class CloudCosigner(KeyHolder):
+    """Cloud co-signer 1 or 2: a real FROST party in every signature, with its own shares and nonces."""
+
+    def __init__(self, index: int, rng: Rng) -> None:
+        if index not in (1, 2):
+            raise ValueError(f"there are cloud co-signers 1 and 2, not {index}")
+        super().__init__(f"cloud-{index}", CLOUD_IDS[index - 1], rng)
+        self.index = index
+        self._user_keys: dict[tuple[str, str], mpc.KeyPackage] = {}
+        self._nonces: dict[str, mpc.SigningNonces] = {}
+        self.consumed = mpc.ConsumedNonces()
+
+    def reshare_combine(
+        self,
+        workspace_id: str,
+        api_user_id: str,
+        old_public: mpc.PublicKeyPackage,
+        commitments: Mapping[int, mpc.DealerCommitment],
+        shares: Mapping[int, mpc.DealtShare],
+    ) -> mpc.PublicKeyPackage:
+        """Check every dealt piece and keep the new share for this API user (replacing an older one)."""
+        key, public = mpc.reshare_combine(
+            self.identifier, USER_IDS, THRESHOLD, old_public, commitments, shares
+        )
+        self._user_keys[(workspace_id, api_user_id)] = key
+        return public
+
+    def forget_user(self, workspace_id: str, api_user_id: str) -> bool:
+        """Unpairing destroys this party's share of the user's set; the node's share becomes useless."""
+        return self._user_keys.pop((workspace_id, api_user_id), None) is not None
+
+    def holds_user(self, workspace_id: str, api_user_id: str) -> bool:
+        return (workspace_id, api_user_id) in self._user_keys
+
+    def commit(self, session_id: str, workspace_id: str, api_user_id: str) -> mpc.SigningCommitments:
+        key = self._user_keys.get((workspace_id, api_user_id))
+        if key is None:
+            raise LookupError(
+                f"{self.name} holds no share for API user {api_user_id} of workspace {workspace_id}"
+            )
+        if session_id in self._nonces:
+            raise ValueError(f"{self.name} already committed for session {session_id}")
+        nonces, commitments = mpc.commit(key, self._rng)
+        self._nonces[session_id] = nonces
+        return commitments
+
+    def sign(
+        self, session_id: str, workspace_id: str, api_user_id: str, package: mpc.SigningPackage
+    ) -> tuple[mpc.SignatureShare, bytes]:
+        """Round two; the nonce pair is consumed (and recorded) before the share exists outside."""
+        nonces = self._nonces.pop(session_id)
+        key = self._user_keys[(workspace_id, api_user_id)]
+        share = mpc.sign_once(package, nonces, key, persist=self.consumed.mark)
+        return share, nonces.nonce_id
+
+    def discard(self, session_id: str) -> bool:
+        """Drop an unused nonce pair (an aborted session): it is never used, so it can never be reused."""
+        return self._nonces.pop(session_id, None) is not None
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._nonces)

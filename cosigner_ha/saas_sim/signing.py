@@ -1,0 +1,525 @@
+"""Availability probing, dispatch to one co-signer node, and the FROST signing it runs with the two cloud
+co-signers, relayed and aggregated here.
+
+The safety argument is local to this module: a signature exists only when `_release` runs, `_release`
+runs only while the transaction is PENDING_SIGNATURE and moves it to COMPLETED in the same synchronous
+step, and COMPLETED is terminal. Everything between awaits is synchronous, so no timeout, cancellation or
+second session can slip in between the check and the move. An abandoned session's cloud nonces are
+discarded, so a late share from that node finds nothing to combine with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import anyio
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cosigner_ha import mpc, wire
+from cosigner_ha.env import canonical
+from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
+from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
+from cosigner_ha.saas_sim.keyholders import NODE_ID, USER_IDS
+from cosigner_ha.saas_sim.registry import Cosigner
+from cosigner_ha.saas_sim.selection import Answer, choose, settled
+from cosigner_ha.saas_sim.transactions import Attempt, Status, SubStatus, Transaction
+from cosigner_ha.saas_sim.workspace import AccountKind, AccountRef, ApiUser
+
+Finish = Callable[[Transaction, Status, str | None, str], bool]
+
+# Outcomes of one attempt.
+COMPLETED, REJECTED, FAILED, RETRY, ABANDONED = "completed", "rejected", "failed", "retry", "abandoned"
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class ProbeRound:
+    tx_id: str
+    answers: list[Answer]
+    window_closed: bool = False
+    _seq: int = 0
+    _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
+
+    def record(self, answer: Answer, available: bool) -> None:
+        answer.available = available
+        answer.seq = self._seq
+        self._seq += 1
+        waiters, self._waiters = self._waiters, []
+        for event in waiters:
+            event.set()
+
+    async def changed(self) -> None:
+        event = anyio.Event()
+        self._waiters.append(event)
+        await event.wait()
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Session:
+    """One dispatch of a transaction to one node: phases callback -> commit -> share -> closed."""
+
+    id: str
+    tx: Transaction
+    state: WorkspaceState
+    cosigner: Cosigner
+    api_user: ApiUser
+    attempt: Attempt
+    phase: str = "callback"
+    package: mpc.SigningPackage | None = None
+    outcome: str | None = None
+    reason: str = ""
+    _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
+
+    def progress(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for event in waiters:
+            event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when the session moved on within `timeout` seconds."""
+        event = anyio.Event()
+        self._waiters.append(event)
+        with anyio.move_on_after(timeout):
+            await event.wait()
+            return True
+        return False
+
+
+class SigningService:
+    def __init__(self, ctx: SaasContext, finish: Finish) -> None:
+        self.ctx = ctx
+        self._finish = finish
+        self._probes: dict[str, tuple[ProbeRound, Answer]] = {}
+        self._closed_probes: dict[str, str] = {}  # recent probe id -> tx id, to name late answers
+        self._sessions: dict[str, Session] = {}
+
+    # --- the loop of one transaction -----------------------------------------------------------------------
+
+    async def sign(self, tx: Transaction, state: WorkspaceState, candidates: Sequence[str]) -> None:
+        """Probe, dispatch, fail over, until the transaction is terminal. The caller bounds it in time."""
+        tried: list[str] = []
+        while not tx.terminal:
+            answer = await self._probe_round(tx, state, candidates, tried)
+            if tx.terminal:
+                return
+            if answer is None:
+                await self.ctx.env.clock.sleep(self.ctx.config.reprobe_interval)
+                continue
+            outcome, reason = await self._attempt(tx, state, answer)
+            if outcome == RETRY and not tx.terminal:
+                tried.append(answer.cosigner_id)
+                self.ctx.record("failover", tx=tx.id, cosigner=answer.cosigner_id, reason=reason)
+
+    def _candidates(self, state: WorkspaceState, names: Sequence[str], tried: Sequence[str]) -> list[Answer]:
+        """Every online co-signer paired with a candidate API user, in listed order."""
+        found: list[tuple[int, int, Cosigner, ApiUser]] = []
+        listed = self.ctx.config.listed_order
+        for rank, name in enumerate(names):
+            user = state.workspace.api_users.get(name)
+            if user is None or user.name not in state.user_keys:
+                continue
+            for cosigner in self.ctx.registry.paired_with(state.workspace.id, name):
+                if self.ctx.registry.is_online(cosigner):
+                    place = listed.index(cosigner.id) if cosigner.id in listed else len(listed)
+                    found.append((place, rank, cosigner, user))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [
+            Answer(
+                probe_id=self.ctx.env.ids.sequence("probe"),
+                cosigner_id=cosigner.id,
+                api_user=user.name,
+                order=order,
+                standby=self.ctx.is_standby(cosigner.id),
+                tried=cosigner.id in tried,
+            )
+            for order, (_, _, cosigner, user) in enumerate(found)
+        ]
+
+    async def _probe_round(
+        self, tx: Transaction, state: WorkspaceState, names: Sequence[str], tried: Sequence[str]
+    ) -> Answer | None:
+        answers = self._candidates(state, names, tried)
+        selection = self.ctx.config.selection
+        if not answers:
+            self.ctx.record(
+                "probe_result", tx=tx.id, selection=selection, candidates=0, chosen=None, answered=[]
+            )
+            return None
+        window = self.ctx.config.probe_window
+        deadline = self.ctx.env.clock.wall() + window
+        probe_round = ProbeRound(tx.id, answers)
+        for answer in answers:
+            self._probes[answer.probe_id] = (probe_round, answer)
+            user = state.workspace.api_user(answer.api_user)
+            self.ctx.mailbox(answer.cosigner_id).put(
+                wire.AvailabilityProbe(answer.probe_id, tx.id, user.id, deadline)
+            )
+            self.ctx.record(
+                "probe_sent",
+                tx=tx.id,
+                probe=answer.probe_id,
+                cosigner=answer.cosigner_id,
+                api_user=answer.api_user,
+                standby=answer.standby,
+            )
+        try:
+            with anyio.move_on_after(window):
+                while not settled(answers, selection):
+                    await probe_round.changed()
+        finally:
+            probe_round.window_closed = True
+            for answer in answers:
+                self._probes.pop(answer.probe_id, None)
+                self._closed_probes[answer.probe_id] = tx.id
+            while len(self._closed_probes) > 10_000:
+                del self._closed_probes[next(iter(self._closed_probes))]
+        chosen = choose(answers, selection)
+        self.ctx.record(
+            "probe_result",
+            tx=tx.id,
+            selection=selection,
+            candidates=len(answers),
+            chosen=None if chosen is None else chosen.cosigner_id,
+            answered=[
+                a.cosigner_id for a in sorted(answers, key=lambda a: a.seq or 0) if a.available is not None
+            ],
+        )
+        return chosen
+
+    def on_probe_answer(self, cosigner: Cosigner, msg: wire.ProbeAnswer) -> None:
+        found = self._probes.get(msg.probe_id)
+        if found is None:
+            self.ctx.record(
+                "probe_answered",
+                tx=self._closed_probes.get(msg.probe_id),
+                probe=msg.probe_id,
+                cosigner=cosigner.id,
+                available=msg.available,
+                late=True,
+            )
+            return
+        probe_round, answer = found
+        if answer.cosigner_id != cosigner.id:
+            raise UnknownSession(f"probe {msg.probe_id} was not sent to co-signer {cosigner.id!r}")
+        if answer.answered:
+            raise SessionClosed(f"probe {msg.probe_id} was already answered")
+        probe_round.record(answer, msg.available)
+        self.ctx.record(
+            "probe_answered",
+            tx=probe_round.tx_id,
+            probe=msg.probe_id,
+            cosigner=cosigner.id,
+            available=msg.available,
+            late=False,
+        )
+
+    # --- one attempt ---------------------------------------------------------------------------------------
+
+    async def _attempt(self, tx: Transaction, state: WorkspaceState, answer: Answer) -> tuple[str, str]:
+        cosigner = self.ctx.registry.get(answer.cosigner_id)
+        user = state.workspace.api_user(answer.api_user)
+        session_id = self.ctx.env.ids.uuid()
+        attempt = Attempt(session_id, cosigner.id, user.name, self.ctx.env.clock.now())
+        tx.attempts.append(attempt)
+        session = Session(session_id, tx, state, cosigner, user, attempt)
+        self._sessions[session_id] = session
+        timeout = self.ctx.config.attempt_timeout
+        self.ctx.mailbox(cosigner.id).put(
+            wire.SignRequest(
+                session_id=session_id,
+                tx_id=tx.id,
+                api_user=user.id,
+                request=callback_request(tx, state, user),
+                message=tx.message,
+                participants=list(USER_IDS),
+                deadline=self.ctx.env.clock.wall() + timeout,
+            )
+        )
+        self.ctx.record(
+            "dispatched",
+            tx=tx.id,
+            session=session_id,
+            cosigner=cosigner.id,
+            node=cosigner.name,
+            api_user=user.name,
+            attempt=len(tx.attempts),
+        )
+        try:
+            while session.outcome is None:
+                if not await session.wait(timeout) and session.outcome is None:
+                    self._close(
+                        session,
+                        RETRY,
+                        f"no progress from the node for {timeout:.0f} s (phase {session.phase})",
+                    )
+        finally:
+            if session.outcome is None:
+                why = (
+                    f"the transaction ended {tx.status.value}"
+                    if tx.terminal
+                    else "signing was stopped (timeout)"
+                )
+                self._close(session, ABANDONED, why)
+        return session.outcome, session.reason
+
+    def _close(self, session: Session, outcome: str, reason: str) -> None:
+        if session.outcome is not None:
+            return
+        session.outcome = outcome
+        session.reason = reason
+        session.phase = "closed"
+        session.attempt.outcome = outcome
+        session.attempt.reason = reason
+        self._sessions.pop(session.id, None)
+        for cloud in self.ctx.clouds:
+            cloud.discard(session.id)  # unused nonces are dropped, never reused
+        if outcome != COMPLETED:
+            box = self.ctx.mailbox(session.cosigner.id)
+            box.drop(lambda item: getattr(item, "session_id", None) == session.id)
+            box.put(wire.SignAbort(session.id, reason))
+        self.ctx.record(
+            "attempt_ended",
+            tx=session.tx.id,
+            session=session.id,
+            cosigner=session.cosigner.id,
+            outcome=outcome,
+            reason=reason,
+        )
+        session.progress()
+
+    def abort_for(self, cosigner_id: str, api_user: str, reason: str) -> int:
+        """Close the open sessions of one pairing (it was undone)."""
+        victims = [
+            s for s in self._sessions.values() if s.cosigner.id == cosigner_id and s.api_user.name == api_user
+        ]
+        for session in victims:
+            self._close(session, RETRY, reason)
+        return len(victims)
+
+    def _session(self, cosigner: Cosigner, session_id: str, phase: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise SessionClosed(f"signing session {session_id} is closed or unknown")
+        if session.cosigner.id != cosigner.id:
+            raise UnknownSession(f"signing session {session_id} belongs to another co-signer")
+        if session.phase != phase:
+            raise SessionClosed(
+                f"signing session {session_id} is in phase {session.phase}, not expecting {phase}"
+            )
+        if session.api_user.name not in session.state.user_keys:
+            self._close(session, RETRY, f"API user {session.api_user.name!r} was unpaired")
+            raise SessionClosed(
+                f"API user {session.api_user.name!r} was unpaired; session {session_id} is closed"
+            )
+        return session
+
+    # --- messages from the chosen node ---------------------------------------------------------------------
+
+    def on_callback_result(self, cosigner: Cosigner, msg: wire.CallbackResult) -> None:
+        session = self._session(cosigner, msg.session_id, "callback")
+        tx = session.tx
+        self.ctx.record(
+            "callback_result",
+            tx=tx.id,
+            session=session.id,
+            cosigner=cosigner.id,
+            api_user=session.api_user.name,
+            action=msg.action,
+            reason=msg.reason,
+        )
+        config = self.ctx.config
+        if msg.action == "APPROVE":
+            session.phase = "commit"
+            session.progress()
+        elif msg.action == "REJECT":
+            # Final: one rejection denies the transaction; no other node is tried.
+            self._close(session, REJECTED, f"callback handler rejected: {msg.reason}")
+            self._finish(tx, Status.REJECTED, config.reject_sub_status, f"callback REJECT: {msg.reason}")
+        elif config.callback_failure == "fail":
+            self._close(session, FAILED, f"callback {msg.action}: {msg.reason}")
+            self._finish(
+                tx, Status.FAILED, config.callback_failure_sub_status, f"callback {msg.action}: {msg.reason}"
+            )
+        else:
+            self._close(session, RETRY, f"callback {msg.action}: {msg.reason}")
+
+    def on_commitments(self, cosigner: Cosigner, msg: wire.Commitments) -> None:
+        session = self._session(cosigner, msg.session_id, "commit")
+        try:
+            node = mpc.SigningCommitments.from_bytes(msg.commitments)
+            if node.identifier != NODE_ID:
+                raise mpc.UnknownIdentifierError(
+                    f"the node signs as participant {NODE_ID}, not {node.identifier}"
+                )
+        except (mpc.MpcError, ValueError) as exc:
+            self._close(session, RETRY, f"bad commitments from the node: {exc}")
+            raise SessionClosed(f"commitments refused: {exc}") from None
+        ws_id, user_id = session.state.workspace.id, session.api_user.id
+        commitments = {NODE_ID: node}
+        for cloud in self.ctx.clouds:
+            commitments[cloud.identifier] = cloud.commit(session.id, ws_id, user_id)
+        session.package = mpc.SigningPackage(session.tx.message, commitments)
+        session.phase = "share"
+        self.ctx.mailbox(cosigner.id).put(wire.SignRound2(session.id, session.package.to_bytes()))
+        self.ctx.record(
+            "mpc_round",
+            tx=session.tx.id,
+            session=session.id,
+            cosigner=cosigner.id,
+            round=1,
+            signers=list(USER_IDS),
+        )
+        session.progress()
+
+    def on_signature_share(self, cosigner: Cosigner, msg: wire.SignatureShare) -> None:
+        session = self._session(cosigner, msg.session_id, "share")
+        tx = session.tx
+        try:
+            node_share = mpc.SignatureShare.from_bytes(msg.share)
+        except (mpc.MpcError, ValueError) as exc:
+            self._close(session, RETRY, f"bad signature share from the node: {exc}")
+            raise SessionClosed(f"signature share refused: {exc}") from None
+        if tx.status is not Status.PENDING_SIGNATURE or tx.signature is not None:
+            self._close(session, ABANDONED, f"the transaction is {tx.status.value}")
+            raise SessionClosed(f"transaction {tx.id} is {tx.status.value}; no signature is released")
+        self._release(session, node_share)
+
+    def _release(self, session: Session, node_share: mpc.SignatureShare) -> None:
+        """Cloud shares, aggregate, standard verification, COMPLETED: one synchronous step."""
+        tx, state, package = session.tx, session.state, session.package
+        assert package is not None
+        ws_id, user_id = state.workspace.id, session.api_user.id
+        shares = {NODE_ID: node_share}
+        for cloud in self.ctx.clouds:
+            share, nonce_id = cloud.sign(session.id, ws_id, user_id, package)
+            shares[cloud.identifier] = share
+            self.ctx.record("nonce_used", party=cloud.name, nonce=nonce_id, session=session.id, tx=tx.id)
+        public = state.user_keys[session.api_user.name]
+        try:
+            signature = mpc.aggregate(package, shares, public)
+        except mpc.InvalidSignatureShareError as exc:
+            self.ctx.record(
+                "mpc_error", tx=tx.id, session=session.id, culprits=list(exc.culprits), error=str(exc)
+            )
+            self._close(session, RETRY, f"invalid signature share from participant(s) {list(exc.culprits)}")
+            raise SessionClosed(f"the signature share does not verify: {exc}") from None
+        try:  # an independent, standard Ed25519 verifier: what anyone checking the trace would run
+            Ed25519PublicKey.from_public_bytes(public.group_public_key).verify(signature, tx.message)
+        except InvalidSignature:
+            self._close(session, FAILED, "the aggregate signature failed standard Ed25519 verification")
+            self._finish(tx, Status.FAILED, SubStatus.SIGNING_ERROR, "aggregate signature did not verify")
+            raise SessionClosed("the aggregate signature failed standard verification") from None
+        self.ctx.record(
+            "mpc_round",
+            tx=tx.id,
+            session=session.id,
+            cosigner=session.cosigner.id,
+            round=2,
+            signers=list(USER_IDS),
+        )
+        tx.signature = signature
+        tx.signed_by = session.cosigner.id
+        tx.signed_api_user = session.api_user.name
+        self.ctx.record(
+            "signed",
+            tx=tx.id,
+            node=session.cosigner.name,
+            cosigner=session.cosigner.id,
+            api_user=session.api_user.name,
+            scheme=mpc.scheme,
+            public_key=public.group_public_key.hex(),
+            message=tx.message.hex(),
+            signature=signature.hex(),
+        )
+        self._close(session, COMPLETED, "signed")
+        self._finish(tx, Status.COMPLETED, None, f"signed by {session.cosigner.id}")
+
+    @property
+    def open_sessions(self) -> list[Session]:
+        return list(self._sessions.values())
+
+
+# --- what the node signs and shows its callback handler --------------------------------------------------
+
+_PEER_TYPES = {
+    AccountKind.VAULT: "VAULT",
+    AccountKind.EXCHANGE: "EXCHANGE",
+    AccountKind.FIAT: "FIAT_ACCOUNT",
+    AccountKind.WALLET: "UNMANAGED",
+    AccountKind.ONE_TIME: "ONE_TIME_ADDRESS",
+}
+
+
+def signing_message(tx: Transaction) -> bytes:
+    """The 32-byte payload the signature covers: SHA-256 of the transaction's canonical content."""
+    body = {
+        "txId": tx.id,
+        "workspace": tx.workspace_id,
+        "operation": tx.operation,
+        "asset": tx.asset,
+        "amount": str(tx.amount),
+        "source": tx.source,
+        "destination": tx.destination,
+        "destinationAddressType": tx.destination_address,
+        "externalTxId": tx.external_id,
+        "note": tx.note,
+    }
+    return hashlib.sha256(canonical(body).encode()).digest()
+
+
+def callback_request(tx: Transaction, state: WorkspaceState, user: ApiUser) -> dict[str, Any]:
+    """The `tx_sign_request` body (cosigner-protocol.md section 1.2) the node shows its handler."""
+    src = AccountRef.parse(tx.source, "source")
+    dst = AccountRef.parse(tx.destination, "destination")
+    price = state.workspace.prices_usd.get(tx.asset)
+    amount = float(tx.amount)
+    amount_usd = float(tx.amount * Decimal(str(price))) if price is not None else None
+    address_type = "ONE_TIME" if tx.destination_address == "one-time" else "WHITELISTED"
+    rule = "" if tx.rule is None else json.dumps({"index": tx.rule}, separators=(",", ":"))
+    return {
+        "txId": tx.id,
+        "requestId": tx.id,
+        "externalTxId": tx.external_id,
+        "operation": tx.operation,
+        "sourceType": _PEER_TYPES[src.kind],
+        "sourceId": src.id,
+        "destType": _PEER_TYPES[dst.kind],
+        "destId": "" if dst.kind is AccountKind.ONE_TIME else dst.id,
+        "asset": tx.asset,
+        "amount": amount,
+        "amountStr": str(tx.amount),
+        "requestedAmount": amount,
+        "requestedAmountStr": str(tx.amount),
+        "destAddressType": address_type,
+        "destAddress": dst.id,
+        "signerId": user.id,
+        "note": tx.note,
+        "players": [user.id],
+        "destinations": [
+            {
+                "amountNative": amount,
+                "amountNativeStr": str(tx.amount),
+                "amountUSD": amount_usd,
+                "dstAddressType": address_type,
+                "dstId": "" if dst.kind is AccountKind.ONE_TIME else dst.id,
+                "dstName": dst.id,
+                "dstType": _PEER_TYPES[dst.kind],
+                "dstSubType": "EXTERNAL" if dst.kind is AccountKind.WALLET else "",
+                "displayDstAddress": dst.id,
+                "action": tx.action or "ALLOW",
+                "actionInfo": {
+                    "capturedRuleNum": tx.rule,
+                    "rulesSnapshotId": 1,
+                    "byGlobalPolicy": False,
+                    "byRule": tx.rule is not None,
+                    "capturedRule": rule,
+                },
+            }
+        ],
+        "rawTx": [{"keyDerivationPath": "[44,0,0,0,0]", "rawTx": "", "payload": tx.message.hex()}],
+    }

@@ -1,0 +1,156 @@
+"""Failover without a second signature, REJECT that stops everything, and the timeouts."""
+
+from __future__ import annotations
+
+from cosigner_ha.env import Environment, simulate
+from cosigner_ha.saas_sim import SaasConfig, Status
+
+from .harness import ready, running_world
+from .protocol_node import Behaviour
+
+
+def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_released() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {
+            "node-a": Behaviour(probe_delay=0.1, vanish_after_commit=True),
+            "node-b": Behaviour(probe_delay=0.4),
+            "node-c": Behaviour(probe_delay=0.6),
+        }
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED
+            assert tx.signed_by == "node-b"
+            assert [a.cosigner_id for a in tx.attempts] == ["node-a", "node-b"]
+            assert [a.outcome for a in tx.attempts] == ["retry", "completed"]
+            assert len(w.events("signed", tx=tx.id)) == 1
+            (failover,) = w.events("failover", tx=tx.id)
+            assert failover.get("cosigner") == "node-a" and "no progress" in failover.get("reason")
+            # the second attempt used fresh nonces: every cloud nonce appears once
+            nonces = [e.get("nonce") for e in w.events("nonce_used")]
+            assert len(nonces) == len(set(nonces)) == 2
+            assert all(cloud.open_sessions == 0 for cloud in w.saas.ctx.clouds)
+            # failover took the attempt timeout plus a probe round, not the signing timeout
+            assert tx.finished_at is not None and tx.finished_at - tx.created_at < 90
+
+    simulate(main, seed=11)
+
+
+def test_a_late_share_from_an_abandoned_session_is_refused() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {
+            "node-a": Behaviour(probe_delay=0.1, callback_delay=100.0),  # answers long after the deadline
+            "node-b": Behaviour(probe_delay=0.4),
+            "node-c": Behaviour(probe="no"),
+        }
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED and tx.signed_by == "node-b"
+            await env.clock.sleep(200)  # node-a's callback result finally arrives: session closed
+            assert len(w.events("signed")) == 1
+            refused = w.events("request_refused", request="callback_result")
+            assert refused and refused[0].get("code") == "SESSION_CLOSED"
+            assert w.nodes["node-a"].sent("share_sent") == []
+
+    simulate(main, seed=12)
+
+
+def test_reject_ends_the_transaction_and_no_other_node_is_tried() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {
+            "node-a": Behaviour(probe_delay=0.1, callback="REJECT"),
+            "node-b": Behaviour(probe_delay=0.4),
+            "node-c": Behaviour(probe_delay=0.6),
+        }
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            await env.clock.sleep(600)
+            assert (tx.status, tx.sub_status) == (Status.REJECTED, "REJECTED_BY_USER")
+            assert [a.cosigner_id for a in tx.attempts] == ["node-a"]
+            assert len(w.events("dispatched", tx=tx.id)) == 1
+            assert w.events("signed") == []
+            (rejected,) = w.events("rejected", tx=tx.id)
+            assert "callback REJECT" in rejected.get("reason")
+
+    simulate(main, seed=13)
+
+
+def test_a_callback_timeout_fails_the_transaction_by_default() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {"node-a": Behaviour(probe_delay=0.0, callback="FAILED")}
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert (tx.status, tx.sub_status) == (Status.FAILED, "TIMEOUT")
+            assert len(tx.attempts) == 1
+
+    simulate(main, seed=14)
+
+
+def test_a_callback_timeout_can_be_tried_on_another_node() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {"node-a": Behaviour(probe_delay=0.0, callback="FAILED")}
+        async with running_world(
+            env, behaviours=behaviours, config=SaasConfig(callback_failure="next-node")
+        ) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED and tx.signed_by != "node-a"
+            assert tx.attempts[0].outcome == "retry"
+
+    simulate(main, seed=15)
+
+
+def test_no_available_node_until_the_signing_timeout_cancels() -> None:
+    async def main(env: Environment) -> None:
+        silent = Behaviour(probe="silent")
+        behaviours = {"node-a": silent, "node-b": Behaviour(probe="no"), "node-c": silent}
+        config = SaasConfig(signing_timeout=600.0)
+        async with running_world(env, behaviours=behaviours, config=config) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert (tx.status, tx.sub_status) == (Status.CANCELLED, "TIMEOUT")
+            assert tx.pending_signature_at is not None
+            assert tx.finished_at is not None and abs(tx.finished_at - tx.pending_signature_at - 600.0) < 1e-6
+            assert tx.attempts == [] and len(w.events("probe_result", tx=tx.id)) > 10
+
+    simulate(main, seed=16)
+
+
+def test_the_signing_timeout_defaults_to_two_hours_and_aborts_an_open_session() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {n: Behaviour(callback="SILENT") for n in ("node-a", "node-b", "node-c")}
+        config = SaasConfig(attempt_timeout=7000.0)
+        async with running_world(env, behaviours=behaviours, config=config) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert (tx.status, tx.sub_status) == (Status.CANCELLED, "TIMEOUT")
+            assert tx.finished_at is not None and tx.pending_signature_at is not None
+            assert tx.finished_at - tx.pending_signature_at >= 7200.0
+            assert tx.attempts[-1].outcome == "abandoned"
+            await env.clock.sleep(60)
+            aborts = [s for n in w.nodes.values() for s in n.sent("sign_abort")]
+            last = [a for a in aborts if a.session_id == tx.attempts[-1].session_id]
+            assert last and "timeout" in last[0].reason
+
+    simulate(main, seed=17)
+
+
+def test_a_corrupt_share_is_blamed_and_another_node_signs() -> None:
+    async def main(env: Environment) -> None:
+        behaviours = {
+            "node-a": Behaviour(probe_delay=0.0, corrupt_share=True),
+            "node-b": Behaviour(probe_delay=0.3),
+            "node-c": Behaviour(probe="no"),
+        }
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED and tx.signed_by == "node-b"
+            (error,) = w.events("mpc_error", tx=tx.id)
+            assert error.get("culprits") == [1]
+            assert len(w.events("signed", tx=tx.id)) == 1
+
+    simulate(main, seed=18)

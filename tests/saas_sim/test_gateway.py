@@ -1,0 +1,165 @@
+"""Token misuse and bad frames: each refused with its own code, the connection closed, nothing else
+disturbed."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from cosigner_ha import wire
+from cosigner_ha.env import SIMULATION_EPOCH, Environment, simulate
+from cosigner_ha.net import ConnectionClosed, FramedStream
+from cosigner_ha.saas_sim import Status
+from cosigner_ha.saas_sim.tokens import TokenAuthority
+
+from .harness import World, ready, running_world
+from .protocol_node import ProtocolNode
+
+
+async def refused(w: World, node: ProtocolNode, msg: wire.Message | bytes) -> tuple[wire.Error, FramedStream]:
+    """Send on a fresh connection; return the error and the (now closed) stream."""
+    stream = await node.connect()
+    await stream.send(msg if isinstance(msg, bytes) else wire.encode(msg))
+    answer = wire.decode(await stream.receive())
+    assert isinstance(answer, wire.Error), answer
+    with pytest.raises(ConnectionClosed):
+        await stream.receive()
+    return answer, stream
+
+
+def spare(w: World, name: str = "spare") -> ProtocolNode:
+    return ProtocolNode(w.env.child(name), w.net, host=name, saas=w.saas.address)
+
+
+def test_pairing_token_refusals_are_distinct() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            node = spare(w)
+            codes: dict[str, str] = {}
+            # expired: valid for one minute, presented after two
+            token = w.saas.issue_pairing_token("acme", "signer-b", ttl=60)
+            await env.clock.sleep(120)
+            codes["expired"] = (await refused(w, node, node.pair_message(token)))[0].code
+            # forged: same claims, another key
+            other = TokenAuthority(key_bytes=b"\x01" * 32, wall=lambda: SIMULATION_EPOCH, new_id=lambda: "x")
+            forged, _ = other.issue_pairing(
+                workspace_id=w.saas.workspace("acme").id, api_user_id="u", ttl=3600
+            )
+            codes["forged"] = (await refused(w, node, node.pair_message(forged)))[0].code
+            # foreign: a genuine token for another purpose
+            access = w.nodes["node-a"].access_token
+            codes["foreign"] = (await refused(w, node, node.pair_message(access)))[0].code
+            codes["malformed"] = (await refused(w, node, node.pair_message("not-a-jwt")))[0].code
+            assert codes == {
+                "expired": "TOKEN_EXPIRED",
+                "forged": "TOKEN_FORGED",
+                "foreign": "TOKEN_FOREIGN",
+                "malformed": "TOKEN_MALFORMED",
+            }
+            assert [e.get("code") for e in w.events("token_refused")] == list(codes.values())
+            # none of these spent or changed anything: signer-b still pairs with a fresh token
+            assert w.saas.workspace("acme").api_user("signer-b").status.value == "PENDING_ACTIVATION"
+            await w.add_node("node-b", "signer-b")
+
+    simulate(main, seed=21)
+
+
+def test_a_pairing_token_pairs_once() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[]) as w:
+            token = w.saas.issue_pairing_token("acme", "signer-a")
+            first = spare(w, "first")
+            await first.pair(token)
+            error, _ = await refused(w, spare(w, "second"), spare(w, "second").pair_message(token))
+            assert error.code == "TOKEN_REPLAYED" and "already used" in error.message
+            # still replayed, not expired, once the hour is over
+            await env.clock.sleep(3700)
+            error, _ = await refused(w, spare(w, "third"), spare(w, "third").pair_message(token))
+            assert error.code == "TOKEN_REPLAYED"
+
+    simulate(main, seed=22)
+
+
+def test_refresh_and_access_token_misuse() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a"), ("node-b", "signer-b")]) as w:
+            a, b = w.nodes["node-a"], w.nodes["node-b"]
+            refresh_a = next(iter(a.refresh_tokens.values()))
+            # node-b presents node-a's refresh token as its own
+            error, _ = await refused(w, b, wire.RefreshAccess("node-b", refresh_a))
+            assert error.code == "TOKEN_FOREIGN"
+            # node-b polls with node-a's access token
+            error, _ = await refused(w, b, wire.Poll(a.access_token, "node-b", []))
+            assert error.code == "TOKEN_FOREIGN"
+            # an access token outlives its ten minutes
+            old = a.access_token
+            await env.clock.sleep(601)
+            error, _ = await refused(w, a, wire.Poll(old, "node-a", []))
+            assert error.code == "TOKEN_EXPIRED"
+
+    simulate(main, seed=23)
+
+
+def test_bad_frames_close_only_their_own_connection() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env) as w:
+            await ready(w)
+            node = spare(w)
+            bad = {
+                "garbage": b"\xc1\xc1\xc1",
+                "unknown": msgpack.packb({"v": 1, "type": "launch_missiles", "body": {}}),
+                "old-version": msgpack.packb({"v": 0, "type": "poll", "body": {}}),
+                "missing-field": msgpack.packb({"v": 1, "type": "poll", "body": {"access_token": "x"}}),
+                "a-response": wire.encode(wire.Ack()),
+            }
+            errors = {name: (await refused(w, node, payload))[0] for name, payload in bad.items()}
+            assert {n: e.code for n, e in errors.items()} == {
+                "garbage": "BAD_FRAME",
+                "unknown": "BAD_FRAME",
+                "old-version": "BAD_FRAME",
+                "missing-field": "BAD_FRAME",
+                "a-response": "UNEXPECTED_MESSAGE",
+            }
+            assert "unknown message type 'launch_missiles'" in errors["unknown"].message
+            assert "missing field(s) cosigner_id, api_users" in errors["missing-field"].message
+            # the paired nodes never noticed: they still poll and sign
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED
+            assert w.events("internal_error") == []
+            assert all(n.sent("poll_error") == [] for n in w.nodes.values())
+
+    simulate(main, seed=24)
+
+
+def test_unpairing_revokes_tokens_after_an_admins_approval() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env) as w:
+            await ready(w)
+            a = w.nodes["node-a"]
+            refresh, access = next(iter(a.refresh_tokens.values())), a.access_token
+            req = w.saas.unpair("acme", "signer-a", requested_by="tywin")
+            assert w.saas.request_status(req.id)["status"] == "WAITING_FOR_APPROVAL"
+            await env.clock.sleep(25)  # tywin answers after 20 s
+            assert w.saas.request_status(req.id)["status"] == "COMPLETED"
+            (decided,) = w.events("approval_decided", request=req.id)
+            assert decided.get("approver") == "tywin"
+            # the node was told, erased its share and confirmed; then its tokens stopped working
+            assert [c.request_id for c in a.sent("unpair_command")] == [req.id]
+            (result,) = w.events("command_result", request=req.id)
+            assert result.get("ok") is True
+            error, _ = await refused(w, a, wire.RefreshAccess("node-a", refresh))
+            assert error.code == "TOKEN_REVOKED"
+            error, _ = await refused(w, a, wire.Poll(access, "node-a", []))
+            assert error.code == "TOKEN_REVOKED"
+            ws = w.saas.workspace("acme")
+            assert not any(cloud.holds_user(ws.id, ws.api_user("signer-a").id) for cloud in w.saas.ctx.clouds)
+            assert all(cloud.holds_user(ws.id, ws.api_user("signer-b").id) for cloud in w.saas.ctx.clouds)
+            # transactions no longer reach node-a
+            tx = await w.settle(w.submit())
+            assert tx.status is Status.COMPLETED and tx.signed_by != "node-a"
+            assert all(e.get("cosigner") != "node-a" for e in w.events("probe_sent", tx=tx.id))
+            # a viewer cannot ask for an unpairing
+            with pytest.raises(Exception, match="role VIEWER"):
+                w.saas.unpair("acme", "signer-b", requested_by="sansa")
+
+    simulate(main, seed=25)
