@@ -1,0 +1,471 @@
+"""The callback client: ask an API user's handler whether to sign, as the product does.
+
+Three modes per API user (`CallbackSettings.mode`):
+
+- **none**: no handler; every request is approved.
+- **public_key**: the request body is a compact RS256 JWT signed with the node's key (the one
+  `print-public-key` shows); the handler answers HTTP 200 with a JWT signed by its own RSA key, which
+  the node verifies with the public key configured for that API user. Paths `/v2/tx_sign_request` and
+  `/v2/config_change_sign_request` under the configured URL.
+- **certificate**: plain JSON both ways over TLS pinned to the handler's certificate; the same paths
+  without `/v2`.
+
+Where the handler lives: over the network (httpx), or in-process, registered in a `HandlerDirectory`
+under its URL: any ASGI application (served through httpx's in-process ASGI transport, with exactly the
+JWT or JSON encoding above, so a user's Starlette or FastAPI handler runs in virtual time), or a plain
+Python callable taking the request dict and returning the response dict. An in-process handler can
+present a certificate, which the client checks against the pin as a TLS handshake would.
+
+Each attempt has a deadline (30 s by default). APPROVE and REJECT end the request; RETRY sends the
+identical request again on the retry schedule (20 retries, 3 minutes apart, by default); IGNORE is
+accepted for approvals (configuration changes) only. Anything else fails the request with a
+`CallbackFailure` whose `kind` says what went wrong: TIMEOUT, HTTP_STATUS, MALFORMED, BAD_SIGNATURE,
+WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE. Every request, answer and
+failure is a trace event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from cosigner_ha.env import Environment
+from cosigner_ha.node.errors import NodeError
+from cosigner_ha.node.records import CallbackSettings
+from cosigner_ha.node.rsa_keys import load_public_key_pem, thumbprint
+
+ACTIONS = ("APPROVE", "REJECT", "RETRY", "IGNORE")
+RequestKind = Literal["tx", "config_change"]
+PATHS: dict[RequestKind, str] = {"tx": "tx_sign_request", "config_change": "config_change_sign_request"}
+#: Fields every transaction signing request carries (reference, section 1.2).
+TX_FIELDS = (
+    "txId",
+    "operation",
+    "sourceType",
+    "sourceId",
+    "destType",
+    "destId",
+    "asset",
+    "amount",
+    "amountStr",
+    "destAddressType",
+    "destAddress",
+    "destinations",
+    "requestId",
+    "signerId",
+)
+
+HandlerFunction = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
+
+
+class CallbackFailure(NodeError):
+    """The request failed; `kind` is the stable reason code, the message the details."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.detail = message
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallbackDecision:
+    action: str  # APPROVE | REJECT | IGNORE
+    reason: str
+    attempts: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """The answer deadline and the RETRY schedule (DESIGN.md section 2 defaults)."""
+
+    deadline: float = 30.0
+    retry_interval: float = 180.0
+    max_retries: int = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class InProcessHandler:
+    """A handler served inside this process: an ASGI `app` or a `function`, optionally presenting a
+    TLS `certificate` (PEM) to be checked against the pin."""
+
+    app: Any = None
+    function: HandlerFunction | None = None
+    certificate: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.app is None) == (self.function is None):
+            raise ValueError("an in-process handler is either an ASGI app or a function, not both or neither")
+
+
+class HandlerDirectory:
+    """In-process handlers by base URL (scheme and host; any path prefix below it is the handler's)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, InProcessHandler] = {}
+
+    @staticmethod
+    def _origin(url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    def register(self, url: str, handler: InProcessHandler) -> None:
+        self._handlers[self._origin(url)] = handler
+
+    def unregister(self, url: str) -> None:
+        self._handlers.pop(self._origin(url), None)
+
+    def lookup(self, url: str) -> InProcessHandler | None:
+        return self._handlers.get(self._origin(url))
+
+
+def certificate_fingerprint(pem: str) -> str:
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return "sha256:" + hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def check_settings(settings: CallbackSettings) -> None:
+    """Refuse settings the client could never use, before they are stored (`ValueError`, saying why)."""
+    if not settings.url:
+        if settings.public_key or settings.certificate:
+            raise ValueError("callback settings name a key or certificate but no URL")
+        return
+    parts = urlsplit(settings.url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"callback URL {settings.url!r} is not an http(s) URL with a host")
+    if settings.public_key and settings.certificate:
+        raise ValueError("callback settings name both a public key and a certificate: choose one mode")
+    if settings.certificate:
+        try:
+            certificate_fingerprint(settings.certificate)
+        except ValueError as exc:
+            raise ValueError(f"callback certificate is not a PEM X.509 certificate: {exc}") from None
+        if parts.scheme != "https":
+            raise ValueError("certificate pinning needs an https URL")
+    else:
+        load_public_key_pem(settings.public_key, what="the callback handler's public key")
+
+
+class CallbackClient:
+    """Sends signing and configuration-change requests to API users' handlers."""
+
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        node: str,
+        signing_key: Callable[[], rsa.RSAPrivateKey],
+        directory: HandlerDirectory | None = None,
+        network: bool = False,
+        policy: CallbackPolicy | None = None,
+        log: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.node = node
+        self._signing_key = signing_key
+        self.directory = directory or HandlerDirectory()
+        self.network = network
+        self.policy = policy or CallbackPolicy()
+        self._log = log
+        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    # -- the public entry points --
+
+    async def ask(
+        self,
+        kind: RequestKind,
+        api_user: str,
+        settings: CallbackSettings,
+        body: Mapping[str, Any],
+        *,
+        deadline: float | None = None,
+    ) -> CallbackDecision:
+        """APPROVE / REJECT (/ IGNORE for approvals), after any RETRYs; `CallbackFailure` otherwise.
+
+        `deadline`: wall-clock POSIX seconds after which no further retry is started.
+        """
+        body = dict(body)
+        request_id = str(body.get("requestId") or body.get("txId") or "")
+        if settings.mode == "none":
+            self._trace(
+                "callback_response", api_user, request_id, action="APPROVE", reason="no handler", attempt=0
+            )
+            return CallbackDecision("APPROVE", "no callback handler configured", 0)
+        attempt = 0
+        while True:
+            attempt += 1
+            self._trace(
+                "callback_request", api_user, request_id, path=self._path(kind, settings), attempt=attempt
+            )
+            started = self.env.clock.now()
+            try:
+                action, reason = await self._attempt(kind, settings, body, request_id)
+            except CallbackFailure as exc:
+                self._fail(api_user, request_id, exc, attempt)
+                self._say("ERROR", "sendRequest", f"{kind} request {request_id} for {api_user}: {exc}")
+                raise
+            latency = round(self.env.clock.now() - started, 6)
+            self._trace(
+                "callback_response",
+                api_user,
+                request_id,
+                action=action,
+                reason=reason,
+                attempt=attempt,
+                latency=latency,
+            )
+            if action == "RETRY":
+                refusal = self._retry_allowed(attempt, deadline)
+                if refusal is not None:
+                    self._fail(api_user, request_id, refusal, attempt)
+                    raise refusal
+                self._say(
+                    "INFO",
+                    "sendRequest",
+                    f"{kind} request {request_id}: the handler asked to RETRY (attempt {attempt})",
+                )
+                await self.env.clock.sleep(self.policy.retry_interval)
+                continue
+            if action == "IGNORE" and kind == "tx":
+                refusal = CallbackFailure(
+                    "NOT_ALLOWED",
+                    "the handler answered IGNORE, which is for approvals only; a signing request needs APPROVE or REJECT",
+                )
+                self._fail(api_user, request_id, refusal, attempt)
+                raise refusal
+            self._say(
+                "INFO",
+                "sendRequest",
+                f"{kind} request {request_id} for {api_user}: {action} {reason}".rstrip(),
+            )
+            return CallbackDecision(action, reason, attempt)
+
+    def _retry_allowed(self, attempt: int, deadline: float | None) -> CallbackFailure | None:
+        if attempt > self.policy.max_retries:
+            return CallbackFailure(
+                "RETRY_EXHAUSTED",
+                f"the handler answered RETRY {attempt} times; the limit is {self.policy.max_retries} retries",
+            )
+        if deadline is not None and self.env.clock.wall() + self.policy.retry_interval > deadline:
+            return CallbackFailure(
+                "DEADLINE",
+                "the handler answered RETRY and the next attempt would start after the request's deadline",
+            )
+        return None
+
+    # -- one attempt --
+
+    @staticmethod
+    def _path(kind: RequestKind, settings: CallbackSettings) -> str:
+        base = urlsplit(settings.url).path.rstrip("/")
+        return f"{base}/v2/{PATHS[kind]}" if settings.mode == "public_key" else f"{base}/{PATHS[kind]}"
+
+    async def _attempt(
+        self, kind: RequestKind, settings: CallbackSettings, body: dict[str, Any], request_id: str
+    ) -> tuple[str, str]:
+        handler = self.directory.lookup(settings.url)
+        if handler is not None and settings.mode == "certificate":
+            self._check_presented_pin(handler, settings)
+        if handler is not None and handler.function is not None:
+            answer = await self._call_function(handler.function, body)
+            return self._check_answer(answer, request_id)
+        if handler is None and not self.network:
+            raise CallbackFailure(
+                "UNREACHABLE",
+                f"no in-process handler is registered for {settings.url} and this node has no network access",
+            )
+        content = self._encode(settings, body)
+        response = await self._post(settings, self._path(kind, settings), content, handler)
+        if response.status_code != 200:
+            raise CallbackFailure(
+                "HTTP_STATUS",
+                f"the handler answered HTTP {response.status_code}, expected 200 ({response.text[:80]!r})",
+            )
+        if settings.mode == "public_key":
+            return self._check_answer(self._verify_jwt(settings, response.text), request_id)
+        try:
+            answer = json.loads(response.content)
+        except ValueError as exc:
+            raise CallbackFailure("MALFORMED", f"the handler's answer is not JSON: {exc}") from None
+        return self._check_answer(answer, request_id)
+
+    def _encode(self, settings: CallbackSettings, body: dict[str, Any]) -> bytes:
+        if settings.mode == "public_key":
+            return jwt.encode(body, self._signing_key(), algorithm="RS256").encode()
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    async def _call_function(self, function: HandlerFunction, body: dict[str, Any]) -> Any:
+        with anyio.move_on_after(self.policy.deadline) as scope:
+            answer = function(dict(body))
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return answer
+        assert scope.cancelled_caught
+        raise CallbackFailure("TIMEOUT", f"the handler did not answer within {self.policy.deadline:g} s")
+
+    async def _post(
+        self, settings: CallbackSettings, path: str, content: bytes, handler: InProcessHandler | None
+    ) -> httpx.Response:
+        client = self._client(settings, handler)
+        headers = {"content-type": "text/plain" if settings.mode == "public_key" else "application/json"}
+        with anyio.move_on_after(self.policy.deadline) as scope:
+            try:
+                response = await client.post(path, content=content, headers=headers)
+            except httpx.ConnectError as exc:
+                if _is_certificate_error(exc):
+                    raise CallbackFailure(
+                        "PIN_MISMATCH",
+                        f"the TLS certificate {settings.url} presented is not the pinned one "
+                        f"({certificate_fingerprint(settings.certificate)}): {exc}",
+                    ) from None
+                raise CallbackFailure("UNREACHABLE", f"cannot connect to {settings.url}: {exc}") from None
+            except httpx.HTTPError as exc:
+                raise CallbackFailure("UNREACHABLE", f"{settings.url}: {type(exc).__name__}: {exc}") from None
+            if handler is None and settings.mode == "certificate":
+                self._check_network_pin(response, settings)
+            return response
+        assert scope.cancelled_caught
+        raise CallbackFailure("TIMEOUT", f"the handler did not answer within {self.policy.deadline:g} s")
+
+    def _client(self, settings: CallbackSettings, handler: InProcessHandler | None) -> httpx.AsyncClient:
+        parts = urlsplit(settings.url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        cache_key = (base, settings.certificate if handler is None else "in-process")
+        client = self._clients.get(cache_key)
+        if client is None:
+            if handler is not None:
+                client = httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=handler.app), base_url=base, trust_env=False
+                )
+            elif settings.mode == "certificate":
+                context = ssl.create_default_context(cadata=settings.certificate)
+                context.check_hostname = False  # the pin replaces name checks, as the product's pinning does
+                client = httpx.AsyncClient(base_url=base, verify=context, trust_env=False)
+            else:
+                client = httpx.AsyncClient(base_url=base, trust_env=False)
+            self._clients[cache_key] = client
+        return client
+
+    @staticmethod
+    def _check_presented_pin(handler: InProcessHandler, settings: CallbackSettings) -> None:
+        pinned = certificate_fingerprint(settings.certificate)
+        if not handler.certificate:
+            raise CallbackFailure("PIN_MISMATCH", f"the handler presented no certificate; pinned {pinned}")
+        presented = certificate_fingerprint(handler.certificate)
+        if presented != pinned:
+            raise CallbackFailure(
+                "PIN_MISMATCH",
+                f"the handler presented certificate {presented}, the pinned certificate is {pinned}",
+            )
+
+    @staticmethod
+    def _check_network_pin(response: httpx.Response, settings: CallbackSettings) -> None:
+        stream = response.extensions.get("network_stream")
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        if ssl_object is None:
+            raise CallbackFailure(
+                "PIN_MISMATCH", f"{settings.url} did not speak TLS; the certificate is pinned"
+            )
+        der = ssl_object.getpeercert(binary_form=True) or b""
+        presented = "sha256:" + hashlib.sha256(der).hexdigest()
+        pinned = certificate_fingerprint(settings.certificate)
+        if presented != pinned:
+            raise CallbackFailure(
+                "PIN_MISMATCH",
+                f"the handler presented certificate {presented}, the pinned certificate is {pinned}",
+            )
+
+    @staticmethod
+    def _verify_jwt(settings: CallbackSettings, token: str) -> Any:
+        key = load_public_key_pem(settings.public_key, what="the callback handler's public key")
+        token = token.strip()
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            raise CallbackFailure("MALFORMED", f"the handler's answer is not a JWT: {exc}") from None
+        if header.get("alg") != "RS256":
+            raise CallbackFailure(
+                "WRONG_KEY",
+                f"the answer is signed with {header.get('alg')!r}; the handler key configured for this API user "
+                "is an RSA key (RS256)",
+            )
+        kid = header.get("kid")
+        if kid is not None and kid != thumbprint(key):
+            raise CallbackFailure(
+                "WRONG_KEY",
+                f"the answer is signed with key {kid}, not with the handler key configured for this API user "
+                f"({thumbprint(key)})",
+            )
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+            )
+        except jwt.InvalidSignatureError:
+            raise CallbackFailure(
+                "BAD_SIGNATURE",
+                "the answer's JWT signature does not verify with the handler key configured for this API user",
+            ) from None
+        except jwt.PyJWTError as exc:
+            raise CallbackFailure("MALFORMED", f"the handler's JWT is malformed: {exc}") from None
+
+    @staticmethod
+    def _check_answer(answer: Any, request_id: str) -> tuple[str, str]:
+        if not isinstance(answer, dict):
+            raise CallbackFailure("MALFORMED", f"the answer is a {type(answer).__name__}, expected an object")
+        action = answer.get("action")
+        if action not in ACTIONS:
+            raise CallbackFailure(
+                "MALFORMED", f"the answer's action is {action!r}, expected one of {', '.join(ACTIONS)}"
+            )
+        echoed = answer.get("requestId")
+        if echoed is not None and str(echoed) != request_id:
+            raise CallbackFailure("MALFORMED", f"the answer is for request {echoed!r}, not {request_id!r}")
+        reason = answer.get("rejectionReason") or ""
+        if not isinstance(reason, str):
+            raise CallbackFailure(
+                "MALFORMED", f"rejectionReason is a {type(reason).__name__}, expected a string"
+            )
+        return str(action), reason
+
+    # -- trace and log --
+
+    def _trace(self, kind: str, api_user: str, request_id: str, **fields: Any) -> None:
+        self.env.trace.record(kind, node=self.node, api_user=api_user, request=request_id, **fields)
+
+    def _fail(self, api_user: str, request_id: str, failure: CallbackFailure, attempt: int) -> None:
+        self._trace(
+            "callback_error", api_user, request_id, error=failure.kind, detail=failure.detail, attempt=attempt
+        )
+
+    def _say(self, level: str, method: str, message: str) -> None:
+        if self._log is not None:
+            self._log(level, method, message)
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)

@@ -1,0 +1,232 @@
+"""A reference callback handler: a Starlette application with configurable rules.
+
+It speaks both authentication modes: with a `key` (RSA) it is a public-key handler (requests are JWTs
+signed by the co-signer, answers are RS256 JWTs naming the key by its RFC 7638 thumbprint in `kid`, on
+`/v2/...` paths); without one it answers plain JSON on the paths without `/v2` (certificate pinning is
+the TLS layer's business). Rules: a default action, a latency, REJECT above a USD amount, RETRY for the
+first N attempts of each request, and injectable faults (timeout, down, error, garbage, bad signature,
+wrong key) for rehearsing handler failures. Tests and the demo use it; users can start from it.
+
+The same decision logic is available without HTTP as `ReferenceHandler.decide`, for the in-process
+"Python callable" mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from cosigner_ha.node.rsa_keys import load_public_key_pem, public_key_pem, thumbprint
+
+FAULTS = ("timeout", "down", "error", "garbage", "bad-signature", "wrong-key", "reject", "retry")
+
+
+@dataclasses.dataclass
+class HandlerRules:
+    """What the handler answers. `fault`, when set, overrides everything (see FAULTS)."""
+
+    action: str = "APPROVE"
+    latency: float = 0.0
+    reject_above_usd: float | None = None
+    retry_first: int = 0
+    fault: str | None = None
+    hang: float = 3600.0  # how long the "timeout" fault keeps a request waiting
+
+    def __post_init__(self) -> None:
+        if self.action not in ("APPROVE", "REJECT", "RETRY", "IGNORE"):
+            raise ValueError(f"handler action {self.action!r} is not APPROVE, REJECT, RETRY or IGNORE")
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"handler fault {self.fault!r} is not one of {', '.join(FAULTS)}")
+
+
+def amount_usd(body: dict[str, Any]) -> float:
+    """The request's USD value: the destinations' `amountUSD`, else a top-level `amountUSD`."""
+    total = 0.0
+    found = False
+    for dest in body.get("destinations") or []:
+        if isinstance(dest, dict) and isinstance(dest.get("amountUSD"), int | float):
+            total += float(dest["amountUSD"])
+            found = True
+    if not found and isinstance(body.get("amountUSD"), int | float):
+        total = float(body["amountUSD"])
+    return total
+
+
+class ReferenceHandler:
+    """Rules, state (attempts per request, every request seen) and the Starlette `app`.
+
+    `prefix`: the path the handler is deployed under (the co-signer appends `/v2/...` to its URL).
+    """
+
+    def __init__(
+        self,
+        rules: HandlerRules | None = None,
+        *,
+        key: rsa.RSAPrivateKey | None = None,
+        cosigner_keys: Sequence[str] = (),
+        wrong_key: rsa.RSAPrivateKey | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        prefix: str = "",
+    ) -> None:
+        self.rules = rules or HandlerRules()
+        self.key = key
+        self.cosigner_keys = [
+            load_public_key_pem(pem, what="a co-signer public key") for pem in cosigner_keys
+        ]
+        self._wrong_key = wrong_key
+        self._sleep = sleep
+        self.attempts: dict[str, int] = {}
+        self.seen: list[tuple[str, dict[str, Any]]] = []  # (path, request body)
+        self.raw: list[bytes] = []
+        prefix = prefix.rstrip("/") + ("/v2" if key is not None else "")
+        self.app = Starlette(
+            routes=[
+                Route(f"{prefix}/tx_sign_request", self._tx, methods=["POST"]),
+                Route(f"{prefix}/config_change_sign_request", self._config_change, methods=["POST"]),
+            ]
+        )
+
+    @property
+    def public_key(self) -> str:
+        """The PEM the co-signer is configured with for this handler (public-key mode)."""
+        if self.key is None:
+            raise ValueError("this handler answers plain JSON (certificate mode); it has no signing key")
+        return public_key_pem(self.key)
+
+    def trust(self, cosigner_public_key: str) -> None:
+        """Accept requests signed by another co-signer (one per node that uses this handler)."""
+        self.cosigner_keys.append(load_public_key_pem(cosigner_public_key, what="a co-signer public key"))
+
+    # -- decisions --
+
+    def decide(self, body: dict[str, Any], *, kind: str = "tx") -> dict[str, Any]:
+        """The answer object for one request, counting it as an attempt."""
+        request_id = str(body.get("requestId") or body.get("txId") or "")
+        attempt = self.attempts.get(request_id, 0) + 1
+        self.attempts[request_id] = attempt
+        rules = self.rules
+        action, reason = rules.action, ""
+        if rules.fault == "reject":
+            action, reason = "REJECT", "rejected by an injected fault"
+        elif rules.fault == "retry" or attempt <= rules.retry_first:
+            action = "RETRY"
+        elif (
+            kind == "tx" and rules.reject_above_usd is not None and amount_usd(body) > rules.reject_above_usd
+        ):
+            action = "REJECT"
+            reason = f"amount {amount_usd(body):g} USD is above the limit of {rules.reject_above_usd:g} USD"
+        elif action == "REJECT":
+            reason = "rejected by the handler's default rule"
+        answer: dict[str, Any] = {"action": action, "requestId": request_id}
+        if reason:
+            answer["rejectionReason"] = reason
+        return answer
+
+    # -- HTTP --
+
+    async def _tx(self, request: Request) -> Response:
+        return await self._handle(request, "tx")
+
+    async def _config_change(self, request: Request) -> Response:
+        return await self._handle(request, "config_change")
+
+    async def _handle(self, request: Request, kind: str) -> Response:
+        raw = await request.body()
+        self.raw.append(raw)
+        if self.rules.latency:
+            await self._sleep(self.rules.latency)
+        fault = self.rules.fault
+        if fault == "timeout":
+            await self._sleep(self.rules.hang)
+        if fault == "down":
+            return PlainTextResponse("service unavailable", status_code=503)
+        if fault == "error":
+            return PlainTextResponse("internal error", status_code=500)
+        try:
+            body = self._read(raw)
+        except ValueError as exc:
+            return PlainTextResponse(str(exc), status_code=401 if self.key is not None else 400)
+        self.seen.append((request.url.path, body))
+        answer = self.decide(body, kind=kind)
+        if fault == "garbage":
+            return PlainTextResponse("<html>not an answer</html>")
+        if self.key is None:
+            return JSONResponse(answer)
+        signer = self.key
+        if fault == "wrong-key":
+            if self._wrong_key is None:
+                raise ValueError("the wrong-key fault needs `wrong_key` at construction")
+            signer = self._wrong_key
+        token = jwt.encode(answer, signer, algorithm="RS256", headers={"kid": thumbprint(signer)})
+        if fault == "bad-signature":
+            head, payload, signature = token.split(".")
+            token = ".".join(
+                [head, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")]
+            )
+        return PlainTextResponse(token)
+
+    def _read(self, raw: bytes) -> dict[str, Any]:
+        if self.key is None:
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise ValueError(f"request is not JSON: {exc}") from None
+        else:
+            token = raw.decode(errors="replace").strip()
+            body = None
+            if not self.cosigner_keys:  # development mode: nobody to check the signature against
+                body = jwt.decode(token, options={"verify_signature": False})
+            for key in self.cosigner_keys:
+                try:
+                    body = jwt.decode(
+                        token,
+                        key,
+                        algorithms=["RS256"],
+                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+                    )
+                    break
+                except jwt.PyJWTError:
+                    continue
+            if body is None:
+                raise ValueError("request JWT is not signed by a known co-signer key")
+        if not isinstance(body, dict):
+            raise ValueError("request body is not an object")
+        return body
+
+
+async def serve(
+    app: Any,
+    bind: str,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    shutdown: Callable[[], Awaitable[None]] | None = None,
+    task_status: Any = None,
+) -> None:
+    """Serve `app` over HTTP(S) with hypercorn on trio (runtime mode: `callback serve`).
+
+    `task_status.started(urls)` reports the bound URLs (port 0 picks a free port).
+    """
+    import trio
+    from hypercorn.config import Config
+    from hypercorn.trio import serve as hypercorn_serve
+
+    config = Config()
+    config.bind = [bind]
+    config.certfile = certfile
+    config.keyfile = keyfile
+    config.accesslog = None
+    config.errorlog = None
+    await hypercorn_serve(
+        app, config, shutdown_trigger=shutdown, task_status=task_status or trio.TASK_STATUS_IGNORED
+    )

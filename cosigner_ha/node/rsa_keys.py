@@ -1,0 +1,142 @@
+"""RSA keys for the callback handler's JWT mode (RS256), built from a given randomness source.
+
+`cryptography` generates RSA keys only from the OS random source, which a simulation must never read:
+the same seed has to give the same keys. So the primes are drawn here, from the `randbytes` the caller
+passes (the environment's DRBG), tested with Miller-Rabin, and assembled with `RSAPrivateNumbers`.
+PKCS#1 v1.5 signing is deterministic, so the JWTs a simulation produces replay byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+PUBLIC_EXPONENT = 65537
+_SMALL_PRIMES = [p for p in range(3, 2000) if all(p % d for d in range(2, math.isqrt(p) + 1))]
+_SMALL_PRODUCT = math.prod(_SMALL_PRIMES)
+
+
+def _probably_prime(n: int, rounds: int, randbytes: Callable[[int], bytes]) -> bool:
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    size = (n.bit_length() + 7) // 8
+    for _ in range(rounds):
+        a = 2 + int.from_bytes(randbytes(size), "big") % (n - 3)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _prime(bits: int, randbytes: Callable[[int], bytes]) -> int:
+    while True:
+        # top two bits set: the product of two such primes has exactly 2 * bits bits
+        candidate = int.from_bytes(randbytes(bits // 8), "big") | (3 << (bits - 2)) | 1
+        for _ in range(2048):  # walk odd numbers from the draw, sieving out small factors cheaply
+            if (
+                math.gcd(candidate, _SMALL_PRODUCT) == 1
+                and math.gcd(candidate - 1, PUBLIC_EXPONENT) == 1
+                and _probably_prime(candidate, 5, randbytes)
+            ):
+                return candidate
+            candidate += 2
+
+
+def generate_rsa_key(randbytes: Callable[[int], bytes], bits: int = 2048) -> rsa.RSAPrivateKey:
+    """An RSA key that is a function of 32 bytes drawn from `randbytes`.
+
+    The prime search (five Miller-Rabin rounds, as FIPS 186-4 allows for random candidates of this size)
+    runs on a ChaCha20 stream keyed by that draw, and is memoised on it: a search costs a few hundred
+    milliseconds, and tests and repeated simulations with one seed ask for the same keys again.
+    """
+    if bits % 16 or bits < 1024:
+        raise ValueError(f"RSA key size must be a multiple of 16 and at least 1024 bits, got {bits}")
+    return _key_from_seed(randbytes(32), bits)
+
+
+@functools.lru_cache(maxsize=64)
+def _key_from_seed(seed: bytes, bits: int) -> rsa.RSAPrivateKey:
+    stream = Cipher(algorithms.ChaCha20(seed, bytes(16)), mode=None).encryptor()
+
+    def randbytes(n: int) -> bytes:
+        return stream.update(bytes(n))
+
+    while True:
+        p, q = _prime(bits // 2, randbytes), _prime(bits // 2, randbytes)
+        if p == q:
+            continue
+        n = p * q
+        lam = math.lcm(p - 1, q - 1)
+        d = pow(PUBLIC_EXPONENT, -1, lam)
+        numbers = rsa.RSAPrivateNumbers(
+            p=p,
+            q=q,
+            d=d,
+            dmp1=d % (p - 1),
+            dmq1=d % (q - 1),
+            iqmp=pow(q, -1, p),
+            public_numbers=rsa.RSAPublicNumbers(PUBLIC_EXPONENT, n),
+        )
+        return numbers.private_key(unsafe_skip_rsa_key_validation=True)  # built and checked above
+
+
+def private_key_der(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_private_key_der(data: bytes) -> rsa.RSAPrivateKey:
+    key = serialization.load_der_private_key(data, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the stored callback key is not an RSA key")
+    return key
+
+
+def public_key_pem(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def load_public_key_pem(pem: str, *, what: str = "public key") -> rsa.RSAPublicKey:
+    """An RSA public key of at least 2048 bits, or `ValueError` saying what is wrong with the PEM."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} is not a PEM public key: {exc}") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"{what} is a {type(key).__name__}, expected an RSA key (RS256)")
+    if key.key_size < 2048:
+        raise ValueError(f"{what} is RSA-{key.key_size}; at least RSA-2048 is required")
+    return key
+
+
+def _b64(n: int) -> str:
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def thumbprint(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
+    """RFC 7638 JWK thumbprint: the `kid` a JWT names its signing key by."""
+    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+    numbers = public.public_numbers()
+    jwk = json.dumps({"e": _b64(numbers.e), "kty": "RSA", "n": _b64(numbers.n)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(hashlib.sha256(jwk.encode()).digest()).rstrip(b"=").decode()

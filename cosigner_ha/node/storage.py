@@ -1,0 +1,180 @@
+"""Where a node's bytes live, and the one way they are replaced: atomically.
+
+A `Disk` is a file system seen through the steps that matter for crash safety (create, append, fsync,
+rename, fsync of the directory); `SimDisk` (in `infra`) implements it in memory with a fault at any step,
+`LocalDisk` on the machine's file system for the runtime. A `BlobStore` is what the database writes to:
+`DiskBlobStore` replaces a file by write-to-temporary, fsync, rename, fsync-directory, so that after a
+crash at any step a reader finds the old bytes or the new ones, never a mixture; `BucketBlobStore` relies
+on the object store's whole-object puts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+from pathlib import Path
+from typing import Protocol
+
+from cosigner_ha.node.infra import Bucket, Disk
+
+__all__ = ["BlobStore", "BucketBlobStore", "Disk", "DiskBlobStore", "LocalDisk"]
+
+
+class LocalDisk:
+    """The machine's file system, with every path placed under `root` (runtime mode)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.name = str(self.root)
+
+    def _path(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return self._path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, path: str) -> bool:
+        return self._path(path).exists()
+
+    def size(self, path: str) -> int:
+        try:
+            return self._path(path).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def listdir(self, directory: str) -> list[str]:
+        try:
+            return sorted(p.name for p in self._path(directory).iterdir() if p.is_file())
+        except FileNotFoundError:
+            return []
+
+    def create(self, path: str) -> None:
+        target = self._path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"")
+
+    def append(self, path: str, data: bytes) -> None:
+        with self._path(path).open("ab") as f:
+            f.write(data)
+
+    def fsync(self, path: str) -> None:
+        with self._path(path).open("ab") as f:
+            os.fsync(f.fileno())
+
+    def rename(self, source: str, target: str) -> None:
+        os.replace(self._path(source), self._path(target))
+
+    def remove(self, path: str) -> None:
+        self._path(path).unlink(missing_ok=True)
+
+    def fsync_dir(self, directory: str) -> None:
+        fd = os.open(self._path(directory), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class BlobStore(Protocol):
+    """Named byte strings, each replaced atomically."""
+
+    def describe(self, name: str) -> str:
+        """Where `name` lives, for messages (a path, or `s3://bucket/key`)."""
+        ...
+
+    def read(self, name: str) -> bytes | None: ...
+
+    def write(self, name: str, data: bytes) -> None:
+        """After a crash at any point of this call, `read(name)` is the old bytes or the new bytes."""
+        ...
+
+    def remove(self, name: str) -> None: ...
+
+    def list(self, directory: str) -> list[str]:
+        """Names directly under `directory` (relative to the store), sorted."""
+        ...
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+class DiskBlobStore:
+    """Files under one directory of a `Disk`, replaced by temporary file + fsync + rename + fsync-dir."""
+
+    def __init__(self, disk: Disk, root: str) -> None:
+        self.disk = disk
+        self.root = root.rstrip("/")
+
+    def _path(self, name: str) -> str:
+        return posixpath.join(self.root, name)
+
+    def describe(self, name: str) -> str:
+        return f"{getattr(self.disk, 'name', 'disk')}:{self._path(name)}"
+
+    def read(self, name: str) -> bytes | None:
+        return self.disk.read(self._path(name))
+
+    def write(self, name: str, data: bytes) -> None:
+        final = self._path(name)
+        directory, base = posixpath.split(final)
+        temp = posixpath.join(directory, f".{base}{TEMP_SUFFIX}")
+        self.disk.create(temp)
+        self.disk.append(temp, data)
+        self.disk.fsync(temp)  # the contents are durable before the name points at them ...
+        self.disk.rename(temp, final)
+        self.disk.fsync_dir(directory)  # ... and the new name is durable before we report success
+
+    def remove(self, name: str) -> None:
+        path = self._path(name)
+        if self.disk.exists(path):
+            self.disk.remove(path)
+            self.disk.fsync_dir(posixpath.dirname(path))
+
+    def list(self, directory: str) -> list[str]:
+        return [
+            n
+            for n in self.disk.listdir(self._path(directory))
+            if not (n.startswith(".") and n.endswith(TEMP_SUFFIX))
+        ]
+
+    def clean_temporaries(self, directory: str) -> None:
+        """Remove temporary files a crash left behind (their contents never counted)."""
+        path = self._path(directory)
+        for name in self.disk.listdir(path):
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(Exception):
+                    self.disk.remove(posixpath.join(path, name))
+
+
+class BucketBlobStore:
+    """Objects under a prefix of a bucket, read and written as the host's role."""
+
+    def __init__(self, bucket: Bucket, prefix: str, *, role: str | None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.role = role
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def describe(self, name: str) -> str:
+        return f"bucket://{self.bucket.name}/{self._key(name)}"
+
+    def read(self, name: str) -> bytes | None:
+        return self.bucket.get(self._key(name), role=self.role)
+
+    def write(self, name: str, data: bytes) -> None:
+        self.bucket.put(self._key(name), data, role=self.role)  # whole-object puts are atomic
+
+    def remove(self, name: str) -> None:
+        self.bucket.delete(self._key(name), role=self.role)
+
+    def list(self, directory: str) -> list[str]:
+        prefix = self._key(directory).rstrip("/") + "/"
+        return sorted(
+            k[len(prefix) :] for k in self.bucket.list(prefix, role=self.role) if "/" not in k[len(prefix) :]
+        )

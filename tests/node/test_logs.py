@@ -1,0 +1,80 @@
+"""Log lines in the product's format, on simulated time, rotated over ten files, each also a trace event."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cosigner_ha.env import Environment, simulate
+from cosigner_ha.node.infra import SimDisk
+from cosigner_ha.node.logs import NodeLog, format_line
+
+LINE = re.compile(
+    r"^(?P<app>\w+):(?P<line>\d+) (?P<level>DEBUG|INFO|WARN|ERROR) (?P<date>\d\d/\d\d/\d{4}) "
+    r"(?P<time>\d\d:\d\d:\d\d,\d{3}) (?P<cls>\w+) ::(?P<method>\w+) - (?P<message>.*)$"
+)
+
+
+def test_the_line_format_is_the_products() -> None:
+    line = format_line("cosigner", 42, "INFO", 1_767_225_601.25, "SigningService", "sign", "signed tx-1")
+    assert line == "cosigner:42 INFO 01/01/2026 00:00:01,250 SigningService ::sign - signed tx-1"
+
+
+def test_lines_carry_simulated_time_and_skew_and_become_trace_events() -> None:
+    disk = SimDisk()
+
+    async def main(env: Environment) -> None:
+        node_env = env.child("n1", skew=-2.5)
+        log = NodeLog(node_env, node="n1", disk=disk)
+        await env.clock.sleep(3600.125)
+        log.for_class("Agent").info("poll", "polling the SaaS")
+        log.for_class("Agent").debug("poll", "not written at INFO")
+
+    box: list[Environment] = []
+
+    async def capture(env: Environment) -> None:
+        box.append(env)
+        await main(env)
+
+    simulate(capture, seed=1)
+    text = (disk.read("/databases/cosigner/log/customer_cosigner.log") or b"").decode()
+    (line,) = text.splitlines()
+    m = LINE.match(line)
+    assert m is not None, line
+    assert (m["date"], m["time"], m["cls"], m["method"]) == ("01/01/2026", "00:59:57,625", "Agent", "poll")
+    (event,) = box[0].trace.of_kind("log")
+    assert event.fields == {
+        "node": "n1",
+        "level": "INFO",
+        "cls": "Agent",
+        "method": "poll",
+        "message": "polling the SaaS",
+    }
+
+
+def test_rotation_keeps_ten_files_of_the_configured_size() -> None:
+    disk = SimDisk()
+
+    async def main(env: Environment) -> NodeLog:
+        log = NodeLog(env, node="n1", disk=disk, max_bytes=1000)
+        for i in range(400):
+            log.for_class("C").info("m", f"line {i:04d} " + "x" * 40)
+        return log
+
+    log = simulate(main, seed=1)
+    names = disk.listdir("/databases/cosigner/log")
+    assert names == ["customer_cosigner.log"] + [f"customer_cosigner.log.{n}" for n in range(1, 10)]
+    assert all(disk.size(f"/databases/cosigner/log/{n}") <= 1000 for n in names)
+    tail = log.tail(3)
+    assert [t.split(" - ")[1][:9] for t in tail] == ["line 0397", "line 0398", "line 0399"]
+    oldest = (disk.read("/databases/cosigner/log/customer_cosigner.log.9") or b"").decode().splitlines()[0]
+    assert "line 0" in oldest and "line 0000" not in oldest  # the oldest files were dropped
+
+
+def test_bad_log_settings_are_refused() -> None:
+    async def main(env: Environment) -> None:
+        with pytest.raises(ValueError, match="log level 'LOUD'"):
+            NodeLog(env, node="n", disk=None, level="LOUD")
+
+    simulate(main, seed=1)
