@@ -112,7 +112,9 @@ def all_terminal(events: Sequence[Event]) -> Verdict:
     ended = {e.fields["tx"] for e in events if e.kind in TERMINAL_KINDS}
     open_ = [tx for tx in submitted if tx not in ended]
     if open_:
-        return Verdict(False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {_listed(open_)}")
+        return Verdict(
+            False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {_listed(open_)}"
+        )
     return Verdict(True, f"all {len(submitted)} transaction(s) reached a terminal status")
 
 
