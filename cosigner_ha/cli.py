@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cosigner_ha.cluster import commands_analyze
 from cosigner_ha.policy import commands as policy_commands
 
 
@@ -13,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the bundled demonstration and print its report")
     policy_commands.register(sub)
+    commands_analyze.register(sub)
     return parser
 
 
@@ -24,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo()
     if args.command == "policy":
         return policy_commands.run(args)
+    if args.command == "analyze":
+        return commands_analyze.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

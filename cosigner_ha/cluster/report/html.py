@@ -1,0 +1,467 @@
+"""The `--html` page: one self-contained file (plotly.js inlined, nothing fetched) with the summary figures
+in small tables, a timeline with a lane per node (down intervals, faults shaded and labelled, each
+signature a mark coloured by node) and signing latency over time with a rolling p50 and p99.
+
+plotly is imported when a page is written, not when the package is: `cosigner-ha run` without `--html`
+does not pay for it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cosigner_ha.cluster.report import fmt
+from cosigner_ha.cluster.report.atomic import write_text_atomic
+from cosigner_ha.cluster.report.model import Check, FaultSpan, RunReport, TxPoint, report_json_text
+from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
+
+#: Completed transactions in the rolling percentile window of the latency panel.
+ROLLING_WINDOW = 50
+#: Above this many points plotly draws with WebGL, which stays responsive where SVG would not.
+WEBGL_ABOVE = 10_000
+PLOT_ID = "cosigner-ha-run"
+#: Rows of fault labels above the top lane, and the page geometry their widths are estimated with.
+LABEL_LEVELS = 3
+LABEL_CHAR_PX = 6.5
+LABEL_PAGE_PX = 1200
+
+
+def write_html(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    """Write the page atomically (temporary file, then rename): never a half-written file."""
+    return write_text_atomic(path, render_html(report))
+
+
+def render_html(report: RunReport) -> str:
+    """The whole page as a string; equal reports give equal bytes."""
+    import plotly.io as pio
+
+    embedded = _json_for_script(report)  # first: it refuses a report JSON cannot hold, naming the key
+    figure = _figure(report)
+    plot = pio.to_html(
+        figure,
+        full_html=False,
+        include_plotlyjs=True,
+        include_mathjax=False,
+        div_id=PLOT_ID,
+        config={"displaylogo": False, "responsive": True},
+        default_height=f"{figure.layout.height}px",
+    )
+    title = f"cosigner-ha run: {report.scenario}"
+    verdict = "PASSED" if report.passed else "FAILED"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="cosigner-ha">
+<title>{_e(title)}: {verdict}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header>
+<h1>cosigner-ha run: <span class="scenario">{_e(report.scenario)}</span>
+<span class="verdict {verdict.lower()}">{verdict}</span></h1>
+<p class="sub">seed {report.seed} · {_e(fmt.seconds(report.simulated_seconds))} simulated in
+{report.wall_seconds:.2f} s wall ({_e(fmt.speedup(report.speedup))} real time) ·
+trace <code>{_e(report.trace_hash)}</code></p>
+</header>
+<section class="tables">
+{_summary_tables(report)}
+</section>
+<section class="plot">
+{plot}
+</section>
+{_checks_table(report)}
+<script type="application/json" id="report-json">{embedded}</script>
+</body>
+</html>
+"""
+
+
+# -- the figure ---------------------------------------------------------------------------------------
+
+
+def _figure(report: RunReport) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = report.node_names()
+    colours = node_colours(names)
+    end = report.simulated_seconds if report.simulated_seconds > 0 else 1.0
+    unit, unit_name = _time_unit(end)
+    lanes = {lane.name: lane for lane in report.lanes}
+    points = len(report.signatures) + sum(1 for t in report.transactions if t.latency is not None)
+    scatter = go.Scattergl if points > WEBGL_ABOVE else go.Scatter
+
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.09,
+        row_heights=[0.5, 0.5],
+        subplot_titles=(
+            "nodes: down intervals, faults (shaded) and signatures (one mark each)",
+            "signing latency of completed transactions, by completion time",
+        ),
+    )
+
+    # Down intervals: one horizontal bar per interval, on the node's lane.
+    down_y, down_x, down_base, down_text = [], [], [], []
+    for name in names:
+        lane = lanes.get(name)
+        for start, stop in lane.down if lane else ():
+            down_y.append(name)
+            down_base.append(start / unit)
+            down_x.append(max(stop - start, 0.0) / unit)
+            down_text.append(
+                f"{name} down {fmt.clock(start)}–{fmt.clock(stop)} ({fmt.seconds(stop - start)})"
+            )
+    if down_y:
+        figure.add_trace(
+            go.Bar(
+                y=down_y,
+                x=down_x,
+                base=down_base,
+                orientation="h",
+                width=0.7,
+                name="node down",
+                marker={"color": DOWN_COLOUR, "opacity": 0.45, "line": {"width": 0}},
+                hovertext=down_text,
+                hoverinfo="text",
+            ),
+            row=1,
+            col=1,
+        )
+
+    # Signatures: a vertical tick per signature on the signer's lane, one trace (legend entry) per node.
+    by_node: dict[str, list[Any]] = {name: [] for name in names}
+    for mark in report.signatures:
+        by_node[mark.node].append(mark)
+    for name in names:
+        marks = by_node[name]
+        standby = " (standby)" if name in lanes and lanes[name].standby else ""
+        figure.add_trace(
+            scatter(
+                x=[m.t / unit for m in marks],
+                y=[name] * len(marks),
+                mode="markers",
+                name=f"{name}{standby}: {len(marks)} signed",
+                legendgroup=name,
+                marker={
+                    "symbol": "line-ns",
+                    "size": 14,
+                    "color": colours[name],
+                    "line": {"color": colours[name], "width": 1.5},
+                },
+                customdata=[[m.tx, m.api_user, fmt.clock(m.t)] for m in marks],
+                hovertemplate="%{customdata[0]}<br>signed by "
+                + name
+                + " for %{customdata[1]}<br>at %{customdata[2]}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
+
+    # Latency: a point per completed transaction, coloured by the node that signed it.
+    completed = sorted(
+        (t for t in report.transactions if t.latency is not None and t.t_terminal is not None),
+        key=lambda t: (t.t_terminal, t.t_submitted),
+    )
+    groups: dict[str | None, list[TxPoint]] = {}
+    for t in completed:
+        groups.setdefault(t.node if t.node in colours else None, []).append(t)
+    for key in [*names, None]:
+        mine = groups.get(key, [])
+        if not mine:
+            continue
+        figure.add_trace(
+            scatter(
+                x=[t.t_terminal / unit for t in mine if t.t_terminal is not None],
+                y=[t.latency for t in mine],
+                mode="markers",
+                name=key or "unknown node",
+                legendgroup=key or "unknown",
+                showlegend=key is None,
+                marker={"size": 5, "color": colours.get(key or "", "#555555"), "opacity": 0.75},
+                customdata=[[fmt.seconds(t.latency), fmt.clock(t.t_submitted)] for t in mine],
+                hovertemplate="latency %{customdata[0]}<br>submitted %{customdata[1]}<extra>"
+                + _e(key or "?")
+                + "</extra>",
+            ),
+            row=2,
+            col=1,
+        )
+    if completed:
+        xs = [t.t_terminal / unit for t in completed if t.t_terminal is not None]
+        latencies = [t.latency for t in completed if t.latency is not None]
+        for q, dash, label in ((50, "solid", "p50"), (99, "dot", "p99")):
+            figure.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=rolling_percentile(latencies, q, ROLLING_WINDOW),
+                    mode="lines",
+                    name=f"rolling {label} (last {ROLLING_WINDOW})",
+                    line={"color": "#333333", "width": 1.5, "dash": dash},
+                    hoverinfo="skip",
+                ),
+                row=2,
+                col=1,
+            )
+
+    # Faults: shaded spans (both panels), labelled on the timeline; instant faults are a line.
+    for span in report.faults:
+        stop = end if span.end is None else span.end
+        if stop > span.start:
+            figure.add_vrect(
+                x0=span.start / unit,
+                x1=stop / unit,
+                fillcolor=FAULT_COLOUR,
+                opacity=0.25,
+                line_width=0,
+                layer="below",
+                row="all",
+                col=1,
+            )
+        else:
+            figure.add_vline(x=span.start / unit, line={"color": FAULT_COLOUR, "width": 2}, row="all", col=1)
+
+    # Labels sit in a band above the top lane, horizontal, on up to LABEL_LEVELS rows so neighbours
+    # do not overwrite each other (widths estimated for a page about 1,200 px wide).
+    levels = _label_levels([(span.start / unit, _fault_label(span)) for span in report.faults], end / unit)
+    for span, level in zip(report.faults, levels, strict=True):
+        figure.add_annotation(
+            x=span.start / unit,
+            y=len(names) - 0.45 + 0.32 * (LABEL_LEVELS - 1 - level),
+            xref="x",
+            yref="y",
+            text=_e(_fault_label(span)),
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font={"size": 10, "color": "#6b5200"},
+            bgcolor="rgba(255,255,255,0.6)",
+        )
+
+    lane_height = 46
+    height = 360 + lane_height * max(len(names), 1) + 320
+    figure.update_layout(
+        height=height,
+        template="plotly_white",
+        barmode="overlay",
+        hovermode="closest",
+        margin={"l": 90, "r": 30, "t": 50, "b": 60},
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.16, "xanchor": "left", "x": 0},
+        font={"size": 13},
+    )
+    figure.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=list(reversed(names)),
+        tickvals=names,
+        ticktext=[_e(n) + ("<br>(standby)" if n in lanes and lanes[n].standby else "") for n in names],
+        range=[-0.6, len(names) - 0.4 + 0.32 * LABEL_LEVELS + 0.1],
+        row=1,
+        col=1,
+    )
+    positive = [t.latency for t in completed if t.latency is not None and t.latency > 0]
+    log = bool(positive) and max(positive) / min(positive) > 100
+    ticks = _log_ticks(min(positive), max(positive)) if log else None
+    figure.update_yaxes(
+        title_text="latency" + (" (log scale)" if log else " (seconds)"),
+        type="log" if log else "linear",
+        tickvals=None if ticks is None else [v for v, _ in ticks],
+        ticktext=None if ticks is None else [t for _, t in ticks],
+        row=2,
+        col=1,
+    )
+    figure.update_xaxes(range=[0, end / unit], row=1, col=1)
+    figure.update_xaxes(range=[0, end / unit], title_text=f"simulated time ({unit_name})", row=2, col=1)
+    return figure
+
+
+def _fault_label(span: FaultSpan) -> str:
+    return span.label + (" (to the end)" if span.end is None else "")
+
+
+def _label_levels(labels: Sequence[tuple[float, str]], x_range: float) -> list[int]:
+    """A row for each label: the first whose last label ends before this one starts (greedy, by start)."""
+    per_char = x_range * LABEL_CHAR_PX / LABEL_PAGE_PX
+    ends = [-math.inf] * LABEL_LEVELS
+    levels = [0] * len(labels)
+    for i in sorted(range(len(labels)), key=lambda i: labels[i][0]):
+        x, text = labels[i]
+        free = [level for level in range(LABEL_LEVELS) if ends[level] < x]
+        level = free[0] if free else min(range(LABEL_LEVELS), key=lambda lv: ends[lv])
+        levels[i] = level
+        ends[level] = x + (len(text) + 1) * per_char
+    return levels
+
+
+_TICKS = (
+    (0.001, "1 ms"),
+    (0.01, "10 ms"),
+    (0.1, "100 ms"),
+    (1.0, "1 s"),
+    (10.0, "10 s"),
+    (60.0, "1m"),
+    (600.0, "10m"),
+    (3600.0, "1h"),
+    (36000.0, "10h"),
+    (86400.0, "1d"),
+)
+
+
+def _log_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Round durations between `low` and `high` (one step beyond each end), labelled as durations."""
+    inside = [i for i, (v, _) in enumerate(_TICKS) if low <= v <= high]
+    if not inside:
+        return list(_TICKS)
+    first, last = max(inside[0] - 1, 0), min(inside[-1] + 1, len(_TICKS) - 1)
+    return list(_TICKS[first : last + 1])
+
+
+def _time_unit(end: float) -> tuple[float, str]:
+    """Hours for runs of three hours or more, minutes from three minutes, else seconds."""
+    if end >= 3 * 3600:
+        return 3600.0, "hours"
+    if end >= 180:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
+def rolling_percentile(values: Sequence[float], q: int, window: int) -> list[float]:
+    """For each position, the nearest-rank q-th percentile of the last `window` values up to it."""
+    ordered: list[float] = []
+    out: list[float] = []
+    for i, value in enumerate(values):
+        bisect.insort(ordered, value)
+        if i >= window:
+            del ordered[bisect.bisect_left(ordered, values[i - window])]
+        n = len(ordered)
+        out.append(ordered[-(-q * n // 100) - 1])
+    return out
+
+
+# -- tables -------------------------------------------------------------------------------------------
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}>\n<caption>{_e(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _counts(counts: Mapping[str, int], total: int) -> list[list[str]]:
+    rows = [
+        [_e(k), f'<span class="num">{v}</span>', f'<span class="num">{fmt.share(v, total)}</span>']
+        for k, v in counts.items()
+    ]
+    return rows or [['<span class="dim">none</span>', "", ""]]
+
+
+def _summary_tables(report: RunReport) -> str:
+    total = report.transactions_total
+    colours = node_colours(report.node_names())
+    facts = [
+        ["scenario", _e(report.scenario)],
+        ["seed", str(report.seed)],
+        ["trace hash", f"<code>{_e(report.trace_hash[:16])}…</code>"],
+        ["simulated", _e(fmt.seconds(report.simulated_seconds))],
+        ["wall", f"{report.wall_seconds:.2f} s"],
+        ["speed-up", _e(fmt.speedup(report.speedup))],
+        ["transactions", str(total)],
+    ]
+    latency = [
+        [name, _e(fmt.seconds(getattr(report.latency, name)))] for name in ("p50", "p90", "p99", "max")
+    ]
+    signed_total = sum(report.signed_by.values())
+    signers = [
+        [
+            f'<span class="swatch" style="background:{colours[n]}"></span>{_e(n)}',
+            f'<span class="num">{report.signed_by.get(n, 0)}</span>',
+            f'<span class="num">{fmt.share(report.signed_by.get(n, 0), signed_total)}</span>',
+        ]
+        for n in report.node_names()
+    ]
+    failovers = [
+        [
+            fmt.clock(f.at),
+            f"{_e(f.from_node)} → {_e(f.to_node) if f.to_node else '<span class=fail>nobody</span>'}",
+            _e(fmt.seconds(f.gap_seconds)),
+        ]
+        for f in report.failovers
+    ] or [['<span class="dim">none</span>', "", ""]]
+    return "\n".join(
+        [
+            _table("run", ["", ""], facts, "facts"),
+            _table("by status", ["status", "count", "share"], _counts(report.by_status, total)),
+            _table("by sub-status", ["sub-status", "count", "share"], _counts(report.by_sub_status, total)),
+            _table("signing latency", ["", "seconds"], latency),
+            _table("signed by", ["node", "count", "share"], signers),
+            _table("failovers", ["at", "from → to", "gap"], failovers),
+        ]
+    )
+
+
+def _result(check: Check) -> str:
+    return '<span class="pass">PASS</span>' if check.ok else '<span class="fail">FAIL</span>'
+
+
+def _checks_table(report: RunReport) -> str:
+    rows = [
+        [kind, _e(name), _result(check), _e(check.detail)]
+        for kind, checks in (("invariant", report.invariants), ("expectation", report.expectations))
+        for name, check in checks.items()
+    ]
+    if not rows:
+        return ""
+    return (
+        '<section class="checks">\n'
+        + _table("invariants and expectations", ["kind", "check", "result", "detail"], rows)
+        + "\n</section>"
+    )
+
+
+def _json_for_script(report: RunReport) -> str:
+    """The `--json` report, safe inside a <script> element (no "</script>" can close it early)."""
+    return (
+        report_json_text(report)
+        .strip()
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+_CSS = f"""
+body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px 32px; color: #222; }}
+h1 {{ font-size: 22px; margin: 0 0 4px 0; }}
+h1 .scenario {{ color: #4E79A7; }}
+.verdict {{ font-size: 14px; padding: 2px 10px; border-radius: 10px; margin-left: 10px; vertical-align: middle; color: white; }}
+.verdict.passed {{ background: {OK_COLOUR}; }}
+.verdict.failed {{ background: {FAIL_COLOUR}; }}
+.sub {{ color: #555; margin: 0 0 16px 0; }}
+.tables {{ display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; margin-bottom: 12px; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+caption {{ text-align: left; font-weight: 600; padding-bottom: 4px; }}
+th, td {{ padding: 3px 8px; border-bottom: 1px solid #e4e4e4; text-align: left; }}
+th {{ color: #666; font-weight: 500; }}
+.num {{ font-variant-numeric: tabular-nums; }}
+.dim {{ color: #999; }}
+.pass {{ color: {OK_COLOUR}; font-weight: 700; }}
+.fail {{ color: {FAIL_COLOUR}; font-weight: 700; }}
+.swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }}
+code {{ font-size: 12px; }}
+.checks {{ margin-top: 16px; }}
+"""

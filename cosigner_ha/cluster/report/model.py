@@ -1,0 +1,238 @@
+"""What one run produced, as the runner fills it in and the renderers (terminal, JSON, HTML) read it.
+
+The summary figures are exactly the `--json` report of DESIGN.md section 5 (`RunReport.to_json`); the
+lanes, fault spans, signature marks and transaction points are only for drawing and stay out of the JSON.
+Times are simulated seconds from the start of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cosigner_ha.cluster.report.atomic import write_text_atomic
+
+#: The percentiles a report gives, in `LatencyStats` field order.
+PERCENTILES = (50, 90, 99)
+
+#: The keys of the `--json` report (DESIGN.md section 5), in the order `to_json` writes them.
+JSON_KEYS = (
+    "scenario",
+    "seed",
+    "trace_hash",
+    "simulated_seconds",
+    "wall_seconds",
+    "transactions",
+    "latency_seconds",
+    "signed_by",
+    "failovers",
+    "invariants",
+    "expectations",
+    "passed",
+)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Signing latency percentiles in seconds (submission to released signature); None without data."""
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class Failover:
+    """The signing node was lost at `at`; `to_node` signed next, `gap_seconds` later (None: nobody did)."""
+
+    at: float
+    from_node: str
+    to_node: str | None
+    gap_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One invariant or expectation: whether it held, and what was seen (for people)."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class FaultSpan:
+    """A fault from the scenario's timeline as it happened; `end` None means it lasted to the end."""
+
+    start: float
+    end: float | None
+    action: str
+    target: str
+    nodes: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.action} {self.target}" if self.target else self.action
+
+
+@dataclass(frozen=True)
+class SignatureMark:
+    """A released signature: when, by which node, for which transaction and API user."""
+
+    t: float
+    node: str
+    tx: str
+    api_user: str
+
+
+@dataclass(frozen=True)
+class TxPoint:
+    """One transaction's course; `latency` is submission to signature, for completed ones."""
+
+    t_submitted: float
+    t_terminal: float | None
+    status: str
+    sub_status: str | None
+    latency: float | None
+    node: str | None
+
+
+@dataclass(frozen=True)
+class NodeLane:
+    """A node's row on the timeline; `down` holds the (start, end) intervals it was crashed, paused or cut off."""
+
+    name: str
+    enclave: str
+    site: str
+    standby: bool
+    down: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    scenario: str
+    seed: int
+    trace_hash: str
+    simulated_seconds: float
+    wall_seconds: float
+    transactions_total: int
+    by_status: Mapping[str, int]
+    by_sub_status: Mapping[str, int]
+    latency: LatencyStats
+    signed_by: Mapping[str, int]
+    failovers: tuple[Failover, ...]
+    invariants: Mapping[str, Check]
+    expectations: Mapping[str, Check]
+    passed: bool
+    # for drawing, not in the JSON report:
+    lanes: tuple[NodeLane, ...] = ()
+    faults: tuple[FaultSpan, ...] = ()
+    signatures: tuple[SignatureMark, ...] = ()
+    transactions: tuple[TxPoint, ...] = ()
+
+    @property
+    def speedup(self) -> float | None:
+        """Simulated seconds per wall-clock second; None when the wall time is too small to divide by."""
+        if self.wall_seconds <= 0:
+            return None
+        return self.simulated_seconds / self.wall_seconds
+
+    def failed_checks(self) -> list[str]:
+        """Names of the invariants, then expectations, that did not hold, in report order."""
+        return [
+            name for checks in (self.invariants, self.expectations) for name, c in checks.items() if not c.ok
+        ]
+
+    def node_names(self) -> list[str]:
+        """Every node the report mentions: lanes in order, then signers and failover nodes without a lane."""
+        names = dict.fromkeys(lane.name for lane in self.lanes)
+        names.update(dict.fromkeys(sorted(n for n in self.signed_by if n not in names)))
+        extra = {f.from_node for f in self.failovers} | {f.to_node for f in self.failovers if f.to_node}
+        extra |= {s.node for s in self.signatures}
+        names.update(dict.fromkeys(sorted(n for n in extra if n not in names)))
+        return list(names)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` report of DESIGN.md section 5, exactly those keys (`JSON_KEYS`), as plain data."""
+        data: dict[str, Any] = {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "trace_hash": self.trace_hash,
+            "simulated_seconds": self.simulated_seconds,
+            "wall_seconds": self.wall_seconds,
+            "transactions": {
+                "total": self.transactions_total,
+                "by_status": dict(self.by_status),
+                "by_sub_status": dict(self.by_sub_status),
+            },
+            "latency_seconds": {
+                "p50": self.latency.p50,
+                "p90": self.latency.p90,
+                "p99": self.latency.p99,
+                "max": self.latency.max,
+            },
+            "signed_by": dict(self.signed_by),
+            "failovers": [
+                {"at": f.at, "from": f.from_node, "to": f.to_node, "gap_seconds": f.gap_seconds}
+                for f in self.failovers
+            ],
+            "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
+            "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
+            "passed": self.passed,
+        }
+        _check_finite(data, "")
+        return data
+
+
+def _check_finite(value: object, path: str) -> None:
+    """JSON has no NaN or infinity: refuse them here, naming the key, rather than write a file nobody reads."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"report value {path or '(top)'} is {value}; a JSON report holds finite numbers only"
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{path}[{i}]")
+
+
+def report_json_text(report: RunReport) -> str:
+    """The report as the `--json` file holds it: indented, keys in `JSON_KEYS` order, newline at the end."""
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_json(report: RunReport, path: str | os.PathLike[str]) -> Path:
+    """Write the `--json` report atomically (temporary file, then rename): never a half-written file."""
+    return write_text_atomic(path, report_json_text(report))
+
+
+def latency_stats(values: Iterable[float]) -> LatencyStats:
+    """p50, p90, p99 and max of `values` by the **nearest-rank** method; all None when there are none.
+
+    The p-th percentile is the smallest value v such that at least p% of the values are <= v, that is
+    the value of rank ceil(p/100 * n) in ascending order. It is always one of the values (no
+    interpolation), so a reported p99 of "2m" is a latency some transaction actually had.
+    """
+    ordered = sorted(_checked(values))
+    n = len(ordered)
+    if n == 0:
+        return LatencyStats(None, None, None, None)
+    # ceil(p * n / 100) in integers: exact, whatever n is.
+    p50, p90, p99 = (ordered[-(-p * n // 100) - 1] for p in PERCENTILES)
+    return LatencyStats(p50, p90, p99, ordered[-1])
+
+
+def _checked(values: Iterable[float]) -> Iterable[float]:
+    for i, value in enumerate(values):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise TypeError(f"latency {i} is {value!r}; expected a number of seconds")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"latency {i} is {value}; expected a finite number of seconds >= 0")
+        yield float(value)

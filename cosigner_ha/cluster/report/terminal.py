@@ -1,0 +1,271 @@
+"""The summary `cosigner-ha run` prints: header, timeline, tables, checks and a verdict, drawn with rich.
+
+Everything that comes from the scenario or the run (names, details) is added as `Text`, never as markup,
+so a check detail holding "[red]" prints as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from cosigner_ha.cluster.report import fmt
+from cosigner_ha.cluster.report.model import Check, RunReport
+from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
+from cosigner_ha.cluster.report.timeline import Timeline, bin_timeline
+
+#: Terminal statuses first (as DESIGN.md section 4 lists them), anything else (still pending) after.
+STATUS_STYLES: Mapping[str, str] = {
+    "COMPLETED": "green",
+    "REJECTED": "magenta",
+    "BLOCKED": "yellow",
+    "FAILED": "red",
+    "CANCELLED": "bright_red",
+}
+PENDING_STYLE = "cyan"
+DENSITY = "▁▂▃▄▅▆▇█"
+PARTIAL = " ▏▎▍▌▋▊▉"
+BAR_WIDTH = 30
+TIMELINE_COLUMNS = 60
+MAX_LISTED_FAULTS = 8
+IDLE_STYLE = "grey50"
+
+
+def render_summary(report: RunReport, console: Console, *, timeline_columns: int = TIMELINE_COLUMNS) -> None:
+    """Print the whole summary of one run to `console`."""
+    colours = node_colours(report.node_names())
+    parts: list[RenderableType] = [_header(report)]
+    if report.node_names() and timeline_columns > 0:
+        parts.append(_timeline(report, colours, timeline_columns))
+    parts.append(_figures(report))
+    parts.append(_signatures(report, colours))
+    parts.append(_failovers(report, colours))
+    parts.append(_checks(report))
+    parts.append(_verdict(report))
+    for part in parts:
+        console.print(part)
+        console.print()
+
+
+# -- header -------------------------------------------------------------------------------------------
+
+
+def _header(report: RunReport) -> Panel:
+    line = Text()
+    line.append("seed ", style="dim").append(str(report.seed), style="bold")
+    line.append(" · ", style="dim").append(fmt.seconds(report.simulated_seconds), style="bold")
+    line.append(" simulated in ", style="dim").append(f"{report.wall_seconds:.2f} s", style="bold")
+    line.append(" wall (", style="dim").append(fmt.speedup(report.speedup), style="bold")
+    line.append(" real time)", style="dim")
+    line.append(" · trace ", style="dim").append(report.trace_hash[:12], style="bold")
+    title = Text("cosigner-ha run: ", style="bold").append(report.scenario, style="bold cyan")
+    return Panel(line, title=title, title_align="left", border_style="cyan" if report.passed else "red")
+
+
+# -- timeline -----------------------------------------------------------------------------------------
+
+
+def _timeline(report: RunReport, colours: Mapping[str, str], columns: int) -> Panel:
+    timeline = bin_timeline(report, columns)
+    label_width = max(len(_lane_label(lane.name, lane.standby)) for lane in timeline.lanes)
+    label_width = max(label_width, len("faults"))
+    rows = Table.grid(padding=(0, 1))
+    rows.add_column(no_wrap=True, min_width=label_width)
+    rows.add_column(no_wrap=True)
+    busiest = timeline.busiest
+    for lane in timeline.lanes:
+        cells = Text()
+        for down, signed in zip(lane.down, lane.signatures, strict=True):
+            cells.append(*_cell(down, signed, busiest, colours[lane.name]))
+        label = Text(_lane_label(lane.name, lane.standby), style=colours[lane.name])
+        rows.add_row(label, cells)
+    faults = Text(
+        "".join(
+            "▀" if c > 0 else "▾" if i else " "
+            for c, i in zip(timeline.faults, timeline.instants, strict=True)
+        ),
+        style=FAULT_COLOUR,
+    )
+    rows.add_row(Text("faults", style="dim"), faults)
+    rows.add_row(Text(""), _axis(timeline))
+    legend = Text(style="dim")
+    legend.append("▁…█", style="bold").append(f" signatures per {fmt.seconds(timeline.column_seconds)}")
+    legend.append(f" (█ {busiest})" if busiest else " (none)")
+    legend.append("  ░", style=DOWN_COLOUR).append(" down  ")
+    legend.append("·", style=IDLE_STYLE).append(" idle  ")
+    legend.append("▀", style=FAULT_COLOUR).append(" fault  ")
+    legend.append("▾", style=FAULT_COLOUR).append(" instant fault")
+    body: list[RenderableType] = [rows, legend]
+    if report.faults:
+        body.append(_fault_list(report))
+    return Panel(Group(*body), title="timeline", title_align="left", border_style="dim")
+
+
+def _lane_label(name: str, standby: bool) -> str:
+    return f"{name} (standby)" if standby else name
+
+
+def _cell(down: float, signed: int, busiest: int, colour: str) -> tuple[str, str]:
+    if signed:
+        level = -(-signed * len(DENSITY) // busiest)  # ceil: one signature still shows
+        return DENSITY[level - 1], colour
+    if down >= 0.5:
+        return "░", DOWN_COLOUR
+    if down > 0:
+        return "░", f"dim {DOWN_COLOUR}"
+    return "·", IDLE_STYLE
+
+
+def _axis(timeline: Timeline) -> Text:
+    width = timeline.columns
+    axis = [" "] * width
+    marks = [(0, "0"), (width // 2, fmt.seconds(timeline.end / 2)), (width, fmt.seconds(timeline.end))]
+    for position, label in marks:
+        start = min(max(position - len(label) // 2, 0), width - len(label))
+        if start < 0 or any(c != " " for c in axis[max(start - 1, 0) : start + len(label) + 1]):
+            continue  # no room: a narrow timeline keeps the labels that fit
+        axis[start : start + len(label)] = label
+    return Text("".join(axis), style="dim")
+
+
+def _fault_list(report: RunReport) -> Columns:
+    items = []
+    for span in report.faults[:MAX_LISTED_FAULTS]:
+        if span.end is None:
+            when = f"{fmt.clock(span.start)}–end"
+        elif span.end <= span.start:
+            when = fmt.clock(span.start)
+        else:
+            when = f"{fmt.clock(span.start)}–{fmt.clock(span.end)}"
+        items.append(Text(when, style="dim").append(" ").append(span.label, style=FAULT_COLOUR))
+    hidden = len(report.faults) - MAX_LISTED_FAULTS
+    if hidden > 0:
+        items.append(Text(f"and {hidden} more", style="dim"))
+    return Columns(items, padding=(0, 3), title=Text("faults", style="dim", justify="left"))
+
+
+# -- figures ------------------------------------------------------------------------------------------
+
+
+def _figures(report: RunReport) -> Table:
+    total = report.transactions_total
+    statuses = Table(title="transactions", title_justify="left", title_style="bold")
+    statuses.add_column("status")
+    statuses.add_column("count", justify="right")
+    statuses.add_column("share", justify="right")
+    for status, count in _status_order(report.by_status):
+        style = STATUS_STYLES.get(status, PENDING_STYLE)
+        statuses.add_row(Text(status, style=style), str(count), fmt.share(count, total))
+    statuses.add_section()
+    statuses.add_row(Text("total", style="bold"), Text(str(total), style="bold"), "")
+
+    subs = Table(title="sub-status", title_justify="left", title_style="bold")
+    subs.add_column("sub-status")
+    subs.add_column("count", justify="right")
+    for sub, count in report.by_sub_status.items():
+        subs.add_row(Text(sub), str(count))
+    if not report.by_sub_status:
+        subs.add_row(Text("none", style="dim"), "")
+
+    latency = Table(title="signing latency", title_justify="left", title_style="bold")
+    latency.add_column("percentile")
+    latency.add_column("seconds", justify="right")
+    for name in ("p50", "p90", "p99", "max"):
+        value = getattr(report.latency, name)
+        latency.add_row(name, Text(fmt.seconds(value), style="dim" if value is None else ""))
+
+    grid = Table.grid(padding=(0, 4))
+    grid.add_row(statuses, subs, latency)
+    return grid
+
+
+def _status_order(by_status: Mapping[str, int]) -> list[tuple[str, int]]:
+    known = [(s, by_status[s]) for s in STATUS_STYLES if s in by_status]
+    return known + [(s, n) for s, n in by_status.items() if s not in STATUS_STYLES]
+
+
+def _signatures(report: RunReport, colours: Mapping[str, str]) -> Table:
+    lanes = {lane.name: lane for lane in report.lanes}
+    total = sum(report.signed_by.values())
+    most = max(report.signed_by.values(), default=0)
+    table = Table(title="signatures per node", title_justify="left", title_style="bold")
+    table.add_column("node")
+    table.add_column("site")
+    table.add_column("role")
+    table.add_column("signed", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("", min_width=BAR_WIDTH, no_wrap=True)
+    for name in report.node_names():
+        count = report.signed_by.get(name, 0)
+        lane = lanes.get(name)
+        site = Text(lane.site if lane else "?", style="dim")
+        role = Text("standby" if lane and lane.standby else "active", style="dim")
+        bar = Text(_bar(count, most), style=colours[name])
+        table.add_row(Text(name, style=colours[name]), site, role, str(count), fmt.share(count, total), bar)
+    return table
+
+
+def _bar(count: int, most: int) -> str:
+    if not most or not count:
+        return ""
+    eighths = max(1, round(count * BAR_WIDTH * 8 / most))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (PARTIAL[part] if part else "")
+
+
+def _failovers(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
+    if not report.failovers:
+        return Text("failovers: none (no signing node was lost while it was signing)", style="dim")
+    table = Table(title="failovers", title_justify="left", title_style="bold")
+    table.add_column("at")
+    table.add_column("from → to")
+    table.add_column("gap", justify="right")
+    for f in report.failovers:
+        route = Text(f.from_node, style=colours.get(f.from_node, ""))
+        route.append(" → ")
+        if f.to_node is None:
+            route.append("nobody signed again", style=FAIL_COLOUR)
+        else:
+            route.append(f.to_node, style=colours.get(f.to_node, ""))
+        table.add_row(fmt.clock(f.at), route, fmt.seconds(f.gap_seconds))
+    return table
+
+
+# -- checks and verdict -------------------------------------------------------------------------------
+
+
+def _checks(report: RunReport) -> RenderableType:
+    if not report.invariants and not report.expectations:
+        return Text("checks: none", style="dim")
+    table = Table(title="invariants and expectations", title_justify="left", title_style="bold")
+    table.add_column("kind", style="dim")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for kind, checks in (("invariant", report.invariants), ("expectation", report.expectations)):
+        for name, check in checks.items():
+            table.add_row(kind, Text(name), _result(check), Text(check.detail))
+    return table
+
+
+def _result(check: Check) -> Text:
+    return Text("PASS", style=f"bold {OK_COLOUR}") if check.ok else Text("FAIL", style=f"bold {FAIL_COLOUR}")
+
+
+def _verdict(report: RunReport) -> Text:
+    failed = report.failed_checks()
+    count = len(report.invariants) + len(report.expectations)
+    if report.passed and not failed:
+        return Text(f"PASSED: all {count} invariants and expectations held", style=f"bold {OK_COLOUR}")
+    if not failed:
+        return Text(
+            "FAILED: the run did not pass (no single check failed; see the runner's messages)",
+            style=f"bold {FAIL_COLOUR}",
+        )
+    verdict = Text(f"FAILED: {len(failed)} of {count} checks failed: ", style=f"bold {FAIL_COLOUR}")
+    return verdict.append(", ".join(failed), style=FAIL_COLOUR)
