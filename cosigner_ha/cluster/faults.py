@@ -42,6 +42,19 @@ class FaultInjector:
     def __init__(self, world: World, start: float) -> None:
         self.world = world
         self.start = start
+        self._crashed_hosts: set[str] = set()
+
+    def _crash(self, name: str, reason: str) -> None:
+        self.world.nodes[name].node.crash(reason)
+        if name not in self._crashed_hosts:
+            self._crashed_hosts.add(name)
+            self.world.network.crash(name)
+
+    def _boot(self, name: str) -> None:
+        if name in self._crashed_hosts:
+            self._crashed_hosts.discard(name)
+            self.world.network.restart(name)
+        self.world.nodes[name].node.start()
 
     def targets(self, fault: Fault) -> tuple[str, tuple[str, ...]]:
         """A readable target and the nodes it touches."""
@@ -94,19 +107,20 @@ class FaultInjector:
         action = fault.action
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
-                w.nodes[name].node.crash(f"{action} fault")
-                net.crash(name)
+                self._crash(name, f"{action} fault")
 
             def boot() -> None:
                 for name in nodes:
-                    net.restart(name)
-                    w.nodes[name].node.start()
+                    self._boot(name)
 
             return boot
         if action == FaultAction.RESTART:
             async with anyio.create_task_group() as tg:
                 for name in nodes:
-                    tg.start_soon(w.nodes[name].node.restart)
+                    if name in self._crashed_hosts:  # a restart after a crash boots the machine too
+                        self._boot(name)
+                    else:
+                        tg.start_soon(w.nodes[name].node.restart)
             return None
         if action == FaultAction.PAUSE:
             for name in nodes:
@@ -198,15 +212,13 @@ class FaultInjector:
         runtime = w.nodes[name]
         host = runtime.backend.host
         backup = host.disk.clone() if fault.backup else None  # type: ignore[attr-defined]
-        runtime.node.crash("disk lost")
-        w.network.crash(name)
+        self._crash(name, "disk lost")
         host.disk.lose()  # type: ignore[attr-defined]
 
         def recover() -> None:
             if backup is not None:
                 host.disk = backup
-            w.network.restart(name)
-            runtime.node.start()
+            self._boot(name)
 
         if fault.for_ is None:  # come back at once (restored, or empty)
             recover()
