@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cosigner_ha import mpc  # noqa: E402
-from cosigner_ha.env import Environment, SeededDrbg, simulate  # noqa: E402
-from cosigner_ha.saas_sim import Status  # noqa: E402
-from tests.saas_sim.harness import ready, running_world  # noqa: E402
+from cosigner_ha import mpc
+from cosigner_ha.env import Environment, SeededDrbg, simulate
+from cosigner_ha.saas_sim import Status
+from tests.saas_sim.harness import ready, running_world
 
 TRANSACTIONS = 200
 REPEATS = 3
@@ -71,10 +71,14 @@ def main() -> None:
     wall = min(r[0] for r in runs)
     simulated = runs[0][1]
     frost = min(bare_frost() for _ in range(REPEATS))
-    print(f"saas end to end: {TRANSACTIONS / wall:8.1f} signed tx/s (wall), {wall * 1000 / TRANSACTIONS:6.2f} ms/tx")
+    print(
+        f"saas end to end: {TRANSACTIONS / wall:8.1f} signed tx/s (wall), {wall * 1000 / TRANSACTIONS:6.2f} ms/tx"
+    )
     print(f"  simulated {simulated:.0f} s in {wall:.2f} s wall: {simulated / wall:.0f}x real time")
     print(f"  spread over {REPEATS} runs: {statistics.pstdev(r[0] for r in runs) * 1000:.0f} ms")
-    print(f"bare FROST 3-of-3 (reference): {TRANSACTIONS / frost:8.1f} sig/s, {frost * 1000 / TRANSACTIONS:6.2f} ms/sig")
+    print(
+        f"bare FROST 3-of-3 (reference): {TRANSACTIONS / frost:8.1f} sig/s, {frost * 1000 / TRANSACTIONS:6.2f} ms/sig"
+    )
     print(f"ratio end-to-end / bare FROST time per signature: {wall / frost:.2f}")
 
 

@@ -198,6 +198,8 @@ def analyze(scenario: Scenario) -> Analysis:
     topology = {name: list(users) for name, users in scenario.api_users_by_node().items()}
     findings = tuple(lint(policy, directory, topology))
     domains = failure_domains(scenario)
+    losses = _losses(scenario, domains)
+    serving = scenario.nodes_by_api_user()
     analysed: list[RuleAnalysis] = []
     skipped: list[SkippedRule] = []
     for rule in policy.rules:
@@ -220,7 +222,7 @@ def analyze(scenario: Scenario) -> Analysis:
                 for f in findings
                 if f.rule == rule.index and f.code == "EXCHANGE_FIAT_MULTIPLE_SIGNERS"
             )
-            analysed.append(_analyse_rule(rule, scenario, directory, domains, notes))
+            analysed.append(_analyse_rule(rule, scenario, directory, serving, losses, notes))
     return Analysis(
         scenario=scenario.name,
         origin=scenario.origin,
@@ -240,16 +242,30 @@ def failure_domains(scenario: Scenario) -> dict[Level, tuple[str, ...]]:
     }
 
 
+Losses = Mapping[Level, tuple[tuple[str, frozenset[str]], ...]]
+
+
+def _losses(scenario: Scenario, domains: Mapping[Level, tuple[str, ...]]) -> Losses:
+    """Level -> (domain, the names of the nodes lost with it), computed once for every rule."""
+    return {
+        level: tuple(
+            (domain, frozenset({domain} if depth is None else (n.name for n in scenario.nodes_under(domain))))
+            for domain in domains[level]
+        )
+        for level, depth in LEVELS
+    }
+
+
 def _analyse_rule(
     rule: Rule,
     scenario: Scenario,
     directory: Directory,
-    domains: Mapping[Level, tuple[str, ...]],
+    serving: Mapping[str, tuple[str, ...]],
+    losses: Losses,
     notes: tuple[str, ...],
 ) -> RuleAnalysis:
     designated = expand(directory, rule.signers.users, rule.signers.groups)
     api_users = [name for name in designated if directory.is_api_user(name)]
-    serving = scenario.nodes_by_api_user()
     signers = {user: tuple(serving.get(user, ())) for user in api_users}
     can_sign = [user for user in api_users if directory.can_sign(user)]
     behind: dict[str, list[str]] = {}
@@ -273,7 +289,7 @@ def _analyse_rule(
             signers,
             nodes,
             outcomes,
-            notes,
+            notes if status == "ok" else (),  # a rule that fails outright needs no further note
         )
 
     if not designated:
@@ -299,7 +315,7 @@ def _analyse_rule(
         return result("unsignable", f"no designated API user can sign (roles of {', '.join(api_users)})")
     if not nodes:
         return result("unsignable", f"no node serves {', '.join(can_sign)}: nobody can sign its transactions")
-    outcomes = tuple(_outcome(level, depth, domains[level], nodes, scenario) for level, depth in LEVELS)
+    outcomes = tuple(_outcome(level, losses[level], nodes) for level, _ in LEVELS)
     active = sum(1 for n in nodes if not n.standby)
     detail = (
         f"{len(nodes)} node{'s' if len(nodes) != 1 else ''} ({active} active, {len(nodes) - active} standby)"
@@ -313,13 +329,12 @@ def _only_exchange_fiat(rule: Rule) -> bool:
 
 
 def _outcome(
-    level: Level, depth: int | None, domains: Sequence[str], nodes: Sequence[NodeInfo], scenario: Scenario
+    level: Level, losses: Sequence[tuple[str, frozenset[str]]], nodes: Sequence[NodeInfo]
 ) -> LevelOutcome:
     breaking: list[str] = []
     standby_only: list[str] = []
     any_active = any(not n.standby for n in nodes)
-    for domain in domains:
-        lost = {domain} if depth is None else {n.name for n in scenario.nodes_under(domain)}
+    for domain, lost in losses:
         left = [n for n in nodes if n.name not in lost]
         if not left:
             breaking.append(domain)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 Selection = Literal["first-responder", "listed-order"]
@@ -26,6 +27,9 @@ class SaasConfig:
     #: A dispatched signing attempt is abandoned when its node makes no progress for this long. Covers the
     #: callback handler's 30 s deadline plus two polls; raise it when handlers answer RETRY.
     attempt_timeout: float = 75.0
+    #: A dispatched node whose every connection broke and stayed down this long is given up at once (a
+    #: crash), without waiting for the attempt timeout.
+    disconnect_grace: float = 10.0
     #: After a probe round finds nobody available, wait this long before probing again.
     reprobe_interval: float = 5.0
     #: What a callback timeout (the node reports FAILED) does: fail the transaction, or try another node.
@@ -37,6 +41,9 @@ class SaasConfig:
     authorization_timeout_sub_status: str = "TIMEOUT"
     #: An owner's pairing approval notification can be acted on for 12 hours (troubleshooting page).
     owner_approval_timeout: float = 12 * 3600.0
+    #: An approved unpairing waits this long for the node's CommandResult before revoking its access tokens
+    #: anyway (a node whose last API user is unpaired has no token left to report with).
+    unpair_confirm_timeout: float = 15 * 60.0
     #: Configuration-change requests expire after 7 days without an answer (tap-policy.md section 2.6).
     config_change_timeout: float = 7 * 24 * 3600.0
     #: Co-signer ids in the order "listed-order" selection prefers them; unlisted ones follow in pairing order.
@@ -44,8 +51,15 @@ class SaasConfig:
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
+            if field.type not in ("float", float):
+                continue
             value = getattr(self, field.name)
-            if isinstance(value, float) and not value > 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 raise ValueError(f"saas.{field.name}: expected a positive duration in seconds, got {value!r}")
         if self.selection not in SELECTIONS:
             raise ValueError(
@@ -54,4 +68,8 @@ class SaasConfig:
         if self.callback_failure not in ("fail", "next-node"):
             raise ValueError(
                 f"saas.callback_failure: expected 'fail' or 'next-node', got {self.callback_failure!r}"
+            )
+        if not isinstance(self.listed_order, tuple) or not all(isinstance(c, str) for c in self.listed_order):
+            raise ValueError(
+                f"saas.listed_order: expected a tuple of co-signer ids, got {self.listed_order!r}"
             )

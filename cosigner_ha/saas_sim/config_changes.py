@@ -107,9 +107,10 @@ class ConfigChangeService:
                 await self._owner_decides(state, req)
             while not req.final:
                 for cosigner, name, user_id in self._admins(state):
-                    self.ctx.mailbox(cosigner.id).put(
-                        wire.ConfigChange(req.id, user_id, req.kind, req.payload)
-                    )
+                    box = self.ctx.mailbox(cosigner.id)
+                    # a node that has not polled since still has the previous copy queued: replace it
+                    box.drop(lambda item: isinstance(item, wire.ConfigChange) and item.request_id == req.id)
+                    box.put(wire.ConfigChange(req.id, user_id, req.kind, req.payload))
                     if (cosigner.id, name) not in req.sent_to:
                         req.sent_to.append((cosigner.id, name))
                     self.ctx.record("config_change_sent", request=req.id, cosigner=cosigner.id, api_user=name)

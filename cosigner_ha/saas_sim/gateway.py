@@ -44,6 +44,7 @@ class Gateway:
         address: str,
         handle: Handler,
         undelivered: Undelivered,
+        closed: Callable[[Connection], None],
         record: Callable[..., Any],
         new_id: Callable[[], str],
     ) -> None:
@@ -51,6 +52,7 @@ class Gateway:
         self.address = address
         self._handle = handle
         self._undelivered = undelivered
+        self._closed = closed
         self._record = record
         self._new_id = new_id
         self._connections: dict[str, Connection] = {}
@@ -59,6 +61,10 @@ class Gateway:
     @property
     def connections(self) -> list[Connection]:
         return list(self._connections.values())
+
+    def connected(self, cosigner_id: str) -> bool:
+        """Whether the co-signer has an open connection on which it authenticated."""
+        return any(c.cosigner_id == cosigner_id and not c.closed for c in self._connections.values())
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled. `task_status.started` reports the bound address."""
@@ -96,6 +102,7 @@ class Gateway:
                     break
         finally:
             self._connections.pop(conn.id, None)
+            self._closed(conn)
             if not conn.closed:
                 conn.closed = True
                 with anyio.CancelScope(shield=True), contextlib.suppress(NetError):
@@ -120,7 +127,7 @@ class Gateway:
                 conn=conn.id,
                 request=request.TYPE,
                 code=exc.code,
-                cosigner=conn.cosigner_id,
+                cosigner=conn.cosigner_id or getattr(request, "cosigner_id", None),
                 reason=exc.message,
             )
             return await self._refuse(conn, exc.code, exc.message, log=False)

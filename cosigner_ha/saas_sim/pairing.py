@@ -142,9 +142,12 @@ class PairingService:
 
     # --- Pair / PairStatus ---------------------------------------------------------------------------------
 
-    def pair(self, msg: wire.Pair) -> wire.PairPending:
+    def pair(self, msg: wire.Pair) -> wire.Response:
         claims, state, user, record = self._pairing_claims(msg.pairing_token)
         if record.used_at is not None:
+            retry = self._same_pairing_again(msg, record)
+            if retry is not None:
+                return retry
             raise TokenReplayed(
                 f"the pairing token for API user {user.name!r} was already used at {record.used_at:.0f} "
                 f"(request {record.request_id}); a pairing token pairs once"
@@ -209,6 +212,24 @@ class PairingService:
         )
         self.ctx.spawn(self._owner_decides, state, req)
         return wire.PairPending(req.id, req.status.value)
+
+    def _same_pairing_again(self, msg: wire.Pair, record: PairingTokenRecord) -> wire.Response | None:
+        """A node that lost the answer to its `Pair` (a crash, a broken connection) and sends the very same
+        request again gets the request's current state; anything else presenting a spent token is a replay."""
+        if record.request_id is None:
+            return None
+        req = self.ctx.requests.get(record.request_id)
+        same = (
+            req.cosigner_id == msg.cosigner_id
+            and req.payload.get("config_key") == msg.config_key
+            and req.payload.get("transport_key") == msg.transport_key
+        )
+        if not same or req.status in (RequestState.REJECTED, RequestState.CANCELLED):
+            return None
+        done = self._completed.get(req.id)
+        if done is not None:
+            return done
+        return None if req.status is RequestState.COMPLETED else wire.PairPending(req.id, req.status.value)
 
     async def pair_status(self, msg: wire.PairStatus) -> wire.Response:
         """Held like a poll: answers when the owner decided, or after the long-poll interval."""
@@ -452,11 +473,11 @@ class PairingService:
             self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
             return
         cosigner = self.ctx.registry.get(cosigner_id)
-        # The node hears it on its channel; its access tokens stay valid until it confirms (or the grace
-        # period ends), so that it can still poll for the command.
+        # The node hears it on its channel; its access tokens stay valid until it confirms (or
+        # `unpair_confirm_timeout` passes), so that it can still poll for the command.
         cosigner.unpairing[user_id] = req.id
         self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
-        with anyio.move_on_after(self.ctx.config.offline_after):
+        with anyio.move_on_after(self.ctx.config.unpair_confirm_timeout):
             await self.ctx.requests.wait_final(req)
         if not req.final:
             self._unpair_confirmed(

@@ -22,7 +22,7 @@ from cosigner_ha.saas_sim.attestation import AttestationService
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.config_changes import ConfigChangeRequest, ConfigChangeService
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
-from cosigner_ha.saas_sim.errors import AttestationFailed, NotFound, SaasError
+from cosigner_ha.saas_sim.errors import AttestationFailed, Conflict, NotFound
 from cosigner_ha.saas_sim.gateway import Connection, Gateway
 from cosigner_ha.saas_sim.keyholders import OwnerDevice
 from cosigner_ha.saas_sim.lifecycle import TransactionService
@@ -82,9 +82,11 @@ class Saas:
             address=address,
             handle=self._handle,
             undelivered=self._undelivered,
+            closed=self._connection_closed,
             record=self.ctx.record,
             new_id=lambda: env.ids.sequence("conn"),
         )
+        self.signing.connected = self.gateway.connected
         self._started = False
 
     @property
@@ -115,7 +117,7 @@ class Saas:
         device and the two cloud co-signers."""
         workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
         if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
-            raise SaasError(f"a workspace named {workspace.name!r} exists already")
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
         directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
         owner = OwnerDevice(self.env.child(f"owner-device/{workspace.name}").randbytes)
         holders = (owner, *self.ctx.clouds)
@@ -300,13 +302,12 @@ class Saas:
     async def _handle(self, request: wire.Request, conn: Connection) -> wire.Response:
         pairing = self.pairing
         if isinstance(request, wire.Pair):
-            conn.cosigner_id = request.cosigner_id
             return pairing.pair(request)
         if isinstance(request, wire.PairStatus):
             return await pairing.pair_status(request)
         if isinstance(request, wire.RefreshAccess):
             grant = pairing.refresh(request)
-            conn.cosigner_id = request.cosigner_id
+            self._bind(conn, request.cosigner_id)
             return grant
         if isinstance(request, wire.AttestationQuote):
             if self.attestation is None:
@@ -316,13 +317,13 @@ class Saas:
             )
         if isinstance(request, wire.Poll):
             cosigner = pairing.authenticate(request.access_token, request.cosigner_id)
-            conn.cosigner_id = cosigner.id
+            self._bind(conn, cosigner.id)
             return await self._poll(cosigner, request)
         token = getattr(request, "access_token", None)
         if not isinstance(token, str):
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")
         cosigner = pairing.authenticate(token)
-        conn.cosigner_id = cosigner.id
+        self._bind(conn, cosigner.id)
         signing = self.signing
         if isinstance(request, wire.ProbeAnswer):
             signing.on_probe_answer(cosigner, request)
@@ -354,6 +355,18 @@ class Saas:
         items = await self.ctx.mailbox(cosigner.id).wait(self.config.long_poll_interval)
         self.ctx.registry.seen(cosigner)
         return wire.PollResult(items)
+
+    def _bind(self, conn: Connection, cosigner_id: str) -> None:
+        """The connection authenticated as this co-signer: it counts as the co-signer being there."""
+        if conn.cosigner_id != cosigner_id:
+            previous, conn.cosigner_id = conn.cosigner_id, cosigner_id
+            for changed in (previous, cosigner_id):
+                if changed is not None:
+                    self.signing.connection_changed(changed)
+
+    def _connection_closed(self, conn: Connection) -> None:
+        if conn.cosigner_id is not None:
+            self.signing.connection_changed(conn.cosigner_id)
 
     def _undelivered(self, response: wire.Response, conn: Connection) -> None:
         if isinstance(response, wire.PollResult) and response.items and conn.cosigner_id is not None:

@@ -73,27 +73,33 @@ class Session:
     package: mpc.SigningPackage | None = None
     outcome: str | None = None
     reason: str = ""
+    progressed: bool = False
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
 
     def progress(self) -> None:
+        """The node moved the session on (or it ended)."""
+        self.progressed = True
+        self.nudge()
+
+    def nudge(self) -> None:
+        """Something the attempt watches changed (the node's connections)."""
         waiters, self._waiters = self._waiters, []
         for event in waiters:
             event.set()
 
-    async def wait(self, timeout: float) -> bool:
-        """True when the session moved on within `timeout` seconds."""
+    async def wait(self, timeout: float) -> None:
         event = anyio.Event()
         self._waiters.append(event)
         with anyio.move_on_after(timeout):
             await event.wait()
-            return True
-        return False
 
 
 class SigningService:
     def __init__(self, ctx: SaasContext, finish: Finish) -> None:
         self.ctx = ctx
         self._finish = finish
+        #: Whether a co-signer has an open, authenticated connection (set by the SaaS from its gateway).
+        self.connected: Callable[[str], bool] = lambda cosigner_id: True
         self._probes: dict[str, tuple[ProbeRound, Answer]] = {}
         self._closed_probes: dict[str, str] = {}  # recent probe id -> tx id, to name late answers
         self._sessions: dict[str, Session] = {}
@@ -103,8 +109,10 @@ class SigningService:
     async def sign(self, tx: Transaction, state: WorkspaceState, candidates: Sequence[str]) -> None:
         """Probe, dispatch, fail over, until the transaction is terminal. The caller bounds it in time."""
         tried: list[str] = []
+        quiet = False  # a run of rounds without any online candidate is recorded once
         while not tx.terminal:
-            answer = await self._probe_round(tx, state, candidates, tried)
+            answer, had_candidates = await self._probe_round(tx, state, candidates, tried, quiet=quiet)
+            quiet = not had_candidates
             if tx.terminal:
                 return
             if answer is None:
@@ -141,15 +149,23 @@ class SigningService:
         ]
 
     async def _probe_round(
-        self, tx: Transaction, state: WorkspaceState, names: Sequence[str], tried: Sequence[str]
-    ) -> Answer | None:
+        self,
+        tx: Transaction,
+        state: WorkspaceState,
+        names: Sequence[str],
+        tried: Sequence[str],
+        *,
+        quiet: bool = False,
+    ) -> tuple[Answer | None, bool]:
+        """The chosen answer (or None), and whether there was any online candidate to probe."""
         answers = self._candidates(state, names, tried)
         selection = self.ctx.config.selection
         if not answers:
-            self.ctx.record(
-                "probe_result", tx=tx.id, selection=selection, candidates=0, chosen=None, answered=[]
-            )
-            return None
+            if not quiet:
+                self.ctx.record(
+                    "probe_result", tx=tx.id, selection=selection, candidates=0, chosen=None, answered=[]
+                )
+            return None, False
         window = self.ctx.config.probe_window
         deadline = self.ctx.env.clock.wall() + window
         probe_round = ProbeRound(tx.id, answers)
@@ -189,7 +205,7 @@ class SigningService:
                 a.cosigner_id for a in sorted(answers, key=lambda a: a.seq or 0) if a.available is not None
             ],
         )
-        return chosen
+        return chosen, True
 
     def on_probe_answer(self, cosigner: Cosigner, msg: wire.ProbeAnswer) -> None:
         found = self._probes.get(msg.probe_id)
@@ -249,14 +265,31 @@ class SigningService:
             api_user=user.name,
             attempt=len(tx.attempts),
         )
+        clock = self.ctx.env.clock
+        grace = self.ctx.config.disconnect_grace
+        idle_deadline = clock.now() + timeout
+        lost_since: float | None = None
         try:
             while session.outcome is None:
-                if not await session.wait(timeout) and session.outcome is None:
-                    self._close(
-                        session,
-                        RETRY,
-                        f"no progress from the node for {timeout:.0f} s (phase {session.phase})",
-                    )
+                now = clock.now()
+                if self.connected(cosigner.id):
+                    lost_since = None
+                elif lost_since is None:
+                    lost_since = now
+                wake = idle_deadline if lost_since is None else min(idle_deadline, lost_since + grace)
+                await session.wait(max(0.0, wake - now))
+                if session.outcome is not None:
+                    break
+                now = clock.now()
+                if session.progressed:
+                    session.progressed = False
+                    idle_deadline = now + timeout
+                elif now >= idle_deadline:
+                    why = f"no progress from the node for {timeout:.0f} s (phase {session.phase})"
+                    self._close(session, RETRY, why)
+                elif lost_since is not None and now >= lost_since + grace and not self.connected(cosigner.id):
+                    why = f"the node lost its connection for {grace:.0f} s (phase {session.phase})"
+                    self._close(session, RETRY, why)
         finally:
             if session.outcome is None:
                 why = (
@@ -291,6 +324,12 @@ class SigningService:
             reason=reason,
         )
         session.progress()
+
+    def connection_changed(self, cosigner_id: str) -> None:
+        """A connection of the co-signer opened or closed: its attempts re-check whether it is still there."""
+        for session in self._sessions.values():
+            if session.cosigner.id == cosigner_id:
+                session.nudge()
 
     def abort_for(self, cosigner_id: str, api_user: str, reason: str) -> int:
         """Close the open sessions of one pairing (it was undone)."""

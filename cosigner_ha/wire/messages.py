@@ -17,19 +17,11 @@ Admin:     ManagementRequest (add user, callback update, unpair, rename) -> Requ
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any
 
 from cosigner_ha.wire.schema import Message, message
 
 PROTOCOL_VERSION = 1
-
-_C = TypeVar("_C")
-
-
-@dataclass_transform(frozen_default=True)
-def frozen(cls: type[_C]) -> type[_C]:
-    """`dataclasses.dataclass(frozen=True, slots=True)`, spelled so that type checkers see the fields."""
-    return dataclasses.dataclass(frozen=True, slots=True)(cls)
 
 
 class Request(Message):
@@ -313,7 +305,7 @@ class Error(Response):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class EnclaveReport(Message):
     """What an SGX enclave's (simulated) hardware reports, encoded as the `report` of an AttestationQuote.
 
@@ -328,7 +320,7 @@ class EnclaveReport(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ShareContribution(Message):
     """The plaintext of one entry of `PairCompleted.contributions`, before it is sealed to the node.
 
@@ -351,7 +343,7 @@ class ShareContribution(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConfigChangeApproval(Message):
     """What an ADMIN API user's co-signer signs to answer a `ConfigChange`.
 
@@ -372,7 +364,7 @@ class ConfigChangeApproval(Message):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class AddUserCommand(WorkItem):
     """Pair another API user, commanded from the console or API (the only way for a GCP co-signer).
 
@@ -387,7 +379,7 @@ class AddUserCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class CallbackUpdateCommand(WorkItem):
     """Change an API user's callback handler (approved in the console); `callback` as in AddUserCommand."""
 
@@ -398,7 +390,7 @@ class CallbackUpdateCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class UnpairCommand(WorkItem):
     """Unpair an API user (approved by an admin): the node erases that user's share and keys."""
 
@@ -408,7 +400,7 @@ class UnpairCommand(WorkItem):
 
 
 @message
-@frozen
+@dataclasses.dataclass(frozen=True, slots=True)
 class CommandResult(Request):
     """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand. Answered by Ack."""
 

@@ -218,7 +218,7 @@ designated_signers = { users = ["signer-a"] }
     analysis = analysis_of(NITRO_A, NITRO_B, SGX_STANDBY, policy)
     first, second = analysis.rules
     assert first.status == "fails-by-design" and not first.signable and first.outcomes == ()
-    assert "FAILED / SIGNER_NOT_FOUND" in first.detail
+    assert "FAILED / SIGNER_NOT_FOUND" in first.detail and first.notes == ()
     assert second.status == "ok"  # signable, though never reached:
     assert "SHADOWED_RULE" in [f.code for f in analysis.findings if f.rule == 1]
     assert not analysis.ok and analysis.unsignable == (first,)

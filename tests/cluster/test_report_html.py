@@ -30,9 +30,9 @@ from cosigner_ha.cluster.report import (
 from cosigner_ha.cluster.report import atomic as atomic_module
 from cosigner_ha.cluster.report.html import (
     WEBGL_ABOVE,
-    _figure,
     _label_levels,
     _log_ticks,
+    figure_dict,
     rolling_percentile,
 )
 from tests.cluster.test_report_model import sample_report
@@ -150,39 +150,51 @@ def test_the_json_report_is_embedded_for_machines(parsed: StrictPage) -> None:
 
 def test_the_drawing_has_a_lane_per_node_faults_signatures_and_latency() -> None:
     report = sample_report()
-    figure = _figure(report)
+    figure = figure_dict(report)
     colours = node_colours(report.node_names())
-    traces = {trace.name: trace for trace in figure.data}
+    traces = {trace["name"]: trace for trace in figure["data"]}
     for lane in report.lanes:
-        count = report.signed_by[lane.name]
-        signed = next(t for name, t in traces.items() if name.startswith(f"{lane.name}") and "signed" in name)
-        assert len(signed.x) == count
-        assert signed.marker.color == colours[lane.name]
-        assert set(signed.y) <= {lane.name}
+        (signed,) = [t for name, t in traces.items() if name.startswith(lane.name) and "signed" in name]
+        assert len(signed["x"]) == report.signed_by[lane.name]
+        assert signed["marker"]["color"] == colours[lane.name]
+        assert set(signed["y"]) <= {lane.name} and signed["yaxis"] == "y"
+    assert "sgx-dc1 (standby): 83 signed" in traces
     down = traces["node down"]
-    assert list(down.y) == ["nitro-a", "nitro-a", "nitro-b"]
-    assert list(down.base) == [0.5, 1.0, 1.0]  # hours: 30m, 1h, 1h
-    assert list(figure.layout.yaxis.categoryarray) == ["sgx-dc1", "nitro-b", "nitro-a"]  # first node on top
-    shaded = [s for s in figure.layout.shapes if s.type == "rect"]
-    assert len(shaded) == 2 * 5  # five spans that take time, shaded in both panels
-    labels = [a.text for a in figure.layout.annotations]
+    assert down["y"] == ["nitro-a", "nitro-a", "nitro-b"]
+    assert down["base"] == [0.5, 1.0, 1.0]  # hours: 30m, 1h, 1h
+    layout = figure["layout"]
+    assert layout["yaxis"]["categoryarray"] == ["sgx-dc1", "nitro-b", "nitro-a"]  # first node on top
+    assert layout["yaxis"]["ticktext"][2] == "sgx-dc1<br>(standby)"
+    assert layout["xaxis2"]["title"]["text"] == "simulated time (hours)"
+    assert layout["xaxis"]["range"] == layout["xaxis2"]["range"] == [0, 6.0]
+    rects = [s for s in layout["shapes"] if s["type"] == "rect"]
+    assert len(rects) == 2 * 5  # five spans that take time, shaded in both panels
+    assert {s["yref"] for s in rects} == {"y domain", "y2 domain"}
+    assert [s["x0"] for s in layout["shapes"] if s["type"] == "line"] == [5.0, 5.0]  # the instant pair
+    labels = [a["text"] for a in layout["annotations"]]
     assert (
         "crash nitro-a" in labels and "clock-skew sgx-dc1 (to the end)" in labels and "pair nitro-b" in labels
     )
     completed = [t for t in report.transactions if t.latency is not None]
-    latency_points = sum(
-        len(t.y) for t in figure.data if t.xaxis == "x2" and getattr(t, "mode", None) == "markers"
-    )
-    assert latency_points == len(completed)
-    assert any(t.name.startswith("rolling p99") for t in figure.data)
+    latency = [t for t in figure["data"] if t["yaxis"] == "y2" and t["mode"] == "markers"]
+    assert sum(len(t["y"]) for t in latency) == len(completed)
+    assert {t["marker"]["color"] for t in latency} == set(colours.values())
+    assert layout["yaxis2"]["type"] == "log"  # 0.3 s to 9 min
+    assert "rolling p50 (last 50)" in traces and "rolling p99 (last 50)" in traces
+
+
+def test_the_figure_is_valid_for_plotly() -> None:
+    import plotly.graph_objects as go
+
+    go.Figure(figure_dict(sample_report()))  # validates every key and value; raises on a wrong one
 
 
 def test_many_points_are_drawn_with_webgl() -> None:
     report = sample_report()
     many = tuple(SignatureMark(i * 0.5, "nitro-a", f"tx-{i}", "signer-a") for i in range(WEBGL_ABOVE + 1))
-    figure = _figure(replace(report, signatures=many))
-    assert {t.type for t in figure.data if getattr(t, "mode", None) == "markers"} == {"scattergl"}
-    assert {t.type for t in _figure(report).data if getattr(t, "mode", None) == "markers"} == {"scatter"}
+    markers = [t for t in figure_dict(replace(report, signatures=many))["data"] if t.get("mode") == "markers"]
+    assert {t["type"] for t in markers} == {"scattergl"}
+    assert {t["type"] for t in figure_dict(report)["data"] if t.get("mode") == "markers"} == {"scatter"}
 
 
 def test_text_from_the_run_is_escaped(tmp_path: Path) -> None:
@@ -302,11 +314,11 @@ def test_fault_spans_that_last_to_the_end_are_drawn_to_the_end() -> None:
     report = replace(
         sample_report(), faults=(FaultSpan(3 * 3600.0, None, "partition", "nitro-a", ("nitro-a",)),)
     )
-    rects = [s for s in _figure(report).layout.shapes if s.type == "rect"]
-    assert {(s.x0, s.x1) for s in rects} == {(3.0, 6.0)}
+    rects = [s for s in figure_dict(report)["layout"]["shapes"] if s["type"] == "rect"]
+    assert {(s["x0"], s["x1"]) for s in rects} == {(3.0, 6.0)}
 
 
 def test_latency_points_of_unknown_nodes_are_kept() -> None:
     report = replace(sample_report(), transactions=(TxPoint(1.0, 3.0, "COMPLETED", None, 2.0, None),))
-    names = [t.name for t in _figure(report).data]
+    names = [t["name"] for t in figure_dict(report)["data"]]
     assert "unknown node" in names

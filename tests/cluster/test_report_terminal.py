@@ -187,6 +187,15 @@ def test_renders_at_any_width(width: int) -> None:
     assert "PASSED" in out
 
 
+@pytest.mark.parametrize(("width", "columns"), [(80, 58), (60, 38), (110, 60)])
+def test_the_timeline_narrows_to_fit_the_console_whole(width: int, columns: int) -> None:
+    out = render(sample_report(), width=width)
+    row = line_with(out, "│ sgx-dc1 (standby) ")
+    cells = row[len("│ sgx-dc1 (standby) ") :].rstrip(" │")
+    assert len(cells) == columns
+    assert "6h" in line_with(out, "│                   0 ")  # the end of the axis is not cut off
+
+
 # -- the text timeline --------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from nacl.public import PrivateKey
 
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import Environment
-from cosigner_ha.net import ConnectionClosed, FramedStream, NetError, SimNetwork
+from cosigner_ha.net import ConnectionClosed, FramedStream, NetError, Network, SimNetwork
 from cosigner_ha.saas_sim.sealing import unseal
 
 
@@ -29,7 +29,8 @@ class Behaviour:
     probe_delay: float = 0.05
     callback: str = "APPROVE"  # APPROVE | REJECT | FAILED | SILENT
     callback_delay: float = 0.2
-    vanish_after_commit: bool = False
+    vanish_after_commit: bool = False  # the host crashes right after sending its commitments
+    cut_off_after_commit: bool = False  # the host is partitioned from the SaaS instead
     corrupt_share: bool = False
 
 
@@ -43,7 +44,7 @@ class ProtocolNode:
     def __init__(
         self,
         env: Environment,
-        net: SimNetwork,
+        net: SimNetwork | Network,
         *,
         host: str,
         saas: str,
@@ -79,7 +80,9 @@ class ProtocolNode:
     # --- plumbing ------------------------------------------------------------------------------------------
 
     async def connect(self) -> FramedStream:
-        return await self.net.host(self.host).connect(self.saas)
+        if isinstance(self.net, SimNetwork):
+            return await self.net.host(self.host).connect(self.saas)
+        return await self.net.connect(self.saas)
 
     async def exchange(self, stream: FramedStream, msg: wire.Message) -> wire.Message:
         await stream.send(wire.encode(msg))
@@ -176,6 +179,7 @@ class ProtocolNode:
 
     def crash(self) -> None:
         """The host dies: every connection breaks and nothing more is sent."""
+        assert isinstance(self.net, SimNetwork), "only a simulated host can crash"
         self.net.crash(self.host)
         if self._scope is not None:
             self._scope.cancel()
@@ -189,6 +193,9 @@ class ProtocolNode:
             except ProtocolError as exc:
                 self.log.append(("refresh_error", exc.error.code))
                 return
+            except (ConnectionClosed, NetError) as exc:
+                self.log.append(("refresh_lost", str(exc)))
+                expires_at = self.env.clock.wall() + 10.0
 
     async def _poll_loop(self, tasks: anyio.abc.TaskGroup) -> None:
         stream: FramedStream | None = None
@@ -212,6 +219,8 @@ class ProtocolNode:
                     except ProtocolError as exc:
                         self.log.append(("refresh_error", exc.error.code))
                         return  # unpaired: nothing left to poll for
+                    except (ConnectionClosed, NetError):
+                        await self.env.clock.sleep(1.0)
                 continue
             assert isinstance(result, wire.PollResult)
             for item in result.items:
@@ -219,6 +228,12 @@ class ProtocolNode:
 
     async def _handle(self, item: wire.WorkItem) -> None:
         self.log.append((item.TYPE, item))
+        try:
+            await self._handle_item(item)
+        except (ConnectionClosed, NetError) as exc:  # cut off: what was in flight is lost, like a real node's
+            self.log.append(("lost", f"{item.TYPE}: {exc}"))
+
+    async def _handle_item(self, item: wire.WorkItem) -> None:
         b = self.behaviour
         if isinstance(item, wire.AvailabilityProbe):
             if b.probe == "silent":
@@ -241,6 +256,10 @@ class ProtocolNode:
                 await self.call(wire.Commitments(self.access_token, item.session_id, commitments.to_bytes()))
                 if b.vanish_after_commit:
                     self.crash()
+                if b.cut_off_after_commit:
+                    assert isinstance(self.net, SimNetwork)
+                    self.net.partition(self.host, self.saas.partition(":")[0])
+                    self.log.append(("cut_off", None))
         elif isinstance(item, wire.SignRound2):
             nonces = self._nonces.pop(item.session_id)
             package = mpc.SigningPackage.from_bytes(item.signing_package)

@@ -102,3 +102,18 @@ def test_without_an_admin_api_user_the_owner_approves() -> None:
             assert req.decided_by == "olenna" and req.sent_to == []
 
     simulate(main, seed=55)
+
+
+def test_an_offline_admin_cosigner_keeps_one_copy_queued() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-admin", "admin-bot")]) as w:
+            await ready(w)
+            w.nodes["node-admin"].crash()
+            req = w.saas.add_whitelisted_wallet("acme", "later")
+            await env.clock.sleep(1000)  # three resends
+            assert len(w.events("config_change_sent", request=req.id)) == 4
+            queued = [i for i in w.saas.ctx.mailbox("node-admin").items if isinstance(i, wire.ConfigChange)]
+            assert [i.request_id for i in queued] == [req.id]
+            assert req.status == "WAITING_FOR_APPROVAL"
+
+    simulate(main, seed=56)

@@ -163,3 +163,101 @@ def test_unpairing_revokes_tokens_after_an_admins_approval() -> None:
                 w.saas.unpair("acme", "signer-b", requested_by="sansa")
 
     simulate(main, seed=25)
+
+
+def test_a_poll_is_held_until_work_arrives_or_the_interval_ends() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            await ready(w)
+            w.nodes["node-a"].crash()  # stop its own polling; poll by hand from another host
+            node = w.nodes["node-a"]
+            probe = ProtocolNode(
+                env.child("by-hand"), w.net, host="by-hand", saas=w.saas.address, cosigner_id="node-a"
+            )
+            probe.refresh_tokens = dict(node.refresh_tokens)
+            await probe.refresh()
+            stream = await probe.connect()
+            start = env.clock.now()
+            empty = await probe.exchange(stream, wire.Poll(probe.access_token, "node-a", list(node.keys)))
+            assert isinstance(empty, wire.PollResult) and empty.items == []
+            assert env.clock.now() - start == pytest.approx(30.0, abs=0.1)
+
+            async def submit_later() -> None:
+                await env.clock.sleep(7.0)
+                w.submit()
+
+            w.tasks.start_soon(submit_later)
+            start = env.clock.now()
+            work = await probe.exchange(stream, wire.Poll(probe.access_token, "node-a", list(node.keys)))
+            assert isinstance(work, wire.PollResult) and [i.TYPE for i in work.items] == ["probe"]
+            assert env.clock.now() - start == pytest.approx(7.0, abs=0.1)
+
+    simulate(main, seed=26)
+
+
+def test_a_silent_node_goes_offline_after_fifteen_minutes_and_is_no_longer_probed() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a"), ("node-b", "signer-b")]) as w:
+            await ready(w)
+            w.nodes["node-a"].crash()
+            await env.clock.sleep(14 * 60)
+            assert [c["online"] for c in w.saas.cosigners()] == [True, True]
+            await env.clock.sleep(60 + 30)
+            assert [c["online"] for c in w.saas.cosigners()] == [False, True]
+            tx = await w.settle(w.submit())
+            assert [e.get("cosigner") for e in w.events("probe_sent", tx=tx.id)] == ["node-b"]
+            assert tx.signed_by == "node-b"
+
+    simulate(main, seed=27)
+
+
+def test_business_refusals_name_the_problem_and_keep_the_connection() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            await ready(w)
+            a = w.nodes["node-a"]
+            user = next(iter(a.keys))
+            stream = await a.connect()
+
+            async def ask(msg: wire.Message) -> wire.Error:
+                answer = await a.exchange(stream, msg)
+                assert isinstance(answer, wire.Error), answer
+                return answer
+
+            token = a.access_token
+            cases = [
+                (
+                    wire.CallbackResult(token, "no-such-session", "APPROVE", ""),
+                    "SESSION_CLOSED",
+                    "closed or unknown",
+                ),
+                (wire.Commitments(token, "no-such-session", b"\x00"), "SESSION_CLOSED", "closed or unknown"),
+                (wire.Poll(token, "node-a", ["someone-else"]), "NOT_FOUND", "someone-else are not paired"),
+                (
+                    wire.ManagementRequest(token, "DELETE_EVERYTHING", user, {}),
+                    "INVALID",
+                    "expected one of UNPAIR",
+                ),
+                (wire.ManagementRequest(token, "RENAME", user, {"name": 5}), "INVALID", "payload.name"),
+                (wire.ManagementRequest(token, "ADD_USER", user, {}), "PAIRING_REFUSED", "with `Pair`"),
+                (wire.ConfigChangeAnswer(token, "cfg-9", user, True, b"", ""), "NOT_FOUND", "cfg-9"),
+                (wire.CommandResult(token, "req-99", True, ""), "NOT_FOUND", "req-99"),
+            ]
+            for msg, code, words in cases:
+                error = await ask(msg)
+                assert (error.code, words in error.message) == (code, True), (msg.TYPE, error)
+            # a pairing request with keys of the wrong size is refused before the token is spent
+            token_b = w.saas.issue_pairing_token("acme", "signer-b")
+            bad = wire.Pair(token_b, "n2", "SGX", "1", b"short", b"\x01" * 32)
+            error = await ask(bad)
+            assert (
+                error.code == "INVALID" and "pair.config_key: expected a 32-byte public key" in error.message
+            )
+            error = await ask(wire.Pair(token_b, "n2", "PLAIN", "1", b"\x01" * 32, b"\x01" * 32))
+            assert error.code == "INVALID" and "PLAIN" in error.message
+            assert w.saas.workspace("acme").api_user("signer-b").status.value == "PENDING_ACTIVATION"
+            # still the same connection, still serving
+            answer = await a.exchange(stream, wire.ProbeAnswer(token, "probe-404", user, True))
+            assert isinstance(answer, wire.Ack)
+
+    simulate(main, seed=28)

@@ -150,3 +150,24 @@ def test_console_management_requests() -> None:
             assert w.saas.workspace("acme").api_user("signer-b").status.value == "READY"
 
     simulate(main, seed=35)
+
+
+def test_the_same_pair_request_again_is_a_retry_not_a_replay() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[]) as w:
+            node = ProtocolNode(env.child("n1"), w.net, host="n1", saas=w.saas.address)
+            token = w.saas.issue_pairing_token("acme", "signer-a")
+            first = await node.call_ok(node.pair_message(token))
+            again = await node.call_ok(node.pair_message(token))  # the answer was lost; the node asks again
+            assert isinstance(first, wire.PairPending) and isinstance(again, wire.PairPending)
+            assert again.request_id == first.request_id
+            await env.clock.sleep(25)
+            done = await node.call_ok(node.pair_message(token))
+            assert isinstance(done, wire.PairCompleted) and done.request_id == first.request_id
+            # the same token with other keys, or from another co-signer, is a replay
+            other = ProtocolNode(env.child("n2"), w.net, host="n2", saas=w.saas.address, cosigner_id="n1")
+            refused = await other.call(other.pair_message(token))
+            assert isinstance(refused, wire.Error) and refused.code == "TOKEN_REPLAYED"
+            assert len(w.events("pairing_requested")) == 1
+
+    simulate(main, seed=36)

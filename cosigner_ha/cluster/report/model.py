@@ -220,7 +220,16 @@ def latency_stats(values: Iterable[float]) -> LatencyStats:
     the value of rank ceil(p/100 * n) in ascending order. It is always one of the values (no
     interpolation), so a reported p99 of "2m" is a latency some transaction actually had.
     """
-    ordered = sorted(_checked(values))
+    data = list(values)
+    try:  # fast path: plain numbers; anything odd is found again below, with its position
+        ordered = sorted(map(float, data))
+    except (TypeError, ValueError):
+        ordered = []
+    plain = (
+        bool(ordered) and ordered[0] >= 0 and math.isfinite(ordered[-1]) and not any(map(math.isnan, ordered))
+    )
+    if len(ordered) != len(data) or (ordered and not plain):
+        ordered = sorted(_checked(data))
     n = len(ordered)
     if n == 0:
         return LatencyStats(None, None, None, None)
@@ -231,7 +240,7 @@ def latency_stats(values: Iterable[float]) -> LatencyStats:
 
 def _checked(values: Iterable[float]) -> Iterable[float]:
     for i, value in enumerate(values):
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, int | float):
             raise TypeError(f"latency {i} is {value!r}; expected a number of seconds")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"latency {i} is {value}; expected a finite number of seconds >= 0")

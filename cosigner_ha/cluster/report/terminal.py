@@ -32,16 +32,18 @@ DENSITY = "▁▂▃▄▅▆▇█"
 PARTIAL = " ▏▎▍▌▋▊▉"
 BAR_WIDTH = 30
 TIMELINE_COLUMNS = 60
+MIN_TIMELINE_COLUMNS = 12
 MAX_LISTED_FAULTS = 8
 IDLE_STYLE = "grey50"
 
 
 def render_summary(report: RunReport, console: Console, *, timeline_columns: int = TIMELINE_COLUMNS) -> None:
-    """Print the whole summary of one run to `console`."""
+    """Print the whole summary of one run to `console`; the timeline has `timeline_columns` columns, fewer
+    when the console is too narrow for them."""
     colours = node_colours(report.node_names())
     parts: list[RenderableType] = [_header(report)]
     if report.node_names() and timeline_columns > 0:
-        parts.append(_timeline(report, colours, timeline_columns))
+        parts.append(_timeline(report, colours, timeline_columns, console.width))
     parts.append(_figures(report))
     parts.append(_signatures(report, colours))
     parts.append(_failovers(report, colours))
@@ -70,10 +72,13 @@ def _header(report: RunReport) -> Panel:
 # -- timeline -----------------------------------------------------------------------------------------
 
 
-def _timeline(report: RunReport, colours: Mapping[str, str], columns: int) -> Panel:
-    timeline = bin_timeline(report, columns)
-    label_width = max(len(_lane_label(lane.name, lane.standby)) for lane in timeline.lanes)
+def _timeline(report: RunReport, colours: Mapping[str, str], columns: int, width: int) -> Panel:
+    lanes = {lane.name: lane.standby for lane in report.lanes}
+    label_width = max(len(_lane_label(name, lanes.get(name, False))) for name in report.node_names())
     label_width = max(label_width, len("faults"))
+    # Fit the console: panel borders and padding take 4 characters, the gap after the labels 1.
+    columns = max(MIN_TIMELINE_COLUMNS, min(columns, width - label_width - 5))
+    timeline = bin_timeline(report, columns)
     rows = Table.grid(padding=(0, 1))
     rows.add_column(no_wrap=True, min_width=label_width)
     rows.add_column(no_wrap=True)
