@@ -58,7 +58,7 @@ def signed_within_policy(events: Sequence[Event]) -> Verdict:
     approved: set[str] = set()
     wrong: list[str] = []
     for e in events:
-        tx = e.fields.get("tx", "")
+        tx = str(e.fields.get("tx"))
         if e.kind == "policy_decision":
             decisions[tx] = e
         elif e.kind == "approval" and e.fields.get("outcome") == "APPROVED":
