@@ -137,6 +137,11 @@ class FaultInjector:
             return lambda: net.heal(a, b)
         if action in (FaultAction.LATENCY, FaultAction.LOSS):
             a, b = fault.link if fault.link is not None else (list(nodes), SAAS_HOST)
+            if action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0:
+                # every transmission lost: nothing ever arrives, which is a cut (a reliable stream cannot
+                # retransmit forever; the network breaks a connection held that long)
+                net.partition(a, b)
+                return lambda: net.heal(a, b)
             if action == FaultAction.LATENCY:
                 spec = LinkSpec(
                     latency=DEFAULT_LINK.latency + (fault.amount or 0.0),

@@ -192,7 +192,6 @@ def test_loss_shows_as_retransmission_delay() -> None:
     all_completed(r)
 
 
-@pytest.mark.xfail(strict=True, reason="a loss ratio of 1 is refused by LinkSpec and ends the run")
 def test_total_loss_cuts_the_link_like_a_partition() -> None:
     r = run_faults({"at": "5m", "action": "loss", "node": "a", "ratio": 1.0, "for": "5m"})
     assert fault_span(r) == (FROM, TO)
