@@ -43,6 +43,8 @@ class FaultInjector:
         self.world = world
         self.start = start
         self._crashed_hosts: set[str] = set()
+        self._hosts: dict[str, int] = {}  # node -> how many hosts it has run on (disk-loss, new_host)
+        self._generations: dict[str, int] = {}  # node -> enclave backends built after disk faults
 
     def _crash(self, name: str, reason: str) -> None:
         self.world.nodes[name].node.crash(reason)
@@ -221,8 +223,19 @@ class FaultInjector:
         host.disk.lose()  # type: ignore[attr-defined]
 
         def recover() -> None:
+            if fault.new_host:
+                self._hosts[name] = self._hosts.get(name, 1) + 1
+                host_name = f"{name}-{self._hosts[name]}"
+                target = w.make_backend(runtime.spec, host_name).host
+            else:
+                target = host
             if backup is not None:
-                host.disk = backup
+                target.disk = backup.clone()
+            self._generations[name] = self._generations.get(name, 0) + 1
+            backend = w.make_backend(runtime.spec, target.name, self._generations[name])
+            backend.image = runtime.backend.image  # the image it ran (an attestation fault may hold)
+            runtime.backend = runtime.node.backend = backend
+            runtime.node.log.disk = target.disk
             self._boot(name)
 
         if fault.for_ is None:  # come back at once (restored, or empty)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.abc
 
@@ -42,6 +41,10 @@ SAAS_HOST = "saas"
 SAAS_ADDRESS = "saas:443"
 #: One-way latency between a node's site and the SaaS, before latency faults; jitter drawn from the seed.
 DEFAULT_LINK = LinkSpec(latency=0.025, jitter=0.010)
+
+
+class MakeBackend(Protocol):
+    def __call__(self, spec: NodeSpec, host_name: str, generation: int = 0) -> EnclaveBackend: ...
 
 
 class WorldError(ValueError):
@@ -78,7 +81,7 @@ class World:
     nodes: dict[str, NodeRuntime]
     workspace: str
     admin: str  # the console user who requests unpairings and approves
-    make_backend: Callable[[NodeSpec, str], EnclaveBackend]
+    make_backend: MakeBackend
 
     def callback_for(self, api_user: str) -> CallbackSettings:
         return _settings_for(self.scenario, self.callbacks, api_user)
@@ -193,11 +196,17 @@ def _callbacks(
     return built
 
 
-def _backend_factory(env: Environment, infra: Infrastructure) -> Callable[[NodeSpec, str], EnclaveBackend]:
-    """Each node gets its own host, and for Nitro and GCP its own KMS key, role and bucket."""
+def _backend_factory(env: Environment, infra: Infrastructure) -> MakeBackend:
+    """Each node gets its own host, and for Nitro and GCP its own KMS key, role and bucket.
 
-    def make(spec: NodeSpec, host_name: str) -> EnclaveBackend:
-        rand = env.child(f"enclave/{host_name}").randbytes
+    `make(spec, host_name, generation)`: the host is created on first use and reused afterwards (its disk
+    included); `generation` > 0 is another start of an enclave on that host (after a disk was put back),
+    with its own random stream.
+    """
+
+    def make(spec: NodeSpec, host_name: str, generation: int = 0) -> EnclaveBackend:
+        stream = f"enclave/{host_name}" + (f"/{generation}" if generation else "")
+        rand = env.child(stream).randbytes
         kind = spec.enclave
         if kind in (Enclave.SGX, Enclave.COMMUNAL):
             host = infra.hosts.get(host_name) or infra.host(host_name, site=spec.site, sgx=True)

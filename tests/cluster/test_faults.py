@@ -293,7 +293,6 @@ def test_scripted_timeout_first_n_leaves_the_first_attempts_unanswered() -> None
 # -- storage and enclave faults -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="the restored disk is not the one the enclave's store reads")
 def test_sgx_disk_loss_with_a_backup_comes_back_with_its_api_users() -> None:
     r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "backup": True, "for": "5m"})
     assert r.states("b")[0] == (FROM, "crashed", "disk lost")
@@ -316,7 +315,6 @@ def test_sgx_disk_loss_without_a_backup_leaves_the_node_with_nothing_to_sign_wit
     all_completed(r)
 
 
-@pytest.mark.xfail(strict=True, reason="the restored disk is not the one the enclave's store reads")
 def test_disk_loss_without_for_comes_back_at_once() -> None:
     r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "backup": True})
     assert [(t, s) for t, s, _ in r.states("b")][:2] == [(FROM, "crashed"), (FROM, "booting")]
@@ -325,7 +323,6 @@ def test_disk_loss_without_for_comes_back_at_once() -> None:
     all_completed(r)
 
 
-@pytest.mark.xfail(strict=True, reason="new_host is ignored")
 def test_nitro_disk_loss_on_a_new_host_restores_from_the_bucket() -> None:
     r = run_faults({"at": "5m", "action": "disk-loss", "node": "a", "new_host": True, "for": "5m"})
     booting = [why for t, s, why in r.states("a") if s == "booting"]
@@ -335,7 +332,6 @@ def test_nitro_disk_loss_on_a_new_host_restores_from_the_bucket() -> None:
     all_completed(r)
 
 
-@pytest.mark.xfail(strict=True, reason="new_host is ignored")
 def test_sgx_backup_does_not_open_on_a_new_host() -> None:
     r = run_faults(
         {"at": "5m", "action": "disk-loss", "node": "b", "backup": True, "new_host": True, "for": "5m"}
@@ -343,6 +339,16 @@ def test_sgx_backup_does_not_open_on_a_new_host() -> None:
     failed = [why for t, s, why in r.states("b") if s == "failed"]
     assert failed and "WrongHost" in failed[0] and "opens only on the machine that sealed it" in failed[0]
     assert not r.of("node_boot", node="b")
+    assert r.signed("b", FROM + 0.001) == 0
+    all_completed(r)
+
+
+def test_sgx_on_a_new_host_without_a_backup_starts_as_an_empty_co_signer() -> None:
+    r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "new_host": True, "for": "5m"})
+    booting = [why for t, s, why in r.states("b") if s == "booting"]
+    assert booting == ["sgx enclave 1.0.0 on host b-2"]
+    boot = r.of("node_boot", node="b")[0].fields
+    assert (boot["users"], boot["generation"]) == ([], 0)
     assert r.signed("b", FROM + 0.001) == 0
     all_completed(r)
 
