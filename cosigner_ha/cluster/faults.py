@@ -32,6 +32,9 @@ import anyio
 from cosigner_ha.cluster.scenario import Fault, FaultAction
 from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, policy_source, trust_nodes
 from cosigner_ha.net import LinkSpec
+from cosigner_ha.node import NodeError, PairingError
+from cosigner_ha.node import SaasError as NodeSaasError
+from cosigner_ha.saas_sim import SaasError as SaasRefusal
 
 Undo = Callable[[], Awaitable[None] | None]
 
@@ -92,7 +95,7 @@ class FaultInjector:
             nodes=list(nodes),
             duration=fault.for_,
         )
-        undo = await self._apply(fault, nodes)
+        undo = await self._apply(index, fault, nodes)
         if fault.for_ is None or undo is None:
             return
         await clock.sleep(fault.for_)
@@ -103,7 +106,7 @@ class FaultInjector:
 
     # -- the actions ---------------------------------------------------------------------------------------
 
-    async def _apply(self, fault: Fault, nodes: tuple[str, ...]) -> Undo | None:
+    async def _apply(self, index: int, fault: Fault, nodes: tuple[str, ...]) -> Undo | None:
         w = self.world
         net = w.network
         action = fault.action
@@ -197,22 +200,55 @@ class FaultInjector:
             return None
         if action == FaultAction.UNPAIR:
             assert fault.api_user is not None
-            w.saas.unpair(w.workspace, fault.api_user, requested_by=w.admin)
+            try:
+                w.saas.unpair(w.workspace, fault.api_user, requested_by=w.admin)
+            except SaasRefusal as exc:  # e.g. an earlier pair of this API user failed
+                self._error(index, fault, nodes, exc.code, exc.message)
             return None
         if action == FaultAction.PAIR:
-            assert fault.api_user is not None
-            runtime = w.nodes[nodes[0]]
-            callback = w.callback_for(fault.api_user)
-            if runtime.node.backend.local_admin:
-                token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
-                await runtime.node.add_user(token, callback)
-            else:
-                w.saas.pair_api_key(
-                    w.workspace, runtime.spec.name, fault.api_user, callback=None, requested_by=w.admin
-                )
-            trust_nodes(w)
+            await self._pair(index, fault, nodes[0])
             return None
         raise AssertionError(f"unhandled fault action {action}")
+
+    def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: str, reason: str) -> None:
+        """The fault's action was refused (what an operator would see on the console or the CLI)."""
+        self.world.env.trace.record(
+            "fault_error",
+            index=index,
+            action=str(fault.action),
+            nodes=list(nodes),
+            api_user=fault.api_user,
+            code=code,
+            reason=reason,
+        )
+
+    async def _pair(self, index: int, fault: Fault, name: str) -> None:
+        """What the operator does: a token from the console, then `setup` (first API user) or `add-user`
+        on the running node; a GCP node is paired from the console and commanded through the SaaS."""
+        w = self.world
+        assert fault.api_user is not None
+        node = w.nodes[name].node
+        try:
+            if node.backend.local_admin:
+                token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
+                await node.ready()
+                callback = w.callback_for(fault.api_user)
+                if node.list_users():
+                    await node.add_user(token, callback)
+                else:
+                    await node.setup(token, callback)
+            else:
+                w.saas.pair_api_key(w.workspace, name, fault.api_user, callback=None, requested_by=w.admin)
+        except (PairingError, NodeSaasError) as exc:
+            self._error(index, fault, (name,), exc.code, str(exc))
+            return
+        except NodeError as exc:
+            self._error(index, fault, (name,), type(exc).__name__, str(exc))
+            return
+        except SaasRefusal as exc:
+            self._error(index, fault, (name,), exc.code, exc.message)
+            return
+        trust_nodes(w)
 
     async def _disk_loss(self, fault: Fault, name: str) -> Undo | None:
         w = self.world

@@ -334,7 +334,8 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         token = world.saas.issue_pairing_token(world.workspace, api_user) if node.backend.local_admin else ""
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
-                while not node.list_users():
+                user_id = world.saas.workspace(world.workspace).api_user(api_user).id
+                while not node.can_sign(user_id)[0]:
                     await world.env.clock.sleep(1.0)
                 continue
             request = world.saas.pair_api_key(
