@@ -15,7 +15,10 @@ import anyio.abc
 
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
+    CallbackAction,
+    CallbackFaultMode,
     Enclave,
+    FaultAction,
     FireblocksPolicy,
     InlinePolicy,
     PythonCallback,
@@ -107,10 +110,39 @@ def saas_config(scenario: Scenario) -> SaasConfig:
         pairing_token_ttl=s.pairing_token_validity,
         authorization_timeout=s.authorization_timeout,
         signing_timeout=s.signing_timeout,
-        # a handler answering RETRY keeps an attempt alive for the whole schedule
-        attempt_timeout=max(75.0, s.callback_deadline * 2 + s.long_poll_interval / 2),
+        attempt_timeout=attempt_timeout(scenario),
         listed_order=tuple(standby_last),
     )
+
+
+def handlers_may_retry(scenario: Scenario) -> bool:
+    """Whether some callback handler can answer RETRY: a scripted one told to, a `retry` fault on one, or
+    user code (a Python or ASGI handler), which may answer anything."""
+    for spec in scenario.callbacks:
+        if isinstance(spec, ScriptedCallback):
+            if spec.action == CallbackAction.RETRY or spec.retry_first_n:
+                return True
+        elif isinstance(spec, PythonCallback | AsgiCallback):
+            return True
+    return any(
+        f.action == FaultAction.CALLBACK and f.mode == CallbackFaultMode.RETRY for f in scenario.faults
+    )
+
+
+def attempt_timeout(scenario: Scenario) -> float:
+    """How long the SaaS waits for a dispatched node to move a signing attempt on before trying another.
+
+    The node says nothing while its handler deliberates: the handler's deadline (twice: the request and
+    the answer's delivery) plus half a long-poll. A node whose handler answers RETRY also says nothing
+    between retries, so where RETRY can happen the attempt covers the whole retry schedule, or every RETRY
+    would fail the transaction at the first answer. The price: a node that freezes (a pause) while
+    holding an attempt keeps it that long before another node is tried.
+    """
+    s = scenario.saas
+    seconds = s.callback_deadline * 2 + s.long_poll_interval / 2
+    if handlers_may_retry(scenario):
+        seconds += s.callback_retry_attempts * (s.callback_retry_interval + s.callback_deadline)
+    return max(75.0, seconds)
 
 
 def workspace_spec(scenario: Scenario) -> dict[str, Any]:

@@ -12,7 +12,9 @@ import statistics
 
 import pytest
 
-from tests.cluster.runs import MINUTE, Run, run_faults
+from cosigner_ha.cluster.scenario import scenario_from_dict
+from cosigner_ha.cluster.world import attempt_timeout, saas_config
+from tests.cluster.runs import MINUTE, Run, run_faults, scenario_dict
 
 FROM, TO = 5 * MINUTE, 10 * MINUTE
 
@@ -246,7 +248,6 @@ def test_callback_reject_rejects_and_no_other_node_is_tried() -> None:
     assert r.report.invariants["signed_with_callback_approval"].ok
 
 
-@pytest.mark.xfail(strict=True, reason="the SaaS gives an attempt 75 s, shorter than one RETRY interval")
 def test_callback_retry_delays_signing_until_the_handler_approves() -> None:
     r = run_faults(
         {"at": "5m", "action": "callback", "callback": "cb", "mode": "retry", "for": "5m"}, callback=CALLBACK
@@ -259,6 +260,25 @@ def test_callback_retry_delays_signing_until_the_handler_approves() -> None:
     signed_at = {e.fields["tx"]: r.at(e) for e in r.of("signed")}
     assert all(signed_at[tx] >= TO for tx in during), "signed only once the handler stopped answering RETRY"
     all_completed(r)
+
+
+@pytest.mark.parametrize(
+    "callback, faults, seconds",
+    [
+        (None, [], 75.0),
+        ({"latency": "1s"}, [], 75.0),
+        ({"retry_first_n": 1}, [], 75.0 + 20 * 210),
+        ({"action": "RETRY"}, [], 75.0 + 20 * 210),
+        ({}, [{"at": "1m", "action": "callback", "callback": "cb", "mode": "retry"}], 75.0 + 20 * 210),
+        ({}, [{"at": "1m", "action": "callback", "callback": "cb", "mode": "timeout"}], 75.0),
+    ],
+)
+def test_an_attempt_covers_the_retry_schedule_only_where_a_handler_can_answer_retry(
+    callback: dict[str, str] | None, faults: list[dict[str, str]], seconds: float
+) -> None:
+    scenario = scenario_from_dict(scenario_dict(faults, callback=callback))
+    assert attempt_timeout(scenario) == seconds
+    assert saas_config(scenario).attempt_timeout == seconds
 
 
 def test_callback_down_fails_the_requests_with_an_http_error() -> None:
