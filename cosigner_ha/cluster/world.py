@@ -111,6 +111,7 @@ def saas_config(scenario: Scenario) -> SaasConfig:
         authorization_timeout=s.authorization_timeout,
         signing_timeout=s.signing_timeout,
         attempt_timeout=attempt_timeout(scenario),
+        callback_failure=str(s.callback_failure),  # type: ignore[arg-type]
         listed_order=tuple(standby_last),
     )
 

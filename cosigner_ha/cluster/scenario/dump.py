@@ -9,6 +9,7 @@ default in a later version changes the hash of every file that relied on it.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import os
 import re
@@ -134,7 +135,7 @@ def _saas(saas: SaasSettings, full: bool) -> dict[str, Any]:
         value, base = getattr(saas, field.name), getattr(default, field.name)
         if field.name in _SAAS_DURATIONS:
             out.put(field.name, _d(value), _d(base))
-        elif field.name == "selection":
+        elif isinstance(value, enum.Enum):
             out.put(field.name, value.value, base.value)
         else:
             out.put(field.name, value, base)

@@ -40,6 +40,7 @@ from cosigner_ha.cluster.scenario.model import (
     AsgiCallback,
     Callback,
     CallbackAction,
+    CallbackFailurePolicy,
     CallbackFaultMode,
     Enclave,
     Expect,
@@ -272,6 +273,7 @@ class _Loader:
             "long_poll_interval": t.get("long_poll_interval", POSITIVE_DURATION, d.long_poll_interval),
             "offline_after": t.get("offline_after", POSITIVE_DURATION, d.offline_after),
             "callback_deadline": t.get("callback_deadline", POSITIVE_DURATION, d.callback_deadline),
+            "callback_failure": t.get("callback_failure", choice(CallbackFailurePolicy), d.callback_failure),
             "callback_retry_attempts": t.get(
                 "callback_retry_attempts", integer(0), d.callback_retry_attempts
             ),

@@ -37,6 +37,13 @@ class Selection(enum.StrEnum):
     LISTED_ORDER = "listed-order"
 
 
+class CallbackFailurePolicy(enum.StrEnum):
+    """What the SaaS does when the chosen node's callback handler fails (no answer, an HTTP error)."""
+
+    FAIL = "fail"  # the transaction FAILED (sub-status TIMEOUT)
+    NEXT_NODE = "next-node"  # another co-signer is tried
+
+
 class UserRole(enum.StrEnum):
     """Console user roles."""
 
@@ -143,6 +150,7 @@ class SaasSettings:
     long_poll_interval: float = 30.0
     offline_after: float = 15 * 60.0
     callback_deadline: float = 30.0
+    callback_failure: CallbackFailurePolicy = CallbackFailurePolicy.FAIL
     callback_retry_attempts: int = 20
     callback_retry_interval: float = 3 * 60.0
     pairing_token_validity: float = 3600.0
