@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import anyio.abc
+import jwt
 
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
@@ -188,6 +190,55 @@ def _import(target: str, what: str) -> Any:
         raise WorldError(f"callback {what}: cannot import {target!r}: {exc}") from None
 
 
+class SilentFirstAttempts:
+    """ASGI middleware: the first `n` attempts of each request get no answer (`timeout_first_n`).
+
+    An attempt is a POST; its request is the `requestId` (or `txId`) inside the body, a JWT or plain JSON.
+    The node gives up at its callback deadline, then retries or reports the failure; a later attempt of
+    the same request reaches the handler behind this.
+    """
+
+    def __init__(self, app: Any, n: int, sleep: Callable[[float], Awaitable[None]], *, hang: float) -> None:
+        self.app = app
+        self.n = n
+        self.sleep = sleep
+        self.hang = hang
+        self.attempts: dict[str, int] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        messages = [await receive()]
+        while messages[-1].get("more_body", False):
+            messages.append(await receive())
+        request = _request_id(b"".join(m.get("body", b"") for m in messages))
+        self.attempts[request] = self.attempts.get(request, 0) + 1
+        if self.attempts[request] <= self.n:
+            await self.sleep(self.hang)
+        replay = iter(messages)
+
+        async def again() -> Any:
+            return next(replay, {"type": "http.disconnect"})
+
+        await self.app(scope, again, send)
+
+
+def _request_id(body: bytes) -> str:
+    try:
+        text = body.decode()
+        data = (
+            json.loads(text)
+            if text.lstrip().startswith("{")
+            else jwt.decode(text.strip(), options={"verify_signature": False})
+        )
+    except (UnicodeDecodeError, ValueError, jwt.PyJWTError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    return str(data.get("requestId") or data.get("txId") or "")
+
+
 def _callbacks(
     scenario: Scenario, env: Environment, directory: HandlerDirectory
 ) -> dict[str, CallbackRuntime]:
@@ -208,7 +259,10 @@ def _callbacks(
                 retry_first=spec.retry_first_n,
             )
             handler = ReferenceHandler(rules, key=key, sleep=sleep)
-            directory.register(url, InProcessHandler(app=handler.app))
+            app: Any = handler.app
+            if spec.timeout_first_n:
+                app = SilentFirstAttempts(app, spec.timeout_first_n, env.clock.sleep, hang=rules.hang)
+            directory.register(url, InProcessHandler(app=app))
             settings = CallbackSettings(url=url, public_key=handler.public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings, handler)
         elif isinstance(spec, PythonCallback):

@@ -293,10 +293,6 @@ def test_callback_down_fails_the_requests_with_an_http_error() -> None:
     assert set(outcomes_by_submission(r, TO + 1, 20 * MINUTE)) == {"COMPLETED/None"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="timeout_first_n is not wired to the handler; saas.callback_failure is not a scenario key",
-)
 def test_scripted_timeout_first_n_leaves_the_first_attempts_unanswered() -> None:
     r = run_faults(
         callback={"latency": "100ms", "timeout_first_n": 1},
@@ -308,6 +304,13 @@ def test_scripted_timeout_first_n_leaves_the_first_attempts_unanswered() -> None
         tries = r.of("dispatched", tx=e.fields["tx"])
         assert len(tries) == 2 and tries[0].fields["node"] != tries[1].fields["node"], "the next node signed"
     all_completed(r)
+
+
+def test_a_callback_timeout_fails_the_transaction_unless_the_saas_tries_the_next_node() -> None:
+    r = run_faults(callback={"latency": "100ms", "timeout_first_n": 1}, scenario={"duration": "5m"})
+    assert set(r.statuses()) == {"FAILED"} and set(r.report.by_sub_status) == {"TIMEOUT"}
+    assert all(len(r.of("dispatched", tx=e.fields["tx"])) == 1 for e in r.of("failed"))
+    assert all(e.fields["reason"].startswith("callback FAILED: TIMEOUT") for e in r.of("failed"))
 
 
 # -- storage and enclave faults -------------------------------------------------------------------------
