@@ -231,6 +231,8 @@ class FaultInjector:
         try:
             if node.backend.local_admin:
                 token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
+                if fault.token_age:  # the token sat in a ticket, an email, a password manager
+                    await w.env.clock.sleep(fault.token_age)
                 await node.ready()
                 callback = w.callback_for(fault.api_user)
                 if node.list_users():

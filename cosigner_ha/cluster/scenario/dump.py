@@ -221,6 +221,7 @@ def _fault(f: Fault, full: bool, for_hash: bool) -> dict[str, Any]:
     out.put("skew", None if f.skew is None else format_duration(f.skew, signed=True))
     out.put("backup", f.backup, False)
     out.put("new_host", f.new_host, False)
+    out.put("token_age", None if f.token_age is None else _d(f.token_age))
     if f.policy is not None:
         out.update(_policy(f.policy, for_hash))
     return dict(out)

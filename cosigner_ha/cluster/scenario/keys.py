@@ -65,7 +65,7 @@ FAULT_KEYS: dict[FaultAction, tuple[str, ...]] = {
     FaultAction.CLOCK_SKEW: ("skew",),
     FaultAction.POLICY: ("rules", "fireblocks_json"),
     FaultAction.UNPAIR: ("api_user",),
-    FaultAction.PAIR: ("api_user",),
+    FaultAction.PAIR: ("api_user", "token_age"),
 }
 #: Actions that can be undone after `for`; the others happen once.
 FAULTS_WITH_FOR = frozenset(

@@ -166,6 +166,8 @@ class _Loader:
         self.callback_users: set[str] = set()  # callbacks some API user names
         self.served_by: dict[str, str] = {}  # API user -> the node serving it at the start
         self.node_sites: list[str] = []
+        self.enclaves: dict[str, Enclave] = {}  # node -> its enclave kind
+        self.token_validity: float | None = None  # [saas] pairing_token_validity, once read
 
     def load(self, data: Mapping[str, Any]) -> Scenario:
         root = Table(self.problems, data, "")
@@ -291,6 +293,7 @@ class _Loader:
             "admin_approval_latency": t.get("admin_approval_latency", DURATION, d.admin_approval_latency),
         }
         t.finish()
+        self.token_validity = values["pairing_token_validity"]  # type: ignore[assignment]
         if not self.clean_since(mark):
             return None
         return SaasSettings(**values)  # type: ignore[arg-type]  # all present once clean
@@ -484,6 +487,8 @@ class _Loader:
                 self.unique(t, name, seen, "node names")
                 self.refs.nodes.append(name)
             enclave = t.require("enclave", choice(Enclave))
+            if name is not None and enclave is not None:
+                self.enclaves[name] = enclave
             if enclave is Enclave.COMMUNAL and self.env is WorkspaceEnv.MAINNET:
                 t.error(
                     "enclave",
@@ -736,10 +741,32 @@ class _Loader:
                         f"API user {user!r} has role {role}, which cannot sign; expected an API user with role SIGNER or ADMIN",
                     )
             fields["api_user"] = user
+            if action is FaultAction.PAIR:
+                fields["token_age"] = self.token_age(t, at, fields.get("node"))
         self.finish_fault(t, action, allowed)
         if not self.clean_since(mark) or at is None:
             return None
         return Fault(at=at, action=action, **fields)
+
+    def token_age(self, t: Table, at: float | None, node: str | None) -> float | None:
+        """`token_age` of a pair fault: the token waits this long between the console and the node."""
+        age = t.get("token_age", POSITIVE_DURATION, None)
+        if age is None:
+            return None
+        if node is not None and self.enclaves.get(node) is Enclave.GCP:
+            t.error(
+                "token_age",
+                f"node {node} is a gcp co-signer, paired through the SaaS, which hands it a fresh token at "
+                "once; expected a pair fault on an sgx, nitro or communal node (an operator carries its token)",
+            )
+        end = self.duration
+        if at is not None and end is not None and at + age >= end:
+            t.error(
+                "token_age",
+                f"the token would be used at {format_duration(at + age)}, at or after the end of the run "
+                f"(scenario.duration = {format_duration(end)}); expected at + token_age before the end",
+            )
+        return age
 
     def finish_fault(self, t: Table, action: FaultAction, allowed: tuple[str, ...]) -> None:
         """Unknown keys, telling apart a key of another action from a plain misspelling."""
@@ -771,19 +798,21 @@ class _Loader:
     def check_pairing_timeline(self, faults: list[tuple[Fault, Table]]) -> None:
         """Walk pair/unpair faults in time order: pair an unpaired API user, unpair a paired one."""
         paired = dict(self.served_by)
-        ordered = sorted(enumerate(faults), key=lambda item: (item[1][0].at, item[0]))
+        ordered = sorted(enumerate(faults), key=lambda item: (item[1][0].effective_at, item[0]))
+        validity = self.token_validity
         for _, (fault, t) in ordered:
             user, node = fault.api_user, fault.node
             if user is None or node is None:
                 continue
-            when = format_duration(fault.at)
+            when = format_duration(fault.effective_at)
             if fault.action is FaultAction.PAIR:
+                expired = validity is not None and (fault.token_age or 0.0) >= validity
                 if user in paired:
                     t.error(
                         "api_user",
                         f"API user {user!r} is paired with node {paired[user]} at {when}; expected an unpaired API user (unpair it first)",
                     )
-                else:
+                elif not expired:  # an expired token pairs nothing: the API user stays unpaired
                     paired[user] = node
             elif fault.action is FaultAction.UNPAIR:
                 if paired.get(user) != node:

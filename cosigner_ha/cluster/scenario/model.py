@@ -339,6 +339,12 @@ class Fault:
     backup: bool | None = None  # disk-loss: whether a backup exists to restore from
     new_host: bool | None = None  # disk-loss: the node comes back on a replacement host
     policy: PolicySpec | None = None  # policy: the policy published at `at`
+    token_age: float | None = None  # pair: the token is issued at `at` and used this much later
+
+    @property
+    def effective_at(self) -> float:
+        """When the fault acts on the cluster: `at`, or for a pair with `token_age`, when the token is used."""
+        return self.at + (self.token_age or 0.0)
 
     @property
     def until(self) -> float | None:
