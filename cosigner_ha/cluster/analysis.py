@@ -20,7 +20,7 @@ from cosigner_ha.cluster.report import (
     TxPoint,
     latency_stats,
 )
-from cosigner_ha.cluster.scenario import Expect, Scenario
+from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.env import Event
 
@@ -99,10 +99,52 @@ def failovers(signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan]) -
     return found
 
 
+def workload_of(external_id: object) -> str | None:
+    """The workload that submitted a transaction: its external id is `<workload>-<n>` (workloads.py)."""
+    if not isinstance(external_id, str):
+        return None
+    name, sep, n = external_id.rpartition("-")
+    return name if sep and n.isdigit() else None
+
+
+def _outcome(
+    index: int, outcome: ExpectOutcome, points: Sequence[TxPoint], workloads: Sequence[str | None]
+) -> tuple[str, Check]:
+    wanted = outcome.status.value + (f"/{outcome.sub_status}" if outcome.sub_status else "")
+    scope = f"workload {outcome.workload}" if outcome.workload else "the run"
+    label = f"outcome[{index}] {outcome.workload or 'all'}: {wanted}"
+    chosen = [p for p, w in zip(points, workloads, strict=True) if outcome.workload in (None, w)]
+
+    def ended_so(p: TxPoint) -> bool:
+        return p.status == outcome.status.value and outcome.sub_status in (None, p.sub_status)
+
+    matching = [p for p in chosen if ended_so(p)]
+    others = Counter(
+        f"{p.status}/{p.sub_status}" if p.sub_status else p.status for p in chosen if not ended_so(p)
+    )
+    rest = ", ".join(f"{n} {what}" for what, n in sorted(others.items()))
+    if outcome.count is not None:
+        return label, Check(
+            len(matching) == outcome.count,
+            f"{len(matching)} of the {len(chosen)} transaction(s) of {scope} ended {wanted} "
+            f"(expected exactly {outcome.count})" + (f"; the others: {rest}" if rest else ""),
+        )
+    if not chosen:
+        return label, Check(False, f"{scope} submitted no transaction (expected all to end {wanted})")
+    return label, Check(
+        not others,
+        f"all {len(chosen)} transaction(s) of {scope} ended {wanted}"
+        if not others
+        else f"{len(matching)} of the {len(chosen)} transaction(s) of {scope} ended {wanted} "
+        f"(expected all); the others: {rest}",
+    )
+
+
 def _expectations(
     expect: Expect,
     invariants: dict[str, Check],
     points: Sequence[TxPoint],
+    workloads: Sequence[str | None],
     decided_signable: int,
     p99: float | None,
     found_failovers: Sequence[Failover],
@@ -165,6 +207,9 @@ def _expectations(
                 f"{len(inside)} signature(s), by {', '.join(sorted({s.node for s in inside}))}"
                 + (f"; not allowed: {', '.join(wrong)}" if wrong else ""),
             )
+    for i, outcome in enumerate(expect.outcomes):
+        label, check = _outcome(i, outcome, points, workloads)
+        out[label] = check
     return out
 
 
@@ -195,6 +240,7 @@ def analyse(
             signed_node[tx] = e.fields["node"]
             signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
     points: list[TxPoint] = []
+    workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
     for tx, sub in submitted.items():
         end_event = terminal.get(tx)
         status = end_event.fields["status"] if end_event else last_status.get(tx, "SUBMITTED")
@@ -215,7 +261,7 @@ def analyse(
     invariants = {name: Check(v.ok, v.detail) for name, v in verdicts.items()}
     stats = latency_stats(p.latency for p in points if p.latency is not None)
     expectations = _expectations(
-        scenario.expect, invariants, points, decided_signable, stats.p99, lost, signatures
+        scenario.expect, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
     )
     lanes = [
         NodeLane(

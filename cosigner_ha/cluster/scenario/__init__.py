@@ -22,6 +22,7 @@ from cosigner_ha.cluster.scenario.frozen import FrozenDict
 from cosigner_ha.cluster.scenario.loader import load_scenario, load_scenario_text, scenario_from_dict
 from cosigner_ha.cluster.scenario.model import (
     SIGNING_ROLES,
+    SUB_STATUSES,
     AddressType,
     ApiUser,
     ApiUserRole,
@@ -32,6 +33,7 @@ from cosigner_ha.cluster.scenario.model import (
     CallbackFaultMode,
     Enclave,
     Expect,
+    ExpectOutcome,
     ExpectWindow,
     Fault,
     FaultAction,
@@ -47,6 +49,7 @@ from cosigner_ha.cluster.scenario.model import (
     ScenarioInfo,
     ScriptedCallback,
     Selection,
+    TxStatus,
     UrlCallback,
     User,
     UserRole,
@@ -58,6 +61,7 @@ from cosigner_ha.cluster.scenario.model import (
 
 __all__ = [
     "SIGNING_ROLES",
+    "SUB_STATUSES",
     "AddressType",
     "ApiUser",
     "ApiUserRole",
@@ -69,6 +73,7 @@ __all__ = [
     "DurationError",
     "Enclave",
     "Expect",
+    "ExpectOutcome",
     "ExpectWindow",
     "Fault",
     "FaultAction",
@@ -88,6 +93,7 @@ __all__ = [
     "ScenarioInfo",
     "ScriptedCallback",
     "Selection",
+    "TxStatus",
     "UrlCallback",
     "User",
     "UserRole",

@@ -240,6 +240,15 @@ def _expect(e: Expect, full: bool) -> dict[str, Any]:
     out.put("max_failover", None if e.max_failover is None else _d(e.max_failover))
     windows = [{"from": _d(w.from_), "to": _d(w.to), "signed_by": list(w.signed_by)} for w in e.windows]
     out.put("window", windows, [])
+    outcomes = []
+    for o in e.outcomes:
+        outcome = _Out(full)
+        outcome.put("workload", o.workload)
+        outcome.put("status", o.status.value)
+        outcome.put("sub_status", o.sub_status)
+        outcome.put("count", o.count)
+        outcomes.append(dict(outcome))
+    out.put("outcome", outcomes, [])
     return dict(out)
 
 

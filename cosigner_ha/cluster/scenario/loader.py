@@ -33,6 +33,7 @@ from cosigner_ha.cluster.scenario.model import (
     INITIATING_ROLES,
     SAAS_ENDPOINT,
     SIGNING_ROLES,
+    SUB_STATUSES,
     VERSION,
     AddressType,
     ApiUser,
@@ -44,6 +45,7 @@ from cosigner_ha.cluster.scenario.model import (
     CallbackFaultMode,
     Enclave,
     Expect,
+    ExpectOutcome,
     ExpectWindow,
     Fault,
     FaultAction,
@@ -59,6 +61,7 @@ from cosigner_ha.cluster.scenario.model import (
     ScenarioInfo,
     ScriptedCallback,
     Selection,
+    TxStatus,
     UrlCallback,
     User,
     UserRole,
@@ -167,6 +170,7 @@ class _Loader:
         self.served_by: dict[str, str] = {}  # API user -> the node serving it at the start
         self.node_sites: list[str] = []
         self.enclaves: dict[str, Enclave] = {}  # node -> its enclave kind
+        self.workload_names: list[str] = []
         self.token_validity: float | None = None  # [saas] pairing_token_validity, once read
 
     def load(self, data: Mapping[str, Any]) -> Scenario:
@@ -580,6 +584,7 @@ class _Loader:
             name = t.require("name", NAME)
             if name is not None:
                 self.unique(t, name, seen, "workload names")
+                self.workload_names.append(name)
             initiator = t.require("initiator", self.refs.person())
             if initiator is not None and roles.get(initiator, INITIATING_ROLES[0]) not in INITIATING_ROLES:
                 t.error(
@@ -848,10 +853,24 @@ class _Loader:
             w.finish()
             if start is not None and end is not None and signed_by is not None:
                 windows.append(ExpectWindow(start, end, signed_by))
+        outcomes = []
+        workloads = self.workload_names
+        for o in t.tables("outcome", what="an array of tables ([[expect.outcome]])"):
+            workload = o.get("workload", strings_in(workloads, one_of("workload names", workloads)), None)
+            status = o.require("status", choice(TxStatus))
+            sub_status = o.get("sub_status", choice_of(SUB_STATUSES, "sub-statuses"), None)
+            count = o.get("count", integer(0), None)
+            o.finish()
+            if status is not None:
+                outcomes.append(ExpectOutcome(status, workload, sub_status, count))
         t.finish()
         if not self.clean_since(mark):
             return None
-        return Expect(windows=tuple(windows), **values)  # type: ignore[arg-type]  # all present once clean
+        return Expect(windows=tuple(windows), outcomes=tuple(outcomes), **values)  # type: ignore[arg-type]
+
+
+def choice_of(values: tuple[str, ...], what: str) -> Conv[str]:
+    return strings_in(values, one_of(what, values))
 
 
 def _target(value: Any) -> str:

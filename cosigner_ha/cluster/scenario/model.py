@@ -360,6 +360,44 @@ class ExpectWindow:
     signed_by: tuple[str, ...]
 
 
+class TxStatus(enum.StrEnum):
+    """The terminal statuses a transaction ends in."""
+
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+    BLOCKED = "BLOCKED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+#: The sub-statuses the simulated SaaS gives terminal transactions (the Fireblocks names).
+SUB_STATUSES: tuple[str, ...] = (
+    "BLOCKED_BY_POLICY",
+    "REJECTED_BY_USER",
+    "CANCELLED_BY_USER",
+    "SIGNER_NOT_FOUND",
+    "AUTHORIZER_NOT_FOUND",
+    "AUTHORIZATION_FAILED",
+    "SIGNING_ERROR",
+    "TIMEOUT",
+    "CONNECTIVITY_ERROR",
+    "INTERNAL_ERROR",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExpectOutcome:
+    """Transactions (of one workload, or of the whole run) that end in `status` (and `sub_status`).
+
+    Without `count`: every one of them does, and there is at least one. With `count`: exactly that many do.
+    """
+
+    status: TxStatus
+    workload: str | None = None
+    sub_status: str | None = None
+    count: int | None = None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Expect:
     all_terminal: bool = True
@@ -369,6 +407,7 @@ class Expect:
     max_signing_latency_p99: float | None = None
     max_failover: float | None = None
     windows: tuple[ExpectWindow, ...] = ()
+    outcomes: tuple[ExpectOutcome, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
