@@ -30,8 +30,9 @@ from cosigner_ha.cluster.progress import simulated_time_progress
 from cosigner_ha.cluster.report import RunReport
 from cosigner_ha.cluster.scenario import Scenario
 from cosigner_ha.cluster.workloads import Submission, run_workload
-from cosigner_ha.cluster.world import World, build_world, pair_all
+from cosigner_ha.cluster.world import World, WorldError, build_world, pair_all
 from cosigner_ha.env import Environment, Event, run_simulated
+from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import SaasError
 
 #: Pairing every node must finish within this much simulated time, or the scenario cannot be set up.
@@ -118,6 +119,31 @@ async def _drain(world: World, end: float) -> None:
 _TERMINAL_STATUSES = frozenset(kind.upper() for kind in TERMINAL_KINDS)
 
 
+#: Errors that mean the scenario cannot run as written: the command's exit 2, not a crash.
+INPUT_ERRORS: tuple[type[Exception], ...] = (PolicyError, WorldError, SetupError)
+
+
+@contextlib.contextmanager
+def _input_errors_unwrapped() -> Iterator[None]:
+    """Task groups wrap what their tasks raise; a scenario the world refuses comes out as itself."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        found = _first(group)
+        if found is None:
+            raise
+        raise found from None
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    for inner in group.exceptions:
+        if isinstance(inner, INPUT_ERRORS):
+            return inner
+        if isinstance(inner, BaseExceptionGroup) and (found := _first(inner)) is not None:
+            return found
+    return None
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -133,8 +159,11 @@ def run_scenario(
         env = Environment.simulated(seed, header=header, sink=sink)
         started = time.perf_counter()
         label = scenario.scenario.name
-        with simulated_time_progress(
-            env.trace, scenario.scenario.duration, console, label, offset_kind="scenario_start"
+        with (
+            simulated_time_progress(
+                env.trace, scenario.scenario.duration, console, label, offset_kind="scenario_start"
+            ),
+            _input_errors_unwrapped(),
         ):
             run_simulated(lambda e: _drive(e, scenario), env)
         wall = time.perf_counter() - started

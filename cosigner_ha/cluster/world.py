@@ -40,7 +40,10 @@ from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
+from cosigner_ha.policy import PolicyEngine, load_policy
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
+from cosigner_ha.saas_sim.saas import directory_of
+from cosigner_ha.saas_sim.workspace import Workspace
 
 SAAS_HOST = "saas"
 SAAS_ADDRESS = "saas:443"
@@ -165,9 +168,10 @@ def workspace_spec(scenario: Scenario) -> dict[str, Any]:
 
 
 def policy_source(
-    scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None
+    scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None, *, where: str = "[policy]"
 ) -> tuple[dict[str, Any], str]:
-    """The policy document the SaaS publishes, and where it came from (for error messages)."""
+    """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
+    the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
     if policy is None:
         signers = [u.name for u in scenario.api_users if any(u.name in n.api_users for n in scenario.nodes)]
         rule: dict[str, Any] = {"action": "ALLOW"}
@@ -175,11 +179,21 @@ def policy_source(
             rule["designated_signers"] = {"users": signers}
         return {"rules": [rule]}, f"{scenario.origin} (default policy)"
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts()}, f"{scenario.origin} [policy]"
+        return {"rules": policy.rule_dicts()}, f"{scenario.origin} {where}"
     try:
         return json.loads(policy.path.read_text()), str(policy.path)
     except (OSError, ValueError) as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
+
+
+def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
+    """Refuse, before the run starts, a `policy` fault whose policy the SaaS would refuse when published
+    (a `PolicyError` naming the fault, rule and field), rather than stop the run halfway."""
+    directory = directory_of(workspace)
+    for index, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.POLICY:
+            source, origin = policy_source(scenario, fault.policy, where=f"faults[{index}]")
+            PolicyEngine(load_policy(source, directory, origin=origin), directory)
 
 
 def _import(target: str, what: str) -> Any:
@@ -363,6 +377,7 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
             admin = user.name
     source, origin = policy_source(scenario, scenario.policy)
     saas.publish_policy(workspace, source, origin=origin)
+    check_fault_policies(scenario, saas.workspace(workspace))
     handlers = HandlerDirectory()
     callbacks = _callbacks(scenario, env, handlers)
     make_backend = _backend_factory(env, infra)
