@@ -1,33 +1,51 @@
 """The fault injector: each `[[faults]]` entry applied at its time on the world, and undone after `for`.
 
 Every application and undo is a trace event (`fault`, `fault_end`) naming the action, the target and the
-nodes it touched, so the report draws fault spans and computes failovers from the trace alone.
+nodes it touched, so the report draws fault spans and computes failovers from the trace alone; an action
+the cluster refuses (a pairing with an expired token, an unpairing of an API user that is not paired) is a
+`fault_error` event with the refusal's code and reason, and the run goes on.
 
-What each action does to the simulation:
+Faults take effect in time order, and faults at the same time in file order. Faults nest: while two
+faults hold the same thing, the end of one leaves the other in force (a node crashed by a crash and a
+site outage boots when both are over; two latency faults on a link add up; two clock skews add up; the
+latest callback fault on a handler decides its answers until it ends, then the one before it).
 
-- crash: the node process dies (in-memory state gone) and its host drops off the network; `for`: it boots
-  again. restart: a graceful stop, then start.
-- pause: the host is frozen on the network (frames to and from it wait); `for`: they flow again.
-- partition: the node or every node under a site is cut from the SaaS (or the two ends of a `link`).
-- latency / loss: the link between the target and the SaaS gets `amount` more one-way delay (plus `jitter`)
-  or loses `ratio` of its frames (seen as retransmission delay).
-- site-outage: every node under the site is crashed with its host; `for`: all boot again.
-- callback: a scripted handler times out, rejects, asks to retry, or is down (connection refused).
-- disk-loss: the node crashes and its host disk is wiped; with `backup = true` the operator restores the
-  disk from the backup image taken at that instant; with `new_host = true` the node comes back on a fresh
-  host with the same role (Nitro and GCP restore from the bucket; SGX cannot open its sealed key there).
-- attestation: the node restarts on a tampered image, which the KMS or the attestation service refuses;
-  `for`: the signed image is put back and the node boots again.
+What each action does to the simulation (docs/scenarios.md has the long form):
+
+- crash: the node process dies (in-memory state gone) and its host drops off the network: connections
+  break, the SaaS sees it disconnect; `for`: it boots again (attestation, database, polling).
+- restart: a graceful stop (open signing sessions may finish, up to a minute), then a boot; on a node
+  that a crash holds down, the boot alone (the operator brought the machine back).
+- pause: the host is frozen on the network (frames to and from it wait; nothing breaks); `for`: they
+  flow again. The process keeps its state; timers it set fire late.
+- partition: the node or every node under a site is cut from the SaaS (or the two ends of a `link`):
+  frames wait, connections held a minute break; `for`: healed.
+- latency / loss: the link between the target and the SaaS gets `amount` more one-way delay (plus a
+  uniform draw in [0, `jitter`]) or loses `ratio` of its transmissions, each resent 200 ms later (loss
+  shows as delay: a connection is a reliable stream); a ratio of 1 cuts the link like a partition.
+- site-outage: every node under the site is crashed with its host; `for`: power comes back, all boot.
+- callback: the scripted handler stops answering until the node's deadline (timeout), answers REJECT,
+  answers RETRY, or answers HTTP 503 (down), for every request.
+- disk-loss: the node crashes and its host disk is wiped; with `backup = true` the disk is restored from
+  the backup image taken at that instant; with `new_host = true` the node comes back on a fresh host with
+  the same role (Nitro and GCP reopen the bucket with the KMS key; SGX cannot unseal its key there). The
+  node boots after `for`, or at once without it.
+- attestation: the node's image is replaced by a tampered one and the node restarts on it: the enclave
+  loader (SGX), nitro-cli (Nitro) or the KMS (GCP) refuses it, so the node cannot open its secrets and
+  retries its boot; `for`: the signed image is put back and the node restarts on it.
 - clock-skew: the node's wall clock (tokens, JWTs, certificates, log lines) is shifted by `skew`.
 - policy: a new policy is published (through the configuration-change approval when one applies).
-- unpair / pair: an API user is unpaired from (admin approval) or paired with the node.
+- unpair / pair: an API user is unpaired from (admin approval) or paired with the node (owner approval);
+  `token_age`: the pairing token is issued at `at` and used that much later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Callable
 
 import anyio
+import anyio.abc
 
 from cosigner_ha.cluster.scenario import Fault, FaultAction
 from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, policy_source, trust_nodes
@@ -36,30 +54,23 @@ from cosigner_ha.node import NodeError, PairingError
 from cosigner_ha.node import SaasError as NodeSaasError
 from cosigner_ha.saas_sim import SaasError as SaasRefusal
 
-Undo = Callable[[], Awaitable[None] | None]
-
-CALLBACK_FAULTS = {"timeout": "timeout", "reject": "reject", "retry": "retry", "down": "down"}
+Undo = Callable[[], None]
+Pair = tuple[str, str]  # two host names, sorted: a link both ways
 
 
 class FaultInjector:
     def __init__(self, world: World, start: float) -> None:
         self.world = world
         self.start = start
-        self._crashed_hosts: set[str] = set()
+        self._holds: Counter[str] = Counter()  # node -> faults keeping its process down
+        self._cut_hosts: set[str] = set()  # nodes whose host is off the network
         self._hosts: dict[str, int] = {}  # node -> how many hosts it has run on (disk-loss, new_host)
         self._generations: dict[str, int] = {}  # node -> enclave backends built after disk faults
+        self._links: dict[int, tuple[list[Pair], FaultAction, Fault]] = {}  # active latency/loss faults
+        self._skews: dict[int, tuple[tuple[str, ...], float]] = {}  # active clock skews
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
 
-    def _crash(self, name: str, reason: str) -> None:
-        self.world.nodes[name].node.crash(reason)
-        if name not in self._crashed_hosts:
-            self._crashed_hosts.add(name)
-            self.world.network.crash(name)
-
-    def _boot(self, name: str) -> None:
-        if name in self._crashed_hosts:
-            self._crashed_hosts.discard(name)
-            self.world.network.restart(name)
-        self.world.nodes[name].node.start()
+    # -- targets -------------------------------------------------------------------------------------------
 
     def targets(self, fault: Fault) -> tuple[str, tuple[str, ...]]:
         """A readable target and the nodes it touches."""
@@ -77,14 +88,26 @@ class FaultInjector:
             return f"callback {fault.callback}", nodes
         return "", ()
 
-    async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            for index, fault in enumerate(self.world.scenario.faults):
-                tg.start_soon(self._one, index, fault)
+    def _ends(self, fault: Fault, nodes: tuple[str, ...]) -> tuple[list[str], str]:
+        """The two sides of the link a network fault acts on: the nodes and the SaaS, or its `link`."""
+        if fault.link is not None:
+            return [fault.link[0]], fault.link[1]
+        return list(nodes), SAAS_HOST
 
-    async def _one(self, index: int, fault: Fault) -> None:
+    # -- the timeline --------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Apply every fault at its time, same-time faults in file order; each undoes itself after `for`."""
+        faults = self.world.scenario.faults
         clock = self.world.env.clock
-        await clock.sleep_until(self.start + fault.at)
+        async with anyio.create_task_group() as tg:
+            for index in sorted(range(len(faults)), key=lambda i: (faults[i].at, i)):
+                await clock.sleep_until(self.start + faults[index].at)
+                # `start` returns once the fault has taken effect, so that the next fault, even at the
+                # same instant, acts on what this one did
+                await tg.start(self._one, index, faults[index])
+
+    async def _one(self, index: int, fault: Fault, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         target, nodes = self.targets(fault)
         trace = self.world.env.trace
         trace.record(
@@ -95,37 +118,100 @@ class FaultInjector:
             nodes=list(nodes),
             duration=fault.for_,
         )
-        undo = await self._apply(index, fault, nodes)
+        done = False
+
+        def took_effect() -> None:  # what follows (a drain, a pairing) runs while later faults apply
+            nonlocal done
+            if not done:
+                done = True
+                task_status.started()
+
+        undo = await self._apply(index, fault, nodes, took_effect)
+        took_effect()
         if fault.for_ is None or undo is None:
             return
-        await clock.sleep(fault.for_)
-        result = undo()
-        if result is not None:
-            await result
+        await self.world.env.clock.sleep(fault.for_)
+        undo()
         trace.record("fault_end", index=index, action=str(fault.action), target=target, nodes=list(nodes))
+
+    # -- processes -----------------------------------------------------------------------------------------
+
+    def _hold_down(self, name: str, reason: str) -> None:
+        """One more fault keeps the node's process down (and its host off the network)."""
+        self._holds[name] += 1
+        self.world.nodes[name].node.crash(reason)
+        if name not in self._cut_hosts:
+            self._cut_hosts.add(name)
+            self.world.network.crash(name)
+
+    def _release(self, name: str) -> None:
+        """One fault less holds the node down; the last one to end boots it."""
+        if self._holds[name] == 0:  # a restart booted it meanwhile
+            return
+        self._holds[name] -= 1
+        if self._holds[name] == 0:
+            self._boot(name)
+
+    def _boot(self, name: str) -> None:
+        self._holds[name] = 0
+        if name in self._cut_hosts:
+            self._cut_hosts.discard(name)
+            self.world.network.restart(name)
+        self.world.nodes[name].node.start()
+
+    def _held(self, name: str) -> bool:
+        return self._holds[name] > 0
+
+    # -- links ---------------------------------------------------------------------------------------------
+
+    def _pairs(self, fault: Fault, nodes: tuple[str, ...]) -> list[Pair]:
+        left, right = self._ends(fault, nodes)
+        pairs = [(min(x, right), max(x, right)) for x in left]
+        return list(dict.fromkeys(pairs))
+
+    def _relink(self, pairs: list[Pair]) -> None:
+        """Set each link to the default plus every latency and loss fault active on it."""
+        for pair in pairs:
+            latency, jitter, kept = DEFAULT_LINK.latency, DEFAULT_LINK.jitter, 1.0
+            for covered, action, fault in self._links.values():
+                if pair not in covered:
+                    continue
+                if action == FaultAction.LATENCY:
+                    latency += fault.amount or 0.0
+                    if fault.jitter is not None:
+                        jitter = max(jitter, fault.jitter)
+                else:
+                    kept *= 1.0 - (fault.ratio or 0.0)
+            self.world.network.set_link(*pair, LinkSpec(latency=latency, jitter=jitter, loss=1.0 - kept))
 
     # -- the actions ---------------------------------------------------------------------------------------
 
-    async def _apply(self, index: int, fault: Fault, nodes: tuple[str, ...]) -> Undo | None:
+    async def _apply(
+        self, index: int, fault: Fault, nodes: tuple[str, ...], took_effect: Callable[[], None]
+    ) -> Undo | None:
         w = self.world
         net = w.network
         action = fault.action
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
-                self._crash(name, f"{action} fault")
+                self._hold_down(name, f"{action} fault")
 
-            def boot() -> None:
+            def power_back() -> None:
                 for name in nodes:
-                    self._boot(name)
+                    self._release(name)
 
-            return boot
+            return power_back
         if action == FaultAction.RESTART:
             async with anyio.create_task_group() as tg:
                 for name in nodes:
-                    if name in self._crashed_hosts:  # a restart after a crash boots the machine too
+                    node = w.nodes[name].node
+                    if self._held(name):  # a restart after a crash boots the machine too
                         self._boot(name)
+                    elif node.state in ("crashed", "stopped"):
+                        node.start()
                     else:
-                        tg.start_soon(w.nodes[name].node.restart)
+                        await tg.start(self._restart, name)
+                took_effect()
             return None
         if action == FaultAction.PAUSE:
             for name in nodes:
@@ -136,66 +222,39 @@ class FaultInjector:
                     net.resume(name)
 
             return resume
-        if action == FaultAction.PARTITION:
-            a, b = fault.link if fault.link is not None else (list(nodes), SAAS_HOST)
+        if action == FaultAction.PARTITION or (action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0):
+            # a loss of every transmission is a cut: a reliable stream cannot resend forever, and the
+            # network breaks a connection held that long
+            a, b = self._ends(fault, nodes)
             net.partition(a, b)
             return lambda: net.heal(a, b)
         if action in (FaultAction.LATENCY, FaultAction.LOSS):
-            a, b = fault.link if fault.link is not None else (list(nodes), SAAS_HOST)
-            if action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0:
-                # every transmission lost: nothing ever arrives, which is a cut (a reliable stream cannot
-                # retransmit forever; the network breaks a connection held that long)
-                net.partition(a, b)
-                return lambda: net.heal(a, b)
-            if action == FaultAction.LATENCY:
-                spec = LinkSpec(
-                    latency=DEFAULT_LINK.latency + (fault.amount or 0.0),
-                    jitter=DEFAULT_LINK.jitter if fault.jitter is None else fault.jitter,
-                )
-            else:
-                spec = LinkSpec(
-                    latency=DEFAULT_LINK.latency, jitter=DEFAULT_LINK.jitter, loss=fault.ratio or 0.0
-                )
-            net.set_link(a, b, spec)
-            return lambda: net.set_link(a, b, DEFAULT_LINK)
+            pairs = self._pairs(fault, nodes)
+            self._links[index] = (pairs, action, fault)
+            self._relink(pairs)
+
+            def unlink() -> None:
+                del self._links[index]
+                self._relink(pairs)
+
+            return unlink
         if action == FaultAction.CALLBACK:
-            assert fault.callback is not None and fault.mode is not None
-            handler = w.callbacks[fault.callback].reference
-            if handler is None:
-                raise ValueError(f"callback {fault.callback}: only scripted handlers take injected faults")
-            handler.rules.fault = CALLBACK_FAULTS[str(fault.mode)]
-
-            def clear() -> None:
-                handler.rules.fault = None
-
-            return clear
+            return self._callback(index, fault)
         if action == FaultAction.DISK_LOSS:
-            return await self._disk_loss(fault, nodes[0])
+            return self._disk_loss(fault, nodes[0])
         if action == FaultAction.ATTESTATION:
-            runtime = w.nodes[nodes[0]]
-            good = runtime.backend.image
-            runtime.backend.image = good.tampered()
-            runtime.node.crash("restarted on a tampered image")
-            runtime.node.start()
-
-            def restore() -> None:
-                runtime.backend.image = good
-                runtime.node.crash("restarted on the signed image")
-                runtime.node.start()
-
-            return restore
+            return self._attestation(nodes[0])
         if action == FaultAction.CLOCK_SKEW:
-            clocks = [w.nodes[name].env.clock for name in nodes]
-            for clock in clocks:
-                clock.skew = fault.skew or 0.0
+            self._skews[index] = (nodes, fault.skew or 0.0)
+            self._reskew(nodes)
 
             def unskew() -> None:
-                for clock in clocks:
-                    clock.skew = 0.0
+                del self._skews[index]
+                self._reskew(nodes)
 
             return unskew
         if action == FaultAction.POLICY:
-            source, origin = policy_source(w.scenario, fault.policy)
+            source, origin = policy_source(w.scenario, fault.policy, where=f"faults[{index}]")
             w.saas.publish_policy(w.workspace, source, origin=origin)
             return None
         if action == FaultAction.UNPAIR:
@@ -206,9 +265,53 @@ class FaultInjector:
                 self._error(index, fault, nodes, exc.code, exc.message)
             return None
         if action == FaultAction.PAIR:
-            await self._pair(index, fault, nodes[0])
+            await self._pair(index, fault, nodes[0], took_effect)
             return None
         raise AssertionError(f"unhandled fault action {action}")
+
+    async def _restart(self, name: str, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """A graceful stop, then a boot unless a fault took the node down meanwhile."""
+        task_status.started()  # the caller resumes at this task's first checkpoint: the stop has begun
+        node = self.world.nodes[name].node
+        await node.stop()
+        if not self._held(name):
+            node.start()
+
+    def _reskew(self, nodes: tuple[str, ...]) -> None:
+        for name in nodes:
+            total = sum(skew for covered, skew in self._skews.values() if name in covered)
+            self.world.nodes[name].env.clock.skew = total
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        assert fault.callback is not None and fault.mode is not None
+        handler = self.world.callbacks[fault.callback].reference
+        if handler is None:
+            raise ValueError(f"callback {fault.callback}: only scripted handlers take injected faults")
+        active = self._callbacks.setdefault(fault.callback, [])
+        active.append((index, str(fault.mode)))
+        handler.rules.fault = active[-1][1]
+
+        def clear() -> None:
+            active[:] = [(i, mode) for i, mode in active if i != index]
+            handler.rules.fault = active[-1][1] if active else None
+
+        return clear
+
+    def _attestation(self, name: str) -> Undo:
+        runtime = self.world.nodes[name]
+        good = runtime.backend.image
+        runtime.backend.image = good.tampered()
+        if not self._held(name):  # a node held down boots on the tampered image when it comes back
+            runtime.node.crash("restarted on a tampered image")
+            runtime.node.start()
+
+        def restore() -> None:
+            runtime.backend.image = good
+            if not self._held(name):
+                runtime.node.crash("restarted on the signed image")
+                runtime.node.start()
+
+        return restore
 
     def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: str, reason: str) -> None:
         """The fault's action was refused (what an operator would see on the console or the CLI)."""
@@ -222,7 +325,7 @@ class FaultInjector:
             reason=reason,
         )
 
-    async def _pair(self, index: int, fault: Fault, name: str) -> None:
+    async def _pair(self, index: int, fault: Fault, name: str, took_effect: Callable[[], None]) -> None:
         """What the operator does: a token from the console, then `setup` (first API user) or `add-user`
         on the running node; a GCP node is paired from the console and commanded through the SaaS."""
         w = self.world
@@ -231,6 +334,7 @@ class FaultInjector:
         try:
             if node.backend.local_admin:
                 token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
+                took_effect()
                 if fault.token_age:  # the token sat in a ticket, an email, a password manager
                     await w.env.clock.sleep(fault.token_age)
                 await node.ready()
@@ -252,12 +356,12 @@ class FaultInjector:
             return
         trust_nodes(w)
 
-    async def _disk_loss(self, fault: Fault, name: str) -> Undo | None:
+    def _disk_loss(self, fault: Fault, name: str) -> Undo | None:
         w = self.world
         runtime = w.nodes[name]
         host = runtime.backend.host
         backup = host.disk.clone() if fault.backup else None  # type: ignore[attr-defined]
-        self._crash(name, "disk lost")
+        self._hold_down(name, "disk lost")
         host.disk.lose()  # type: ignore[attr-defined]
 
         def recover() -> None:
@@ -274,7 +378,7 @@ class FaultInjector:
             backend.image = runtime.backend.image  # the image it ran (an attestation fault may hold)
             runtime.backend = runtime.node.backend = backend
             runtime.node.log.disk = target.disk
-            self._boot(name)
+            self._release(name)
 
         if fault.for_ is None:  # come back at once (restored, or empty)
             recover()
