@@ -41,7 +41,7 @@ BASE: dict[str, Any] = {
     "workload": [
         {
             "name": "w",
-            "rate": "6/min",
+            "rate": "3/min",
             "initiator": "ops",
             "asset": "ETH",
             "amount": {"min": 1},

@@ -1,7 +1,7 @@
 """Every fault action of DESIGN.md section 4, injected into a small running cluster, judged by its effect.
 
 The cluster (tests/cluster/runs.py): node `a` (Nitro, aws/us-east-1/a) serves API user `sa`, node `b`
-(SGX, onprem/dc1) serves `sb`; the default policy lets either sign; a workload submits six transfers a
+(SGX, onprem/dc1) serves `sb`; the default policy lets either sign; a workload submits three transfers a
 minute for twenty minutes. Most faults hit `a` from 5m to 10m: during them `b` must carry the load, after
 them `a` must sign again, and no transaction may be lost.
 """
@@ -34,7 +34,7 @@ def silent_then_back(r: Run, node: str, *, back_within: float = 2 * MINUTE) -> N
     """`node` released no signature during the fault, the other node did, and `node` signs again after."""
     other = "b" if node == "a" else "a"
     assert r.signed(node, FROM + 0.001, TO) == 0
-    assert r.signed(other, FROM, TO) >= 20
+    assert r.signed(other, FROM, TO) >= 10
     assert r.signed(node, TO, TO + back_within) > 0
 
 
@@ -123,7 +123,7 @@ def test_site_outage_crashes_every_node_under_the_site_and_powers_them_back() ->
         assert r.states(node)[0] == (FROM, "crashed", "site-outage fault")
         assert r.signed(node, FROM + 0.001, TO) == 0
         assert lane(r, node) == ((FROM, TO),)
-    assert r.signed("b", FROM, TO) >= 20
+    assert r.signed("b", FROM, TO) >= 10
     assert r.signed("a", TO) + r.signed("a2", TO) > 0
     assert r.states("b") == []
     all_completed(r)
@@ -253,7 +253,7 @@ def test_callback_retry_delays_signing_until_the_handler_approves() -> None:
         {"at": "5m", "action": "callback", "callback": "cb", "mode": "retry", "for": "5m"}, callback=CALLBACK
     )
     during = {e.fields["tx"] for e in r.between("submitted", FROM + 1, TO - 1)}
-    assert len(during) >= 20
+    assert len(during) >= 10
     assert outcomes_by_submission(r, FROM + 1, TO - 1) == {"COMPLETED/None": len(during)}
     retries = [e for e in r.of("callback_response", action="RETRY") if e.fields["request"] in during]
     assert retries and all(FROM <= r.at(e) < TO for e in retries)
@@ -334,7 +334,7 @@ def test_sgx_disk_loss_without_a_backup_leaves_the_node_with_nothing_to_sign_wit
     assert r.signed("b", FROM + 0.001) == 0
     assert not r.between("poll_failed", TO, 20 * MINUTE, node="b")
     assert not r.between("probe_reply", FROM, 20 * MINUTE, node="b"), "with no API user it does not even poll"
-    assert len(r.between("probe_sent", TO, 20 * MINUTE, cosigner="b")) >= 50, "the SaaS still probes it"
+    assert len(r.between("probe_sent", TO, 20 * MINUTE, cosigner="b")) >= 20, "the SaaS still probes it"
     all_completed(r)
 
 
@@ -403,7 +403,7 @@ def test_clock_skew_ahead_of_the_access_token_lifetime_makes_every_token_look_ex
     r = run_faults({"at": "5m", "action": "clock-skew", "node": "a", "skew": "+1h", "for": "5m"})
     inside = len(r.between("token_refreshed", FROM, TO, node="a"))
     outside = len(r.between("token_refreshed", TO + 1, 20 * MINUTE, node="a"))
-    assert inside > 30, "the node refreshes its access token before every request"
+    assert inside > 15, "the node refreshes its access token before every request"
     assert outside <= 2
     assert r.signed("a", FROM + 1, TO) == 0, "the extra round trips lose every probe race to b"
     assert r.signed("a", TO + 1) > 0
@@ -468,7 +468,7 @@ def test_unpair_takes_the_api_user_off_its_node_after_the_admins_approval() -> N
     assert len(saas_side) == 1 and r.at(saas_side[0]) == FROM + 60
     assert len(node_side) == 1 and r.at(node_side[0]) >= FROM + 60
     assert r.signed("a", FROM + 61) == 0
-    assert r.signed("b", FROM + 61) >= 50
+    assert r.signed("b", FROM + 61) >= 25
     all_completed(r)
 
 
