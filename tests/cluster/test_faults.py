@@ -366,6 +366,22 @@ def test_sgx_backup_does_not_open_on_a_new_host() -> None:
     all_completed(r)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="saas_sim: the UnpairCommand an empty node could not confirm stays in its mailbox and, once the "
+    "API user is paired again and the node polls, unpairs it again (reported to the lead; not this branch's file)",
+)
+def test_pairing_the_same_api_user_again_after_a_disk_loss_keeps_it_paired() -> None:
+    r = run_faults(
+        {"at": "2m", "action": "disk-loss", "node": "b"},  # no backup, back at once: an empty co-signer
+        {"at": "4m", "action": "unpair", "node": "b", "api_user": "sb"},
+        {"at": "8m", "action": "pair", "node": "b", "api_user": "sb"},
+    )
+    assert len(r.of("paired", node="b")) == 1
+    assert not r.of("unpaired", node="b"), "the pairing made at 9m is undone by the unpairing of 5m"
+    assert r.signed("b", 10 * MINUTE) > 0
+
+
 def test_sgx_on_a_new_host_without_a_backup_starts_as_an_empty_co_signer() -> None:
     r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "new_host": True, "for": "5m"})
     booting = [why for t, s, why in r.states("b") if s == "booting"]
