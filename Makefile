@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cosigner-ha demo
+	$(BIN)/cosigner-ha run
 
 test: lint typecheck pytest
 

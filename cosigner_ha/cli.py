@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cosigner_ha.cluster import commands_analyze
-from cosigner_ha.node import cli as node_commands
+from cosigner_ha.cluster import commands_analyze, commands_node, commands_run
 from cosigner_ha.policy import commands as policy_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run the bundled demonstration and print its report")
+    commands_run.register(sub)
+    sub.add_parser("demo", help="run the long-poll model of the foundation (network, virtual time, trace)")
     policy_commands.register(sub)
     commands_analyze.register(sub)
-    node_commands.register(sub)
+    commands_node.register(sub)
     return parser
 
 
@@ -26,12 +26,14 @@ def main(argv: list[str] | None = None) -> int:
         from cosigner_ha.cluster.demo import run_demo
 
         return run_demo()
+    if args.command == "run":
+        return commands_run.run(args)
     if args.command == "policy":
         return policy_commands.run(args)
     if args.command == "analyze":
         return commands_analyze.run(args)
     if args.command in ("node", "callback"):
-        return node_commands.run(args)
+        return commands_node.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "node": {"mpc", "wire", "net", "env"},
     "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node"},
     "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "cluster"},
-    "cli": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "cluster", "testing"},
+    "cli": {"cluster", "policy", "testing"},
 }
 
 

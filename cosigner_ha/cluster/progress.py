@@ -17,8 +17,13 @@ def _hms(seconds: float) -> str:
 
 
 @contextlib.contextmanager
-def simulated_time_progress(trace: Trace, duration: float, console: Console, label: str) -> Iterator[None]:
-    """Advance a bar as events with later simulated times are recorded; refreshes at most every 0.1 s."""
+def simulated_time_progress(
+    trace: Trace, duration: float, console: Console, label: str, *, offset_kind: str | None = None
+) -> Iterator[None]:
+    """Advance a bar as events with later simulated times are recorded; refreshes at most every 0.1 s.
+
+    With `offset_kind`, time counts from the first event of that kind (the end of a run's setup).
+    """
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -32,12 +37,18 @@ def simulated_time_progress(trace: Trace, duration: float, console: Console, lab
     )
     task = progress.add_task(label, total=duration, sim=_hms(0), events=0)
     shown = -1.0
+    origin: float | None = None if offset_kind else 0.0
 
     def on_event(event: Event) -> None:
-        nonlocal shown
-        if event.t - shown >= duration / 500 or event.kind == "end":
-            shown = event.t
-            progress.update(task, completed=min(event.t, duration), sim=_hms(event.t), events=trace.count)
+        nonlocal shown, origin
+        if origin is None:
+            if event.kind != offset_kind:
+                return
+            origin = event.t
+        t = event.t - origin
+        if t - shown >= duration / 500 or event.kind == "end":
+            shown = t
+            progress.update(task, completed=min(t, duration), sim=_hms(t), events=trace.count)
 
     trace.subscribe(on_event)
     with progress:

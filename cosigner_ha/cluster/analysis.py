@@ -1,0 +1,249 @@
+"""From a run's trace to its report: transactions, latencies, signers, failovers, invariants, expectations.
+
+Everything here reads events only, so a saved `--trace` file can be re-analysed without re-running.
+Times in the report are simulated seconds from `scenario_start` (the instant setup and pairing ended).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from cosigner_ha.cluster.invariants import TERMINAL_KINDS, check_all
+from cosigner_ha.cluster.report import (
+    Check,
+    Failover,
+    FaultSpan,
+    NodeLane,
+    RunReport,
+    SignatureMark,
+    TxPoint,
+    latency_stats,
+)
+from cosigner_ha.cluster.scenario import Expect, Scenario
+from cosigner_ha.cluster.scenario.durations import format_duration
+from cosigner_ha.env import Event
+
+#: Fault actions that take a node away from signing: the ones a failover is measured from.
+LOSS_ACTIONS = ("crash", "site-outage", "pause", "partition", "disk-loss", "attestation", "restart")
+SIGNABLE = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
+
+
+def _start(events: Sequence[Event]) -> float:
+    return next((e.t for e in events if e.kind == "scenario_start"), 0.0)
+
+
+def fault_spans(events: Sequence[Event], t0: float, end: float) -> list[FaultSpan]:
+    spans: dict[int, FaultSpan] = {}
+    for e in events:
+        if e.kind == "fault":
+            f = e.fields
+            spans[f["index"]] = FaultSpan(e.t - t0, None, f["action"], f["target"], tuple(f["nodes"]))
+        elif e.kind == "fault_end" and e.fields["index"] in spans:
+            s = spans[e.fields["index"]]
+            spans[e.fields["index"]] = FaultSpan(s.start, e.t - t0, s.action, s.target, s.nodes)
+    del end
+    return [spans[i] for i in sorted(spans)]
+
+
+#: Faults that leave the process running but cut it off: down on the timeline while they last.
+CUT_OFF_ACTIONS = ("pause", "partition")
+
+
+def down_intervals(
+    events: Sequence[Event], spans: Sequence[FaultSpan], node: str, t0: float, end: float
+) -> tuple[tuple[float, float], ...]:
+    """When the node could not sign: its process not running (from `node_state`), or cut off by a fault."""
+    raw: list[tuple[float, float]] = []
+    since: float | None = None
+    for e in events:
+        if e.kind == "node_state" and e.fields.get("node") == node and e.t >= t0:
+            if e.fields["state"] == "running":
+                if since is not None:
+                    raw.append((since - t0, e.t - t0))
+                since = None
+            elif since is None:
+                since = e.t
+    if since is not None:
+        raw.append((since - t0, end - t0))
+    for s in spans:
+        if node in s.nodes and s.action in CUT_OFF_ACTIONS:
+            raw.append((s.start, end - t0 if s.end is None else s.end))
+    merged: list[tuple[float, float]] = []
+    for start, stop in sorted(r for r in raw if r[1] > r[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+        else:
+            merged.append((start, stop))
+    return tuple(merged)
+
+
+def failovers(signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan]) -> list[Failover]:
+    """A loss of the node that signed last before it; the gap runs to the next signature by another node."""
+    found: list[Failover] = []
+    for span in spans:
+        if span.action not in LOSS_ACTIONS or not span.nodes:
+            continue
+        before = [s for s in signatures if s.t <= span.start]
+        if not before or before[-1].node not in span.nodes:
+            continue
+        after = next((s for s in signatures if s.t > span.start and s.node not in span.nodes), None)
+        found.append(
+            Failover(
+                at=span.start,
+                from_node=before[-1].node,
+                to_node=None if after is None else after.node,
+                gap_seconds=None if after is None else after.t - span.start,
+            )
+        )
+    return found
+
+
+def _expectations(
+    expect: Expect,
+    invariants: dict[str, Check],
+    points: Sequence[TxPoint],
+    decided_signable: int,
+    p99: float | None,
+    found_failovers: Sequence[Failover],
+    signatures: Sequence[SignatureMark],
+) -> dict[str, Check]:
+    out: dict[str, Check] = {}
+    if expect.all_terminal:
+        out["all_terminal"] = invariants["all_terminal"]
+    if expect.no_double_sign:
+        out["no_double_sign"] = invariants["at_most_one_signature"]
+    if expect.no_nonce_reuse:
+        out["no_nonce_reuse"] = invariants["no_nonce_reuse"]
+    if expect.min_completed_ratio is not None:
+        completed = sum(1 for p in points if p.status == "COMPLETED")
+        ratio = completed / decided_signable if decided_signable else 1.0
+        out["min_completed_ratio"] = Check(
+            ratio >= expect.min_completed_ratio,
+            f"{completed} of {decided_signable} transaction(s) the policy sent to signing completed "
+            f"({ratio:.2%}; expected at least {expect.min_completed_ratio:.2%})",
+        )
+    if expect.max_signing_latency_p99 is not None:
+        limit = expect.max_signing_latency_p99
+        out["max_signing_latency_p99"] = Check(
+            p99 is not None and p99 <= limit,
+            "no completed transaction"
+            if p99 is None
+            else f"p99 {format_duration(round(p99, 3))} (limit {format_duration(limit)})",
+        )
+    if expect.max_failover is not None:
+        limit = expect.max_failover
+        if not found_failovers:
+            out["max_failover"] = Check(True, "no signing node was lost")
+        else:
+            worst = max(
+                found_failovers, key=lambda f: float("inf") if f.gap_seconds is None else f.gap_seconds
+            )
+            gap = worst.gap_seconds
+            out["max_failover"] = Check(
+                gap is not None and gap <= limit,
+                f"{len(found_failovers)} failover(s); worst: {worst.from_node} lost at "
+                f"{format_duration(round(worst.at, 3))}, "
+                + (
+                    "no other node signed afterwards"
+                    if gap is None
+                    else f"{worst.to_node} signed {gap:.1f} s later"
+                )
+                + f" (limit {format_duration(limit)})",
+            )
+    for i, window in enumerate(expect.windows):
+        inside = [s for s in signatures if window.from_ <= s.t < window.to]
+        wrong = sorted({s.node for s in inside if s.node not in window.signed_by})
+        label = f"window[{i}] {format_duration(window.from_)}-{format_duration(window.to)}"
+        if not inside:
+            out[label] = Check(
+                False, f"no signature in the window (expected signers: {', '.join(window.signed_by)})"
+            )
+        else:
+            out[label] = Check(
+                not wrong,
+                f"{len(inside)} signature(s), by {', '.join(sorted({s.node for s in inside}))}"
+                + (f"; not allowed: {', '.join(wrong)}" if wrong else ""),
+            )
+    return out
+
+
+def analyse(
+    scenario: Scenario, events: Sequence[Event], *, seed: int, trace_hash: str, wall_seconds: float
+) -> RunReport:
+    t0 = _start(events)
+    end = max((e.t for e in events), default=t0)
+    submitted: dict[str, Event] = {}
+    terminal: dict[str, Event] = {}
+    last_status: dict[str, str] = {}
+    signed_node: dict[str, str] = {}
+    signatures: list[SignatureMark] = []
+    decided_signable = 0
+    for e in events:
+        tx = str(e.fields.get("tx"))
+        if e.kind == "submitted":
+            submitted[tx] = e
+            last_status[tx] = "SUBMITTED"
+        elif e.kind == "policy_decision":
+            last_status[tx] = e.fields["status"]
+            decided_signable += e.fields["status"] in SIGNABLE
+        elif e.kind == "tx_status":
+            last_status[tx] = e.fields.get("status", last_status.get(tx, ""))
+        elif e.kind in TERMINAL_KINDS and "tx" in e.fields:
+            terminal[tx] = e
+        elif e.kind == "signed":
+            signed_node[tx] = e.fields["node"]
+            signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
+    points: list[TxPoint] = []
+    for tx, sub in submitted.items():
+        end_event = terminal.get(tx)
+        status = end_event.fields["status"] if end_event else last_status.get(tx, "SUBMITTED")
+        latency = end_event.fields.get("latency") if end_event and status == "COMPLETED" else None
+        points.append(
+            TxPoint(
+                t_submitted=sub.t - t0,
+                t_terminal=None if end_event is None else end_event.t - t0,
+                status=status,
+                sub_status=None if end_event is None else end_event.fields.get("sub_status"),
+                latency=latency,
+                node=signed_node.get(tx),
+            )
+        )
+    spans = fault_spans(events, t0, end)
+    lost = failovers(signatures, spans)
+    verdicts = check_all(events)
+    invariants = {name: Check(v.ok, v.detail) for name, v in verdicts.items()}
+    stats = latency_stats(p.latency for p in points if p.latency is not None)
+    expectations = _expectations(
+        scenario.expect, invariants, points, decided_signable, stats.p99, lost, signatures
+    )
+    lanes = [
+        NodeLane(
+            node.name,
+            str(node.enclave),
+            node.site,
+            node.standby,
+            down_intervals(events, spans, node.name, t0, end),
+        )
+        for node in scenario.nodes
+    ]
+    return RunReport(
+        scenario=scenario.scenario.name,
+        seed=seed,
+        trace_hash=trace_hash,
+        simulated_seconds=round(end - t0, 6),
+        wall_seconds=round(wall_seconds, 3),
+        transactions_total=len(points),
+        by_status=dict(sorted(Counter(p.status for p in points).items())),
+        by_sub_status=dict(sorted(Counter(p.sub_status for p in points if p.sub_status).items())),
+        latency=stats,
+        signed_by={n.name: sum(1 for s in signatures if s.node == n.name) for n in scenario.nodes},
+        failovers=tuple(lost),
+        invariants=invariants,
+        expectations=expectations,
+        passed=all(c.ok for c in invariants.values()) and all(c.ok for c in expectations.values()),
+        lanes=tuple(lanes),
+        faults=tuple(spans),
+        signatures=tuple(signatures),
+        transactions=tuple(points),
+    )

@@ -1,0 +1,74 @@
+"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]`.
+
+Exit status: 0 every invariant and expectation held; 1 one did not; 2 the input was invalid (the scenario,
+its policy, a callback import), with the reason on standard error and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cosigner_ha.cluster.report import render_summary, write_html, write_json
+from cosigner_ha.cluster.runner import SetupError, run_scenario
+from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.policy import PolicyError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: The bundled scenarios, beside the package in a checkout or an editable install.
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+DEFAULT_SCENARIO = SCENARIOS / "active-active-passive.toml"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="run a scenario in simulation and report on it")
+    p.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        nargs="?",
+        type=Path,
+        help=f"a scenario file (default: the bundled {DEFAULT_SCENARIO.name})",
+    )
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    p.add_argument("--trace", type=Path, metavar="FILE", help="write every event as JSON Lines")
+    p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained page with the timeline")
+
+
+class InputError(ValueError):
+    """A command-line argument that cannot work (a missing file, an output folder that does not exist)."""
+
+
+def _writable(path: Path | None, what: str) -> None:
+    if path is not None and not path.resolve().parent.is_dir():
+        raise InputError(f"{what} {path}: the folder {path.resolve().parent} does not exist")
+
+
+def run(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    path: Path = args.scenario or DEFAULT_SCENARIO
+    try:
+        if not path.exists():
+            raise InputError(f"{path}: no such scenario file")
+        scenario = load_scenario(path)
+        for option, what in ((args.json, "--json"), (args.trace, "--trace"), (args.html, "--html")):
+            _writable(option, what)
+        result = run_scenario(scenario, seed=args.seed, trace_path=args.trace, console=console)
+    except (InputError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = result.report
+    render_summary(report, console)
+    if args.json is not None:
+        write_json(report, args.json)
+    if args.html is not None:
+        write_html(report, args.html)
+    for option, label in ((args.json, "report"), (args.trace, "trace"), (args.html, "page")):
+        if option is not None:
+            console.print(f"[dim]{label} written to {option}[/dim]")
+    return EXIT_OK if report.passed else EXIT_FAILED

@@ -1,0 +1,142 @@
+"""Run a scenario in simulation: build the world, pair the nodes, run workloads and faults, drain, report.
+
+The timeline of a run:
+
+1. setup (before `scenario_start`): the SaaS creates the workspace and its key, every node boots (attests,
+   opens its sealed database) and is paired with its API users through the owner's approval;
+2. the scenario's `duration`: workloads submit transactions, the injector applies faults at their times;
+3. the drain: no new transactions; the run goes on until every transaction is terminal or the SaaS's
+   timeouts (authorization plus signing) have certainly passed, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import anyio
+from rich.console import Console
+
+from cosigner_ha.cluster.analysis import analyse
+from cosigner_ha.cluster.faults import FaultInjector
+from cosigner_ha.cluster.invariants import TERMINAL_KINDS
+from cosigner_ha.cluster.progress import simulated_time_progress
+from cosigner_ha.cluster.report import RunReport
+from cosigner_ha.cluster.scenario import Scenario
+from cosigner_ha.cluster.workloads import Submission, run_workload
+from cosigner_ha.cluster.world import World, build_world, pair_all
+from cosigner_ha.env import Environment, Event, run_simulated
+from cosigner_ha.saas_sim import SaasError
+
+#: Pairing every node must finish within this much simulated time, or the scenario cannot be set up.
+SETUP_LIMIT = 6 * 3600.0
+#: How often the drain looks whether everything is terminal.
+DRAIN_STEP = 10.0
+
+
+class SetupError(RuntimeError):
+    """The world could not be set up (a node never paired): the scenario cannot run as written."""
+
+
+@dataclass
+class RunResult:
+    report: RunReport
+    events: list[Event]
+
+
+@contextlib.contextmanager
+def _atomic_sink(path: Path | None) -> Iterator[IO[str] | None]:
+    """A trace file that appears whole or not at all."""
+    if path is None:
+        yield None
+        return
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as sink:
+            yield sink
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+async def _drive(env: Environment, scenario: Scenario) -> None:
+    async with anyio.create_task_group() as tg:
+        world = await build_world(scenario, env, tg)
+        with anyio.move_on_after(SETUP_LIMIT) as setup:
+            await pair_all(world)
+        if setup.cancelled_caught:
+            raise SetupError(f"pairing did not finish within {SETUP_LIMIT / 3600:g} simulated hours")
+        start = env.clock.now()
+        env.trace.record("scenario_start", setup_seconds=round(start, 6))
+        end = start + scenario.scenario.duration
+        async with anyio.create_task_group() as run:
+            for workload in scenario.workloads:
+                run.start_soon(run_workload, env, workload, start, end, lambda s: _submit(world, s))
+            run.start_soon(FaultInjector(world, start).run)
+            await env.clock.sleep_until(end)
+            run.cancel_scope.cancel()
+        env.trace.record("duration_reached")
+        await _drain(world, end)
+        env.trace.record("end", transactions=len(world.saas.transactions))
+        tg.cancel_scope.cancel()
+
+
+def _submit(world: World, sub: Submission) -> None:
+    # a refusal is recorded by the SaaS as `submission_refused`, with the field and the reason
+    with contextlib.suppress(SaasError):
+        world.saas.submit(
+            world.workspace,
+            initiator=sub.initiator,
+            operation=sub.operation,
+            asset=sub.asset,
+            amount=sub.amount,
+            source=sub.source,
+            destination=sub.destination,
+            destination_address=sub.destination_address,
+            external_id=sub.external_id,
+        )
+
+
+async def _drain(world: World, end: float) -> None:
+    config = world.saas.config
+    limit = end + config.authorization_timeout + config.signing_timeout + 10 * 60
+    clock = world.env.clock
+    while clock.now() < limit:
+        if all(tx.status.value in _TERMINAL_STATUSES for tx in world.saas.transactions):
+            return
+        await clock.sleep(DRAIN_STEP)
+
+
+_TERMINAL_STATUSES = frozenset(kind.upper() for kind in TERMINAL_KINDS)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    trace_path: Path | None = None,
+    console: Console | None = None,
+) -> RunResult:
+    """Run `scenario` in virtual time; the same seed gives the same trace, byte for byte."""
+    seed = scenario.scenario.seed if seed is None else seed
+    header = {"scenario": scenario.scenario.name, "scenario_hash": scenario.content_hash()}
+    console = console or Console(quiet=True)
+    with _atomic_sink(trace_path) as sink:
+        env = Environment.simulated(seed, header=header, sink=sink)
+        started = time.perf_counter()
+        label = scenario.scenario.name
+        with simulated_time_progress(
+            env.trace, scenario.scenario.duration, console, label, offset_kind="scenario_start"
+        ):
+            run_simulated(lambda e: _drive(e, scenario), env)
+        wall = time.perf_counter() - started
+    report = analyse(scenario, env.trace.events, seed=seed, trace_hash=env.trace.hash, wall_seconds=wall)
+    return RunResult(report, env.trace.events)
