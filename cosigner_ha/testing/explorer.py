@@ -180,6 +180,8 @@ def explore(
                     return False  # out of budget: keep the simplest counterexample found so far
                 state["shrink_runs"] += 1
             else:
+                if state["examples"] >= budget:
+                    return False  # the budget is spent (Hypothesis counts repeats the cache absorbed)
                 state["examples"] += 1
             known = reports[extra] = run_scenario(add_faults(scenario, extra)).report
             if not known.passed and (not best or simplicity(extra) < simplicity(best[-1])):
@@ -192,7 +194,7 @@ def explore(
     found: tuple[Fault, ...] | None = empty if fails(empty) else None
     if found is None and budget > 1:
         search_settings = settings(
-            max_examples=budget - 1,
+            max_examples=budget,  # its first example is the empty schedule again, answered from the cache
             database=None,
             deadline=None,
             phases=(Phase.generate, Phase.shrink),

@@ -37,6 +37,7 @@ from cosigner_ha.testing.strategies.topology import (
     scripted_callbacks,
     sites,
     topologies,
+    topology_of,
     workspaces,
 )
 from cosigner_ha.testing.strategies.workloads import workloads
@@ -65,6 +66,7 @@ __all__ = [
     "site_prefixes",
     "sites",
     "topologies",
+    "topology_of",
     "with_faults",
     "workloads",
     "workspaces",

@@ -81,6 +81,8 @@ def checked(scenario: Scenario, origin: str = "<generated>") -> Scenario:
 def scenarios(
     *,
     topology: st.SearchStrategy[Topology] | None = None,
+    min_nodes: int = 1,
+    max_nodes: int = 3,
     min_duration: int = 5 * 60,
     max_duration: int = 30 * 60,
     policy: bool = True,
@@ -95,13 +97,15 @@ def scenarios(
 ) -> st.SearchStrategy[Scenario]:
     """Valid scenarios, shrinking toward one node, the catch-all policy, one transaction, no fault.
 
-    `topology` defaults to `topologies()`; durations are whole minutes in [`min_duration`,
+    `topology` defaults to `topologies(min_nodes=..., max_nodes=...)`; durations are whole minutes in [`min_duration`,
     `max_duration`] seconds; `policy=False` leaves the default policy (every served API user signs);
     `max_faults=0` draws none; `expect` draws the `[expect]` (default: the safety checks). The seed is drawn too (shrinking toward 0).
     """
     if not 60 <= min_duration <= max_duration:
         raise ValueError(f"need 60 <= min_duration <= max_duration, got {min_duration}, {max_duration}")
-    topology_strategy = topology if topology is not None else topologies()
+    topology_strategy = (
+        topology if topology is not None else topologies(min_nodes=min_nodes, max_nodes=max_nodes)
+    )
 
     @st.composite
     def draw_scenario(draw: st.DrawFn) -> Scenario:

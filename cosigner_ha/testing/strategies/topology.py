@@ -21,6 +21,7 @@ from cosigner_ha.cluster.scenario import (
     FrozenDict,
     Group,
     Node,
+    Scenario,
     ScriptedCallback,
     User,
     UserRole,
@@ -240,3 +241,9 @@ def topologies(
         return Topology(ws, identities, tuple(nodes), tuple(h for h in handlers if h.name in used))
 
     return draw_topology()
+
+
+def topology_of(scenario: Scenario) -> Topology:
+    """A scenario's topology, to draw policies, workloads or faults against it."""
+    identities = Identities(scenario.users, scenario.api_users, scenario.groups)
+    return Topology(scenario.workspace, identities, scenario.nodes, scenario.callbacks)
