@@ -108,7 +108,9 @@ class ClusterMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.cluster is not None and len(self.partitioned) < len(self.model.nodes))
     @rule(data=st.data())
     def partition(self, data: st.DataObject) -> None:
-        node = data.draw(st.sampled_from([n for n in self._nodes() if n not in self.partitioned]), label="node")
+        node = data.draw(
+            st.sampled_from([n for n in self._nodes() if n not in self.partitioned]), label="node"
+        )
         self.partitioned[node] = self.live.inject(Fault(0.0, FaultAction.PARTITION, node=node))
 
     @precondition(lambda self: bool(self.partitioned))
@@ -126,9 +128,7 @@ class ClusterMachine(RuleBasedStateMachine):
             self.callback_fault = None
         if mode is not None:
             name = data.draw(st.sampled_from(self._callbacks()), label="callback")
-            self.callback_fault = self.live.inject(
-                Fault(0.0, FaultAction.CALLBACK, callback=name, mode=mode)
-            )
+            self.callback_fault = self.live.inject(Fault(0.0, FaultAction.CALLBACK, callback=name, mode=mode))
 
     @rule(data=st.data())
     def publish_policy(self, data: st.DataObject) -> None:

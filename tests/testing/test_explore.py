@@ -82,8 +82,12 @@ def test_nothing_found_within_the_budget_exits_0_and_writes_nothing(
     assert not out.exists()
 
 
-def test_a_scenario_that_fails_as_written_needs_no_added_fault(single_cosigner: Scenario, tmp_path: Path) -> None:
-    broken = dataclasses.replace(single_cosigner, expect=Expect(min_completed_ratio=1.0, max_signing_latency_p99=0.001))
+def test_a_scenario_that_fails_as_written_needs_no_added_fault(
+    single_cosigner: Scenario, tmp_path: Path
+) -> None:
+    broken = dataclasses.replace(
+        single_cosigner, expect=Expect(min_completed_ratio=1.0, max_signing_latency_p99=0.001)
+    )
     result = explore(broken, budget=5)
     assert result.found and result.added == () and result.examples == 1
     path = write_counterexample(result, tmp_path / "as-written.toml")
@@ -119,7 +123,9 @@ def test_bad_options_exit_2_with_the_reason(
     assert code == 2 and message in err and text == ""
 
 
-def test_a_bad_scenario_exits_2_naming_the_file_and_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_scenario_exits_2_naming_the_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(single_cosigner_path().read_text().replace('duration = "20m"', 'duration = "twenty"'))
     out = tmp_path / "out.toml"
@@ -130,7 +136,9 @@ def test_a_bad_scenario_exits_2_naming_the_file_and_key(tmp_path: Path, capsys: 
     assert code == 2 and "no such scenario file" in err
 
 
-def test_out_may_not_overwrite_the_explored_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_may_not_overwrite_the_explored_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "s.toml"
     source.write_text(single_cosigner_path().read_text())
     code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)

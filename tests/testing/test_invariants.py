@@ -35,7 +35,9 @@ def test_a_clean_run_passes_every_check(good: RunResult) -> None:
 
 def test_a_second_release_for_one_transaction_is_caught(good: RunResult) -> None:
     signed = next(e for e in good.events if e.kind == "signed")
-    with pytest.raises(inv.InvariantViolation, match=r"at_most_one_signature: 1 transaction\(s\) signed more"):
+    with pytest.raises(
+        inv.InvariantViolation, match=r"at_most_one_signature: 1 transaction\(s\) signed more"
+    ):
         inv.assert_invariants([*good.events, signed], inv.SAFETY)
 
 
@@ -59,9 +61,13 @@ def test_a_signature_without_the_node_share_is_caught(good: RunResult) -> None:
 
 
 def test_a_node_on_a_tampered_image_must_not_open_its_secrets(good: RunResult) -> None:
-    fault = Event(10.0, "fault", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]})
+    fault = Event(
+        10.0, "fault", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]}
+    )
     running = Event(11.0, "node_state", {"node": "nitro-a", "state": "running", "reason": ""})
-    end = Event(20.0, "fault_end", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]})
+    end = Event(
+        20.0, "fault_end", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]}
+    )
     assert not inv.attestation_gates_secrets([fault, running, end]).ok
     assert inv.attestation_gates_secrets([fault, end, running]).ok
 

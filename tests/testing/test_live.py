@@ -12,7 +12,13 @@ from cosigner_ha.cluster.scenario import CallbackFaultMode, Fault, FaultAction, 
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.testing.invariants import SAFETY, assert_invariants
 
-TX = {"initiator": "ops", "asset": "ETH", "amount": 1.0, "source": "vault:hot", "destination": "wallet:partner-a"}
+TX = {
+    "initiator": "ops",
+    "asset": "ETH",
+    "amount": 1.0,
+    "source": "vault:hot",
+    "destination": "wallet:partner-a",
+}
 
 
 def _quiet(scenario: Scenario) -> Scenario:
@@ -98,7 +104,9 @@ def test_callback_faults_and_their_end(single_cosigner: Scenario) -> None:
         ),
     )
     with LiveCluster(scenario) as cluster:
-        index = cluster.inject(Fault(0.0, FaultAction.CALLBACK, callback="risk", mode=CallbackFaultMode.REJECT))
+        index = cluster.inject(
+            Fault(0.0, FaultAction.CALLBACK, callback="risk", mode=CallbackFaultMode.REJECT)
+        )
         rejected = cluster.submit(**TX)
         cluster.advance(60)
         cluster.end_fault(index)

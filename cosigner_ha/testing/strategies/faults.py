@@ -124,7 +124,9 @@ def fault_schedules(
         if action == FaultAction.LATENCY:
             fields["amount"] = draw(st.integers(1, 600)) / 10  # 0.1 s .. 60 s more one-way delay
         elif action == FaultAction.LOSS:
-            fields["ratio"] = draw(st.sampled_from([0.1, 0.25, 0.5, 0.9]))  # 1.0 crashes the injector (see docs)
+            fields["ratio"] = draw(
+                st.sampled_from([0.1, 0.25, 0.5, 0.9])
+            )  # 1.0 crashes the injector (see docs)
         elif action == FaultAction.CLOCK_SKEW:
             minutes = draw(st.integers(1, 24 * 60))
             fields["skew"] = float(minutes * 60 * (-1 if draw(st.booleans()) else 1))
