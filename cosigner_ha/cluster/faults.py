@@ -10,7 +10,8 @@ What each action does to the simulation:
 - pause: the host is frozen on the network (frames to and from it wait); `for`: they flow again.
 - partition: the node or every node under a site is cut from the SaaS (or the two ends of a `link`).
 - latency / loss: the link between the target and the SaaS gets `amount` more one-way delay (plus `jitter`)
-  or loses `ratio` of its frames (seen as retransmission delay).
+  or loses `ratio` of its frames (seen as retransmission delay); a ratio of 1 loses everything, which is
+  a partition.
 - site-outage: every node under the site is crashed with its host; `for`: all boot again.
 - callback: a scripted handler times out, rejects, asks to retry, or is down (connection refused).
 - disk-loss: the node crashes and its host disk is wiped; with `backup = true` the operator restores the
@@ -132,6 +133,11 @@ class FaultInjector:
 
             return resume
         if action == FaultAction.PARTITION:
+            a, b = fault.link if fault.link is not None else (list(nodes), SAAS_HOST)
+            net.partition(a, b)
+            return lambda: net.heal(a, b)
+        if action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0:
+            # every frame lost: nothing gets through, which is a partition (and retransmission never ends)
             a, b = fault.link if fault.link is not None else (list(nodes), SAAS_HOST)
             net.partition(a, b)
             return lambda: net.heal(a, b)

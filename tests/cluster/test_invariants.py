@@ -117,3 +117,18 @@ def test_a_transaction_left_open_is_caught() -> None:
 def test_an_internal_error_is_caught() -> None:
     verdict = invariants.no_internal_errors([*good_run(), ev("internal_error", error="KeyError: 'x'")])
     assert not verdict.ok and "KeyError" in verdict.detail
+
+
+def test_a_signing_node_lost_with_nothing_left_to_sign_is_not_a_failed_failover() -> None:
+    from cosigner_ha.cluster.analysis import failovers
+    from cosigner_ha.cluster.report import FaultSpan, SignatureMark, TxPoint
+
+    signatures = [SignatureMark(10.0, "a", "tx-1", "u")]
+    crash = [FaultSpan(100.0, 101.0, "crash", "a", ("a",))]
+    done = [TxPoint(5.0, 10.0, "COMPLETED", None, 5.0, "a")]
+    assert failovers(signatures, crash, done) == []
+    waiting = [*done, TxPoint(150.0, None, "PENDING_SIGNATURE", None, None, None)]
+    (lost,) = failovers(signatures, crash, waiting)
+    assert lost.from_node == "a" and lost.to_node is None and lost.gap_seconds is None
+    blocked = [*done, TxPoint(150.0, 150.0, "BLOCKED", "BLOCKED_BY_POLICY", None, None)]
+    assert failovers(signatures, crash, blocked) == []

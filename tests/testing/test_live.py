@@ -132,14 +132,13 @@ def test_a_world_that_cannot_be_built_raises_from_the_constructor(single_cosigne
         LiveCluster(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, ExceptionGroup),
-    reason="the loader accepts a loss fault with ratio = 1 (docs/scenarios.md: 0 < ratio <= 1) but the "
-    "injector's LinkSpec refuses loss 1.0; fixed, this passes and the marker must go",
-)
-def test_a_total_loss_fault_runs(single_cosigner: Scenario) -> None:
+def test_a_total_loss_fault_cuts_the_node_off_like_a_partition(single_cosigner: Scenario) -> None:
     scenario = dataclasses.replace(
         single_cosigner, faults=(Fault(60.0, FaultAction.LOSS, node="nitro-a", ratio=1.0, for_=60.0),)
     )
-    run_scenario(scenario)
+    report = run_scenario(scenario).report
+    assert all(check.ok for check in report.invariants.values()), report.invariants
+    (span,) = report.faults
+    assert span.action == "loss" and span.end == span.start + 60.0
+    assert report.signatures, "the scenario signs transactions, before or after the cut"
+    assert all(not (span.start < s.t < span.end) for s in report.signatures)  # nothing signed while cut off
