@@ -78,8 +78,22 @@ def down_intervals(
     return tuple(merged)
 
 
-def failovers(signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan]) -> list[Failover]:
-    """A loss of the node that signed last before it; the gap runs to the next signature by another node."""
+def _needs_signing_after(point: TxPoint, t: float) -> bool:
+    """A transaction the policy let through that was still open at `t`, or came later."""
+    if point.status == "BLOCKED" or point.sub_status == "SIGNER_NOT_FOUND":
+        return False
+    return point.t_submitted >= t or point.t_terminal is None or point.t_terminal > t
+
+
+def failovers(
+    signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan], points: Sequence[TxPoint] = ()
+) -> list[Failover]:
+    """A loss of the node that signed last before it; the gap runs to the next signature by another node.
+
+    A loss counts only while there is work to fail over: some transaction that the policy sent to signing
+    was still open at the loss or was submitted after it. A node lost in the last quiet seconds of a run,
+    with nothing left to sign, is not a failover that failed.
+    """
     found: list[Failover] = []
     for span in spans:
         if span.action not in LOSS_ACTIONS or not span.nodes:
@@ -88,6 +102,8 @@ def failovers(signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan]) -
         if not before or before[-1].node not in span.nodes:
             continue
         after = next((s for s in signatures if s.t > span.start and s.node not in span.nodes), None)
+        if after is None and not any(_needs_signing_after(p, span.start) for p in points):
+            continue
         found.append(
             Failover(
                 at=span.start,
@@ -256,7 +272,7 @@ def analyse(
             )
         )
     spans = fault_spans(events, t0, end)
-    lost = failovers(signatures, spans)
+    lost = failovers(signatures, spans, points)
     verdicts = check_all(events)
     invariants = {name: Check(v.ok, v.detail) for name, v in verdicts.items()}
     stats = latency_stats(p.latency for p in points if p.latency is not None)

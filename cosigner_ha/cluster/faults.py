@@ -186,6 +186,12 @@ class FaultInjector:
 
     # -- the actions ---------------------------------------------------------------------------------------
 
+    async def apply(self, index: int, fault: Fault) -> Undo | None:
+        """Apply one fault now, outside the timeline (the live cluster's steps); its undo, if it has one.
+
+        `index` names the fault in the trace events the action itself records (`fault_error`)."""
+        return await self._apply(index, fault, self.targets(fault)[1], lambda: None)
+
     async def _apply(
         self, index: int, fault: Fault, nodes: tuple[str, ...], took_effect: Callable[[], None]
     ) -> Undo | None:

@@ -79,28 +79,43 @@ def signed_within_policy(events: Sequence[Event]) -> Verdict:
 
 
 def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
-    """Each signature's session had the callback handler's APPROVE before it was released."""
-    approved: set[tuple[str, str]] = set()
-    sessions: dict[str, str] = {}
+    """Each signature had its callback handler's APPROVE before it was released.
+
+    Two witnesses must agree: the SaaS saw the node report APPROVE for that transaction, and, wherever the
+    node consulted a handler for it, the node itself recorded the handler's APPROVE answer.
+    """
+    saas_approved: set[tuple[str, str]] = set()
+    asked: set[tuple[str, str]] = set()
+    node_approved: set[tuple[str, str]] = set()
     wrong: list[str] = []
     for e in events:
-        if e.kind == "dispatched":
-            sessions[e.fields["session"]] = e.fields["tx"]
-        elif e.kind == "callback_result" and e.fields.get("action") == "APPROVE":
-            approved.add((e.fields["tx"], str(e.fields.get("cosigner"))))
-        elif e.kind == "signed" and (e.fields["tx"], str(e.fields.get("cosigner"))) not in approved:
-            wrong.append(str(e.fields["tx"]))
+        f = e.fields
+        if e.kind == "callback_result" and f.get("action") == "APPROVE":
+            saas_approved.add((str(f.get("tx")), str(f.get("cosigner"))))
+        elif e.kind == "callback_request":
+            asked.add((str(f.get("request")), str(f.get("node"))))
+        elif e.kind == "callback_response" and f.get("action") == "APPROVE":
+            node_approved.add((str(f.get("request")), str(f.get("node"))))
+        elif e.kind == "signed":
+            tx, node = str(f["tx"]), str(f.get("node"))
+            if (tx, str(f.get("cosigner"))) not in saas_approved:
+                wrong.append(f"{tx} (no APPROVE reported to the SaaS)")
+            elif (tx, node) in asked and (tx, node) not in node_approved:
+                wrong.append(f"{tx} (node {node} asked its handler but recorded no APPROVE)")
     if wrong:
         return Verdict(False, f"{len(wrong)} signature(s) without the callback's APPROVE: {_listed(wrong)}")
     return Verdict(True, "every signature followed its callback handler's APPROVE")
 
 
 def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
-    """No party ever uses a signing nonce twice: cloud co-signers and nodes record every one they use."""
+    """No party ever uses a signing nonce twice: the cloud co-signers (`nonce_used`) and the nodes
+    (`share_released`, recorded after the node persisted the nonce as consumed)."""
     seen: dict[tuple[str, str], int] = defaultdict(int)
     for e in events:
-        if e.kind in ("nonce_used", "nonce_consumed"):
-            seen[(str(e.fields.get("party") or e.fields.get("node")), str(e.fields["nonce"]))] += 1
+        if e.kind == "nonce_used":
+            seen[(str(e.fields.get("party")), str(e.fields["nonce"]))] += 1
+        elif e.kind == "share_released":
+            seen[(str(e.fields.get("node")), str(e.fields["nonce_id"]))] += 1
     reused = sorted(f"{party}:{nonce[:16]}" for (party, nonce), n in seen.items() if n > 1)
     if reused:
         return Verdict(False, f"{len(reused)} nonce(s) used twice: {_listed(reused)}")

@@ -14,7 +14,8 @@ from cosigner_ha.env import Environment, run_simulated
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import HandlerDirectory, InProcessHandler
 from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
-from cosigner_ha.node.enclave import GcpEnclave, SgxEnclave
+from cosigner_ha.node.enclave import CommunalEnclave, GcpEnclave, SgxEnclave
+from cosigner_ha.node.errors import PairingError
 from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
@@ -100,7 +101,7 @@ def run_world(scenario: Callable[[World], Awaitable[Any]], seed: int = 3) -> tup
             network=net.host("saas"),
             address="saas:443",
             vendor_key=infra.intel.public_key,
-            expected_measurements=[infra.images.image("sgx").measurement],
+            expected_measurements=[infra.images.image(k).measurement for k in ("sgx", "communal")],
         )
         async with anyio.create_task_group() as tasks:
             await tasks.start(saas.run)
@@ -219,3 +220,34 @@ def test_a_gcp_node_is_paired_from_deployment_then_commanded_from_the_console() 
     assert len(users) == 2
     assert tx.status.value == "COMPLETED"
     assert env.trace.of_kind("command_done")[0].get("ok") is True
+
+
+def test_the_communal_co_signer_pairs_testnet_workspaces_only() -> None:
+    async def scenario(w: World) -> tuple[str, list[str]]:
+        w.saas.create_workspace({**SPEC, "name": "sandbox", "env": "testnet"})
+        host = w.infra.host("communal", sgx=True)
+        backend = CommunalEnclave(
+            host,
+            w.infra.images.image("communal"),
+            trusted_signer=w.infra.images.public_key,
+            randbytes=w.env.child("enclave/communal").randbytes,
+        )
+        node = Node(
+            w.env.child("communal"),
+            name="communal",
+            backend=backend,
+            network=w.net.host("communal"),
+            saas=w.saas.address,
+            config=NodeConfig(cosigner_id="communal"),
+        )
+        w.nodes["communal"] = node
+        w.tasks.start_soon(node.run)
+        await node.ready()
+        await node.setup(w.saas.issue_pairing_token("sandbox", "signer-a"))
+        with pytest.raises(PairingError) as caught:
+            await node.add_user(w.saas.issue_pairing_token("acme", "signer-a"))
+        return caught.value.code, [u.workspace_id for u in node.list_users()]
+
+    (code, workspaces), _ = run_world(scenario)
+    assert code == "COMMUNAL_NOT_ALLOWED"
+    assert len(workspaces) == 1

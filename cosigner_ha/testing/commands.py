@@ -1,0 +1,150 @@
+"""`cosigner-ha explore SCENARIO --budget N [--out FILE] [--seed S] [--max-faults K] [--shrink-budget M]`.
+
+Exit status: 0 no counterexample within the budget (nothing written); 1 a counterexample was found,
+shrunk, written and checked to replay; 2 the input was invalid (the scenario, an option, the output
+folder), with the reason on standard error and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cosigner_ha.cluster.runner import SetupError
+from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.policy import PolicyError
+from cosigner_ha.testing import explorer
+from cosigner_ha.testing.explorer import DEFAULT_SHRINK_BUDGET, Exploration, describe_fault
+
+EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "explore",
+        help="search fault schedules for one that breaks a scenario; write the shrunk counterexample",
+    )
+    p.add_argument("scenario", metavar="SCENARIO", type=Path, help="the scenario file to explore")
+    p.add_argument("--budget", type=int, required=True, metavar="N", help="fault schedules to try")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="where to write the counterexample (default: SCENARIO's name + .counterexample.toml, here)",
+    )
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the search (default: the scenario's seed)")
+    p.add_argument(
+        "--max-faults", type=int, default=3, metavar="K", help="faults per schedule, at most (default 3)"
+    )
+    p.add_argument(
+        "--shrink-budget",
+        type=int,
+        default=DEFAULT_SHRINK_BUDGET,
+        metavar="M",
+        help=f"simulations spent shrinking a counterexample, at most (default {DEFAULT_SHRINK_BUDGET})",
+    )
+
+
+class InputError(ValueError):
+    pass
+
+
+def _check(args: argparse.Namespace) -> Path:
+    if args.budget < 1:
+        raise InputError(f"--budget must be at least 1, got {args.budget}")
+    if args.max_faults < 1:
+        raise InputError(f"--max-faults must be at least 1, got {args.max_faults}")
+    if args.shrink_budget < 0:
+        raise InputError(f"--shrink-budget cannot be negative, got {args.shrink_budget}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise InputError(f"--seed must be between 0 and 2^63-1, got {args.seed}")
+    if not args.scenario.exists():
+        raise InputError(f"{args.scenario}: no such scenario file")
+    out: Path = args.out or Path(f"{args.scenario.stem}.counterexample.toml")
+    if not out.resolve().parent.is_dir():
+        raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
+    if out.resolve() == args.scenario.resolve():
+        raise InputError(f"--out {out}: would overwrite the scenario being explored")
+    return out
+
+
+@contextlib.contextmanager
+def _progress_bar(console: Console, budget: int, shrink_budget: int) -> Iterator[Any]:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    search = progress.add_task("searching", total=budget, best="no counterexample yet")
+    shrink = progress.add_task("shrinking", total=shrink_budget, best="", visible=False)
+
+    def update(p: explorer.Progress) -> None:
+        best = "no counterexample yet"
+        if p.best is not None:
+            faults = "; ".join(describe_fault(f) for f in p.best) or "no added fault"
+            best = f"best: {faults} -> breaks {', '.join(p.broken)}"
+        progress.update(search, completed=p.examples, best=best if p.phase == "search" else "")
+        if p.phase == "shrink":
+            progress.update(shrink, completed=p.shrink_runs, best=best, visible=True)
+
+    with progress:
+        yield update
+
+
+def _summary(console: Console, result: Exploration, path: Path | None, source: Path) -> None:
+    table = Table(title="cosigner-ha explore", show_header=False, title_justify="left")
+    table.add_row("scenario", f"{source} ({result.base.name}, simulation seed {result.base.seed})")
+    table.add_row("search", f"seed {result.search_seed}, budget {result.budget}")
+    table.add_row(
+        "simulations",
+        f"{result.examples} searching, {result.shrink_runs} shrinking, {result.wall_seconds:.1f} s",
+    )
+    if not result.found:
+        console.print(table)
+        console.print(
+            f"[bold green]No counterexample[/bold green]: none of the {result.examples} fault schedule(s) "
+            f"tried broke an invariant or expectation of {source}. That is no proof: a larger --budget or "
+            "another --seed searches further."
+        )
+        return
+    added = "\n".join(describe_fault(f) for f in result.added) or "none: the scenario fails as written"
+    table.add_row("added faults", added)
+    table.add_row("breaks", "\n".join(f"{name}: {detail}" for name, detail in result.broken.items()))
+    table.add_row("written to", str(path))
+    console.print(table)
+    console.print(f"[bold red]Counterexample[/bold red] replays with: cosigner-ha run {path}")
+
+
+def run(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    try:
+        out = _check(args)
+        scenario = load_scenario(args.scenario)
+        with _progress_bar(console, args.budget, args.shrink_budget) as update:
+            result = explorer.explore(
+                scenario,
+                budget=args.budget,
+                seed=args.seed,
+                max_faults=args.max_faults,
+                shrink_budget=args.shrink_budget,
+                on_progress=update,
+            )
+        path = explorer.write_counterexample(result, out) if result.found else None
+    except (InputError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _summary(console, result, path, args.scenario)
+    return EXIT_FOUND if result.found else EXIT_NOTHING_FOUND

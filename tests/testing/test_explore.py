@@ -1,0 +1,145 @@
+"""`cosigner-ha explore`: finds, shrinks, writes a counterexample that `cosigner-ha run` replays."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from cosigner_ha.cli import main
+from cosigner_ha.cluster.scenario import Expect, FaultAction, Scenario, load_scenario, write_scenario
+from cosigner_ha.testing import commands
+from cosigner_ha.testing.explorer import describe_fault, explore, write_counterexample
+from tests.testing.conftest import single_cosigner_path
+
+BUDGET = 10
+
+
+def _explore_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    args = __import__("cosigner_ha.cli", fromlist=["build_parser"]).build_parser().parse_args(argv)
+    out = io.StringIO()
+    code = commands.run(args, Console(file=out, width=120))
+    captured = capsys.readouterr()
+    return code, out.getvalue(), captured.err
+
+
+def test_explore_breaks_the_single_cosigner_baseline_with_one_fault_of_its_only_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cx.toml"
+    code, text, err = _explore_cli(
+        ["explore", str(single_cosigner_path()), "--budget", str(BUDGET), "--out", str(out), "--seed", "1"],
+        capsys,
+    )
+    assert (code, err) == (1, "")
+    found = load_scenario(out)
+    (fault,) = found.faults
+    assert fault.action in (FaultAction.CRASH, FaultAction.PARTITION)
+    assert fault.node == "nitro-a" or (fault.site is not None and "nitro-a" in [n.name for n in found.nodes])
+    base = load_scenario(single_cosigner_path())
+    for key in ("nodes", "workloads", "policy", "expect", "api_users"):
+        assert getattr(found, key) == getattr(base, key), key
+    assert found.scenario.seed == base.scenario.seed
+    assert "max_failover" in found.scenario.description
+    flat = " ".join(text.split())
+    assert "Counterexample" in flat and "max_failover" in flat and f"cosigner-ha run {out}" in flat
+    # the file replays: `cosigner-ha run` fails on it, exit 1
+    assert main(["run", str(out)]) == 1
+
+
+def test_the_same_seed_finds_the_same_counterexample(single_cosigner: Scenario) -> None:
+    first = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
+    second = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
+    assert first.found and second.found
+    assert first.added == second.added
+    assert (first.examples, first.shrink_runs) == (second.examples, second.shrink_runs)
+
+
+def test_progress_is_reported_while_searching_and_shrinking(single_cosigner: Scenario) -> None:
+    seen = []
+    result = explore(single_cosigner, budget=BUDGET, seed=1, shrink_budget=5, on_progress=seen.append)
+    assert result.found and result.shrink_runs <= 5
+    phases = [p.phase for p in seen]
+    assert phases[0] == "search" and ("shrink" in phases) == (result.shrink_runs > 0)
+    assert seen[-1].best is not None and seen[-1].broken == ("max_failover",)
+    assert [p.examples for p in seen if p.phase == "search"] == list(range(1, result.examples + 1))
+
+
+def test_nothing_found_within_the_budget_exits_0_and_writes_nothing(
+    single_cosigner: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # only the safety checks, which no fault schedule of this small budget breaks
+    relaxed = dataclasses.replace(single_cosigner, expect=Expect(all_terminal=False))
+    source = write_scenario(relaxed, tmp_path / "relaxed.toml")
+    out = tmp_path / "none.toml"
+    code, text, err = _explore_cli(["explore", str(source), "--budget", "3", "--out", str(out)], capsys)
+    assert (code, err) == (0, "")
+    flat = " ".join(text.split())
+    assert "No counterexample" in flat and "none of the 3 fault schedule(s) tried" in flat
+    assert not out.exists()
+
+
+def test_a_scenario_that_fails_as_written_needs_no_added_fault(
+    single_cosigner: Scenario, tmp_path: Path
+) -> None:
+    broken = dataclasses.replace(
+        single_cosigner, expect=Expect(min_completed_ratio=1.0, max_signing_latency_p99=0.001)
+    )
+    result = explore(broken, budget=5)
+    assert result.found and result.added == () and result.examples == 1
+    path = write_counterexample(result, tmp_path / "as-written.toml")
+    assert "as written" in load_scenario(path).scenario.description
+    assert main(["run", str(path)]) == 1
+
+
+def test_describe_fault_reads_like_the_file() -> None:
+    from cosigner_ha.cluster.scenario import Fault
+
+    assert describe_fault(Fault(1799.0, FaultAction.CRASH, node="nitro-a", for_=1.0)) == (
+        "crash nitro-a at 29m59s for 1s"
+    )
+    assert describe_fault(Fault(60.0, FaultAction.LATENCY, site="aws", amount=0.5)) == (
+        "latency aws +500ms at 1m to the end"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--budget", "0"], "--budget must be at least 1"),
+        (["--budget", "2", "--max-faults", "0"], "--max-faults must be at least 1"),
+        (["--budget", "2", "--shrink-budget", "-1"], "--shrink-budget cannot be negative"),
+        (["--budget", "2", "--seed", "-5"], "--seed must be between"),
+        (["--budget", "2", "--out", "/no/such/folder/x.toml"], "the folder /no/such/folder does not exist"),
+    ],
+)
+def test_bad_options_exit_2_with_the_reason(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text, err = _explore_cli(["explore", str(single_cosigner_path()), *argv], capsys)
+    assert code == 2 and message in err and text == ""
+
+
+def test_a_bad_scenario_exits_2_naming_the_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(single_cosigner_path().read_text().replace('duration = "20m"', 'duration = "twenty"'))
+    out = tmp_path / "out.toml"
+    code, _, err = _explore_cli(["explore", str(bad), "--budget", "2", "--out", str(out)], capsys)
+    assert code == 2 and str(bad) in err and "scenario.duration" in err
+    assert not out.exists()
+    code, _, err = _explore_cli(["explore", str(tmp_path / "missing.toml"), "--budget", "2"], capsys)
+    assert code == 2 and "no such scenario file" in err
+
+
+def test_out_may_not_overwrite_the_explored_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "s.toml"
+    source.write_text(single_cosigner_path().read_text())
+    code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)
+    assert code == 2 and "would overwrite the scenario" in err

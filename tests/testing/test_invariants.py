@@ -1,0 +1,110 @@
+"""The invariant checks find what they claim to find, on a real run's trace and on tampered copies of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from cosigner_ha.cluster.runner import RunResult, run_scenario
+from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
+from cosigner_ha.env import Event
+from cosigner_ha.testing import invariants as inv
+
+
+@pytest.fixture(scope="module")
+def good(single_cosigner: Scenario) -> RunResult:
+    return run_scenario(single_cosigner)
+
+
+def _replace(events: list[Event], kind: str, **fields: object) -> list[Event]:
+    """The events with the first of `kind` changed."""
+    out = list(events)
+    i = next(i for i, e in enumerate(out) if e.kind == kind)
+    out[i] = dataclasses.replace(out[i], fields={**out[i].fields, **fields})
+    return out
+
+
+def test_a_clean_run_passes_every_check(good: RunResult) -> None:
+    verdicts = inv.check_invariants(good, {**inv.SAFETY, **inv.liveness()})
+    assert all(v.ok for v in verdicts.values()), verdicts
+    inv.assert_invariants(good)
+    inv.assert_passed(good)
+
+
+def test_a_second_release_for_one_transaction_is_caught(good: RunResult) -> None:
+    signed = next(e for e in good.events if e.kind == "signed")
+    with pytest.raises(
+        inv.InvariantViolation, match=r"at_most_one_signature: 1 transaction\(s\) signed more"
+    ):
+        inv.assert_invariants([*good.events, signed], inv.SAFETY)
+
+
+def test_a_forged_signature_is_caught(good: RunResult) -> None:
+    signed = next(e for e in good.events if e.kind == "signed")
+    forged = "00" + signed.fields["signature"][2:]
+    verdict = inv.signatures_verify(_replace(good.events, "signed", signature=forged))
+    assert not verdict.ok and signed.fields["tx"] in verdict.detail
+
+
+def test_a_signature_without_the_node_share_is_caught(good: RunResult) -> None:
+    events = [e for e in good.events if not (e.kind == "share_released" and e.fields["node"] == "nitro-a")]
+    verdict = inv.signed_with_node_share(events)
+    assert not verdict.ok and "without the node's released share" in verdict.detail
+    assert inv.signed_with_node_share(good.events).ok
+    two_of_three = [
+        dataclasses.replace(e, fields={**e.fields, "signers": [2, 3]}) if e.kind == "mpc_round" else e
+        for e in good.events
+    ]
+    assert not inv.signed_with_node_share(two_of_three).ok
+
+
+def test_a_node_on_a_tampered_image_must_not_open_its_secrets(good: RunResult) -> None:
+    fault = Event(
+        10.0, "fault", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]}
+    )
+    running = Event(11.0, "node_state", {"node": "nitro-a", "state": "running", "reason": ""})
+    end = Event(
+        20.0, "fault_end", {"index": 0, "action": "attestation", "target": "nitro-a", "nodes": ["nitro-a"]}
+    )
+    assert not inv.attestation_gates_secrets([fault, running, end]).ok
+    assert inv.attestation_gates_secrets([fault, end, running]).ok
+
+
+def test_the_attestation_check_holds_on_a_real_tampered_image(single_cosigner: Scenario) -> None:
+    scenario = dataclasses.replace(
+        single_cosigner, faults=(Fault(300.0, FaultAction.ATTESTATION, node="nitro-a", for_=300.0),)
+    )
+    result = run_scenario(scenario)
+    assert any(e.kind == "fault" and e.fields["action"] == "attestation" for e in result.events)
+    assert inv.attestation_gates_secrets(result.events).ok
+    assert inv.signed_with_node_share(result.events).ok
+
+
+def test_liveness_checks_an_open_transaction_and_a_late_one(good: RunResult) -> None:
+    cut = [e for e in good.events if e.kind != "completed"]
+    assert not inv.all_terminal(cut).ok
+    check = inv.terminal_within(0.001)
+    verdict = check(good.events)
+    assert not verdict.ok and "ended later than 0 s" in verdict.detail
+    assert inv.terminal_within(3600)(good.events).ok
+
+
+def test_assert_passed_names_a_failed_expectation(single_cosigner: Scenario) -> None:
+    scenario = dataclasses.replace(
+        single_cosigner, faults=(Fault(600.0, FaultAction.CRASH, node="nitro-a", for_=30.0),)
+    )
+    result = run_scenario(scenario)
+    with pytest.raises(inv.InvariantViolation) as caught:
+        inv.assert_passed(result)
+    assert list(caught.value.failed) == ["expectation max_failover"]
+    assert "seed 7" in str(caught.value) and "no other node signed afterwards" in str(caught.value)
+
+
+def test_a_trace_file_reads_back_to_the_same_checks(single_cosigner: Scenario, tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    result = run_scenario(single_cosigner, trace_path=path)
+    events = inv.read_trace(path)
+    assert [(e.t, e.kind) for e in events] == [(e.t, e.kind) for e in result.events]
+    assert inv.check_invariants(events) == inv.check_invariants(result)
