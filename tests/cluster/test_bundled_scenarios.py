@@ -91,7 +91,7 @@ def test_each_meets_its_expectations_at_full_length(name: str) -> None:
         if not check.ok
     }
     assert report.passed and not failed, failed
-    assert report.transactions_total > 50
+    assert report.transactions_total >= 15
     assert report.simulated_seconds >= bundled(name).duration
 
 
@@ -131,7 +131,7 @@ def test_single_cosigner_holds_only_because_nothing_fails() -> None:
     crashed = as_run(
         dataclasses.replace(
             bundled("single-cosigner"),
-            faults=(Fault(at=3600.0, action=FaultAction.CRASH, node="sgx-dc1", for_=1200.0),),
+            faults=(Fault(at=300.0, action=FaultAction.CRASH, node="nitro-a", for_=300.0),),
         )
     )
     check = crashed.report.expectations["max_failover"]
