@@ -186,6 +186,25 @@ def policy_source(
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
 
 
+#: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
+#: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
+ADMIN_ROLES = ("ADMIN", "NON_SIGNING_ADMIN")
+
+
+def approver_latencies(scenario: Scenario) -> dict[str, float]:
+    """How long each simulated console user takes to answer: admins `admin_approval_latency`, everyone
+    else (the owner, 2-TIER approvers) `owner_approval_latency`. Without an OWNER in the file the SaaS adds
+    one named "owner", who answers like one."""
+    s = scenario.saas
+    latencies = {
+        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        for u in scenario.users
+    }
+    if not any(str(u.role) == "OWNER" for u in scenario.users):
+        latencies["owner"] = s.owner_approval_latency
+    return latencies
+
+
 def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
     """Refuse, before the run starts, a `policy` fault whose policy the SaaS would refuse when published
     (a `PolicyError` naming the fault, rule and field), rather than stop the run halfway."""
@@ -369,10 +388,9 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     workspace = scenario.workspace.name
     saas.create_workspace(workspace_spec(scenario))
     admin = "owner"
+    for name, latency in approver_latencies(scenario).items():
+        saas.set_approver(workspace, name, ApproverBehaviour(latency=latency))
     for user in scenario.users:
-        saas.set_approver(
-            workspace, user.name, ApproverBehaviour(latency=scenario.saas.owner_approval_latency)
-        )
         if str(user.role) in ("OWNER", "ADMIN") and admin == "owner":
             admin = user.name
     source, origin = policy_source(scenario, scenario.policy)

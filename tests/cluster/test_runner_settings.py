@@ -1,4 +1,4 @@
-"""Scenario settings that reach the simulated SaaS: `[saas] callback_failure`."""
+"""Scenario settings that reach the simulated SaaS: `[saas] callback_failure` and the approvers' latencies."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from cosigner_ha.cluster.scenario import (
     CallbackFailurePolicy,
     ScenarioError,
     load_scenario_text,
+    parse_duration,
     scenario_from_dict,
 )
-from cosigner_ha.cluster.world import saas_config
-from tests.cluster.runs import scenario_dict
+from cosigner_ha.cluster.world import approver_latencies, saas_config
+from tests.cluster.runs import MINUTE, run, scenario_dict
 
 
 @pytest.mark.parametrize("value", ["fail", "next-node"])
@@ -34,3 +35,30 @@ def test_a_wrong_callback_failure_is_refused_with_its_key_path() -> None:
     problem = caught.value.problems[0]
     assert (problem.origin, problem.path) == ("x.toml", "saas.callback_failure")
     assert problem.message == "expected one of fail, next-node; got 'next' (did you mean 'next-node'?)"
+
+
+@pytest.mark.parametrize("latency", ["2m", "5m"])
+def test_the_owners_approval_latency_holds_for_the_implicit_owner_too(latency: str) -> None:
+    for users in ([{"name": "tywin", "role": "OWNER"}], [{"name": "cersei", "role": "ADMIN"}]):
+        data = scenario_dict(
+            saas={"owner_approval_latency": latency}, scenario={"duration": "1m"}, users=users
+        )
+        r = run(data)
+        decided = [e for e in r.events if e.kind == "approval_decided" and e.fields["type"] == "PAIR_API_KEY"]
+        assert {e.fields["approver"] for e in decided} == {
+            users[0]["name"] if users[0]["role"] == "OWNER" else "owner"
+        }
+        assert all(e.t == pytest.approx(parse_duration(latency), abs=1) for e in decided), users
+
+
+def test_an_admin_approves_an_unpairing_after_the_admins_latency() -> None:
+    data = scenario_dict(
+        [{"at": "1m", "action": "unpair", "node": "a", "api_user": "sa"}],
+        saas={"admin_approval_latency": "5m"},
+        users=[{"name": "tywin", "role": "OWNER"}, {"name": "cersei", "role": "ADMIN"}],
+        scenario={"duration": "10m"},
+    )
+    r = run(data)
+    decided = [e for e in r.of("approval_decided") if e.fields["type"] == "UNPAIR_API_KEY"]
+    assert [(e.fields["approver"], r.at(e)) for e in decided] == [("cersei", 6 * MINUTE)]
+    assert approver_latencies(scenario_from_dict(data)) == {"tywin": 60.0, "cersei": 300.0}
