@@ -215,6 +215,18 @@ def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
             PolicyEngine(load_policy(source, directory, origin=origin), directory)
 
 
+def check_callback_faults(scenario: Scenario, callbacks: dict[str, CallbackRuntime]) -> None:
+    """A `callback` fault changes a scripted handler's answers; user code (Python, ASGI) answers what it
+    answers, so a fault on it is refused before the run rather than halfway through."""
+    for index, fault in enumerate(scenario.faults):
+        if fault.callback is not None and callbacks[fault.callback].reference is None:
+            kind = type(scenario.callback(fault.callback)).__name__.removesuffix("Callback").lower()
+            raise WorldError(
+                f"{scenario.origin}: faults[{index}].callback: {fault.callback!r} is a {kind} handler; "
+                "a callback fault acts on a scripted handler (latency, action, ...) only"
+            )
+
+
 def _import(target: str, what: str) -> Any:
     module_name, _, attribute = target.partition(":")
     try:
@@ -398,6 +410,7 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     check_fault_policies(scenario, saas.workspace(workspace))
     handlers = HandlerDirectory()
     callbacks = _callbacks(scenario, env, handlers)
+    check_callback_faults(scenario, callbacks)
     make_backend = _backend_factory(env, infra)
     nodes: dict[str, NodeRuntime] = {}
     for spec in scenario.nodes:

@@ -49,3 +49,26 @@ def test_a_callback_that_cannot_be_imported_is_refused_before_the_run() -> None:
     data = scenario_dict(callback={"python": "no_such_module:decide"})
     message = refused(data, WorldError)
     assert message.startswith("callback cb: cannot import 'no_such_module:decide'")
+
+
+def test_a_callback_fault_on_user_code_is_refused_before_the_run() -> None:
+    data = scenario_dict(
+        [{"at": "1m", "action": "callback", "callback": "cb", "mode": "timeout"}],
+        callback={"python": "tests.cluster.test_runner_errors:approve"},
+    )
+    message = refused(data, WorldError)
+    assert message == (
+        "small.toml: faults[0].callback: 'cb' is a python handler; "
+        "a callback fault acts on a scripted handler (latency, action, ...) only"
+    )
+
+
+def approve(request: dict[str, Any]) -> dict[str, Any]:
+    return {"action": "APPROVE", "requestId": request["requestId"]}
+
+
+def test_a_python_handler_without_faults_runs() -> None:
+    data = scenario_dict(callback={"python": "tests.cluster.test_runner_errors:approve"})
+    data["scenario"]["duration"] = "3m"
+    result = run_scenario(scenario_from_dict(data))
+    assert result.report.passed and result.report.by_status == {"COMPLETED": result.report.transactions_total}
