@@ -51,7 +51,9 @@ def main() -> int:
     names = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
-    reference, _, _ = best_of(setup_only(load_scenario(SCENARIOS / "active-active-passive.toml")), args.repeat)
+    reference, _, _ = best_of(
+        setup_only(load_scenario(SCENARIOS / "active-active-passive.toml")), args.repeat
+    )
     rows = []
     for name in names:
         scenario = load_scenario(SCENARIOS / f"{name}.toml")
@@ -81,7 +83,9 @@ def main() -> int:
         )
     slowest = max(rows, key=lambda r: r["wall_seconds"])
     ok = slowest["wall_seconds"] < TARGET
-    print(f"slowest: {slowest['scenario']} {slowest['wall_seconds']:.2f} s ({'within' if ok else 'over'} 30 s)")
+    print(
+        f"slowest: {slowest['scenario']} {slowest['wall_seconds']:.2f} s ({'within' if ok else 'over'} 30 s)"
+    )
     return 0 if ok else 1
 
 
