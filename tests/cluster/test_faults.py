@@ -346,8 +346,21 @@ def test_disk_loss_without_for_comes_back_at_once() -> None:
     all_completed(r)
 
 
-def test_nitro_disk_loss_on_a_new_host_restores_from_the_bucket() -> None:
-    r = run_faults({"at": "5m", "action": "disk-loss", "node": "a", "new_host": True, "for": "5m"})
+def with_a_as(enclave: str) -> list[dict[str, object]]:
+    """The base cluster's nodes with node `a` in another kind of enclave."""
+    sites = {"nitro": "aws/us-east-1/a", "gcp": "gcp/europe-west1/b", "sgx": "onprem/dc3"}
+    return [
+        {"name": "a", "enclave": enclave, "site": sites[enclave], "api_users": ["sa"]},
+        {"name": "b", "enclave": "sgx", "site": "onprem/dc1", "api_users": ["sb"]},
+    ]
+
+
+@pytest.mark.parametrize("enclave", ["nitro", "gcp"])
+def test_disk_loss_on_a_new_host_restores_from_the_bucket(enclave: str) -> None:
+    r = run_faults(
+        {"at": "5m", "action": "disk-loss", "node": "a", "new_host": True, "for": "5m"},
+        nodes=with_a_as(enclave),
+    )
     booting = [why for t, s, why in r.states("a") if s == "booting"]
     assert booting and "on host a-2" in booting[0], booting
     assert r.of("node_boot", node="a")[0].fields["users"], "the bucket and the KMS key survive the host"
@@ -393,19 +406,21 @@ def test_sgx_on_a_new_host_without_a_backup_starts_as_an_empty_co_signer() -> No
 
 
 @pytest.mark.parametrize(
-    "node, refusal",
+    "enclave, refusal",
     [
-        ("a", "the EIF signature does not match the image (tampered): nitro-cli refuses to start it"),
-        ("b", "the signature does not match the image"),
+        ("nitro", "ImageRejected: nitro enclave image 1.0.0: the EIF signature does not match the image"),
+        ("sgx", "ImageRejected: sgx enclave image 1.0.0: the signature does not match the image"),
+        ("gcp", "AttestationError: gcp-kms: key 'cmk-a' is bound to image sha256:"),
     ],
 )
 def test_attestation_failure_keeps_the_node_from_opening_its_secrets_until_the_image_is_fixed(
-    node: str, refusal: str
+    enclave: str, refusal: str
 ) -> None:
-    r = run_faults({"at": "5m", "action": "attestation", "node": node, "for": "5m"})
+    node = "a"
+    r = run_faults({"at": "5m", "action": "attestation", "node": node, "for": "5m"}, nodes=with_a_as(enclave))
     failed = [(t, why) for t, s, why in r.states(node) if s == "failed"]
     assert len(failed) >= 5 and all(FROM <= t <= TO for t, _ in failed), "it retries its boot and fails"
-    assert all(why.startswith("ImageRejected") and refusal in why for _, why in failed), failed
+    assert all(why.startswith(refusal) for _, why in failed), failed
     boots = r.of("node_boot", node=node)
     assert len(boots) == 1 and r.at(boots[0]) >= TO
     silent_then_back(r, node)
