@@ -354,6 +354,11 @@ class PairingService:
             ),
         )
         state.user_keys[user.name] = public
+        # An unpairing the node never confirmed (its disk was lost, say) leaves its UnpairCommand queued;
+        # delivered after this pairing, it would undo it. The old unpairing has taken effect already.
+        self.ctx.mailbox(cosigner.id).drop(
+            lambda item: isinstance(item, wire.UnpairCommand) and item.api_user == user.id
+        )
         if req.payload.get("callback_handler"):
             user.callback = dict(req.payload["callback_handler"])
         user.status = UserStatus.READY

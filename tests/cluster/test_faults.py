@@ -379,11 +379,6 @@ def test_sgx_backup_does_not_open_on_a_new_host() -> None:
     all_completed(r)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="saas_sim: the UnpairCommand an empty node could not confirm stays in its mailbox and, once the "
-    "API user is paired again and the node polls, unpairs it again (reported to the lead; not this branch's file)",
-)
 def test_pairing_the_same_api_user_again_after_a_disk_loss_keeps_it_paired() -> None:
     r = run_faults(
         {"at": "2m", "action": "disk-loss", "node": "b"},  # no backup, back at once: an empty co-signer
