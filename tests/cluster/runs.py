@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cosigner_ha.cluster.report import RunReport
 from cosigner_ha.cluster.runner import RunResult, run_scenario
 from cosigner_ha.cluster.scenario import scenario_from_dict
 from cosigner_ha.env import Event
@@ -80,7 +81,7 @@ class Run:
     start: int  # index of the `scenario_start` event: what came before it is setup
 
     @property
-    def report(self) -> Any:
+    def report(self) -> RunReport:
         return self.result.report
 
     @property
