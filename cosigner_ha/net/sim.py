@@ -336,6 +336,7 @@ class SimStream(AsyncResource):
         await checkpoint_if_cancelled()
         conn = self._conn
         ready = self._inbound.ready
+        slept = False
         while True:
             await self._host._wait_unpaused()
             conn.settle(trio.current_time())
@@ -344,12 +345,14 @@ class SimStream(AsyncResource):
                 head = ready[0]
                 if isinstance(head, bytes):
                     ready.popleft()
-                    await cancel_shielded_checkpoint()
+                    if not slept:  # a call that blocked was a schedule point already (as trio's channels)
+                        await cancel_shielded_checkpoint()
                     return head
                 self._raise_peer_end(head)
             if conn.broken is not None:
                 raise ConnectionBroken(conn.broken)
             await conn.signal.wait(conn.next_wake(self._inbound), self._inbound.waiters)
+            slept = True
 
     async def aclose(self) -> None:
         if self._state == "open":
