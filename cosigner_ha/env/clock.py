@@ -1,6 +1,6 @@
 """Time as a component sees it: the event loop's clock, plus a wall-clock view that faults can skew.
 
-Components never read the OS clock. Under simulation the loop runs on trio's `MockClock`, so
+Components never read the OS clock. Under simulation the loop runs in virtual time (`VirtualClock`), so
 `now()` is simulated seconds since the start of the run; in the runtime it is the real monotonic clock.
 `wall()` is what certificates, JWTs and log lines see: a fixed epoch plus `now()` in simulation, the real
 time in the runtime, shifted by the component's skew in both.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import time as _time
 
-import anyio
+import trio
 
 #: Simulated runs start at 2026-01-01T00:00:00Z so that tokens and log lines carry plausible dates.
 SIMULATION_EPOCH = 1_767_225_600.0
@@ -31,8 +31,8 @@ class Clock:
     def now(self) -> float:
         """Seconds since the run started, on the event loop's clock."""
         if self._origin is None:
-            self._origin = anyio.current_time() if self._epoch is None else 0.0
-        return anyio.current_time() - self._origin
+            self._origin = trio.current_time() if self._epoch is None else 0.0
+        return trio.current_time() - self._origin
 
     def wall(self) -> float:
         """POSIX seconds as this component believes them (skew included)."""
@@ -44,11 +44,11 @@ class Clock:
         return _dt.datetime.fromtimestamp(self.wall(), tz=_dt.UTC)
 
     async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
+        await trio.sleep(seconds)
 
     async def sleep_until(self, t: float) -> None:
         """Sleep until `now()` reaches `t`."""
-        await anyio.sleep(max(0.0, t - self.now()))
+        await trio.sleep(max(0.0, t - self.now()))
 
     def view(self, *, skew: float = 0.0) -> Clock:
         """A clock sharing this one's time line, with its own skew (one per node)."""

@@ -1,6 +1,6 @@
 """The simulated network: hosts with names, links with latency, jitter, loss, clogging and partitions.
 
-Everything happens in the event loop's time (`anyio.current_time()`; trio's `MockClock` in simulation)
+Everything happens in the event loop's time (`trio.current_time()`; virtual time in simulation)
 and every random draw comes from the one `random.Random` handed in, in program order, so a seeded run
 replays exactly. Nothing runs in the background: each direction of a connection keeps a queue of frames
 stamped with their delivery time, and a receiver sleeps until the head frame is due, woken early when a
@@ -31,9 +31,9 @@ import re
 from collections import deque
 from collections.abc import Iterable
 
-import anyio
+import trio
 from anyio.abc import AsyncResource
-from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
+from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
 from cosigner_ha.net._checks import check_frame_size, check_seconds, frame_bytes
 from cosigner_ha.net.address import join_address, split_address
@@ -78,19 +78,19 @@ class _Signal:
     __slots__ = ("_event",)
 
     def __init__(self) -> None:
-        self._event: anyio.Event | None = None
+        self._event: trio.Event | None = None
 
     def fire(self) -> None:
         if self._event is not None:
             self._event.set()
             self._event = None
 
-    async def wait(self, deadline: float = math.inf, waiters: list[anyio.CancelScope] | None = None) -> None:
+    async def wait(self, deadline: float = math.inf, waiters: list[trio.CancelScope] | None = None) -> None:
         """Sleep until `fire()` or `deadline`; listed in `waiters` so a sender can bring it forward."""
         if self._event is None:
-            self._event = anyio.Event()
+            self._event = trio.Event()
         event = self._event
-        with anyio.CancelScope(deadline=deadline) as scope:
+        with trio.CancelScope(deadline=deadline) as scope:
             if waiters is None:
                 await event.wait()
                 return
@@ -115,7 +115,7 @@ class _Pipe:
         self.in_flight: deque[tuple[float, _Item]] = deque()
         self.held: deque[tuple[float, _Item]] = deque()
         self.last_due = -math.inf
-        self.waiters: list[anyio.CancelScope] = []  # receivers sleeping until the head is due
+        self.waiters: list[trio.CancelScope] = []  # receivers sleeping until the head is due
 
     def drop_all(self) -> None:
         for item in self.ready:
@@ -319,7 +319,7 @@ class SimStream(AsyncResource):
             )
         await self._host._wait_unpaused()
         conn = self._conn
-        now = anyio.current_time()
+        now = trio.current_time()
         conn.settle(now)
         self._raise_if_over()
         if conn.broken is not None:
@@ -336,26 +336,29 @@ class SimStream(AsyncResource):
         await checkpoint_if_cancelled()
         conn = self._conn
         ready = self._inbound.ready
+        slept = False
         while True:
             await self._host._wait_unpaused()
-            conn.settle(anyio.current_time())
+            conn.settle(trio.current_time())
             self._raise_if_over()
             if ready:
                 head = ready[0]
                 if isinstance(head, bytes):
                     ready.popleft()
-                    await cancel_shielded_checkpoint()
+                    if not slept:  # a call that blocked was a schedule point already (as trio's channels)
+                        await cancel_shielded_checkpoint()
                     return head
                 self._raise_peer_end(head)
             if conn.broken is not None:
                 raise ConnectionBroken(conn.broken)
             await conn.signal.wait(conn.next_wake(self._inbound), self._inbound.waiters)
+            slept = True
 
     async def aclose(self) -> None:
         if self._state == "open":
             self._state = "closed"
             conn = self._conn
-            now = anyio.current_time()
+            now = trio.current_time()
             conn.settle(now)
             self._inbound.drop_all()
             if conn.broken is None:
@@ -371,7 +374,7 @@ class SimStream(AsyncResource):
     def _abort_now(self) -> None:
         if self._state == "open":
             self._state = "closed"
-            self._conn.reset_from(self, anyio.current_time())
+            self._conn.reset_from(self, trio.current_time())
 
 
 class SimListener(AsyncResource):
@@ -500,7 +503,7 @@ class SimHost:
         if not self._up:
             raise HostDown(f"host {self._name} is down; it cannot connect to {address}")
         stream: SimStream | None = None
-        with anyio.CancelScope(deadline=anyio.current_time() + limit):
+        with trio.CancelScope(deadline=trio.current_time() + limit):
             stream = await self._handshake(name, port, address)
         if stream is None:
             why = self._unreachable(name) or "the handshake did not finish in time over a slow or lossy link"
@@ -530,7 +533,7 @@ class SimHost:
             if self._unreachable(name) is not None:
                 await net._topology.wait()
                 continue
-            await anyio.sleep(net._draw_delay(self._name, name))  # the SYN travels
+            await trio.sleep(net._draw_delay(self._name, name))  # the SYN travels
             if not self._up:
                 raise HostDown(f"host {self._name} crashed while connecting to {address}")
             if self._unreachable(name) is not None:
@@ -539,11 +542,11 @@ class SimHost:
             back = net._draw_delay(name, self._name)
             listener = target._listeners.get(port)
             if listener is None:
-                await anyio.sleep(back)
+                await trio.sleep(back)
                 raise ConnectRefused(f"{self._name} -> {address}: connection refused (nothing listens there)")
             conn = net._open(self, target, listener)
             try:
-                await anyio.sleep(back)  # the answer travels back
+                await trio.sleep(back)  # the answer travels back
             except BaseException:
                 conn.client._abort_now()
                 raise
@@ -659,7 +662,7 @@ class SimNetwork:
         host = self._existing(name)
         if not host._up:
             return
-        now = anyio.current_time()
+        now = trio.current_time()
         host._up = False
         for conn in list(host._connections.values()):
             for end in (conn.client, conn.server):
@@ -741,7 +744,7 @@ class SimNetwork:
                 if not counts.get((src, dst)):
                     state = "partitioned" if counts is self._cuts else "clogged"
                     raise ValueError(f"cannot {verb} {src} -> {dst}: it is not {state}; nothing was changed")
-        now = anyio.current_time()
+        now = trio.current_time()
         for src, dst in pairs:
             conns = [conn for conn in self._connections_of(src) if conn.joins(dst)]
             for conn in conns:

@@ -461,6 +461,9 @@ class Bucket:
         self.roles = tuple(roles)
         self._objects: dict[str, bytes] = {}
         self.steps = 0
+        #: Bumped by every change to the objects (puts, deletes, loss, tampering): a reader that saw the
+        #: bucket at one version knows nothing changed while the version stays the same.
+        self.version = 0
         self._fail_at: int | None = None
 
     def _check(self, role: str | None, action: str, key: str) -> None:
@@ -476,6 +479,7 @@ class Bucket:
 
     def lose(self) -> None:
         self._objects.clear()
+        self.version += 1
 
     def get(self, key: str, *, role: str | None) -> bytes | None:
         self._check(role, "read", key)
@@ -489,11 +493,13 @@ class Bucket:
         self._check(role, "write", key)
         self._write_step(f"put {key}")
         self._objects[key] = bytes(data)
+        self.version += 1
 
     def delete(self, key: str, *, role: str | None) -> None:
         self._check(role, "delete", key)
         self._write_step(f"delete {key}")
         self._objects.pop(key, None)
+        self.version += 1
 
     def _write_step(self, what: str) -> None:
         if self._fail_at is not None and self.steps >= self._fail_at:
@@ -507,6 +513,7 @@ class Bucket:
 
     def tamper(self, key: str, data: bytes) -> None:
         self._objects[key] = data
+        self.version += 1
 
 
 # --- KMS -------------------------------------------------------------------------------------------------

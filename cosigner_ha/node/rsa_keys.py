@@ -4,6 +4,8 @@
 the same seed has to give the same keys. So the primes are drawn here, from the `randbytes` the caller
 passes (the environment's DRBG), tested with Miller-Rabin, and assembled with `RSAPrivateNumbers`.
 PKCS#1 v1.5 signing is deterministic, so the JWTs a simulation produces replay byte for byte.
+The Miller-Rabin exponentiations use GMP (gmpy2): the same numbers as Python's `pow`, seven to eight
+times faster at this size, which is most of a simulation's set-up time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import math
 from collections.abc import Callable
 
+import gmpy2
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -32,11 +35,11 @@ def _probably_prime(n: int, rounds: int, randbytes: Callable[[int], bytes]) -> b
     size = (n.bit_length() + 7) // 8
     for _ in range(rounds):
         a = 2 + int.from_bytes(randbytes(size), "big") % (n - 3)
-        x = pow(a, d, n)
+        x = gmpy2.powmod(a, d, n)
         if x in (1, n - 1):
             continue
         for _ in range(s - 1):
-            x = pow(x, 2, n)
+            x = gmpy2.powmod(x, 2, n)
             if x == n - 1:
                 break
         else:
@@ -103,7 +106,13 @@ def private_key_der(key: rsa.RSAPrivateKey) -> bytes:
 
 
 def load_private_key_der(data: bytes) -> rsa.RSAPrivateKey:
-    key = serialization.load_der_private_key(data, password=None)
+    """The node's own key, back from its sealed database.
+
+    OpenSSL's RSA key validation (35 ms for RSA-2048, paid at every boot) is skipped: these bytes were
+    written by `private_key_der` from a key built and checked by `generate_rsa_key`, and come back only
+    through the database's authenticated sealing, which refuses anything else.
+    """
+    key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the stored callback key is not an RSA key")
     return key

@@ -199,6 +199,8 @@ class BucketBlobStore:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.role = role
+        # journal key -> (bucket version right after this store's last append to it, that record's number)
+        self._tails: dict[str, tuple[int, int]] = {}
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -216,9 +218,15 @@ class BucketBlobStore:
         self.bucket.delete(self._key(name), role=self.role)
 
     def append(self, journal: str, record: bytes) -> None:
-        existing = self.bucket.list(self._key(journal) + "/", role=self.role)
-        last = int(existing[-1].rsplit("/", 1)[1]) if existing else 0
-        self.bucket.put(f"{self._key(journal)}/{last + 1:012d}", record, role=self.role)
+        key = self._key(journal)
+        tail = self._tails.get(key)
+        if tail is not None and tail[0] == self.bucket.version:
+            last = tail[1]  # nothing changed in the bucket since our last append: no listing (O(records))
+        else:
+            existing = self.bucket.list(key + "/", role=self.role)
+            last = int(existing[-1].rsplit("/", 1)[1]) if existing else 0
+        self.bucket.put(f"{key}/{last + 1:012d}", record, role=self.role)
+        self._tails[key] = (self.bucket.version, last + 1)
 
     def records(self, journal: str) -> builtins.list[bytes]:
         keys = self.bucket.list(self._key(journal) + "/", role=self.role)

@@ -27,6 +27,10 @@ class Message:
 
 REGISTRY: dict[str, type[Message]] = {}
 _CHECKERS: dict[type[Message], dict[str, Checker]] = {}
+_FIELD_NAMES: dict[type[Message], tuple[str, ...]] = {}
+#: Exact types that are plain values as they are. Most values of a message are one of these, so they are
+#: tested first and the field path (an f-string, only for error messages) is built only for the others.
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
 M = TypeVar("M", bound=type[Message])
 
 
@@ -40,18 +44,22 @@ def message(cls: M) -> M:
 
 def _plain(value: Any, path: str) -> Any:
     """A msgpack-native value: what dict payloads (callback request bodies, config changes) may hold."""
-    if value is None or isinstance(value, bool | int | float | str | bytes):
+    if type(value) in _ATOMS or value is None or isinstance(value, bool | int | float | str | bytes):
         return value
     if isinstance(value, list):
-        return [_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [v if type(v) in _ATOMS else _plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise CodecError(f"{path}: map keys must be strings, got {type(k).__name__}")
-            out[k] = _plain(v, f"{path}.{k}")
-        return out
+        return _plain_map(value, path)
     raise CodecError(f"{path}: {type(value).__name__} is not a plain value")
+
+
+def _plain_map(value: dict[Any, Any], path: str) -> dict[str, Any]:
+    out = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise CodecError(f"{path}: map keys must be strings, got {type(k).__name__}")
+        out[k] = v if type(v) in _ATOMS else _plain(v, f"{path}.{k}")
+    return out
 
 
 def _scalar(kind: type) -> Checker:
@@ -86,6 +94,14 @@ def _checker(hint: Any) -> Checker:
             return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
         return check_list
+    if origin is dict and args[0] is str and args[1] is Any:
+
+        def check_plain_dict(value: Any, path: str) -> Any:
+            if not isinstance(value, dict):
+                raise CodecError(f"{path}: expected a map, got {type(value).__name__}")
+            return _plain_map(value, path)
+
+        return check_plain_dict
     if origin is dict and args[0] is str:
         val = _checker(args[1])
 
@@ -118,6 +134,8 @@ def to_plain(msg: Message) -> dict[str, Any]:
     """`{"type": ..., "body": {...}}` with nested messages turned into the same shape."""
 
     def conv(value: Any) -> Any:
+        if type(value) in _ATOMS:
+            return value
         if isinstance(value, Message):
             return to_plain(value)
         if isinstance(value, list | tuple):
@@ -126,7 +144,11 @@ def to_plain(msg: Message) -> dict[str, Any]:
             return {k: conv(v) for k, v in value.items()}
         return value
 
-    return {"type": msg.TYPE, "body": {f.name: conv(getattr(msg, f.name)) for f in dataclasses.fields(msg)}}
+    cls = type(msg)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(msg))
+    return {"type": msg.TYPE, "body": {name: conv(getattr(msg, name)) for name in names}}
 
 
 def from_plain(value: Any, path: str = "message", *, expected: type[Message] | None = None) -> Message:

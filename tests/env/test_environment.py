@@ -121,6 +121,7 @@ def test_trace_hash_is_the_hash_of_the_file_bytes() -> None:
     ("fields", "message"),
     [
         ({"x": math.nan}, "JSON cannot carry"),
+        ({"a": object(), "x": math.inf}, "field 'x' is inf, which JSON cannot carry"),
         ({"x": object()}, "no canonical encoding"),
         ({"t": 1}, "reserved"),
     ],

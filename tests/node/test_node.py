@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -13,6 +14,7 @@ from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.errors import AdminError, PairingError
 from cosigner_ha.node.node import NodeConfig
 from cosigner_ha.node.records import CallbackSettings
+from cosigner_ha.node.rsa_keys import load_public_key_pem
 from tests.node.harness import Estate, simulate_estate
 from tests.node.helpers import rsa_key
 
@@ -550,3 +552,22 @@ def test_a_pairing_interrupted_by_a_crash_resumes_after_the_restart() -> None:
     assert "went down while pairing request pair-1 waited; the pairing resumes" in said
     assert users == ["signer-a"]
     assert len(env.trace.of_kind("paired")) == 1
+
+
+def test_the_callback_key_made_at_setup_signs_again_after_a_restart() -> None:
+    """The node's RSA key comes back from its sealed database at boot (unvalidated: it is sealed)."""
+
+    async def scenario(e: Estate) -> tuple[str, str, bool]:
+        await setup_sgx(e)
+        node = e.nodes["n1"]
+        before = node.print_public_key()
+        await node.stop()
+        node.start()
+        await node.ready()
+        after = node.print_public_key()
+        token = jwt.encode({"txId": "tx-1"}, node._callback_key(), algorithm="RS256")
+        verified = jwt.decode(token, load_public_key_pem(after), algorithms=["RS256"]) == {"txId": "tx-1"}
+        return before, after, verified
+
+    (before, after, verified), _ = simulate_estate(scenario)
+    assert before == after and verified

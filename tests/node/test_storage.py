@@ -134,6 +134,51 @@ def test_bucket_puts_are_whole_and_access_is_by_role() -> None:
     assert store.describe("x") == "bucket://b/cosigner/x"
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(0, 1), st.binary(min_size=1, max_size=8)),
+            st.tuples(st.just("failed-append"), st.integers(0, 1), st.just(b"")),
+            st.tuples(st.just("other-object"), st.integers(0, 1), st.just(b"x")),
+            st.tuples(st.just("truncate"), st.integers(0, 1), st.just(b"")),
+            st.tuples(st.just("lose"), st.just(0), st.just(b"")),
+        ),
+        max_size=40,
+    )
+)
+def test_bucket_journal_appends_follow_every_writer_of_the_bucket(
+    steps: list[tuple[str, int, bytes]],
+) -> None:
+    """A store remembers where its journal ends, and must notice anyone else's change to the bucket."""
+    bucket = Bucket("b", roles=("node",))
+    stores = [BucketBlobStore(bucket, "cosigner", role="node") for _ in range(2)]  # a node and its successor
+    expected: list[bytes] = []
+    for action, who, record in steps:
+        store = stores[who]
+        if action == "append":
+            store.append("nonces.log", record)
+            expected.append(record)
+        elif action == "failed-append":
+            bucket.fail_at(0)
+            with pytest.raises(BucketFault):
+                store.append("nonces.log", b"never")
+        elif action == "other-object":
+            store.write("secrets.db", record)
+        elif action == "truncate":
+            store.truncate("nonces.log")
+            expected.clear()
+        else:
+            bucket.lose()
+            expected.clear()
+        assert stores[0].records("nonces.log") == expected
+        assert stores[1].records("nonces.log") == expected
+        # numbered from 1 after every truncation or loss, one more per append, whoever appended
+        assert bucket.list("cosigner/nonces.log/", role="node") == [
+            f"cosigner/nonces.log/{n:012d}" for n in range(1, len(expected) + 1)
+        ]
+
+
 def test_local_disk_replaces_files_atomically(tmp_path: object) -> None:
     disk = LocalDisk(str(tmp_path))
     store = DiskBlobStore(disk, "/databases/cosigner")

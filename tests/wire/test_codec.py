@@ -109,6 +109,15 @@ def _raw(body: dict[str, Any], type_: str = "probe", v: Any = 1) -> bytes:
 
 
 GOOD_PROBE = {"probe_id": "p1", "tx_id": "tx-1", "api_user": "signer-a", "deadline": 3.0}
+GOOD_SIGN_REQUEST = {
+    "session_id": "s1",
+    "tx_id": "tx-1",
+    "api_user": "signer-a",
+    "request": {},
+    "message": b"m" * 32,
+    "participants": [1, 2, 3],
+    "deadline": 3.0,
+}
 
 
 @pytest.mark.parametrize(
@@ -132,6 +141,17 @@ GOOD_PROBE = {"probe_id": "p1", "tx_id": "tx-1", "api_user": "signer-a", "deadli
         (
             _raw({"items": [{"type": "probe", "body": {}}]}, type_="poll_result"),
             "message.items[0] (probe): missing",
+        ),
+        (  # plain payloads are checked all the way down, and the path names where
+            _raw({**GOOD_SIGN_REQUEST, "request": {b"txId": "tx-1"}}, type_="sign_request"),
+            "message.request: map keys must be strings, got bytes",
+        ),
+        (
+            _raw(
+                {**GOOD_SIGN_REQUEST, "request": {"destinations": [{"amount": 1}, {"to": {b"k": 1}}]}},
+                type_="sign_request",
+            ),
+            "message.request.destinations[1].to: map keys must be strings, got bytes",
         ),
     ],
 )
