@@ -1,6 +1,6 @@
 """Time as a component sees it: the event loop's clock, plus a wall-clock view that faults can skew.
 
-Components never read the OS clock. Under simulation the loop runs in virtual time (`VirtualClock`), so
+Components never read the OS clock. Under simulation the loop runs on trio's `MockClock`, so
 `now()` is simulated seconds since the start of the run; in the runtime it is the real monotonic clock.
 `wall()` is what certificates, JWTs and log lines see: a fixed epoch plus `now()` in simulation, the real
 time in the runtime, shifted by the component's skew in both.

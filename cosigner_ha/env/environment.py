@@ -41,7 +41,7 @@ class Environment:
         sink: IO[str] | None = None,
         keep_events: bool = True,
     ) -> Environment:
-        """For simulation: the loop must run in virtual time (`simulate`'s clock, or trio's MockClock)."""
+        """For simulation: the loop must run on trio's MockClock (see `simulate`)."""
         clock = Clock(epoch=SIMULATION_EPOCH, origin=0.0)
         streams = RandomStreams(seed)
         trace = Trace(clock.now, {"seed": seed, **(header or {})}, sink=sink, keep=keep_events)

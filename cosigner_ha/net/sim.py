@@ -1,6 +1,6 @@
 """The simulated network: hosts with names, links with latency, jitter, loss, clogging and partitions.
 
-Everything happens in the event loop's time (`trio.current_time()`; virtual time in simulation)
+Everything happens in the event loop's time (`trio.current_time()`; trio's `MockClock` in simulation)
 and every random draw comes from the one `random.Random` handed in, in program order, so a seeded run
 replays exactly. Nothing runs in the background: each direction of a connection keeps a queue of frames
 stamped with their delivery time, and a receiver sleeps until the head frame is due, woken early when a
