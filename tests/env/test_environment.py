@@ -166,3 +166,17 @@ def test_interleaving_is_a_function_of_the_seed() -> None:
     runs = {seed: simulate(main, seed=seed) for seed in range(6)}
     assert all(simulate(main, seed=s) == order for s, order in runs.items())
     assert len({tuple(order) for order in runs.values()}) > 1
+
+
+def test_the_runtime_clock_runs_on_asyncio_too() -> None:
+    """DESIGN.md section 2: the runtime may run on asyncio; only simulations are bound to trio."""
+    import asyncio
+
+    async def main() -> tuple[float, float]:
+        env = Environment.runtime()
+        before = env.clock.now()
+        await env.clock.sleep(0.01)
+        return before, env.clock.now()
+
+    before, after = asyncio.run(main())
+    assert after - before >= 0.009
