@@ -838,3 +838,21 @@ def test_a_non_table_document_is_refused() -> None:
 
 def test_an_unknown_fault_action_is_the_only_problem_of_its_fault() -> None:
     assert refused(_set("faults.0.action", "reboot")).paths == ("faults[0].action",)
+
+
+def test_an_array_of_choices_names_the_choices_unmangled() -> None:
+    """The item's description is quoted as it is (it once became "nitro-a, nitro-bs")."""
+    from cosigner_ha.cluster.scenario import ScenarioError, scenario_from_dict
+
+    data = {
+        "scenario": {"name": "x", "seed": 1, "duration": "1h"},
+        "workspace": {"name": "w", "vaults": ["0"]},
+        "api_users": [{"name": "signer-a", "role": "SIGNER"}, {"name": "signer-b", "role": "SIGNER"}],
+        "nodes": [{"name": "n", "enclave": "sgx", "site": "a/b", "api_users": "signer-a"}],
+    }
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, "x.toml")
+    assert (
+        "nodes[0].api_users: expected an array, each item one of the API user names: signer-a, signer-b"
+        in str(info.value)
+    )

@@ -354,9 +354,9 @@ def strings_in(choices: Sequence[str], expected: str) -> Conv[str]:
 
 def array(item: Conv[T], *, unique: bool = True, nonempty: bool = False) -> Conv[tuple[T, ...]]:
     """An array whose items all convert; item problems name the index (path[i])."""
-    expected = f"an array of {item.expected.removeprefix('a ').removeprefix('an ')}s"
-    if nonempty:
-        expected = "a non-empty " + expected.removeprefix("an ")
+    # "an array, each item X": the item's own description stays intact (pluralising it mangled lists of
+    # choices such as "one of the node names: nitro-a, nitro-b" into "... nitro-bs")
+    expected = f"{'a non-empty array' if nonempty else 'an array'}, each item {item.expected}"
 
     def parse(value: Any) -> tuple[T, ...]:
         if not isinstance(value, list | tuple):
