@@ -4,9 +4,9 @@ Three modes per API user (`CallbackSettings.mode`):
 
 - **none**: no handler; every request is approved.
 - **public_key**: the request body is a compact RS256 JWT signed with the node's key (the one
-  `print-public-key` shows); the handler answers HTTP 200 with a JWT signed by its own RSA key, which
-  the node verifies with the public key configured for that API user. Paths `/v2/tx_sign_request` and
-  `/v2/config_change_sign_request` under the configured URL.
+  `print-public-key` shows, named by its RFC 7638 thumbprint in `kid`); the handler answers HTTP 200 with
+  a JWT signed by its own RSA key, which the node verifies with the public key configured for that API
+  user. Paths `/v2/tx_sign_request` and `/v2/config_change_sign_request` under the configured URL.
 - **certificate**: plain JSON both ways over TLS pinned to the handler's certificate; the same paths
   without `/v2`.
 
@@ -27,12 +27,13 @@ failure is a trace event.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -46,6 +47,9 @@ from cosigner_ha.env import Environment
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_public_key_pem, thumbprint
+
+if TYPE_CHECKING:
+    from jwt.types import Options  # PyJWT 2.10+; only its type is needed here
 
 ACTIONS = ("APPROVE", "REJECT", "RETRY", "IGNORE")
 RequestKind = Literal["tx", "config_change"]
@@ -180,6 +184,7 @@ class CallbackClient:
         self.policy = policy or CallbackPolicy()
         self._log = log
         self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._kid: tuple[rsa.RSAPrivateKey, str] | None = None  # the signing key and its thumbprint
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, {}
@@ -308,7 +313,10 @@ class CallbackClient:
 
     def _encode(self, settings: CallbackSettings, body: dict[str, Any]) -> bytes:
         if settings.mode == "public_key":
-            return jwt.encode(body, self._signing_key(), algorithm="RS256").encode()
+            key = self._signing_key()
+            if self._kid is None or self._kid[0] is not key:
+                self._kid = (key, thumbprint(key))
+            return jwt.encode(body, key, algorithm="RS256", headers={"kid": self._kid[1]}).encode()
         return json.dumps(body, separators=(",", ":")).encode()
 
     async def _call_function(self, function: HandlerFunction, body: dict[str, Any]) -> Any:
@@ -394,8 +402,15 @@ class CallbackClient:
 
     @staticmethod
     def _verify_jwt(settings: CallbackSettings, token: str) -> Any:
-        key = load_public_key_pem(settings.public_key, what="the callback handler's public key")
+        key, kid = _handler_key(settings.public_key)
         token = token.strip()
+        try:  # the common case in one pass: it verifies under the configured key and names no other
+            checked = jwt.decode_complete(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
+        except jwt.PyJWTError:
+            checked = None
+        if checked is not None and checked["header"].get("kid") in (None, kid):
+            return checked["payload"]
+        # otherwise say exactly what is wrong: the header, the algorithm, the key it names, the signature
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
@@ -406,20 +421,15 @@ class CallbackClient:
                 f"the answer is signed with {header.get('alg')!r}; the handler key configured for this API user "
                 "is an RSA key (RS256)",
             )
-        kid = header.get("kid")
-        if kid is not None and kid != thumbprint(key):
+        named = header.get("kid")
+        if named is not None and named != kid:
             raise CallbackFailure(
                 "WRONG_KEY",
-                f"the answer is signed with key {kid}, not with the handler key configured for this API user "
-                f"({thumbprint(key)})",
+                f"the answer is signed with key {named}, not with the handler key configured for this API user "
+                f"({kid})",
             )
         try:
-            return jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
-            )
+            return jwt.decode(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
         except jwt.InvalidSignatureError:
             raise CallbackFailure(
                 "BAD_SIGNATURE",
@@ -460,6 +470,16 @@ class CallbackClient:
     def _say(self, level: str, method: str, message: str) -> None:
         if self._log is not None:
             self._log(level, method, message)
+
+
+_JWT_OPTIONS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
+
+
+@functools.lru_cache(maxsize=64)
+def _handler_key(pem: str) -> tuple[rsa.RSAPublicKey, str]:
+    """A handler's configured public key and its thumbprint, parsed once per PEM."""
+    key = load_public_key_pem(pem, what="the callback handler's public key")
+    return key, thumbprint(key)
 
 
 def _is_certificate_error(exc: BaseException) -> bool:

@@ -1,7 +1,8 @@
 """A reference callback handler: a Starlette application with configurable rules.
 
 It speaks both authentication modes: with a `key` (RSA) it is a public-key handler (requests are JWTs
-signed by the co-signer, answers are RS256 JWTs naming the key by its RFC 7638 thumbprint in `kid`, on
+signed by the co-signer, checked first against the trusted key their `kid` names when there is one,
+answers are RS256 JWTs naming the key by its RFC 7638 thumbprint in `kid`, on
 `/v2/...` paths); without one it answers plain JSON on the paths without `/v2` (certificate pinning is
 the TLS layer's business). Rules: a default action, a latency, REJECT above a USD amount, RETRY for the
 first N attempts of each request, and injectable faults (timeout, down, error, garbage, bad signature,
@@ -13,6 +14,8 @@ The same decision logic is available without HTTP as `ReferenceHandler.decide`, 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -85,6 +88,7 @@ class ReferenceHandler:
         ]
         self._wrong_key = wrong_key
         self._sleep = sleep
+        self._thumbprints: dict[int, tuple[rsa.RSAPublicKey, str]] = {}  # id(key) -> (key, kid)
         self.attempts: dict[str, int] = {}
         self.seen: list[tuple[str, dict[str, Any]]] = []  # (path, request body)
         self.raw: list[bytes] = []
@@ -186,7 +190,7 @@ class ReferenceHandler:
             body = None
             if not self.cosigner_keys:  # development mode: nobody to check the signature against
                 body = jwt.decode(token, options={"verify_signature": False})
-            for key in self.cosigner_keys:
+            for key in self._keys_for(token):
                 try:
                     body = jwt.decode(
                         token,
@@ -202,6 +206,31 @@ class ReferenceHandler:
         if not isinstance(body, dict):
             raise ValueError("request body is not an object")
         return body
+
+    def _keys_for(self, token: str) -> list[rsa.RSAPublicKey]:
+        """The trusted keys, the one the token's `kid` names first (each failed try is a full RS256 check)."""
+        keys = list(self.cosigner_keys)
+        kid = _kid_hint(token)
+        if kid is None or len(keys) < 2:
+            return keys
+        return sorted(keys, key=lambda key: self._thumbprint(key) != kid)
+
+    def _thumbprint(self, key: rsa.RSAPublicKey) -> str:
+        known = self._thumbprints.get(id(key))
+        if known is None or known[0] is not key:
+            known = self._thumbprints[id(key)] = (key, thumbprint(key))
+        return known[1]
+
+
+def _kid_hint(token: str) -> str | None:
+    """The `kid` in a compact JWT's header, if it plainly has one; only orders the keys to try."""
+    try:
+        head = token.split(".", 1)[0]
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 async def serve(

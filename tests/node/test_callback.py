@@ -21,7 +21,7 @@ from cosigner_ha.node.callback import (
 )
 from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler, amount_usd
 from cosigner_ha.node.records import CallbackSettings
-from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem
+from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem, thumbprint
 from tests.node.helpers import drbg, rsa_key, self_signed_certificate
 
 NODE_KEY = cast(rsa.RSAPrivateKey, rsa_key("node"))
@@ -132,7 +132,7 @@ def test_public_key_mode_sends_a_jwt_signed_by_the_node_on_the_v2_path() -> None
     assert path == "/fb/cb/v2/tx_sign_request"
     assert body == TX
     token = handler.raw[0].decode()
-    assert jwt.get_unverified_header(token)["alg"] == "RS256"
+    assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": thumbprint(NODE_KEY)}
     assert jwt.decode(token, NODE_KEY.public_key(), algorithms=["RS256"]) == TX
     kinds = [e.kind for e in env.trace.events if e.kind.startswith("callback")]
     assert kinds == ["callback_request", "callback_response"]
@@ -328,3 +328,29 @@ def test_rsa_keys_are_a_function_of_the_seed_and_sign_verifiably() -> None:
     token = jwt.encode({"x": 1}, a, algorithm="RS256")
     assert token == jwt.encode({"x": 1}, b, algorithm="RS256")  # PKCS#1 v1.5 is deterministic
     assert jwt.decode(token, a.public_key(), algorithms=["RS256"]) == {"x": 1}
+
+
+@pytest.mark.parametrize(
+    ("signer", "kid", "accepted"),
+    [
+        ("node", "node", True),  # the key the kid names is tried first
+        ("node", None, True),  # no kid: every trusted key in turn, as before
+        ("node", "other", True),  # a kid naming another trusted key only changes the order of the tries
+        ("node", "garbage!", True),
+        ("stranger", "node", False),  # a kid is no credential: the signature must verify
+    ],
+)
+def test_a_handler_trusting_several_cosigners_checks_the_key_the_request_names_first(
+    signer: str, kid: str | None, accepted: bool
+) -> None:
+    keys = {"node": NODE_KEY, "other": OTHER_KEY, "stranger": HANDLER_KEY}
+    handler = ReferenceHandler(
+        key=HANDLER_KEY, cosigner_keys=[public_key_pem(OTHER_KEY), public_key_pem(NODE_KEY)]
+    )
+    headers = {} if kid is None else {"kid": thumbprint(keys[kid]) if kid in keys else kid}
+    token = jwt.encode(TX, keys[signer], algorithm="RS256", headers=headers)
+    if accepted:
+        assert handler._read(token.encode()) == TX
+    else:
+        with pytest.raises(ValueError, match="not signed by a known co-signer key"):
+            handler._read(token.encode())
