@@ -38,7 +38,7 @@ import greenlet
 
 from cosigner_ha.cluster.analysis import analyse
 from cosigner_ha.cluster.faults import FaultInjector, Undo
-from cosigner_ha.cluster.runner import SETUP_LIMIT, RunResult, SetupError, _drain
+from cosigner_ha.cluster.runner import SETUP_LIMIT, RunResult, SetupError, _drain, submit
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
 from cosigner_ha.cluster.workloads import run_workload
 from cosigner_ha.cluster.world import World, build_world, pair_all
@@ -106,18 +106,7 @@ class _Driver:
 
     def _submit_workload(self, submission: Any) -> None:
         assert self.world is not None
-        with contextlib.suppress(SaasError):
-            self.world.saas.submit(
-                self.world.workspace,
-                initiator=submission.initiator,
-                operation=submission.operation,
-                asset=submission.asset,
-                amount=submission.amount,
-                source=submission.source,
-                destination=submission.destination,
-                destination_address=submission.destination_address,
-                external_id=submission.external_id,
-            )
+        submit(self.world, submission)
 
     async def _serve(self) -> None:
         """Hand control to the caller; run each command it sends until it says finish (or abort)."""

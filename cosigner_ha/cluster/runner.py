@@ -80,7 +80,7 @@ async def _drive(env: Environment, scenario: Scenario) -> None:
         end = start + scenario.scenario.duration
         async with anyio.create_task_group() as run:
             for workload in scenario.workloads:
-                run.start_soon(run_workload, env, workload, start, end, lambda s: _submit(world, s))
+                run.start_soon(run_workload, env, workload, start, end, lambda s: submit(world, s))
             run.start_soon(FaultInjector(world, start).run)
             await env.clock.sleep_until(end)
             run.cancel_scope.cancel()
@@ -90,7 +90,8 @@ async def _drive(env: Environment, scenario: Scenario) -> None:
         tg.cancel_scope.cancel()
 
 
-def _submit(world: World, sub: Submission) -> None:
+def submit(world: World, sub: Submission) -> None:
+    """Submit a workload's transaction; a refusal is the SaaS's `submission_refused` event, not an error."""
     # a refusal is recorded by the SaaS as `submission_refused`, with the field and the reason
     with contextlib.suppress(SaasError):
         world.saas.submit(

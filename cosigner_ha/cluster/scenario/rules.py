@@ -22,21 +22,11 @@ from cosigner_ha.cluster.scenario.reading import (
     strings_in,
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS, Refs
+from cosigner_ha.policy.native import KEYS as NATIVE_RULE_KEYS
 
-#: The keys of a rule (DESIGN.md section 4); all but `action` optional, an omitted key matching anything.
-RULE_KEYS = (
-    "initiator",
-    "operation",
-    "source",
-    "destination",
-    "destination_address",
-    "asset",
-    "amount",
-    "over",
-    "action",
-    "approvers",
-    "designated_signers",
-)
+#: The keys of a rule (DESIGN.md section 4), as the policy package reads them: one list, so that the
+#: scenario loader and the policy loader can never disagree on what a rule may say.
+RULE_KEYS = NATIVE_RULE_KEYS
 RULE_ACTIONS = ("ALLOW", "BLOCK", "2-TIER")
 CURRENCIES = ("USD", "EUR", "NATIVE")
 OVER_PER = ("initiator", "source", "destination")
