@@ -22,8 +22,10 @@ verifies a token's signature once, on first use, then only its expiry and revoca
 is the work the run really does, the script counts the cryptographic library calls of one default run and
 of the reference (cProfile, an extra run) and prints both per signed transaction.
 
-    .venv/bin/python benchmarks/bench_cluster.py            # the default, then one simulated day (minutes)
-    .venv/bin/python benchmarks/bench_cluster.py --quick    # the default scenario only
+    .venv/bin/python benchmarks/bench_cluster.py            # the default, then one simulated day (~15 min)
+    .venv/bin/python benchmarks/bench_cluster.py --quick    # the default scenario only (~1 min)
+
+Figures and a profile summary: docs/performance.md, section "Cluster simulation".
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Material:
     handler_rsa: Any
     handler_rsa_public: Any
     handler_kid: str
+    node_kid: str
     sealing_key: bytes
     saas_key: Ed25519PrivateKey
     saas_public: Ed25519PublicKey
@@ -143,6 +146,7 @@ def material(seed: int = 7) -> Material:
         handler_rsa=handler_rsa,
         handler_rsa_public=handler_rsa.public_key(),
         handler_kid=rsa_keys.thumbprint(handler_rsa),
+        node_kid=rsa_keys.thumbprint(node_rsa),
         sealing_key=drbg.randbytes(32),
         saas_key=saas_key,
         saas_public=saas_key.public_key(),
@@ -156,7 +160,7 @@ def one_transaction(m: Material) -> bytes:
     message = m.counter.to_bytes(32, "big")
     body = dict(m.body, txId=f"tx-{m.counter}", requestId=f"tx-{m.counter}")
     # callback: the node signs the request, the handler verifies it and signs its answer, the node verifies
-    request = jwt.encode(body, m.node_rsa, algorithm="RS256")
+    request = jwt.encode(body, m.node_rsa, algorithm="RS256", headers={"kid": m.node_kid})
     seen = jwt.decode(request, m.node_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
     answer = {"action": "APPROVE", "requestId": seen["requestId"]}
     token = jwt.encode(answer, m.handler_rsa, algorithm="RS256", headers={"kid": m.handler_kid})
