@@ -1,0 +1,486 @@
+"""Cluster simulation speed, and the simulator's overhead per signed transaction against its cryptography.
+
+Two runs of the real simulator (`run_scenario`, full cryptography, the invariant checks included):
+
+- the bundled default, `scenarios/active-active-passive.toml` (6 simulated hours, 2 transactions a minute,
+  a zone outage then a region outage), best of `--runs`;
+- one simulated day at one transaction per second: the same file with `duration = "1d"` and the workload's
+  `rate = "1/s"` (everything else, faults and expectations included, as written). Skipped with `--quick`.
+
+For each: simulated seconds per wall second, signed transactions per wall second, wall time per signed
+transaction, and the simulator's overhead per signed transaction (wall per signed transaction minus the
+cryptography of one transaction) as a ratio to that cryptography.
+
+The reference, measured in the same process with the same libraries and keys of the same kinds: the
+cryptography one signed transaction performs in the run, straight-line with nothing around it: FROST
+3-of-3 as the run does it (the node's commitments and the SaaS's signing package and share travel as bytes,
+so their points are validated on decoding; the two cloud co-signers commit and sign; the SaaS aggregates,
+which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
+its journal (AES-GCM), the callback's RS256 JWTs both ways (node signs, handler verifies, handler signs,
+node verifies), and the SaaS's EdDSA access tokens at the rate the run issues and verifies them (the SaaS
+verifies a token's signature once, on first use, then only its expiry and revocation). To show that this
+is the work the run really does, the script counts the cryptographic library calls of one default run and
+of the reference (cProfile, an extra run) and prints both per signed transaction.
+
+    .venv/bin/python benchmarks/bench_cluster.py            # the default, then one simulated day (~15 min)
+    .venv/bin/python benchmarks/bench_cluster.py --quick    # the default scenario only (~1 min)
+
+Figures and a profile summary: docs/performance.md, section "Cluster simulation".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import dataclasses
+import json
+import pstats
+import resource
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cosigner_ha import mpc  # noqa: E402
+from cosigner_ha.cluster import runner  # noqa: E402
+from cosigner_ha.cluster.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
+from cosigner_ha.env import Event, SeededDrbg, Trace  # noqa: E402
+from cosigner_ha.node import rsa_keys  # noqa: E402
+from cosigner_ha.node.sealing import seal  # noqa: E402
+
+DEFAULT = ROOT / "scenarios" / "active-active-passive.toml"
+NODE_ID, CLOUD_IDS = 1, (2, 3)  # the SaaS's participant identifiers (saas_sim/keyholders.py)
+JWT_OPTIONS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
+
+# ------------------------------------------------------------------------------ the reference: cryptography
+
+
+@dataclasses.dataclass
+class Material:
+    """Keys of the kinds a run uses, from a seeded DRBG, and one transaction's request body."""
+
+    keys: dict[int, mpc.KeyPackage]
+    public: mpc.PublicKeyPackage
+    rand: Callable[[int], bytes]
+    consumed: mpc.ConsumedNonces
+    node_rsa: Any
+    node_rsa_public: Any
+    handler_rsa: Any
+    handler_rsa_public: Any
+    handler_kid: str
+    node_kid: str
+    sealing_key: bytes
+    saas_key: Ed25519PrivateKey
+    saas_public: Ed25519PublicKey
+    body: dict[str, Any]
+    counter: int = 0
+
+
+def material(seed: int = 7) -> Material:
+    drbg = SeededDrbg(seed)
+    keys, public = mpc.trusted_dealer_keygen(3, (NODE_ID, *CLOUD_IDS), drbg.randbytes)
+    node_rsa = rsa_keys.generate_rsa_key(drbg.child("node-rsa").randbytes)
+    handler_rsa = rsa_keys.generate_rsa_key(drbg.child("handler-rsa").randbytes)
+    saas_key = Ed25519PrivateKey.from_private_bytes(drbg.randbytes(32))
+    # the shape and size of the `tx_sign_request` body the SaaS builds (saas_sim/signing.py callback_request)
+    body: dict[str, Any] = {
+        "txId": "tx-1",
+        "requestId": "tx-1",
+        "externalTxId": "withdrawals-1",
+        "operation": "TRANSFER",
+        "sourceType": "VAULT",
+        "sourceId": "hot",
+        "destType": "UNMANAGED",
+        "destId": "partner-a",
+        "asset": "ETH",
+        "amount": 12.345678,
+        "amountStr": "12.345678",
+        "requestedAmount": 12.345678,
+        "requestedAmountStr": "12.345678",
+        "destAddressType": "WHITELISTED",
+        "destAddress": "partner-a",
+        "signerId": "5f0c7f7e-3b0e-4c84-9b43-6f6d0c3f1a52",
+        "note": "",
+        "players": ["5f0c7f7e-3b0e-4c84-9b43-6f6d0c3f1a52"],
+        "destinations": [
+            {
+                "amountNative": 12.345678,
+                "amountNativeStr": "12.345678",
+                "amountUSD": 37037.034,
+                "dstAddressType": "WHITELISTED",
+                "dstId": "partner-a",
+                "dstName": "partner-a",
+                "dstType": "UNMANAGED",
+                "dstSubType": "EXTERNAL",
+                "displayDstAddress": "partner-a",
+                "action": "ALLOW",
+                "actionInfo": {
+                    "capturedRuleNum": 0,
+                    "rulesSnapshotId": 1,
+                    "byGlobalPolicy": False,
+                    "byRule": True,
+                    "capturedRule": '{"index":0}',
+                },
+            }
+        ],
+        "rawTx": [{"keyDerivationPath": "[44,0,0,0,0]", "rawTx": "", "payload": "00" * 32}],
+    }
+    return Material(
+        keys=keys,
+        public=public,
+        rand=drbg.child("nonces").randbytes,
+        consumed=mpc.ConsumedNonces(),
+        node_rsa=node_rsa,
+        node_rsa_public=node_rsa.public_key(),
+        handler_rsa=handler_rsa,
+        handler_rsa_public=handler_rsa.public_key(),
+        handler_kid=rsa_keys.thumbprint(handler_rsa),
+        node_kid=rsa_keys.thumbprint(node_rsa),
+        sealing_key=drbg.randbytes(32),
+        saas_key=saas_key,
+        saas_public=saas_key.public_key(),
+        body=body,
+    )
+
+
+def one_transaction(m: Material) -> bytes:
+    """The cryptography of one signed transaction, in the order the run does it, with nothing around it."""
+    m.counter += 1
+    message = m.counter.to_bytes(32, "big")
+    body = dict(m.body, txId=f"tx-{m.counter}", requestId=f"tx-{m.counter}")
+    # callback: the node signs the request, the handler verifies it and signs its answer, the node verifies
+    request = jwt.encode(body, m.node_rsa, algorithm="RS256", headers={"kid": m.node_kid})
+    seen = jwt.decode(request, m.node_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
+    answer = {"action": "APPROVE", "requestId": seen["requestId"]}
+    token = jwt.encode(answer, m.handler_rsa, algorithm="RS256", headers={"kid": m.handler_kid})
+    jwt.decode(token, m.handler_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
+    # round one: the node commits; the SaaS decodes that (point validation) and the cloud co-signers commit
+    nonces, commitments = mpc.commit(m.keys[NODE_ID], m.rand)
+    received = {NODE_ID: mpc.SigningCommitments.from_bytes(commitments.to_bytes())}
+    cloud_nonces = {}
+    for i in CLOUD_IDS:
+        cloud_nonces[i], received[i] = mpc.commit(m.keys[i], m.rand)
+    package = mpc.SigningPackage(message, received)
+    # round two: the node decodes the package and signs, sealing the consumed nonce id to its journal first
+    node_package = mpc.SigningPackage.from_bytes(package.to_bytes())
+
+    def persist(nonce_id: bytes) -> None:
+        seal(m.sealing_key, {"kind": "nonce"}, nonce_id, m.rand)
+
+    share = mpc.sign_once(node_package, nonces, m.keys[NODE_ID], persist=persist)
+    shares = {NODE_ID: mpc.SignatureShare.from_bytes(share.to_bytes())}
+    for i in CLOUD_IDS:
+        shares[i] = mpc.sign_once(package, cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
+    signature = mpc.aggregate(package, shares, m.public)  # verified inside
+    Ed25519PublicKey.from_public_bytes(m.public.group_public_key).verify(signature, message)
+    return signature
+
+
+def access_token(m: Material) -> None:
+    """An access token issued and verified once (EdDSA JWT), as the SaaS does per token, not per request."""
+    token = jwt.encode({"iss": "cosigner-ha-saas", "typ": "access", "sub": "nitro-a"}, m.saas_key, "EdDSA")
+    jwt.decode(token, m.saas_public, algorithms=["EdDSA"], options={"verify_exp": False})
+
+
+def per_call(fn: Callable[[], object], seconds: float = 0.4, rounds: int = 5) -> float:
+    """Best (quietest) mean seconds per call over `rounds` rounds of about `seconds` each."""
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        n, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds or n < 5:
+            fn()
+            n += 1
+        best = min(best, elapsed / n)
+    return best
+
+
+# ------------------------------------------------------------------------------------------ the runs
+
+
+def one_day(scenario_path: Path) -> Scenario:
+    """The default scenario for one simulated day at one transaction per second."""
+    data = tomllib.loads(scenario_path.read_text())
+    data["scenario"]["duration"] = "1d"
+    for workload in data["workload"]:
+        workload["rate"] = "1/s"
+    return scenario_from_dict(data, f"{scenario_path.name} (1d at 1/s)", base_dir=scenario_path.parent)
+
+
+@contextlib.contextmanager
+def plain_progress(every: float) -> Iterator[None]:
+    """Progress as plain lines (when stderr is not a terminal): the runner's bar, in a form logs keep."""
+
+    @contextlib.contextmanager
+    def lines(trace: Trace, duration: float, console: Console, label: str, **_: Any) -> Iterator[None]:
+        started, origin, shown = time.perf_counter(), [None], [0.0]
+
+        def on_event(event: Event) -> None:
+            if origin[0] is None:
+                if event.kind != "scenario_start":
+                    return
+                origin[0] = event.t
+            t = event.t - origin[0]
+            if t - shown[0] >= every:
+                shown[0] = t
+                wall = time.perf_counter() - started
+                print(
+                    f"    {label}: {t / 3600:5.1f} h of {duration / 3600:g} h simulated, "
+                    f"{trace.count:,} events, {wall:6.0f} s wall",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        trace.subscribe(on_event)
+        yield
+
+    original = runner.simulated_time_progress
+    runner.simulated_time_progress = lines  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        runner.simulated_time_progress = original  # type: ignore[assignment]
+
+
+@dataclasses.dataclass
+class RunFigures:
+    name: str
+    wall: float  # run_scenario, analysis and invariant checks included
+    cpu: float  # this process's CPU time over the same span (other jobs on the machine do not inflate it)
+    simulated: float
+    signed: int
+    transactions: int
+    passed: bool
+    trace_hash: str
+    token_issues: int
+
+    @property
+    def wall_per_signed(self) -> float:
+        return self.wall / self.signed
+
+
+def run_once(scenario: Scenario, label: str, *, progress_every: float | None = None) -> RunFigures:
+    rsa_keys._key_from_seed.cache_clear()  # every run pays its RSA key generation, as a fresh process does
+    console = Console(stderr=True)
+    progress = (
+        plain_progress(progress_every)
+        if progress_every is not None and not console.is_terminal
+        else contextlib.nullcontext()
+    )
+    with progress:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = runner.run_scenario(scenario, console=console if progress_every is not None else None)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    report = result.report
+    issues = sum(1 for e in result.events if e.kind == "token_refreshed")
+    return RunFigures(
+        name=label,
+        wall=wall,
+        cpu=cpu,
+        simulated=report.simulated_seconds,
+        signed=sum(report.signed_by.values()),
+        transactions=report.transactions_total,
+        passed=report.passed,
+        trace_hash=report.trace_hash,
+        token_issues=issues,
+    )
+
+
+# ------------------------------------------------------------------------------ counting library calls
+
+#: cProfile names of the cryptographic library calls a transaction makes, and how the table shows them.
+PRIMITIVES = (
+    ("_sodium.crypto_scalarmult_ed25519_noclamp>", "libsodium variable-base mult"),
+    ("_sodium.crypto_scalarmult_ed25519_base_noclamp>", "libsodium base-point mult"),
+    ("_sodium.crypto_core_ed25519_add>", "libsodium point add"),
+    ("_sodium.crypto_core_ed25519_is_valid_point>", "libsodium point validation"),
+    ("_sodium.crypto_sign_open>", "libsodium Ed25519 verify"),
+    ("'verify' of 'cryptography.hazmat.bindings._rust.openssl.ed25519.Ed25519PublicKey'", "Ed25519 verify"),
+    ("'sign' of 'cryptography.hazmat.bindings._rust.openssl.ed25519.Ed25519PrivateKey'", "Ed25519 sign"),
+    ("'sign' of 'cryptography.hazmat.bindings._rust.openssl.rsa.RSAPrivateKey'", "RSA-2048 sign"),
+    ("'verify' of 'cryptography.hazmat.bindings._rust.openssl.rsa.RSAPublicKey'", "RSA-2048 verify"),
+    ("'encrypt' of 'cryptography.hazmat.bindings._rust.openssl.aead.AESGCM'", "AES-GCM seal"),
+    ("'decrypt' of 'cryptography.hazmat.bindings._rust.openssl.aead.AESGCM'", "AES-GCM open"),
+)
+
+
+def count_calls(fn: Callable[[], object]) -> dict[str, int]:
+    profile = cProfile.Profile()
+    profile.runcall(fn)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    counts = dict.fromkeys((label for _, label in PRIMITIVES), 0)
+    for (_, _, name), (_, calls, *_rest) in stats.items():
+        for needle, label in PRIMITIVES:
+            if needle in name:
+                counts[label] += calls
+    return counts
+
+
+# ------------------------------------------------------------------------------------------ the report
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def figures_table(runs: list[RunFigures], crypto: float, token: float) -> list[dict[str, Any]]:
+    rows = []
+    for r in runs:
+        per_tx_crypto = crypto + token * r.token_issues / r.signed
+        overhead = r.wall_per_signed - per_tx_crypto
+        cpu_overhead = r.cpu / r.signed - per_tx_crypto
+        rows.append(
+            {
+                "scenario": r.name,
+                "transactions": r.transactions,
+                "signed": r.signed,
+                "passed": r.passed,
+                "trace_hash": r.trace_hash,
+                "wall_seconds": round(r.wall, 2),
+                "cpu_seconds": round(r.cpu, 2),
+                "simulated_seconds": round(r.simulated, 1),
+                "simulated_per_wall": round(r.simulated / r.wall, 1),
+                "signed_per_wall_second": round(r.signed / r.wall, 1),
+                "wall_ms_per_signed": round(r.wall_per_signed * 1000, 3),
+                "crypto_ms_per_signed": round(per_tx_crypto * 1000, 3),
+                "overhead_ms_per_signed": round(overhead * 1000, 3),
+                "overhead_ratio": round(overhead / per_tx_crypto, 2),
+                "overhead_ratio_cpu": round(cpu_overhead / per_tx_crypto, 2),
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the default scenario only (no one-day run)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of the default scenario; the best counts")
+    parser.add_argument(
+        "--no-count", action="store_true", help="skip the library-call count (a profiled run)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    say = lambda text: print(text, flush=True)  # noqa: E731
+    m = material()
+    default = load_scenario(DEFAULT)
+
+    def reference() -> tuple[float, float]:
+        return per_call(lambda: one_transaction(m)), per_call(lambda: access_token(m), seconds=0.1)
+
+    say(f"python {sys.version.split()[0]}, {DEFAULT.relative_to(ROOT)}")
+    say("reference: one transaction's cryptography, straight-line (best of 5 rounds) ...")
+    references = [reference()]
+    say(f"  {ms(references[0][0])} per transaction; access token issue + verify {ms(references[0][1])}")
+
+    say("command: cosigner-ha run (default scenario, a fresh process, as `make demo`) ...")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "cosigner-ha"), "run", str(DEFAULT)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    command_wall = time.perf_counter() - started
+    say(f"  {command_wall:.1f} s wall (target: under 30 s)")
+
+    default_runs = []
+    for i in range(args.runs):
+        say(f"default scenario, run {i + 1} of {args.runs} (in process) ...")
+        figures = run_once(default, "default (6 h, 2/min)")
+        default_runs.append(figures)
+        say(f"  {figures.wall:.2f} s wall, {figures.signed} signed, passed={figures.passed}")
+        references.append(reference())
+    runs = [min(default_runs, key=lambda r: r.wall)]
+    hashes = {r.trace_hash for r in default_runs}
+    if len(hashes) != 1:
+        raise SystemExit(f"the default scenario gave different traces in one process: {sorted(hashes)}")
+
+    if not args.quick:
+        day = one_day(DEFAULT)
+        say("one simulated day at 1 transaction per second (86,400 transactions; several minutes) ...")
+        figures = run_once(day, "one day at 1/s", progress_every=3600.0)
+        runs.append(figures)
+        say(f"  {figures.wall:.1f} s wall, {figures.signed} signed, passed={figures.passed}")
+        references.append(reference())
+
+    crypto = min(r[0] for r in references)
+    token = min(r[1] for r in references)
+    rows = figures_table(runs, crypto, token)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    say("")
+    say(f"reference (same process, best of {len(references)} measurements): {ms(crypto)} per transaction")
+    say(f"{'':34}" + "".join(f"{r['scenario'][:22]:>24}" for r in rows))
+    for key, label in (
+        ("transactions", "transactions"),
+        ("signed", "signed"),
+        ("wall_seconds", "wall seconds"),
+        ("cpu_seconds", "CPU seconds"),
+        ("simulated_per_wall", "simulated s per wall s"),
+        ("signed_per_wall_second", "signed tx per wall s"),
+        ("wall_ms_per_signed", "wall ms per signed tx"),
+        ("crypto_ms_per_signed", "cryptography ms per signed tx"),
+        ("overhead_ms_per_signed", "overhead ms per signed tx"),
+        ("overhead_ratio", "overhead / cryptography"),
+        ("overhead_ratio_cpu", "  the same on CPU time"),
+    ):
+        say(f"{label:34}" + "".join(f"{r[key]:>24}" for r in rows))
+    say(f"peak memory (max RSS) {peak:.0f} MB")
+    say("")
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    say(
+        f"target: default scenario under 30 s wall: {verdict(command_wall < 30 and rows[0]['wall_seconds'] < 30)} "
+        f"(command {command_wall:.1f} s, in process {rows[0]['wall_seconds']} s)"
+    )
+    for r in rows:
+        say(
+            f"target: overhead at most 2x the cryptography, {r['scenario']}: "
+            f"{verdict(r['overhead_ratio'] <= 2)} ({r['overhead_ratio']})"
+        )
+
+    counts: dict[str, Any] = {}
+    if not args.no_count:
+        say("")
+        say("counting library calls (cProfile): one default run and 200 reference transactions ...")
+        rsa_keys._key_from_seed.cache_clear()
+        holder: list[RunFigures] = []
+        run_counts = count_calls(lambda: holder.append(run_once(default, "default (6 h, 2/min)")))
+        signed = holder[0].signed
+        fresh = material()
+        ref_counts = count_calls(lambda: [one_transaction(fresh) for _ in range(200)])
+        say(f"{'library call, per signed transaction':40}{'default run':>14}{'reference':>12}")
+        for label in run_counts:
+            run_n, ref_n = run_counts[label] / signed, ref_counts[label] / 200
+            if run_n or ref_n:
+                say(f"{label:40}{run_n:>14.2f}{ref_n:>12.2f}")
+        counts = {"run": run_counts, "reference_per_200": ref_counts, "signed": signed}
+
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "reference_ms_per_transaction": round(crypto * 1000, 4),
+                    "access_token_ms": round(token * 1000, 4),
+                    "command_wall_seconds": round(command_wall, 2),
+                    "runs": rows,
+                    "peak_rss_mb": round(peak),
+                    "library_calls": counts,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
