@@ -9,39 +9,33 @@ short-lived access tokens that every later request carries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
-
-import anyio
 
 from cosigner_ha import mpc, wire
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import PairingTokenRecord, SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     PairingRefused,
     SaasError,
     TokenForeign,
     TokenReplayed,
-    TokenRevoked,
     ValidationError,
 )
 from cosigner_ha.saas_sim.keyholders import NODE_ID, THRESHOLD, USER_IDS
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner, CosignerType, Pairing
+from cosigner_ha.saas_sim.request_steps import RequestSteps
 from cosigner_ha.saas_sim.sealing import seal
 from cosigner_ha.saas_sim.tokens import Claims
-from cosigner_ha.saas_sim.workspace import ADMIN_ROLES, ApiUser, Role, UserStatus, check_api_user_name
+from cosigner_ha.saas_sim.workspace import ApiUser, UserStatus
 
 
-class PairingService:
+class PairingService(RequestSteps):
     def __init__(self, ctx: SaasContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self._completed: dict[str, wire.PairCompleted] = {}
-        #: Called with (co-signer id, API user name) when a pairing is undone (open sessions must close).
-        self.on_unpaired: Callable[[str, str], object] = lambda cosigner_id, api_user: None
 
     # --- tokens --------------------------------------------------------------------------------------------
 
@@ -265,40 +259,6 @@ class PairingService:
             user.status = UserStatus.PENDING_ACTIVATION
             self.move(req, RequestState.CANCELLED, f"resharing failed: {exc}")
 
-    async def _decide(
-        self, state: WorkspaceState, req: ManagementRequest, approver_name: str, timeout: float
-    ) -> Verdict | None:
-        """Ask a simulated person; move the request to APPROVED / REJECTED / CANCELLED (timeout)."""
-        approver = self.ctx.approver(state, approver_name)
-        self.ctx.record("approval_requested", request=req.id, type=req.kind.value, approver=approver_name)
-        details: dict[str, Any] = {
-            "kind": req.kind.value,
-            "api_user": req.api_user,
-            "cosigner": req.cosigner_id,
-        }
-        with anyio.move_on_after(timeout):
-            decision = await approver.decide(details)
-            if req.final:  # cancelled meanwhile
-                return None
-            self.ctx.record(
-                "approval_decided",
-                request=req.id,
-                type=req.kind.value,
-                approver=approver_name,
-                verdict=decision.verdict.value,
-                reason=decision.reason,
-            )
-            if decision.verdict is Verdict.APPROVE:
-                self.move(req, RequestState.APPROVED, f"approved by {approver_name}")
-            else:
-                self.move(req, RequestState.REJECTED, f"refused by {approver_name}: {decision.reason}")
-            return decision.verdict
-        if not req.final:
-            self.move(req, RequestState.CANCELLED, f"{approver_name} did not answer within {timeout:.0f} s")
-            if req.kind is RequestKind.PAIR_API_KEY:
-                state.workspace.api_user(req.api_user or "").status = UserStatus.PENDING_ACTIVATION
-        return None
-
     def _complete_pairing(self, state: WorkspaceState, req: ManagementRequest, user: ApiUser) -> None:
         cosigner = self.ctx.registry.get(req.cosigner_id or "")
         workspace = state.workspace
@@ -390,300 +350,11 @@ class PairingService:
             ):
                 self.move(other, RequestState.COMPLETED, f"paired with API user {user.name!r}")
 
-    # --- access tokens -------------------------------------------------------------------------------------
-
-    def refresh(self, msg: wire.RefreshAccess) -> wire.TokenGrant:
-        claims = self.ctx.tokens.verify(msg.refresh_token, "refresh")
-        if claims.cosigner_id != msg.cosigner_id:
-            raise TokenForeign(
-                f"the refresh token belongs to co-signer {claims.cosigner_id!r}, not {msg.cosigner_id!r}"
-            )
-        cosigner = self.ctx.registry.find(msg.cosigner_id)
-        pairing = None
-        if cosigner is not None and not cosigner.archived:
-            pairing = next(
-                (
-                    p
-                    for p in cosigner.pairings
-                    if p.api_user_id == claims.subject and p.workspace_id == claims.workspace_id
-                ),
-                None,
-            )
-        if cosigner is None or pairing is None or pairing.refresh_jti != claims.jti:
-            raise TokenRevoked("the refresh token's pairing was undone (unpaired or re-enrolled)")
-        token, access = self.ctx.tokens.issue_access(
-            cosigner_id=cosigner.id, ttl=self.ctx.config.access_token_ttl, generation=cosigner.generation
-        )
-        assert access.expires_at is not None
-        self.ctx.record(
-            "access_granted", cosigner=cosigner.id, api_user=pairing.api_user, expires_at=access.expires_at
-        )
-        return wire.TokenGrant(token, access.expires_at)
-
-    def authenticate(self, token: str, cosigner_id: str | None = None) -> Cosigner:
-        """Every request after pairing: a valid, current access token of a registered co-signer."""
-        claims = self.ctx.tokens.verify(token, "access")
-        if cosigner_id is not None and claims.subject != cosigner_id:
-            raise TokenForeign(
-                f"the access token was issued to co-signer {claims.subject!r}, not {cosigner_id!r}"
-            )
-        cosigner = self.ctx.registry.find(claims.subject)
-        if cosigner is None or cosigner.archived:
-            raise TokenRevoked(f"co-signer {claims.subject!r} is no longer registered")
-        if claims.raw.get("gen") != cosigner.generation or not (cosigner.pairings or cosigner.unpairing):
-            raise TokenRevoked(
-                f"a pairing of co-signer {cosigner.id!r} was undone since this access token was issued; refresh it"
-            )
-        return cosigner
-
-    # --- management requests -------------------------------------------------------------------------------
-
-    def move(self, req: ManagementRequest, status: RequestState, detail: str = "") -> None:
-        """Move a request and tell its co-signer (pairing requests are followed with PairStatus instead)."""
-        self.ctx.requests.move(req, status, detail)
-        if req.cosigner_id is not None and req.kind is not RequestKind.PAIR_API_KEY:
-            self.ctx.mailbox(req.cosigner_id).put(wire.RequestStatus(req.id, status.value, detail))
-
-    def _admin(self, state: WorkspaceState) -> str:
-        """Who approves an unpairing: the first ADMIN, else NON_SIGNING_ADMIN, else the OWNER."""
-        for role in (Role.ADMIN, Role.NON_SIGNING_ADMIN, Role.OWNER):
-            for user in state.workspace.users.values():
-                if user.role is role:
-                    return user.name
-        return state.workspace.owner.name
-
-    def request_unpair(self, state: WorkspaceState, api_user: str, *, requested_by: str) -> ManagementRequest:
-        user = state.workspace.api_user(api_user)
-        self._check_requester(state, requested_by)
-        if user.cosigner_id is None:
-            raise Conflict(f"API user {api_user!r} is not paired with any co-signer")
-        req = self.ctx.requests.create(
-            RequestKind.UNPAIR_API_KEY,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=user.cosigner_id,
-            api_user=user.name,
-        )
-        self.ctx.spawn(self._unpair_when_approved, state, req)
-        return req
-
-    async def _unpair_when_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
-        verdict = await self._decide(state, req, self._admin(state), self.ctx.config.owner_approval_timeout)
-        if verdict is not Verdict.APPROVE:
-            return
-        user = state.workspace.api_user(req.api_user or "")
-        cosigner_id, user_id = user.cosigner_id, user.id
-        self.unpair_now(state, user.name)
-        if cosigner_id is None:
-            self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
-            return
-        cosigner = self.ctx.registry.get(cosigner_id)
-        # The node hears it on its channel; its access tokens stay valid until it confirms (or
-        # `unpair_confirm_timeout` passes), so that it can still poll for the command.
-        cosigner.unpairing[user_id] = req.id
-        self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
-        with anyio.move_on_after(self.ctx.config.unpair_confirm_timeout):
-            await self.ctx.requests.wait_final(req)
-        if not req.final:
-            self._unpair_confirmed(
-                cosigner, user_id, req, "the node did not confirm; its access tokens are revoked"
-            )
-
-    def _unpair_confirmed(
-        self, cosigner: Cosigner, user_id: str, req: ManagementRequest, detail: str
-    ) -> None:
-        cosigner.unpairing.pop(user_id, None)
-        cosigner.generation += 1  # revokes every access token issued before
-        if not req.final:
-            self.move(req, RequestState.COMPLETED, detail)
-
-    def unpair_now(self, state: WorkspaceState, api_user: str) -> None:
-        """Undo a pairing: shares destroyed in both clouds, refresh token revoked, API user back to pending."""
-        user = state.workspace.api_user(api_user)
-        if user.cosigner_id is None:
-            raise Conflict(f"API user {api_user!r} is not paired")
-        cosigner = self.ctx.registry.get(user.cosigner_id)
-        self.ctx.registry.remove_pairing(cosigner, state.workspace.id, user.name)
-        for cloud in self.ctx.clouds:
-            cloud.forget_user(state.workspace.id, user.id)
-        state.user_keys.pop(user.name, None)
+    def forget_completed(self, api_user_id: str) -> None:
+        """An unpaired API user's completed pairings are no longer answered to a repeated `Pair`."""
         for req_id, done in list(self._completed.items()):
-            if done.api_user == user.id:
+            if done.api_user == api_user_id:
                 del self._completed[req_id]
-        user.status = UserStatus.PENDING_ACTIVATION
-        user.cosigner_id = None
-        self.on_unpaired(cosigner.id, user.name)
-        self.ctx.record("unpaired", workspace=state.workspace.name, api_user=user.name, cosigner=cosigner.id)
-
-    def request_callback_update(
-        self, state: WorkspaceState, api_user: str, handler: dict[str, Any], *, requested_by: str
-    ) -> ManagementRequest:
-        user = state.workspace.api_user(api_user)
-        if user.cosigner_id is None:
-            raise Conflict(f"API user {api_user!r} is not paired with any co-signer")
-        if not isinstance(handler, dict) or not isinstance(handler.get("url", ""), str):
-            raise ValidationError(
-                "callback_handler", f"expected a table with a 'url' string, got {handler!r}"
-            )
-        req = self.ctx.requests.create(
-            RequestKind.UPDATE_CALLBACK_HANDLER,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=user.cosigner_id,
-            api_user=user.name,
-            payload={"callback_handler": dict(handler)},
-        )
-        self.ctx.spawn(self._callback_when_approved, state, req)
-        return req
-
-    async def _callback_when_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
-        owner = state.workspace.owner.name
-        verdict = await self._decide(state, req, owner, self.ctx.config.owner_approval_timeout)
-        if verdict is Verdict.APPROVE:
-            user = state.workspace.api_user(req.api_user or "")
-            if req.cosigner_id is None or user.cosigner_id != req.cosigner_id:
-                self.move(req, RequestState.CANCELLED, "the API user was unpaired meanwhile")
-                return
-            handler = dict(req.payload["callback_handler"])
-            self.ctx.mailbox(req.cosigner_id).put(wire.CallbackUpdateCommand(req.id, user.id, handler))
-
-    def rename(
-        self, cosigner_id: str, name: str, *, requested_by: str, workspace_id: str = ""
-    ) -> ManagementRequest:
-        cosigner = self.ctx.registry.get(cosigner_id)
-        self.ctx.registry.rename(cosigner, name)
-        req = self.ctx.requests.create(
-            RequestKind.RENAME_COSIGNER,
-            workspace_id=workspace_id or (cosigner.workspaces() or [""])[0],
-            requested_by=requested_by,
-            cosigner_id=cosigner_id,
-            payload={"name": name},
-        )
-        self.move(req, RequestState.APPROVED, "renaming needs no approval")
-        self.move(req, RequestState.COMPLETED, f"renamed to {name!r}")
-        return req
-
-    def add_cosigner(
-        self,
-        state: WorkspaceState,
-        cosigner_id: str,
-        *,
-        name: str,
-        type_: str,
-        api_user: str,
-        requested_by: str,
-    ) -> ManagementRequest:
-        """The console's "Add co-signer": an entry pending pairing, completed when its first pairing is."""
-        self._check_requester(state, requested_by)
-        check_api_user_name(api_user, "api_user")
-        user = state.workspace.api_user(api_user)
-        if user.status is not UserStatus.PENDING_ACTIVATION:
-            raise Conflict(f"API user {api_user!r} is already paired; choose an API user not paired yet")
-        cosigner = self.ctx.registry.register(cosigner_id, type_, "", name=name)
-        self.ctx.registry.check_can_pair(cosigner, state.workspace)
-        req = self.ctx.requests.create(
-            RequestKind.ADD_COSIGNER,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=cosigner.id,
-            api_user=api_user,
-            payload={"name": name},
-        )
-        self.move(req, RequestState.APPROVED, "pending pairing")
-        return req
-
-    def cancel_request(self, request_id: str, *, by: str) -> ManagementRequest:
-        req = self.ctx.requests.get(request_id)
-        if req.status is not RequestState.WAITING_FOR_APPROVAL:
-            raise Conflict(
-                f"request {request_id} is {req.status.value}; only a request waiting for approval is cancelled"
-            )
-        self.move(req, RequestState.CANCELLED, f"cancelled by {by}")
-        if req.kind is RequestKind.PAIR_API_KEY and req.api_user is not None:
-            self.ctx.workspace(req.workspace_id).workspace.api_user(
-                req.api_user
-            ).status = UserStatus.PENDING_ACTIVATION
-        return req
-
-    def _check_requester(self, state: WorkspaceState, requested_by: str) -> None:
-        if requested_by.startswith("cosigner:"):
-            return
-        role = state.workspace.role_of(requested_by)
-        if role not in ADMIN_ROLES:
-            raise Forbidden(
-                f"{requested_by!r} has role {role.value}; co-signer management needs Owner, Admin or Non-Signing Admin"
-            )
-
-    def command_result(self, cosigner: Cosigner, msg: wire.CommandResult) -> None:
-        """The node's report on an AddUserCommand, CallbackUpdateCommand or UnpairCommand."""
-        req = self.ctx.requests.get(msg.request_id)
-        if req.cosigner_id != cosigner.id:
-            raise NotFound(f"request {msg.request_id} was not sent to co-signer {cosigner.id!r}")
-        self.ctx.record(
-            "command_result",
-            request=req.id,
-            type=req.kind.value,
-            cosigner=cosigner.id,
-            ok=msg.ok,
-            detail=msg.detail,
-        )
-        state = self.ctx.workspace(req.workspace_id)
-        if req.kind is RequestKind.PAIR_API_KEY:
-            if not msg.ok and not req.final:
-                self.move(req, RequestState.CANCELLED, f"the co-signer could not pair: {msg.detail}")
-                user = state.workspace.api_user(req.api_user or "")
-                if user.status is UserStatus.PENDING_DEVICE_SETUP:
-                    user.status = UserStatus.PENDING_ACTIVATION
-        elif req.kind is RequestKind.UPDATE_CALLBACK_HANDLER:
-            if req.status is not RequestState.APPROVED:
-                raise Conflict(f"request {req.id} is {req.status.value}, not waiting for the co-signer")
-            if msg.ok:
-                state.workspace.api_user(req.api_user or "").callback = dict(req.payload["callback_handler"])
-                self.move(req, RequestState.COMPLETED, "callback handler updated")
-            else:
-                self.move(req, RequestState.CANCELLED, f"the co-signer could not apply it: {msg.detail}")
-        elif req.kind is RequestKind.UNPAIR_API_KEY:
-            user_id = next((u for u, r in cosigner.unpairing.items() if r == req.id), None)
-            if user_id is None:
-                raise Conflict(f"request {req.id} is not an unpairing waiting for this co-signer")
-            detail = "unpaired" if msg.ok else f"unpaired; the co-signer reported: {msg.detail}"
-            self._unpair_confirmed(cosigner, user_id, req, detail)
-        else:
-            raise Conflict(f"request {req.id} ({req.kind.value}) takes no command result")
-
-    # --- node-initiated management -------------------------------------------------------------------------
-
-    def management(self, cosigner: Cosigner, msg: wire.ManagementRequest) -> wire.RequestAccepted:
-        pairing = next((p for p in cosigner.pairings if p.api_user_id == msg.api_user), None)
-        if pairing is None:
-            raise NotFound(f"API user {msg.api_user!r} is not paired with co-signer {cosigner.id!r}")
-        state = self.ctx.workspace(pairing.workspace_id)
-        by = f"cosigner:{cosigner.id}"
-        kind = _MANAGEMENT_KINDS.get(msg.kind)
-        if kind is RequestKind.UNPAIR_API_KEY:
-            req = self.request_unpair(state, pairing.api_user, requested_by=by)
-        elif kind is RequestKind.UPDATE_CALLBACK_HANDLER:
-            req = self.request_callback_update(state, pairing.api_user, dict(msg.payload), requested_by=by)
-        elif kind is RequestKind.RENAME_COSIGNER:
-            name = msg.payload.get("name")
-            if not isinstance(name, str):
-                raise ValidationError("payload.name", f"expected the new co-signer name, got {name!r}")
-            req = self.rename(cosigner.id, name, requested_by=by, workspace_id=state.workspace.id)
-        elif msg.kind == "ADD_USER":
-            raise PairingRefused("pair another API user with `Pair` and that user's pairing token")
-        else:
-            raise ValidationError("kind", f"expected one of {', '.join(_MANAGEMENT_KINDS)}, got {msg.kind!r}")
-        return wire.RequestAccepted(req.id, req.status.value)
-
-
-_MANAGEMENT_KINDS = {
-    "UNPAIR": RequestKind.UNPAIR_API_KEY,
-    "UNPAIR_API_KEY": RequestKind.UNPAIR_API_KEY,
-    "CALLBACK_UPDATE": RequestKind.UPDATE_CALLBACK_HANDLER,
-    "UPDATE_CALLBACK_HANDLER": RequestKind.UPDATE_CALLBACK_HANDLER,
-    "RENAME": RequestKind.RENAME_COSIGNER,
-    "RENAME_COSIGNER": RequestKind.RENAME_COSIGNER,
-}
 
 
 def _cosigner_type(value: str) -> CosignerType:

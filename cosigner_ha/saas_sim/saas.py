@@ -22,6 +22,7 @@ from cosigner_ha.saas_sim.attestation import AttestationService
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.config_changes import ConfigChangeRequest, ConfigChangeService
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
+from cosigner_ha.saas_sim.cosigner_management import CosignerManagement
 from cosigner_ha.saas_sim.errors import AttestationFailed, Conflict, NotFound
 from cosigner_ha.saas_sim.gateway import Connection, Gateway
 from cosigner_ha.saas_sim.keyholders import OwnerDevice
@@ -29,6 +30,7 @@ from cosigner_ha.saas_sim.lifecycle import TransactionService
 from cosigner_ha.saas_sim.management import ManagementRequest
 from cosigner_ha.saas_sim.pairing import PairingService
 from cosigner_ha.saas_sim.registry import Cosigner
+from cosigner_ha.saas_sim.token_auth import TokenAuthentication
 from cosigner_ha.saas_sim.transactions import Transaction
 from cosigner_ha.saas_sim.workspace import Workspace
 
@@ -63,9 +65,11 @@ class Saas:
         self.config = config or SaasConfig()
         self.ctx = SaasContext(env, self.config)
         self.pairing = PairingService(self.ctx)
+        self.tokens = TokenAuthentication(self.ctx)
+        self.management = CosignerManagement(self.ctx, self.pairing)
         self.lifecycle = TransactionService(self.ctx)
         self.signing = self.lifecycle.signing
-        self.pairing.on_unpaired = lambda cosigner_id, api_user: self.signing.abort_for(
+        self.management.on_unpaired = lambda cosigner_id, api_user: self.signing.abort_for(
             cosigner_id, api_user, f"API user {api_user!r} was unpaired"
         )
         self.config_changes = ConfigChangeService(self.ctx)
@@ -218,21 +222,21 @@ class Saas:
 
     def unpair(self, workspace: str, api_user: str, *, requested_by: str) -> ManagementRequest:
         """Needs an admin's approval; on approval the shares are destroyed and the tokens revoked."""
-        return self.pairing.request_unpair(
+        return self.management.request_unpair(
             self.ctx.workspace_named(workspace), api_user, requested_by=requested_by
         )
 
     def update_callback(
         self, workspace: str, api_user: str, handler: dict[str, Any], *, requested_by: str
     ) -> ManagementRequest:
-        return self.pairing.request_callback_update(
+        return self.management.request_callback_update(
             self.ctx.workspace_named(workspace), api_user, handler, requested_by=requested_by
         )
 
     def add_cosigner(
         self, workspace: str, cosigner_id: str, *, name: str, type: str, api_user: str, requested_by: str
     ) -> ManagementRequest:
-        return self.pairing.add_cosigner(
+        return self.management.add_cosigner(
             self.ctx.workspace_named(workspace),
             cosigner_id,
             name=name,
@@ -242,13 +246,13 @@ class Saas:
         )
 
     def rename_cosigner(self, cosigner_id: str, name: str, *, requested_by: str) -> ManagementRequest:
-        return self.pairing.rename(cosigner_id, name, requested_by=requested_by)
+        return self.management.rename(cosigner_id, name, requested_by=requested_by)
 
     def request_status(self, request_id: str) -> dict[str, Any]:
         return self.ctx.requests.get(request_id).as_status()
 
     def cancel_request(self, request_id: str, *, by: str) -> ManagementRequest:
-        return self.pairing.cancel_request(request_id, by=by)
+        return self.management.cancel_request(request_id, by=by)
 
     def set_standby(self, cosigner_id: str, standby: bool = True) -> None:
         """A passive node: probed, but chosen only when no active node answered available."""
@@ -306,7 +310,7 @@ class Saas:
         if isinstance(request, wire.PairStatus):
             return await pairing.pair_status(request)
         if isinstance(request, wire.RefreshAccess):
-            grant = pairing.refresh(request)
+            grant = self.tokens.refresh(request)
             self._bind(conn, request.cosigner_id)
             return grant
         if isinstance(request, wire.AttestationQuote):
@@ -316,13 +320,13 @@ class Saas:
                 self.attestation.attest(request.cosigner_id, request.report, request.signature)
             )
         if isinstance(request, wire.Poll):
-            cosigner = pairing.authenticate(request.access_token, request.cosigner_id)
+            cosigner = self.tokens.authenticate(request.access_token, request.cosigner_id)
             self._bind(conn, cosigner.id)
             return await self._poll(cosigner, request)
         token = getattr(request, "access_token", None)
         if not isinstance(token, str):
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")
-        cosigner = pairing.authenticate(token)
+        cosigner = self.tokens.authenticate(token)
         self._bind(conn, cosigner.id)
         signing = self.signing
         if isinstance(request, wire.ProbeAnswer):
@@ -336,9 +340,9 @@ class Saas:
         elif isinstance(request, wire.ConfigChangeAnswer):
             self.config_changes.on_answer(cosigner, request)
         elif isinstance(request, wire.CommandResult):
-            pairing.command_result(cosigner, request)
+            self.management.command_result(cosigner, request)
         elif isinstance(request, wire.ManagementRequest):
-            return pairing.management(cosigner, request)
+            return self.management.management(cosigner, request)
         else:
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")
         return wire.Ack()
