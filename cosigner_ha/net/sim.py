@@ -5,7 +5,7 @@ and every random draw comes from the one `random.Random` handed in, in program o
 replays exactly. Nothing runs in the background: each direction of a connection keeps a queue of frames
 stamped with their delivery time, and a receiver sleeps until the head frame is due, woken early when a
 send or a fault changes its connection. Time that passes unobserved is accounted for when somebody next
-looks (`_Connection.settle`), so faults can be called at any moment from any task without a nursery.
+looks (`SimConnection.settle`), so faults can be called at any moment from any task without a nursery.
 
 Semantics (`docs/net.md` has the long form):
 
@@ -24,8 +24,6 @@ Semantics (`docs/net.md` has the long form):
 
 from __future__ import annotations
 
-import enum
-import math
 import random
 import re
 from collections import deque
@@ -35,21 +33,20 @@ import trio
 from anyio.abc import AsyncResource
 from trio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 
-from cosigner_ha.net._checks import check_frame_size, check_seconds, frame_bytes
+from cosigner_ha.net._checks import check_frame_size, check_seconds
 from cosigner_ha.net.address import join_address, split_address
 from cosigner_ha.net.errors import (
     AddressInUse,
-    ConnectionBroken,
-    ConnectionClosed,
     ConnectRefused,
     ConnectTimeout,
-    FrameTooLarge,
     HostDown,
     InvalidAddress,
     ListenerClosed,
     NetError,
 )
 from cosigner_ha.net.link import LinkSpec, LinkStats
+from cosigner_ha.net.sim_connection import SimConnection, SimStream
+from cosigner_ha.net.sim_pipe import Signal
 from cosigner_ha.wire.framing import MAX_FRAME_SIZE
 
 __all__ = ["SimHost", "SimListener", "SimNetwork", "SimStream"]
@@ -62,321 +59,6 @@ HostGroup = str | Iterable[str]
 _Pair = tuple[str, str]
 
 
-class _End(enum.Enum):
-    """The last item a direction carries."""
-
-    CLOSE = "close"
-    RESET = "reset"
-
-
-_Item = bytes | _End
-
-
-class _Signal:
-    """A re-armable wake-up: waiters sleep until the next `fire()` or their deadline."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self) -> None:
-        self._event: trio.Event | None = None
-
-    def fire(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    async def wait(self, deadline: float = math.inf, waiters: list[trio.CancelScope] | None = None) -> None:
-        """Sleep until `fire()` or `deadline`; listed in `waiters` so a sender can bring it forward."""
-        if self._event is None:
-            self._event = trio.Event()
-        event = self._event
-        with trio.CancelScope(deadline=deadline) as scope:
-            if waiters is None:
-                await event.wait()
-                return
-            waiters.append(scope)
-            try:
-                await event.wait()
-            finally:
-                waiters.remove(scope)
-
-
-class _Pipe:
-    """One direction of a connection: frames arrived (`ready`), on the wire (`in_flight`, with their due
-    time) and held by a partition or clog (`held`, with the time they were stopped)."""
-
-    __slots__ = ("dst", "held", "in_flight", "last_due", "ready", "src", "stats", "waiters")
-
-    def __init__(self, src: str, dst: str, stats: LinkStats) -> None:
-        self.src = src
-        self.dst = dst
-        self.stats = stats
-        self.ready: deque[_Item] = deque()
-        self.in_flight: deque[tuple[float, _Item]] = deque()
-        self.held: deque[tuple[float, _Item]] = deque()
-        self.last_due = -math.inf
-        self.waiters: list[trio.CancelScope] = []  # receivers sleeping until the head is due
-
-    def drop_all(self) -> None:
-        for item in self.ready:
-            self._count_drop(item)
-        for _, item in self.in_flight:
-            self._count_drop(item)
-        self.ready.clear()
-        self.in_flight.clear()
-        self.drop_held()
-
-    def drop_held(self) -> None:
-        for _, item in self.held:
-            self._count_drop(item)
-        self.held.clear()
-
-    def _count_drop(self, item: _Item) -> None:
-        if isinstance(item, bytes):
-            self.stats.frames_dropped += 1
-
-
-class _Connection:
-    """Both ends and both directions of one connection, and the rules that move frames along."""
-
-    def __init__(
-        self, net: SimNetwork, cid: int, client: SimHost, client_port: int, server: SimHost, server_port: int
-    ) -> None:
-        self.net = net
-        self.id = cid
-        self.hosts = (client, server)
-        up = _Pipe(client.name, server.name, net._stats_for(client.name, server.name))
-        down = _Pipe(server.name, client.name, net._stats_for(server.name, client.name))
-        self.pipes = (up, down)
-        client_address = join_address(client.name, client_port)
-        server_address = join_address(server.name, server_port)
-        self.client = SimStream(
-            self, client, inbound=down, outbound=up, local=client_address, peer=server_address
-        )
-        self.server = SimStream(
-            self, server, inbound=up, outbound=down, local=server_address, peer=client_address
-        )
-        self.broken: str | None = None
-        self.signal = _Signal()
-
-    def __repr__(self) -> str:
-        return f"<connection {self.client.local} <-> {self.server.local}>"
-
-    def joins(self, name: str) -> bool:
-        return name in (self.hosts[0].name, self.hosts[1].name)
-
-    def pipe(self, src: str, dst: str) -> _Pipe:
-        up, down = self.pipes
-        return up if (up.src, up.dst) == (src, dst) else down
-
-    def reader_of(self, pipe: _Pipe) -> SimStream:
-        return self.server if pipe is self.pipes[0] else self.client
-
-    # -- moving time forward -------------------------------------------------------------------------
-
-    def stall_deadline(self) -> float:
-        """When a partition will have held a frame for `stall_timeout` (inf: no frame is held by one)."""
-        deadline = math.inf
-        for pipe in self.pipes:
-            if pipe.held:
-                cut_since = self.net._cut_since.get((pipe.src, pipe.dst))
-                if cut_since is not None:
-                    deadline = min(deadline, max(pipe.held[0][0], cut_since) + self.net.stall_timeout)
-        return deadline
-
-    def settle(self, now: float) -> None:
-        """Deliver every frame due by `now`, and break the connection if a stall deadline passed."""
-        if self.broken is not None:
-            return
-        deadline = self.stall_deadline()
-        horizon = min(now, deadline)
-        for pipe in self.pipes:
-            flight = pipe.in_flight
-            while flight and flight[0][0] <= horizon:
-                _, item = flight.popleft()
-                self._arrive(pipe, item)
-        if deadline <= now:
-            self.fail(
-                f"connection {self.client.local} <-> {self.server.local} broke: a frame was held by a "
-                f"partition for {self.net.stall_timeout:g} s (the stall timeout)"
-            )
-
-    def _arrive(self, pipe: _Pipe, item: _Item) -> None:
-        reader = self.reader_of(pipe)
-        if reader._state != "open":
-            pipe._count_drop(item)
-            return
-        if isinstance(item, bytes):
-            pipe.stats.frames_delivered += 1
-            pipe.stats.bytes_delivered += len(item)
-        else:
-            reader._peer_end = item
-        pipe.ready.append(item)
-
-    def next_wake(self, pipe: _Pipe) -> float:
-        due = pipe.in_flight[0][0] if pipe.in_flight else math.inf
-        return min(due, self.stall_deadline())
-
-    # -- sending and faults ----------------------------------------------------------------------------
-
-    def enqueue(self, pipe: _Pipe, item: _Item, now: float) -> None:
-        """Put `item` on the wire, or hold it if the link is blocked; wake whoever must re-plan."""
-        if self.net._blocked(pipe.src, pipe.dst):
-            pipe.held.append((now, item))
-            self.signal.fire()  # a new stall deadline for both ends
-        else:
-            due = max(pipe.last_due, now + self.net._draw_delay(pipe.src, pipe.dst))
-            pipe.last_due = due
-            pipe.in_flight.append((due, item))
-            for scope in pipe.waiters:  # cheaper than waking the reader only to sleep again
-                if due < scope.deadline:
-                    scope.deadline = due
-
-    def block(self, pipe: _Pipe, now: float) -> None:
-        """The link just closed: what was on the wire is held with anything sent later."""
-        if pipe.in_flight:
-            pipe.held.extendleft((now, item) for _, item in reversed(pipe.in_flight))
-            pipe.in_flight.clear()
-
-    def unblock(self, pipe: _Pipe, now: float) -> None:
-        """The link just opened: held frames leave in order, each with a fresh delay."""
-        held = pipe.held
-        pipe.held = deque()
-        for _, item in held:
-            self.enqueue(pipe, item, now)
-
-    def reset_from(self, end: SimStream, now: float) -> None:
-        """`end` vanished abruptly (abort or crash): drop what it had and send the peer a reset."""
-        self.settle(now)
-        if self.broken is None:
-            end._inbound.drop_all()
-            end._outbound.drop_held()
-            self.enqueue(end._outbound, _End.RESET, now)
-        self.signal.fire()
-        self.net._retire_if_done(self)
-
-    def fail(self, reason: str) -> None:
-        """Break the connection: both ends see `ConnectionBroken` once they read what had arrived."""
-        self.broken = reason
-        for pipe in self.pipes:
-            for _, item in pipe.in_flight:
-                pipe._count_drop(item)
-            pipe.in_flight.clear()
-            pipe.drop_held()
-        self.signal.fire()
-        self.net._retire_if_done(self)
-
-
-class SimStream(AsyncResource):
-    """One end of a simulated connection (see `FramedStream`)."""
-
-    def __init__(
-        self, conn: _Connection, host: SimHost, *, inbound: _Pipe, outbound: _Pipe, local: str, peer: str
-    ) -> None:
-        self._conn = conn
-        self._host = host
-        self._inbound = inbound
-        self._outbound = outbound
-        self._local = local
-        self._peer = peer
-        self._state = "open"  # "open", "closed" (aclose/abort here) or "dead" (host crashed)
-        self._peer_end: _End | None = None
-
-    def __repr__(self) -> str:
-        return f"<SimStream {self._local} -> {self._peer} {self._state}>"
-
-    @property
-    def local(self) -> str:
-        return self._local
-
-    @property
-    def peer(self) -> str:
-        return self._peer
-
-    @property
-    def host(self) -> SimHost:
-        return self._host
-
-    def _raise_if_over(self) -> None:
-        if self._state == "closed":
-            raise ConnectionClosed(f"{self._local} -> {self._peer}: this stream was closed")
-        if self._state == "dead":
-            raise ConnectionBroken(f"{self._local} -> {self._peer}: host {self._host.name} crashed")
-
-    def _raise_peer_end(self, end: _End) -> None:
-        if end is _End.RESET:
-            raise ConnectionBroken(f"{self._local}: {self._peer} reset the connection")
-        raise ConnectionClosed(f"{self._local}: {self._peer} closed the connection")
-
-    async def send(self, frame: bytes) -> None:
-        await checkpoint_if_cancelled()
-        data = frame_bytes(frame)
-        limit = self._conn.net.max_frame_size
-        if len(data) > limit:
-            raise FrameTooLarge(
-                f"{self._local} -> {self._peer}: frame of {len(data)} bytes exceeds the maximum of {limit} "
-                "bytes; nothing was sent"
-            )
-        await self._host._wait_unpaused()
-        conn = self._conn
-        now = trio.current_time()
-        conn.settle(now)
-        self._raise_if_over()
-        if conn.broken is not None:
-            raise ConnectionBroken(conn.broken)
-        if self._peer_end is not None:
-            self._raise_peer_end(self._peer_end)
-        stats = self._outbound.stats
-        stats.frames_sent += 1
-        stats.bytes_sent += len(data)
-        conn.enqueue(self._outbound, data, now)
-        await cancel_shielded_checkpoint()
-
-    async def receive(self) -> bytes:
-        await checkpoint_if_cancelled()
-        conn = self._conn
-        ready = self._inbound.ready
-        slept = False
-        while True:
-            await self._host._wait_unpaused()
-            conn.settle(trio.current_time())
-            self._raise_if_over()
-            if ready:
-                head = ready[0]
-                if isinstance(head, bytes):
-                    ready.popleft()
-                    if not slept:  # a call that blocked was a schedule point already (as trio's channels)
-                        await cancel_shielded_checkpoint()
-                    return head
-                self._raise_peer_end(head)
-            if conn.broken is not None:
-                raise ConnectionBroken(conn.broken)
-            await conn.signal.wait(conn.next_wake(self._inbound), self._inbound.waiters)
-            slept = True
-
-    async def aclose(self) -> None:
-        if self._state == "open":
-            self._state = "closed"
-            conn = self._conn
-            now = trio.current_time()
-            conn.settle(now)
-            self._inbound.drop_all()
-            if conn.broken is None:
-                conn.enqueue(self._outbound, _End.CLOSE, now)
-            conn.signal.fire()
-            conn.net._retire_if_done(conn)
-        await cancel_shielded_checkpoint()
-
-    async def abort(self) -> None:
-        self._abort_now()
-        await cancel_shielded_checkpoint()
-
-    def _abort_now(self) -> None:
-        if self._state == "open":
-            self._state = "closed"
-            self._conn.reset_from(self, trio.current_time())
-
-
 class SimListener(AsyncResource):
     """Accepts connections to one port of a simulated host (see `Listener`)."""
 
@@ -386,7 +68,7 @@ class SimListener(AsyncResource):
         self._address = join_address(host.name, port)
         self._backlog: deque[SimStream] = deque()
         self._closed: str | None = None
-        self._signal = _Signal()
+        self._signal = Signal()
 
     def __repr__(self) -> str:
         return f"<SimListener {self._address}{' closed' if self._closed else ''}>"
@@ -431,9 +113,9 @@ class SimHost:
         self._up = True
         self._paused = 0
         self._listeners: dict[int, SimListener] = {}
-        self._connections: dict[int, _Connection] = {}  # insertion order, for deterministic faults
+        self._connections: dict[int, SimConnection] = {}  # insertion order, for deterministic faults
         self._next_port = _EPHEMERAL_FIRST
-        self._signal = _Signal()
+        self._signal = Signal()
 
     def __repr__(self) -> str:
         state = "up" if self._up else "down"
@@ -590,7 +272,7 @@ class SimNetwork:
         self._clogs: dict[_Pair, int] = {}
         self._stats: dict[_Pair, LinkStats] = {}
         self._next_connection = 0
-        self._topology = _Signal()
+        self._topology = Signal()
 
     def __repr__(self) -> str:
         return f"<SimNetwork hosts={list(self._hosts)}>"
@@ -769,20 +451,20 @@ class SimNetwork:
                 conn.signal.fire()
         self._topology.fire()
 
-    def _connections_of(self, name: str) -> list[_Connection]:
+    def _connections_of(self, name: str) -> list[SimConnection]:
         host = self._hosts.get(name)
         return list(host._connections.values()) if host is not None else []
 
-    def _open(self, client: SimHost, server: SimHost, listener: SimListener) -> _Connection:
+    def _open(self, client: SimHost, server: SimHost, listener: SimListener) -> SimConnection:
         self._next_connection += 1
-        conn = _Connection(self, self._next_connection, client, client._free_port(), server, listener._port)
+        conn = SimConnection(self, self._next_connection, client, client._free_port(), server, listener._port)
         client._connections[conn.id] = conn
         server._connections[conn.id] = conn
         listener._backlog.append(conn.server)
         listener._signal.fire()
         return conn
 
-    def _retire_if_done(self, conn: _Connection) -> None:
+    def _retire_if_done(self, conn: SimConnection) -> None:
         """Forget a connection no fault can affect any more."""
         if conn.broken is not None or (conn.client._state != "open" and conn.server._state != "open"):
             for host in conn.hosts:
