@@ -12,8 +12,6 @@ The timeline of a run:
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from cosigner_ha.cluster.scenario import Scenario
 from cosigner_ha.cluster.workloads import Submission, run_workload
 from cosigner_ha.cluster.world import World, WorldError, build_world, pair_all
 from cosigner_ha.env import Environment, Event, run_simulated
+from cosigner_ha.env.files import atomic_writer
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import SaasError
 
@@ -57,15 +56,8 @@ def _atomic_sink(path: Path | None) -> Iterator[IO[str] | None]:
     if path is None:
         yield None
         return
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as sink:
-            yield sink
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    with atomic_writer(path, encoding="ascii") as sink:
+        yield sink
 
 
 async def _drive(env: Environment, scenario: Scenario) -> None:

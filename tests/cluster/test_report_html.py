@@ -27,7 +27,6 @@ from cosigner_ha.cluster.report import (
     render_html,
     write_html,
 )
-from cosigner_ha.cluster.report import atomic as atomic_module
 from cosigner_ha.cluster.report.html import (
     WEBGL_ABOVE,
     _label_levels,
@@ -35,6 +34,7 @@ from cosigner_ha.cluster.report.html import (
     figure_dict,
     rolling_percentile,
 )
+from cosigner_ha.env import files as atomic_module
 from tests.cluster.test_report_model import sample_report
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -247,13 +247,7 @@ def test_write_html_writes_the_page(tmp_path: Path, page: str) -> None:
     path = write_html(sample_report(), tmp_path / "run.html")
     assert path.read_text(encoding="utf-8") == page
     assert os.listdir(tmp_path) == ["run.html"]
-    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_write_html_keeps_the_old_page_when_writing_fails(

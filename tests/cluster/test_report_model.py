@@ -30,7 +30,7 @@ from cosigner_ha.cluster.report import (
     latency_stats,
     write_json,
 )
-from cosigner_ha.cluster.report import atomic as atomic_module
+from cosigner_ha.env import files as atomic_module
 
 HOUR = 3600.0
 DOWN = {

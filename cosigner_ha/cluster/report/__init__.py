@@ -9,7 +9,6 @@ the self-contained `--html` page.
 The format of each is documented in docs/reports.md.
 """
 
-from cosigner_ha.cluster.report.atomic import write_text_atomic
 from cosigner_ha.cluster.report.html import render_html, write_html
 from cosigner_ha.cluster.report.model import (
     JSON_KEYS,
@@ -28,6 +27,7 @@ from cosigner_ha.cluster.report.model import (
 from cosigner_ha.cluster.report.palette import node_colours
 from cosigner_ha.cluster.report.terminal import render_summary
 from cosigner_ha.cluster.report.timeline import Timeline, bin_timeline
+from cosigner_ha.env.files import write_text_atomic
 
 __all__ = [
     "JSON_KEYS",

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from cosigner_ha.cluster.report import fmt
-from cosigner_ha.cluster.report.atomic import write_text_atomic
 from cosigner_ha.cluster.report.model import (
     Check,
     FaultSpan,
@@ -27,6 +26,7 @@ from cosigner_ha.cluster.report.model import (
     report_json_text,
 )
 from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
+from cosigner_ha.env.files import write_text_atomic
 
 #: Completed transactions in the rolling percentile window of the latency panel: at least this many,
 #: and a hundredth of them on long runs, so the line stays readable.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cosigner_ha.cluster.report.atomic import write_text_atomic
+from cosigner_ha.env.files import write_text_atomic
 
 #: The percentiles a report gives, in `LatencyStats` field order.
 PERCENTILES = (50, 90, 99)

@@ -13,7 +13,6 @@ import enum
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from cosigner_ha.cluster.scenario.model import (
     Workload,
 )
 from cosigner_ha.env import canonical
+from cosigner_ha.env.files import write_text_atomic
 
 #: Prefixed to the canonical encoding before hashing, so a later format's hash cannot collide with it.
 HASH_DOMAIN = "cosigner-ha scenario v1\n"
@@ -278,19 +278,7 @@ def _is_array_of_tables(value: Any) -> bool:
 
 def write_scenario(scenario: Scenario, path: str | os.PathLike[str]) -> Path:
     """Write `to_toml` to `path` atomically: a reader sees the old file or the whole new one, never half."""
-    target = Path(path)
-    text = to_toml(scenario)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(path, to_toml(scenario))
 
 
 def content_hash(scenario: Scenario) -> str:

@@ -1,0 +1,58 @@
+"""The one way the product writes a file a person or program will read: whole or not at all.
+
+A report, a trace, a shrunk scenario: a reader (or a crash) sees the old file or the whole new one, never
+half of either, and no temporary file is left behind on any failure path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+#: An ordinary file: the owner writes, everybody reads (whatever the temporary file was created with).
+FILE_MODE = 0o644
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Yield a text handle on a temporary file in `path`'s folder; when the block ends without an error,
+    flush and fsync it, give it mode 0644 and rename it over `path`. On any error (in the block, in the
+    write, the fsync or the rename) the temporary file is removed and `path` is left as it was."""
+    target = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), FILE_MODE)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_folder(target.parent)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` through `atomic_writer`; returns the path written."""
+    with atomic_writer(path, encoding=encoding) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; a file system that cannot fsync a folder keeps it in its cache."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+__all__ = ["FILE_MODE", "atomic_writer", "write_text_atomic"]
