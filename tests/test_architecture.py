@@ -158,3 +158,33 @@ def test_the_check_sees_aliased_clock_and_randomness(source: str) -> None:
 )
 def test_the_check_lets_harmless_uses_pass(source: str) -> None:
     assert not world_touches(source), source
+
+
+# names of the shared vocabulary: defined once, in policy/vocabulary.py, imported everywhere else
+VOCABULARY = {
+    "API_USER_NAME_MAX",
+    "Role",
+    "ApiUserRole",
+    "WorkspaceEnv",
+    "SIGNING_ROLES",
+    "INITIATING_ROLES",
+    "APPROVING_ROLES",
+}
+
+
+def test_the_vocabulary_is_defined_once() -> None:
+    """Roles, workspace kinds and the API user name limit have one definition (issue 11, item 4)."""
+    definitions: dict[str, list[str]] = {}
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names = [node.target.id]
+            for name in names:
+                if name in VOCABULARY:
+                    definitions.setdefault(name, []).append(str(path.relative_to(PACKAGE)))
+    assert definitions == {name: ["policy/vocabulary.py"] for name in VOCABULARY}

@@ -40,7 +40,7 @@ from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
-from cosigner_ha.policy import PolicyEngine, load_policy
+from cosigner_ha.policy import PolicyEngine, load_policy, vocabulary
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
 from cosigner_ha.saas_sim.saas import directory_of
 from cosigner_ha.saas_sim.workspace import Workspace
@@ -188,7 +188,7 @@ def policy_source(
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = ("ADMIN", "NON_SIGNING_ADMIN")
+ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -200,7 +200,7 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
         u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
         for u in scenario.users
     }
-    if not any(str(u.role) == "OWNER" for u in scenario.users):
+    if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
         latencies["owner"] = s.owner_approval_latency
     return latencies
 
@@ -403,7 +403,7 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     for name, latency in approver_latencies(scenario).items():
         saas.set_approver(workspace, name, ApproverBehaviour(latency=latency))
     for user in scenario.users:
-        if str(user.role) in ("OWNER", "ADMIN") and admin == "owner":
+        if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN) and admin == "owner":
             admin = user.name
     source, origin = policy_source(scenario, scenario.policy)
     saas.publish_policy(workspace, source, origin=origin)

@@ -14,16 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyError
 from .money import price_table, to_decimal
+from .vocabulary import (
+    API_USER_NAME_MAX,
+    CONSOLE_SIGNING_ROLES,
+    POLICY_ONLY_ROLES,
+    SIGNING_ROLES,
+    ApiUserRole,
+    Role,
+)
 
 if TYPE_CHECKING:
     from .transaction import Transaction
 
-CONSOLE_ROLES = ("OWNER", "ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "APPROVER", "EDITOR", "VIEWER", "AUDITOR")
-API_ROLES = ("ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "APPROVER", "EDITOR", "VIEWER", "AUDITOR")
+CONSOLE_ROLES = (*(r.value for r in Role), *POLICY_ONLY_ROLES)
+API_ROLES = (*(r.value for r in ApiUserRole), *POLICY_ONLY_ROLES)
 # DESIGN.md section 2: API users sign with SIGNER or ADMIN; console users also as OWNER.
-API_SIGNING_ROLES = frozenset({"SIGNER", "ADMIN"})
-CONSOLE_SIGNING_ROLES = frozenset({"OWNER", "ADMIN", "SIGNER"})
-API_USER_NAME_MAX = 30
+API_SIGNING_ROLES = frozenset(SIGNING_ROLES)
+CONSOLE_SIGNING_ROLES_SET = frozenset(CONSOLE_SIGNING_ROLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +238,7 @@ class Directory:
         if found is None:
             return None
         user, is_api = found
-        return user.role in (API_SIGNING_ROLES if is_api else CONSOLE_SIGNING_ROLES)
+        return user.role in (API_SIGNING_ROLES if is_api else CONSOLE_SIGNING_ROLES_SET)
 
     def resolve_user(self, ref: str) -> str | None:
         """A user's name from its id or its name; None when unknown."""

@@ -4,12 +4,13 @@
 conventions nodes rely on.
 """
 
+from cosigner_ha.policy.vocabulary import Role
 from cosigner_ha.saas_sim.approvers import ApproverBehaviour, Verdict
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.errors import SaasError
 from cosigner_ha.saas_sim.saas import Saas
 from cosigner_ha.saas_sim.transactions import Status, SubStatus, Transaction
-from cosigner_ha.saas_sim.workspace import Network, Role, Workspace
+from cosigner_ha.saas_sim.workspace import Network, Workspace
 
 __all__ = [
     "ApproverBehaviour",

@@ -18,12 +18,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha import wire
+from cosigner_ha.policy.vocabulary import Role
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.management import FINAL, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner
-from cosigner_ha.saas_sim.workspace import Role, UserStatus
+from cosigner_ha.saas_sim.workspace import UserStatus
 
 
 class BadSignature(SaasError):

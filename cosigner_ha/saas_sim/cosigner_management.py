@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from cosigner_ha import wire
+from cosigner_ha.policy.vocabulary import Role
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, NotFound, PairingRefused, ValidationError
@@ -16,7 +17,7 @@ from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, Requ
 from cosigner_ha.saas_sim.pairing import PairingService
 from cosigner_ha.saas_sim.registry import Cosigner
 from cosigner_ha.saas_sim.request_steps import RequestSteps
-from cosigner_ha.saas_sim.workspace import Role, UserStatus, check_api_user_name
+from cosigner_ha.saas_sim.workspace import UserStatus, check_api_user_name
 
 
 class CosignerManagement(RequestSteps):

@@ -17,12 +17,13 @@ from typing import Any
 import anyio
 
 from cosigner_ha import policy
+from cosigner_ha.policy.vocabulary import INITIATING_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.signing import SigningService, signing_message
 from cosigner_ha.saas_sim.transactions import CANCELLABLE, Status, SubStatus, Transaction
-from cosigner_ha.saas_sim.workspace import INITIATING_ROLES, AccountKind, AccountRef
+from cosigner_ha.saas_sim.workspace import AccountKind, AccountRef
 
 SOURCE_KINDS = (AccountKind.VAULT, AccountKind.EXCHANGE, AccountKind.FIAT)
 

@@ -11,11 +11,12 @@ from typing import Any
 import anyio
 
 from cosigner_ha import wire
+from cosigner_ha.policy.vocabulary import ADMIN_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Forbidden
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, RequestState
-from cosigner_ha.saas_sim.workspace import ADMIN_ROLES, UserStatus
+from cosigner_ha.saas_sim.workspace import UserStatus
 
 
 class RequestSteps:

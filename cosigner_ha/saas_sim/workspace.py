@@ -13,36 +13,16 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from cosigner_ha.policy.vocabulary import (
+    API_USER_NAME_MAX,
+    SIGNING_ROLES,
+    Role,
+    WorkspaceEnv,
+)
 from cosigner_ha.saas_sim.errors import Conflict, NotFound, ValidationError
 
-#: Fireblocks limits API user names to 30 characters (console "Add API user" dialog).
-API_USER_NAME_MAX = 30
-
-
-class Role(enum.StrEnum):
-    OWNER = "OWNER"
-    ADMIN = "ADMIN"
-    NON_SIGNING_ADMIN = "NON_SIGNING_ADMIN"
-    SIGNER = "SIGNER"
-    APPROVER = "APPROVER"
-    EDITOR = "EDITOR"
-    VIEWER = "VIEWER"
-
-
-#: Roles whose API users hold MPC key shares and can sign (DESIGN.md section 2).
-SIGNING_ROLES = (Role.SIGNER, Role.ADMIN)
-#: Roles that may initiate transactions (tap-policy.md section 2.7).
-INITIATING_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN, Role.SIGNER, Role.EDITOR)
-#: Roles whose console users may approve 2-TIER transactions.
-APPROVING_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN, Role.SIGNER, Role.APPROVER)
-#: Roles that may approve management requests (unpairing needs an admin).
-ADMIN_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN)
-
-
-class Network(enum.StrEnum):
-    MAINNET = "mainnet"
-    TESTNET = "testnet"
-    SANDBOX = "sandbox"
+#: The workspace's kind, under the name the SaaS code reads best.
+Network = WorkspaceEnv
 
 
 class UserStatus(enum.StrEnum):
@@ -226,7 +206,7 @@ class Workspace:
                 f"{path}.{unknown[0]}", f"unknown key; expected one of {', '.join(KNOWN_SPEC_KEYS)}"
             )
         name = _check_name(spec.get("name"), f"{path}.name")
-        env_value = spec.get("env", "mainnet")
+        env_value = spec.get("env", WorkspaceEnv.MAINNET.value)
         try:
             network = Network(env_value)
         except ValueError:

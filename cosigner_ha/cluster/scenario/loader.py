@@ -95,8 +95,8 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS, Refs
 from cosigner_ha.cluster.scenario.rules import check_rule
+from cosigner_ha.policy.vocabulary import API_USER_NAME_MAX
 
-API_USER_NAME_MAX = 30
 SEED_MAX = 2**63 - 1  # the largest TOML integer
 
 _TARGET = re.compile(

@@ -15,6 +15,11 @@ from typing import Any
 
 from cosigner_ha.cluster.scenario.durations import Rate
 from cosigner_ha.cluster.scenario.frozen import FrozenDict, thaw
+from cosigner_ha.policy.vocabulary import INITIATING_ROLES as INITIATING_ROLES
+from cosigner_ha.policy.vocabulary import SIGNING_ROLES as SIGNING_ROLES
+from cosigner_ha.policy.vocabulary import ApiUserRole as ApiUserRole
+from cosigner_ha.policy.vocabulary import Role
+from cosigner_ha.policy.vocabulary import WorkspaceEnv as WorkspaceEnv
 
 VERSION = 1
 
@@ -24,12 +29,6 @@ class Enclave(enum.StrEnum):
     NITRO = "nitro"
     GCP = "gcp"
     COMMUNAL = "communal"
-
-
-class WorkspaceEnv(enum.StrEnum):
-    MAINNET = "mainnet"
-    TESTNET = "testnet"
-    SANDBOX = "sandbox"
 
 
 class Selection(enum.StrEnum):
@@ -44,31 +43,8 @@ class CallbackFailurePolicy(enum.StrEnum):
     NEXT_NODE = "next-node"  # another co-signer is tried
 
 
-class UserRole(enum.StrEnum):
-    """Console user roles."""
-
-    OWNER = "OWNER"
-    ADMIN = "ADMIN"
-    NON_SIGNING_ADMIN = "NON_SIGNING_ADMIN"
-    SIGNER = "SIGNER"
-    APPROVER = "APPROVER"
-    EDITOR = "EDITOR"
-    VIEWER = "VIEWER"
-
-
-class ApiUserRole(enum.StrEnum):
-    ADMIN = "ADMIN"
-    NON_SIGNING_ADMIN = "NON_SIGNING_ADMIN"
-    SIGNER = "SIGNER"
-    APPROVER = "APPROVER"
-    EDITOR = "EDITOR"
-    VIEWER = "VIEWER"
-
-
-#: The API user roles that hold a key share and can co-sign (DESIGN.md section 2; not configurable).
-SIGNING_ROLES: tuple[ApiUserRole, ...] = (ApiUserRole.SIGNER, ApiUserRole.ADMIN)
-#: Roles that may initiate a transaction (tap-policy.md section 2.7).
-INITIATING_ROLES: tuple[str, ...] = ("OWNER", "ADMIN", "NON_SIGNING_ADMIN", "SIGNER", "EDITOR")
+#: Console user roles (the scenario file's `users[].role`).
+UserRole = Role
 
 
 class Operation(enum.StrEnum):
