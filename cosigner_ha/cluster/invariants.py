@@ -25,7 +25,7 @@ class Verdict:
     detail: str
 
 
-def _listed(items: Sequence[str], limit: int = 5) -> str:
+def listed(items: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
@@ -34,7 +34,7 @@ def at_most_one_signature(events: Sequence[Event]) -> Verdict:
     counts = Counter(e.fields["tx"] for e in events if e.kind == "signed")
     twice = sorted(tx for tx, n in counts.items() if n > 1)
     if twice:
-        return Verdict(False, f"{len(twice)} transaction(s) signed more than once: {_listed(twice)}")
+        return Verdict(False, f"{len(twice)} transaction(s) signed more than once: {listed(twice)}")
     return Verdict(True, f"{len(counts)} signature(s), none twice for one transaction")
 
 
@@ -48,7 +48,7 @@ def signatures_verify(events: Sequence[Event]) -> Verdict:
         except (InvalidSignature, ValueError):
             bad.append(str(e.fields["tx"]))
     if bad:
-        return Verdict(False, f"{len(bad)} released signature(s) fail Ed25519 verification: {_listed(bad)}")
+        return Verdict(False, f"{len(bad)} released signature(s) fail Ed25519 verification: {listed(bad)}")
     return Verdict(True, f"all {len(signed)} released signature(s) verify with a standard Ed25519 verifier")
 
 
@@ -74,7 +74,7 @@ def signed_within_policy(events: Sequence[Event]) -> Verdict:
             elif e.fields["api_user"] not in decision.fields["designated_signers"]:
                 wrong.append(f"{tx} (signed by {e.fields['api_user']}, not a designated signer)")
     if wrong:
-        return Verdict(False, f"{len(wrong)} signature(s) against policy: {_listed(wrong)}")
+        return Verdict(False, f"{len(wrong)} signature(s) against policy: {listed(wrong)}")
     return Verdict(True, "every signature followed an allowing decision by a designated signer")
 
 
@@ -103,8 +103,52 @@ def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
             elif (tx, node) in asked and (tx, node) not in node_approved:
                 wrong.append(f"{tx} (node {node} asked its handler but recorded no APPROVE)")
     if wrong:
-        return Verdict(False, f"{len(wrong)} signature(s) without the callback's APPROVE: {_listed(wrong)}")
+        return Verdict(False, f"{len(wrong)} signature(s) without the callback's APPROVE: {listed(wrong)}")
     return Verdict(True, "every signature followed its callback handler's APPROVE")
+
+
+def signed_with_node_share(events: Sequence[Event]) -> Verdict:
+    """No signature without the node's share: each `signed` event follows a `share_released` by that
+    node for a session of that transaction, and that session's rounds named all three parties (3-of-3)."""
+    sessions: dict[str, str] = {}
+    released: set[tuple[str, str]] = set()  # (tx, node)
+    signers: dict[str, tuple[int, ...]] = {}
+    wrong: list[str] = []
+    for e in events:
+        if e.kind == "dispatched":
+            sessions[str(e.fields["session"])] = str(e.fields["tx"])
+        elif e.kind == "mpc_round":
+            signers[str(e.fields["session"])] = tuple(e.fields.get("signers") or ())
+        elif e.kind == "share_released":
+            session = str(e.fields["session"])
+            tx = sessions.get(session)
+            if tx is not None and set(signers.get(session, ())) >= {1, 2, 3}:
+                released.add((tx, str(e.fields["node"])))
+        elif e.kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in released:
+            wrong.append(f"{e.fields['tx']} by {e.fields['node']}")
+    if wrong:
+        return Verdict(False, f"{len(wrong)} signature(s) without the node's released share: {listed(wrong)}")
+    return Verdict(True, "every signature followed its node's share in a 3-of-3 session")
+
+
+def attestation_gates_secrets(events: Sequence[Event]) -> Verdict:
+    """A node running a tampered image (an `attestation` fault) never opens its secrets: it does not
+    reach `running` and releases no share until the signed image is back."""
+    tampered: dict[int, str] = {}  # fault index -> node
+    wrong: list[str] = []
+    for e in events:
+        if e.kind == "fault" and e.fields.get("action") == "attestation":
+            for node in e.fields.get("nodes") or ():
+                tampered[int(e.fields["index"])] = str(node)
+        elif e.kind == "fault_end" and e.fields.get("action") == "attestation":
+            tampered.pop(int(e.fields["index"]), None)
+        elif str(e.fields.get("node")) in tampered.values() and (
+            e.kind == "share_released" or (e.kind == "node_state" and e.fields.get("state") == "running")
+        ):
+            wrong.append(f"{e.fields.get('node')} {e.kind} at {e.t:g} s")
+    if wrong:
+        return Verdict(False, f"a node on a tampered image used its secrets: {listed(wrong)}")
+    return Verdict(True, "no node on a tampered image opened its secrets")
 
 
 def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
@@ -118,7 +162,7 @@ def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
             seen[(str(e.fields.get("node")), str(e.fields["nonce_id"]))] += 1
     reused = sorted(f"{party}:{nonce[:16]}" for (party, nonce), n in seen.items() if n > 1)
     if reused:
-        return Verdict(False, f"{len(reused)} nonce(s) used twice: {_listed(reused)}")
+        return Verdict(False, f"{len(reused)} nonce(s) used twice: {listed(reused)}")
     return Verdict(True, f"{len(seen)} nonce(s) used, each once")
 
 
@@ -128,7 +172,7 @@ def all_terminal(events: Sequence[Event]) -> Verdict:
     open_ = [tx for tx in submitted if tx not in ended]
     if open_:
         return Verdict(
-            False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {_listed(open_)}"
+            False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {listed(open_)}"
         )
     return Verdict(True, f"all {len(submitted)} transaction(s) reached a terminal status")
 
@@ -141,16 +185,25 @@ def no_internal_errors(events: Sequence[Event]) -> Verdict:
     return Verdict(True, "no component reported an internal error")
 
 
-#: Checked on every run, whatever the scenario says.
-INVARIANTS: dict[str, Callable[[Sequence[Event]], Verdict]] = {
+Check = Callable[[Sequence[Event]], Verdict]
+
+#: The one registry of invariants: every `cosigner-ha run` report, `explore`, the pytest plugin and the
+#: tests check these, under these names, in this order.
+INVARIANTS: dict[str, Check] = {
     "at_most_one_signature": at_most_one_signature,
     "signatures_verify": signatures_verify,
     "signed_within_policy": signed_within_policy,
     "signed_with_callback_approval": signed_with_callback_approval,
+    "signed_with_node_share": signed_with_node_share,
     "no_nonce_reuse": no_nonce_reuse,
+    "attestation_gates_secrets": attestation_gates_secrets,
     "all_terminal": all_terminal,
     "no_internal_errors": no_internal_errors,
 }
+#: Liveness: holds once a run has drained (every fault over, every timeout passed).
+LIVENESS: dict[str, Check] = {"all_terminal": all_terminal}
+#: Safety: holds on every prefix of a trace, whatever faults or expectations a scenario has.
+SAFETY: dict[str, Check] = {name: check for name, check in INVARIANTS.items() if name not in LIVENESS}
 
 
 def check_all(events: Iterable[Event]) -> dict[str, Verdict]:

@@ -39,7 +39,7 @@ import greenlet
 from cosigner_ha.cluster.analysis import analyse
 from cosigner_ha.cluster.faults import FaultInjector, Undo
 from cosigner_ha.cluster.runner import SETUP_LIMIT, RunResult, SetupError, _drain, submit
-from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
+from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario, content_hash
 from cosigner_ha.cluster.workloads import run_workload
 from cosigner_ha.cluster.world import World, build_world, pair_all
 from cosigner_ha.env import Environment, Event, run_simulated
@@ -178,7 +178,7 @@ class LiveCluster:
     def __init__(self, scenario: Scenario, *, seed: int | None = None) -> None:
         self.scenario = scenario
         self.seed = scenario.scenario.seed if seed is None else seed
-        header = {"scenario": scenario.scenario.name, "scenario_hash": scenario.content_hash()}
+        header = {"scenario": scenario.scenario.name, "scenario_hash": content_hash(scenario)}
         self.env = Environment.simulated(self.seed, header=header)
         self._caller = greenlet.getcurrent()
         self._driver = _Driver(self.env, scenario, self._caller)

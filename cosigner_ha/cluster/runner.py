@@ -26,7 +26,7 @@ from cosigner_ha.cluster.faults import FaultInjector
 from cosigner_ha.cluster.invariants import TERMINAL_KINDS
 from cosigner_ha.cluster.progress import simulated_time_progress
 from cosigner_ha.cluster.report import RunReport
-from cosigner_ha.cluster.scenario import Scenario
+from cosigner_ha.cluster.scenario import Scenario, content_hash
 from cosigner_ha.cluster.workloads import Submission, run_workload
 from cosigner_ha.cluster.world import World, WorldError, build_world, pair_all
 from cosigner_ha.env import Environment, Event, run_simulated
@@ -146,7 +146,7 @@ def run_scenario(
 ) -> RunResult:
     """Run `scenario` in virtual time; the same seed gives the same trace, byte for byte."""
     seed = scenario.scenario.seed if seed is None else seed
-    header = {"scenario": scenario.scenario.name, "scenario_hash": scenario.content_hash()}
+    header = {"scenario": scenario.scenario.name, "scenario_hash": content_hash(scenario)}
     console = console or Console(quiet=True)
     with _atomic_sink(trace_path) as sink:
         env = Environment.simulated(seed, header=header, sink=sink)

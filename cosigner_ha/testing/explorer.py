@@ -22,6 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample
 
+from cosigner_ha.cluster.invariants import SAFETY
 from cosigner_ha.cluster.report import RunReport
 from cosigner_ha.cluster.runner import run_scenario
 from cosigner_ha.cluster.scenario import (
@@ -36,6 +37,9 @@ from cosigner_ha.testing.strategies import FAILURE_ACTIONS, add_faults, fault_sc
 
 #: Simulations the shrinker may spend after the first counterexample, unless told otherwise.
 DEFAULT_SHRINK_BUDGET = 100
+#: What a search looks for: "all" (every invariant and the scenario's expectations) or "safety" (only the
+#: safety invariants, so that a liveness expectation the faults break anyway does not hide a safety breach).
+CHECKS = ("all", "safety")
 
 
 class ExploreError(RuntimeError):
@@ -68,6 +72,7 @@ class Exploration:
     counterexample: Scenario | None = None
     added: tuple[Fault, ...] = ()
     report: RunReport | None = None
+    check: str = "all"
 
     @property
     def found(self) -> bool:
@@ -79,7 +84,7 @@ class Exploration:
         if self.report is None:
             return {}
         checks = {**self.report.invariants, **self.report.expectations}
-        return {name: c.detail for name, c in checks.items() if not c.ok}
+        return {name: checks[name].detail for name in _broken(self.report, self.check)}
 
 
 def describe_fault(fault: Fault) -> str:
@@ -123,9 +128,10 @@ def simplicity(faults: Sequence[Fault]) -> tuple[object, ...]:
     )
 
 
-def _broken(report: RunReport) -> tuple[str, ...]:
+def _broken(report: RunReport, check: str = "all") -> tuple[str, ...]:
+    """The failed checks that count for `check` ("all" or "safety")."""
     checks = {**report.invariants, **report.expectations}
-    return tuple(name for name, c in checks.items() if not c.ok)
+    return tuple(name for name, c in checks.items() if not c.ok and (check == "all" or name in SAFETY))
 
 
 def explore(
@@ -138,13 +144,17 @@ def explore(
     grain: float = 1.0,
     shrink_budget: int = DEFAULT_SHRINK_BUDGET,
     on_progress: Callable[[Progress], None] | None = None,
+    check: str = "all",
 ) -> Exploration:
     """Search up to `budget` fault schedules (at most `max_faults` faults each) for a failing run.
 
     `seed` seeds the search (default: the scenario's seed); the simulations always use the scenario's
     own seed, so the counterexample file replays as it was found. Shrinking spends at most
     `shrink_budget` further simulations; the counterexample is the simplest failing schedule seen.
+    `check="safety"` counts only a broken safety invariant as a failure (see `CHECKS`).
     """
+    if check not in CHECKS:
+        raise ValueError(f"check must be one of {', '.join(CHECKS)}, got {check!r}")
     if budget < 1:
         raise ValueError(f"the budget must be at least one example, got {budget}")
     if shrink_budget < 0:
@@ -167,7 +177,7 @@ def explore(
                     state["shrink_runs"],
                     shrink_budget,
                     last,
-                    () if last is None else _broken(reports[last]),
+                    () if last is None else _broken(reports[last], check),
                 )
             )
 
@@ -184,10 +194,10 @@ def explore(
                     return False  # the budget is spent (Hypothesis counts repeats the cache absorbed)
                 state["examples"] += 1
             known = reports[extra] = run_scenario(add_faults(scenario, extra)).report
-            if not known.passed and (not best or simplicity(extra) < simplicity(best[-1])):
+            if _broken(known, check) and (not best or simplicity(extra) < simplicity(best[-1])):
                 best.append(extra)
             report_progress(phase)
-        return not known.passed
+        return bool(_broken(known, check))
 
     # The empty schedule first: a scenario that already fails needs no fault to break it.
     empty: tuple[Fault, ...] = ()
@@ -213,12 +223,13 @@ def explore(
         examples=state["examples"],
         shrink_runs=state["shrink_runs"],
         wall_seconds=time.perf_counter() - started,
+        check=check,
     )
     if found is None:
         return outcome
     report = reports[found]
     counterexample = add_faults(scenario, found)
-    names = ", ".join(_broken(report))
+    names = ", ".join(_broken(report, check))
     what = (
         f"with {len(found)} added fault(s) it breaks {names}"
         if found
@@ -246,10 +257,11 @@ def write_counterexample(exploration: Exploration, path: str | Path) -> Path:
         raise ValueError("nothing to write: the exploration found no counterexample")
     written = write_scenario(exploration.counterexample, path)
     replay = run_scenario(load_scenario(written)).report
-    if replay.passed or _broken(replay) != _broken(exploration.report):
+    check = exploration.check
+    if not _broken(replay, check) or _broken(replay, check) != _broken(exploration.report, check):
         raise ExploreError(
             f"{written}: the written counterexample does not replay: it breaks "
-            f"{', '.join(_broken(replay)) or 'nothing'}, the search saw "
-            f"{', '.join(_broken(exploration.report))}"
+            f"{', '.join(_broken(replay, check)) or 'nothing'}, the search saw "
+            f"{', '.join(_broken(exploration.report, check))}"
         )
     return written

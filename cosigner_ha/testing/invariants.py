@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from cosigner_ha.cluster import invariants as cluster_invariants
-from cosigner_ha.cluster.invariants import TERMINAL_KINDS, Verdict
+from cosigner_ha.cluster.invariants import TERMINAL_KINDS, Verdict, listed
 from cosigner_ha.cluster.runner import RunResult
 from cosigner_ha.cluster.scenario import SaasSettings
 from cosigner_ha.env import Event
@@ -28,65 +28,21 @@ from cosigner_ha.env import Event
 Check = Callable[[Sequence[Event]], Verdict]
 Events = RunResult | Sequence[Event]
 
-# The checks every run's report carries (cosigner_ha.cluster.invariants), under the same names.
+# The one registry (cosigner_ha.cluster.invariants): every run's report, `explore`, the pytest plugin and
+# the tests check the same functions under the same names.
 at_most_one_signature = cluster_invariants.at_most_one_signature
 signatures_verify = cluster_invariants.signatures_verify
 signed_within_policy = cluster_invariants.signed_within_policy
 signed_with_callback_approval = cluster_invariants.signed_with_callback_approval
+signed_with_node_share = cluster_invariants.signed_with_node_share
+attestation_gates_secrets = cluster_invariants.attestation_gates_secrets
 no_nonce_reuse = cluster_invariants.no_nonce_reuse
 no_internal_errors = cluster_invariants.no_internal_errors
 all_terminal = cluster_invariants.all_terminal
-
-
-def _listed(items: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
-
-
-def signed_with_node_share(events: Sequence[Event]) -> Verdict:
-    """No signature without the node's share: each `signed` event follows a `share_released` by that
-    node for a session of that transaction, and that session's rounds named all three parties (3-of-3)."""
-    sessions: dict[str, str] = {}
-    released: set[tuple[str, str]] = set()  # (tx, node)
-    signers: dict[str, tuple[int, ...]] = {}
-    wrong: list[str] = []
-    for e in events:
-        if e.kind == "dispatched":
-            sessions[str(e.fields["session"])] = str(e.fields["tx"])
-        elif e.kind == "mpc_round":
-            signers[str(e.fields["session"])] = tuple(e.fields.get("signers") or ())
-        elif e.kind == "share_released":
-            session = str(e.fields["session"])
-            tx = sessions.get(session)
-            if tx is not None and set(signers.get(session, ())) >= {1, 2, 3}:
-                released.add((tx, str(e.fields["node"])))
-        elif e.kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in released:
-            wrong.append(f"{e.fields['tx']} by {e.fields['node']}")
-    if wrong:
-        return Verdict(
-            False, f"{len(wrong)} signature(s) without the node's released share: {_listed(wrong)}"
-        )
-    return Verdict(True, "every signature followed its node's share in a 3-of-3 session")
-
-
-def attestation_gates_secrets(events: Sequence[Event]) -> Verdict:
-    """A node running a tampered image (an `attestation` fault) never opens its secrets: it does not
-    reach `running` and releases no share until the signed image is back."""
-    tampered: dict[int, str] = {}  # fault index -> node
-    wrong: list[str] = []
-    for e in events:
-        if e.kind == "fault" and e.fields.get("action") == "attestation":
-            for node in e.fields.get("nodes") or ():
-                tampered[int(e.fields["index"])] = str(node)
-        elif e.kind == "fault_end" and e.fields.get("action") == "attestation":
-            tampered.pop(int(e.fields["index"]), None)
-        elif str(e.fields.get("node")) in tampered.values() and (
-            e.kind == "share_released" or (e.kind == "node_state" and e.fields.get("state") == "running")
-        ):
-            wrong.append(f"{e.fields.get('node')} {e.kind} at {e.t:g} s")
-    if wrong:
-        return Verdict(False, f"a node on a tampered image used its secrets: {_listed(wrong)}")
-    return Verdict(True, "no node on a tampered image opened its secrets")
+#: Checks that hold on every prefix of a trace: run them mid-run as often as you like.
+SAFETY: dict[str, Check] = dict(cluster_invariants.SAFETY)
+#: Checks that hold once a run has drained (every fault over, every timeout passed).
+LIVENESS: dict[str, Check] = dict(cluster_invariants.LIVENESS)
 
 
 def terminal_within(limit: float) -> Check:
@@ -103,7 +59,7 @@ def terminal_within(limit: float) -> Check:
         ]
         if late:
             return Verdict(
-                False, f"{len(late)} transaction(s) ended later than {limit:.0f} s: {_listed(late)}"
+                False, f"{len(late)} transaction(s) ended later than {limit:.0f} s: {listed(late)}"
             )
         return Verdict(True, f"every transaction that ended did so within {limit:.0f} s")
 
@@ -116,21 +72,6 @@ def timeout_bound(saas: SaasSettings) -> float:
     retry schedule and the drain step's slack."""
     retries = saas.callback_retry_attempts * saas.callback_retry_interval
     return saas.authorization_timeout + saas.signing_timeout + retries + 15 * 60
-
-
-#: Checks that hold on every prefix of a trace: run them mid-run as often as you like.
-SAFETY: dict[str, Check] = {
-    "at_most_one_signature": at_most_one_signature,
-    "signatures_verify": signatures_verify,
-    "signed_within_policy": signed_within_policy,
-    "signed_with_callback_approval": signed_with_callback_approval,
-    "signed_with_node_share": signed_with_node_share,
-    "no_nonce_reuse": no_nonce_reuse,
-    "attestation_gates_secrets": attestation_gates_secrets,
-    "no_internal_errors": no_internal_errors,
-}
-#: Checks that hold once a run has drained (every fault over, every timeout passed).
-LIVENESS: dict[str, Check] = {"all_terminal": all_terminal}
 
 
 def liveness(saas: SaasSettings | None = None) -> dict[str, Check]:

@@ -21,6 +21,7 @@ from cosigner_ha.cluster.scenario import (
     Scenario,
     load_scenario,
     load_scenario_text,
+    to_toml,
 )
 from tests.cluster.runs import MINUTE, Run
 
@@ -70,7 +71,7 @@ def test_each_loads_is_named_after_its_file_and_writes_back(name: str) -> None:
     scenario = bundled(name)
     assert scenario.name == name
     assert scenario.scenario.description
-    assert load_scenario_text(scenario.to_toml()) == scenario
+    assert load_scenario_text(to_toml(scenario)) == scenario
 
 
 @pytest.mark.parametrize("name", BUNDLED)

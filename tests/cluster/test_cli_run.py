@@ -18,7 +18,7 @@ import tomli_w
 from cosigner_ha.cli import main
 from cosigner_ha.cluster import commands_run
 from cosigner_ha.cluster.runner import RunResult
-from cosigner_ha.cluster.scenario import Scenario, load_scenario, scenario_from_dict
+from cosigner_ha.cluster.scenario import Scenario, content_hash, load_scenario, scenario_from_dict, to_toml
 from tests.cluster.runs import scenario_dict
 from tests.cluster.test_bundled_scenarios import SCENARIOS
 
@@ -41,7 +41,7 @@ JSON_KEYS = {
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(scenario_from_dict(data).to_toml(), encoding="utf-8")
+    path.write_text(to_toml(scenario_from_dict(data)), encoding="utf-8")
     return path
 
 
@@ -200,7 +200,7 @@ def test_the_trace_starts_with_the_scenario_hash_and_seed_and_hashes_to_the_repo
     assert json.loads(lines[0]) == {
         "kind": "header",
         "scenario": scenario.name,
-        "scenario_hash": scenario.content_hash(),
+        "scenario_hash": content_hash(scenario),
         "seed": 5,
     }
     assert hashlib.sha256(data).hexdigest() == json.loads(files["--json"].read_text())["trace_hash"]

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from cosigner_ha.cluster.scenario import FaultAction, ScenarioError, load_scenario_text, scenario_from_dict
+from cosigner_ha.cluster.scenario import (
+    FaultAction,
+    ScenarioError,
+    load_scenario_text,
+    scenario_from_dict,
+    to_toml,
+)
 from tests.cluster.runs import MINUTE, run, scenario_dict
 
 UNPAIR = {"at": "2m", "action": "unpair", "node": "a", "api_user": "sa"}
@@ -40,8 +46,8 @@ def test_token_age_loads_and_writes_back() -> None:
         240.0,
         600.0,
     )
-    assert 'token_age = "6m"' in scenario.to_toml()
-    assert load_scenario_text(scenario.to_toml()) == scenario
+    assert 'token_age = "6m"' in to_toml(scenario)
+    assert load_scenario_text(to_toml(scenario)) == scenario
 
 
 def test_token_age_belongs_to_pair_only() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cosigner_ha.cluster.runner import RunResult, run_scenario
-from cosigner_ha.cluster.scenario import FaultAction, Scenario, scenario_from_dict
+from cosigner_ha.cluster.scenario import FaultAction, Scenario, content_hash, scenario_from_dict
 from tests.cluster.runs import MINUTE, scenario_dict
 from tests.cluster.test_bundled_scenarios import BUNDLED, bundled
 
@@ -63,7 +63,7 @@ def same_seed_same_trace_other_seed_other_trace(
     assert header == {
         "kind": "header",
         "scenario": scenario.name,
-        "scenario_hash": scenario.content_hash(),
+        "scenario_hash": content_hash(scenario),
         "seed": scenario.seed,
     }
     assert first.report.transactions_total > 0

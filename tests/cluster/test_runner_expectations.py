@@ -15,6 +15,7 @@ from cosigner_ha.cluster.scenario import (
     TxStatus,
     load_scenario_text,
     scenario_from_dict,
+    to_toml,
 )
 from cosigner_ha.saas_sim.transactions import SubStatus
 from tests.cluster.runs import run, scenario_dict
@@ -76,8 +77,8 @@ def test_outcomes_load_and_write_back() -> None:
         ExpectOutcome(TxStatus.FAILED, "from-exchange", "SIGNER_NOT_FOUND"),
         ExpectOutcome(TxStatus.COMPLETED, None, None, 0),
     )
-    assert "outcome = [" in loaded.to_toml()
-    assert load_scenario_text(loaded.to_toml()) == loaded
+    assert "outcome = [" in to_toml(loaded)
+    assert load_scenario_text(to_toml(loaded)) == loaded
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from cosigner_ha.cluster.scenario import (
     load_scenario_text,
     parse_duration,
     scenario_from_dict,
+    to_toml,
 )
 from cosigner_ha.cluster.world import approver_latencies, saas_config
 from tests.cluster.runs import MINUTE, run, scenario_dict
@@ -19,14 +20,14 @@ from tests.cluster.runs import MINUTE, run, scenario_dict
 def test_callback_failure_loads_round_trips_and_reaches_the_saas(value: str) -> None:
     scenario = scenario_from_dict(scenario_dict(saas={"callback_failure": value}))
     assert scenario.saas.callback_failure is CallbackFailurePolicy(value)
-    assert load_scenario_text(scenario.to_toml()) == scenario
+    assert load_scenario_text(to_toml(scenario)) == scenario
     assert saas_config(scenario).callback_failure == value
 
 
 def test_callback_failure_defaults_to_failing_the_transaction() -> None:
     scenario = scenario_from_dict(scenario_dict())
     assert scenario.saas.callback_failure is CallbackFailurePolicy.FAIL
-    assert "callback_failure" not in scenario.to_toml()
+    assert "callback_failure" not in to_toml(scenario)
 
 
 def test_a_wrong_callback_failure_is_refused_with_its_key_path() -> None:

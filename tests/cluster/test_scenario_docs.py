@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cosigner_ha.cluster.scenario import FaultAction, load_scenario_text, scenario_to_dict
+from cosigner_ha.cluster.scenario import FaultAction, load_scenario_text, scenario_to_dict, to_toml
 from cosigner_ha.cluster.scenario.keys import FAULT_KEYS, FAULT_TARGETS, SECTIONS, WORKLOAD_KEYS
 from cosigner_ha.cluster.scenario.rules import RULE_KEYS
 
@@ -30,7 +30,7 @@ def test_the_documented_example_loads() -> None:
         FaultAction.SITE_OUTAGE,
         FaultAction.PAIR,
     }
-    assert load_scenario_text(scenario.to_toml()) == scenario
+    assert load_scenario_text(to_toml(scenario)) == scenario
 
 
 def _keys(value: Any, skip: frozenset[str] = frozenset({"prices_usd", "callbacks"})) -> set[str]:

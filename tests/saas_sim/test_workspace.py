@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cosigner_ha.saas_sim.errors import ValidationError
 from cosigner_ha.policy.vocabulary import API_USER_NAME_MAX, Role
+from cosigner_ha.saas_sim.errors import ValidationError
 from cosigner_ha.saas_sim.workspace import (
     AccountKind,
     AccountRef,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from rich.console import Console
 
 from cosigner_ha.cli import main
 from cosigner_ha.cluster.scenario import Expect, FaultAction, Scenario, load_scenario, write_scenario
+from cosigner_ha.env import Event
 from cosigner_ha.testing import commands
 from cosigner_ha.testing.explorer import describe_fault, explore, write_counterexample
 from tests.testing.conftest import single_cosigner_path
@@ -143,3 +145,65 @@ def test_out_may_not_overwrite_the_explored_scenario(
     source.write_text(single_cosigner_path().read_text())
     code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)
     assert code == 2 and "would overwrite the scenario" in err
+
+
+# -- --check safety ------------------------------------------------------------------------------------
+
+
+def test_check_safety_ignores_a_broken_liveness_expectation(
+    single_cosigner: Scenario, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The baseline's max_failover breaks under any crash of its only node (the first test); searched for
+    safety breaches only, the same budget finds none, and says so."""
+    out = tmp_path / "cx.toml"
+    code, text, err = _explore_cli(
+        ["explore", str(single_cosigner_path()), "--budget", "3", "--out", str(out), "--check", "safety"],
+        capsys,
+    )
+    assert (code, err) == (0, "")
+    flat = " ".join(text.split())
+    assert "No counterexample" in flat and "broke a safety invariant of" in flat
+    assert not out.exists()
+
+
+def test_check_safety_finds_a_safety_breach_behind_a_broken_expectation(
+    single_cosigner: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A safety invariant broken whenever the node crashes (a stand-in breach put into the one registry):
+    the safety search finds it, names only it, and the written file replays the same breach."""
+    from cosigner_ha.cluster import invariants
+
+    real = invariants.INVARIANTS["no_internal_errors"]
+
+    def breached_on_crash(events: Sequence[Event]) -> invariants.Verdict:
+        crashes = [e for e in events if e.kind == "fault" and e.fields.get("action") == "crash"]
+        return invariants.Verdict(False, "a crash (stand-in breach)") if crashes else real(events)
+
+    monkeypatch.setitem(invariants.INVARIANTS, "no_internal_errors", breached_on_crash)
+    result = explore(single_cosigner, budget=BUDGET, seed=1, shrink_budget=5, check="safety")
+    assert result.found and result.check == "safety"
+    assert list(result.broken) == ["no_internal_errors"]
+    assert any(f.action is FaultAction.CRASH for f in result.added)
+    assert write_counterexample(result, tmp_path / "cx.toml").exists()
+
+
+def test_explore_rejects_an_unknown_check(
+    single_cosigner: Scenario, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValueError, match="check must be one of all, safety"):
+        explore(single_cosigner, budget=1, check="liveness")
+    with pytest.raises(SystemExit) as exit_:
+        main(["explore", str(single_cosigner_path()), "--budget", "1", "--check", "liveness"])
+    assert exit_.value.code == 2 and "invalid choice: 'liveness'" in capsys.readouterr().err
+
+
+def test_every_run_checks_the_whole_registry(single_cosigner: Scenario) -> None:
+    """`run`, `explore` and the plugin read the report's invariants: all of the one registry, including
+    the node-share and attestation checks the explorer once left out."""
+    from cosigner_ha.cluster.invariants import INVARIANTS, LIVENESS, SAFETY
+    from cosigner_ha.cluster.runner import run_scenario
+
+    report = run_scenario(single_cosigner).report
+    assert list(report.invariants) == list(INVARIANTS)
+    assert {"signed_with_node_share", "attestation_gates_secrets"} <= set(SAFETY)
+    assert set(SAFETY) | set(LIVENESS) == set(INVARIANTS) and not set(SAFETY) & set(LIVENESS)

@@ -2,8 +2,8 @@
 
     scenario = load_scenario("scenarios/active-active-passive.toml")
     scenario.nodes_under("aws/us-east-1")      # topology helpers
-    scenario.content_hash()                    # for the trace header
-    scenario.to_toml()                         # back to a file that loads to an equal model
+    content_hash(scenario)                     # for the trace header
+    to_toml(scenario)                          # back to a file that loads to an equal model
 
 The format is documented key by key in docs/scenarios.md.
 """

@@ -470,17 +470,3 @@ class Scenario:
         for node in self.nodes:
             seen.setdefault("/".join(node.site_parts[:depth]), None)
         return tuple(seen)
-
-    # -- identity and writing --------------------------------------------------------------------------
-
-    def content_hash(self) -> str:
-        """SHA-256 (hex) of the canonical encoding of the model: the scenario's identity in a trace header."""
-        from cosigner_ha.cluster.scenario.dump import content_hash
-
-        return content_hash(self)
-
-    def to_toml(self) -> str:
-        """A scenario file that loads back to an equal model."""
-        from cosigner_ha.cluster.scenario.dump import to_toml
-
-        return to_toml(self)
