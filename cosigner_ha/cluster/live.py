@@ -39,15 +39,11 @@ import greenlet
 from cosigner_ha.cluster.analysis import analyse
 from cosigner_ha.cluster.faults import FaultInjector, Undo
 from cosigner_ha.cluster.runner import SETUP_LIMIT, RunResult, SetupError, _drain, submit
-from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario, content_hash
+from cosigner_ha.cluster.scenario import Fault, Scenario, content_hash
 from cosigner_ha.cluster.workloads import run_workload
 from cosigner_ha.cluster.world import World, build_world, pair_all
 from cosigner_ha.env import Environment, Event, run_simulated
 from cosigner_ha.saas_sim import SaasError
-
-#: Fault actions a step may inject. `restart`, `policy`, `pair` and `unpair` happen at once and have
-#: nothing to undo; the others are undone by `end_fault` or after their `for_`.
-STEP_ACTIONS = tuple(FaultAction)
 
 
 class LiveClusterError(RuntimeError):

@@ -8,7 +8,6 @@ time in the runtime, shifted by the component's skew in both.
 
 from __future__ import annotations
 
-import datetime as _dt
 import time as _time
 from collections.abc import Awaitable, Callable
 
@@ -47,9 +46,6 @@ class Clock:
         if self._epoch is None:
             return _time.time() + self.skew
         return self._epoch + self.now() + self.skew
-
-    def wall_datetime(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.wall(), tz=_dt.UTC)
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)

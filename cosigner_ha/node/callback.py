@@ -54,23 +54,6 @@ if TYPE_CHECKING:
 ACTIONS = ("APPROVE", "REJECT", "RETRY", "IGNORE")
 RequestKind = Literal["tx", "config_change"]
 PATHS: dict[RequestKind, str] = {"tx": "tx_sign_request", "config_change": "config_change_sign_request"}
-#: Fields every transaction signing request carries (reference, section 1.2).
-TX_FIELDS = (
-    "txId",
-    "operation",
-    "sourceType",
-    "sourceId",
-    "destType",
-    "destId",
-    "asset",
-    "amount",
-    "amountStr",
-    "destAddressType",
-    "destAddress",
-    "destinations",
-    "requestId",
-    "signerId",
-)
 
 HandlerFunction = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 

@@ -24,9 +24,8 @@ from cosigner_ha.node.errors import NodeError, NonceError, PairingError
 from cosigner_ha.node.infra import open_sealed
 from cosigner_ha.wire import CodecError, PairCompleted, ShareContribution, decode_as
 
-#: This node's identifier in every API user's share set, and the set itself (shared convention).
+#: This node's identifier in every API user's share set (shared convention).
 NODE_IDENTIFIER = 1
-SHARE_SET = (1, 2, 3)
 
 
 def combine(done: PairCompleted, transport_key: bytes) -> tuple[mpc.KeyPackage, mpc.PublicKeyPackage]:

@@ -58,10 +58,6 @@ class Gateway:
         self._connections: dict[str, Connection] = {}
         self._listener: Listener | None = None
 
-    @property
-    def connections(self) -> list[Connection]:
-        return list(self._connections.values())
-
     def connected(self, cosigner_id: str) -> bool:
         """Whether the co-signer has an open connection on which it authenticated."""
         return any(c.cosigner_id == cosigner_id and not c.closed for c in self._connections.values())

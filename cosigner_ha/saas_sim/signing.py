@@ -41,7 +41,6 @@ COMPLETED, REJECTED, FAILED, RETRY, ABANDONED = "completed", "rejected", "failed
 class ProbeRound:
     tx_id: str
     answers: list[Answer]
-    window_closed: bool = False
     _seq: int = 0
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
 
@@ -188,7 +187,6 @@ class SigningService:
                 while not settled(answers, selection):
                     await probe_round.changed()
         finally:
-            probe_round.window_closed = True
             for answer in answers:
                 self._probes.pop(answer.probe_id, None)
                 self._closed_probes[answer.probe_id] = tx.id
