@@ -59,7 +59,7 @@ from cosigner_ha.env import Event, SeededDrbg, Trace  # noqa: E402
 from cosigner_ha.node import rsa_keys  # noqa: E402
 from cosigner_ha.node.sealing import seal  # noqa: E402
 
-DEFAULT = ROOT / "scenarios" / "active-active-passive.toml"
+DEFAULT = ROOT / "cosigner_ha" / "scenarios" / "active-active-passive.toml"
 NODE_ID, CLOUD_IDS = 1, (2, 3)  # the SaaS's participant identifiers (saas_sim/keyholders.py)
 JWT_OPTIONS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
 

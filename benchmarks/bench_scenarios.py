@@ -16,12 +16,11 @@ import dataclasses
 import json
 import sys
 import time
-from pathlib import Path
 
+from cosigner_ha.cluster.bundled import SCENARIOS
 from cosigner_ha.cluster.runner import run_scenario
 from cosigner_ha.cluster.scenario import Scenario, load_scenario
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TARGET = 30.0
 
 

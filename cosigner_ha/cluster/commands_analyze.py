@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cosigner_ha.cluster.analyze import LEVELS, Analysis, LevelOutcome, RuleAnalysis, analyze_file
+from cosigner_ha.cluster.bundled import find_scenario, missing
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.policy import PolicyError
 
@@ -29,13 +30,19 @@ def register(subparsers: Any) -> None:
         "analyze",
         help="without running: which nodes serve each rule, and whether it survives losing a node, zone, region, provider",
     )
-    p.add_argument("scenario", metavar="SCENARIO", help="a scenario file (TOML, version 1)")
+    p.add_argument(
+        "scenario", metavar="SCENARIO", help="a scenario file (TOML, version 1) or the name of a bundled one"
+    )
     p.add_argument("--json", action="store_true", help="print the analysis as one JSON object")
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
-        analysis = analyze_file(args.scenario)
+        path = find_scenario(args.scenario)
+        if not path.exists():
+            print(f"error: {missing(path)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        analysis = analyze_file(path)
     except (ScenarioError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

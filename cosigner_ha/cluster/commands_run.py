@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
+from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.runner import SetupError, run_scenario
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
@@ -20,9 +21,6 @@ from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.policy import PolicyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-#: The bundled scenarios, beside the package in a checkout or an editable install.
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-DEFAULT_SCENARIO = SCENARIOS / "active-active-passive.toml"
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +30,7 @@ def register(subparsers: Any) -> None:
         metavar="SCENARIO",
         nargs="?",
         type=Path,
-        help=f"a scenario file (default: the bundled {DEFAULT_SCENARIO.name})",
+        help=f"a scenario file or the name of a bundled one (default: the bundled {DEFAULT_SCENARIO.stem})",
     )
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
@@ -51,10 +49,10 @@ def _writable(path: Path | None, what: str) -> None:
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
-    path: Path = args.scenario or DEFAULT_SCENARIO
+    path: Path = find_scenario(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
     try:
         if not path.exists():
-            raise InputError(f"{path}: no such scenario file")
+            raise InputError(missing(path))
         scenario = load_scenario(path)
         for option, what in ((args.json, "--json"), (args.trace, "--trace"), (args.html, "--html")):
             _writable(option, what)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from pathlib import Path
 
 import pytest
 
+from cosigner_ha.cluster.bundled import SCENARIOS
 from cosigner_ha.cluster.runner import run_scenario
 from cosigner_ha.cluster.scenario import (
     CallbackFailurePolicy,
@@ -25,7 +25,6 @@ from cosigner_ha.cluster.scenario import (
 )
 from tests.cluster.runs import MINUTE, Run
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 BUNDLED = (
     "active-active-passive",
     "callback-timeout",

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from cosigner_ha.cluster.bundled import SCENARIOS
 from cosigner_ha.cluster.scenario import Scenario, load_scenario
 
 DATA = Path(__file__).parent / "data"
-BUNDLED = Path(__file__).resolve().parents[2] / "scenarios"
+BUNDLED = SCENARIOS
 
 
 def single_cosigner_path() -> Path:
