@@ -14,7 +14,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     commands_run.register(sub)
-    sub.add_parser("demo", help="run the long-poll model of the foundation (network, virtual time, trace)")
     policy_commands.register(sub)
     commands_analyze.register(sub)
     commands_node.register(sub)
@@ -24,10 +23,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from cosigner_ha.cluster.demo import run_demo
-
-        return run_demo()
     if args.command == "run":
         return commands_run.run(args)
     if args.command == "policy":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 PROGRAM = """
 from cosigner_ha.env import simulate
-from cosigner_ha.cluster.longpoll_model import run_model
+from tests.longpoll_model import run_model
 result = simulate(run_model, seed={seed})
 print(result.trace_hash, result.events, sum(result.delivered.values()))
 """
@@ -24,6 +25,7 @@ def _run(seed: int, hash_seed: str) -> str:
         capture_output=True,
         text=True,
         timeout=240,
+        cwd=Path(__file__).resolve().parent.parent,  # the model lives in tests/, beside the package
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -43,7 +45,7 @@ def test_a_different_seed_gives_a_different_trace() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_same_seed_same_hash_in_one_process(seed: int) -> None:
-    from cosigner_ha.cluster.longpoll_model import run_model
     from cosigner_ha.env import simulate
+    from tests.longpoll_model import run_model
 
     assert simulate(run_model, seed=seed).trace_hash == simulate(run_model, seed=seed).trace_hash

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cosigner_ha.cluster.scenario import Scenario, load_scenario, load_scenario_text
+
 #: The folder of the bundled scenario files, installed with the package.
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 #: What `cosigner-ha run` runs without a SCENARIO.
@@ -31,6 +33,16 @@ def find_scenario(argument: str | Path) -> Path:
     return bundled if bundled.is_file() else path
 
 
+def load(path: Path) -> Scenario:
+    """Load a scenario file. A bundled one is named `scenarios/NAME.toml` wherever the package is installed
+    and however it was named (by name, a relative or an absolute path): the trace records the policy's
+    origin, so its hash would otherwise depend on the folder the package lives in."""
+    if path.resolve().parent == SCENARIOS and path.is_file():
+        text = path.read_text(encoding="utf-8")
+        return load_scenario_text(text, f"scenarios/{path.name}", base_dir=SCENARIOS)
+    return load_scenario(path)
+
+
 def missing(path: Path) -> str:
     """The error for a scenario that is neither a file nor (for a bare name) a bundled scenario."""
     if len(path.parts) != 1:
@@ -38,4 +50,12 @@ def missing(path: Path) -> str:
     return f"{path}: no such scenario file, nor a bundled scenario (bundled: {', '.join(bundled_names())})"
 
 
-__all__ = ["DEFAULT_NAME", "DEFAULT_SCENARIO", "SCENARIOS", "bundled_names", "find_scenario", "missing"]
+__all__ = [
+    "DEFAULT_NAME",
+    "DEFAULT_SCENARIO",
+    "SCENARIOS",
+    "bundled_names",
+    "find_scenario",
+    "load",
+    "missing",
+]

@@ -15,8 +15,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from cosigner_ha.cluster.analyze import LEVELS, Analysis, LevelOutcome, RuleAnalysis, analyze_file
-from cosigner_ha.cluster.bundled import find_scenario, missing
+from cosigner_ha.cluster.analyze import LEVELS, Analysis, LevelOutcome, RuleAnalysis, analyze
+from cosigner_ha.cluster.bundled import find_scenario, load, missing
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.policy import PolicyError
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         if not path.exists():
             print(f"error: {missing(path)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        analysis = analyze_file(path)
+        analysis = analyze(load(path))
     except (ScenarioError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -13,10 +13,11 @@ from typing import Any
 
 from rich.console import Console
 
+from cosigner_ha.cluster import bundled
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.runner import SetupError, run_scenario
-from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.policy import PolicyError
 
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         if not path.exists():
             raise InputError(missing(path))
-        scenario = load_scenario(path)
+        scenario = bundled.load(path)
         for option, what in ((args.json, "--json"), (args.trace, "--trace"), (args.html, "--html")):
             _writable(option, what)
         result = run_scenario(scenario, seed=args.seed, trace_path=args.trace, console=console)

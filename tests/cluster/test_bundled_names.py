@@ -46,3 +46,16 @@ def test_analyze_takes_a_bundled_name(
     monkeypatch.chdir(tmp_path)
     assert main(["analyze", "single-cosigner", "--json"]) == 0
     assert '"single-cosigner"' in capsys.readouterr().out
+
+
+def test_a_bundled_scenario_has_one_origin_however_it_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trace records the policy's origin: a bundled scenario's must not depend on the install folder."""
+    from cosigner_ha.cluster import bundled
+
+    monkeypatch.chdir(tmp_path)
+    by_name = bundled.load(find_scenario("single-cosigner"))
+    by_path = bundled.load(SCENARIOS / "single-cosigner.toml")
+    assert by_name.origin == by_path.origin == "scenarios/single-cosigner.toml"
+    assert by_name == by_path

@@ -1,4 +1,5 @@
-"""A small long-poll model: the foundation's end-to-end check, determinism guard and demo.
+"""A small long-poll model: the foundation's end-to-end check and the determinism guard's workload
+(tests/test_determinism.py); no longer part of the product.
 
 Ten clients long-poll one server over the simulated network for six simulated hours. Work arrives at the
 server as Poisson events; the server answers a held poll at once when work for that client arrives, else at
