@@ -40,13 +40,7 @@ class CosignerManagement(RequestSteps):
         self._check_requester(state, requested_by)
         if user.cosigner_id is None:
             raise Conflict(f"API user {api_user!r} is not paired with any co-signer")
-        req = self.ctx.requests.create(
-            RequestKind.UNPAIR_API_KEY,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=user.cosigner_id,
-            api_user=user.name,
-        )
+        req = self.open_request(RequestKind.UNPAIR_API_KEY, state, requested_by, user.cosigner_id, user.name)
         self.ctx.spawn(self._unpair_when_approved, state, req)
         return req
 
@@ -106,13 +100,13 @@ class CosignerManagement(RequestSteps):
             raise ValidationError(
                 "callback_handler", f"expected a table with a 'url' string, got {handler!r}"
             )
-        req = self.ctx.requests.create(
+        req = self.open_request(
             RequestKind.UPDATE_CALLBACK_HANDLER,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=user.cosigner_id,
-            api_user=user.name,
-            payload={"callback_handler": dict(handler)},
+            state,
+            requested_by,
+            user.cosigner_id,
+            user.name,
+            {"callback_handler": dict(handler)},
         )
         self.ctx.spawn(self._callback_when_approved, state, req)
         return req
@@ -162,13 +156,8 @@ class CosignerManagement(RequestSteps):
             raise Conflict(f"API user {api_user!r} is already paired; choose an API user not paired yet")
         cosigner = self.ctx.registry.register(cosigner_id, type_, "", name=name)
         self.ctx.registry.check_can_pair(cosigner, state.workspace)
-        req = self.ctx.requests.create(
-            RequestKind.ADD_COSIGNER,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=cosigner.id,
-            api_user=api_user,
-            payload={"name": name},
+        req = self.open_request(
+            RequestKind.ADD_COSIGNER, state, requested_by, cosigner.id, api_user, {"name": name}
         )
         self.move(req, RequestState.APPROVED, "pending pairing")
         return req

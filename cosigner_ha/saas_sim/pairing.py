@@ -86,19 +86,16 @@ class PairingService(RequestSteps):
             raise Conflict(
                 f"API user {api_user!r} is {user.status.value}; only an API user pending activation pairs"
             )
-        if not user.can_sign:
-            raise PairingRefused(
-                f"API user {api_user!r} has role {user.role.value}; only SIGNER and ADMIN API users hold key shares"
-            )
+        _check_can_sign(user)
         self.ctx.registry.check_can_pair(cosigner, state.workspace)
         handler = dict(callback or {})
-        req = self.ctx.requests.create(
+        req = self.open_request(
             RequestKind.PAIR_API_KEY,
-            workspace_id=state.workspace.id,
-            requested_by=requested_by,
-            cosigner_id=cosigner.id,
-            api_user=user.name,
-            payload={"callback_handler": handler},
+            state,
+            requested_by,
+            cosigner.id,
+            user.name,
+            {"callback_handler": handler},
         )
         token, record = self._issue(state, api_user, None)
         record.request_id = req.id
@@ -160,10 +157,7 @@ class PairingService(RequestSteps):
             raise PairingRefused(
                 f"API user {user.name!r} is {user.status.value}, not pending activation; unpair it before pairing again"
             )
-        if not user.can_sign:
-            raise PairingRefused(
-                f"API user {user.name!r} has role {user.role.value}; only SIGNER and ADMIN API users hold key shares"
-            )
+        _check_can_sign(user)
         for name, key in (("config_key", msg.config_key), ("transport_key", msg.transport_key)):
             if len(key) != 32:
                 raise ValidationError(f"pair.{name}", f"expected a 32-byte public key, got {len(key)} bytes")
@@ -185,13 +179,8 @@ class PairingService(RequestSteps):
             req = self.ctx.requests.get(record.request_id)
             req.payload.update(keys)
         else:
-            req = self.ctx.requests.create(
-                RequestKind.PAIR_API_KEY,
-                workspace_id=workspace.id,
-                requested_by=f"cosigner:{cosigner.id}",
-                cosigner_id=cosigner.id,
-                api_user=user.name,
-                payload=keys,
+            req = self.open_request(
+                RequestKind.PAIR_API_KEY, state, f"cosigner:{cosigner.id}", cosigner.id, user.name, keys
             )
             record.request_id = req.id
         record.used_at = self.ctx.env.clock.wall()
@@ -355,6 +344,13 @@ class PairingService(RequestSteps):
         for req_id, done in list(self._completed.items()):
             if done.api_user == api_user_id:
                 del self._completed[req_id]
+
+
+def _check_can_sign(user: ApiUser) -> None:
+    if not user.can_sign:
+        raise PairingRefused(
+            f"API user {user.name!r} has role {user.role.value}; only SIGNER and ADMIN API users hold key shares"
+        )
 
 
 def _cosigner_type(value: str) -> CosignerType:

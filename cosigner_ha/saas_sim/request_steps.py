@@ -23,6 +23,25 @@ class RequestSteps:
     def __init__(self, ctx: SaasContext) -> None:
         self.ctx = ctx
 
+    def open_request(
+        self,
+        kind: RequestKind,
+        state: WorkspaceState,
+        requested_by: str,
+        cosigner_id: str | None,
+        api_user: str | None,
+        payload: dict[str, Any] | None = None,
+    ) -> ManagementRequest:
+        """A new management request of `state`'s workspace, waiting for approval."""
+        return self.ctx.requests.create(
+            kind,
+            workspace_id=state.workspace.id,
+            requested_by=requested_by,
+            cosigner_id=cosigner_id,
+            api_user=api_user,
+            payload=payload,
+        )
+
     def move(self, req: ManagementRequest, status: RequestState, detail: str = "") -> None:
         """Move a request and tell its co-signer (pairing requests are followed with PairStatus instead)."""
         self.ctx.requests.move(req, status, detail)
