@@ -52,7 +52,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cosigner_ha import mpc  # noqa: E402
+from cosigner_ha import mpc, wire  # noqa: E402
 from cosigner_ha.cluster import runner  # noqa: E402
 from cosigner_ha.cluster.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
 from cosigner_ha.env import Event, SeededDrbg, Trace  # noqa: E402
@@ -60,7 +60,7 @@ from cosigner_ha.node import rsa_keys  # noqa: E402
 from cosigner_ha.node.sealing import seal  # noqa: E402
 
 DEFAULT = ROOT / "cosigner_ha" / "scenarios" / "active-active-passive.toml"
-NODE_ID, CLOUD_IDS = 1, (2, 3)  # the SaaS's participant identifiers (saas_sim/keyholders.py)
+NODE_ID, CLOUD_IDS = wire.NODE_IDENTIFIER, wire.CLOUD_IDENTIFIERS  # the share set's participants
 JWT_OPTIONS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
 
 # ------------------------------------------------------------------------------ the reference: cryptography

@@ -22,10 +22,8 @@ import nacl.public
 from cosigner_ha import mpc
 from cosigner_ha.node.errors import NodeError, NonceError, PairingError
 from cosigner_ha.node.infra import open_sealed
+from cosigner_ha.wire import NODE_IDENTIFIER as NODE_IDENTIFIER  # node.py imports it from here
 from cosigner_ha.wire import CodecError, PairCompleted, ShareContribution, decode_as
-
-#: This node's identifier in every API user's share set (shared convention).
-NODE_IDENTIFIER = 1
 
 
 def combine(done: PairCompleted, transport_key: bytes) -> tuple[mpc.KeyPackage, mpc.PublicKeyPackage]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cosigner_ha import mpc
+from cosigner_ha import mpc, wire
 
-THRESHOLD = 3
-OWNER_ID = 1
-NODE_ID = 1
-CLOUD_IDS = (2, 3)
+THRESHOLD = wire.SHARE_THRESHOLD
+OWNER_ID = 1  # the owner's device holds identifier 1 of the workspace key, as the node does of a user's
+NODE_ID = wire.NODE_IDENTIFIER
+CLOUD_IDS = wire.CLOUD_IDENTIFIERS
 WORKSPACE_IDS = (OWNER_ID, *CLOUD_IDS)
 USER_IDS = (NODE_ID, *CLOUD_IDS)
 
