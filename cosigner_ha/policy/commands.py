@@ -16,6 +16,7 @@ from rich.table import Table
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
+from .jsondoc import loads_strict
 from .lint import ERROR, lint
 from .loading import load_policy_file, read_document
 from .model import Policy
@@ -137,14 +138,8 @@ def _read_tx(text: str) -> tuple[object, str]:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PolicyError(f"cannot read the file: {exc.strerror}", origin=origin) from None
-    try:
-        return json.loads(text), origin
-    except json.JSONDecodeError as exc:
-        raise PolicyError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; expected an object with "
-            "initiator, operation, asset, amount, source, destination",
-            origin=origin,
-        ) from None
+    expected = "an object with initiator, operation, asset, amount, source, destination"
+    return loads_strict(text, origin, expected=expected), origin
 
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
@@ -157,10 +152,7 @@ def _read_history(path: Path, directory: Directory) -> list[Transaction]:
         if not line.strip():
             continue
         origin = f"{path} line {number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"invalid JSON at column {exc.colno}: {exc.msg}", origin=origin) from None
+        data = loads_strict(line, origin, one_line=True)
         tx = Transaction.from_dict(data, origin=origin)
         directory.check_transaction(tx, origin=origin)
         if history and tx.at < history[-1].at:

@@ -75,7 +75,7 @@ def lint(
                         rule.index,
                         None,
                         f"rule {rule.index} is never reached: rule {by} above it matches every transaction "
-                        "with an amount above zero that it would match",
+                        "that it would match",
                     )
                 )
             continue

@@ -64,7 +64,11 @@ def test_short_forms(directory: Directory) -> None:
 
 
 BAD = [
-    ({"actoin": "ALLOW"}, "actoin", "unknown key; expected one of initiator, operation"),
+    (
+        {"actoin": "ALLOW"},
+        "actoin",
+        "unknown key (did you mean 'action'?); expected one of initiator, operation",
+    ),
     ({"action": "PERMIT"}, "action", "expected one of ALLOW, BLOCK, 2-TIER, got 'PERMIT'"),
     ({"operation": "SWAP"}, "operation", "expected one of TRANSFER, CONTRACT_CALL"),
     ({"operation": ["TRANSFER", "SWAP"]}, "operation[1]", "got 'SWAP'"),
@@ -119,7 +123,7 @@ BAD = [
     (
         {"designated_signers": {"group": ["g"]}},
         "designated_signers.group",
-        "unknown key; expected one of users, groups",
+        "unknown key (did you mean 'groups'?); expected one of users, groups",
     ),
     ({"designated_signers": ["ok", ""]}, "designated_signers[1]", "expected a non-empty string, got ''"),
     ({"description": 5}, "description", "expected a non-empty string"),
