@@ -25,7 +25,7 @@ def describe(value: object) -> str:
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
-    """`; did you mean 'x'?` for the closest choice, or nothing (the scenario loader says it the same way)."""
+    """` (did you mean 'x'?)` for the closest choice, or nothing (the scenario loader says it the same way)."""
     close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
