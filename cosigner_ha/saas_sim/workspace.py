@@ -349,7 +349,13 @@ class Workspace:
         return user
 
     def add_api_user(
-        self, name: str, role: Role, *, new_id: Callable[[], str], path: str = "api_user", id: str | None = None
+        self,
+        name: str,
+        role: Role,
+        *,
+        new_id: Callable[[], str],
+        path: str = "api_user",
+        id: str | None = None,
     ) -> ApiUser:
         check_api_user_name(name, f"{path}.name")
         self._check_free(name, f"{path}.name")

@@ -44,7 +44,10 @@ def test_every_key(directory: Directory) -> None:
         PeerPattern("EXCHANGE", "exch-main"),
         PeerPattern("FIAT_ACCOUNT", "bank-usd"),
     )
-    assert r.destination == (PeerPattern("UNMANAGED", "cold", "EXTERNAL"), PeerPattern("ONE_TIME_ADDRESS", None))
+    assert r.destination == (
+        PeerPattern("UNMANAGED", "cold", "EXTERNAL"),
+        PeerPattern("ONE_TIME_ADDRESS", None),
+    )
     assert (r.address_type, r.asset) == ("one-time", "BTC")
     assert r.amount == AmountRange(Decimal("0.5"), Decimal(2), "NATIVE")
     assert r.window == Window(5400.0, per_initiator=True, per_destination=True)

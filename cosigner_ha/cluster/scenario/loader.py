@@ -104,14 +104,15 @@ class _Loader(WorkspaceReader, FaultReader):
         users = self.users(root.tables("users", what="an array of tables ([[users]])"))
         api_users = self.api_users(root.tables("api_users", what="an array of tables ([[api_users]])"))
         groups = self.groups(root.tables("groups", what="an array of tables ([[groups]])"))
+        self.check_ids()
         node_tables = root.tables("nodes", what="an array of tables ([[nodes]])")
         if not data.get("nodes"):
             self.problems.add("nodes", "required: at least one [[nodes]] table")
         nodes = self.nodes(node_tables)
         policy = None
         if (policy_table := root.table("policy")) is not None:
-            policy = self.policy_spec(policy_table)
-            policy_table.finish(("rules", "fireblocks_json"))
+            policy = self.policy_spec(policy_table, workspace=True)
+            policy_table.finish(("rules", "fireblocks_json", "amount_match"))
         workloads = self.workloads(root.tables("workload", what="an array of tables ([[workload]])"))
         faults = self.faults(root.tables("faults", what="an array of tables ([[faults]])"))
         expect = self.expect(root.table("expect"))

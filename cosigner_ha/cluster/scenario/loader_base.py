@@ -55,6 +55,11 @@ class LoaderBase:
         self.enclaves: dict[str, Enclave] = {}  # node -> its enclave kind
         self.workload_names: list[str] = []
         self.token_validity: float | None = None  # [saas] pairing_token_validity, once read
+        self.id_paths: dict[str, str] = {}  # user, API user and group ids -> where declared
+        self.group_paths: dict[str, str] = {}  # group names -> where declared
+        self.eur_rate: float | None = None  # US dollars per euro (eur_usd, or prices_usd.EUR)
+        self.eur_assets: set[str] = set()  # assets priced in workspace.prices_eur
+        self.amount_match = "exceed"  # [policy] amount_match, which `policy` faults keep
 
     # -- helpers ---------------------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@ what the run must show."""
 from __future__ import annotations
 
 import hashlib
-import json
 
 from cosigner_ha.cluster.scenario.durations import Rate, format_duration
 from cosigner_ha.cluster.scenario.keys import (
@@ -45,11 +44,20 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS
 from cosigner_ha.cluster.scenario.rules import check_rule
+from cosigner_ha.policy.errors import PolicyError
+from cosigner_ha.policy.jsondoc import loads_strict
+from cosigner_ha.policy.model import AMOUNT_MATCHES
 
 
 class TrafficReader(LoaderBase):
-    def policy_spec(self, t: Table) -> PolicySpec | None:
-        """`rules = [...]` or `fireblocks_json = "path"` ([policy] and `policy` faults)."""
+    def policy_spec(self, t: Table, *, workspace: bool = False) -> PolicySpec | None:
+        """`rules = [...]` or `fireblocks_json = "path"` ([policy] and `policy` faults). `amount_match` is
+        per workspace: read from [policy] (`workspace`), and a `policy` fault's policy keeps it."""
+        if workspace:
+            match = t.get(
+                "amount_match", strings_in(AMOUNT_MATCHES, one_of("amount matches", AMOUNT_MATCHES)), None
+            )
+            self.amount_match = match or "exceed"
         has_rules, has_file = "rules" in t.data, "fireblocks_json" in t.data
         if has_rules == has_file:
             t.error(
@@ -63,9 +71,13 @@ class TrafficReader(LoaderBase):
         mark = self.mark()
         rules = []
         for rule in t.tables("rules", what="an array of rule tables"):
-            if (checked := check_rule(rule, self.refs)) is not None:
+            if (checked := check_rule(rule, self.refs, self.eur_priced)) is not None:
                 rules.append(checked)
-        return InlinePolicy(tuple(rules)) if self.clean_since(mark) else None
+        return InlinePolicy(tuple(rules), self.amount_match) if self.clean_since(mark) else None
+
+    def eur_priced(self) -> bool:
+        """Whether EUR amounts can be judged: a rate (eur_usd) or EUR prices."""
+        return self.eur_rate is not None or bool(self.eur_assets)
 
     def fireblocks_json(self, t: Table) -> FireblocksPolicy | None:
         written = t.require("fireblocks_json", Conv("a path to a JSON file", nonempty_string))
@@ -81,18 +93,18 @@ class TrafficReader(LoaderBase):
             )
             return None
         try:
-            json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            if isinstance(exc, json.JSONDecodeError):
-                why = f" at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            else:
-                why = f" (not UTF-8 at byte {exc.start})"
+            loads_strict(data, written)
+        except PolicyError as exc:
             t.error(
                 "fireblocks_json",
-                f"{written!r} is not valid JSON{why}; expected an exported Fireblocks policy",
+                f"{written!r} is not valid JSON: {exc.problem}"
+                + (f" (at {exc.field})" if exc.field else "")
+                + "; expected an exported Fireblocks policy",
             )
             return None
-        return FireblocksPolicy(path=path, sha256=hashlib.sha256(data).hexdigest())
+        return FireblocksPolicy(
+            path=path, sha256=hashlib.sha256(data).hexdigest(), amount_match=self.amount_match
+        )
 
     def workloads(self, tables: list[Table]) -> list[Workload]:
         roles = self.roles
@@ -112,12 +124,19 @@ class TrafficReader(LoaderBase):
                     f"user or API user with role {', '.join(INITIATING_ROLES)}",
                 )
             asset = t.require("asset", self.refs.asset())
+            operation = t.get("operation", choice(Operation), Operation.TRANSFER)
             low = high = None
             if (amount := t.table("amount", required=True)) is not None:
                 low = amount.require("min", number(lo=0))
                 high = amount.get("max", number(lo=0), low)
                 if low is not None and high is not None and high < low:
                     amount.error("max", f"expected a maximum of at least the minimum {low:g}, got {high:g}")
+                if operation is Operation.TRANSFER and high == 0:
+                    amount.error(
+                        "max",
+                        "expected an amount above 0 for a TRANSFER (it moves something); zero amounts are "
+                        'for operations such as CONTRACT_CALL, TYPED_MESSAGE, RAW or APPROVE (operation = "...")',
+                    )
                 amount.finish()
             source = t.require("source", self.refs.account(("vault", "exchange", "fiat")))
             destination = t.require("destination", self.refs.account(tuple(ACCOUNT_KINDS), one_time=True))
@@ -135,7 +154,6 @@ class TrafficReader(LoaderBase):
                     f"expected {implied.value!r} for destination {destination!r} "
                     "(one-time:<address> destinations are one-time, workspace accounts whitelisted)",
                 )
-            operation = t.get("operation", choice(Operation), Operation.TRANSFER)
             rate: Rate | None = None
             start, stop, at, count = 0.0, None, None, 1
             if t.has("rate"):

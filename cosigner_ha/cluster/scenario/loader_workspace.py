@@ -9,6 +9,7 @@ from cosigner_ha.cluster.scenario.loader_base import (
     SITE,
     LoaderBase,
     https_url,
+    nonempty_string,
     target_reference,
 )
 from cosigner_ha.cluster.scenario.model import (
@@ -45,6 +46,8 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS
 
+ID: Conv[str] = Conv("an id (a non-empty string, such as a Fireblocks UUID)", nonempty_string)
+
 
 class WorkspaceReader(LoaderBase):
     def workspace(self, t: Table | None) -> Workspace | None:
@@ -68,10 +71,54 @@ class WorkspaceReader(LoaderBase):
             ids = t.get(field, array(IDENT), ())
             lists[field] = ids or ()
             self.refs.accounts[field].extend(lists[field])
+        eur_usd = t.get("eur_usd", number(above=0), None)
+        if eur_usd is not None and "EUR" in prices and prices["EUR"] != eur_usd:
+            t.error(
+                "eur_usd",
+                f"prices_usd.EUR = {prices['EUR']:g} (the older spelling of the rate) disagrees with "
+                f"eur_usd = {eur_usd:g}; expected the EUR rate once, as eur_usd",
+            )
+        self.eur_rate = eur_usd if eur_usd is not None else prices.get("EUR")
+        prices_eur: dict[str, float] = {}
+        if (eur_table := t.table("prices_eur")) is not None:
+            for asset, value in eur_table.data.items():
+                eur_table.has(asset)
+                if (price := eur_table.convert(asset, value, number(above=0))) is not None:
+                    prices_eur[asset] = price
+        self.eur_assets = set(prices_eur)
         t.finish()
         if not self.clean_since(mark) or name is None or env is None:
             return None
-        return Workspace(name=name, env=env, prices_usd=FrozenDict(prices), **lists)
+        return Workspace(
+            name=name,
+            env=env,
+            prices_usd=FrozenDict(prices),
+            eur_usd=eur_usd,
+            prices_eur=FrozenDict(prices_eur),
+            **lists,
+        )
+
+    def entity_id(self, t: Table, what: str) -> str | None:
+        """The Fireblocks id of a user, API user or group (a UUID, say): not a name, so no name rules
+        apply; unique across all three kinds, and never another entity's name."""
+        ident = t.get("id", ID, None)
+        if ident is not None:
+            if ident in self.id_paths:
+                t.error("id", f"{ident!r} is already the id of {self.id_paths[ident]}; expected unique ids")
+            else:
+                self.id_paths[ident] = f"{t.path} ({what})"
+        return ident
+
+    def check_ids(self) -> None:
+        """An id that is also a name would make a policy's reference ambiguous."""
+        names = {**self.person_paths, **self.group_paths}
+        for ident, path in self.id_paths.items():
+            if ident in names and not path.startswith(f"{names[ident]} "):
+                self.problems.add(
+                    f"{path.split(' ')[0]}.id",
+                    f"{ident!r} is the name of {names[ident]}; expected an id that is no user, API user or "
+                    "group name",
+                )
 
     def callbacks(self, t: Table | None) -> list[Callback]:
         if t is None:
@@ -158,6 +205,7 @@ class WorkspaceReader(LoaderBase):
             mark = self.mark()
             name = t.require("name", NAME)
             role = t.require("role", choice(UserRole))
+            user_id = self.entity_id(t, "a user")
             t.finish()
             if name is not None:
                 self.unique(t, name, self.person_paths, "user names")
@@ -168,13 +216,14 @@ class WorkspaceReader(LoaderBase):
                 if owners:
                     t.error("role", f"expected one OWNER at most; {owners[0]} is already the workspace owner")
                 owners.append(t.path)
+            if name is not None and user_id is not None:
+                self.refs.ids[user_id] = name
             if self.clean_since(mark) and name is not None and role is not None:
-                out.append(User(name, role))
+                out.append(User(name, role, user_id))
         return out
 
     def api_users(self, tables: list[Table]) -> list[ApiUser]:
         out = []
-        ids: dict[str, str] = {}
         for t in tables:
             mark = self.mark()
             name = t.require("name", NAME)
@@ -192,13 +241,9 @@ class WorkspaceReader(LoaderBase):
                 self.roles[name] = role
             if callback is not None:
                 self.callback_users.add(callback)
-            api_id = t.get("id", NAME, None)
-            if api_id is not None:
-                if api_id in ids:
-                    t.error(
-                        "id", f"{api_id!r} is already the id of {ids[api_id]}; expected unique API user ids"
-                    )
-                ids[api_id] = t.path
+            api_id = self.entity_id(t, "an API user")
+            if name is not None and api_id is not None:
+                self.refs.ids[api_id] = name
             t.finish()
             if self.clean_since(mark) and name is not None and role is not None:
                 out.append(ApiUser(name=name, role=role, callback=callback, id=api_id))
@@ -214,10 +259,14 @@ class WorkspaceReader(LoaderBase):
             name = t.require("name", NAME)
             if name is not None:
                 self.unique(t, name, seen, "group names")
+                self.group_paths[name] = t.path
             members = t.require("members", array(self.refs.person(), nonempty=True))
+            group_id = self.entity_id(t, "a group")
+            if name is not None and group_id is not None:
+                self.refs.group_ids[group_id] = name
             t.finish()
             if self.clean_since(mark) and name is not None and members is not None:
-                out.append(Group(name, members))
+                out.append(Group(name, members, group_id))
         return out
 
     def nodes(self, tables: list[Table]) -> list[Node]:
