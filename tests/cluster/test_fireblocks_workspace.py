@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 
 from cosigner_ha.cli import main
 from cosigner_ha.cluster.analyze import analyze
@@ -304,3 +305,23 @@ def test_a_transaction_source_is_an_account_the_workspace_holds() -> None:
         'source = "internal:cold-storage"\ndestination = "vault:hot"',
     )
     assert "workload[0].source" in _problems(text)
+
+
+def test_v2_rules_written_inline_as_the_policy_of_a_scenario_run_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inline = tomli_w.dumps({"policy": {"rules": v2_export()["policy"]["rules"]}})
+    scenario = tmp_path / "inline.toml"
+    scenario.write_text(WORKSPACE + "\n" + inline + WORKLOADS)
+    report = tmp_path / "report.json"
+    code = main(["run", str(scenario), "--json", str(report)])
+    capsys.readouterr()
+    data = json.loads(report.read_text())
+    assert (code, data["transactions"]["by_status"]) == (0, {"COMPLETED": 5, "BLOCKED": 2})
+
+
+def test_inline_v2_rules_are_checked_by_name_and_path_when_loading() -> None:
+    rules = v2_export()["policy"]["rules"]
+    rules[1]["verdict"]["action"] = "SCREEN"
+    problems = _problems(WORKSPACE + "\n" + tomli_w.dumps({"policy": {"rules": rules}}))
+    assert "policy.rules[1].verdict.action: verdict SCREEN is not supported by this simulator" in problems

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from cosigner_ha.cluster.scenario.durations import Rate, format_duration
+from cosigner_ha.cluster.scenario.frozen import freeze
 from cosigner_ha.cluster.scenario.keys import (
     WORKLOAD_KEYS,
 )
@@ -44,8 +45,10 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS
 from cosigner_ha.cluster.scenario.rules import check_rule
+from cosigner_ha.policy.directory import Directory
 from cosigner_ha.policy.errors import PolicyError
 from cosigner_ha.policy.jsondoc import loads_strict
+from cosigner_ha.policy.loading import detect_form, load_policy
 from cosigner_ha.policy.model import AMOUNT_MATCHES
 
 
@@ -69,11 +72,30 @@ class TrafficReader(LoaderBase):
         if has_file:
             return self.fireblocks_json(t)
         mark = self.mark()
+        tables = t.tables("rules", what="an array of rule tables")
+        if tables and (exported := self.exported_rules(t, tables)) is not None:
+            return exported if self.clean_since(mark) else None
         rules = []
-        for rule in t.tables("rules", what="an array of rule tables"):
+        for rule in tables:
             if (checked := check_rule(rule, self.refs, self.eur_priced)) is not None:
                 rules.append(checked)
         return InlinePolicy(tuple(rules), self.amount_match) if self.clean_since(mark) else None
+
+    def exported_rules(self, t: Table, tables: list[Table]) -> InlinePolicy | None:
+        """Rules written inline in a Fireblocks form (v1 or v2): the policy loader checks their structure
+        now; the names and ids they use are checked against the workspace when the policy is published
+        (validation, `analyze`, `policy lint`), as Fireblocks does. None: native rules, checked here."""
+        raw: list[object] = [tb.data for tb in tables]
+        try:
+            form = detect_form(raw, self.problems.origin)
+            if form == "native":
+                return None
+            load_policy({"rules": raw}, Directory.permissive(), origin=self.problems.origin)
+        except PolicyError as exc:
+            where = "rules" if exc.rule_index is None else f"rules[{exc.rule_index}]"
+            t.error(f"{where}.{exc.field}" if exc.field else where, exc.problem)
+            return InlinePolicy((), self.amount_match)
+        return InlinePolicy(tuple(freeze(rule) for rule in raw), self.amount_match)
 
     def eur_priced(self) -> bool:
         """Whether EUR amounts can be judged: a rate (eur_usd) or EUR prices."""
