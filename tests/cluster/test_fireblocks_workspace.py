@@ -325,3 +325,20 @@ def test_inline_v2_rules_are_checked_by_name_and_path_when_loading() -> None:
     rules[1]["verdict"]["action"] = "SCREEN"
     problems = _problems(WORKSPACE + "\n" + tomli_w.dumps({"policy": {"rules": rules}}))
     assert "policy.rules[1].verdict.action: verdict SCREEN is not supported by this simulator" in problems
+
+
+def test_an_export_naming_an_unknown_id_stops_the_run_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = v2_export()
+    export["policy"]["rules"][2]["verdict"]["designatedSigners"] = {
+        "type": "MULTIPLE",
+        "groups": ["00000000-dead-beef-0000-000000000000"],
+    }
+    (tmp_path / "active_policy.json").write_text(json.dumps(export))
+    scenario = tmp_path / "export.toml"
+    scenario.write_text(WORKSPACE + '\n[policy]\nfireblocks_json = "active_policy.json"\n' + WORKLOADS)
+    code = main(["run", str(scenario)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "rule 2" in err and "verdict.designatedSigners" in err and "00000000-dead-beef" in err
