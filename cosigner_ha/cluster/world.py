@@ -42,6 +42,7 @@ from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
 from cosigner_ha.policy import PolicyEngine, load_policy
 from cosigner_ha.policy.jsondoc import loads_strict
+from cosigner_ha.policy.loading import default_policy
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
 from cosigner_ha.saas_sim.saas import directory_of
 from cosigner_ha.saas_sim.workspace import Workspace
@@ -187,11 +188,9 @@ def policy_source(
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
     the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
     if policy is None:
-        signers = [u.name for u in scenario.api_users if any(u.name in n.api_users for n in scenario.nodes)]
-        rule: dict[str, Any] = {"action": "ALLOW"}
-        if signers:
-            rule["designated_signers"] = {"users": signers}
-        return {"rules": [rule]}, f"{scenario.origin} (default policy)"
+        served = {user for node in scenario.nodes for user in node.api_users}
+        source = default_policy([u.name for u in scenario.api_users], served)
+        return source, f"{scenario.origin} (default policy)"
     match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
         return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,24 @@ def read_document(path: Path) -> dict[str, Any]:
     return data
 
 
+def default_policy(api_users: Sequence[str], served: Collection[str]) -> dict[str, Any]:
+    """What a workspace without a `[policy]` runs (docs/scenarios.md): one ALLOW rule, everything else
+    `*`, designated signers every API user a node serves at the start, in the order they are declared."""
+    signers = [name for name in api_users if name in served]
+    rule: dict[str, Any] = {"action": "ALLOW"}
+    if signers:
+        rule["designated_signers"] = {"users": signers}
+    return {"rules": [rule]}
+
+
+def _scenario_default(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The default policy of a scenario file read as plain data (names only; the loader checked it)."""
+    api_users = [u.get("name") for u in data.get("api_users", []) if isinstance(u, Mapping)]
+    nodes = [n for n in data.get("nodes", []) if isinstance(n, Mapping)]
+    served = {u for n in nodes for u in n.get("api_users", []) if isinstance(u, str)}
+    return default_policy([u for u in api_users if isinstance(u, str)], served)
+
+
 def load_policy_file(path: str | Path, directory: Directory) -> Policy:
     """A Fireblocks JSON export, a native policy (TOML or JSON), or a scenario file's `[policy]`."""
     path = Path(path)
@@ -202,4 +220,6 @@ def load_policy_file(path: str | Path, directory: Directory) -> Policy:
         return load_policy(data, directory, origin=origin, base_dir=path.parent)
     if isinstance(data.get("policy"), Mapping):
         return load_policy(data["policy"], directory, origin=f"{origin} [policy]", base_dir=path.parent)
+    if "policy" not in data and isinstance(data.get("workspace"), Mapping):  # as `run` does
+        return load_policy(_scenario_default(data), directory, origin=f"{origin} (default policy)")
     raise PolicyError("expected [[rules]] or a [policy] section (as in a scenario file)", origin=origin)

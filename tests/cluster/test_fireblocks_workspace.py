@@ -342,3 +342,32 @@ def test_an_export_naming_an_unknown_id_stops_the_run_before_it_starts(
     err = capsys.readouterr().err
     assert code == 2
     assert "rule 2" in err and "verdict.designatedSigners" in err and "00000000-dead-beef" in err
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).parents[2].joinpath("scenarios").glob("*.toml")), ids=str
+)
+def test_every_file_run_accepts_policy_lint_and_eval_accept(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One workspace file for every command: a bundled scenario (with or without [policy]) lints and
+    evaluates as a scenario, with the policy `run` would publish."""
+    scenario = load_scenario(path)
+    assert main(["policy", "lint", str(path)]) in (0, 1)
+    workload = scenario.workloads[0]
+    tx = {
+        "initiator": workload.initiator,
+        "operation": str(workload.operation),
+        "asset": workload.asset,
+        "amount": workload.amount_min,
+        "source": workload.source,
+        "destination": workload.destination,
+    }
+    capsys.readouterr()
+    assert main(["policy", "eval", str(path), "--tx", json.dumps(tx)]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] in (
+        "PENDING_SIGNATURE",
+        "PENDING_AUTHORIZATION",
+        "FAILED",
+        "BLOCKED",
+    )
