@@ -13,6 +13,7 @@ from typing import Any
 
 from .directory import Directory
 from .model import Policy, Rule
+from .reading import did_you_mean
 from .resolve import expand
 
 CODES = {
@@ -238,11 +239,16 @@ def _unknown(
 ) -> Iterator[RuleError]:
     if not directory.strict:
         return
+    people = [u.name for u in (*directory.users, *directory.api_users)]
     for user in users:
         if directory.user(user) is None:
+            hint = did_you_mean(user, people)
             yield RuleError(
-                f"{what} {user!r} is not a user or API user of the workspace", "UNKNOWN_USER", field
+                f"{what} {user!r} is not a user or API user of the workspace{hint}", "UNKNOWN_USER", field
             )
     for group in groups:
         if directory.members(group) is None:
-            yield RuleError(f"{what} group {group!r} is not a group of the workspace", "UNKNOWN_GROUP", field)
+            hint = did_you_mean(group, list(directory.groups))
+            yield RuleError(
+                f"{what} group {group!r} is not a group of the workspace{hint}", "UNKNOWN_GROUP", field
+            )

@@ -355,3 +355,14 @@ def test_a_v1_policy_and_its_v2_translation_decide_every_transaction_alike(
         assert decisions[0] == decisions[1] == decisions[2], transaction
         for engine, decision in zip(engines, decisions, strict=True):
             engine.record(transaction, decision)
+
+
+def test_an_unknown_name_gets_a_suggestion(directory: Directory) -> None:
+    rule = {"action": "ALLOW", "designated_signers": ["signer-aa"], "initiator": {"groups": ["group1"]}}
+    result = validate(load_policy({"rules": [rule]}, directory, origin="p"), directory)
+    messages = [e.message for c in result.results for e in c.errors]
+    assert "initiator group 'group1' is not a group of the workspace (did you mean 'group-1'?)" in messages
+    assert any(
+        "'signer-aa' is not a user or API user of the workspace (did you mean 'signer-a'?)" in m
+        for m in messages
+    )
