@@ -14,19 +14,21 @@ a standby would be left.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from cosigner_ha.cluster.scenario import (
+    FaultAction,
     FireblocksPolicy,
     InlinePolicy,
     Scenario,
     load_scenario,
     scenario_to_dict,
 )
-from cosigner_ha.policy import Directory, Finding, Policy, Rule, lint, load_policy, load_policy_file
+from cosigner_ha.policy import Directory, Finding, Policy, Rule, lint, load_policy
 from cosigner_ha.policy.resolve import expand
 
 Level = Literal["node", "zone", "region", "provider"]
@@ -173,15 +175,34 @@ def scenario_policy(
     scenario: Scenario, directory: Directory
 ) -> tuple[Policy, Literal["inline", "fireblocks", "default"]]:
     """The scenario's policy as `cosigner_ha.policy` loads it; PolicyError when it does not load."""
-    origin = f"{scenario.origin} [policy]"
     spec = scenario.policy
-    if isinstance(spec, InlinePolicy):
-        return load_policy({"rules": spec.rule_dicts()}, directory, origin=origin), "inline"
-    if isinstance(spec, FireblocksPolicy):
-        return load_policy_file(spec.path, directory), "fireblocks"
+    if spec is not None:
+        loaded = spec_policy(spec, directory, f"{scenario.origin} [policy]")
+        return loaded, "inline" if isinstance(spec, InlinePolicy) else "fireblocks"
     return load_policy(
         {"rules": default_policy_rules(scenario)}, directory, origin=f"{scenario.origin} (default policy)"
     ), "default"
+
+
+def spec_policy(spec: InlinePolicy | FireblocksPolicy, directory: Directory, origin: str) -> Policy:
+    """A policy of the scenario (its `[policy]`, or what a `policy` fault publishes) as the SaaS loads it."""
+    match = {} if spec.amount_match == "exceed" else {"amount_match": spec.amount_match}
+    if isinstance(spec, InlinePolicy):
+        return load_policy({"rules": spec.rule_dicts(), **match}, directory, origin=origin)
+    return load_policy({"fireblocks_json": str(spec.path), **match}, directory, origin=origin)
+
+
+def fault_policy_findings(
+    scenario: Scenario, directory: Directory, topology: Mapping[str, Sequence[str]]
+) -> list[Finding]:
+    """Lint of every policy a `policy` fault publishes, each finding naming its fault (`faults[i]`)."""
+    found: list[Finding] = []
+    for index, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.POLICY and fault.policy is not None:
+            where = f"faults[{index}]"
+            policy = spec_policy(fault.policy, directory, f"{scenario.origin} {where}")
+            found.extend(dataclasses.replace(f, policy=where) for f in lint(policy, directory, topology))
+    return found
 
 
 # -- analysis -----------------------------------------------------------------------------------------
@@ -196,7 +217,7 @@ def analyze(scenario: Scenario) -> Analysis:
     directory = Directory.from_scenario(scenario_to_dict(scenario), origin=scenario.origin)
     policy, source = scenario_policy(scenario, directory)
     topology = {name: list(users) for name, users in scenario.api_users_by_node().items()}
-    findings = tuple(lint(policy, directory, topology))
+    findings = (*lint(policy, directory, topology), *fault_policy_findings(scenario, directory, topology))
     domains = failure_domains(scenario)
     losses = _losses(scenario, domains)
     serving = scenario.nodes_by_api_user()
@@ -220,7 +241,7 @@ def analyze(scenario: Scenario) -> Analysis:
             notes = tuple(
                 f.message
                 for f in findings
-                if f.rule == rule.index and f.code == "EXCHANGE_FIAT_MULTIPLE_SIGNERS"
+                if f.policy is None and f.rule == rule.index and f.code == "EXCHANGE_FIAT_MULTIPLE_SIGNERS"
             )
             analysed.append(_analyse_rule(rule, scenario, directory, serving, losses, notes))
     return Analysis(

@@ -159,9 +159,10 @@ def _findings(analysis: Analysis, console: Console) -> None:
     for f in analysis.findings:
         style = "bold red" if f.severity == "error" else "yellow"
         code = f.code if f.field is None else f"{f.code}\n{f.field}"
-        table.add_row(
-            "-" if f.rule is None else str(f.rule), f.severity, Text(code), Text(f.message), style=style
-        )
+        rule = "-" if f.rule is None else str(f.rule)
+        if f.policy is not None:  # a policy a `policy` fault publishes
+            rule = f"{f.policy}\nrule {rule}"
+        table.add_row(rule, f.severity, Text(code), Text(f.message), style=style)
     console.print(table)
 
 

@@ -41,6 +41,8 @@ from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
 from cosigner_ha.policy import PolicyEngine, load_policy, vocabulary
+from cosigner_ha.policy.jsondoc import loads_strict
+from cosigner_ha.policy.loading import default_policy
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
 from cosigner_ha.saas_sim.saas import directory_of
 from cosigner_ha.saas_sim.workspace import Workspace
@@ -152,8 +154,13 @@ def attempt_timeout(scenario: Scenario) -> float:
 
 
 def workspace_spec(scenario: Scenario) -> dict[str, Any]:
+    """The SaaS's workspace, with the Fireblocks ids the scenario fixes (a policy export names by id)."""
     w = scenario.workspace
-    return {
+
+    def ident(value: str | None) -> dict[str, str]:
+        return {} if value is None else {"id": value}
+
+    spec: dict[str, Any] = {
         "name": w.name,
         "env": str(w.env),
         "prices_usd": dict(w.prices_usd),
@@ -161,10 +168,18 @@ def workspace_spec(scenario: Scenario) -> dict[str, Any]:
         "exchanges": list(w.exchanges),
         "fiat_accounts": list(w.fiat_accounts),
         "wallets": list(w.wallets),
-        "users": [{"name": u.name, "role": str(u.role)} for u in scenario.users],
-        "api_users": [{"name": u.name, "role": str(u.role)} for u in scenario.api_users],
-        "groups": [{"name": g.name, "members": list(g.members)} for g in scenario.groups],
+        "internal_wallets": list(w.internal_wallets),
+        "network_connections": list(w.network_connections),
+        "contract_wallets": list(w.contract_wallets),
+        "prices_eur": dict(w.prices_eur),
+        "users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in scenario.users],
+        "api_users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in scenario.api_users],
+        "groups": [{"name": g.name, "members": list(g.members), **ident(g.id)} for g in scenario.groups],
     }
+    rate = w.eur_usd if w.eur_usd is not None else w.prices_usd.get("EUR")  # prices_usd.EUR: older spelling
+    if rate is not None:
+        spec["eur_usd"] = rate
+    return spec
 
 
 def policy_source(
@@ -173,17 +188,19 @@ def policy_source(
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
     the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
     if policy is None:
-        signers = [u.name for u in scenario.api_users if any(u.name in n.api_users for n in scenario.nodes)]
-        rule: dict[str, Any] = {"action": "ALLOW"}
-        if signers:
-            rule["designated_signers"] = {"users": signers}
-        return {"rules": [rule]}, f"{scenario.origin} (default policy)"
+        served = {user for node in scenario.nodes for user in node.api_users}
+        source = default_policy([u.name for u in scenario.api_users], served)
+        return source, f"{scenario.origin} (default policy)"
+    match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts()}, f"{scenario.origin} {where}"
+        return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
     try:
-        return json.loads(policy.path.read_text()), str(policy.path)
-    except (OSError, ValueError) as exc:
+        document = loads_strict(policy.path.read_bytes(), str(policy.path))
+    except OSError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
+    if not isinstance(document, dict):
+        raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")
+    return {**document, **match}, str(policy.path)
 
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first

@@ -9,6 +9,7 @@ from .decision import ApprovalGroup, ApprovalSpec, Decision
 from .directory import Directory, User
 from .engine import PolicyEngine
 from .errors import PolicyError, PriceError
+from .ledger import CountedHistory
 from .lint import Finding, lint
 from .loading import load_policy, load_policy_file
 from .model import Policy, Rule
@@ -20,6 +21,7 @@ __all__ = [
     "ApprovalGroup",
     "ApprovalSpec",
     "ApprovalTracker",
+    "CountedHistory",
     "Decision",
     "Directory",
     "Finding",

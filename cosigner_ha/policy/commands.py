@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ from rich.table import Table
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
+from .jsondoc import loads_strict
 from .lint import ERROR, lint
-from .loading import load_policy_file, read_document
+from .loading import load_policy, load_policy_file, read_document
 from .model import Policy
 from .transaction import Transaction
 from .validation import validate
@@ -92,9 +94,32 @@ def _load(args: argparse.Namespace) -> tuple[Policy, Directory, dict[str, list[s
     return load_policy_file(args.policy, directory), directory, topology
 
 
+def fault_policies(path: Path, directory: Directory) -> list[tuple[str, Policy]]:
+    """The policies a scenario file's `policy` faults publish (`[[faults]] action = "policy"`), each with
+    `faults[i]`; they keep the workspace's `[policy] amount_match`."""
+    if path.suffix.lower() != ".toml":
+        return []
+    data = read_document(path)
+    faults = data.get("faults", [])
+    section = data.get("policy")
+    match = section.get("amount_match") if isinstance(section, Mapping) else None
+    found = []
+    for i, fault in enumerate(faults if isinstance(faults, list) else []):
+        if isinstance(fault, Mapping) and fault.get("action") == "policy":
+            source: dict[str, Any] = {k: fault[k] for k in ("rules", "fireblocks_json") if k in fault}
+            if match is not None:
+                source["amount_match"] = match
+            where = f"faults[{i}]"
+            origin = f"{path} {where}"
+            found.append((where, load_policy(source, directory, origin=origin, base_dir=path.parent)))
+    return found
+
+
 def run_lint(args: argparse.Namespace) -> int:
     policy, directory, topology = _load(args)
     findings = lint(policy, directory, topology)
+    for where, published in fault_policies(Path(args.policy), directory):
+        findings.extend(replace(f, policy=where) for f in lint(published, directory, topology))
     errors = sum(1 for f in findings if f.severity == ERROR)
     if args.json:
         report = {
@@ -113,7 +138,7 @@ def run_lint(args: argparse.Namespace) -> int:
             console.print(f"{summary}: no findings", markup=False, highlight=False, soft_wrap=True)
         else:
             table = Table(title=escape(summary), title_justify="left")
-            table.add_column("rule", no_wrap=True)
+            table.add_column("rule", no_wrap=True)  # "faults[i]" above it: a policy a fault publishes
             table.add_column("severity", no_wrap=True)
             table.add_column("code / field", overflow="fold", max_width=32)
             table.add_column("message", overflow="fold", min_width=24)
@@ -121,6 +146,8 @@ def run_lint(args: argparse.Namespace) -> int:
                 style = "bold red" if f.severity == ERROR else "yellow"
                 code = escape(f.code if f.field is None else f"{f.code}\n{f.field}")
                 rule = "-" if f.rule is None else str(f.rule)
+                if f.policy is not None:
+                    rule = f"{f.policy}\nrule {rule}"
                 table.add_row(rule, f.severity, code, escape(f.message), style=style)
             console.print(table)
             warnings = len(findings) - errors
@@ -137,14 +164,8 @@ def _read_tx(text: str) -> tuple[object, str]:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PolicyError(f"cannot read the file: {exc.strerror}", origin=origin) from None
-    try:
-        return json.loads(text), origin
-    except json.JSONDecodeError as exc:
-        raise PolicyError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; expected an object with "
-            "initiator, operation, asset, amount, source, destination",
-            origin=origin,
-        ) from None
+    expected = "an object with initiator, operation, asset, amount, source, destination"
+    return loads_strict(text, origin, expected=expected), origin
 
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
@@ -157,10 +178,7 @@ def _read_history(path: Path, directory: Directory) -> list[Transaction]:
         if not line.strip():
             continue
         origin = f"{path} line {number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"invalid JSON at column {exc.colno}: {exc.msg}", origin=origin) from None
+        data = loads_strict(line, origin, one_line=True)
         tx = Transaction.from_dict(data, origin=origin)
         directory.check_transaction(tx, origin=origin)
         if history and tx.at < history[-1].at:

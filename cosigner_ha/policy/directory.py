@@ -60,6 +60,9 @@ class Directory:
         exchanges: Iterable[str] = (),
         fiat_accounts: Iterable[str] = (),
         wallets: Iterable[str] = (),
+        internal_wallets: Iterable[str] = (),
+        network_connections: Iterable[str] = (),
+        contract_wallets: Iterable[str] = (),
         prices_usd: Mapping[str, object] | None = None,
         eur_usd: object | None = None,
         prices_eur: Mapping[str, object] | None = None,
@@ -128,17 +131,43 @@ class Directory:
                 raise PolicyError(
                     f"group id {ref!r} names unknown group {name!r}", origin=origin, field="group_ids"
                 )
+            if ref in self._by_ref or (ref in self._group_by_ref and self._group_by_ref[ref] != name):
+                other = self._by_ref.get(ref) or self._group_by_ref[ref]
+                raise PolicyError(
+                    f"id {ref!r} of group {name!r} is already the id or name of {other!r}; "
+                    "expected one id per user, API user and group",
+                    origin=origin,
+                    field=f"groups.{name}.id",
+                )
             self._group_by_ref[ref] = name
+        for user in (*self.users, *self.api_users):
+            if user.id is not None and user.id in self.groups:
+                raise PolicyError(
+                    f"id {user.id!r} of {user.name!r} is already the name of a group; "
+                    "expected one id per user, API user and group",
+                    origin=origin,
+                    field="id",
+                )
         self.vaults = tuple(vaults)
         self.exchanges = tuple(exchanges)
         self.fiat_accounts = tuple(fiat_accounts)
         self.wallets = tuple(wallets)
-        self._accounts = {
-            "VAULT": frozenset(self.vaults),
-            "EXCHANGE": frozenset(self.exchanges),
-            "FIAT_ACCOUNT": frozenset(self.fiat_accounts),
-            "UNMANAGED": frozenset(self.wallets),
+        self.internal_wallets = tuple(internal_wallets)
+        self.network_connections = tuple(network_connections)
+        self.contract_wallets = tuple(contract_wallets)
+        # (type, subtype) -> ids, as a transaction's peer names them (transaction.ACCOUNT_KINDS)
+        self._peers: dict[tuple[str, str | None], frozenset[str]] = {
+            ("VAULT", None): frozenset(self.vaults),
+            ("EXCHANGE", None): frozenset(self.exchanges),
+            ("FIAT_ACCOUNT", None): frozenset(self.fiat_accounts),
+            ("UNMANAGED", "EXTERNAL"): frozenset(self.wallets),
+            ("UNMANAGED", "INTERNAL"): frozenset(self.internal_wallets),
+            ("UNMANAGED", "CONTRACT"): frozenset(self.contract_wallets),
+            ("NETWORK_CONNECTION", None): frozenset(self.network_connections),
         }
+        self._accounts: dict[str, frozenset[str]] = {}
+        for (peer_type, _), ids in self._peers.items():
+            self._accounts[peer_type] = self._accounts.get(peer_type, frozenset()) | ids
         usd = _prices(prices_usd or {}, origin, "prices_usd")
         eur = _prices(prices_eur or {}, origin, "prices_eur")
         if eur_usd is not None:
@@ -205,7 +234,14 @@ class Directory:
                 )
             groups[entry["name"]] = strings(entry, "members", f"groups[{i}].members")
             if "id" in entry:
-                group_ids[str(entry["id"])] = entry["name"]
+                ref = str(entry["id"])
+                if ref in group_ids:
+                    raise PolicyError(
+                        f"id {ref!r} is already the id of group {group_ids[ref]!r}; expected unique ids",
+                        origin=origin,
+                        field=f"groups[{i}].id",
+                    )
+                group_ids[ref] = entry["name"]
         return cls(
             users=people("users"),
             api_users=people("api_users"),
@@ -215,9 +251,12 @@ class Directory:
             exchanges=strings(workspace, "exchanges", "workspace.exchanges"),
             fiat_accounts=strings(workspace, "fiat_accounts", "workspace.fiat_accounts"),
             wallets=strings(workspace, "wallets", "workspace.wallets"),
+            internal_wallets=strings(workspace, "internal_wallets", "workspace.internal_wallets"),
+            network_connections=strings(workspace, "network_connections", "workspace.network_connections"),
+            contract_wallets=strings(workspace, "contract_wallets", "workspace.contract_wallets"),
             prices_usd=_table(workspace, "prices_usd", origin),
             prices_eur=_table(workspace, "prices_eur", origin),
-            eur_usd=workspace.get("eur_usd"),
+            eur_usd=eur_rate(workspace, origin),
             origin=origin,
         )
 
@@ -256,6 +295,10 @@ class Directory:
         known = self._accounts.get(peer_type)
         return known is None or account_id in known
 
+    def knows_peer(self, peer_type: str, account_id: str, subtype: str | None) -> bool:
+        known = self._peers.get((peer_type, subtype))
+        return known is None or account_id in known
+
     def check_transaction(self, tx: Transaction, *, origin: str) -> None:
         """Refuse a transaction naming a user or account the workspace does not have (strict only)."""
         if not self.strict:
@@ -267,7 +310,7 @@ class Directory:
                 field="initiator",
             )
         for field, peer in (("source", tx.source_peer), ("destination", tx.destination_peer)):
-            if not self.knows_account(peer.type, peer.id):
+            if not self.knows_peer(peer.type, peer.id, peer.subtype):
                 raise PolicyError(
                     f"{getattr(tx, field)!r} is not an account of the workspace",
                     origin=origin,
@@ -283,6 +326,25 @@ class Directory:
         if currency == "NATIVE":
             return 1
         return self._scales[currency][1].get(asset)
+
+
+def eur_rate(workspace: Mapping[str, Any], origin: str) -> object | None:
+    """US dollars per euro: `eur_usd`, the documented key, or `prices_usd.EUR` (the spelling an earlier
+    scenario format used), which must then agree with it."""
+    rate: object | None = workspace.get("eur_usd")
+    prices = workspace.get("prices_usd")
+    alias: object | None = prices.get("EUR") if isinstance(prices, Mapping) else None
+    if rate is None:
+        return alias
+    if alias is not None and _positive(alias, origin, "workspace.prices_usd.EUR") != _positive(
+        rate, origin, "workspace.eur_usd"
+    ):
+        raise PolicyError(
+            f"prices_usd.EUR = {alias!r} disagrees with eur_usd = {rate!r}; give the EUR rate once, as eur_usd",
+            origin=origin,
+            field="workspace.prices_usd.EUR",
+        )
+    return rate
 
 
 def _table(workspace: Mapping[str, Any], key: str, origin: str) -> Mapping[str, object]:

@@ -24,8 +24,8 @@ from .decision import (
 )
 from .directory import Directory
 from .errors import PolicyError, PriceError
-from .ledger import WindowTotal
-from .model import PeerPattern, Policy, Rule
+from .ledger import CountedHistory, WindowTotal
+from .model import ZERO_VALUE_OPERATIONS, PeerPattern, Policy, Rule
 from .money import to_units
 from .resolve import approval_spec, expand
 from .transaction import EXCHANGE_OR_FIAT, Peer, Transaction
@@ -44,6 +44,7 @@ class _CompiledRule:
         "block",
         "currency",
         "fail",
+        "inclusive",
         "index",
         "max",
         "min",
@@ -60,7 +61,7 @@ class _CompiledRule:
         "window",
     )
 
-    def __init__(self, rule: Rule, directory: Directory) -> None:
+    def __init__(self, rule: Rule, directory: Directory, amount_match: str) -> None:
         self.index = rule.index
         self.action = rule.action
         amount = rule.amount
@@ -70,6 +71,8 @@ class _CompiledRule:
         self.min = to_units(amount.min) * scale
         self.max = None if amount.max is None else to_units(amount.max) * scale
         self.unbounded = amount.unbounded and rule.window is None
+        # "exceed" (the documented wording) or "at-least" the minimum; see `zero_matches`.
+        self.inclusive = amount_match == "at-least"
         window = rule.window
         self.window = None if window is None else window.seconds
         self.per_initiator = window is not None and window.per_initiator
@@ -149,9 +152,14 @@ class PolicyEngine:
     `decide` does not count the transaction; `record` adds one that goes on toward signing to the
     totals of every amount-over-time rule whose scope it falls in, whichever rule it matched. Calls come
     in time order (`at` never goes back), each transaction recorded right after it is decided.
+
+    `history` carries the counted transactions over from the engine of the policy published before
+    (`engine.history`): publishing a policy, or the same one again, does not reset the rolling totals.
     """
 
-    def __init__(self, policy: Policy, directory: Directory) -> None:
+    def __init__(
+        self, policy: Policy, directory: Directory, *, history: CountedHistory | None = None
+    ) -> None:
         result = validate(policy, directory)
         if not result.ok:
             first = next(c for c in result.results if c.errors)
@@ -165,7 +173,7 @@ class PolicyEngine:
         self.policy = policy
         self.directory = directory
         rules = policy.rules
-        self._rules = [_CompiledRule(rule, directory) for rule in rules]
+        self._rules = [_CompiledRule(rule, directory, policy.amount_match) for rule in rules]
         self._windowed_mask = sum(1 << r.index for r in self._rules if r.window is not None)
         initiators: dict[int, frozenset[str]] = {
             r.index: frozenset(
@@ -188,6 +196,14 @@ class PolicyEngine:
         )
         self._multipliers: dict[tuple[str, str], int] = {}
         self._last_at = float("-inf")
+        self.history = CountedHistory() if history is None else history
+        for r in self._rules:
+            if r.window is not None:
+                self.history.cover(r.window)
+        for past in self.history.entries:  # the earlier policy's counted transactions, toward these rules
+            self._count(past)
+        if self.history.entries:
+            self._last_at = self.history.entries[-1].at
 
     # -- the index ---------------------------------------------------------------------------------------
 
@@ -244,12 +260,13 @@ class PolicyEngine:
         mask = self._candidates(tx)
         rules = self._rules
         units = tx.units
+        zero_value = tx.operation in ZERO_VALUE_OPERATIONS
         while mask:
             low = mask & -mask
             rule = rules[low.bit_length() - 1]
             mask ^= low
             if rule.unbounded:
-                if units > 0:
+                if units > 0 or rule.inclusive or zero_value:
                     return rule.decision(tx, self.directory)
                 continue
             value = units * self._multiplier(tx.asset, rule.currency)
@@ -260,7 +277,11 @@ class PolicyEngine:
                     value += total.expire(tx.at - rule.window)
                     if not total.entries:
                         del rule.totals[key]  # keys come and go (one-time addresses): keep only live ones
-            if value > rule.min and (rule.max is None or value <= rule.max):
+            if rule.inclusive:
+                above = value >= rule.min
+            else:
+                above = value > rule.min or (zero_value and value == 0 and rule.min == 0)
+            if above and (rule.max is None or value <= rule.max):
                 return rule.decision(tx, self.directory)
         return NO_MATCH
 
@@ -269,6 +290,10 @@ class PolicyEngine:
         self._advance(tx)
         if not decision.counts:
             return
+        self.history.add(tx)
+        self._count(tx)
+
+    def _count(self, tx: Transaction) -> None:
         mask = self._candidates(tx) & self._windowed_mask
         rules = self._rules
         while mask:

@@ -27,15 +27,19 @@ class Finding:
     rule: int | None
     field: str | None
     message: str
+    policy: str | None = None  # which policy, when a scenario has several (`faults[2]`); None: the first
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "severity": self.severity,
             "code": self.code,
             "rule": self.rule,
             "field": self.field,
             "message": self.message,
         }
+        if self.policy is not None:
+            out["policy"] = self.policy
+        return out
 
 
 def lint(
@@ -75,7 +79,7 @@ def lint(
                         rule.index,
                         None,
                         f"rule {rule.index} is never reached: rule {by} above it matches every transaction "
-                        "with an amount above zero that it would match",
+                        "that it would match",
                     )
                 )
             continue
@@ -193,6 +197,19 @@ def _topology_warnings(
             )
     if len(serving) == 1:
         (node,) = serving
+        exchange_or_fiat = rule.source is not None and all(
+            p.type in ("EXCHANGE", "FIAT_ACCOUNT") for p in rule.source
+        )
+        if exchange_or_fiat:
+            # More API users here is exactly what makes these transactions fail (tap-policy.md section 3).
+            advice = (
+                "exchange and fiat sources take exactly one designated API user, so adding API users would "
+                "make them fail (SIGNER_NOT_FOUND); for availability keep that node quick to recover (a "
+                "standby host, a backup to restore), or move funds through a vault, whose rules may name a "
+                "group of API users on several nodes"
+            )
+        else:
+            advice = "pair another node's API user and designate it too"
         found.append(
             Finding(
                 WARNING,
@@ -200,7 +217,7 @@ def _topology_warnings(
                 rule.index,
                 field,
                 f"only node {node!r} serves this rule's designated signers: when it is down, matching "
-                "transactions wait until the signing timeout; pair another node's API user",
+                f"transactions wait until the signing timeout; {advice}",
             )
         )
     return found

@@ -23,6 +23,10 @@ OPERATIONS = (
     "TYPED_MESSAGE",
     "PROGRAM_CALL",
 )
+#: Operations whose amount is not value moved (an ERC-20 `transfer()` is a CONTRACT_CALL of 0 ETH): with
+#: amount_match "exceed", an amount of 0 still matches a rule whose minimum is 0. A TRANSFER of nothing
+#: does not ("greater than $0", the seed's HA page), unless amount_match is "at-least".
+ZERO_VALUE_OPERATIONS = frozenset(OPERATIONS) - {"TRANSFER"}
 ACTIONS = ("ALLOW", "BLOCK", "2-TIER")
 CURRENCIES = ("USD", "EUR", "NATIVE")
 PEER_TYPES = (
@@ -38,7 +42,10 @@ PEER_SUBTYPES = ("EXTERNAL", "INTERNAL", "CONTRACT", "EXCHANGETEST")
 ADDRESS_TYPES = ("whitelisted", "one-time")
 LOGICS = ("AND", "OR")
 
-Form = Literal["native", "fireblocks"]
+Form = Literal["native", "fireblocks", "v2"]
+#: Whether an amount equal to a non-zero minimum matches (docs/policy.md, "Choices"): "exceed" (strictly
+#: above, the documented wording) or "at-least". See ZERO_VALUE_OPERATIONS for a minimum of 0.
+AMOUNT_MATCHES = ("exceed", "at-least")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +84,8 @@ class Initiators:
 
 @dataclass(frozen=True, slots=True)
 class AmountRange:
-    """The rule applies when the amount (or windowed total) is > `min` and, if `max` is given, <= `max`."""
+    """The rule applies when the amount (or windowed total) is > `min` (>= with "at-least", any amount when
+    `min` is 0) and, if `max` is given, <= `max`."""
 
     min: Decimal = Decimal(0)
     max: Decimal | None = None
@@ -85,7 +93,7 @@ class AmountRange:
 
     @property
     def unbounded(self) -> bool:
-        """Min 0 and no max: any positive amount qualifies, in any currency, without a price."""
+        """Min 0 and no max: every amount qualifies (0 included), in any currency, without a price."""
         return self.min == 0 and self.max is None
 
 
@@ -154,11 +162,16 @@ class Rule:
     apply_for_approve: bool = False
     apply_for_typed_message: bool = False
     raw_message_signing: RawMessageSigning | None = None
+    rule_id: str | None = None  # a v2 rule's `id` (must be unique)
 
     def field_name(self, canonical: str) -> str:
         """The name of a field as the rule's own form spells it, for messages."""
         if self.form == "native":
             return canonical
+        if self.form == "v2":
+            if canonical == "amount.max" and self.window is not None:
+                return "amountOverTime.range.max"
+            return _V2_FIELDS.get(canonical, canonical)
         return _FIREBLOCKS_FIELDS.get(canonical, canonical)
 
 
@@ -174,9 +187,19 @@ _FIREBLOCKS_FIELDS = {
     "designated_signers": "designatedSigners",
 }
 
+# native key path -> the v2 (`PolicyRule`) field that holds the same thing
+_V2_FIELDS = {
+    "amount.max": "amount.range.max",
+    "amount.currency": "amount.currency",
+    "over.window": "amountOverTime.timePeriod.seconds",
+    "approvers": "verdict.approvers",
+    "designated_signers": "verdict.designatedSigners",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     rules: tuple[Rule, ...]
     origin: str
     form: Form = "native"
+    amount_match: str = "exceed"  # one of AMOUNT_MATCHES, per workspace

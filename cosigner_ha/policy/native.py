@@ -127,8 +127,8 @@ def _accounts(r: RuleReader, value: object, field: str) -> tuple[PeerPattern, ..
         kind, _, ident = item.partition(":")
         if kind not in ACCOUNT_KINDS or not ident:
             r.fail(where, f'expected "*" or {kinds} (id may be "*"), got {item!r}')
-        peer_type, _subtype = ACCOUNT_KINDS[kind]
-        patterns.append(PeerPattern(peer_type, None if ident == "*" else ident, None))
+        peer_type, subtype = ACCOUNT_KINDS[kind]
+        patterns.append(PeerPattern(peer_type, None if ident == "*" else ident, subtype))
     return tuple(dict.fromkeys(patterns))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -23,6 +24,12 @@ def describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or nothing (the scenario loader says it the same way)."""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 class RuleReader:
     """Reads one rule (or document) of one origin; resolves user and group references by the directory."""
 
@@ -42,7 +49,8 @@ class RuleReader:
         for key in value:
             if key not in keys:
                 self.fail(
-                    f"{field}.{key}" if field else str(key), f"unknown key; expected one of {', '.join(keys)}"
+                    f"{field}.{key}" if field else str(key),
+                    f"unknown key{did_you_mean(str(key), keys)}; expected one of {', '.join(keys)}",
                 )
         return value
 
@@ -58,7 +66,8 @@ class RuleReader:
 
     def choice(self, value: object, field: str, choices: Sequence[str]) -> str:
         if not isinstance(value, str) or value not in choices:
-            self.fail(field, f"expected one of {', '.join(choices)}, got {describe(value)}")
+            hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+            self.fail(field, f"expected one of {', '.join(choices)}, got {describe(value)}{hint}")
         return value
 
     def boolean(self, value: object, field: str) -> bool:
@@ -79,6 +88,10 @@ class RuleReader:
         if result < 0 and not allow_negative:
             self.fail(field, f"expected a number >= 0, got {describe(value)}")
         return result
+
+    def refuse(self, field: str, construct: str, why: str) -> NoReturn:
+        """A construct of the source format that the engine cannot honour: refused by name, never misread."""
+        self.fail(field, f"{construct} is not supported by this simulator: {why}")
 
     def user(self, ref: str) -> str:
         """The user's name when the directory knows the id or name; else the reference as given."""

@@ -20,7 +20,7 @@ from .decision import (
 )
 from .directory import Directory
 from .errors import PriceError
-from .model import PeerPattern, Policy, Rule
+from .model import ZERO_VALUE_OPERATIONS, PeerPattern, Policy, Rule
 from .money import to_units
 from .transaction import Peer, Transaction
 
@@ -49,8 +49,10 @@ class ReferenceEngine:
 
     def _amount_applies(self, rule: Rule, tx: Transaction) -> bool:
         amount = rule.amount
+        at_least = self.policy.amount_match == "at-least"
+        zero_ok = tx.operation in ZERO_VALUE_OPERATIONS
         if rule.window is None and amount.min == 0 and amount.max is None:
-            return tx.units > 0  # positive in any currency, whatever the price
+            return tx.units > 0 or at_least or zero_ok  # in any currency, whatever the price
         scale = self.directory.scale(amount.currency)
         value = self._value(tx, amount.currency)
         if rule.window is not None:
@@ -69,7 +71,9 @@ class ReferenceEngine:
                 value += self._value(past, amount.currency)
         low = to_units(amount.min) * scale
         high = None if amount.max is None else to_units(amount.max) * scale
-        return value > low and (high is None or value <= high)
+        exceeded = value > low or (zero_ok and value == 0 and low == 0)
+        above = value >= low if at_least else exceeded
+        return above and (high is None or value <= high)
 
     def _members(self, users: tuple[str, ...], groups: tuple[str, ...]) -> list[str]:
         names: list[str] = []

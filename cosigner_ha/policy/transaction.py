@@ -20,12 +20,16 @@ class Peer(NamedTuple):
     subtype: str | None
 
 
-# scenario kind -> (Fireblocks peer type, subtype). Whitelisted wallets are UNMANAGED/EXTERNAL.
+# scenario kind -> (Fireblocks peer type, subtype): whitelisted wallets are UNMANAGED with subtype
+# EXTERNAL, INTERNAL or CONTRACT (tap-policy.md section 1.1), network connections NETWORK_CONNECTION.
 ACCOUNT_KINDS: dict[str, tuple[str, str | None]] = {
     "vault": ("VAULT", None),
     "exchange": ("EXCHANGE", None),
     "fiat": ("FIAT_ACCOUNT", None),
     "wallet": ("UNMANAGED", "EXTERNAL"),
+    "internal": ("UNMANAGED", "INTERNAL"),
+    "contract": ("UNMANAGED", "CONTRACT"),
+    "network": ("NETWORK_CONNECTION", None),
     "one-time": ("ONE_TIME_ADDRESS", None),
 }
 SOURCE_KINDS = ("vault", "exchange", "fiat")

@@ -13,6 +13,7 @@ from typing import Any
 
 from .directory import Directory
 from .model import Policy, Rule
+from .reading import did_you_mean
 from .resolve import expand
 
 CODES = {
@@ -29,12 +30,14 @@ CODES = {
     "INVALID_AMOUNT_RANGE": 1011,
     "UNKNOWN_ACCOUNT": 1012,
     "DUPLICATE_EXTERNAL_DESCRIPTOR": 1013,
+    "DUPLICATE_RULE_ID": 1014,
 }
 _ACCOUNT_TYPES = {
     "VAULT": "vault",
     "EXCHANGE": "exchange",
     "FIAT_ACCOUNT": "fiat account",
     "UNMANAGED": "wallet",
+    "NETWORK_CONNECTION": "network connection",
 }
 
 
@@ -96,9 +99,18 @@ class ValidationResult:
 def validate(policy: Policy, directory: Directory) -> ValidationResult:
     """Every rule checked; a rule's errors in the order of its fields."""
     seen_descriptors: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
     results = []
     for rule in policy.rules:
         errors = list(_rule_errors(rule, directory))
+        if rule.rule_id is not None:
+            first_id = seen_ids.setdefault(rule.rule_id, rule.index)
+            if first_id != rule.index:
+                errors.append(
+                    RuleError(
+                        f"id {rule.rule_id!r} is already the id of rule {first_id}", "DUPLICATE_RULE_ID", "id"
+                    )
+                )
         if rule.form == "fireblocks" and rule.description is not None:
             first = seen_descriptors.setdefault(rule.description, rule.index)
             if first != rule.index:
@@ -149,7 +161,11 @@ def _rule_errors(rule: Rule, directory: Directory) -> Iterator[RuleError]:
                 if (
                     p.type in _ACCOUNT_TYPES
                     and p.id is not None
-                    and not directory.knows_account(p.type, p.id)
+                    and not (
+                        directory.knows_account(p.type, p.id)
+                        if p.subtype is None
+                        else directory.knows_peer(p.type, p.id, p.subtype)
+                    )
                 ):
                     yield RuleError(
                         f"{side} names {_ACCOUNT_TYPES[p.type]} {p.id!r}, which the workspace does not have",
@@ -223,11 +239,16 @@ def _unknown(
 ) -> Iterator[RuleError]:
     if not directory.strict:
         return
+    people = [u.name for u in (*directory.users, *directory.api_users)]
     for user in users:
         if directory.user(user) is None:
+            hint = did_you_mean(user, people)
             yield RuleError(
-                f"{what} {user!r} is not a user or API user of the workspace", "UNKNOWN_USER", field
+                f"{what} {user!r} is not a user or API user of the workspace{hint}", "UNKNOWN_USER", field
             )
     for group in groups:
         if directory.members(group) is None:
-            yield RuleError(f"{what} group {group!r} is not a group of the workspace", "UNKNOWN_GROUP", field)
+            hint = did_you_mean(group, list(directory.groups))
+            yield RuleError(
+                f"{what} group {group!r} is not a group of the workspace{hint}", "UNKNOWN_GROUP", field
+            )

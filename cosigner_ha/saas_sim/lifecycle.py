@@ -154,10 +154,12 @@ class TransactionService:
                 f"workspace {ws.name!r} has no asset {asset!r}; known: {', '.join(ws.prices_usd)}",
             )
         value = _decimal(amount)
-        if not value.is_finite() or value <= 0:
-            raise ValidationError(
-                "transaction.amount", f"expected a positive amount in {asset}, got {amount!r}"
-            )
+        # A contract call, typed message, raw signing or approval may carry no value (an ERC-20 transfer()
+        # is a contract call of 0 ETH); a transfer moves something.
+        zero_ok = operation != "TRANSFER"
+        if not value.is_finite() or value < 0 or (value == 0 and not zero_ok):
+            what = "a non-negative" if zero_ok else "a positive"
+            raise ValidationError("transaction.amount", f"expected {what} amount in {asset}, got {amount!r}")
         src = AccountRef.parse(source, "transaction.source")
         if src.kind not in SOURCE_KINDS:
             raise ValidationError(

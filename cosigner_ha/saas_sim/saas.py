@@ -38,14 +38,20 @@ from cosigner_ha.saas_sim.workspace import Workspace
 def directory_of(workspace: Workspace) -> policy.Directory:
     """The workspace as the policy engine sees it."""
     return policy.Directory(
-        users=[policy.User(u.name, u.role.value) for u in workspace.users.values()],
-        api_users=[policy.User(u.name, u.role.value) for u in workspace.api_users.values()],
+        users=[policy.User(u.name, u.role.value, u.id) for u in workspace.users.values()],
+        api_users=[policy.User(u.name, u.role.value, u.id) for u in workspace.api_users.values()],
         groups={g.name: g.members for g in workspace.groups.values()},
+        group_ids={g.id: g.name for g in workspace.groups.values() if g.id is not None},
         vaults=workspace.vaults,
         exchanges=workspace.exchanges,
         fiat_accounts=workspace.fiat_accounts,
         wallets=workspace.wallets,
+        internal_wallets=workspace.internal_wallets,
+        network_connections=workspace.network_connections,
+        contract_wallets=workspace.contract_wallets,
         prices_usd=workspace.prices_usd,
+        eur_usd=workspace.eur_usd,
+        prices_eur=workspace.prices_eur,
         origin=f"workspace {workspace.name}",
     )
 
@@ -174,12 +180,21 @@ class Saas:
             state, "POLICY_CHANGE", {"policy": dict(source), "origin": origin}, apply
         )
 
-    def _engine(self, workspace: Workspace, source: Mapping[str, Any], origin: str) -> policy.PolicyEngine:
+    def _engine(
+        self,
+        workspace: Workspace,
+        source: Mapping[str, Any],
+        origin: str,
+        history: policy.CountedHistory | None = None,
+    ) -> policy.PolicyEngine:
         directory = directory_of(workspace)
-        return policy.PolicyEngine(policy.load_policy(source, directory, origin=origin), directory)
+        loaded = policy.load_policy(source, directory, origin=origin)
+        return policy.PolicyEngine(loaded, directory, history=history)
 
     def _install_policy(self, state: WorkspaceState, source: Mapping[str, Any], origin: str) -> None:
-        state.engine = self._engine(state.workspace, source, origin)
+        # The rolling totals carry over: a publish does not reset amount-over-time (tap-policy.md 2.3).
+        history = None if state.engine is None else state.engine.history
+        state.engine = self._engine(state.workspace, source, origin, history)
         state.policy_source = source
         state.policy_origin = origin
         rules = len(state.engine.policy.rules)
@@ -191,7 +206,10 @@ class Saas:
         def apply() -> None:
             state.workspace.add_wallet(name)
             if state.policy_source is not None:  # the policy's directory now knows the wallet
-                state.engine = self._engine(state.workspace, state.policy_source, state.policy_origin)
+                history = None if state.engine is None else state.engine.history
+                state.engine = self._engine(
+                    state.workspace, state.policy_source, state.policy_origin, history
+                )
             self.ctx.record("wallet_whitelisted", workspace=state.workspace.name, wallet=name)
 
         payload = {"subType": "EXTERNAL", "walletName": name, "walletId": name, "address": address, "tag": ""}

@@ -488,6 +488,9 @@ _PEER_TYPES = {
     AccountKind.EXCHANGE: "EXCHANGE",
     AccountKind.FIAT: "FIAT_ACCOUNT",
     AccountKind.WALLET: "UNMANAGED",
+    AccountKind.INTERNAL: "UNMANAGED",
+    AccountKind.CONTRACT: "UNMANAGED",
+    AccountKind.NETWORK: "NETWORK_CONNECTION",
     AccountKind.ONE_TIME: "ONE_TIME_ADDRESS",
 }
 

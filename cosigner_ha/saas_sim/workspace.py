@@ -38,6 +38,9 @@ class AccountKind(enum.StrEnum):
     EXCHANGE = "exchange"
     FIAT = "fiat"
     WALLET = "wallet"  # a whitelisted external wallet
+    INTERNAL = "internal"  # a whitelisted internal wallet (the customer's own addresses elsewhere)
+    CONTRACT = "contract"  # a whitelisted contract wallet
+    NETWORK = "network"  # a Fireblocks network connection
     ONE_TIME = "one-time"  # a one-time (non-whitelisted) address
 
 
@@ -94,6 +97,7 @@ class UserGroup:
     name: str
     members: tuple[str, ...]
     kind: str  # "console" | "api": a group never mixes the two
+    id: str | None = None  # the id an exported policy names it by (None: its name)
 
 
 def _check_name(value: Any, path: str) -> str:
@@ -152,6 +156,11 @@ KNOWN_SPEC_KEYS = (
     "exchanges",
     "fiat_accounts",
     "wallets",
+    "internal_wallets",
+    "network_connections",
+    "contract_wallets",
+    "eur_usd",
+    "prices_eur",
     "users",
     "api_users",
     "groups",
@@ -172,6 +181,11 @@ class Workspace:
         exchanges: Sequence[str] = (),
         fiat_accounts: Sequence[str] = (),
         wallets: Sequence[str] = (),
+        internal_wallets: Sequence[str] = (),
+        network_connections: Sequence[str] = (),
+        contract_wallets: Sequence[str] = (),
+        eur_usd: float | None = None,
+        prices_eur: Mapping[str, float] | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -181,6 +195,11 @@ class Workspace:
         self.exchanges: list[str] = list(exchanges)
         self.fiat_accounts: list[str] = list(fiat_accounts)
         self.wallets: list[str] = list(wallets)
+        self.internal_wallets: list[str] = list(internal_wallets)
+        self.network_connections: list[str] = list(network_connections)
+        self.contract_wallets: list[str] = list(contract_wallets)
+        self.eur_usd = eur_usd  # US dollars per euro, for policy rules in EUR
+        self.prices_eur: dict[str, float] = dict(prices_eur or {})
         self.users: dict[str, ConsoleUser] = {}
         self.api_users: dict[str, ApiUser] = {}
         self.groups: dict[str, UserGroup] = {}
@@ -222,39 +241,75 @@ class Workspace:
         }
         accounts = {
             key: _names(spec.get(key, []), f"{path}.{key}")
-            for key in ("vaults", "exchanges", "fiat_accounts", "wallets")
+            for key in (
+                "vaults",
+                "exchanges",
+                "fiat_accounts",
+                "wallets",
+                "internal_wallets",
+                "network_connections",
+                "contract_wallets",
+            )
         }
-        ws = cls(id=new_id(), name=name, network=network, prices_usd=prices, **accounts)
+        eur_usd = spec.get("eur_usd")
+        prices_eur = spec.get("prices_eur", {})
+        if not isinstance(prices_eur, Mapping):
+            raise ValidationError(f"{path}.prices_eur", "expected a table of asset = EUR price")
+        ws = cls(
+            id=new_id(),
+            name=name,
+            network=network,
+            prices_usd=prices,
+            eur_usd=None if eur_usd is None else _price(eur_usd, f"{path}.eur_usd"),
+            prices_eur={a: _price(v, f"{path}.prices_eur.{a}") for a, v in prices_eur.items()},
+            **accounts,
+        )
+        ids: dict[str, str] = {}
+
+        def given_id(table: Mapping[str, Any], where: str) -> str | None:
+            """An id the scenario fixes (a Fireblocks UUID); unique across users, API users and groups."""
+            ref = table.get("id")
+            if ref is None:
+                return None
+            ref = _check_name(ref, f"{where}.id")
+            if ref in ids:
+                raise ValidationError(f"{where}.id", f"id {ref!r} is already the id of {ids[ref]}")
+            ids[ref] = where
+            return ref
+
         for i, user in enumerate(_table_list(spec.get("users", []), f"{path}.users")):
             upath = f"{path}.users[{i}]"
-            _only_keys(user, upath, ("name", "role"))
+            _only_keys(user, upath, ("name", "role", "id"))
             ws.add_console_user(
                 _check_name(user.get("name"), f"{upath}.name"),
                 _role(user.get("role"), f"{upath}.role", list(Role)),
                 new_id=new_id,
                 path=upath,
+                id=given_id(user, upath),
             )
         if not any(u.role is Role.OWNER for u in ws.users.values()):
             ws.add_console_user("owner", Role.OWNER, new_id=new_id, path=f"{path}.users")
         for i, api in enumerate(_table_list(spec.get("api_users", []), f"{path}.api_users")):
             apath = f"{path}.api_users[{i}]"
-            _only_keys(api, apath, ("name", "role", "callback"))
+            _only_keys(api, apath, ("name", "role", "callback", "id"))
             api_user = ws.add_api_user(
                 check_api_user_name(api.get("name"), f"{apath}.name"),
                 _role(api.get("role"), f"{apath}.role", [r for r in Role if r is not Role.OWNER]),
                 new_id=new_id,
                 path=apath,
+                id=given_id(api, apath),
             )
             if api.get("callback") is not None:
                 # The SaaS keeps the handler on record (as ApiKey.callbackHandler); the node runs it.
                 api_user.callback = {"handler": _check_name(api["callback"], f"{apath}.callback")}
         for i, group in enumerate(_table_list(spec.get("groups", []), f"{path}.groups")):
             gpath = f"{path}.groups[{i}]"
-            _only_keys(group, gpath, ("name", "members"))
+            _only_keys(group, gpath, ("name", "members", "id"))
             ws.add_group(
                 _check_name(group.get("name"), f"{gpath}.name"),
                 _names(group.get("members", []), f"{gpath}.members"),
                 path=gpath,
+                id=given_id(group, gpath),
             )
         return ws
 
@@ -263,28 +318,36 @@ class Workspace:
             raise ValidationError(path, f"the name {name!r} is already taken in workspace {self.name!r}")
 
     def add_console_user(
-        self, name: str, role: Role, *, new_id: Callable[[], str], path: str = "user"
+        self, name: str, role: Role, *, new_id: Callable[[], str], path: str = "user", id: str | None = None
     ) -> ConsoleUser:
         _check_name(name, f"{path}.name")
         self._check_free(name, f"{path}.name")
         if role is Role.OWNER and any(u.role is Role.OWNER for u in self.users.values()):
             raise ValidationError(f"{path}.role", "a workspace has exactly one OWNER")
-        user = ConsoleUser(new_id(), name, role)
+        user = ConsoleUser(new_id() if id is None else id, name, role)
         self.users[name] = user
         return user
 
     def add_api_user(
-        self, name: str, role: Role, *, new_id: Callable[[], str], path: str = "api_user"
+        self,
+        name: str,
+        role: Role,
+        *,
+        new_id: Callable[[], str],
+        path: str = "api_user",
+        id: str | None = None,
     ) -> ApiUser:
         check_api_user_name(name, f"{path}.name")
         self._check_free(name, f"{path}.name")
         if role is Role.OWNER:
             raise ValidationError(f"{path}.role", "an API user cannot be the workspace OWNER")
-        user = ApiUser(new_id(), name, role)
+        user = ApiUser(new_id() if id is None else id, name, role)
         self.api_users[name] = user
         return user
 
-    def add_group(self, name: str, members: Sequence[str], *, path: str = "group") -> UserGroup:
+    def add_group(
+        self, name: str, members: Sequence[str], *, path: str = "group", id: str | None = None
+    ) -> UserGroup:
         _check_name(name, f"{path}.name")
         self._check_free(name, f"{path}.name")
         if not members:
@@ -306,7 +369,7 @@ class Workspace:
                 "a group holds either console users or API users, never both "
                 f"({members[kinds.index('console')]!r} is a console user, {members[first_api]!r} an API user)",
             )
-        group = UserGroup(name, tuple(members), kinds[0])
+        group = UserGroup(name, tuple(members), kinds[0], id)
         self.groups[name] = group
         return group
 
@@ -348,6 +411,9 @@ class Workspace:
             AccountKind.EXCHANGE: self.exchanges,
             AccountKind.FIAT: self.fiat_accounts,
             AccountKind.WALLET: self.wallets,
+            AccountKind.INTERNAL: self.internal_wallets,
+            AccountKind.CONTRACT: self.contract_wallets,
+            AccountKind.NETWORK: self.network_connections,
         }
         return ref.kind is AccountKind.ONE_TIME or ref.id in table[ref.kind]
 

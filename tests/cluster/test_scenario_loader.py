@@ -827,7 +827,7 @@ def test_invalid_policy_json_gives_line_and_column(tmp_path: Path) -> None:
     assert_refused(
         info.value,
         "policy.fireblocks_json",
-        "'p.json' is not valid JSON at line 2, column 22: Expecting property name",
+        "'p.json' is not valid JSON: invalid JSON at line 2 column 22: Expecting property name",
     )
 
 

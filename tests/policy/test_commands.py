@@ -256,3 +256,92 @@ def test_eval_requires_tx(capsys: pytest.CaptureFixture[str], scenario_file: Pat
         main(["policy", "eval", str(scenario_file)])
     assert info.value.code == 2
     assert "--tx" in capsys.readouterr().err
+
+
+# -- strict JSON, fault policies, v2 ---------------------------------------------------------------------
+
+
+def test_a_policy_export_with_a_duplicate_key_exits_2_naming_key_and_path(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = '{"rules": [{"type": "TRANSFER", "action": "ALLOW", "action": "BLOCK", "asset": "*"}]}'
+    policy = write(tmp_path / "dup.json", text)
+    code, out, err = run(capsys, "policy", "lint", str(policy))
+    assert (code, out) == (2, "")
+    assert "dup.json, field 'rules[0].action': duplicate key 'action' in the object at rules[0]" in err
+    assert policy.read_text() == text  # nothing rewritten
+
+
+def test_a_tx_with_a_duplicate_key_exits_2(capsys: pytest.CaptureFixture[str], scenario_file: Path) -> None:
+    doubled = tx_json()[:-1] + ', "amount": 1000}'
+    code, out, err = run(capsys, "policy", "eval", str(scenario_file), "--tx", doubled)
+    assert (code, out) == (2, "")
+    assert "--tx, field 'amount': duplicate key 'amount' in the object at the top" in err
+
+
+def test_a_history_line_with_a_duplicate_key_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario_file: Path
+) -> None:
+    history = write(tmp_path / "h.jsonl", tx_json(at=1) + "\n" + tx_json(at=2)[:-1] + ', "at": 3}')
+    code, out, err = run(
+        capsys, "policy", "eval", str(scenario_file), "--tx", tx_json(), "--history", str(history)
+    )
+    assert (code, out) == (2, "")
+    assert "h.jsonl line 2, field 'at': duplicate key 'at'" in err
+
+
+def test_lint_of_a_scenario_also_lints_the_policies_its_faults_publish(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fault = """
+[[faults]]
+at = "1h"
+action = "policy"
+[[faults.rules]]
+action = "ALLOW"
+designated_signers = { groups = ["group-1"] }
+"""
+    scenario = write(tmp_path / "s.toml", WORKSPACE_TOML + LIMIT_TOML + fault)
+    code, out, _ = run(capsys, "policy", "lint", str(scenario), "--json")
+    report = json.loads(out)
+    from_fault = [f for f in report["findings"] if f.get("policy") == "faults[0]"]
+    assert [f["code"] for f in from_fault] == ["EXCHANGE_FIAT_MULTIPLE_SIGNERS"]
+    assert all("policy" not in f for f in report["findings"] if f not in from_fault)
+    assert code == 0
+
+
+def test_no_ha_on_an_exchange_rule_does_not_advise_more_api_users(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = """
+[[policy.rules]]
+action = "ALLOW"
+source = ["exchange:*", "fiat:*"]
+designated_signers = ["signer-a"]
+[[policy.rules]]
+action = "ALLOW"
+source = "vault:*"
+designated_signers = ["signer-a"]
+"""
+    scenario = write(tmp_path / "s.toml", WORKSPACE_TOML + rules)
+    code, out, _ = run(capsys, "policy", "lint", str(scenario), "--json")
+    found = {
+        f["rule"]: f["message"] for f in json.loads(out)["findings"] if f["code"] == "NO_HIGH_AVAILABILITY"
+    }
+    assert "adding API users would make them fail" in found[0] and "pair another" not in found[0]
+    assert "pair another node's API user" in found[1]
+    assert code == 0
+
+
+def test_eval_of_a_v2_export_by_id(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario_file: Path
+) -> None:
+    from .test_fireblocks_v2 import method_2_v2
+
+    export = write(tmp_path / "v2.json", json.dumps({"policy": {"rules": method_2_v2(), "metadata": {}}}))
+    code, out, err = run(
+        capsys, "policy", "eval", str(export), "--scenario", str(scenario_file), "--tx", tx_json()
+    )
+    assert (code, err) == (0, "")
+    decision = json.loads(out)
+    assert (decision["rule"], decision["designated_signers"]) == (2, ["signer-a", "signer-b", "signer-c"])

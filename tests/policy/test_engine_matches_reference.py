@@ -143,16 +143,29 @@ def transactions(draw: st.DrawFn) -> list[Transaction]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(directory=workspaces(), raw_rules=st.lists(rules(), max_size=12), history=transactions())
+@given(
+    directory=workspaces(),
+    raw_rules=st.lists(rules(), max_size=12),
+    history=transactions(),
+    match=st.sampled_from(["exceed", "at-least"]),
+    republish_at=st.integers(0, 30),
+)
 def test_fast_engine_decides_like_the_reference(
-    directory: Directory, raw_rules: list[dict[str, Any]], history: list[Transaction]
+    directory: Directory,
+    raw_rules: list[dict[str, Any]],
+    history: list[Transaction],
+    match: str,
+    republish_at: int,
 ) -> None:
-    policy = load_policy({"rules": raw_rules}, directory, origin="generated")
+    """Also across a publish: an engine that takes over the history decides as one never replaced."""
+    policy = load_policy({"rules": raw_rules, "amount_match": match}, directory, origin="generated")
     if not validate(policy, directory).ok:
         # mixed console/API signers and the like: a workspace never runs such a policy
         return
     fast, reference = PolicyEngine(policy, directory), ReferenceEngine(policy, directory)
-    for tx in history:
+    for i, tx in enumerate(history):
+        if i == republish_at:
+            fast = PolicyEngine(policy, directory, history=fast.history)
         expected = reference.decide(tx)
         assert fast.decide(tx) == expected, tx
         assert fast.decide(tx) == expected, "decide must not change the engine"

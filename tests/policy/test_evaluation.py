@@ -99,8 +99,45 @@ def test_missing_price_is_a_clear_error_unless_the_threshold_is_zero(directory: 
     assert engine(directory, ALLOW_ALL).decide(tx(asset="DOGE")).status == "PENDING_SIGNATURE"
 
 
-def test_zero_amount_matches_no_minimum_zero_rule(directory: Directory) -> None:
+@pytest.mark.parametrize("operation", ["CONTRACT_CALL", "TYPED_MESSAGE", "RAW", "APPROVE"])
+def test_zero_value_operation_is_allowed_by_a_minimum_zero_rule(directory: Directory, operation: str) -> None:
+    """An ERC-20 transfer() is a contract call of 0 ETH: a $0 rule must be able to allow it."""
+    decision = engine(directory, ALLOW_ALL).decide(tx(amount=0, operation=operation))
+    assert (decision.rule, decision.status) == (0, "PENDING_SIGNATURE")
+
+
+def test_a_transfer_of_nothing_matches_a_zero_rule_only_with_at_least(directory: Directory) -> None:
+    """ "Greater than $0" (the HA page's $0 rules) for transfers, unless the workspace says "at-least"."""
     assert engine(directory, ALLOW_ALL).decide(tx(amount=0)).status == "BLOCKED"
+    policy = load_policy({"rules": [ALLOW_ALL], "amount_match": "at-least"}, directory, origin="t")
+    assert PolicyEngine(policy, directory).decide(tx(amount=0)).rule == 0
+
+
+def test_zero_amount_does_not_exceed_a_positive_minimum(directory: Directory) -> None:
+    e = engine(directory, {"action": "BLOCK", "amount": {"min": 1, "currency": "USD"}}, ALLOW_ALL)
+    assert e.decide(tx(amount=0, operation="CONTRACT_CALL")).rule == 1
+
+
+@pytest.mark.parametrize(("match", "rule"), [("exceed", 1), ("at-least", 0)])
+def test_amount_equal_to_the_minimum_follows_amount_match(
+    directory: Directory, match: str, rule: int
+) -> None:
+    """`[policy] amount_match`: "exceed" (default) needs more than the minimum, "at-least" takes it."""
+    source = {
+        "rules": [{"action": "BLOCK", "amount": {"min": "0.3", "currency": "NATIVE"}}, ALLOW_ALL],
+        "amount_match": match,
+    }
+    policy = load_policy(source, directory, origin="t")
+    for evaluator in (PolicyEngine(policy, directory), ReferenceEngine(policy, directory)):
+        assert evaluator.decide(tx(amount="0.3")).rule == rule
+        assert evaluator.decide(tx(amount="0.31")).rule == 0
+
+
+def test_unknown_amount_match_is_refused_with_a_suggestion(directory: Directory) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy({"rules": [ALLOW_ALL], "amount_match": "atleast"}, directory, origin="s.toml [policy]")
+    assert info.value.field == "amount_match"
+    assert "expected one of exceed, at-least, got 'atleast' (did you mean 'at-least'?)" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -367,3 +404,28 @@ def test_reference_engine_agrees_on_the_worked_examples_above(directory: Directo
         assert fast.decide(t) == expected
         fast.record(t, expected)
         slow.record(t, expected)
+
+
+def test_amount_over_time_survives_a_publish(directory: Directory) -> None:
+    """tap-policy.md 2.3: every counted transaction in the window counts toward the new rules; a publish
+    (of the same policy or another) does not reset the totals and let a second limit's worth through."""
+    first = engine(directory, limit(usd=9000), ALLOW_ALL)
+    assert run(first, tx(at=0.0), tx(at=1.0)) == [1, 1]  # 6000 USD so far
+    again = PolicyEngine(first.policy, directory, history=first.history)
+    assert run(again, tx(at=2.0), tx(at=3.0)) == [1, 0]  # 9000 (not above), then 12000: blocked
+    other = load_policy({"rules": [limit(usd=10000), ALLOW_ALL]}, directory, origin="other")
+    after = PolicyEngine(other, directory, history=again.history)
+    assert run(after, tx(at=4.0)) == [0]  # 9000 counted before (the blocked one not) + 3000 > 10000
+
+
+def test_carried_totals_still_roll_out_of_the_window(directory: Directory) -> None:
+    first = engine(directory, limit(window="10s", usd=6000), ALLOW_ALL)
+    assert run(first, tx(at=0.0), tx(at=5.0)) == [1, 1]
+    after = PolicyEngine(first.policy, directory, history=first.history)
+    assert run(after, tx(at=12.0)) == [1]  # the entry at 0 s left the window: 6000, not above
+
+
+def test_a_publish_without_windows_keeps_no_history(directory: Directory) -> None:
+    e = engine(directory, ALLOW_ALL)
+    run(e, *(tx(at=float(i)) for i in range(100)))
+    assert not e.history.entries

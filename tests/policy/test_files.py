@@ -104,14 +104,18 @@ def test_forms_cannot_be_mixed(directory: Directory) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy({"rules": rules}, directory, origin="mixed.json")
     assert (info.value.rule_index, info.value.field) == (2, "type")
-    assert "rule 2 uses Fireblocks field 'type' and rule 0 uses native key 'source'" in str(info.value)
+    assert "rule 0 uses native key 'source' and rule 2 uses Fireblocks v1 field 'type'" in str(info.value)
 
 
 @pytest.mark.parametrize(
     ("section", "field", "message"),
     [
         ({"rules": {"action": "ALLOW"}}, "rules", "expected a list of rules, got a table"),
-        ({"rule": []}, "rule", "unknown key; expected 'rules' or 'fireblocks_json'"),
+        (
+            {"rule": []},
+            "rule",
+            "unknown key (did you mean 'rules'?); expected one of rules, fireblocks_json, amount_match",
+        ),
         (
             {"fireblocks_json": "a.json", "rules": []},
             "fireblocks_json",

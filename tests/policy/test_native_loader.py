@@ -44,7 +44,10 @@ def test_every_key(directory: Directory) -> None:
         PeerPattern("EXCHANGE", "exch-main"),
         PeerPattern("FIAT_ACCOUNT", "bank-usd"),
     )
-    assert r.destination == (PeerPattern("UNMANAGED", "cold"), PeerPattern("ONE_TIME_ADDRESS", None))
+    assert r.destination == (
+        PeerPattern("UNMANAGED", "cold", "EXTERNAL"),
+        PeerPattern("ONE_TIME_ADDRESS", None),
+    )
     assert (r.address_type, r.asset) == ("one-time", "BTC")
     assert r.amount == AmountRange(Decimal("0.5"), Decimal(2), "NATIVE")
     assert r.window == Window(5400.0, per_initiator=True, per_destination=True)
@@ -64,7 +67,11 @@ def test_short_forms(directory: Directory) -> None:
 
 
 BAD = [
-    ({"actoin": "ALLOW"}, "actoin", "unknown key; expected one of initiator, operation"),
+    (
+        {"actoin": "ALLOW"},
+        "actoin",
+        "unknown key (did you mean 'action'?); expected one of initiator, operation",
+    ),
     ({"action": "PERMIT"}, "action", "expected one of ALLOW, BLOCK, 2-TIER, got 'PERMIT'"),
     ({"operation": "SWAP"}, "operation", "expected one of TRANSFER, CONTRACT_CALL"),
     ({"operation": ["TRANSFER", "SWAP"]}, "operation[1]", "got 'SWAP'"),
@@ -119,7 +126,7 @@ BAD = [
     (
         {"designated_signers": {"group": ["g"]}},
         "designated_signers.group",
-        "unknown key; expected one of users, groups",
+        "unknown key (did you mean 'groups'?); expected one of users, groups",
     ),
     ({"designated_signers": ["ok", ""]}, "designated_signers[1]", "expected a non-empty string, got ''"),
     ({"description": 5}, "description", "expected a non-empty string"),

@@ -56,7 +56,7 @@ BAD = [
     (
         {"destination": "bank:x"},
         "destination",
-        "expected vault:<id> | exchange:<id> | fiat:<id> | wallet:<id> | one-time:<id>",
+        "expected vault:<id> | exchange:<id> | fiat:<id> | wallet:<id> | internal:<id> | contract:<id> | network:<id> | one-time:<id>",
     ),
     (
         {"destination_address": "whitelisted"},

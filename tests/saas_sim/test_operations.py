@@ -134,3 +134,33 @@ def test_an_approver_with_jitter_draws_from_the_seeded_stream() -> None:
             assert 10.0 <= decided.t - w.events("approval_requested")[0].t < 15.0
 
     simulate(main, seed=64)
+
+
+def test_a_publish_does_not_reset_amount_over_time() -> None:
+    """tap-policy.md 2.3: re-publishing (the same policy or another) must not let a second limit's worth
+    through; the counted transactions in the window count toward the new rules."""
+    limit = {
+        "rules": [
+            {"action": "BLOCK", "amount": {"min": 10000, "currency": "USD"}, "over": {"window": "24h"}},
+            {"action": "ALLOW", "designated_signers": {"groups": ["group-1"]}},
+        ]
+    }
+
+    async def main(env: Environment) -> None:
+        async with running_world(env, policy=limit) as w:
+            await ready(w)
+            first = [await w.settle(w.submit(amount=1)) for _ in range(3)]  # 9000 USD
+            assert [t.status for t in first] == [Status.COMPLETED] * 3
+            w.saas.publish_policy("acme", limit, approval=False)  # the same policy again
+            assert (await w.settle(w.submit(amount=1))).status is Status.BLOCKED  # 12000 > 10000
+            wider = {
+                "rules": [
+                    {**limit["rules"][0], "amount": {"min": 11000, "currency": "USD"}},
+                    limit["rules"][1],
+                ]
+            }
+            w.saas.publish_policy("acme", wider, approval=False)  # another policy
+            assert (await w.settle(w.submit(amount=1))).status is Status.BLOCKED  # 9000 + 3000 > 11000
+            assert (await w.settle(w.submit(amount="0.5"))).status is Status.COMPLETED  # 10500
+
+    simulate(main, seed=62)

@@ -124,3 +124,37 @@ def test_account_references() -> None:
         AccountRef.parse("hot", "src")
     with pytest.raises(ValidationError, match="unknown account kind 'safe'"):
         AccountRef.parse("safe:1", "src")
+
+
+def test_ids_a_scenario_fixes_are_the_ids_of_its_people_and_groups() -> None:
+    spec = {
+        **SPEC,
+        "internal_wallets": ["cold-storage"],
+        "contract_wallets": ["usdc"],
+        "network_connections": ["desk"],
+        "eur_usd": 1.25,
+        "users": [{"name": "tywin", "role": "OWNER", "id": "u-1"}],
+        "api_users": [
+            {"name": "signer-a", "role": "SIGNER", "id": "3f1c6a52-8d0e-4a4b-9a66-1f0e2b7c9d10-long"}
+        ],
+        "groups": [{"name": "group-1", "members": ["signer-a"], "id": "g-1"}],
+    }
+    ws = Workspace.from_spec(spec, new_id=ids())
+    assert (ws.owner.id, ws.api_user("signer-a").id, ws.groups["group-1"].id) == (
+        "u-1",
+        "3f1c6a52-8d0e-4a4b-9a66-1f0e2b7c9d10-long",
+        "g-1",
+    )
+    assert ws.id == "id-1"  # generated ids are drawn only for what the spec leaves open
+    for ref in ("internal:cold-storage", "contract:usdc", "network:desk"):
+        assert ws.account_exists(AccountRef.parse(ref, "x"))
+    assert ws.eur_usd == 1.25
+
+
+def test_one_id_for_two_entities_is_refused_naming_where() -> None:
+    spec = {**SPEC, "groups": [{"name": "group-1", "members": ["signer-a"], "id": "x"}]}
+    spec["users"] = [{"name": "tywin", "role": "OWNER", "id": "x"}]
+    with pytest.raises(
+        ValidationError, match=r"workspace.groups\[0\].id.*'x' is already the id of workspace.users\[0\]"
+    ):
+        Workspace.from_spec(spec, new_id=ids())

@@ -90,9 +90,16 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
     workspace.put("prices_usd", dict(w.prices_usd), {})
     for key in ("vaults", "exchanges", "fiat_accounts", "wallets"):
         workspace.put(key, list(getattr(w, key)), [])
+    # Keys added after version 1 shipped appear only when set, so that earlier files keep their hash.
+    for key in ("internal_wallets", "network_connections", "contract_wallets"):
+        if getattr(w, key):
+            workspace.put(key, list(getattr(w, key)))
+    workspace.put("eur_usd", w.eur_usd)
+    if w.prices_eur:
+        workspace.put("prices_eur", dict(w.prices_eur))
     out["workspace"] = dict(workspace)
     if scenario.users or full:
-        out["users"] = [{"name": u.name, "role": u.role.value} for u in scenario.users]
+        out["users"] = [_person(u.name, u.role.value, u.id) for u in scenario.users]
     if scenario.api_users or full:
         out["api_users"] = []
         for u in scenario.api_users:
@@ -103,7 +110,10 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
             api_user.put("id", u.id)
             out["api_users"].append(dict(api_user))
     if scenario.groups or full:
-        out["groups"] = [{"name": g.name, "members": list(g.members)} for g in scenario.groups]
+        out["groups"] = [
+            {"name": g.name, "members": list(g.members), **({} if g.id is None else {"id": g.id})}
+            for g in scenario.groups
+        ]
     out["nodes"] = [_node(n, full) for n in scenario.nodes]
     if scenario.callbacks or full:
         out["callbacks"] = {c.name: _callback(c, full) for c in scenario.callbacks}
@@ -116,6 +126,10 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
     if full or scenario.expect != Expect():
         out["expect"] = _expect(scenario.expect, full)
     return out
+
+
+def _person(name: str, role: str, ident: str | None) -> dict[str, Any]:
+    return {"name": name, "role": role, **({} if ident is None else {"id": ident})}
 
 
 def _info(info: ScenarioInfo, full: bool) -> dict[str, Any]:
@@ -173,11 +187,12 @@ def _callback(callback: Callback, full: bool) -> dict[str, Any]:
 
 
 def _policy(policy: PolicySpec, for_hash: bool) -> dict[str, Any]:
+    match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts()}
+        return {"rules": policy.rule_dicts(), **match}
     if for_hash:  # the hash covers what the policy says, not where its file sits
-        return {"fireblocks_json_sha256": policy.sha256}
-    return {"fireblocks_json": str(policy.path)}
+        return {"fireblocks_json_sha256": policy.sha256, **match}
+    return {"fireblocks_json": str(policy.path), **match}
 
 
 def _workload(w: Workload, full: bool) -> dict[str, Any]:

@@ -145,6 +145,11 @@ class Workspace:
     exchanges: tuple[str, ...] = ()
     fiat_accounts: tuple[str, ...] = ()
     wallets: tuple[str, ...] = ()
+    internal_wallets: tuple[str, ...] = ()
+    network_connections: tuple[str, ...] = ()
+    contract_wallets: tuple[str, ...] = ()
+    eur_usd: float | None = None  # US dollars per euro, for rules with EUR amounts
+    prices_eur: FrozenDict[str, float] = dataclasses.field(default_factory=FrozenDict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -153,6 +158,7 @@ class User:
 
     name: str
     role: UserRole
+    id: str | None = None  # the Fireblocks user id a policy export names it by; None: the SaaS derives one
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,6 +177,7 @@ class ApiUser:
 class Group:
     name: str
     members: tuple[str, ...]
+    id: str | None = None  # the Fireblocks group id a policy export names it by
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -254,6 +261,7 @@ class InlinePolicy:
     """TAP rules written in the file, in order; each kept as plain data for `cosigner_ha.policy`."""
 
     rules: tuple[FrozenDict[str, Any], ...]
+    amount_match: str = "exceed"  # cosigner_ha.policy AMOUNT_MATCHES; per workspace
 
     def rule_dicts(self) -> list[dict[str, Any]]:
         """Fresh, mutable copies of the rules, as the policy loader takes them."""
@@ -270,6 +278,7 @@ class FireblocksPolicy:
 
     path: Path
     sha256: str
+    amount_match: str = "exceed"
 
 
 PolicySpec = InlinePolicy | FireblocksPolicy

@@ -14,6 +14,9 @@ ACCOUNT_KINDS: dict[str, str] = {
     "exchange": "exchanges",
     "fiat": "fiat_accounts",
     "wallet": "wallets",
+    "internal": "internal_wallets",
+    "contract": "contract_wallets",
+    "network": "network_connections",
 }
 #: A workload destination outside the workspace's lists: "one-time:<address>".
 ONE_TIME = "one-time"
@@ -29,6 +32,8 @@ class Refs:
     nodes: list[str] = dataclasses.field(default_factory=list)
     callbacks: list[str] = dataclasses.field(default_factory=list)
     assets: list[str] = dataclasses.field(default_factory=list)
+    ids: dict[str, str] = dataclasses.field(default_factory=dict)  # user and API user ids -> names
+    group_ids: dict[str, str] = dataclasses.field(default_factory=dict)
     accounts: dict[str, list[str]] = dataclasses.field(
         default_factory=lambda: {field: [] for field in ACCOUNT_KINDS.values()}
     )
@@ -44,10 +49,17 @@ class Refs:
     def api_user(self) -> Conv[str]:
         return strings_in(self.api_users, one_of("API user names", self.api_users))
 
-    def person(self) -> Conv[str]:
+    def person(self, *, by_id: bool = False) -> Conv[str]:
+        """A user or API user by name; with `by_id` (policy rules) by Fireblocks id too."""
+        if by_id and self.ids:
+            choices = self.people + list(self.ids)
+            return strings_in(choices, one_of("user and API user names or ids", self.people))
         return strings_in(self.people, one_of("user and API user names", self.people))
 
-    def group(self) -> Conv[str]:
+    def group(self, *, by_id: bool = False) -> Conv[str]:
+        if by_id and self.group_ids:
+            choices = self.groups + list(self.group_ids)
+            return strings_in(choices, one_of("group names or ids", self.groups))
         return strings_in(self.groups, one_of("group names", self.groups))
 
     def callback(self) -> Conv[str]:
