@@ -100,3 +100,7 @@ def local_fireblocks(
         worker.join(timeout=30)
         if worker.is_alive():
             raise RuntimeError("the local Fireblocks API did not stop within 30 s")
+        while not started.empty():  # a crash while it served: the block must not pass silently
+            _, crashed = started.get()
+            if crashed is not None:
+                raise RuntimeError("the local Fireblocks API crashed while serving") from crashed

@@ -136,6 +136,7 @@ class RestApi:
         """Wrap a handler: authenticate, check the role, honour `Idempotency-Key` on writes, map errors."""
 
         async def run(request: Request) -> Response:
+            management = request.url.path.startswith(PREFIX + "/management/")
             body = await request.body()
             raw_path = request.scope.get("raw_path") or request.url.path.encode()
             uri = raw_path.decode("latin-1")
@@ -169,14 +170,15 @@ class RestApi:
                     )
                 return response
             except ApiError as exc:
-                return exc.response()
+                return exc.response(management=management)
             except SaasError as exc:
-                return errors.from_saas(exc).response()
+                return errors.from_saas(exc).response(management=management)
             except Exception as exc:  # a bug: the client gets a 500 body, never a traceback
                 self.saas.env.trace.record(
                     "internal_error", where=f"rest {request.method} {uri}", error=repr(exc)
                 )
-                return errors.error_response(500, errors.INTERNAL, f"internal error: {type(exc).__name__}")
+                message = f"internal error: {type(exc).__name__}"
+                return errors.error_response(500, errors.INTERNAL, message, management=management)
 
         return run
 

@@ -39,6 +39,16 @@ NO_SUCH_ENDPOINT = 1000404  # a path or method the local API does not serve
 INTERNAL = 1500
 
 
+#: HTTP status -> `ErrorResponse.error.type`, the body the management endpoints (`/v1/management/...`) use.
+ERROR_TYPES = {
+    400: "VALIDATION",
+    401: "AUTHENTICATION",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "VALIDATION",
+}
+
+
 class ApiError(Exception):
     """A refusal with its HTTP status and Fireblocks error body."""
 
@@ -48,14 +58,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
 
-    def response(self) -> JSONResponse:
-        return error_response(self.status, self.code, self.message)
+    def response(self, *, management: bool = False) -> JSONResponse:
+        return error_response(self.status, self.code, self.message, management=management)
 
 
 def error_response(
-    status: int, code: int, message: str, headers: dict[str, str] | None = None
+    status: int, code: int, message: str, headers: dict[str, str] | None = None, *, management: bool = False
 ) -> JSONResponse:
-    return JSONResponse({"message": message, "code": code}, status_code=status, headers=headers)
+    """`ErrorSchema`; for the management endpoints also `ErrorResponse`'s `error` (the SDK reads that there)."""
+    body: dict[str, Any] = {"message": message, "code": code}
+    if management:
+        body["error"] = {"type": ERROR_TYPES.get(status, "INTERNAL"), "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def bad_request(field: str, problem: str) -> ApiError:

@@ -97,9 +97,9 @@ async def create(call: Call) -> Response:
     amount = _amount(data["amount"])
     if "source" not in data:
         raise errors.bad_request("source", "missing; expected the source peer")
+    source = _peer(data["source"], "source", source=True)
     if "destination" not in data:
         raise errors.bad_request("destination", "missing; expected the destination peer")
-    source = _peer(data["source"], "source", source=True)
     destination = _peer(data["destination"], "destination", source=False)
     note = _optional_string(data, "note") or ""
     external_id = _optional_string(data, "externalTxId")
@@ -147,11 +147,16 @@ async def by_external_id(call: Call) -> Response:
     return json_response(view(api, tx))
 
 
-def _millis(value: str | None, field: str) -> float | None:
+def _ms(seconds: float) -> int:
+    """Milliseconds, as `createdAt` shows them (and `before`/`after` compare)."""
+    return int(seconds * 1000)
+
+
+def _millis(value: str | None, field: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value) / 1000.0
+        return int(value)
     except ValueError:
         raise errors.bad_request(field, f"expected Unix time in milliseconds, got {value!r}") from None
 
@@ -182,10 +187,10 @@ async def listing(call: Call) -> Response:
     for tx in api.saas.transactions:
         if tx.workspace_id != ws_id or (status is not None and tx.status.value != status):
             continue
-        created = api.wall(tx.created_at)
+        created = _ms(api.wall(tx.created_at))
         if (before is not None and created >= before) or (after is not None and created <= after):
             continue
-        key = created if order == "createdAt" else api.wall(_last_updated(tx))
+        key = created if order == "createdAt" else _ms(api.wall(_last_updated(tx)))
         rows.append((key, tx))
     rows.sort(key=lambda row: row[0], reverse=sort == "DESC")
     return json_response([view(api, tx) for _, tx in rows[:limit]])
@@ -258,8 +263,8 @@ def view(api: RestApi, tx: Transaction) -> dict[str, Any]:
         "treatAsGrossAmount": False,
         "feeInfo": {"networkFee": "0", "serviceFee": "0"},
         "feeCurrency": tx.asset,
-        "createdAt": int(api.wall(tx.created_at) * 1000),
-        "lastUpdated": int(api.wall(_last_updated(tx)) * 1000),
+        "createdAt": _ms(api.wall(tx.created_at)),
+        "lastUpdated": _ms(api.wall(_last_updated(tx))),
         "createdBy": api.user_id(tx.initiator) or "",
         "signedBy": signed_by,
         "rejectedBy": rejected_by or "",
