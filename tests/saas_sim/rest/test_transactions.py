@@ -197,9 +197,11 @@ def test_cancelling_a_completed_transaction_is_refused_and_cancel_answers_succes
     )
     waiting = wait_for(
         lambda: (
-            (tx := result(client.transactions.get_transaction(pending.id), TransactionResponse)).status
-            == "PENDING_SIGNATURE"
-            and tx
+            (
+                (tx := result(client.transactions.get_transaction(pending.id), TransactionResponse)).status
+                == "PENDING_SIGNATURE"
+                and tx
+            )
             or None
         )
     )
