@@ -135,6 +135,7 @@ class LocalFireblocks:
             world = await build_world(scenario, env, tasks)
             with anyio.move_on_after(SETUP_LIMIT) as setup:
                 await pair_all(world)
+                await _all_online(world)
             if setup.cancelled_caught:
                 raise SetupError(f"pairing did not finish within {SETUP_LIMIT:g} s")
             balances = None
@@ -173,6 +174,13 @@ class LocalFireblocks:
                 tasks.start_soon(FaultInjector(world, start).run)
             base = urls[0].rstrip("/") + PREFIX
             task_status.started(Ready(base, tuple(self.users), world, api, webhook_public))
+
+
+async def _all_online(world: World) -> None:
+    """Until every paired co-signer has polled: before that the SaaS would find nobody to probe and wait
+    its reprobe interval (5 s) before the first transaction could be signed."""
+    while not all(c["online"] for c in world.saas.cosigners() if c["api_users"]):
+        await anyio.sleep(0.02)
 
 
 async def _close_on_cancel(client: httpx.AsyncClient) -> None:
