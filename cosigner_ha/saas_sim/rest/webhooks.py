@@ -4,7 +4,8 @@
 header: base64 of RSA-SHA512 (PKCS#1 v1.5) over the raw body, verifiable with the published public key.
 
 The notifier follows the SaaS's trace; delivery goes through `send(url, body, headers)`, which the runtime
-gives (an HTTP client), one task per URL so that a slow receiver delays only itself.
+gives (an HTTP client), one task per URL so that a slow receiver delays only itself; a failed delivery is
+tried again after 1, 5 and 30 seconds, then given up (counted in `failed`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ STATUS_UPDATED = "TRANSACTION_STATUS_UPDATED"
 STATUS_EVENTS = ("tx_status", "completed", "failed", "rejected", "blocked", "cancelled")
 #: Notifications waiting per URL before new ones are dropped (and counted) rather than piling up.
 BACKLOG = 10_000
+#: Pauses before the second and later attempts of a delivery that failed (then it is given up, counted).
+RETRY_DELAYS = (1.0, 5.0, 30.0)
 
 Send = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
 
@@ -98,8 +101,13 @@ class WebhookNotifier:
         async with receive:
             async for body in receive:
                 headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self.key, body)}
-                try:
-                    await self._send(url, body, headers)
+                for delay in (0.0, *RETRY_DELAYS):
+                    await self.api.saas.env.clock.sleep(delay)
+                    try:
+                        await self._send(url, body, headers)
+                    except Exception:  # down or answering an error: try again later
+                        continue
                     self.delivered += 1
-                except Exception:  # a receiver that is down loses its notification, as with Fireblocks
+                    break
+                else:
                     self.failed += 1

@@ -99,3 +99,50 @@ def test_transaction_webhooks_are_signed_and_delivered(receiver: Receiver, tmp_p
         signature = {k.lower(): v for k, v in headers.items()}[SIGNATURE_HEADER.lower()]
         assert verify(public, body, signature)
         assert not verify(public, body + b" ", signature)
+
+
+def test_a_failed_delivery_is_tried_again(tmp_path: Path) -> None:
+    """The receiver answers 503 to the first attempt of every notification; each arrives on a later try."""
+    attempts: dict[bytes, int] = {}
+    accepted: list[bytes] = []
+    lock = threading.Lock()
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                attempts[body] = attempts.get(body, 0) + 1
+                ok = attempts[body] > 1
+                if ok:
+                    accepted.append(body)
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        with local_fireblocks(SCENARIO, webhooks=[url], workdir=tmp_path) as local:
+            result(
+                sdk(local, "ops").transactions.create_transaction(
+                    transaction_request=TransactionRequest(
+                        asset_id="ETH",
+                        amount=TransactionRequestAmount("1"),
+                        source=SourceTransferPeerPath(type="VAULT_ACCOUNT", id="hot"),
+                        destination=DestinationTransferPeerPath(type="EXTERNAL_WALLET", id="sanctioned"),
+                    )
+                ),
+                CreateTransactionResponse,
+            )
+            wait_for(lambda: len(accepted) >= 2 or None, timeout=30)  # created, then BLOCKED
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    kinds = [json.loads(body)["type"] for body in accepted]
+    assert kinds[:2] == ["TRANSACTION_CREATED", "TRANSACTION_STATUS_UPDATED"]
+    assert all(attempts[body] == 2 for body in accepted)
