@@ -8,7 +8,6 @@ directly. Serve it with hypercorn, or drive it in process through httpx's ASGI t
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -133,7 +132,7 @@ class RestApi:
     # --- the app --------------------------------------------------------------------------------------------
 
     def endpoint(self, handler: Handler, *, roles: Sequence[Role] | None = None, what: str = "") -> Any:
-        """Wrap a handler: authenticate, check the role, honour `Idempotency-Key` on writes, map errors."""
+        """Wrap a handler: authenticate, check the role, honour `Idempotency-Key`, map errors to bodies."""
 
         async def run(request: Request) -> Response:
             management = request.url.path.startswith(PREFIX + "/management/")
@@ -183,6 +182,7 @@ class RestApi:
         return run
 
     def routes(self) -> list[BaseRoute]:
+        # here, not at the top: the endpoint modules import this one (Call, RestApi)
         from cosigner_ha.saas_sim.rest import cosigners, policy, transactions, vaults
 
         routes: list[BaseRoute] = []
@@ -196,10 +196,7 @@ class RestApi:
     def app(self) -> Starlette:
         async def http_error(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
-            if exc.status_code == 405:
-                message = f"{request.method} {request.url.path} is not served by the local Fireblocks API"
-                return errors.error_response(404, errors.NO_SUCH_ENDPOINT, message)
-            if exc.status_code == 404:
+            if exc.status_code in (404, 405):  # no such path, or not with this method
                 message = f"{request.method} {request.url.path} is not served by the local Fireblocks API"
                 return errors.error_response(404, errors.NO_SUCH_ENDPOINT, message)
             return errors.error_response(exc.status_code, errors.INVALID_REQUEST, str(exc.detail))
@@ -209,7 +206,3 @@ class RestApi:
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers=headers)
-
-
-def dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
