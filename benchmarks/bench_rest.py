@@ -78,12 +78,12 @@ def gets_per_second(local: LocalApi, count: int) -> tuple[float, float, float]:
         for _ in range(count):
             assert client.get(root + "/v1/no-such-endpoint").status_code == 404
         bare = count / (time.perf_counter() - started)
-    sdk = Fireblocks(ClientConfiguration(**local.sdk_config("auditor")))
-    sdk.vaults.get_vault_account("hot").result()
-    started = time.perf_counter()
-    for _ in range(count):
+    with Fireblocks(ClientConfiguration(**local.sdk_config("auditor"))) as sdk:
         sdk.vaults.get_vault_account("hot").result()
-    through_sdk = count / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for _ in range(count):
+            sdk.vaults.get_vault_account("hot").result()
+        through_sdk = count / (time.perf_counter() - started)
     return authenticated, through_sdk, bare
 
 
@@ -118,10 +118,10 @@ def transactions_per_second(local: LocalApi, count: int) -> tuple[float, float, 
             ids.append(response.json()["id"])
     rest = count / _until_completed(local, ids, started_wall)
 
-    sdk = Fireblocks(ClientConfiguration(**local.sdk_config("ops")))
-    started_wall = time.time()
-    futures = [sdk.transactions.create_transaction(transaction_request=_request()) for _ in range(count)]
-    ids = [f.result().data.id for f in futures]
+    with Fireblocks(ClientConfiguration(**local.sdk_config("ops"))) as sdk:
+        started_wall = time.time()
+        futures = [sdk.transactions.create_transaction(transaction_request=_request()) for _ in range(count)]
+        ids = [f.result().data.id for f in futures]
     through_sdk = count / _until_completed(local, ids, started_wall)
 
     saas = local.ready.world.saas

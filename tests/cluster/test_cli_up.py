@@ -48,10 +48,11 @@ def test_up_serves_until_ctrl_c(tmp_path: Path) -> None:
         ops = users["ops"]
         secret = Path(ops["secret_key_file"])
         assert secret.stat().st_mode & 0o777 == 0o600
-        client = Fireblocks(
-            ClientConfiguration(api_key=ops["api_key"], secret_key=secret.read_text(), base_path=base_url)
+        config = ClientConfiguration(
+            api_key=ops["api_key"], secret_key=secret.read_text(), base_path=base_url
         )
-        page = client.vaults.get_paged_vault_accounts().result().data
+        with Fireblocks(config) as client:
+            page = client.vaults.get_paged_vault_accounts().result().data
         assert isinstance(page, VaultAccountsPagedResponse) and [a.id for a in page.accounts or []] == [
             "hot",
             "treasury",

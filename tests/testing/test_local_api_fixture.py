@@ -24,7 +24,11 @@ SCENARIO = Path(__file__).resolve().parents[1] / "saas_sim" / "rest" / "local.to
 
 def test_a_withdrawal_is_signed(cosigner_local_api: Any) -> None:
     local = cosigner_local_api(SCENARIO)
-    fireblocks = Fireblocks(ClientConfiguration(**local.sdk_config("ops")))
+    with Fireblocks(ClientConfiguration(**local.sdk_config("ops"))) as fireblocks:
+        _withdraw(fireblocks)
+
+
+def _withdraw(fireblocks: Fireblocks) -> None:
     created = (
         fireblocks.transactions.create_transaction(
             transaction_request=TransactionRequest(
@@ -62,8 +66,7 @@ def test_an_api_user_with_its_own_key(cosigner_local_api: Any, tmp_path: Path) -
     pem = secret.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    fireblocks = Fireblocks(
-        ClientConfiguration(api_key="ops-key-1", secret_key=pem, base_path=local.base_url)
-    )
-    page = fireblocks.vaults.get_paged_vault_accounts().result().data
+    config = ClientConfiguration(api_key="ops-key-1", secret_key=pem, base_path=local.base_url)
+    with Fireblocks(config) as fireblocks:
+        page = fireblocks.vaults.get_paged_vault_accounts().result().data
     assert [a.id for a in page.accounts] == ["hot", "treasury"]

@@ -35,8 +35,21 @@ def fresh() -> Iterator[LocalApi]:
         yield local
 
 
+_CLIENTS: list[Fireblocks] = []
+
+
 def sdk(local: LocalApi, user: str) -> Fireblocks:
-    return Fireblocks(ClientConfiguration(**local.sdk_config(user)))
+    """The official SDK as `user`; closed (its thread pool and connections) when the test ends."""
+    client = Fireblocks(ClientConfiguration(**local.sdk_config(user)))
+    _CLIENTS.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
 
 
 def result(future: Any, model: type[T]) -> T:

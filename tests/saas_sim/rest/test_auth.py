@@ -96,8 +96,7 @@ def test_a_post_binds_its_body(shared: LocalApi) -> None:
 
 def test_the_sdk_with_a_wrong_secret_is_refused(shared: LocalApi) -> None:
     config = shared.sdk_config("ops") | {"secret_key": other_key()}
-    client = Fireblocks(ClientConfiguration(**config))
-    with pytest.raises(UnauthorizedException) as caught:
+    with Fireblocks(ClientConfiguration(**config)) as client, pytest.raises(UnauthorizedException) as caught:
         client.vaults.get_paged_vault_accounts().result()
     error = ErrorSchema.from_json(caught.value.body)
     assert error is not None and error.code == -1
