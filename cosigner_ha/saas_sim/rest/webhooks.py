@@ -82,10 +82,14 @@ class WebhookNotifier:
         else:
             return
         api = self.api
-        tx = api.saas.transaction(event.fields["tx"])
-        if tx.workspace_id != api.workspace.id:
+        try:  # called inside the SaaS's own steps: a failure here must never reach them
+            tx = api.saas.transaction(event.fields["tx"])
+            if tx.workspace_id != api.workspace.id:
+                return
+            body = self.body(kind, view(api, tx))
+        except Exception:
+            self.failed += 1
             return
-        body = self.body(kind, view(api, tx))
         for send, _ in self._streams:
             try:
                 send.send_nowait(body)
