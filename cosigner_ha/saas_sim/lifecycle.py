@@ -232,6 +232,8 @@ class TransactionService:
         self, tx: Transaction, state: WorkspaceState, decision: policy.Decision, scope: anyio.CancelScope
     ) -> None:
         try:
+            if tx.terminal:  # cancelled (or failed) between submission and this task's start
+                return
             with scope:
                 await self._drive(tx, state, decision)
         finally:

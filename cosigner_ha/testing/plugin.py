@@ -4,6 +4,10 @@ Fixtures:
 
 - `cosigner_run(scenario, seed=None) -> RunResult`: run a scenario model, dict or file in simulation.
 - `cosigner_seed`: the seed the test is run with (None: each scenario's own).
+- `cosigner_local_api(scenario, webhooks=(), timeline=False) -> LocalApi`: the scenario's cluster behind a
+  local Fireblocks REST API on 127.0.0.1 (a free port) until the test ends; `local.base_url`,
+  `local.users[name]` (api_key, secret_key) and `local.sdk_config(name)` for the official SDK's
+  `ClientConfiguration(**...)` (docs/rest-api.md).
 
 Seeds: `@pytest.mark.cosigner_seeds(1, 2, 3)` runs a test once per seed; `--cosigner-seeds 1,2,3` does
 so for every test that uses `cosigner_run` or `cosigner_seed` (and overrides the marker).
@@ -16,6 +20,7 @@ Runs made with `cosigner_ha.testing.simulate` count too, inside or outside a fix
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -117,6 +122,20 @@ def cosigner_run(cosigner_seed: int | None) -> Callable[..., RunResult]:
         return simulate(scenario, seed=seed if seed is not None else cosigner_seed)
 
     return run
+
+
+@pytest.fixture
+def cosigner_local_api() -> Iterator[Callable[..., Any]]:
+    """`cosigner_local_api(scenario, **options) -> LocalApi`: start a local Fireblocks API for a scenario
+    file or model; every one started is stopped when the test ends, whatever happened."""
+    from cosigner_ha.testing.local_api import local_fireblocks
+
+    with contextlib.ExitStack() as running:
+
+        def start(scenario: Any, **options: Any) -> Any:
+            return running.enter_context(local_fireblocks(scenario, **options))
+
+        yield start
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -129,6 +129,23 @@ def test_the_initiator_cancels_while_no_signature_is_released() -> None:
     simulate(main, seed=47)
 
 
+def test_a_transaction_cancelled_right_after_submission_stays_cancelled() -> None:
+    """Cancelled before its own task first ran (in the same step as the submission): the task must not
+    move it on (it used to crash the SaaS with an illegal CANCELLED -> PENDING_SIGNATURE)."""
+
+    async def main(env: Environment) -> None:
+        async with running_world(env) as w:
+            await ready(w)
+            tx = w.submit()
+            w.saas.cancel(tx.id, by="ops")
+            await env.clock.sleep(120)
+            assert (tx.status, tx.sub_status) == (Status.CANCELLED, "CANCELLED_BY_USER")
+            assert w.events("internal_error") == [] and w.events("probe_sent", tx=tx.id) == []
+            assert (await w.settle(w.submit())).status is Status.COMPLETED
+
+    simulate(main, seed=48)
+
+
 def test_submissions_are_refused_naming_the_field_and_nothing_is_kept() -> None:
     async def main(env: Environment) -> None:
         async with running_world(env, nodes=[]) as w:

@@ -97,6 +97,8 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
     workspace.put("eur_usd", w.eur_usd)
     if w.prices_eur:
         workspace.put("prices_eur", dict(w.prices_eur))
+    if w.balances:
+        workspace.put("balances", {vault: dict(assets) for vault, assets in w.balances.items()})
     out["workspace"] = dict(workspace)
     if scenario.users or full:
         out["users"] = [_person(u.name, u.role.value, u.id) for u in scenario.users]
@@ -108,6 +110,9 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
             api_user.put("role", u.role.value)
             api_user.put("callback", u.callback)
             api_user.put("id", u.id)
+            api_user.put("api_key", u.api_key)
+            if u.public_key is not None:  # the hash covers the key, not where its file sits
+                api_user.put("public_key", u.public_key.pem if for_hash else str(u.public_key.path))
             out["api_users"].append(dict(api_user))
     if scenario.groups or full:
         out["groups"] = [

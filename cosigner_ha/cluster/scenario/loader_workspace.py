@@ -3,6 +3,7 @@ what the workspace has, and the topology the product must allow."""
 
 from __future__ import annotations
 
+from cosigner_ha.cluster.scenario.credentials import ApiPublicKey, read_public_key
 from cosigner_ha.cluster.scenario.frozen import FrozenDict
 from cosigner_ha.cluster.scenario.loader_base import (
     SITE,
@@ -86,6 +87,7 @@ class WorkspaceReader(LoaderBase):
                 if (price := eur_table.convert(asset, value, number(above=0))) is not None:
                     prices_eur[asset] = price
         self.eur_assets = set(prices_eur)
+        balances = self.balances(t, lists["vaults"], prices)
         t.finish()
         if not self.clean_since(mark) or name is None or env is None:
             return None
@@ -95,6 +97,7 @@ class WorkspaceReader(LoaderBase):
             prices_usd=FrozenDict(prices),
             eur_usd=eur_usd,
             prices_eur=FrozenDict(prices_eur),
+            balances=balances,
             **lists,
         )
 
@@ -222,8 +225,40 @@ class WorkspaceReader(LoaderBase):
                 out.append(User(name, role, user_id))
         return out
 
+    def balances(
+        self, t: Table, vaults: tuple[str, ...], prices: dict[str, float]
+    ) -> FrozenDict[str, FrozenDict[str, float]]:
+        """`balances = { hot = { ETH = 100 } }`: per vault of `vaults`, per asset of `prices_usd`."""
+        out: dict[str, FrozenDict[str, float]] = {}
+        table = t.table("balances")
+        if table is None:
+            return FrozenDict()
+        amount = number(lo=0)
+        for vault in table.data:
+            assets = table.table(vault)
+            if vault not in vaults:
+                table.error(
+                    vault, f"no vault {vault!r}; expected one of [workspace] vaults: {', '.join(vaults)}"
+                )
+                continue
+            if assets is None:
+                continue
+            row: dict[str, float] = {}
+            for asset, value in assets.data.items():
+                assets.has(asset)
+                if asset not in prices:
+                    assets.error(
+                        asset,
+                        f"no asset {asset!r}; expected one of [workspace] prices_usd: {', '.join(prices)}",
+                    )
+                elif (converted := assets.convert(asset, value, amount)) is not None:
+                    row[asset] = converted
+            out[vault] = FrozenDict(row)
+        return FrozenDict(out)
+
     def api_users(self, tables: list[Table]) -> list[ApiUser]:
         out = []
+        keys: dict[str, str] = {}
         for t in tables:
             mark = self.mark()
             name = t.require("name", NAME)
@@ -244,10 +279,42 @@ class WorkspaceReader(LoaderBase):
             api_id = self.entity_id(t, "an API user")
             if name is not None and api_id is not None:
                 self.refs.ids[api_id] = name
+            api_key, public_key = self.rest_credentials(t, keys)
             t.finish()
             if self.clean_since(mark) and name is not None and role is not None:
-                out.append(ApiUser(name=name, role=role, callback=callback, id=api_id))
+                out.append(
+                    ApiUser(
+                        name=name,
+                        role=role,
+                        callback=callback,
+                        id=api_id,
+                        api_key=api_key,
+                        public_key=public_key,
+                    )
+                )
         return out
+
+    def rest_credentials(self, t: Table, seen: dict[str, str]) -> tuple[str | None, ApiPublicKey | None]:
+        """`api_key` and `public_key` (given together), for the REST API (docs/rest-api.md)."""
+        api_key = t.get("api_key", Conv("an API key (a non-empty string)", nonempty_string), None)
+        written = t.get("public_key", Conv("a path to a PEM public key or CSR", nonempty_string), None)
+        if api_key is not None:
+            if api_key in seen:
+                t.error(
+                    "api_key", f"{api_key!r} is already the api_key of {seen[api_key]}; expected unique keys"
+                )
+            seen[api_key] = t.path
+        if (api_key is None) != (written is None):
+            missing = "public_key" if written is None else "api_key"
+            t.error(missing, "required with " + ("api_key" if written is None else "public_key"))
+            return None, None
+        if written is None:
+            return None, None
+        key = read_public_key(self.base_dir, written)
+        if isinstance(key, str):
+            t.error("public_key", key)
+            return None, None
+        return api_key, key
 
     def groups(self, tables: list[Table]) -> list[Group]:
         names = [t.data.get("name") for t in tables]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cosigner_ha.cluster.scenario.credentials import ApiPublicKey
 from cosigner_ha.cluster.scenario.durations import Rate
 from cosigner_ha.cluster.scenario.frozen import FrozenDict, thaw
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES as INITIATING_ROLES
@@ -150,6 +151,8 @@ class Workspace:
     contract_wallets: tuple[str, ...] = ()
     eur_usd: float | None = None  # US dollars per euro, for rules with EUR amounts
     prices_eur: FrozenDict[str, float] = dataclasses.field(default_factory=FrozenDict)
+    #: Opening balances per vault and asset (`[workspace] balances`); the REST API moves them.
+    balances: FrozenDict[str, FrozenDict[str, float]] = dataclasses.field(default_factory=FrozenDict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -167,6 +170,8 @@ class ApiUser:
     role: ApiUserRole
     callback: str | None = None  # a key of Scenario.callbacks; None auto-approves
     id: str | None = None  # the API key id; None lets the SaaS derive one from the seed
+    api_key: str | None = None  # the REST API key (`X-API-Key`), with `public_key` (docs/rest-api.md)
+    public_key: ApiPublicKey | None = None
 
     @property
     def can_sign(self) -> bool:

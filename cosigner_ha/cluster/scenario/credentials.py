@@ -1,0 +1,43 @@
+"""An API user's REST credentials in a scenario: `api_key` (its id, as `X-API-Key` carries it) and
+`public_key`, a PEM public key or the PEM CSR the user uploaded to Fireblocks, relative to the scenario
+file. The key is read and checked when the scenario loads, so a bad file is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiPublicKey:
+    """Where the key was read from (resolved) and the RSA public key itself as SubjectPublicKeyInfo PEM."""
+
+    path: Path
+    pem: str
+
+
+def read_public_key(base_dir: Path, written: str) -> ApiPublicKey | str:
+    """The key, or the problem (for the loader to report at `public_key`)."""
+    path = (base_dir / written).resolve()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {written!r} (resolved to {path}): {exc.strerror or exc}; expected a PEM public key or CSR"
+    try:
+        if b"CERTIFICATE REQUEST" in data:
+            key: object = x509.load_pem_x509_csr(data).public_key()
+        else:
+            key = serialization.load_pem_public_key(data)
+    except ValueError:
+        return (
+            f"{written!r} holds no PEM public key or CSR; expected the API user's RSA public key or its CSR"
+        )
+    if not isinstance(key, rsa.RSAPublicKey):
+        return f"{written!r} holds a {type(key).__name__}; expected an RSA key (the API signs requests RS256)"
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return ApiPublicKey(path, pem.decode())
