@@ -111,9 +111,6 @@ class HandlerDirectory:
     def register(self, url: str, handler: InProcessHandler) -> None:
         self._handlers[self._origin(url)] = handler
 
-    def unregister(self, url: str) -> None:
-        self._handlers.pop(self._origin(url), None)
-
     def lookup(self, url: str) -> InProcessHandler | None:
         return self._handlers.get(self._origin(url))
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, NonceError
 from cosigner_ha.node.records import NonceLedger, Secrets, decode_record, encode_record
-from cosigner_ha.node.sealing import read_header, seal, unseal
+from cosigner_ha.node.sealing import seal, unseal
 from cosigner_ha.node.storage import BlobStore
 
 SECRETS_KIND = "secrets"
@@ -248,9 +248,3 @@ class Database:
         assert raw is not None
         self.store.write(self.layout.secrets, raw)
         self.secrets, self.generation = secrets, generation
-
-    @staticmethod
-    def describe_file(raw: bytes, where: str) -> str:
-        """A one-line account of a sealed file without its key (kind, co-signer, generation)."""
-        header = read_header(raw, where=where)
-        return f"{header.get('kind')} of {header.get('cosigner_id')} generation {header.get('generation')}"

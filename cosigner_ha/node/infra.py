@@ -511,10 +511,6 @@ class Bucket:
     def raw(self, key: str) -> bytes | None:
         return self._objects.get(key)
 
-    def tamper(self, key: str, data: bytes) -> None:
-        self._objects[key] = data
-        self.version += 1
-
 
 # --- KMS -------------------------------------------------------------------------------------------------
 

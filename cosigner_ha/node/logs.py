@@ -58,7 +58,6 @@ class NodeLog:
         self.threshold = LEVELS[level]
         self.max_bytes = max_bytes
         self.files = files
-        self.lines_written = 0
 
     def for_class(self, cls: str) -> ClassLog:
         return ClassLog(self, cls)
@@ -77,7 +76,6 @@ class NodeLog:
         elif self.disk.size(self.path) + len(data) > self.max_bytes:
             self._rotate()
         self.disk.append(self.path, data)
-        self.lines_written += 1
 
     def _rotate(self) -> None:
         assert self.disk is not None
