@@ -26,6 +26,15 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 @pytest.mark.timeout(90)
 async def test_a_real_node_pairs_and_signs_with_the_real_saas_over_tls(tmp_path: Path) -> None:
+    await _pair_and_sign(tmp_path)
+
+
+@pytest.mark.timeout(90)
+def test_the_same_on_asyncio(tmp_path: Path) -> None:
+    anyio.run(_pair_and_sign, tmp_path, backend="asyncio")
+
+
+async def _pair_and_sign(tmp_path: Path) -> None:
     home = tmp_path / "node"
     assert (
         await node_command(
