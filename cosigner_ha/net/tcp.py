@@ -325,7 +325,12 @@ class TcpNetwork:
 
 
 def _discard_unread(sock: socket.socket, limit: int = 1 << 22) -> None:
-    """Read and drop what the kernel holds for `sock` (up to `limit` bytes) without blocking."""
+    """Read and drop what the kernel holds for `sock` (up to `limit` bytes) without blocking.
+
+    On asyncio anyio hands out the loop's `TransportSocket`, which has no `recv`: nothing is drained there.
+    """
+    if not hasattr(sock, "recv"):
+        return
     taken = 0
     with contextlib.suppress(OSError):  # BlockingIOError once it is empty; anything else: give up
         while taken < limit:
