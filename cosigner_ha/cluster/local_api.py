@@ -32,6 +32,7 @@ from cosigner_ha.cluster.workloads import run_workload
 from cosigner_ha.cluster.world import World, build_world, pair_all
 from cosigner_ha.env import Environment
 from cosigner_ha.saas_sim.rest import PREFIX, ApiCredential, Balances, RestApi, load_public_key
+from cosigner_ha.saas_sim.rest.server import build_app
 from cosigner_ha.saas_sim.rest.webhooks import WebhookNotifier
 
 #: Pairing every node must finish within this many real seconds.
@@ -165,7 +166,7 @@ class LocalFireblocks:
                     await send_http(client, url, body, headers)
 
                 await tasks.start(WebhookNotifier(api, self.webhooks, key, send).run)
-            urls = await tasks.start(serve_app, api.app(), f"{self.host}:{self.port}")
+            urls = await tasks.start(serve_app, build_app(api), f"{self.host}:{self.port}")
             if self.timeline:
                 start = env.clock.now()
                 end = start + scenario.scenario.duration

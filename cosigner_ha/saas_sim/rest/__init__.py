@@ -1,6 +1,6 @@
 """A local Fireblocks REST API (`/v1`) over the SaaS simulator, for the official `fireblocks` SDK.
 
-`RestApi(saas, workspace, credentials).app()` is a Starlette app: authentication as Fireblocks does it
+`server.build_app(RestApi(saas, workspace, credentials))` is a Starlette app: authentication as Fireblocks does it
 (auth.py), transactions, vault accounts and external wallets, the TAP policy, the Co-signers API and API
 users, with Fireblocks' error bodies; `WebhookNotifier` posts signed transaction webhooks. See
 docs/rest-api.md.

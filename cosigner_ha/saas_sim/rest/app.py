@@ -11,11 +11,8 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from cosigner_ha.policy.vocabulary import Role
 from cosigner_ha.saas_sim.errors import SaasError
@@ -181,28 +178,6 @@ class RestApi:
                 return errors.error_response(500, errors.INTERNAL, message, management=management)
 
         return run
-
-    def routes(self) -> list[BaseRoute]:
-        # here, not at the top: the endpoint modules import this one (Call, RestApi)
-        from cosigner_ha.saas_sim.rest import cosigners, policy, transactions, vaults
-
-        routes: list[BaseRoute] = []
-        for module in (transactions, vaults, policy, cosigners):
-            for method, path, handler, roles, what in module.ROUTES:
-                routes.append(
-                    Route(PREFIX + path, self.endpoint(handler, roles=roles, what=what), methods=[method])
-                )
-        return routes
-
-    def app(self) -> Starlette:
-        async def http_error(request: Request, exc: Exception) -> Response:
-            assert isinstance(exc, HTTPException)
-            if exc.status_code in (404, 405):  # no such path, or not with this method
-                message = f"{request.method} {request.url.path} is not served by the local Fireblocks API"
-                return errors.error_response(404, errors.NO_SUCH_ENDPOINT, message)
-            return errors.error_response(exc.status_code, errors.INVALID_REQUEST, str(exc.detail))
-
-        return Starlette(routes=self.routes(), exception_handlers={HTTPException: http_error})
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cosigner_ha.env import Environment, simulate
 from cosigner_ha.saas_sim.rest import ApiCredential, RestApi
 from cosigner_ha.saas_sim.rest import transactions as rest_transactions
+from cosigner_ha.saas_sim.rest.server import build_app
 from tests.saas_sim.harness import ready, running_world
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -41,7 +42,7 @@ def test_a_transaction_through_the_app_in_virtual_time(monkeypatch: pytest.Monke
         async with running_world(env) as w:
             await ready(w)
             api = RestApi(w.saas, "acme", [ApiCredential("key-ops", "ops", KEY.public_key())])
-            transport = httpx.ASGITransport(app=api.app())
+            transport = httpx.ASGITransport(app=build_app(api))
             async with httpx.AsyncClient(transport=transport, base_url="http://local") as client:
                 body = json.dumps(
                     {
