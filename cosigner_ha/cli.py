@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+from cosigner_ha.cluster import commands_analyze, commands_callback, commands_node, commands_run, commands_up
 from cosigner_ha.policy import commands as policy_commands
 from cosigner_ha.testing import commands as explore_commands
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands.register(sub)
     commands_analyze.register(sub)
     commands_node.register(sub)
+    commands_callback.register(sub)
     explore_commands.register(sub)
     return parser
 
@@ -32,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         return policy_commands.run(args)
     if args.command == "analyze":
         return commands_analyze.run(args)
-    if args.command in ("node", "callback"):
+    if args.command == "node":
         return commands_node.run(args)
+    if args.command == "callback":
+        return commands_callback.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices

@@ -18,8 +18,9 @@ ALLOWED: dict[str, set[str]] = {
     "net": {"wire"},
     "saas_sim": {"policy", "mpc", "wire", "net", "env"},
     "node": {"mpc", "wire", "net", "env"},
-    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node"},
-    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "cluster"},
+    "callback_handler": {"node"},
+    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "callback_handler"},
+    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "callback_handler", "cluster"},
     "cli": {"cluster", "policy", "testing"},
 }
 

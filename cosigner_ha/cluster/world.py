@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import anyio.abc
 import jwt
 
+from cosigner_ha.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -34,7 +35,6 @@ from cosigner_ha.cluster.scenario import (
 from cosigner_ha.env import Environment
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig

@@ -12,7 +12,6 @@ from cosigner_ha.node.callback import (
     InProcessHandler,
     check_settings,
 )
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.database import Database, Layout
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import (
@@ -72,7 +71,6 @@ __all__ = [
     "EnclaveImage",
     "GcpEnclave",
     "HandlerDirectory",
-    "HandlerRules",
     "Host",
     "ImageAuthority",
     "ImageRejected",
@@ -89,7 +87,6 @@ __all__ = [
     "NodeLog",
     "NonceError",
     "PairingError",
-    "ReferenceHandler",
     "SaasError",
     "SaasUnreachable",
     "SgxEnclave",

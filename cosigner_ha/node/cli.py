@@ -1,5 +1,6 @@
-"""Runtime commands: `cosigner-ha node setup|add-user|callback-update|list-users|print-public-key|logs|start`
-and `cosigner-ha callback serve`. `cosigner_ha/cli.py` only wires them in.
+"""Runtime commands: `cosigner-ha node setup|add-user|callback-update|list-users|print-public-key|logs|start`.
+`cosigner_ha/cli.py` only wires them in (the reference callback handler's `cosigner-ha callback serve` lives
+with the handler, in `cosigner_ha.callback_handler.cli`).
 
 In the runtime the node is the same code as in simulation, with the real clock, the OS random source
 and TCP to the SaaS. Its "hardware" is simulated too: `node hardware --home DIR` creates a profile (the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,11 @@ import anyio
 
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.net import TcpNetwork
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.node.enclave import SgxEnclave
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
-from cosigner_ha.node.rsa_keys import load_public_key_pem
 from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -119,30 +118,10 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("start", help="run the co-signer until interrupted")
     common(p)
 
-    cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
-    cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
-    p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
-    p.add_argument("--tls-key", help="TLS private key (PEM)")
-    p.add_argument(
-        "--jwt-key", type=Path, help="RSA private key (PEM): public-key mode; without it, plain JSON"
-    )
-    p.add_argument(
-        "--cosigner-key", type=Path, action="append", default=[], help="a co-signer's public key (PEM)"
-    )
-    p.add_argument("--action", default="APPROVE", choices=["APPROVE", "REJECT", "RETRY", "IGNORE"])
-    p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
-    p.add_argument("--reject-above-usd", type=float, default=None)
-    p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
-
 
 def run(args: argparse.Namespace) -> int:
     """Run one command; exit code 0 done, 1 failed, 2 bad input."""
     try:
-        if args.command == "callback":
-            anyio.run(serve_callback, args, backend="trio")
-            return EXIT_OK
         return anyio.run(node_command, args, backend="trio")
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -250,38 +229,3 @@ async def _serve_until_signal(node: Node) -> None:
             await node.stop()
             node.shutdown()
             return
-
-
-async def serve_callback(
-    args: argparse.Namespace, *, started: Callable[[list[str]], Awaitable[None]] | None = None
-) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = None
-    if args.jwt_key:
-        loaded = serialization.load_pem_private_key(args.jwt_key.read_bytes(), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise ValueError(f"{args.jwt_key}: not an RSA private key")
-        key = loaded
-    for path in args.cosigner_key:
-        load_public_key_pem(path.read_text(), what=str(path))
-    handler = ReferenceHandler(
-        HandlerRules(
-            action=args.action,
-            latency=args.latency,
-            reject_above_usd=args.reject_above_usd,
-            retry_first=args.retry_first,
-        ),
-        key=key,
-        cosigner_keys=[p.read_text() for p in args.cosigner_key],
-    )
-    async with anyio.create_task_group() as tasks:
-        urls = await tasks.start(
-            lambda task_status: serve(
-                handler.app, args.bind, certfile=args.cert, keyfile=args.tls_key, task_status=task_status
-            )
-        )
-        print(f"callback handler listening on {', '.join(urls)}", flush=True)
-        if started is not None:
-            await started(urls)
