@@ -20,12 +20,19 @@ Each attempt has a deadline (30 s by default). APPROVE and REJECT end the reques
 identical request again on the retry schedule (20 retries, 3 minutes apart, by default); IGNORE is
 accepted for approvals (configuration changes) only. Anything else fails the request with a
 `CallbackFailure` whose `kind` says what went wrong: TIMEOUT, HTTP_STATUS, MALFORMED, BAD_SIGNATURE,
-WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE. Every request, answer and
-failure is a trace event.
+WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE, HANDLER_ERROR (a Python
+handler raised, `SystemExit` included). A failing handler is a failing request, never a failing run: an
+exception in an ASGI app is that request's HTTP 500. Every request, answer and failure is a trace event.
+
+An in-process handler may carry a `delay` (its configured latency and jitter, drawn per attempt and slept
+in virtual time inside the answer deadline), and an asyncio ASGI app is served by an `AsyncioAsgiHost` on
+its own event loop (node/asgi_host.py), blocking the simulation's loop so that its wall time costs no
+virtual time.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -44,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cosigner_ha.env import Environment
+from cosigner_ha.node.asgi_host import AsyncioAsgiHost, HandlerTimeout
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_public_key_pem, thumbprint
@@ -85,16 +93,21 @@ class CallbackPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class InProcessHandler:
-    """A handler served inside this process: an ASGI `app` or a `function`, optionally presenting a
-    TLS `certificate` (PEM) to be checked against the pin."""
+    """A handler served inside this process: an ASGI `app` (on this loop), an asyncio ASGI app on its own
+    loop (`host`) or a `function`, optionally presenting a TLS `certificate` (PEM) to be checked against the
+    pin; `delay()` is drawn before each answer (seconds of virtual time)."""
 
     app: Any = None
     function: HandlerFunction | None = None
     certificate: str = ""
+    host: AsyncioAsgiHost | None = None
+    delay: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
-        if (self.app is None) == (self.function is None):
-            raise ValueError("an in-process handler is either an ASGI app or a function, not both or neither")
+        if sum(x is not None for x in (self.app, self.function, self.host)) != 1:
+            raise ValueError(
+                "an in-process handler is one of an ASGI app, a hosted asyncio ASGI app or a function"
+            )
 
 
 class HandlerDirectory:
@@ -269,7 +282,7 @@ class CallbackClient:
         if handler is not None and settings.mode == "certificate":
             self._check_presented_pin(handler, settings)
         if handler is not None and handler.function is not None:
-            answer = await self._call_function(handler.function, body)
+            answer = await self._call_function(handler, handler.function, body)
             return self._check_answer(answer, request_id)
         if handler is None and not self.network:
             raise CallbackFailure(
@@ -299,21 +312,46 @@ class CallbackClient:
             return jwt.encode(body, key, algorithm="RS256", headers={"kid": self._kid[1]}).encode()
         return json.dumps(body, separators=(",", ":")).encode()
 
-    async def _call_function(self, function: HandlerFunction, body: dict[str, Any]) -> Any:
+    async def _call_function(
+        self, handler: InProcessHandler, function: HandlerFunction, body: dict[str, Any]
+    ) -> Any:
         with anyio.move_on_after(self.policy.deadline) as scope:
-            answer = function(dict(body))
-            if inspect.isawaitable(answer):
-                answer = await answer
+            await self._delay(handler)
+            try:
+                answer = function(copy.deepcopy(body))
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            except (Exception, SystemExit) as exc:
+                raise CallbackFailure("HANDLER_ERROR", f"the handler raised {_describe(exc)}") from None
             return answer
         assert scope.cancelled_caught
         raise CallbackFailure("TIMEOUT", f"the handler did not answer within {self.policy.deadline:g} s")
 
+    async def _delay(self, handler: InProcessHandler | None) -> None:
+        if handler is not None and handler.delay is not None:
+            seconds = handler.delay()
+            if seconds > 0:
+                await self.env.clock.sleep(seconds)
+
+    def _hosted(
+        self, host: AsyncioAsgiHost, path: str, content: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One request to an asyncio app on its own loop; this loop (and virtual time) waits for it."""
+        try:
+            status, body = host.request(path, content, headers, timeout=self.policy.deadline)
+        except HandlerTimeout as exc:
+            raise CallbackFailure("TIMEOUT", str(exc)) from None
+        return httpx.Response(status, content=body)
+
     async def _post(
         self, settings: CallbackSettings, path: str, content: bytes, handler: InProcessHandler | None
     ) -> httpx.Response:
-        client = self._client(settings, handler)
         headers = {"content-type": "text/plain" if settings.mode == "public_key" else "application/json"}
         with anyio.move_on_after(self.policy.deadline) as scope:
+            await self._delay(handler)
+            if handler is not None and handler.host is not None:
+                return self._hosted(handler.host, path, content, headers)
+            client = self._client(settings, handler)
             try:
                 response = await client.post(path, content=content, headers=headers)
             except httpx.ConnectError as exc:
@@ -339,9 +377,9 @@ class CallbackClient:
         client = self._clients.get(cache_key)
         if client is None:
             if handler is not None:
-                client = httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=handler.app), base_url=base, trust_env=False
-                )
+                # an exception in the app is that request's HTTP 500, as a server would answer
+                transport = httpx.ASGITransport(app=handler.app, raise_app_exceptions=False)
+                client = httpx.AsyncClient(transport=transport, base_url=base, trust_env=False)
             elif settings.mode == "certificate":
                 context = ssl.create_default_context(cadata=settings.certificate)
                 context.check_hostname = False  # the pin replaces name checks, as the product's pinning does
@@ -460,6 +498,12 @@ def _handler_key(pem: str) -> tuple[rsa.RSAPublicKey, str]:
     """A handler's configured public key and its thumbprint, parsed once per PEM."""
     key = load_public_key_pem(pem, what="the callback handler's public key")
     return key, thumbprint(key)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
 
 
 def _is_certificate_error(exc: BaseException) -> bool:
