@@ -32,10 +32,11 @@ from cosigner_ha.node.errors import (
     InfraError,
     WrongHost,
 )
-from cosigner_ha.node.infra import Bucket, EnclaveImage, EnclaveKind, Host, Kms, open_sealed
+from cosigner_ha.node.infra import Bucket, EnclaveImage, EnclaveKind, Host, Kms
 from cosigner_ha.node.sealing import read_header, seal, unseal
 from cosigner_ha.node.storage import BlobStore, BucketBlobStore, DiskBlobStore
 from cosigner_ha.wire import EnclaveReport, encode
+from cosigner_ha.wire.sealing import unseal as open_box
 
 RandBytes = Callable[[int], bytes]
 #: Sends an SGX report and its vendor signature to the attestation service; returns the wrapped key.
@@ -61,7 +62,7 @@ class EnclaveBackend(Protocol):
 
 def _unwrap(enclave_key: nacl.public.PrivateKey, wrapped: bytes, source: str) -> bytes:
     try:
-        key = open_sealed(enclave_key, wrapped)
+        key = open_box(bytes(enclave_key), wrapped)
     except (nacl.exceptions.CryptoError, ValueError) as exc:
         raise AttestationError(f"the key from {source} was not sealed to this enclave's key: {exc}") from None
     if len(key) != 32:

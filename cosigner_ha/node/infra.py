@@ -21,7 +21,6 @@ from typing import Any, Literal, Protocol
 
 import jwt
 import msgpack
-import nacl.public
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,6 +36,7 @@ from cosigner_ha.node.errors import (
     ImageRejected,
     InfraError,
 )
+from cosigner_ha.wire.sealing import seal
 
 RandBytes = Callable[[int], bytes]
 WallClock = Callable[[], float]
@@ -59,25 +59,6 @@ def _verify_ed25519(public_key: bytes, signature: bytes, data: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
-
-
-def seal_to(recipient_public: bytes, plaintext: bytes, randbytes: RandBytes) -> bytes:
-    """Encrypt to an X25519 public key: `ephemeral public (32) || nonce (24) || box`.
-
-    `nacl.public.Box` with an ephemeral key and a nonce from `randbytes`, not `SealedBox` (which draws OS
-    randomness and would break replay).
-    """
-    ephemeral = nacl.public.PrivateKey(randbytes(32))
-    box = nacl.public.Box(ephemeral, nacl.public.PublicKey(recipient_public))
-    return bytes(ephemeral.public_key) + bytes(box.encrypt(plaintext, randbytes(24)))
-
-
-def open_sealed(recipient: nacl.public.PrivateKey, sealed: bytes) -> bytes:
-    """Inverse of `seal_to`; `nacl.exceptions.CryptoError` (a ValueError) when it does not open."""
-    if len(sealed) < 32 + 24 + 16:
-        raise ValueError(f"sealed message of {len(sealed)} bytes is shorter than the minimum of 72")
-    box = nacl.public.Box(recipient, nacl.public.PublicKey(sealed[:32]))
-    return bytes(box.decrypt(sealed[32:]))
 
 
 # --- disks -----------------------------------------------------------------------------------------------
@@ -639,7 +620,7 @@ class Kms:
         plaintext = self._rand(32)
         nonce = self._rand(12)
         blob = nonce + AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, key_id.encode())
-        return DataKey(blob, seal_to(recipient, plaintext, self._rand))
+        return DataKey(blob, seal(recipient, plaintext, self._rand))
 
     def decrypt(self, key_id: str, ciphertext_blob: bytes, *, role: str | None, attestation: Any) -> bytes:
         """The data key inside `ciphertext_blob`, encrypted to the attested enclave's key."""
@@ -652,7 +633,7 @@ class Kms:
             raise InfraError(
                 f"{self.name}: the ciphertext was not produced by key {key_id!r} or was modified"
             ) from None
-        return seal_to(recipient, plaintext, self._rand)
+        return seal(recipient, plaintext, self._rand)
 
 
 # --- hosts and the whole estate --------------------------------------------------------------------------
