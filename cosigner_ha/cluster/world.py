@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import anyio.abc
 import jwt
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -32,11 +33,10 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key

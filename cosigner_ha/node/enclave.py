@@ -32,7 +32,7 @@ from cosigner_ha.node.errors import (
     InfraError,
     WrongHost,
 )
-from cosigner_ha.node.infra import Bucket, EnclaveImage, EnclaveKind, Host, Kms
+from cosigner_ha.node.platform import EnclaveKind, Host, Image, Kms, ObjectStore
 from cosigner_ha.node.sealing import read_header, seal, unseal
 from cosigner_ha.node.storage import BlobStore, BucketBlobStore, DiskBlobStore
 from cosigner_ha.wire import EnclaveReport, encode
@@ -49,7 +49,7 @@ class EnclaveBackend(Protocol):
     local_admin: bool  # False: managed only through the SaaS
     single_workspace: bool
     host: Host
-    image: EnclaveImage
+    image: Image
     store: BlobStore
     layout: Layout
 
@@ -84,7 +84,7 @@ class SgxEnclave:
     def __init__(
         self,
         host: Host,
-        image: EnclaveImage,
+        image: Image,
         *,
         trusted_signer: bytes,
         randbytes: RandBytes,
@@ -161,11 +161,11 @@ class _KmsEnclave:
     def __init__(
         self,
         host: Host,
-        image: EnclaveImage,
+        image: Image,
         *,
         kms: Kms,
         key_id: str,
-        bucket: Bucket,
+        bucket: ObjectStore,
         randbytes: RandBytes,
         prefix: str = "cosigner",
     ) -> None:
