@@ -204,8 +204,7 @@ async def node_command(
             await _serve_until_signal(node)
             return EXIT_OK
         with anyio.fail_after(60):
-            while node.state not in ("running", "failed", "crashed"):
-                await anyio.sleep(0.01)
+            await node.wait_state("running", "failed", "crashed")
         try:
             if node.state != "running":
                 failure = NodeError(f"the co-signer did not start: {node.state_reason}")

@@ -485,8 +485,7 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
                 user_id = world.saas.workspace(world.workspace).api_user(api_user).id
-                while not node.can_sign(user_id)[0]:
-                    await world.env.clock.sleep(1.0)
+                await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
                 world.workspace,
@@ -509,5 +508,4 @@ def _handler_dict(settings: CallbackSettings) -> dict[str, Any] | None:
 
 
 async def _wait_request(world: World, request_id: str) -> None:
-    while world.saas.request_status(request_id)["status"] not in ("COMPLETED", "REJECTED", "CANCELLED"):
-        await world.env.clock.sleep(1.0)
+    await world.saas.wait_request(request_id)

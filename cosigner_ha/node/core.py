@@ -127,6 +127,7 @@ class NodeCore:
         self._scope: anyio.CancelScope | None = None
         self._users_changed = anyio.Event()
         self._running = anyio.Event()
+        self._changed = anyio.Event()
         self._request_waiters: dict[str, tuple[anyio.Event, list[str]]] = {}
         self.incarnation = 0
 
@@ -134,6 +135,25 @@ class NodeCore:
     def db(self) -> Database | None:
         """The open database of the running process (None when it is down)."""
         return self.proc.db
+
+    def _notify(self) -> None:
+        """Something `_until` predicates read changed (state, users, sessions, the process): look again."""
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _until(self, predicate: Callable[[], bool]) -> None:
+        """Wait, without polling, until `predicate()` holds; it is re-read after every `_notify`."""
+        while not predicate():
+            await self._changed.wait()
+
+    async def wait_can_sign(self, api_user: str) -> None:
+        """Until this co-signer can sign for `api_user` (running, paired, share not tainted)."""
+        await self._until(lambda: self.can_sign(api_user)[0])
+
+    async def wait_state(self, *states: State) -> State:
+        """Until the node is in one of `states`; that state."""
+        await self._until(lambda: self.state in states)
+        return self.state
 
     def _set_state(self, state: State, reason: str = "") -> None:
         if state == self.state and reason == self.state_reason:
@@ -146,6 +166,7 @@ class NodeCore:
             self._running.set()
         elif self._running.is_set():
             self._running = anyio.Event()
+        self._notify()
 
     def _users(self) -> tuple[UserRecord, ...]:
         return self.proc.db.secrets.users if self.proc.db and self.proc.db.secrets else ()
@@ -238,6 +259,7 @@ class NodeCore:
                 if signer is not None:
                     signer.drop(session)
         self._users_changed.set()
+        self._notify()
         self.env.trace.record("unpaired", node=self.name, api_user=api_user, reason=why)
         self._log_admin.info("unpair", f"API user {api_user} unpaired: {why}; its share is erased")
         return True

@@ -51,6 +51,7 @@ class Lifecycle(NodeCore):
                         self._want_running = False
             self._scope = None
             self.proc = Process(nonce_rand=self.env.randbytes)  # the process is gone: so is its memory
+            self._notify()
             await self.saas.aclose()
             await self.callbacks.aclose()
             if retry is not None and self._want_running and not self._shutdown:
@@ -84,8 +85,7 @@ class Lifecycle(NodeCore):
         if self.state == "running":
             self._set_state("draining", "stopping")
             with anyio.move_on_after(self.config.drain_timeout):
-                while self.proc.sessions:
-                    await self.env.clock.sleep(0.1)
+                await self._until(lambda: not self.proc.sessions)
         self._want_running = False
         if self._scope is not None:
             self._scope.cancel()

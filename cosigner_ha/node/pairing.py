@@ -216,6 +216,7 @@ class PairingFlow(SaasSession):
         self.proc.db.untaint(user.api_user)
         self.proc.signers[user.api_user] = Signer(user.api_user, key, public)
         self._users_changed.set()
+        self._notify()
         self.env.trace.record(
             "paired",
             node=self.name,

@@ -116,6 +116,7 @@ class SigningWork(LocalAdmin):
     def _end_session(self, session: str) -> None:
         known = self.proc.sessions.pop(session, None)
         if known is not None:
+            self._notify()
             signer = self.proc.signers.get(known[0])
             if signer is not None:
                 signer.drop(session)

@@ -63,3 +63,39 @@ def test_a_crash_drops_the_whole_process_state_and_the_next_boot_starts_fresh() 
     assert fresh
     assert seen == (None, {}, {}, "", None, None)  # nothing of the dead process survives in memory
     assert signers_before == 1 and signers_after == 1  # the share is loaded again from the database
+
+
+def test_a_graceful_stop_ends_the_moment_the_last_session_does() -> None:
+    async def scenario(e: Estate) -> tuple[float, str]:
+        node = await e.node("n1")
+        await node.setup(e.saas.pairing_token("signer-a"))
+        node.proc.sessions["s-1"] = ("signer-a", e.env.clock.now() + 60)  # a signing session in flight
+        started = e.env.clock.now()
+        stopped_at: list[float] = []
+
+        async def stop() -> None:
+            await node.stop()
+            stopped_at.append(e.env.clock.now())
+
+        e.tasks.start_soon(stop)
+        await e.env.clock.sleep(3.337)
+        node._end_session("s-1")
+        await node.wait_state("stopped")
+        await e.env.clock.sleep(0)
+        return stopped_at[0] - started, node.state
+
+    (took, state), _ = simulate_estate(scenario)
+    assert state == "stopped"
+    assert took == pytest.approx(3.337)  # woken by the session's end, not by a polling step
+
+
+def test_waiting_for_a_state_wakes_on_the_change() -> None:
+    async def scenario(e: Estate) -> tuple[str, float]:
+        node = await e.node("n1")
+        t0 = e.env.clock.now()
+        node.crash("test")
+        state = await node.wait_state("crashed", "failed")
+        return state, e.env.clock.now() - t0
+
+    (state, took), _ = simulate_estate(scenario)
+    assert state == "crashed" and took == 0
