@@ -205,7 +205,6 @@ def policy_source(
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -214,7 +213,9 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     one named "owner", who answers like one."""
     s = scenario.saas
     latencies = {
-        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        u.name: s.admin_approval_latency
+        if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
+        else s.owner_approval_latency
         for u in scenario.users
     }
     if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
