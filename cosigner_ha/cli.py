@@ -8,6 +8,7 @@ import sys
 from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
 from cosigner_ha.policy import commands as policy_commands
 from cosigner_ha.testing import commands as explore_commands
+from cosigner_ha.testing import sweep_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_analyze.register(sub)
     commands_node.register(sub)
     explore_commands.register(sub)
+    sweep_commands.register(sub)
     return parser
 
 
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return commands_node.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
+    if args.command == "sweep":
+        return sweep_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -18,8 +18,11 @@ ALLOWED: dict[str, set[str]] = {
     "net": {"wire"},
     "saas_sim": {"policy", "mpc", "wire", "net", "env"},
     "node": {"mpc", "wire", "net", "env"},
-    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node"},
-    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "cluster"},
+    # the customer's reference callback handler: a server the node calls, never part of it; it reads the
+    # node's RSA key helpers (the callback protocol's JWT keys)
+    "handler": {"node"},
+    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
+    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler", "cluster"},
     "cli": {"cluster", "policy", "testing"},
 }
 
@@ -75,7 +78,7 @@ FORBIDDEN_CALLS: dict[str, set[str]] = {
 FORBIDDEN_MODULES = {"secrets"}
 # `random` only for its `Random` class, a generator the caller seeds (net's streams); never the global one
 SEEDED_ONLY = {"random": {"Random"}}
-SIMULATED_PATH = ("saas_sim", "node", "policy", "mpc", "wire", "net")
+SIMULATED_PATH = ("saas_sim", "node", "handler", "policy", "mpc", "wire", "net")
 
 
 def world_touches(source: str) -> list[str]:
@@ -169,6 +172,9 @@ VOCABULARY = {
     "SIGNING_ROLES",
     "INITIATING_ROLES",
     "APPROVING_ROLES",
+    "ADMIN_ROLES",
+    "DELEGATE_ADMIN_ROLES",
+    "CONSOLE_SIGNING_ROLES",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import anyio.abc
 import jwt
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -34,12 +35,11 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError, is_asgi_app
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
@@ -218,7 +218,6 @@ def policy_source(
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -227,7 +226,9 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     one named "owner", who answers like one."""
     s = scenario.saas
     latencies = {
-        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        u.name: s.admin_approval_latency
+        if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
+        else s.owner_approval_latency
         for u in scenario.users
     }
     if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
@@ -560,8 +561,7 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
                 user_id = world.saas.workspace(world.workspace).api_user(api_user).id
-                while not node.can_sign(user_id)[0]:
-                    await world.env.clock.sleep(1.0)
+                await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
                 world.workspace,
@@ -584,5 +584,4 @@ def _handler_dict(settings: CallbackSettings) -> dict[str, Any] | None:
 
 
 async def _wait_request(world: World, request_id: str) -> None:
-    while world.saas.request_status(request_id)["status"] not in ("COMPLETED", "REJECTED", "CANCELLED"):
-        await world.env.clock.sleep(1.0)
+    await world.saas.wait_request(request_id)
