@@ -20,7 +20,8 @@ Each attempt has a deadline (30 s by default). APPROVE and REJECT end the reques
 identical request again on the retry schedule (20 retries, 3 minutes apart, by default); IGNORE is
 accepted for approvals (configuration changes) only. Anything else fails the request with a
 `CallbackFailure` whose `kind` says what went wrong: TIMEOUT, HTTP_STATUS, MALFORMED, BAD_SIGNATURE,
-WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE, HANDLER_ERROR (a Python
+WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE, REQUEST_ID_MISMATCH (the answer
+echoes another request's id), HANDLER_ERROR (a Python
 handler raised, `SystemExit` included). A failing handler is a failing request, never a failing run: an
 exception in an ASGI app is that request's HTTP 500. Every request, answer and failure is a trace event.
 
@@ -201,29 +202,31 @@ class CallbackClient:
         """
         body = dict(body)
         request_id = str(body.get("requestId") or body.get("txId") or "")
+        subject = {"tx": str(body["txId"])} if body.get("txId") else {}  # the trace names the transaction
+
+        def trace(kind: str, **fields: Any) -> None:
+            self._trace(kind, api_user, request_id, **subject, **fields)
+
+        def fail(failure: CallbackFailure, attempt: int) -> None:
+            trace("callback_error", error=failure.kind, detail=failure.detail, attempt=attempt)
+
         if settings.mode == "none":
-            self._trace(
-                "callback_response", api_user, request_id, action="APPROVE", reason="no handler", attempt=0
-            )
+            trace("callback_response", action="APPROVE", reason="no handler", attempt=0)
             return CallbackDecision("APPROVE", "no callback handler configured", 0)
         attempt = 0
         while True:
             attempt += 1
-            self._trace(
-                "callback_request", api_user, request_id, path=self._path(kind, settings), attempt=attempt
-            )
+            trace("callback_request", path=self._path(kind, settings), attempt=attempt)
             started = self.env.clock.now()
             try:
                 action, reason = await self._attempt(kind, settings, body, request_id)
             except CallbackFailure as exc:
-                self._fail(api_user, request_id, exc, attempt)
+                fail(exc, attempt)
                 self._say("ERROR", "sendRequest", f"{kind} request {request_id} for {api_user}: {exc}")
                 raise
             latency = round(self.env.clock.now() - started, 6)
-            self._trace(
+            trace(
                 "callback_response",
-                api_user,
-                request_id,
                 action=action,
                 reason=reason,
                 attempt=attempt,
@@ -232,7 +235,7 @@ class CallbackClient:
             if action == "RETRY":
                 refusal = self._retry_allowed(attempt, deadline)
                 if refusal is not None:
-                    self._fail(api_user, request_id, refusal, attempt)
+                    fail(refusal, attempt)
                     raise refusal
                 self._say(
                     "INFO",
@@ -246,7 +249,7 @@ class CallbackClient:
                     "NOT_ALLOWED",
                     "the handler answered IGNORE, which is for approvals only; a signing request needs APPROVE or REJECT",
                 )
-                self._fail(api_user, request_id, refusal, attempt)
+                fail(refusal, attempt)
                 raise refusal
             self._say(
                 "INFO",
@@ -467,7 +470,9 @@ class CallbackClient:
             )
         echoed = answer.get("requestId")
         if echoed is not None and str(echoed) != request_id:
-            raise CallbackFailure("MALFORMED", f"the answer is for request {echoed!r}, not {request_id!r}")
+            raise CallbackFailure(
+                "REQUEST_ID_MISMATCH", f"the answer is for request {echoed!r}, not {request_id!r}"
+            )
         reason = answer.get("rejectionReason") or ""
         if not isinstance(reason, str):
             raise CallbackFailure(
@@ -479,11 +484,6 @@ class CallbackClient:
 
     def _trace(self, kind: str, api_user: str, request_id: str, **fields: Any) -> None:
         self.env.trace.record(kind, node=self.node, api_user=api_user, request=request_id, **fields)
-
-    def _fail(self, api_user: str, request_id: str, failure: CallbackFailure, attempt: int) -> None:
-        self._trace(
-            "callback_error", api_user, request_id, error=failure.kind, detail=failure.detail, attempt=attempt
-        )
 
     def _say(self, level: str, method: str, message: str) -> None:
         if self._log is not None:

@@ -71,11 +71,11 @@ def test_a_fastapi_aiofiles_handler_serves_a_cluster_in_process_with_jwts_both_w
     assert small is not None and large is not None
     assert status[small] == "COMPLETED"
     assert status[large] != "COMPLETED"
-    answers = {e.fields["request"]: e.fields for e in result.events if e.kind == "callback_response"}
+    answers = {e.fields["tx"]: e.fields for e in result.events if e.kind == "callback_response"}
     assert answers[small]["action"] == "APPROVE" and answers[small]["latency"] == 1.0
     assert answers[large]["action"] == "REJECT" and answers[large]["reason"] == "above 5 ETH"
     log = (tmp_path / "events.log").read_text().splitlines()
     assert log[0] == "startup" and log[-1] == "shutdown"  # and the shutdown after the last request
-    assert any(line.startswith(f"APPROVE {small} signer=") for line in log)
-    assert any(line.startswith(f"REJECT {large} signer=") for line in log)
+    assert any(line.startswith(f"APPROVE {small} request=") for line in log)
+    assert any(line.startswith(f"REJECT {large} request=") for line in log)
     assert not [e for e in result.events if e.kind == "callback_error"]

@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from cosigner_ha.cluster.scenario.durations import format_duration, format_rate
+from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.cluster.scenario.model import (
     AsgiCallback,
     Callback,
@@ -230,6 +231,8 @@ def _workload(w: Workload, full: bool) -> dict[str, Any]:
     out.put("destination", w.destination)
     implied = "one-time" if w.destination.startswith("one-time:") else "whitelisted"
     out.put("destination_address", w.destination_address.value, implied)
+    if w.extra_parameters is not None:
+        out.put("extra_parameters", thaw(w.extra_parameters))
     return dict(out)
 
 

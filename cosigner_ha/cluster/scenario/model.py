@@ -318,6 +318,8 @@ class Workload:
     stop: float | None = None  # None: until the end of the run
     at: float | None = None
     count: int = 1
+    #: Fireblocks' `extraParameters`, passed through to the handler's `tx_sign_request` as given
+    extra_parameters: FrozenDict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ async def tx_sign_request(request: Request) -> PlainTextResponse:
     await asyncio.sleep(0)
     amount = Decimal(str(body["amountStr"]))
     action = "REJECT" if amount > LIMIT else "APPROVE"
-    await log(f"{action} {body['requestId']} signer={body['signerId']}")
+    await log(f"{action} {body['txId']} request={body['requestId']} signer={body['signerId']}")
     answer = {"action": action, "requestId": body["requestId"]}
     if action == "REJECT":
         answer["rejectionReason"] = f"above {LIMIT} ETH"
