@@ -143,3 +143,56 @@ def test_latency_applies_to_user_handlers_and_past_the_deadline_is_a_timeout(
     late = run_with(tmp_path, {kind: target, "latency": "45s"})
     assert errors(late) and set(errors(late)) == {"TIMEOUT"}
     assert "COMPLETED" not in late.statuses()
+
+
+# -- item 4: Fireblocks' request format -----------------------------------------------------------------
+
+
+def test_the_request_carries_fireblocks_fields_and_a_retry_resends_it_identically(tmp_path: Path) -> None:
+    plain.RECORDED.clear()
+    extra = {"rawMessageData": {"algorithm": "MPC_ECDSA_SECP256K1"}, "note": "batch 7"}
+    data = handler_scenario(
+        tmp_path,
+        {"python": f"{H}:recording"},
+        saas={"callback_retry_interval": "30s"},
+    )
+    data["workload"][0]["extra_parameters"] = extra
+    r = run(data)
+    assert r.statuses().get("COMPLETED", 0) >= 5
+    bodies = plain.RECORDED
+    first = bodies[0]
+    assert first["requestId"] != first["txId"] and len(first["requestId"]) == 36  # a UUID, as in the product
+    assert first["extraParameters"] == extra
+    for key in (
+        "operation",
+        "sourceType",
+        "sourceId",
+        "destType",
+        "destId",
+        "asset",
+        "amountStr",
+        "requestedAmountStr",
+        "amount",
+        "requestedAmount",
+        "destAddressType",
+        "destAddress",
+        "signerId",
+        "players",
+        "destinations",
+        "note",
+        "externalTxId",
+    ):
+        assert key in first, key
+    action_info = first["destinations"][0]["actionInfo"]
+    assert action_info["byRule"] is True and action_info["capturedRule"].startswith("{")
+    # the RETRY sent the identical request again
+    again = [b for b in bodies[1:] if b["requestId"] == first["requestId"]]
+    assert again and again[0] == first
+    retried = [e for e in r.of("callback_response", action="RETRY")]
+    assert retried and all(e.fields["tx"] != e.fields["request"] for e in retried)
+
+
+def test_an_answer_echoing_another_request_id_is_its_own_failure(tmp_path: Path) -> None:
+    r = run_with(tmp_path, {"python": f"{H}:wrong_echo"})
+    assert set(errors(r)) == {"REQUEST_ID_MISMATCH"}
+    assert "COMPLETED" not in r.statuses()

@@ -91,3 +91,18 @@ async def failing_shutdown(scope: Any, receive: Any, send: Any) -> None:
     message = await receive()
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": signed_answer(message.get("body", b""))})
+
+
+#: What `recording` was asked, in order (tests clear it before a run).
+RECORDED: list[dict[str, Any]] = []
+
+
+def recording(body: dict[str, Any]) -> dict[str, Any]:
+    """RETRY the first attempt of each request, then APPROVE; every request it sees is kept."""
+    RECORDED.append(body)
+    first = sum(1 for b in RECORDED if b["requestId"] == body["requestId"]) == 1
+    return {"action": "RETRY" if first else "APPROVE", "requestId": body["requestId"]}
+
+
+def wrong_echo(body: dict[str, Any]) -> dict[str, Any]:
+    return {"action": "APPROVE", "requestId": body["txId"]}
