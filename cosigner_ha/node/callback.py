@@ -169,8 +169,10 @@ class CallbackClient:
         network: bool = False,
         policy: CallbackPolicy | None = None,
         log: Callable[[str, str, str], None] | None = None,
+        require_echo: bool = False,
     ) -> None:
         self.env = env
+        self.require_echo = require_echo  # an answer without requestId fails too (`callback check`)
         self.node = node
         self._signing_key = signing_key
         self.directory = directory or HandlerDirectory()
@@ -257,6 +259,21 @@ class CallbackClient:
                 f"{kind} request {request_id} for {api_user}: {action} {reason}".rstrip(),
             )
             return CallbackDecision(action, reason, attempt)
+
+    async def attempt_once(
+        self, kind: RequestKind, settings: CallbackSettings, body: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """One attempt, no retries and no trace: (action, reason), or `CallbackFailure` (`callback check`)."""
+        body = dict(body)
+        return await self._attempt(kind, settings, body, str(body.get("requestId") or ""))
+
+    async def post_raw(self, kind: RequestKind, settings: CallbackSettings, content: bytes) -> int:
+        """POST `content` as it is (a malformed body, say); the HTTP status, or `CallbackFailure`."""
+        handler = self.directory.lookup(settings.url)
+        if handler is not None and handler.function is not None:
+            raise CallbackFailure("NOT_ALLOWED", "a Python handler takes a dict, not a request body")
+        response = await self._post(settings, self._path(kind, settings), content, handler)
+        return response.status_code
 
     def _retry_allowed(self, attempt: int, deadline: float | None) -> CallbackFailure | None:
         if attempt > self.policy.max_retries:
@@ -459,8 +476,7 @@ class CallbackClient:
         except jwt.PyJWTError as exc:
             raise CallbackFailure("MALFORMED", f"the handler's JWT is malformed: {exc}") from None
 
-    @staticmethod
-    def _check_answer(answer: Any, request_id: str) -> tuple[str, str]:
+    def _check_answer(self, answer: Any, request_id: str) -> tuple[str, str]:
         if not isinstance(answer, dict):
             raise CallbackFailure("MALFORMED", f"the answer is a {type(answer).__name__}, expected an object")
         action = answer.get("action")
@@ -469,6 +485,8 @@ class CallbackClient:
                 "MALFORMED", f"the answer's action is {action!r}, expected one of {', '.join(ACTIONS)}"
             )
         echoed = answer.get("requestId")
+        if echoed is None and self.require_echo:
+            raise CallbackFailure("REQUEST_ID_MISMATCH", f"the answer does not echo requestId {request_id!r}")
         if echoed is not None and str(echoed) != request_id:
             raise CallbackFailure(
                 "REQUEST_ID_MISMATCH", f"the answer is for request {echoed!r}, not {request_id!r}"
