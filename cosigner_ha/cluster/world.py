@@ -199,21 +199,26 @@ def policy_source(
     scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None, *, where: str = "[policy]"
 ) -> tuple[dict[str, Any], str]:
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
-    the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
+    the section of the scenario that holds it (`[policy]`, `faults[3]`).
+
+    The origin names files by their name only: it goes into the trace (`policy_published`), whose hash
+    must not depend on how the scenario's path was spelled or where the file lies (`x.toml`, `./x.toml`,
+    an absolute path, a copy elsewhere)."""
+    name = Path(scenario.origin).name
     if policy is None:
         served = {user for node in scenario.nodes for user in node.api_users}
         source = default_policy([u.name for u in scenario.api_users], served)
-        return source, f"{scenario.origin} (default policy)"
+        return source, f"{name} (default policy)"
     match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
+        return {"rules": policy.rule_dicts(), **match}, f"{name} {where}"
     try:
         document = loads_strict(policy.path.read_bytes(), str(policy.path))
     except OSError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
         raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")
-    return {**document, **match}, str(policy.path)
+    return {**document, **match}, Path(policy.path).name
 
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
