@@ -1,12 +1,11 @@
-"""The node's lifecycle: boot (attest, open the sealed database), serve, and the operator's and the
-world's faults (crash, stop with drain, start, restart, shutdown)."""
+"""A co-signer process's life: boot (attest, open the sealed database), serve, crash, stop, come back."""
 
 from __future__ import annotations
 
 import anyio
 import anyio.abc
 
-from cosigner_ha.node.agent import PollAgent
+from cosigner_ha.node.core import NodeCore
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.errors import (
     AttestationError,
@@ -18,7 +17,7 @@ from cosigner_ha.node.errors import (
     StoreError,
 )
 from cosigner_ha.node.party import Signer
-from cosigner_ha.node.process import ProcessState
+from cosigner_ha.node.process import Process
 from cosigner_ha.wire import (
     AttestationQuote,
     AttestationResult,
@@ -26,8 +25,8 @@ from cosigner_ha.wire import (
 )
 
 
-class Lifecycle(PollAgent):
-    """Boot, serve, crash and stop."""
+class Lifecycle(NodeCore):
+    """Start, stop, crash and restart; one incarnation per process lifetime."""
 
     async def run(self) -> None:
         """Run until `shutdown()`: boot, serve, and come back after `start()` when stopped or crashed."""
@@ -43,18 +42,16 @@ class Lifecycle(PollAgent):
                 try:
                     retry = await self._incarnation()
                 except BaseException as exc:  # an I/O fault is the process dying, not a bug to propagate
-                    fault, rest = split_io_fault(exc)
+                    fault = io_fault(exc)
                     if fault is None:
                         raise
-                    if rest is not None:
-                        raise rest from exc  # a real bug raised next to the fault still propagates
                     self._set_state("crashed", f"I/O fault: {fault}")
                     retry = self.config.boot_retry
                     if retry is None:
                         self._want_running = False
             self._scope = None
-            self._tasks = None
-            self.process = ProcessState(self.env.randbytes)  # the process is gone: all it held goes
+            self.proc = Process(nonce_rand=self.env.randbytes)  # the process is gone: so is its memory
+            self._notify()
             await self.saas.aclose()
             await self.callbacks.aclose()
             if retry is not None and self._want_running and not self._shutdown:
@@ -88,8 +85,7 @@ class Lifecycle(PollAgent):
         if self.state == "running":
             self._set_state("draining", "stopping")
             with anyio.move_on_after(self.config.drain_timeout):
-                while self.process.sessions:
-                    await self.env.clock.sleep(0.1)
+                await self._until(lambda: not self.proc.sessions)
         self._want_running = False
         if self._scope is not None:
             self._scope.cancel()
@@ -117,13 +113,8 @@ class Lifecycle(PollAgent):
             return self.config.boot_retry
         self._set_state("running")
         async with anyio.create_task_group() as tasks:
-            self._tasks = tasks
-            tasks.start_soon(self._poll_loop)
-            secrets = self.process.db.secrets if self.process.db else None
-            for pending in secrets.pending if secrets else ():
-                tasks.start_soon(self._resume_pairing, pending)
-            if self._initial_token and not (secrets and secrets.users):
-                tasks.start_soon(self._deploy_pairing)
+            self.proc.tasks = tasks
+            self._serve(tasks)
             await anyio.sleep_forever()
         return None  # pragma: no cover - sleep_forever only ends by cancellation
 
@@ -148,11 +139,11 @@ class Lifecycle(PollAgent):
                 "boot",
                 f"the nonce ledger was missing: API users {', '.join(db.ledger.tainted)} will not sign until re-paired",
             )
-        self.process.db = db
-        self.process.signers = {
+        self.proc.db = db
+        self.proc.signers = {
             u.api_user: Signer.load(u.api_user, u.key_package, u.public_package) for u in self._users()
         }
-        self.process.nonce_rand = self.env.crypto.child(f"nonces/epoch-{db.ledger.epoch}").randbytes
+        self.proc.nonce_rand = self.env.crypto.child(f"nonces/epoch-{db.ledger.epoch}").randbytes
         self.env.trace.record(
             "node_boot",
             node=self.name,
@@ -164,7 +155,7 @@ class Lifecycle(PollAgent):
         self._log_agent.info(
             "boot",
             f"enclave unlocked ({self.backend.describe()}), database generation {db.generation}, "
-            f"{len(self.process.signers)} API user(s)",
+            f"{len(self.proc.signers)} API user(s)",
         )
 
     async def _attest(self, report: bytes, signature: bytes) -> bytes:
@@ -175,18 +166,25 @@ class Lifecycle(PollAgent):
             raise SaasError(f"the attestation service answered with {answer.TYPE!r}")
         return answer.wrapped_key
 
+    def _serve(self, tasks: anyio.abc.TaskGroup) -> None:
+        """Start the running process's work in `tasks` (the agent's layers above provide it)."""
+        raise NotImplementedError
 
-def split_io_fault(exc: BaseException) -> tuple[BaseException | None, BaseException | None]:
-    """The disk or bucket fault inside `exc` (an exception group from a task group, say), if any, and what
-    else `exc` carries (None when nothing): a fault is the process dying, anything beside it is a bug."""
+
+def io_fault(exc: BaseException) -> BaseException | None:
+    """The disk or bucket fault that `exc` is, when it is nothing else.
+
+    A task group reports a fault as an exception group; it is the process dying only when every exception in
+    the group is such a fault. A bug raised beside one (any other exception) is not dropped: None, and the
+    caller re-raises the whole group.
+    """
     if isinstance(exc, DiskFault | BucketFault):
-        return exc, None
+        return exc
     if isinstance(exc, BaseExceptionGroup):
-        faults, rest = exc.split((DiskFault, BucketFault))
-        if faults is None:
-            return None, exc
-        first: BaseException = faults
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        return first, rest
-    return None, exc
+        faults, others = exc.split((DiskFault, BucketFault))
+        if faults is not None and others is None:
+            first: BaseException = faults
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            return first
+    return None

@@ -7,24 +7,28 @@ bring: availability probes, signing requests (callback handler, then FROST round
 management commands. Faults and operations are methods: `crash()`, `stop()` (drain, then stop), `start()`,
 `restart()`, `shutdown()`; the local administration commands are `setup`, `add_user`, `callback_update`,
 `list_users`, `print_public_key`, `logs`, and for SGX `backups` / `restore_backup`.
-
-The class is assembled from layers, each in a module named for what it holds, bottom up: `core` (fields,
-state, database helpers; per-process state in `process.ProcessState`), `saas_session` (access token,
-authenticated calls), `pairing_flow`, `signing_work`, `agent` (poll loop, probes, configuration changes,
-commands), `lifecycle` (boot, crash, stop, start), `local_admin` (the CLI's commands).
 """
 
 from __future__ import annotations
 
-from cosigner_ha.node.config import NodeConfig
-from cosigner_ha.node.local_admin import LocalAdmin, UserInfo
-from cosigner_ha.node.pairing_flow import settings_from_handler
+import anyio.abc
 
-__all__ = ["Node", "NodeConfig", "UserInfo", "settings_from_handler"]
+from cosigner_ha.node.core import NodeConfig, State, UserInfo
+from cosigner_ha.node.work import WorkHandlers, settings_from_handler
+
+__all__ = ["Node", "NodeConfig", "State", "UserInfo", "settings_from_handler"]
 
 
-class Node(LocalAdmin):
+class Node(WorkHandlers):
     """One co-signer. See the module docstring; `docs/node.md` has the whole API.
 
     Construct it inside the event loop (it holds anyio events and locks).
     """
+
+    def _serve(self, tasks: anyio.abc.TaskGroup) -> None:
+        tasks.start_soon(self._poll_loop)
+        secrets = self.proc.db.secrets if self.proc.db else None
+        for pending in secrets.pending if secrets else ():
+            tasks.start_soon(self._resume_pairing, pending)
+        if self._initial_token and not (secrets and secrets.users):
+            tasks.start_soon(self._deploy_pairing)

@@ -23,7 +23,7 @@ from cosigner_ha import mpc
 from cosigner_ha.node.errors import NodeError, NonceError, PairingError
 from cosigner_ha.wire import NODE_IDENTIFIER as NODE_IDENTIFIER  # node.py imports it from here
 from cosigner_ha.wire import CodecError, PairCompleted, ShareContribution, decode_as
-from cosigner_ha.wire.sealed_box import unseal
+from cosigner_ha.wire.sealing import unseal
 
 
 def combine(done: PairCompleted, transport_key: bytes) -> tuple[mpc.KeyPackage, mpc.PublicKeyPackage]:

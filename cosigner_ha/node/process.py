@@ -1,7 +1,8 @@
-"""What one process incarnation of a node holds in memory.
+"""What one incarnation of the co-signer process holds in memory, in one object.
 
-A crash or stop drops the whole object and the next boot starts from a fresh one, so no field can be
-forgotten in a hand-kept reset list: what must survive a crash belongs on disk (the database), not here.
+A crash or a stop drops the whole object and the next boot starts from a new one, so nothing that lived in
+memory (the open database, loaded shares, signing sessions and their nonces, the access token, the callback
+key) can outlive the process by being forgotten in a hand-kept list of fields to reset.
 """
 
 from __future__ import annotations
@@ -9,20 +10,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import anyio
+import anyio.abc
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.party import Signer
 
 
-@dataclasses.dataclass(slots=True)
-class ProcessState:
-    """The in-memory state of one process: open database, loaded shares, signing sessions, token, keys."""
+@dataclasses.dataclass(eq=False)
+class Process:
+    """The in-memory state of one process lifetime (see the module docstring)."""
 
-    nonce_rand: Callable[[int], bytes]  # signing nonces; seeded per ledger epoch at boot
+    #: Where this incarnation's nonces come from (set at boot, per nonce-ledger epoch).
+    nonce_rand: Callable[[int], bytes]
     db: Database | None = None
+    #: API user -> the loaded key share that signs for it.
     signers: dict[str, Signer] = dataclasses.field(default_factory=dict)
-    sessions: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)  # id -> (user, deadline)
-    token: str = ""  # the SaaS access token
+    #: Open signing session -> (API user, deadline).
+    sessions: dict[str, tuple[str, float]] = dataclasses.field(default_factory=dict)
+    token: str = ""
     token_expires: float = 0.0
-    rsa_key: rsa.RSAPrivateKey | None = None  # the callback JWT key, loaded from the database on first use
+    token_lock: anyio.Lock = dataclasses.field(default_factory=anyio.Lock)
+    rsa: rsa.RSAPrivateKey | None = None
+    #: The task group the incarnation's work runs in (None before it serves).
+    tasks: anyio.abc.TaskGroup | None = None

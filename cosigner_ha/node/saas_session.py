@@ -1,15 +1,15 @@
-"""The node's session with the SaaS: the access token (refreshed from a paired user's refresh token) and
-authenticated calls that retry while the SaaS is unreachable."""
+"""The node's session with the SaaS: access tokens from the paired users' refresh tokens, and calls that
+refresh once on a token refusal and retry while the SaaS is unreachable."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from cosigner_ha.node.core import NodeCore
 from cosigner_ha.node.errors import (
     SaasError,
     SaasUnreachable,
 )
+from cosigner_ha.node.lifecycle import Lifecycle
 from cosigner_ha.wire import (
     Error,
     RefreshAccess,
@@ -19,22 +19,19 @@ from cosigner_ha.wire import (
 )
 
 
-class SaasSession(NodeCore):
-    """Access token and authenticated requests."""
+class SaasSession(Lifecycle):
+    """Token-authenticated requests to the SaaS."""
 
     async def _access_token(self) -> str:
-        async with self._token_lock:
-            if (
-                self.process.token
-                and self.process.token_expires - self.config.token_margin > self.env.clock.wall()
-            ):
-                return self.process.token
+        async with self.proc.token_lock:
+            if self.proc.token and self.proc.token_expires - self.config.token_margin > self.env.clock.wall():
+                return self.proc.token
             for user in self._users():
                 answer = await self.saas.request(RefreshAccess(self.cosigner_id, user.refresh_token))
                 if isinstance(answer, TokenGrant):
-                    self.process.token, self.process.token_expires = answer.access_token, answer.expires_at
+                    self.proc.token, self.proc.token_expires = answer.access_token, answer.expires_at
                     self.env.trace.record("token_refreshed", node=self.name, expires_at=answer.expires_at)
-                    return self.process.token
+                    return self.proc.token
                 if isinstance(answer, Error) and answer.code == "TOKEN_REVOKED":
                     self._unpair(user.api_user, f"the SaaS revoked its refresh token ({answer.message})")
                     continue
@@ -57,7 +54,7 @@ class SaasSession(NodeCore):
                 backoff = min(backoff * 2, self.config.backoff_max)
                 continue
             if isinstance(answer, Error) and answer.code.startswith("TOKEN") and not refreshed:
-                self.process.token = ""
+                self.proc.token = ""
                 refreshed = True
                 continue
             return answer

@@ -1,10 +1,12 @@
-"""Signing work: a request goes to the callback handler, then FROST round 1 (commitments) and round 2
-(the signature share); the node keeps one nonce pair per open session."""
+"""Signing work: a signing request goes to the callback handler, then the node commits to nonces; round 2
+releases its signature share once; an abort or the end of a session drops the session's nonces."""
 
 from __future__ import annotations
 
-from cosigner_ha.node.callback import CallbackFailure
-from cosigner_ha.node.pairing_flow import PairingFlow
+from cosigner_ha.node.admin import LocalAdmin
+from cosigner_ha.node.callback import (
+    CallbackFailure,
+)
 from cosigner_ha.wire import (
     CallbackResult,
     Commitments,
@@ -17,12 +19,12 @@ from cosigner_ha.wire import (
 )
 
 
-class SigningWork(PairingFlow):
-    """Signing sessions: callback, commitments, signature share, abort."""
+class SigningWork(LocalAdmin):
+    """The node's part of the FROST rounds, after its callback handler's decision."""
 
     async def _on_sign_request(self, item: SignRequest) -> None:
         session = item.session_id
-        self.process.sessions[session] = (item.api_user, item.deadline)
+        self.proc.sessions[session] = (item.api_user, item.deadline)
         try:
             await self._callback_then_commit(item)
         except BaseException:
@@ -51,11 +53,11 @@ class SigningWork(PairingFlow):
         if decision.action != "APPROVE" or isinstance(answer, Error):
             self._end_session(session)
             return
-        signer = self.process.signers.get(api_user)
-        if signer is None or session not in self.process.sessions:
+        signer = self.proc.signers.get(api_user)
+        if signer is None or session not in self.proc.sessions:
             self._end_session(session)
             return
-        commitments = signer.commit(session, item.message, self.process.nonce_rand)
+        commitments = signer.commit(session, item.message, self.proc.nonce_rand)
         self.env.trace.record(
             "commitments_sent",
             node=self.name,
@@ -81,8 +83,8 @@ class SigningWork(PairingFlow):
 
     async def _on_round2(self, item: SignRound2) -> None:
         session = item.session_id
-        known = self.process.sessions.get(session)
-        signer = self.process.signers.get(known[0]) if known else None
+        known = self.proc.sessions.get(session)
+        signer = self.proc.signers.get(known[0]) if known else None
         if known is None or signer is None:
             self.env.trace.record("round2_refused", node=self.name, session=session, reason="unknown session")
             self._log_signer.warn(
@@ -101,19 +103,20 @@ class SigningWork(PairingFlow):
             self._end_session(session)
 
     def _persist_nonce(self, nonce_id: bytes) -> None:
-        assert self.process.db is not None
-        self.process.db.consume(nonce_id)
+        assert self.proc.db is not None
+        self.proc.db.consume(nonce_id)
 
     def _on_abort(self, item: SignAbort) -> None:
-        known = self.process.sessions.get(item.session_id)
+        known = self.proc.sessions.get(item.session_id)
         self._end_session(item.session_id)
         self.env.trace.record("session_aborted", node=self.name, session=item.session_id, reason=item.reason)
         if known:
             self._log_signer.info("abort", f"session {item.session_id} aborted by the SaaS: {item.reason}")
 
     def _end_session(self, session: str) -> None:
-        known = self.process.sessions.pop(session, None)
+        known = self.proc.sessions.pop(session, None)
         if known is not None:
-            signer = self.process.signers.get(known[0])
+            self._notify()
+            signer = self.proc.signers.get(known[0])
             if signer is not None:
                 signer.drop(session)

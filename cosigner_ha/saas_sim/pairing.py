@@ -29,7 +29,7 @@ from cosigner_ha.saas_sim.registry import Cosigner, CosignerType, Pairing
 from cosigner_ha.saas_sim.request_steps import RequestSteps
 from cosigner_ha.saas_sim.tokens import Claims
 from cosigner_ha.saas_sim.workspace import ApiUser, UserStatus
-from cosigner_ha.wire.sealed_box import seal
+from cosigner_ha.wire.sealing import seal
 
 
 class PairingService(RequestSteps):

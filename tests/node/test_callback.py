@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cosigner_ha.callback_handler import HandlerRules, ReferenceHandler, amount_usd
 from cosigner_ha.env import Environment, simulate
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, amount_usd
 from cosigner_ha.node.callback import (
     CallbackClient,
     CallbackDecision,

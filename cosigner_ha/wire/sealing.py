@@ -3,8 +3,8 @@
 A PyNaCl `Box` between a fresh ephemeral key and the recipient, with the ephemeral key and the nonce drawn
 from the caller's randomness (the environment's DRBG in simulation), not `SealedBox`, which draws OS
 randomness and would break replay. The recipient opens it with `Box(own_private, ephemeral_public)`.
-Resharing contributions (`PairCompleted.contributions`), the database keys the attestation service and the
-KMSs hand out, all use this format; node and SaaS both speak it, so it is written once, here.
+Node and SaaS both speak it: resharing contributions (`PairCompleted.contributions`), the SGX database key
+from the attestation service, and the data keys a KMS releases to an attested enclave.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def seal(recipient: bytes, plaintext: bytes, randbytes: Callable[[int], bytes]) 
 
 
 def unseal(private_key: bytes, sealed: bytes) -> bytes:
-    """The recipient's side: `SealError` when it does not open."""
+    """The recipient's side (used by tests and by anyone checking the format)."""
     if len(sealed) < EPHEMERAL_SIZE + NONCE_SIZE + MAC_SIZE:
         raise SealError(f"sealed data of {len(sealed)} bytes is shorter than the envelope")
     ephemeral = PublicKey(sealed[:EPHEMERAL_SIZE])

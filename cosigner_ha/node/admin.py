@@ -1,4 +1,5 @@
-"""The local administration commands (the node CLI; the cluster runner calls them directly)."""
+"""The local administration commands (`setup`, `add-user`, `callback-update`, `list-users`, ...): what the
+node's CLI runs, and what the cluster runner calls directly."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import dataclasses
 import anyio
 import anyio.abc
 
-from cosigner_ha.node.callback import check_settings
+from cosigner_ha.node.callback import (
+    check_settings,
+)
+from cosigner_ha.node.core import UserInfo
 from cosigner_ha.node.errors import (
     AdminError,
     SaasError,
 )
-from cosigner_ha.node.lifecycle import Lifecycle
-from cosigner_ha.node.records import CallbackSettings, PendingUpdate, UserRecord
+from cosigner_ha.node.pairing import PairingFlow
+from cosigner_ha.node.records import CallbackSettings, PendingUpdate
 from cosigner_ha.node.rsa_keys import public_key_pem
 from cosigner_ha.wire import (
     Error,
@@ -22,21 +26,8 @@ from cosigner_ha.wire import (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class UserInfo:
-    """One line of `list-users`."""
-
-    api_user: str
-    workspace_id: str
-    callback_url: str
-    callback_mode: str
-    public_key: str  # the API user's group public key, hex
-    can_sign: bool
-    reason: str
-
-
-class LocalAdmin(Lifecycle):
-    """setup, add-user, callback-update, list-users, print-public-key, logs, backups, restore."""
+class LocalAdmin(PairingFlow):
+    """Local administration; refused on kinds managed only through the SaaS."""
 
     def _local_admin(self, command: str) -> None:
         if not self.backend.local_admin:
@@ -134,15 +125,3 @@ class LocalAdmin(Lifecycle):
         self._log_admin.info("restore", f"database restored from backup {name}")
         self.env.trace.record("backup_restored", node=self.name, backup=name)
         self.start()
-
-    def _info(self, user: UserRecord) -> UserInfo:
-        ok, why = self.can_sign(user.api_user)
-        return UserInfo(
-            user.api_user,
-            user.workspace_id,
-            user.callback.url,
-            user.callback.mode,
-            user.group_public_key.hex(),
-            ok,
-            why,
-        )

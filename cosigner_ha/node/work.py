@@ -1,9 +1,10 @@
-"""The long-poll agent and the work items a poll brings besides signing: availability probes,
-configuration changes, management request status, and commands."""
+"""The long-poll agent: poll the SaaS, and hand each work item (availability probe, signing round,
+configuration change, request status, management command) to its handler."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -13,7 +14,6 @@ from cosigner_ha.node.callback import (
     CallbackFailure,
     check_settings,
 )
-from cosigner_ha.node.config import FINAL_REQUEST_STATES
 from cosigner_ha.node.errors import (
     BucketFault,
     DiskFault,
@@ -22,8 +22,7 @@ from cosigner_ha.node.errors import (
     SaasUnreachable,
     StoreError,
 )
-from cosigner_ha.node.pairing_flow import settings_from_handler
-from cosigner_ha.node.records import Secrets
+from cosigner_ha.node.records import CallbackSettings, Secrets
 from cosigner_ha.node.signing_work import SigningWork
 from cosigner_ha.wire import (
     AddUserCommand,
@@ -46,9 +45,20 @@ from cosigner_ha.wire import (
     encode,
 )
 
+FINAL_REQUEST_STATES = ("COMPLETED", "REJECTED", "CANCELLED")
 
-class PollAgent(SigningWork):
-    """The poll loop and its dispatch to the work handlers."""
+
+def settings_from_handler(handler: dict[str, Any]) -> CallbackSettings:
+    """`{"url", "publicKey", "cert"}` (the SaaS's CallbackHandlerRequest) as node settings."""
+    return CallbackSettings(
+        url=str(handler.get("url") or ""),
+        public_key=str(handler.get("publicKey") or ""),
+        certificate=str(handler.get("cert") or ""),
+    )
+
+
+class WorkHandlers(SigningWork):
+    """The poll loop and every work item's handler except the signing rounds."""
 
     async def _poll_loop(self) -> None:
         backoff = self.config.backoff_min
@@ -77,7 +87,7 @@ class PollAgent(SigningWork):
                     "poll_failed", node=self.name, reason=f"{answer.code}: {answer.message}"
                 )
                 if answer.code.startswith("TOKEN"):
-                    self.process.token = ""
+                    self.proc.token = ""
                 else:
                     await self.env.clock.sleep(self.config.backoff_max)
                 continue
@@ -85,8 +95,8 @@ class PollAgent(SigningWork):
                 self._log_agent.error("poll", f"the SaaS answered a poll with {answer.TYPE!r}")
                 continue
             for item in answer.items:
-                assert self._tasks is not None
-                self._tasks.start_soon(self._handle, item)
+                assert self.proc.tasks is not None
+                self.proc.tasks.start_soon(self._handle, item)
             if not answer.items:
                 await self.env.clock.sleep_until(started + self.config.poll_interval)
 
@@ -176,9 +186,7 @@ class PollAgent(SigningWork):
         update = next(
             (
                 u
-                for u in (
-                    self.process.db.secrets.updates if self.process.db and self.process.db.secrets else ()
-                )
+                for u in (self.proc.db.secrets.updates if self.proc.db and self.proc.db.secrets else ())
                 if u.request_id == item.request_id
             ),
             None,

@@ -1,5 +1,5 @@
-"""Pairing an API user: the token check, the Pair request, waiting for the SaaS, installing the share, and
-resuming a pairing that a restart interrupted."""
+"""Pairing an API user: the token's claims, the Pair request, waiting for the owner's approval, installing
+the share the SaaS sealed for this node, and resuming a pairing a crash interrupted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import nacl.public
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from cosigner_ha.node.callback import check_settings
+from cosigner_ha.node.callback import (
+    check_settings,
+)
 from cosigner_ha.node.errors import (
     AdminError,
     NodeError,
@@ -46,17 +48,8 @@ def _peek_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def settings_from_handler(handler: dict[str, Any]) -> CallbackSettings:
-    """`{"url", "publicKey", "cert"}` (the SaaS's CallbackHandlerRequest) as node settings."""
-    return CallbackSettings(
-        url=str(handler.get("url") or ""),
-        public_key=str(handler.get("publicKey") or ""),
-        certificate=str(handler.get("cert") or ""),
-    )
-
-
 class PairingFlow(SaasSession):
-    """The pairing flow (local setup/add-user, SaaS commands and GCP deployment all use it)."""
+    """The node's side of pairing and of deployment-time pairing (GCP)."""
 
     async def _pair(self, token: str, callback: CallbackSettings) -> UserRecord:
         claims = _peek_claims(token)
@@ -123,7 +116,7 @@ class PairingFlow(SaasSession):
         return await self._await_pairing(started)
 
     def _check_workspace(self, workspace: object) -> None:
-        served = self.process.db.secrets.workspaces if self.process.db and self.process.db.secrets else []
+        served = self.proc.db.secrets.workspaces if self.proc.db and self.proc.db.secrets else []
         if (
             self.backend.single_workspace
             and isinstance(workspace, str)
@@ -137,7 +130,7 @@ class PairingFlow(SaasSession):
             )
 
     def _drop_pending(self, pending: PendingPairing) -> None:
-        if self.process.db is not None and self.process.db.secrets is not None:
+        if self.proc.db is not None and self.proc.db.secrets is not None:
             self._commit(
                 lambda s: dataclasses.replace(
                     s, pending=tuple(p for p in s.pending if p.config_key != pending.config_key)
@@ -210,7 +203,7 @@ class PairingFlow(SaasSession):
             refresh_token=done.refresh_token,
             callback=pending.callback,
             paired_at=self.env.clock.wall(),
-            ledger_epoch=self.process.db.ledger.epoch if self.process.db else 0,
+            ledger_epoch=self.proc.db.ledger.epoch if self.proc.db else 0,
         )
         self._commit(
             lambda s: dataclasses.replace(
@@ -219,10 +212,11 @@ class PairingFlow(SaasSession):
                 pending=tuple(p for p in s.pending if p.config_key != pending.config_key),
             )
         )
-        assert self.process.db is not None
-        self.process.db.untaint(user.api_user)
-        self.process.signers[user.api_user] = Signer(user.api_user, key, public)
+        assert self.proc.db is not None
+        self.proc.db.untaint(user.api_user)
+        self.proc.signers[user.api_user] = Signer(user.api_user, key, public)
         self._users_changed.set()
+        self._notify()
         self.env.trace.record(
             "paired",
             node=self.name,
