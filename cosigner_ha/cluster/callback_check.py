@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from rich.table import Table
@@ -40,7 +39,7 @@ from cosigner_ha.node.callback import (
     RequestKind,
 )
 from cosigner_ha.node.records import CallbackSettings
-from cosigner_ha.node.rsa_keys import load_public_key_pem
+from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IN_PROCESS_URL = "https://handler-under-check.local"
@@ -133,10 +132,7 @@ def sample_config_change(signer: str) -> dict[str, Any]:
 def _key(path: Path | None) -> rsa.RSAPrivateKey:
     if path is None:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: expected an RSA private key (PEM)")
-    return key
+    return load_private_key_pem(path.read_bytes(), what=str(path))
 
 
 @contextmanager
