@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cosigner_ha"
 
 # part -> the parts of ours it may import (DESIGN.md section 2)
 ALLOWED: dict[str, set[str]] = {
-    "policy": set(),
+    # env.inputs: the one reader of the files a person hands a command (size, kind, BOM, nesting limits)
+    "policy": {"env"},
     "mpc": set(),
     "wire": set(),
     "env": set(),

@@ -38,8 +38,9 @@ def load(path: Path) -> Scenario:
     and however it was named (by name, a relative or an absolute path): the trace records the policy's
     origin, so its hash would otherwise depend on the folder the package lives in."""
     if path.resolve().parent == SCENARIOS and path.is_file():
-        text = path.read_text(encoding="utf-8")
-        return load_scenario_text(text, f"scenarios/{path.name}", base_dir=SCENARIOS)
+        return load_scenario_text(
+            path.read_text(encoding="utf-8"), f"scenarios/{path.name}", base_dir=SCENARIOS
+        )
     return load_scenario(path)
 
 

@@ -32,6 +32,7 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
+from cosigner_ha.env.inputs import InputFileError, read_input_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
 from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
@@ -195,8 +196,8 @@ def policy_source(
     if isinstance(policy, InlinePolicy):
         return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
     try:
-        document = loads_strict(policy.path.read_bytes(), str(policy.path))
-    except OSError as exc:
+        document = loads_strict(read_input_bytes(policy.path, what="policy file"), str(policy.path))
+    except InputFileError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
         raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")

@@ -45,6 +45,52 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str 
     return Path(path)
 
 
+class OutputSet:
+    """The outputs of one command, written all or nothing: each is written to a temporary file beside its
+    target (`path`), and only `commit` renames them all into place. Leaving the block by an exception
+    (a failure, Ctrl-C, SIGTERM) or without `commit` removes every temporary file and touches no target:
+    never a new trace beside an old report."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def path(self, target: str | os.PathLike[str] | None) -> Path | None:
+        """A new temporary file (mode 0644) in `target`'s folder to write `target`'s content to."""
+        if target is None:
+            return None
+        target = Path(target)
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.fchmod(fd, FILE_MODE)
+        os.close(fd)
+        self._staged.append((Path(temp), target))
+        return Path(temp)
+
+    def commit(self) -> None:
+        """Rename every staged file over its target (fsynced first), in the order they were staged."""
+        for temp, _ in self._staged:
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for temp, target in self._staged:
+            os.replace(temp, target)
+            _fsync_folder(target.parent)
+        self._staged.clear()
+
+    def discard(self) -> None:
+        for temp, _ in self._staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        self._staged.clear()
+
+    def __enter__(self) -> OutputSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
 def _fsync_folder(folder: Path) -> None:
     """Make the rename itself durable; a file system that cannot fsync a folder keeps it in its cache."""
     with contextlib.suppress(OSError):
@@ -55,4 +101,4 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-__all__ = ["FILE_MODE", "atomic_writer", "write_text_atomic"]
+__all__ = ["FILE_MODE", "OutputSet", "atomic_writer", "write_text_atomic"]

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cosigner_ha.env.inputs import InputFileError, read_input_text
+
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
@@ -155,24 +157,26 @@ def run_lint(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
+def _read(path: Path) -> str:
+    try:
+        return read_input_text(path)
+    except InputFileError as exc:
+        raise PolicyError(exc.problem, origin=exc.where) from None
+
+
 def _read_tx(text: str) -> tuple[object, str]:
     origin = "--tx"
     if text.startswith("@"):
         path = Path(text[1:])
         origin = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"cannot read the file: {exc.strerror}", origin=origin) from None
+        text = _read(path)
     expected = "an object with initiator, operation, asset, amount, source, destination"
     return loads_strict(text, origin, expected=expected), origin
 
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise PolicyError(f"cannot read the file: {exc.strerror}", origin=str(path)) from None
+    # JSON Lines are split on "\n" only: a raw U+2028 inside a string is valid JSON, not a line break
+    lines = _read(path).split("\n")
     history: list[Transaction] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cosigner_ha.env.inputs import InputFileError, parse_json
+
 from .errors import PolicyError
 
 
@@ -39,7 +41,9 @@ def _build(value: Any, path: str, origin: str) -> Any:
 def loads_strict(text: str | bytes, origin: str, *, expected: str = "", one_line: bool = False) -> Any:
     """Parse JSON; PolicyError naming `origin` for a syntax error (line, column) or a duplicate key."""
     try:
-        raw = json.loads(text, object_pairs_hook=_Pairs)
+        raw = parse_json(text, origin, object_pairs_hook=_Pairs)
+    except InputFileError as exc:
+        raise PolicyError(exc.problem, origin=origin) from None
     except json.JSONDecodeError as exc:
         hint = f"; expected {expected}" if expected else ""
         where = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"

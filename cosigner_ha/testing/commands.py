@@ -24,9 +24,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cosigner_ha.cluster.commands_run import scenario_inputs
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.scenario.loader_base import SEED_MAX
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.inputs import InputFileError, check_outputs, shorten
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import explorer
 from cosigner_ha.testing.explorer import CHECKS, DEFAULT_SHRINK_BUDGET, Exploration, describe_fault
@@ -78,15 +81,11 @@ def _check(args: argparse.Namespace) -> Path:
         raise InputError(f"--max-faults must be at least 1, got {args.max_faults}")
     if args.shrink_budget < 0:
         raise InputError(f"--shrink-budget cannot be negative, got {args.shrink_budget}")
-    if args.seed is not None and not 0 <= args.seed < 2**63:
-        raise InputError(f"--seed must be between 0 and 2^63-1, got {args.seed}")
+    if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
+        raise InputError(f"--seed {shorten(args.seed)}: expected an integer from 0 to {SEED_MAX}")
     if not args.scenario.exists():
         raise InputError(f"{args.scenario}: no such scenario file")
     out: Path = args.out or Path(f"{args.scenario.stem}.counterexample.toml")
-    if not out.resolve().parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
-    if out.resolve() == args.scenario.resolve():
-        raise InputError(f"--out {out}: would overwrite the scenario being explored")
     return out
 
 
@@ -147,6 +146,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         out = _check(args)
         scenario = load_scenario(args.scenario)
+        check_outputs([("--out", out)], scenario_inputs(args.scenario, scenario))
         with _progress_bar(console, args.budget, args.shrink_budget) as update:
             result = explorer.explore(
                 scenario,
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 check=args.check,
             )
         path = explorer.write_counterexample(result, out) if result.found else None
-    except (InputError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+    except (InputError, InputFileError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _summary(console, result, path, args.scenario)

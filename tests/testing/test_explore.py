@@ -114,7 +114,7 @@ def test_describe_fault_reads_like_the_file() -> None:
         (["--budget", "0"], "--budget must be at least 1"),
         (["--budget", "2", "--max-faults", "0"], "--max-faults must be at least 1"),
         (["--budget", "2", "--shrink-budget", "-1"], "--shrink-budget cannot be negative"),
-        (["--budget", "2", "--seed", "-5"], "--seed must be between"),
+        (["--budget", "2", "--seed", "-5"], "--seed -5: expected an integer from 0 to"),
         (["--budget", "2", "--out", "/no/such/folder/x.toml"], "the folder /no/such/folder does not exist"),
     ],
 )
@@ -144,7 +144,7 @@ def test_out_may_not_overwrite_the_explored_scenario(
     source = tmp_path / "s.toml"
     source.write_text(single_cosigner_path().read_text())
     code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)
-    assert code == 2 and "would overwrite the scenario" in err
+    assert code == 2 and "it would be overwritten" in err
 
 
 # -- --check safety ------------------------------------------------------------------------------------

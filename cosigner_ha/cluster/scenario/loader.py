@@ -40,6 +40,7 @@ from cosigner_ha.cluster.scenario.reading import (
     describe,
     integer,
 )
+from cosigner_ha.env.inputs import InputFileError, parse_toml, read_input_text
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -47,19 +48,9 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     file = Path(path)
     origin = str(path)
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(
-            [Problem(origin, "", f"cannot read the scenario file: {exc.strerror or exc}")]
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ScenarioError(
-            [Problem(origin, "", "expected UTF-8 text (TOML files are UTF-8)", line, column)]
-        ) from None
+        text = read_input_text(file, what="scenario file")
+    except InputFileError as exc:
+        raise ScenarioError([Problem(origin, "", exc.problem, exc.line, exc.column)]) from None
     return load_scenario_text(text, origin, base_dir=file.parent)
 
 
@@ -68,7 +59,9 @@ def load_scenario_text(
 ) -> Scenario:
     """Check scenario text; `origin` names it in messages, `base_dir` anchors relative paths (default: cwd)."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text, origin)
+    except InputFileError as exc:
+        raise ScenarioError([Problem(origin, "", exc.problem, exc.line, exc.column)]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if match := TOML_POSITION.match(message):
