@@ -1,4 +1,10 @@
-"""The `cosigner-ha` command."""
+"""The `cosigner-ha` command.
+
+Ctrl-C and SIGTERM end any command the same way: the work stops where it is, temporary files and partial
+outputs are removed on the way out (the atomic writers and output sets clean up on any exception), and one
+line says what was interrupted; exit 130 for Ctrl-C, 143 for SIGTERM, never a traceback, also while the
+commands are still being imported.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +14,15 @@ import sys
 import threading
 from types import FrameType
 
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
+
 
 def build_parser() -> argparse.ArgumentParser:
     # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
     from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
+    from cosigner_ha.testing import sweep_commands
 
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -23,23 +32,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands_analyze.register(sub)
     commands_node.register(sub)
     explore_commands.register(sub)
+    sweep_commands.register(sub)
     return parser
 
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
-
-
 class Terminated(BaseException):
-    """SIGTERM outside any handler of Ctrl-C: raised in the main thread like KeyboardInterrupt, so that
-    every `finally` runs and every temporary file and staged output is removed on the way out."""
+    """SIGTERM where no event loop handles Ctrl-C: raised in the main thread like KeyboardInterrupt, so
+    that every `finally` runs and every temporary file and staged output is removed on the way out."""
 
 
 _terminated = threading.Event()
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Stop as Ctrl-C does: through the SIGINT handler in force (an event loop's, such as trio's, raises
-    KeyboardInterrupt where it is safe to), remembering that it was SIGTERM for the exit status."""
+    """Stop as Ctrl-C does, synchronously: through the SIGINT handler in force when an event loop (trio)
+    installed one (it raises KeyboardInterrupt where that is safe), else by raising Terminated here.
+    Re-sending SIGINT to ourselves instead could land after the command's handler has returned."""
     _terminated.set()
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler) and handler is not signal.default_int_handler:
@@ -49,8 +57,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _stopped_by(exc: BaseException) -> type[BaseException] | None:
-    """KeyboardInterrupt or Terminated when `exc` is one, or carries one (an exception group, or an
-    error raised while unwinding from it, as an event loop may)."""
+    """KeyboardInterrupt or Terminated when `exc` is one or carries one (trio reports Ctrl-C inside a task
+    group as a group holding it; a loop may raise another error while unwinding from it)."""
     seen: set[int] = set()
     todo = [exc]
     while todo:
@@ -78,10 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         if stopped is None:
             raise
         by_sigterm = stopped is Terminated or _terminated.is_set()
-        words = (args.command, getattr(args, "policy_command", None))
-        command = " ".join(["cosigner-ha", *filter(None, words)])
+        command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
         print(
-            f"interrupted: {command} stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}",
+            f"interrupted by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: {command} stopped; nothing was written",
             file=sys.stderr,
         )
         return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
@@ -95,6 +102,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
+    from cosigner_ha.testing import sweep_commands
 
     if args.command == "run":
         return commands_run.run(args)
@@ -108,6 +116,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands_node.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
+    if args.command == "sweep":
+        return sweep_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -21,8 +21,8 @@ from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.loader_base import SEED_MAX
 from cosigner_ha.cluster.scenario.model import Scenario
 from cosigner_ha.cluster.world import WorldError
-from cosigner_ha.env.files import OutputSet
-from cosigner_ha.env.inputs import InputFileError, check_outputs, shorten
+from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
+from cosigner_ha.inputs import shorten
 from cosigner_ha.policy import PolicyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -50,7 +50,7 @@ class InputError(ValueError):
 def check_seed(seed: int | None, option: str = "--seed") -> None:
     """A seed given on the command line is held to the file's rule for `seed`."""
     if seed is not None and not 0 <= seed <= SEED_MAX:
-        raise InputError(f"{option} {shorten(seed)}: expected an integer from 0 to {SEED_MAX}")
+        raise InputError(f"{option} must be between 0 and 2^63-1 (as the file's seed), got {shorten(seed)}")
 
 
 def scenario_inputs(path: Path, scenario: Scenario) -> list[Path]:
@@ -65,19 +65,18 @@ def scenario_inputs(path: Path, scenario: Scenario) -> list[Path]:
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
     path: Path = find_scenario(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
-    outputs = [
-        (o, p) for o, p in (("--json", args.json), ("--trace", args.trace), ("--html", args.html)) if p
-    ]
+    # all or nothing: every output is staged beside its target and renamed into place after the run
     with OutputSet() as staged:
         try:
             check_seed(args.seed)
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)
+            outputs = [("--json", args.json), ("--trace", args.trace), ("--html", args.html)]
             check_outputs(outputs, scenario_inputs(path, scenario))
             trace = staged.path(args.trace)
             result = run_scenario(scenario, seed=args.seed, trace_path=trace, console=console)
-        except (InputError, InputFileError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         report = result.report

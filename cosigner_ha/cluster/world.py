@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import anyio.abc
 import jwt
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -32,12 +33,11 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
-from cosigner_ha.env.inputs import InputFileError, read_input_bytes
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
+from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
@@ -196,7 +196,7 @@ def policy_source(
     if isinstance(policy, InlinePolicy):
         return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
     try:
-        document = loads_strict(read_input_bytes(policy.path, what="policy file"), str(policy.path))
+        document = loads_strict(read_bytes(policy.path, what="policy file"), str(policy.path))
     except InputFileError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
@@ -206,7 +206,6 @@ def policy_source(
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -215,7 +214,9 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     one named "owner", who answers like one."""
     s = scenario.saas
     latencies = {
-        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        u.name: s.admin_approval_latency
+        if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
+        else s.owner_approval_latency
         for u in scenario.users
     }
     if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
@@ -486,8 +487,7 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
                 user_id = world.saas.workspace(world.workspace).api_user(api_user).id
-                while not node.can_sign(user_id)[0]:
-                    await world.env.clock.sleep(1.0)
+                await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
                 world.workspace,
@@ -510,5 +510,4 @@ def _handler_dict(settings: CallbackSettings) -> dict[str, Any] | None:
 
 
 async def _wait_request(world: World, request_id: str) -> None:
-    while world.saas.request_status(request_id)["status"] not in ("COMPLETED", "REJECTED", "CANCELLED"):
-        await world.env.clock.sleep(1.0)
+    await world.saas.wait_request(request_id)

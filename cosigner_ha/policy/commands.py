@@ -14,8 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cosigner_ha.env.inputs import InputFileError, read_input_text
-
+from .. import inputs
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
@@ -157,26 +156,26 @@ def run_lint(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if errors else EXIT_OK
 
 
-def _read(path: Path) -> str:
-    try:
-        return read_input_text(path)
-    except InputFileError as exc:
-        raise PolicyError(exc.problem, origin=exc.where) from None
-
-
 def _read_tx(text: str) -> tuple[object, str]:
     origin = "--tx"
     if text.startswith("@"):
         path = Path(text[1:])
         origin = str(path)
-        text = _read(path)
+        try:
+            text = inputs.read_text(path, "transaction file")
+        except inputs.InputFileError as exc:
+            raise PolicyError(exc.detail, origin=origin) from None
     expected = "an object with initiator, operation, asset, amount, source, destination"
     return loads_strict(text, origin, expected=expected), origin
 
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
-    # JSON Lines are split on "\n" only: a raw U+2028 inside a string is valid JSON, not a line break
-    lines = _read(path).split("\n")
+    try:
+        # JSON Lines end at "\n" only (a "\r" before it is JSON whitespace): `splitlines` would also split
+        # at U+2028 and other separators that are valid, raw, inside a JSON string
+        lines = inputs.read_text(path, "history file").split("\n")
+    except inputs.InputFileError as exc:
+        raise PolicyError(exc.detail, origin=str(path)) from None
     history: list[Transaction] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -7,8 +7,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cosigner_ha.env.inputs import InputFileError, parse_toml, read_input_text
-
+from .. import inputs
 from . import fireblocks, fireblocks_v2, native
 from .directory import Directory
 from .errors import PolicyError
@@ -169,20 +168,20 @@ def _check_order(rules: list[Any], origin: str) -> None:
 def read_document(path: Path) -> dict[str, Any]:
     """A JSON or TOML file as a dict; PolicyError naming the file and the position of a syntax error."""
     origin = str(path)
-    suffix = path.suffix.lower()
     try:
-        text = read_input_text(path)
-        if suffix not in (".json", ".toml"):
-            raise PolicyError(f"expected a .json or .toml file, got {path.name!r}", origin=origin)
+        text = inputs.read_text(path, "policy file")
+        suffix = path.suffix.lower()
         if suffix == ".json":
             data = loads_strict(text, origin)
-        else:
+        elif suffix == ".toml":
             try:
-                data = parse_toml(text, origin)
+                data = inputs.parse_toml(text, origin)
             except tomllib.TOMLDecodeError as exc:
                 raise PolicyError(f"invalid TOML: {exc}", origin=origin) from None
-    except InputFileError as exc:
-        raise PolicyError(exc.problem, origin=exc.where) from None
+        else:
+            raise PolicyError(f"expected a .json or .toml file, got {path.name!r}", origin=origin)
+    except inputs.InputFileError as exc:
+        raise PolicyError(exc.detail, origin=origin) from None
     if not isinstance(data, dict):
         raise PolicyError(f"expected an object at the top, got {describe(data)}", origin=origin)
     return data

@@ -11,7 +11,7 @@ import math
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
 from fractions import Fraction
 
-from cosigner_ha.env.inputs import shorten
+from cosigner_ha.inputs import shorten
 
 SCALE = 10**18  # units per whole asset (or per USD/EUR for thresholds): 18 decimals, as ETH's wei
 #: Amounts, prices and thresholds are below 10^MAX_DIGITS (docs/scenarios.md, "Limits"): `1e999999999`

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cosigner_ha.env.inputs import InputFileError, read_input_bytes
+from cosigner_ha.inputs import InputFileError, read_bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,10 +27,10 @@ def read_public_key(base_dir: Path, written: str) -> ApiPublicKey | str:
     """The key, or the problem (for the loader to report at `public_key`)."""
     path = (base_dir / written).resolve()
     try:
-        data = read_input_bytes(path, what="key file")
+        data = read_bytes(path, what="key file")
     except InputFileError as exc:
         return (
-            f"cannot read {written!r} (resolved to {path}): {exc.problem}; expected a PEM public key or CSR"
+            f"cannot read {written!r} (resolved to {path}): {exc.message}; expected a PEM public key or CSR"
         )
     try:
         if b"CERTIFICATE REQUEST" in data:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cosigner_ha import inputs
 from cosigner_ha.cluster.scenario.errors import Problem, ScenarioError
 from cosigner_ha.cluster.scenario.keys import (
     SECTIONS,
@@ -40,18 +41,16 @@ from cosigner_ha.cluster.scenario.reading import (
     describe,
     integer,
 )
-from cosigner_ha.env.inputs import InputFileError, parse_toml, read_input_text
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and check a scenario file; relative paths in it are taken from the file's folder."""
     file = Path(path)
-    origin = str(path)
     try:
-        text = read_input_text(file, what="scenario file")
-    except InputFileError as exc:
-        raise ScenarioError([Problem(origin, "", exc.problem, exc.line, exc.column)]) from None
-    return load_scenario_text(text, origin, base_dir=file.parent)
+        text = inputs.read_text(file, "scenario file")
+    except inputs.InputFileError as exc:
+        raise ScenarioError([Problem(exc.origin, "", exc.message, exc.line, exc.column)]) from None
+    return load_scenario_text(text, str(path), base_dir=file.parent)
 
 
 def load_scenario_text(
@@ -59,9 +58,9 @@ def load_scenario_text(
 ) -> Scenario:
     """Check scenario text; `origin` names it in messages, `base_dir` anchors relative paths (default: cwd)."""
     try:
-        data = parse_toml(text, origin)
-    except InputFileError as exc:
-        raise ScenarioError([Problem(origin, "", exc.problem, exc.line, exc.column)]) from None
+        data = inputs.parse_toml(text.removeprefix("\ufeff"), origin)
+    except inputs.InputFileError as exc:
+        raise ScenarioError([Problem(origin, "", exc.message, exc.line, exc.column)]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if match := TOML_POSITION.match(message):
