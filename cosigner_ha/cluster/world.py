@@ -36,6 +36,7 @@ from cosigner_ha.cluster.scenario import (
 )
 from cosigner_ha.env import Environment
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
+from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError, is_asgi_app
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
@@ -213,8 +214,8 @@ def policy_source(
     if isinstance(policy, InlinePolicy):
         return {"rules": policy.rule_dicts(), **match}, f"{name} {where}"
     try:
-        document = loads_strict(policy.path.read_bytes(), str(policy.path))
-    except OSError as exc:
+        document = loads_strict(read_bytes(policy.path, what="policy file"), str(policy.path))
+    except InputFileError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
         raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")
