@@ -11,19 +11,21 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cosigner_ha"
 
 # part -> the parts of ours it may import (DESIGN.md section 2)
 ALLOWED: dict[str, set[str]] = {
-    "policy": set(),
+    # the reading of hostile input files (size, kind, encoding, nesting): below everything, imports nothing
+    "inputs": set(),
+    "policy": {"inputs"},
     "mpc": set(),
     "wire": set(),
     "env": set(),
-    "net": {"wire"},
-    "saas_sim": {"policy", "mpc", "wire", "net", "env"},
-    "node": {"mpc", "wire", "net", "env"},
+    "net": {"inputs", "wire"},
+    "saas_sim": {"inputs", "policy", "mpc", "wire", "net", "env"},
+    "node": {"inputs", "mpc", "wire", "net", "env"},
     # the customer's reference callback handler: a server the node calls, never part of it; it reads the
     # node's RSA key helpers (the callback protocol's JWT keys)
-    "handler": {"node"},
-    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
-    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler", "cluster"},
-    "cli": {"cluster", "policy", "testing"},
+    "handler": {"inputs", "node"},
+    "cluster": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
+    "testing": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler", "cluster"},
+    "cli": {"inputs", "cluster", "policy", "testing"},
 }
 
 

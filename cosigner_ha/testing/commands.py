@@ -27,6 +27,7 @@ from rich.table import Table
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.files import OutputPathError, check_outputs
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import explorer
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
@@ -98,10 +99,7 @@ def _check(args: argparse.Namespace) -> Path:
     if not args.scenario.exists():
         raise InputError(f"{args.scenario}: no such scenario file")
     out: Path = args.out or Path(f"{args.scenario.stem}.counterexample.toml")
-    if not out.resolve().parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
-    if out.resolve() == args.scenario.resolve():
-        raise InputError(f"--out {out}: would overwrite the scenario being explored")
+    check_outputs([("--out", out)], [args.scenario])
     return out
 
 
@@ -188,7 +186,15 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 collect=args.all_failures,
             )
         path = explorer.write_counterexample(result, out) if result.found else None
-    except (InputError, EngineError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+    except (
+        InputError,
+        OutputPathError,
+        EngineError,
+        ScenarioError,
+        PolicyError,
+        WorldError,
+        SetupError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _summary(console, result, path, args.scenario)

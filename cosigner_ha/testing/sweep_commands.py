@@ -22,6 +22,7 @@ from cosigner_ha.cluster.bundled import find_scenario, missing
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.files import OutputPathError, check_outputs
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import sweep_report
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
@@ -47,23 +48,6 @@ class InputError(ValueError):
     pass
 
 
-def _outputs(args: argparse.Namespace, scenario: Path) -> None:
-    seen: dict[Path, str] = {}
-    for path, what in ((args.json, "--json"), (args.html, "--html")):
-        if path is None:
-            continue
-        resolved = path.resolve()
-        if not resolved.parent.is_dir():
-            raise InputError(f"{what} {path}: the folder {resolved.parent} does not exist")
-        if resolved.is_dir():
-            raise InputError(f"{what} {path}: is a folder; expected a file name")
-        if resolved == scenario.resolve():
-            raise InputError(f"{what} {path}: would overwrite the scenario being swept")
-        if resolved in seen:
-            raise InputError(f"{what} {path}: the same file as {seen[resolved]}")
-        seen[resolved] = what
-
-
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
     try:
@@ -75,7 +59,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         path = find_scenario(args.scenario)
         if not path.exists():
             raise InputError(missing(path))
-        _outputs(args, path)
+        check_outputs([("--json", args.json), ("--html", args.html)], [path])
         scenario = bundled.load(path)
         progress = Progress(
             TextColumn("[bold]seeds"),
@@ -95,7 +79,16 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 progress.update(task, advance=1, passed=counts["passed"], failed=counts["failed"])
 
             result = sweep(scenario, seeds, engine, scenario_path=str(args.scenario), on_result=seen)
-    except (InputError, SeedsError, EngineError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+    except (
+        InputError,
+        OutputPathError,
+        SeedsError,
+        EngineError,
+        ScenarioError,
+        PolicyError,
+        WorldError,
+        SetupError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

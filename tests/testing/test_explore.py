@@ -145,7 +145,7 @@ def test_out_may_not_overwrite_the_explored_scenario(
     source = tmp_path / "s.toml"
     source.write_text(single_cosigner_path().read_text())
     code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)
-    assert code == 2 and "would overwrite the scenario" in err
+    assert code == 2 and "would overwrite an input" in err
 
 
 # -- --check safety ------------------------------------------------------------------------------------

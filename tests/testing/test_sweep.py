@@ -189,7 +189,7 @@ def test_a_sweep_may_not_overwrite_its_scenario(tmp_path: Path, capsys: pytest.C
     scenario = tmp_path / "s.toml"
     scenario.write_text(single_cosigner_path().read_text())
     assert main(["sweep", str(scenario), "--seeds", "1", "--engine", "local", "--json", str(scenario)]) == 2
-    assert "would overwrite the scenario" in capsys.readouterr().err
+    assert "would overwrite an input" in capsys.readouterr().err
     assert scenario.read_text() == single_cosigner_path().read_text()
 
 
