@@ -233,7 +233,13 @@ async def battery(
             bad_key = any(code in first for code in ("BAD_SIGNATURE", "WRONG_KEY", "MALFORMED"))
             checks.append(Check("signs its JWT with the configured key", not failed and not bad_key, first))
         else:
-            checks.append(Check("signs its JWT with the configured key", True, "not applicable: a Python function answers a dict, no JWT"))
+            checks.append(
+                Check(
+                    "signs its JWT with the configured key",
+                    True,
+                    "not applicable: a Python function answers a dict, no JWT",
+                )
+            )
         again, _ = await ask(ours, "tx", tx)
         checks.append(
             Check(
@@ -255,7 +261,9 @@ async def battery(
             )
         else:
             for name in ("rejects a request signed by another key", "survives a malformed body"):
-                checks.append(Check(name, True, "not applicable: a Python function takes a dict, no HTTP body"))
+                checks.append(
+                    Check(name, True, "not applicable: a Python function takes a dict, no HTTP body")
+                )
         change, _ = await ask(ours, "config_change", sample_config_change(signer))
         checks.append(Check("handles a configuration-change request", change in ACTIONS, change))
         answers = [first, again]
