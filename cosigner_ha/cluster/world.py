@@ -73,6 +73,11 @@ class CallbackRuntime:
     url: str
     settings: CallbackSettings
     reference: ReferenceHandler | None = None  # the scripted handler, whose rules faults change
+    site: str | None = None
+    outages: int = 0  # site outages now covering its site
+
+    def available(self) -> bool:
+        return self.outages == 0
 
 
 @dataclasses.dataclass
@@ -398,6 +403,12 @@ def _callbacks(
             raise WorldError(
                 f"callback {spec.name}: a url handler ({spec.url}) needs the runtime, not the simulator"
             )
+        runtime = built[spec.name]
+        if spec.site is not None:  # a site outage above it takes it down
+            runtime.site = spec.site
+            registered = directory.lookup(url)
+            assert registered is not None
+            directory.register(url, dataclasses.replace(registered, available=runtime.available))
     return built
 
 

@@ -103,6 +103,7 @@ class InProcessHandler:
     certificate: str = ""
     host: AsyncioAsgiHost | None = None
     delay: Callable[[], float] | None = None
+    available: Callable[[], bool] | None = None  # False while its site is down (a site outage)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.app, self.function, self.host)) != 1:
@@ -299,6 +300,8 @@ class CallbackClient:
         self, kind: RequestKind, settings: CallbackSettings, body: dict[str, Any], request_id: str
     ) -> tuple[str, str]:
         handler = self.directory.lookup(settings.url)
+        if handler is not None and handler.available is not None and not handler.available():
+            raise CallbackFailure("UNREACHABLE", f"cannot connect to {settings.url}: its site is down")
         if handler is not None and settings.mode == "certificate":
             self._check_presented_pin(handler, settings)
         if handler is not None and handler.function is not None:

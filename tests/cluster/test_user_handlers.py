@@ -196,3 +196,20 @@ def test_an_answer_echoing_another_request_id_is_its_own_failure(tmp_path: Path)
     r = run_with(tmp_path, {"python": f"{H}:wrong_echo"})
     assert set(errors(r)) == {"REQUEST_ID_MISMATCH"}
     assert "COMPLETED" not in r.statuses()
+
+
+# -- item 6: a handler has a site ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["python", "scripted"])
+def test_a_site_outage_takes_the_handler_at_that_site_down(tmp_path: Path, kind: str) -> None:
+    outage = {"at": "1m", "action": "site-outage", "site": "aws/us-east-1", "for": "2m"}
+    callback: dict[str, Any] = {"python": f"{H}:approve"} if kind == "python" else {"latency": "50ms"}
+    elsewhere = run(handler_scenario(tmp_path, callback, faults=[outage]))
+    assert not errors(elsewhere)  # the handler is not at the site: node b goes on signing
+    shared = run(handler_scenario(tmp_path, {**callback, "site": "aws/us-east-1/b"}, faults=[outage]))
+    down = shared.of("callback_error", error="UNREACHABLE")
+    assert down and all(60 <= shared.at(e) < 180 for e in down)
+    assert all("its site is down" in str(e.fields["detail"]) for e in down)
+    assert all(e.fields["node"] == "b" for e in down)  # node a is down itself
+    assert not shared.between("callback_error", 181, 300)

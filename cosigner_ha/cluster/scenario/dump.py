@@ -176,6 +176,8 @@ def _node(node: Node, full: bool) -> dict[str, Any]:
 
 def _callback(callback: Callback, full: bool, for_hash: bool) -> dict[str, Any]:
     out = _Out(full)
+    if not isinstance(callback, UrlCallback) and callback.site is not None:
+        out.put("site", callback.site)
     if isinstance(callback, PythonCallback | AsgiCallback):
         out.put("python" if isinstance(callback, PythonCallback) else "asgi", callback.target)
         out.put("latency", _d(callback.latency), _d(0.0))

@@ -159,6 +159,7 @@ class WorkspaceReader(LoaderBase):
             t.finish(("url",), context="a url callback (runtime mode only)")
             return UrlCallback(name=name, url=url) if self.clean_since(mark) and url is not None else None
         d = ScriptedCallback(name)
+        site = t.get("site", SITE, None)
         latency = t.get("latency", DURATION, d.latency)
         jitter = t.get("jitter", DURATION, d.jitter)
         if t.data.get("action") == "IGNORE":
@@ -184,6 +185,7 @@ class WorkspaceReader(LoaderBase):
                 "python",
                 "asgi",
                 "url",
+                "site",
             ),
             context=f"[callbacks.{name}]",
         )
@@ -198,6 +200,7 @@ class WorkspaceReader(LoaderBase):
             action=action,
             reject_above_usd=reject_above,
             retry_first_n=retry_first_n,
+            site=site,
             timeout_first_n=timeout_first_n,
         )
 
@@ -307,7 +310,8 @@ class WorkspaceReader(LoaderBase):
                 t.error(
                     "path", f"{folder!r} (resolved to {path}) is not a folder; expected where {target} lives"
                 )
-        keys: tuple[str, ...] = (kind, "latency", "jitter", "path")
+        site = t.get("site", SITE, None)
+        keys: tuple[str, ...] = (kind, "latency", "jitter", "path", "site")
         key: ApiPublicKey | None = None
         loop: str | None = "asyncio"
         if kind == "asgi":
@@ -326,9 +330,18 @@ class WorkspaceReader(LoaderBase):
         if not self.clean_since(mark) or target is None or latency is None or jitter is None or loop is None:
             return None
         if kind == "python":
-            return PythonCallback(name=name, target=target, latency=latency, jitter=jitter, path=path)
+            return PythonCallback(
+                name=name, target=target, latency=latency, jitter=jitter, path=path, site=site
+            )
         return AsgiCallback(
-            name=name, target=target, latency=latency, jitter=jitter, path=path, public_key=key, loop=loop
+            name=name,
+            target=target,
+            latency=latency,
+            jitter=jitter,
+            path=path,
+            public_key=key,
+            loop=loop,
+            site=site,
         )
 
     def rest_credentials(self, t: Table, seen: dict[str, str]) -> tuple[str | None, ApiPublicKey | None]:

@@ -230,6 +230,7 @@ class ScriptedCallback:
     reject_above_usd: float | None = None
     retry_first_n: int = 0  # answer RETRY to the first n attempts of each request
     timeout_first_n: int = 0  # never answer the first n attempts of each request
+    site: str | None = None  # where it runs: an outage of a site above it takes it down
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,6 +243,7 @@ class PythonCallback:
     latency: float = 0.0
     jitter: float = 0.0  # extra latency drawn uniformly in [0, jitter] from the seed
     path: Path | None = None
+    site: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -259,6 +261,7 @@ class AsgiCallback:
     path: Path | None = None
     public_key: ApiPublicKey | None = None
     loop: str = "asyncio"
+    site: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
