@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+from cosigner_ha.cluster.runtime import saas_serve
 from cosigner_ha.policy import commands as policy_commands
 from cosigner_ha.testing import commands as explore_commands
 
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands.register(sub)
     commands_analyze.register(sub)
     commands_node.register(sub)
+    saas_serve.register(sub)
     explore_commands.register(sub)
     return parser
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return commands_analyze.run(args)
     if args.command in ("node", "callback"):
         return commands_node.run(args)
+    if args.command == "saas":
+        return saas_serve.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
     return 2  # pragma: no cover - argparse enforces the choices

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -84,6 +85,15 @@ def register(subparsers: Any) -> None:
             p.add_argument(
                 "--name", default=None, help="co-signer id (default: the hardware profile's host name)"
             )
+            p.add_argument(
+                "--saas-cert",
+                type=Path,
+                default=None,
+                help="the SaaS gateway's TLS certificate to pin (PEM); without it, plain TCP",
+            )
+            p.add_argument(
+                "--loop", choices=("trio", "asyncio"), default="trio", help="the event loop (default trio)"
+            )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -143,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
-        return anyio.run(node_command, args, backend="trio")
+        return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -158,6 +168,20 @@ def _callback(args: argparse.Namespace) -> CallbackSettings:
         public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
         certificate=args.callback_cert.read_text() if args.callback_cert else "",
     )
+
+
+def saas_network(certificate: Path | None) -> TcpNetwork:
+    """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
+    if certificate is None:
+        return TcpNetwork()
+    if not certificate.is_file():
+        raise ValueError(f"--saas-cert {certificate}: no such file")
+    try:
+        context = ssl.create_default_context(cadata=certificate.read_text())
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
+    context.check_hostname = False  # pinned: the one certificate trusted is the check
+    return TcpNetwork(ssl_context_client=context)
 
 
 async def node_command(
@@ -189,7 +213,7 @@ async def node_command(
         env,
         name=args.name or hardware.name,
         backend=hardware.backend(),
-        network=network or TcpNetwork(),
+        network=network or saas_network(args.saas_cert),
         saas=args.saas,
         config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
         callback_network=True,
