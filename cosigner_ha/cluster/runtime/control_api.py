@@ -16,6 +16,7 @@ with 400 (bad input), 404 (unknown id) or 409 (state clash), never a traceback.
     POST /workspaces/{ws}/unpair           {"api_user", "requested_by"}
     GET  /requests/{id}                                                  a pair/unpair request's status
     GET  /cosigners                                                      the co-signers and their state
+    POST /cosigners/{id}/standby           {"standby": bool}             passive (chosen last) or not
     GET  /health
 """
 
@@ -205,6 +206,15 @@ class ControlApi:
     async def cosigners(self, request: Request) -> Response:
         return JSONResponse(self.saas.cosigners())
 
+    async def standby(self, request: Request) -> Response:
+        body = await _body(request)
+        value = body.get("standby", True)
+        if not isinstance(value, bool):
+            raise BadRequest(f"body.standby: expected true or false, got {value!r}")
+        self.saas.cosigner(request.path_params["id"])  # NotFound for an unknown co-signer
+        self.saas.set_standby(request.path_params["id"], value)
+        return JSONResponse({"standby": value})
+
     def app(self) -> Starlette:
         g = _guarded
         return Starlette(
@@ -221,5 +231,6 @@ class ControlApi:
                 Route("/transactions/{id}", g(self.transaction), methods=["GET"]),
                 Route("/requests/{id}", g(self.request_status), methods=["GET"]),
                 Route("/cosigners", g(self.cosigners), methods=["GET"]),
+                Route("/cosigners/{id}/standby", g(self.standby), methods=["POST"]),
             ]
         )
