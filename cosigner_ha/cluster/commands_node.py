@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 
+from cosigner_ha.cluster import callback_check
 from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
@@ -147,11 +148,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_check.register(cbsub)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one command; exit code 0 done, 1 failed, 2 bad input."""
     try:
+        if args.command == "callback" and args.callback_command == "check":
+            return callback_check.run(args)
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK

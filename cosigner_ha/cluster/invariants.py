@@ -92,10 +92,10 @@ def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
         f = e.fields
         if e.kind == "callback_result" and f.get("action") == "APPROVE":
             saas_approved.add((str(f.get("tx")), str(f.get("cosigner"))))
-        elif e.kind == "callback_request":
-            asked.add((str(f.get("request")), str(f.get("node"))))
+        elif e.kind == "callback_request":  # `tx` names the transaction; `request` is the request's own id
+            asked.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
         elif e.kind == "callback_response" and f.get("action") == "APPROVE":
-            node_approved.add((str(f.get("request")), str(f.get("node"))))
+            node_approved.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
         elif e.kind == "signed":
             tx, node = str(f["tx"]), str(f.get("node"))
             if (tx, str(f.get("cosigner"))) not in saas_approved:

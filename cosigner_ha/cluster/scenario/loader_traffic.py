@@ -201,6 +201,8 @@ class TrafficReader(LoaderBase):
                         )
             else:
                 t.error("", 'expected an arrival form: rate = "2/min" (Poisson), or at = "1h" with count = 1')
+            extra = t.table("extra_parameters")
+            extra_parameters = None if extra is None else freeze(dict(extra.data))
             t.finish(WORKLOAD_KEYS, context="a [[workload]]")
             if self.clean_since(mark):
                 assert name and initiator and asset and source and destination and address and operation
@@ -221,6 +223,7 @@ class TrafficReader(LoaderBase):
                         stop=stop,
                         at=at,
                         count=count,
+                        extra_parameters=extra_parameters,
                     )
                 )
         return out
