@@ -26,6 +26,7 @@ import anyio
 
 from cosigner_ha.cluster import callback_check
 from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
@@ -96,6 +97,9 @@ def register(subparsers: Any) -> None:
             )
             p.add_argument(
                 "--loop", choices=("trio", "asyncio"), default="trio", help="the event loop (default trio)"
+            )
+            p.add_argument(
+                "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
@@ -214,7 +218,22 @@ async def node_command(
             out(line)
         return EXIT_OK
     hardware = Hardware.load(args.home)
-    env = Environment.runtime()
+    if getattr(args, "trace", None) is not None:
+        with args.trace.open("a", buffering=1) as sink:
+            env = Environment.runtime(header={"role": "node"}, sink=sink)
+            record_started(env, "node", args.name or hardware.name)
+            return await _node_command(args, env, hardware, network, out)
+    return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+async def _node_command(
+    args: argparse.Namespace,
+    env: Environment,
+    hardware: Hardware,
+    network: Any,
+    out: Callable[[str], None],
+) -> int:
+    command = args.node_command
     node = Node(
         env,
         name=args.name or hardware.name,

@@ -24,7 +24,8 @@ import httpx
 from cosigner_ha.cluster.commands_node import Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
-from cosigner_ha.cluster.runtime.saas_serve import READY_FILE
+from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
+from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import Scenario, load_scenario
 from cosigner_ha.env import OsCrypto
 
@@ -51,6 +52,7 @@ class RuntimeCluster:
         self.processes = ProcessGroup(workdir / "logs")
         self.times = StartTimes()
         self.ready: dict[str, Any] = {}
+        self.start_wall = time.time()
         self._control: httpx.Client | None = None
 
     def __enter__(self) -> RuntimeCluster:
@@ -81,6 +83,7 @@ class RuntimeCluster:
 
     def start(self) -> None:
         began = time.monotonic()
+        self.start_wall = time.time()
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
@@ -114,7 +117,16 @@ class RuntimeCluster:
 
     def start_node(self, name: str) -> Child:
         """`node start` on the node's home: a first start or a restart after a crash."""
-        return self.processes.start(name, "node", "node", "start", *self.node_args(name))
+        trace = self.workdir / "traces" / f"{name}.jsonl"
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
+        return self.processes.start(name, "node", *argv)
+
+    def merged_trace(self) -> list[dict[str, Any]]:
+        """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
+        files = {"saas": self.workdir / "saas" / TRACE_FILE}
+        files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
+        return merge(files, self.start_wall, self.processes.exits)
 
     def token(self, api_user: str) -> str:
         answer = self._ok(
@@ -122,16 +134,29 @@ class RuntimeCluster:
         )
         return str(answer["token"])
 
-    def wait_online(self) -> None:
+    def wait_online(self, since: float | None = None, names: set[str] | None = None) -> None:
+        """Until every node with an API user (or those `names`) is online; with `since` (wall time), until
+        each has polled after it (a restarted node, which the SaaS still counts online from before)."""
         deadline = time.monotonic() + READY_LIMIT
-        expected = {n.name for n in self.scenario.nodes if n.api_users}
+        expected = names or {n.name for n in self.scenario.nodes if n.api_users}
         while time.monotonic() < deadline:
             self.processes.check()
-            online = {c["id"] for c in self._ok(self.control.get("/cosigners")) if c["online"]}
+            online = {
+                c["id"]
+                for c in self._ok(self.control.get("/cosigners"))
+                if c["online"] and (since is None or (c["last_seen"] or 0.0) > since)
+            }
             if expected <= online:
                 return
             time.sleep(0.05)
         raise ProcessFailed(f"co-signers {sorted(expected)} not all online within {READY_LIMIT:g} s")
+
+    def restart_node(self, name: str) -> Child:
+        """A new `node start` on the crashed node's home, once it has polled the SaaS again."""
+        since = time.time()
+        child = self.start_node(name)
+        self.wait_online(since, {name})
+        return child
 
     def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
         home = self.home(name)

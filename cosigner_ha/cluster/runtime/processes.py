@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from cosigner_ha.cluster.runtime.trace_merge import Exit
+
 #: How every child runs the product: the same interpreter, the same package.
 COMMAND = (sys.executable, "-m", "cosigner_ha.cli")
 #: Lines of a dead process's log shown in its report.
@@ -56,6 +58,14 @@ class ProcessGroup:
         self.logs = logs
         self.logs.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, Child] = {}
+        #: Every child seen to end (status, or None when it could not be reaped), for the merged trace.
+        self.exits: list[Exit] = []
+        self._noted: set[int] = set()
+
+    def _note_exit(self, child: Child) -> None:
+        if child.popen.returncode is not None and child.pid not in self._noted:
+            self._noted.add(child.pid)
+            self.exits.append(Exit(child.name, child.pid, child.popen.returncode, time.time()))
 
     def __enter__(self) -> ProcessGroup:
         return self
@@ -66,6 +76,11 @@ class ProcessGroup:
         self.close()
 
     def start(self, name: str, role: str, *argv: str) -> Child:
+        """Start `name` (again, after it died: a restart on the same files)."""
+        previous = self.children.get(name)
+        if previous is not None:
+            previous.popen.poll()
+            self._note_exit(previous)
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
@@ -97,6 +112,7 @@ class ProcessGroup:
         """`ProcessFailed` for the first child that died."""
         for child in self.children.values():
             if child.popen.poll() is not None:
+                self._note_exit(child)
                 raise child.failure()
 
     def close(self, grace: float = 5.0) -> None:
@@ -109,6 +125,7 @@ class ProcessGroup:
                 child.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
         for child in self.children.values():
             _kill(child.popen)
+            self._note_exit(child)
 
 
 def _signal(popen: subprocess.Popen[bytes], signum: int) -> None:

@@ -27,6 +27,7 @@ import anyio.abc
 import sniffio
 
 from cosigner_ha.cluster.runtime.control_api import ControlApi
+from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
@@ -153,6 +154,7 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
     (state / READY_FILE).unlink(missing_ok=True)
     with (state / TRACE_FILE).open("a", buffering=1) as sink:
         env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink)
+        record_started(env, "saas", "saas")
         saas = Saas(
             env.child("saas"),
             network=TcpNetwork(ssl_context_server=tls),

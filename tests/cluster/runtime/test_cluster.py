@@ -66,10 +66,23 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
             time.sleep(0.2)
             cluster.processes.check()
         assert _sign(cluster)["signedBy"] != signer
-        pids.append(cluster.start_node(signer).pid)
-        cluster.wait_online()
+        pids.append(cluster.restart_node(signer).pid)
         other = "nitro-b" if signer == "nitro-a" else "nitro-a"
         os.killpg(cluster.processes.children[other].pid, signal.SIGSTOP)
         assert _sign(cluster)["signedBy"] != other
         os.killpg(cluster.processes.children[other].pid, signal.SIGCONT)
+        cluster.close()
+        trace = cluster.merged_trace()
     assert not [pid for pid in pids if _alive(pid)]
+    assert [e["t"] for e in trace] == sorted(e["t"] for e in trace)
+    started = [(e["process"], e["role"]) for e in trace if e["kind"] == "process_started"]
+    assert started.count((signer, "node")) == 2 and ("saas", "saas") in started
+    exited = {(e["process"], e["status"]) for e in trace if e["kind"] == "process_exited"}
+    assert (signer, -9) in exited and len(exited) == 5
+    signed = [e for e in trace if e["kind"] == "signed"]
+    assert len(signed) == 3
+    for event in signed:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(event["public_key"])).verify(
+            bytes.fromhex(event["signature"]), bytes.fromhex(event["message"])
+        )
+    assert {e["process"] for e in trace} >= {"saas", "nitro-a", "nitro-b", "sgx-dc1"}
