@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
-from cosigner_ha.cluster.runtime import saas_serve
+from cosigner_ha.cluster.runtime import proxy_serve, saas_serve
 from cosigner_ha.policy import commands as policy_commands
 from cosigner_ha.testing import commands as explore_commands
 from cosigner_ha.testing import sweep_commands
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_analyze.register(sub)
     commands_node.register(sub)
     saas_serve.register(sub)
+    proxy_serve.register(sub)
     explore_commands.register(sub)
     sweep_commands.register(sub)
     return parser
@@ -92,6 +93,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands_node.run(args)
     if args.command == "saas":
         return saas_serve.run(args)
+    if args.command == "proxy":
+        return proxy_serve.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
     if args.command == "sweep":

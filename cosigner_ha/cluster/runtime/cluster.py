@@ -6,8 +6,9 @@
 
 Every node runs as SGX on its own home (`workdir/nodes/NAME`), whatever enclave the scenario names; the
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
-Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the block stops every
-process (`ProcessGroup.close`).
+Each node reaches the SaaS through its own `proxy serve` process (`link_fault` partitions, delays, loses,
+clogs or heals it). Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the
+block stops every process (`ProcessGroup.close`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class RuntimeCluster:
         self.times = StartTimes()
         self.ready: dict[str, Any] = {}
         self.start_wall = time.time()
+        #: Each node's link to the SaaS gateway: a `proxy serve` process (`listen`, `control`).
+        self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
 
     def __enter__(self) -> RuntimeCluster:
@@ -97,6 +100,12 @@ class RuntimeCluster:
             *("--measurement", hardware[0].image.measurement.hex()),
         )
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
+        for spec in self.scenario.nodes:
+            ready = self.workdir / "links" / f"{spec.name}.json"
+            ready.parent.mkdir(parents=True, exist_ok=True)
+            argv = ("proxy", "serve", "--target", self.ready["gateway"], "--ready", str(ready))
+            link = self.processes.start(f"link-{spec.name}", "proxy", *argv, "--loop", self.loop)
+            self.links[spec.name] = _wait_ready(ready, link)
         self._control = httpx.Client(base_url=self.ready["control"], timeout=30)
         self.times.saas_ready = time.monotonic() - began
         self._pair()
@@ -111,7 +120,7 @@ class RuntimeCluster:
 
     def node_args(self, name: str) -> list[str]:
         return [
-            *("--home", str(self.home(name)), "--saas", self.ready["gateway"]),
+            *("--home", str(self.home(name)), "--saas", self.links[name]["listen"]),
             *("--saas-cert", str(self.cert), "--loop", self.loop),
         ]
 
@@ -150,6 +159,11 @@ class RuntimeCluster:
                 return
             time.sleep(0.05)
         raise ProcessFailed(f"co-signers {sorted(expected)} not all online within {READY_LIMIT:g} s")
+
+    def link_fault(self, node: str, fault: str, **values: float) -> None:
+        """Apply `fault` (partition, heal, clog, unclog, latency, loss) to the node's link to the SaaS."""
+        response = httpx.post(f"{self.links[node]['control']}/{fault}", json=values, timeout=10)
+        self._ok(response)
 
     def restart_node(self, name: str) -> Child:
         """A new `node start` on the crashed node's home, once it has polled the SaaS again."""

@@ -1,6 +1,6 @@
 """A scenario's 3-node cluster as processes (`RuntimeCluster`): started and paired over TLS, it signs;
-a SIGKILLed node restarts on its home and signs again; while one is paused (SIGSTOP) another signs; and
-nothing is left running afterwards."""
+a SIGKILLed node restarts on its home and signs again; while one is paused (SIGSTOP) or partitioned from
+the SaaS (its link's fault proxy) another signs; and nothing is left running afterwards."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
     with RuntimeCluster(find_scenario("active-active-passive"), tmp_path, time_scale=60) as cluster:
         cluster.start()
         pids = [child.pid for child in cluster.processes.children.values()]
-        assert sorted(cluster.processes.children) == ["nitro-a", "nitro-b", "saas", "sgx-dc1"]
+        nodes = ["nitro-a", "nitro-b", "sgx-dc1"]
+        assert sorted(cluster.processes.children) == sorted([*nodes, "saas", *(f"link-{n}" for n in nodes)])
         first = _sign(cluster)
         signer = first["signedBy"]
         assert signer in ("nitro-a", "nitro-b")  # sgx-dc1 is the passive standby
@@ -71,6 +72,9 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
         os.killpg(cluster.processes.children[other].pid, signal.SIGSTOP)
         assert _sign(cluster)["signedBy"] != other
         os.killpg(cluster.processes.children[other].pid, signal.SIGCONT)
+        cluster.link_fault(other, "partition")
+        assert _sign(cluster)["signedBy"] != other
+        cluster.link_fault(other, "heal")
         cluster.close()
         trace = cluster.merged_trace()
     assert not [pid for pid in pids if _alive(pid)]
@@ -78,9 +82,9 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
     started = [(e["process"], e["role"]) for e in trace if e["kind"] == "process_started"]
     assert started.count((signer, "node")) == 2 and ("saas", "saas") in started
     exited = {(e["process"], e["status"]) for e in trace if e["kind"] == "process_exited"}
-    assert (signer, -9) in exited and len(exited) == 5
+    assert (signer, -9) in exited and len(exited) == 8
     signed = [e for e in trace if e["kind"] == "signed"]
-    assert len(signed) == 3
+    assert len(signed) == 4
     for event in signed:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(event["public_key"])).verify(
             bytes.fromhex(event["signature"]), bytes.fromhex(event["message"])
