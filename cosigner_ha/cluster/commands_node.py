@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ import anyio
 
 from cosigner_ha.cluster import callback_check
 from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
@@ -86,6 +88,18 @@ def register(subparsers: Any) -> None:
             p.add_argument("--saas", required=True, metavar="HOST:PORT", help="the SaaS gateway")
             p.add_argument(
                 "--name", default=None, help="co-signer id (default: the hardware profile's host name)"
+            )
+            p.add_argument(
+                "--saas-cert",
+                type=Path,
+                default=None,
+                help="the SaaS gateway's TLS certificate to pin (PEM); without it, plain TCP",
+            )
+            p.add_argument(
+                "--loop", choices=("trio", "asyncio"), default="trio", help="the event loop (default trio)"
+            )
+            p.add_argument(
+                "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
@@ -149,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
-        return anyio.run(node_command, args, backend="trio")
+        return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -164,6 +178,20 @@ def _callback(args: argparse.Namespace) -> CallbackSettings:
         public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
         certificate=args.callback_cert.read_text() if args.callback_cert else "",
     )
+
+
+def saas_network(certificate: Path | None) -> TcpNetwork:
+    """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
+    if certificate is None:
+        return TcpNetwork()
+    if not certificate.is_file():
+        raise ValueError(f"--saas-cert {certificate}: no such file")
+    try:
+        context = ssl.create_default_context(cadata=certificate.read_text())
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
+    context.check_hostname = False  # pinned: the one certificate trusted is the check
+    return TcpNetwork(ssl_context_client=context)
 
 
 async def node_command(
@@ -190,12 +218,27 @@ async def node_command(
             out(line)
         return EXIT_OK
     hardware = Hardware.load(args.home)
-    env = Environment.runtime()
+    if getattr(args, "trace", None) is not None:
+        with args.trace.open("a", buffering=1) as sink:
+            env = Environment.runtime(header={"role": "node"}, sink=sink)
+            record_started(env, "node", args.name or hardware.name)
+            return await _node_command(args, env, hardware, network, out)
+    return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+async def _node_command(
+    args: argparse.Namespace,
+    env: Environment,
+    hardware: Hardware,
+    network: Any,
+    out: Callable[[str], None],
+) -> int:
+    command = args.node_command
     node = Node(
         env,
         name=args.name or hardware.name,
         backend=hardware.backend(),
-        network=network or TcpNetwork(),
+        network=network or saas_network(args.saas_cert),
         saas=args.saas,
         config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
         callback_network=True,
