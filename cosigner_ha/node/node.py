@@ -34,6 +34,7 @@ from cosigner_ha.node.callback import (
     HandlerDirectory,
     check_settings,
 )
+from cosigner_ha.node.capacity import INSTANT, SigningCapacity, SigningSlots
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.enclave import EnclaveBackend
 from cosigner_ha.node.errors import (
@@ -114,6 +115,7 @@ class NodeConfig:
     log_level: str = "INFO"
     log_max_bytes: int = 4_100_000
     log_files: int = 10
+    signing: SigningCapacity = INSTANT  # MPC rounds computed at once and their cost (`capacity`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -204,6 +206,7 @@ class Node:
         self.db: Database | None = None
         self._signers: dict[str, Signer] = {}
         self._sessions: dict[str, tuple[str, float]] = {}  # session -> (api user, deadline)
+        self.signing = SigningSlots(env, self.config.signing)
         self._token = ""
         self._token_expires = 0.0
         self._token_lock = anyio.Lock()
@@ -889,6 +892,9 @@ class Node:
             self._log_agent.error("handle", f"{item.TYPE}: {exc}")
 
     async def _on_probe(self, item: AvailabilityProbe) -> None:
+        delay = self.signing.probe_delay()
+        if delay > 0:
+            await self.env.clock.sleep(delay)  # a busy enclave answers later (`capacity`)
         available, why = self.can_sign(item.api_user)
         self.env.trace.record(
             "probe_reply",
@@ -937,7 +943,10 @@ class Node:
         if signer is None or session not in self._sessions:
             self._end_session(session)
             return
-        commitments = signer.commit(session, item.message, self._nonce_rand)
+        async with self.signing.round():
+            if session not in self._sessions:
+                return  # aborted while it queued for the enclave
+            commitments = signer.commit(session, item.message, self._nonce_rand)
         self.env.trace.record(
             "commitments_sent",
             node=self.name,
@@ -972,7 +981,10 @@ class Node:
             )
             return
         api_user, deadline = known
-        share, nonce_id = signer.sign(session, item.signing_package, persist=self._persist_nonce)
+        async with self.signing.round():
+            if session not in self._sessions:
+                return  # aborted while it queued for the enclave
+            share, nonce_id = signer.sign(session, item.signing_package, persist=self._persist_nonce)
         self.env.trace.record(
             "share_released", node=self.name, session=session, api_user=api_user, nonce_id=nonce_id.hex()
         )

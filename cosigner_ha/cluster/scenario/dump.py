@@ -170,6 +170,9 @@ def _node(node: Node, full: bool) -> dict[str, Any]:
     out.put("standby", node.standby, False)
     out.put("log_max_bytes", node.log_max_bytes, 4_100_000)
     out.put("log_files", node.log_files, 10)
+    out.put("signing_sessions", node.signing_sessions, None)
+    if node.signing_round_time is not None:
+        out.put("signing_round_time", _d(node.signing_round_time))
     return dict(out)
 
 

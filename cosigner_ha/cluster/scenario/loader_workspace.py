@@ -383,9 +383,13 @@ class WorkspaceReader(LoaderBase):
             standby = t.get("standby", BOOL, False)
             log_max_bytes = t.get("log_max_bytes", integer(1024), 4_100_000)
             log_files = t.get("log_files", integer(1, 1000), 10)
+            sessions = t.get("signing_sessions", integer(1, 10_000), None)
+            round_time = t.get("signing_round_time", DURATION, None)
             t.finish()
             if self.clean_since(mark):
                 assert name and enclave and site and served is not None and standby is not None
                 assert log_max_bytes is not None and log_files is not None
-                out.append(Node(name, enclave, site, served, standby, log_max_bytes, log_files))
+                out.append(
+                    Node(name, enclave, site, served, standby, log_max_bytes, log_files, sessions, round_time)
+                )
         return out

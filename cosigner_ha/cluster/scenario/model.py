@@ -194,6 +194,10 @@ class Node:
     standby: bool = False
     log_max_bytes: int = 4_100_000
     log_files: int = 10
+    #: MPC rounds the enclave computes at once, and one round's compute time; None: the enclave kind's
+    #: default (`node.capacity.DEFAULTS`, assumptions documented in docs/performance.md).
+    signing_sessions: int | None = None
+    signing_round_time: float | None = None
 
     @property
     def site_parts(self) -> tuple[str, ...]:
