@@ -19,6 +19,7 @@ from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.runner import SetupError, run_scenario
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.files import OutputPathError, check_outputs
 from cosigner_ha.policy import PolicyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -43,11 +44,6 @@ class InputError(ValueError):
     """A command-line argument that cannot work (a missing file, an output folder that does not exist)."""
 
 
-def _writable(path: Path | None, what: str) -> None:
-    if path is not None and not path.resolve().parent.is_dir():
-        raise InputError(f"{what} {path}: the folder {path.resolve().parent} does not exist")
-
-
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
     path: Path = find_scenario(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
@@ -55,10 +51,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         if not path.exists():
             raise InputError(missing(path))
         scenario = bundled.load(path)
-        for option, what in ((args.json, "--json"), (args.trace, "--trace"), (args.html, "--html")):
-            _writable(option, what)
+        check_outputs([("--json", args.json), ("--trace", args.trace), ("--html", args.html)], [path])
         result = run_scenario(scenario, seed=args.seed, trace_path=args.trace, console=console)
-    except (InputError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+    except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     report = result.report

@@ -10,11 +10,13 @@ import dataclasses
 import importlib
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio.abc
 import jwt
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -32,13 +34,12 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node import capacity
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.capacity import SigningCapacity
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
@@ -188,26 +189,30 @@ def policy_source(
     scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None, *, where: str = "[policy]"
 ) -> tuple[dict[str, Any], str]:
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
-    the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
+    the section of the scenario that holds it (`[policy]`, `faults[3]`).
+
+    The origin names files by their name only: it goes into the trace (`policy_published`), whose hash
+    must not depend on how the scenario's path was spelled or where the file lies (`x.toml`, `./x.toml`,
+    an absolute path, a copy elsewhere)."""
+    name = Path(scenario.origin).name
     if policy is None:
         served = {user for node in scenario.nodes for user in node.api_users}
         source = default_policy([u.name for u in scenario.api_users], served)
-        return source, f"{scenario.origin} (default policy)"
+        return source, f"{name} (default policy)"
     match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
+        return {"rules": policy.rule_dicts(), **match}, f"{name} {where}"
     try:
         document = loads_strict(policy.path.read_bytes(), str(policy.path))
     except OSError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
         raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")
-    return {**document, **match}, str(policy.path)
+    return {**document, **match}, Path(policy.path).name
 
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -216,7 +221,9 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     one named "owner", who answers like one."""
     s = scenario.saas
     latencies = {
-        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        u.name: s.admin_approval_latency
+        if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
+        else s.owner_approval_latency
         for u in scenario.users
     }
     if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
@@ -506,8 +513,7 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
                 user_id = world.saas.workspace(world.workspace).api_user(api_user).id
-                while not node.can_sign(user_id)[0]:
-                    await world.env.clock.sleep(1.0)
+                await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
                 world.workspace,
@@ -530,5 +536,4 @@ def _handler_dict(settings: CallbackSettings) -> dict[str, Any] | None:
 
 
 async def _wait_request(world: World, request_id: str) -> None:
-    while world.saas.request_status(request_id)["status"] not in ("COMPLETED", "REJECTED", "CANCELLED"):
-        await world.env.clock.sleep(1.0)
+    await world.saas.wait_request(request_id)

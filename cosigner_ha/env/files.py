@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -56,3 +57,44 @@ def _fsync_folder(folder: Path) -> None:
 
 
 __all__ = ["FILE_MODE", "atomic_writer", "write_text_atomic"]
+
+
+class OutputPathError(ValueError):
+    """An output path that would destroy something or cannot be written: refused before any work."""
+
+
+def check_outputs(
+    outputs: Sequence[tuple[str, str | os.PathLike[str] | None]],
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> None:
+    """Refuse, before a command does any work, an output (`(option, path)`; None: not asked for) that is one
+    of `inputs`, a folder, a FIFO or a device (or a symlink to one), in a folder that does not exist or cannot
+    be written, or the same file as another output."""
+    taken: dict[Path, str] = {Path(p).resolve(): "the input" for p in inputs}
+    for option, given in outputs:
+        if given is None:
+            continue
+        path = Path(given)
+        resolved = path.resolve()
+        name = f"{option} {given}"
+        if resolved in taken:
+            other = taken[resolved]
+            if other == "the input":
+                raise OutputPathError(
+                    f"{name}: would overwrite an input of the command; expected a path of its own"
+                )
+            raise OutputPathError(f"{name}: the same file as {other}; expected a path of its own")
+        if resolved.exists():
+            mode = resolved.stat().st_mode
+            if stat.S_ISDIR(mode):
+                raise OutputPathError(f"{name}: is a folder; expected a file name")
+            if not stat.S_ISREG(mode):
+                raise OutputPathError(
+                    f"{name}: is not a regular file (a FIFO or a device); expected a file name"
+                )
+        folder = resolved.parent
+        if not folder.is_dir():
+            raise OutputPathError(f"{name}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputPathError(f"{name}: the folder {folder} cannot be written")
+        taken[resolved] = option
