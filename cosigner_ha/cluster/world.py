@@ -37,6 +37,7 @@ from cosigner_ha.env import Environment
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node import capacity
+from cosigner_ha.node.boot_timing import BootTiming
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
 from cosigner_ha.node.capacity import SigningCapacity
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
@@ -412,6 +413,14 @@ def signing_capacity(spec: NodeSpec) -> SigningCapacity:
     )
 
 
+def boot_times(spec: NodeSpec) -> BootTiming:
+    """The node's boot timing: what the scenario set; a key left out costs no time (so that existing
+    scenarios keep their timelines). `boot_timing.DEFAULTS` holds the documented per-enclave figures."""
+    return BootTiming(
+        start=spec.boot_time or 0.0, attest=spec.attest_time or 0.0, restore=spec.restore_time or 0.0
+    )
+
+
 def node_config(scenario: Scenario, spec: NodeSpec) -> NodeConfig:
     s = scenario.saas
     return NodeConfig(
@@ -425,6 +434,7 @@ def node_config(scenario: Scenario, spec: NodeSpec) -> NodeConfig:
         log_max_bytes=spec.log_max_bytes,
         log_files=spec.log_files,
         signing=signing_capacity(spec),
+        boot=boot_times(spec),
     )
 
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha.env import Environment
 from cosigner_ha.net import Network
+from cosigner_ha.node.boot_timing import INSTANT_BOOT, BootTiming
 from cosigner_ha.node.callback import (
     CallbackClient,
     CallbackPolicy,
@@ -54,6 +55,7 @@ class NodeConfig:
     log_max_bytes: int = 4_100_000
     log_files: int = 10
     signing: SigningCapacity = INSTANT  # MPC rounds computed at once and their cost (`capacity`)
+    boot: BootTiming = INSTANT_BOOT  # start, attestation and restore durations (`boot_timing`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -173,6 +173,10 @@ def _node(node: Node, full: bool) -> dict[str, Any]:
     out.put("signing_sessions", node.signing_sessions, None)
     if node.signing_round_time is not None:
         out.put("signing_round_time", _d(node.signing_round_time))
+    for key in ("boot_time", "attest_time", "restore_time"):
+        value = getattr(node, key)
+        if value is not None:
+            out.put(key, _d(value))
     return dict(out)
 
 
