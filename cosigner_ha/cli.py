@@ -1,27 +1,29 @@
 """The `cosigner-ha` command.
 
 Ctrl-C and SIGTERM end any command the same way: the work stops where it is, temporary files and partial
-outputs are removed on the way out (the atomic writers clean up on any exception), and one line says what
-was interrupted; exit 130 for Ctrl-C, 143 for SIGTERM, never a traceback.
+outputs are removed on the way out (the atomic writers and output sets clean up on any exception), and one
+line says what was interrupted; exit 130 for Ctrl-C, 143 for SIGTERM, never a traceback, also while the
+commands are still being imported.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import signal
 import sys
-from collections.abc import Iterator
+import threading
 from types import FrameType
 
-from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
-from cosigner_ha.policy import commands as policy_commands
-from cosigner_ha.testing import commands as explore_commands
-from cosigner_ha.testing import sweep_commands
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
+    from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+    from cosigner_ha.policy import commands as policy_commands
+    from cosigner_ha.testing import commands as explore_commands
+    from cosigner_ha.testing import sweep_commands
+
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     commands_run.register(sub)
@@ -34,50 +36,74 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+class Terminated(BaseException):
+    """SIGTERM where no event loop handles Ctrl-C: raised in the main thread like KeyboardInterrupt, so
+    that every `finally` runs and every temporary file and staged output is removed on the way out."""
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[list[bool]]:
-    """SIGTERM delivered as SIGINT (so trio and the writers unwind as on Ctrl-C), remembered in the flag."""
-    terminated = [False]
+_terminated = threading.Event()
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        terminated[0] = True
-        os.kill(os.getpid(), signal.SIGINT)
 
-    try:
-        previous = signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread (a test runner's worker): nothing to install
-        yield terminated
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Stop as Ctrl-C does, synchronously: through the SIGINT handler in force when an event loop (trio)
+    installed one (it raises KeyboardInterrupt where that is safe), else by raising Terminated here.
+    Re-sending SIGINT to ourselves instead could land after the command's handler has returned."""
+    _terminated.set()
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler) and handler is not signal.default_int_handler:
+        handler(signal.SIGINT, frame)
         return
-    try:
-        yield terminated
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    raise Terminated
+
+
+def _stopped_by(exc: BaseException) -> type[BaseException] | None:
+    """KeyboardInterrupt or Terminated when `exc` is one or carries one (trio reports Ctrl-C inside a task
+    group as a group holding it; a loop may raise another error while unwinding from it)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt | Terminated):
+            return type(current)
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with _sigterm_as_interrupt() as terminated:
-        try:
-            return _dispatch(args)
-        except BaseException as exc:
-            # trio reports Ctrl-C inside a task group as a group holding the KeyboardInterrupt
-            interrupted = isinstance(exc, KeyboardInterrupt) or (
-                isinstance(exc, BaseExceptionGroup) and exc.subgroup(KeyboardInterrupt) is not None
-            )
-            if not interrupted:
-                raise
-            what = "SIGTERM" if terminated[0] else "Ctrl-C"
-            print(
-                f"interrupted by {what}: cosigner-ha {args.command} stopped; nothing was written",
-                file=sys.stderr,
-            )
-            return EXIT_TERMINATED if terminated[0] else EXIT_INTERRUPTED
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    args = argparse.Namespace(command=None)
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except BaseException as exc:
+        stopped = _stopped_by(exc)
+        if stopped is None:
+            raise
+        by_sigterm = stopped is Terminated or _terminated.is_set()
+        command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
+        print(
+            f"interrupted by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: {command} stopped; nothing was written",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
+    finally:
+        _terminated.clear()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+    from cosigner_ha.policy import commands as policy_commands
+    from cosigner_ha.testing import commands as explore_commands
+    from cosigner_ha.testing import sweep_commands
+
     if args.command == "run":
         return commands_run.run(args)
     if args.command == "up":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tomllib
 from typing import Any
 
@@ -34,6 +35,24 @@ class InputFileError(ValueError):
     def detail(self) -> str:
         """The message with its line and column, for errors that name the file themselves."""
         return self.message + (f" (line {self.line}, column {self.column})" if self.line is not None else "")
+
+
+#: Values quoted in messages are cut to this many characters.
+SHOWN_CHARS = 60
+
+
+def shorten(value: object, limit: int = SHOWN_CHARS) -> str:
+    """`repr(value)` cut to `limit` characters, saying how long it was (an integer: its digit count), so
+    that a message quoting a hostile value stays one readable line."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if abs(value).bit_length() < 3 * sys.get_int_max_str_digits() else ""
+        if text and len(text) <= limit:
+            return text
+        return f"an integer of {len(text.lstrip('-')) if text else 'thousands of'} digits"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text)} characters)"
 
 
 def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:

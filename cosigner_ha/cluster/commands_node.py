@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 
+from cosigner_ha.cluster import callback_check
 from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
@@ -31,7 +32,7 @@ from cosigner_ha.node.enclave import SgxEnclave
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
-from cosigner_ha.node.rsa_keys import load_public_key_pem
+from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -137,11 +138,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_check.register(cbsub)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one command; exit code 0 done, 1 failed, 2 bad input."""
     try:
+        if args.command == "callback" and args.callback_command == "check":
+            return callback_check.run(args)
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
@@ -256,15 +260,9 @@ async def _serve_until_signal(node: Node) -> None:
 async def serve_callback(
     args: argparse.Namespace, *, started: Callable[[list[str]], Awaitable[None]] | None = None
 ) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = None
     if args.jwt_key:
-        loaded = serialization.load_pem_private_key(args.jwt_key.read_bytes(), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise ValueError(f"{args.jwt_key}: not an RSA private key")
-        key = loaded
+        key = load_private_key_pem(args.jwt_key.read_bytes(), what=f"--jwt-key {args.jwt_key}")
     for path in args.cosigner_key:
         load_public_key_pem(path.read_text(), what=str(path))
     handler = ReferenceHandler(

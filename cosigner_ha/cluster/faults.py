@@ -49,6 +49,7 @@ import anyio.abc
 
 from cosigner_ha.cluster.infra import EnclaveImage, SimDisk
 from cosigner_ha.cluster.scenario import Fault, FaultAction
+from cosigner_ha.cluster.scenario.model import site_is_under
 from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, policy_source, trust_nodes
 from cosigner_ha.net import LinkSpec
 from cosigner_ha.node import NodeError, PairingError
@@ -202,10 +203,22 @@ class FaultInjector:
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name, f"{action} fault")
+            handlers = [
+                c
+                for c in w.callbacks.values()
+                if action == FaultAction.SITE_OUTAGE
+                and fault.site is not None
+                and c.site is not None
+                and site_is_under(c.site, fault.site)
+            ]
+            for handler in handlers:  # a handler at the site is down with it
+                handler.outages += 1
 
             def power_back() -> None:
                 for name in nodes:
                     self._release(name)
+                for handler in handlers:
+                    handler.outages -= 1
 
             return power_back
         if action == FaultAction.RESTART:

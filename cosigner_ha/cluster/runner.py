@@ -94,6 +94,7 @@ def submit(world: World, sub: Submission) -> None:
             destination=sub.destination,
             destination_address=sub.destination_address,
             external_id=sub.external_id,
+            extra_parameters=sub.extra_parameters,
         )
 
 

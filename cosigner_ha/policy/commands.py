@@ -171,7 +171,9 @@ def _read_tx(text: str) -> tuple[object, str]:
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
     try:
-        lines = inputs.read_text(path, "history file").splitlines()
+        # JSON Lines end at "\n" only (a "\r" before it is JSON whitespace): `splitlines` would also split
+        # at U+2028 and other separators that are valid, raw, inside a JSON string
+        lines = inputs.read_text(path, "history file").split("\n")
     except inputs.InputFileError as exc:
         raise PolicyError(exc.detail, origin=str(path)) from None
     history: list[Transaction] = []

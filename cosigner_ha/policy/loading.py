@@ -75,6 +75,13 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
+def policy_rules(source: Mapping[str, Any]) -> list[Any]:
+    """The rules as written in a policy source (an export, a wrapped API response or a `[policy]` table):
+    what a decision's rule index points into."""
+    rules = _unwrap(source).get("rules")
+    return list(rules) if isinstance(rules, list | tuple) else []
+
+
 def _amount_match(source: Mapping[str, Any], origin: str) -> str:
     value = source.get("amount_match", "exceed")
     if value not in AMOUNT_MATCHES:

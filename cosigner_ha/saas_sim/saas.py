@@ -177,7 +177,10 @@ class Saas:
             self._install_policy(state, source, origin)
 
         return self.config_changes.request(
-            state, "POLICY_CHANGE", {"policy": dict(source), "origin": origin}, apply
+            state,
+            "POLICY_CHANGE",
+            {"policy": dict(source)},
+            apply,  # no local file paths leave the SaaS
         )
 
     def _engine(

@@ -9,8 +9,9 @@ fault-free run passes, and explore must add the fault that wakes the bug.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -20,6 +21,9 @@ from cosigner_ha.cluster.scenario import Scenario
 from cosigner_ha.node.callback import CallbackClient, CallbackDecision, CallbackFailure
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.lifecycle import Lifecycle
+from cosigner_ha.saas_sim import signing
+from cosigner_ha.saas_sim.config import Selection
+from cosigner_ha.saas_sim.selection import Answer
 
 #: Simulated minutes of the planted-bug topology (about 0.45 s of wall time per run).
 MINUTES = 20
@@ -71,4 +75,30 @@ def reuse_nonces_after_a_restart(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
         m.setattr(
             Database, "_consumed", property(lambda self: set(), lambda self, value: None), raising=False
         )
+        yield
+
+
+@contextlib.contextmanager
+def treat_a_standby_as_active(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """While an active co-signer has no connection to the SaaS (crashed, cut off, its zone down), the
+    SaaS's choice stops ranking the standby last: a standby that answers before the remaining active node
+    takes the transaction. With every node connected a fault-free run never shows it."""
+    real_round, real_choose = signing.SigningService._probe_round, signing.choose
+    service: contextvars.ContextVar[signing.SigningService] = contextvars.ContextVar("service")
+
+    async def probe_round(self: signing.SigningService, *args: Any, **kwargs: Any) -> Any:
+        service.set(self)
+        return await real_round(self, *args, **kwargs)
+
+    def choose(answers: Sequence[Answer], chosen: Selection) -> Answer | None:
+        connected = service.get().connected
+        if any(not a.standby and not connected(a.cosigner_id) for a in answers):
+            promoted = [dataclasses.replace(a, standby=False) for a in answers]
+            pick = real_choose(promoted, chosen)
+            return None if pick is None else answers[promoted.index(pick)]
+        return real_choose(answers, chosen)
+
+    with monkeypatch.context() as m:
+        m.setattr(signing.SigningService, "_probe_round", probe_round)
+        m.setattr(signing, "choose", choose)
         yield

@@ -23,6 +23,12 @@ PLANTS: dict[str, tuple[Plant, str, int, float]] = {
         0.8,
     ),
     "reuse_nonces_after_a_restart": (planted.reuse_nonces_after_a_restart, "no_nonce_reuse", 15, 0.8),
+    "treat_a_standby_as_active": (
+        planted.treat_a_standby_as_active,
+        "standby_only_when_no_active",
+        15,
+        0.8,
+    ),
 }
 
 
