@@ -65,6 +65,8 @@ class FaultInjector:
         self.world = world
         self.start = start
         self._holds: Counter[str] = Counter()  # node -> faults keeping its process down
+        self._tampered: Counter[str] = Counter()  # node -> attestation faults in force on it
+        self._signed_images: dict[str, EnclaveImage] = {}  # node -> the image to give back
         self._cut_hosts: set[str] = set()  # nodes whose host is off the network
         self._hosts: dict[str, int] = {}  # node -> how many hosts it has run on (disk-loss, new_host)
         self._generations: dict[str, int] = {}  # node -> enclave backends built after disk faults
@@ -318,16 +320,24 @@ class FaultInjector:
         return clear
 
     def _attestation(self, name: str) -> Undo:
+        """The node's image is swapped for a tampered one until the last overlapping attestation fault on it
+        ends: overlapping faults nest (the first keeps the signed image, the last gives it back)."""
         runtime = self.world.nodes[name]
-        good = runtime.backend.image
-        assert isinstance(good, EnclaveImage)  # the simulated world's image, which an attacker can modify
-        runtime.backend.image = good.tampered()
-        if not self._held(name):  # a node held down boots on the tampered image when it comes back
-            runtime.node.crash("restarted on a tampered image")
-            runtime.node.start()
+        if self._tampered[name] == 0:
+            good = runtime.backend.image
+            assert isinstance(good, EnclaveImage)  # the simulated world's image, which an attacker can modify
+            self._signed_images[name] = good
+            runtime.backend.image = good.tampered()
+            if not self._held(name):  # a node held down boots on the tampered image when it comes back
+                runtime.node.crash("restarted on a tampered image")
+                runtime.node.start()
+        self._tampered[name] += 1
 
         def restore() -> None:
-            runtime.backend.image = good
+            self._tampered[name] -= 1
+            if self._tampered[name]:
+                return  # another attestation fault still holds the tampered image
+            runtime.backend.image = self._signed_images.pop(name)
             if not self._held(name):
                 runtime.node.crash("restarted on the signed image")
                 runtime.node.start()

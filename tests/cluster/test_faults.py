@@ -574,3 +574,16 @@ def test_pair_on_a_gcp_node_goes_through_the_saas() -> None:
     assert commands and commands[0].fields["ok"] and commands[0].fields["command"] == "add_user_command"
     assert {e.fields["api_user"] for e in r.between("signed", 7 * MINUTE, 20 * MINUTE, node="g")} >= {"sc"}
     all_completed(r)
+
+
+def test_overlapping_attestation_faults_nest_and_the_secrets_stay_shut_until_the_last_ends() -> None:
+    # found by explore (search seed 8, budget 40): the first fault's end gave the signed image back while
+    # the second was still on, and the second's end put a tampered image back for good
+    r = run_faults(
+        {"at": "5m", "action": "attestation", "node": "a", "for": "6m"},
+        {"at": "8m", "action": "attestation", "node": "a", "for": "6m"},
+    )
+    boots = r.of("node_boot", node="a")
+    assert len(boots) == 1 and r.at(boots[0]) >= 14 * MINUTE  # no boot while either fault holds
+    assert r.report.invariants["attestation_gates_secrets"].ok
+    assert r.signed("a", 15 * MINUTE) > 0  # back on the signed image once both ended
