@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean readme-sample
+.PHONY: demo test lint typecheck pytest bench bench-quick clean readme-sample
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -34,8 +34,16 @@ pytest: $(STAMP)
 readme-sample: $(STAMP)
 	$(BIN)/python -m tests.readme_sample
 
+# the reference commit of the cluster benchmark's side-by-side timing (the wave-1 code, issue 16)
+BENCH_AGAINST ?= 7843ec3
+
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/bench_cluster.py --against $(BENCH_AGAINST)
+
+# under a minute on an idle machine: ten busy-desk minutes, this tree against $(BENCH_AGAINST)
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/bench_cluster.py --against $(BENCH_AGAINST) --quick --runs 2
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -24,6 +24,13 @@ of the reference (cProfile, an extra run) and prints both per signed transaction
 
     .venv/bin/python benchmarks/bench_cluster.py            # the default, then one simulated day (~15 min)
     .venv/bin/python benchmarks/bench_cluster.py --quick    # the default scenario only (~1 min)
+    .venv/bin/python benchmarks/bench_cluster.py --against 7843ec3          # the busy-desk hour, both sides
+    .venv/bin/python benchmarks/bench_cluster.py --against 7843ec3 --quick  # ten busy minutes (< 1 min)
+
+With `--against REV` the script installs commit REV into a temporary environment (same libraries as this
+one) and times both on the same scenario file, `benchmarks/scenarios/busy-desk.toml` unless `--scenario`
+says otherwise: fresh processes, the two sides alternating, medians of wall and CPU time, their ratio,
+and each side's overhead against the cryptography measured in this process between the runs.
 
 Figures and a profile summary: docs/performance.md, section "Cluster simulation".
 """
@@ -35,8 +42,10 @@ import contextlib
 import cProfile
 import dataclasses
 import json
+import os
 import pstats
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +61,8 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import against  # noqa: E402  (benchmarks/against.py, beside this script)
+
 from cosigner_ha import mpc, wire  # noqa: E402
 from cosigner_ha.cluster import runner  # noqa: E402
 from cosigner_ha.cluster.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
@@ -60,6 +71,7 @@ from cosigner_ha.node import rsa_keys  # noqa: E402
 from cosigner_ha.node.sealing import seal  # noqa: E402
 
 DEFAULT = ROOT / "cosigner_ha" / "scenarios" / "active-active-passive.toml"
+BUSY_DESK = ROOT / "benchmarks" / "scenarios" / "busy-desk.toml"
 NODE_ID, CLOUD_IDS = wire.NODE_IDENTIFIER, wire.CLOUD_IDENTIFIERS  # the share set's participants
 JWT_OPTIONS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
 
@@ -193,13 +205,18 @@ def access_token(m: Material) -> None:
     jwt.decode(token, m.saas_public, algorithms=["EdDSA"], options={"verify_exp": False})
 
 
-def per_call(fn: Callable[[], object], seconds: float = 0.4, rounds: int = 5) -> float:
-    """Best (quietest) mean seconds per call over `rounds` rounds of about `seconds` each."""
+def per_call(
+    fn: Callable[[], object],
+    seconds: float = 0.4,
+    rounds: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Best (quietest) mean seconds per call over `rounds` rounds of about `seconds` each, on `clock`."""
     fn()
     best = float("inf")
     for _ in range(rounds):
-        n, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds or n < 5:
+        n, start = 0, clock()
+        while (elapsed := clock() - start) < seconds or n < 5:
             fn()
             n += 1
         best = min(best, elapsed / n)
@@ -362,6 +379,101 @@ def figures_table(runs: list[RunFigures], crypto: float, token: float) -> list[d
     return rows
 
 
+def quick_busy_desk(path: Path, workdir: Path) -> Path:
+    """The same file cut to ten simulated minutes, its crash moved inside them (for `--quick`)."""
+    data = tomllib.loads(path.read_text())
+    text = path.read_text().replace('duration = "1h"', 'duration = "10m"')
+    text = text.replace('at = "20m"', 'at = "3m"').replace('for = "5m"', 'for = "2m"')
+    if tomllib.loads(text)["scenario"]["duration"] == data["scenario"]["duration"]:
+        raise SystemExit(f"--quick: {path} has no 'duration = \"1h\"' line to shorten; pass a short file")
+    short = workdir / f"quick-{path.name}"
+    short.write_text(text)
+    return short
+
+
+def compare(args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    """`--against REV`: this tree and commit REV on one scenario file, alternating fresh processes."""
+    m = material()
+    crypto: list[float] = []  # wall seconds per transaction's cryptography
+    crypto_cpu: list[float] = []  # the same on this process's CPU time (what other jobs do not inflate)
+    with against.temporary_workdir() as tmp:
+        workdir = Path(tmp)
+        scenario = args.scenario.resolve()
+        if args.quick:
+            scenario = quick_busy_desk(scenario, workdir)
+        say(f"installing {args.against} into a temporary environment ...")
+        sides = {
+            args.against: against.prepare(ROOT, args.against, workdir),
+            "this tree": Path(sys.executable),
+        }
+        say(f"scenario {scenario.name}; {args.runs} runs per side, alternating, fresh processes")
+        results: dict[str, list[against.Timed]] = {name: [] for name in sides}
+        for i in range(args.runs):
+            order = list(sides) if i % 2 == 0 else list(sides)[::-1]
+            for name in order:
+                r = against.timed_run(sides[name], scenario, workdir)
+                results[name].append(r)
+                say(
+                    f"  run {i + 1} {name:>10}: {r.wall:6.2f} s wall, {r.cpu:6.2f} s CPU, {r.signed} signed, "
+                    f"passed={r.passed}, peak {r.peak_mb:.0f} MB, trace {r.trace_hash[:16]}"
+                )
+            crypto.append(per_call(lambda: one_transaction(m), seconds=0.2, rounds=3))
+            crypto_cpu.append(
+                per_call(lambda: one_transaction(m), seconds=0.2, rounds=3, clock=time.process_time)
+            )
+    per_tx, per_tx_cpu = min(crypto), min(crypto_cpu)
+    rows = {}
+    for name, runs in results.items():
+        hashes = {r.trace_hash for r in runs}
+        if len(hashes) != 1:
+            raise SystemExit(f"{name}: the same scenario gave different traces: {sorted(hashes)}")
+        wall, cpu = statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs)
+        signed = runs[0].signed
+        rows[name] = {
+            "wall_median": round(wall, 3),
+            "cpu_median": round(cpu, 3),
+            "signed": signed,
+            "transactions": runs[0].transactions,
+            "passed": all(r.passed for r in runs),
+            "trace_hash": runs[0].trace_hash,
+            "peak_mb": round(max(r.peak_mb for r in runs), 1),
+            "wall_ms_per_signed": round(wall / signed * 1000, 3),
+            "overhead_ratio": round((wall / signed - per_tx) / per_tx, 2),
+            "overhead_ratio_cpu": round((cpu / signed - per_tx_cpu) / per_tx_cpu, 2),
+        }
+    ref, cur = rows[args.against], rows["this tree"]
+    say("")
+    say(
+        f"cryptography per transaction (this process, best of {len(crypto)}): {ms(per_tx)} wall, "
+        f"{ms(per_tx_cpu)} CPU"
+    )
+    say(f"{'':30}{args.against:>16}{'this tree':>16}")
+    for key in rows[args.against]:
+        say(f"{key:30}{str(ref[key])[:16]:>16}{str(cur[key])[:16]:>16}")
+    speed_wall = ref["wall_median"] / cur["wall_median"]
+    speed_cpu = ref["cpu_median"] / cur["cpu_median"]
+    same = "identical" if ref["trace_hash"] == cur["trace_hash"] else "DIFFERENT"
+    say(f"speed-up, median wall: {speed_wall:.2f}x; median CPU: {speed_cpu:.2f}x (target 2x)")
+    say(f"trace hashes: {same}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "against": args.against,
+                    "scenario": scenario.name,
+                    "crypto_ms_per_transaction": round(per_tx * 1000, 4),
+                    "crypto_cpu_ms_per_transaction": round(per_tx_cpu * 1000, 4),
+                    "sides": rows,
+                    "runs": {name: [dataclasses.asdict(r) for r in rs] for name, rs in results.items()},
+                    "speedup_wall": round(speed_wall, 3),
+                    "speedup_cpu": round(speed_cpu, 3),
+                    "load_average": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the default scenario only (no one-day run)")
@@ -370,9 +482,18 @@ def main() -> None:
         "--no-count", action="store_true", help="skip the library-call count (a profiled run)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--against", metavar="REV", help="time this tree against commit REV, side by side")
+    parser.add_argument(
+        "--scenario", type=Path, default=BUSY_DESK, help="the scenario file of --against (busy desk)"
+    )
     args = parser.parse_args()
 
     say = lambda text: print(text, flush=True)  # noqa: E731
+    if args.against:
+        say(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at the start")
+        compare(args, say)
+        say(f"load average {os.getloadavg()[0]:.1f} at the end")
+        return
     m = material()
     default = load_scenario(DEFAULT)
 

@@ -23,11 +23,11 @@ import trio
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cosigner_ha import mpc
+from cosigner_ha.cluster.infra import SimDisk
 from cosigner_ha.env import Environment, SeededDrbg, run_simulated
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.node.callback import CallbackClient, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.database import Database, Layout
-from cosigner_ha.node.infra import SimDisk
 from cosigner_ha.node.party import Signer
 from cosigner_ha.node.records import CallbackSettings, Secrets, UserRecord, encode_record
 from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem

@@ -11,16 +11,21 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cosigner_ha"
 
 # part -> the parts of ours it may import (DESIGN.md section 2)
 ALLOWED: dict[str, set[str]] = {
-    "policy": set(),
+    # the reading of hostile input files (size, kind, encoding, nesting): below everything, imports nothing
+    "inputs": set(),
+    "policy": {"inputs"},
     "mpc": set(),
     "wire": set(),
     "env": set(),
-    "net": {"wire"},
-    "saas_sim": {"policy", "mpc", "wire", "net", "env"},
-    "node": {"mpc", "wire", "net", "env"},
-    "cluster": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node"},
-    "testing": {"policy", "mpc", "wire", "net", "env", "saas_sim", "node", "cluster"},
-    "cli": {"cluster", "policy", "testing"},
+    "net": {"inputs", "wire"},
+    "saas_sim": {"inputs", "policy", "mpc", "wire", "net", "env"},
+    "node": {"inputs", "mpc", "wire", "net", "env"},
+    # the customer's reference callback handler: a server the node calls, never part of it; it reads the
+    # node's RSA key helpers (the callback protocol's JWT keys)
+    "handler": {"inputs", "node"},
+    "cluster": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
+    "testing": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler", "cluster"},
+    "cli": {"inputs", "cluster", "policy", "testing"},
 }
 
 
@@ -75,7 +80,7 @@ FORBIDDEN_CALLS: dict[str, set[str]] = {
 FORBIDDEN_MODULES = {"secrets"}
 # `random` only for its `Random` class, a generator the caller seeds (net's streams); never the global one
 SEEDED_ONLY = {"random": {"Random"}}
-SIMULATED_PATH = ("saas_sim", "node", "policy", "mpc", "wire", "net")
+SIMULATED_PATH = ("saas_sim", "node", "handler", "policy", "mpc", "wire", "net")
 
 
 def world_touches(source: str) -> list[str]:
@@ -169,6 +174,9 @@ VOCABULARY = {
     "SIGNING_ROLES",
     "INITIATING_ROLES",
     "APPROVING_ROLES",
+    "ADMIN_ROLES",
+    "DELEGATE_ADMIN_ROLES",
+    "CONSOLE_SIGNING_ROLES",
 }
 
 

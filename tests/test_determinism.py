@@ -49,3 +49,19 @@ def test_same_seed_same_hash_in_one_process(seed: int) -> None:
     from tests.longpoll_model import run_model
 
     assert simulate(run_model, seed=seed).trace_hash == simulate(run_model, seed=seed).trace_hash
+
+
+def test_the_trace_hash_does_not_depend_on_how_the_scenario_path_is_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cosigner_ha.cluster.bundled import SCENARIOS, find_scenario, load
+    from cosigner_ha.cluster.runner import run_scenario
+
+    text = (SCENARIOS / "single-cosigner.toml").read_text()
+    (tmp_path / "x.toml").write_text(text)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    spellings = ["x.toml", "./x.toml", str(tmp_path / "x.toml"), "elsewhere/x.toml", "elsewhere/../x.toml"]
+    hashes = {s: run_scenario(load(find_scenario(Path(s)))).report.trace_hash for s in spellings}
+    assert len(set(hashes.values())) == 1, hashes

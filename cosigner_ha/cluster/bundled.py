@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cosigner_ha import inputs
 from cosigner_ha.cluster.scenario import Scenario, load_scenario, load_scenario_text
 
 #: The folder of the bundled scenario files, installed with the package.
@@ -38,7 +39,7 @@ def load(path: Path) -> Scenario:
     and however it was named (by name, a relative or an absolute path): the trace records the policy's
     origin, so its hash would otherwise depend on the folder the package lives in."""
     if path.resolve().parent == SCENARIOS and path.is_file():
-        text = path.read_text(encoding="utf-8")
+        text = inputs.read_text(path, "scenario file")
         return load_scenario_text(text, f"scenarios/{path.name}", base_dir=SCENARIOS)
     return load_scenario(path)
 

@@ -1,9 +1,329 @@
-"""The node's runtime commands (`cosigner-ha node ...`), reached by the CLI through the cluster layer.
+"""Runtime commands: `cosigner-ha node setup|add-user|callback-update|list-users|print-public-key|logs|start`
+and `cosigner-ha callback serve`. `cosigner_ha/cli.py` only wires them in.
+They live in the cluster layer because they wire a node to a machine (the simulated hardware profile of
+`cosigner_ha.cluster.infra`) and to the reference handler (`cosigner_ha.handler`), which the node never imports.
 
-DESIGN.md section 2 lets the CLI import only `cluster`, `policy` and `testing`; the cluster layer is where
-the node and the SaaS are wired into programs, so the node's command table is exposed from here.
+In the runtime the node is the same code as in simulation, with the real clock, the OS random source
+and TCP to the SaaS. Its "hardware" is simulated too: `node hardware --home DIR` creates a profile (the
+SGX CPU's fused secret, the CPU vendor's attestation key, the image-signing key) in `DIR/hardware.json`
+and prints what the SaaS's attestation service needs (the vendor public key and the image measurement).
+The node's files live under `DIR/disk/` exactly where the product keeps them (`/databases/cosigner/...`).
+Every command other than `start` and `logs` boots the enclave (attestation included), does its work and
+exits; run them while `start` is not running, as with the product's `setup`.
 """
 
-from cosigner_ha.node.cli import register, run
+from __future__ import annotations
 
-__all__ = ["register", "run"]
+import argparse
+import json
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from cosigner_ha.cluster import callback_check
+from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha.cluster.runtime.trace_merge import record_started
+from cosigner_ha.env import Environment, OsCrypto
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
+from cosigner_ha.net import TcpNetwork
+from cosigner_ha.node.enclave import SgxEnclave
+from cosigner_ha.node.errors import NodeError
+from cosigner_ha.node.node import Node, NodeConfig, UserInfo
+from cosigner_ha.node.records import CallbackSettings
+from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
+from cosigner_ha.node.storage import LocalDisk
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+IMAGE_VERSION = "1.0.0"
+
+
+class Hardware:
+    """The simulated machine a runtime node runs on, kept in `home/hardware.json`."""
+
+    def __init__(self, home: Path, secrets: dict[str, str]) -> None:
+        self.home = home
+        self.name = secrets["host"]
+
+        def fixed(hex_value: str) -> Callable[[int], bytes]:
+            return lambda n: bytes.fromhex(hex_value)[:n]
+
+        self.vendor = AttestationAuthority(fixed(secrets["vendor_key"]), "intel-sgx")
+        self.images = ImageAuthority(fixed(secrets["image_key"]))
+        self.cpu = SgxCpu(f"cpu-{self.name}", fixed(secrets["cpu_secret"]), self.vendor)
+        self.image = self.images.image("sgx", IMAGE_VERSION)
+
+    @classmethod
+    def load(cls, home: Path, *, create: bool = False, host: str = "cosigner") -> Hardware:
+        path = home / "hardware.json"
+        if not path.exists():
+            if not create:
+                raise NodeError(
+                    f"{path}: no hardware profile; create one with `cosigner-ha node hardware --home {home}`"
+                )
+            home.mkdir(parents=True, exist_ok=True)
+            data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
+            path.write_text(json.dumps({"host": host, **data}, indent=2))
+        return cls(home, json.loads(path.read_text()))
+
+    def backend(self) -> SgxEnclave:
+        host = Host(self.name, "runtime", LocalDisk(self.home / "disk"), sgx=self.cpu)
+        return SgxEnclave(
+            host, self.image, trusted_signer=self.images.public_key, randbytes=OsCrypto().randbytes
+        )
+
+
+def register(subparsers: Any) -> None:
+    node = subparsers.add_parser("node", help="run or administer a co-signer node (runtime)")
+    sub = node.add_subparsers(dest="node_command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, saas: bool = True) -> None:
+        p.add_argument(
+            "--home", required=True, type=Path, help="the node's directory (hardware profile, disk)"
+        )
+        if saas:
+            p.add_argument("--saas", required=True, metavar="HOST:PORT", help="the SaaS gateway")
+            p.add_argument(
+                "--name", default=None, help="co-signer id (default: the hardware profile's host name)"
+            )
+            p.add_argument(
+                "--saas-cert",
+                type=Path,
+                default=None,
+                help="the SaaS gateway's TLS certificate to pin (PEM); without it, plain TCP",
+            )
+            p.add_argument(
+                "--loop", choices=("trio", "asyncio"), default="trio", help="the event loop (default trio)"
+            )
+            p.add_argument(
+                "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
+            )
+
+    def callback_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--callback-url", default="", help="the callback handler's base URL (none: approve all)"
+        )
+        p.add_argument("--callback-public-key", type=Path, help="the handler's RSA public key (PEM file)")
+        p.add_argument("--callback-cert", type=Path, help="the handler's TLS certificate to pin (PEM file)")
+
+    p = sub.add_parser("hardware", help="create the simulated hardware profile and print what the SaaS needs")
+    common(p, saas=False)
+    p.add_argument("--host", default="cosigner", help="the host name in the profile")
+    p = sub.add_parser("setup", help="pair the first API user with a pairing token")
+    common(p)
+    p.add_argument("--token", required=True, help="the pairing token from the console")
+    callback_options(p)
+    p = sub.add_parser("add-user", help="pair another API user")
+    common(p)
+    p.add_argument("--token", required=True)
+    callback_options(p)
+    p = sub.add_parser("callback-update", help="change an API user's callback URL (owner approval)")
+    common(p)
+    p.add_argument("api_user", nargs="?", default=None)
+    p.add_argument("--url", required=True)
+    p.add_argument("--no-wait", action="store_true", help="return once the request is accepted")
+    for name, text in (
+        ("list-users", "list the paired API users"),
+        ("print-public-key", "the callback JWT key"),
+    ):
+        common(sub.add_parser(name, help=text))
+    p = sub.add_parser("logs", help="print the last N log lines")
+    common(p, saas=False)
+    p.add_argument("n", nargs="?", type=int, default=100)
+    p = sub.add_parser("start", help="run the co-signer until interrupted")
+    common(p)
+
+    cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
+    cbsub = cb.add_subparsers(dest="callback_command", required=True)
+    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
+    p.add_argument("--bind", default="127.0.0.1:8443")
+    p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
+    p.add_argument("--tls-key", help="TLS private key (PEM)")
+    p.add_argument(
+        "--jwt-key", type=Path, help="RSA private key (PEM): public-key mode; without it, plain JSON"
+    )
+    p.add_argument(
+        "--cosigner-key", type=Path, action="append", default=[], help="a co-signer's public key (PEM)"
+    )
+    p.add_argument("--action", default="APPROVE", choices=["APPROVE", "REJECT", "RETRY", "IGNORE"])
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
+    p.add_argument("--reject-above-usd", type=float, default=None)
+    p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_check.register(cbsub)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one command; exit code 0 done, 1 failed, 2 bad input."""
+    try:
+        if args.command == "callback" and args.callback_command == "check":
+            return callback_check.run(args)
+        if args.command == "callback":
+            anyio.run(serve_callback, args, backend="trio")
+            return EXIT_OK
+        return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
+    except NodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _callback(args: argparse.Namespace) -> CallbackSettings:
+    return CallbackSettings(
+        url=args.callback_url,
+        public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
+        certificate=args.callback_cert.read_text() if args.callback_cert else "",
+    )
+
+
+def saas_network(certificate: Path | None) -> TcpNetwork:
+    """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
+    if certificate is None:
+        return TcpNetwork()
+    if not certificate.is_file():
+        raise ValueError(f"--saas-cert {certificate}: no such file")
+    try:
+        context = ssl.create_default_context(cadata=certificate.read_text())
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
+    context.check_hostname = False  # pinned: the one certificate trusted is the check
+    return TcpNetwork(ssl_context_client=context)
+
+
+async def node_command(
+    args: argparse.Namespace, *, network: Any = None, out: Callable[[str], None] = print
+) -> int:
+    """The `node` subcommands (a `network` other than TCP for tests)."""
+    command = args.node_command
+    if command == "hardware":
+        hardware = Hardware.load(args.home, create=True, host=args.host)
+        out(
+            f"vendor public key (the SaaS attestation service's vendor_key): {hardware.vendor.public_key.hex()}"
+        )
+        out(
+            f"enclave measurement {IMAGE_VERSION} (an expected measurement): {hardware.image.measurement.hex()}"
+        )
+        return EXIT_OK
+    if command == "logs":
+        hardware = Hardware.load(args.home)
+        disk = LocalDisk(args.home / "disk")
+        from cosigner_ha.node.logs import NodeLog
+
+        log = NodeLog(Environment.runtime(), node=hardware.name, disk=disk)
+        for line in log.tail(args.n):
+            out(line)
+        return EXIT_OK
+    hardware = Hardware.load(args.home)
+    if getattr(args, "trace", None) is not None:
+        with args.trace.open("a", buffering=1) as sink:
+            env = Environment.runtime(header={"role": "node"}, sink=sink)
+            record_started(env, "node", args.name or hardware.name)
+            return await _node_command(args, env, hardware, network, out)
+    return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+async def _node_command(
+    args: argparse.Namespace,
+    env: Environment,
+    hardware: Hardware,
+    network: Any,
+    out: Callable[[str], None],
+) -> int:
+    command = args.node_command
+    node = Node(
+        env,
+        name=args.name or hardware.name,
+        backend=hardware.backend(),
+        network=network or saas_network(args.saas_cert),
+        saas=args.saas,
+        config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+        callback_network=True,
+    )
+    result = EXIT_OK
+    failure: NodeError | None = None
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(node.run)
+        if command == "start":
+            await _serve_until_signal(node)
+            return EXIT_OK
+        with anyio.fail_after(60):
+            await node.wait_state("running", "failed", "crashed")
+        try:
+            if node.state != "running":
+                failure = NodeError(f"the co-signer did not start: {node.state_reason}")
+            else:
+                result = await _admin(node, args, out)
+        except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group
+            failure = exc
+        finally:
+            node.shutdown()
+    if failure is not None:
+        raise failure
+    return result
+
+
+async def _admin(node: Node, args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    command = args.node_command
+    if command == "setup":
+        _print_user_to(out, await node.setup(args.token, _callback(args)))
+    elif command == "add-user":
+        _print_user_to(out, await node.add_user(args.token, _callback(args)))
+    elif command == "callback-update":
+        out(await node.callback_update(args.url, args.api_user, wait=not args.no_wait))
+    elif command == "list-users":
+        for user in node.list_users():
+            _print_user_to(out, user)
+    elif command == "print-public-key":
+        out(node.print_public_key().rstrip())
+    return EXIT_OK
+
+
+def _print_user_to(out: Callable[[str], None], user: UserInfo) -> None:
+    mode = user.callback_mode if user.callback_url else "none"
+    state = "can sign" if user.can_sign else f"cannot sign: {user.reason}"
+    out(
+        f"{user.api_user}\tworkspace {user.workspace_id}\tcallback {user.callback_url or '-'} ({mode})\t{state}"
+    )
+
+
+async def _serve_until_signal(node: Node) -> None:
+    import signal
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            await node.stop()
+            node.shutdown()
+            return
+
+
+async def serve_callback(
+    args: argparse.Namespace, *, started: Callable[[list[str]], Awaitable[None]] | None = None
+) -> None:
+    key = None
+    if args.jwt_key:
+        key = load_private_key_pem(args.jwt_key.read_bytes(), what=f"--jwt-key {args.jwt_key}")
+    for path in args.cosigner_key:
+        load_public_key_pem(path.read_text(), what=str(path))
+    handler = ReferenceHandler(
+        HandlerRules(
+            action=args.action,
+            latency=args.latency,
+            reject_above_usd=args.reject_above_usd,
+            retry_first=args.retry_first,
+        ),
+        key=key,
+        cosigner_keys=[p.read_text() for p in args.cosigner_key],
+    )
+    async with anyio.create_task_group() as tasks:
+        urls = await tasks.start(
+            lambda task_status: serve(
+                handler.app, args.bind, certfile=args.cert, keyfile=args.tls_key, task_status=task_status
+            )
+        )
+        print(f"callback handler listening on {', '.join(urls)}", flush=True)
+        if started is not None:
+            await started(urls)

@@ -47,7 +47,9 @@ from collections.abc import Callable
 import anyio
 import anyio.abc
 
+from cosigner_ha.cluster.infra import EnclaveImage, SimDisk
 from cosigner_ha.cluster.scenario import Fault, FaultAction
+from cosigner_ha.cluster.scenario.model import site_is_under
 from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, policy_source, trust_nodes
 from cosigner_ha.net import LinkSpec
 from cosigner_ha.node import NodeError, PairingError
@@ -201,10 +203,22 @@ class FaultInjector:
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name, f"{action} fault")
+            handlers = [
+                c
+                for c in w.callbacks.values()
+                if action == FaultAction.SITE_OUTAGE
+                and fault.site is not None
+                and c.site is not None
+                and site_is_under(c.site, fault.site)
+            ]
+            for handler in handlers:  # a handler at the site is down with it
+                handler.outages += 1
 
             def power_back() -> None:
                 for name in nodes:
                     self._release(name)
+                for handler in handlers:
+                    handler.outages -= 1
 
             return power_back
         if action == FaultAction.RESTART:
@@ -306,6 +320,7 @@ class FaultInjector:
     def _attestation(self, name: str) -> Undo:
         runtime = self.world.nodes[name]
         good = runtime.backend.image
+        assert isinstance(good, EnclaveImage)  # the simulated world's image, which an attacker can modify
         runtime.backend.image = good.tampered()
         if not self._held(name):  # a node held down boots on the tampered image when it comes back
             runtime.node.crash("restarted on a tampered image")
@@ -365,16 +380,17 @@ class FaultInjector:
     def _disk_loss(self, fault: Fault, name: str) -> Undo | None:
         w = self.world
         runtime = w.nodes[name]
-        host = runtime.backend.host
-        backup = host.disk.clone() if fault.backup else None  # type: ignore[attr-defined]
+        host = w.infra.hosts[runtime.backend.host.name]  # the simulated machine, not the node's view of it
+        assert isinstance(host.disk, SimDisk)
+        backup = host.disk.clone() if fault.backup else None
         self._hold_down(name, "disk lost")
-        host.disk.lose()  # type: ignore[attr-defined]
+        host.disk.lose()
 
         def recover() -> None:
             if fault.new_host:
                 self._hosts[name] = self._hosts.get(name, 1) + 1
                 host_name = f"{name}-{self._hosts[name]}"
-                target = w.make_backend(runtime.spec, host_name).host
+                target = w.infra.hosts[w.make_backend(runtime.spec, host_name).host.name]
             else:
                 target = host
             if backup is not None:

@@ -92,10 +92,10 @@ def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
         f = e.fields
         if e.kind == "callback_result" and f.get("action") == "APPROVE":
             saas_approved.add((str(f.get("tx")), str(f.get("cosigner"))))
-        elif e.kind == "callback_request":
-            asked.add((str(f.get("request")), str(f.get("node"))))
+        elif e.kind == "callback_request":  # `tx` names the transaction; `request` is the request's own id
+            asked.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
         elif e.kind == "callback_response" and f.get("action") == "APPROVE":
-            node_approved.add((str(f.get("request")), str(f.get("node"))))
+            node_approved.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
         elif e.kind == "signed":
             tx, node = str(f["tx"]), str(f.get("node"))
             if (tx, str(f.get("cosigner"))) not in saas_approved:
@@ -166,6 +166,42 @@ def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
     return Verdict(True, f"{len(seen)} nonce(s) used, each once")
 
 
+def standby_only_when_no_active(events: Sequence[Event]) -> Verdict:
+    """A standby co-signer is chosen only when no active one answered available in that probe round
+    (DESIGN.md section 2, step 4). Who is a standby comes from the configuration (`standby_set`), not from
+    the selection's own belief; a round is the probes sent for a transaction since its last `probe_result`."""
+    configured: dict[str, bool] = {}  # cosigner -> standby, as configured
+    probed: dict[str, bool] = {}  # cosigner -> standby, as the SaaS probed it (when nothing was configured)
+    probes: dict[str, str] = {}  # probe id -> tx
+    available: dict[str, list[str]] = defaultdict(list)  # tx -> co-signers that answered available
+    wrong: list[str] = []
+
+    def is_standby(cosigner: str) -> bool:
+        return configured.get(cosigner, probed.get(cosigner, False))
+
+    for e in events:
+        f = e.fields
+        if e.kind == "standby_set":
+            configured[str(f["cosigner"])] = bool(f["standby"])
+        elif e.kind == "probe_sent":
+            probes[str(f["probe"])] = str(f["tx"])
+            probed[str(f["cosigner"])] = bool(f.get("standby"))
+        elif e.kind == "probe_answered" and not f.get("late") and f.get("available"):
+            tx = probes.get(str(f["probe"]))
+            if tx is not None:
+                available[tx].append(str(f["cosigner"]))
+        elif e.kind == "probe_result":
+            tx, chosen = str(f["tx"]), f.get("chosen")
+            active = [c for c in available.pop(tx, []) if not is_standby(c)]
+            if chosen is not None and is_standby(str(chosen)) and active:
+                wrong.append(f"{tx} (standby {chosen} chosen; {listed(active)} answered available)")
+    if wrong:
+        return Verdict(
+            False, f"{len(wrong)} standby choice(s) over an available active node: {listed(wrong)}"
+        )
+    return Verdict(True, "no standby was chosen while an active co-signer answered available")
+
+
 def all_terminal(events: Sequence[Event]) -> Verdict:
     submitted = [e.fields["tx"] for e in events if e.kind == "submitted"]
     ended = {e.fields["tx"] for e in events if e.kind in TERMINAL_KINDS}
@@ -197,6 +233,7 @@ INVARIANTS: dict[str, Check] = {
     "signed_with_node_share": signed_with_node_share,
     "no_nonce_reuse": no_nonce_reuse,
     "attestation_gates_secrets": attestation_gates_secrets,
+    "standby_only_when_no_active": standby_only_when_no_active,
     "all_terminal": all_terminal,
     "no_internal_errors": no_internal_errors,
 }

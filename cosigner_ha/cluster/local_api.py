@@ -128,7 +128,7 @@ class LocalFireblocks:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[Ready] = anyio.TASK_STATUS_IGNORED) -> None:
         """Build and pair the cluster, serve the API, report `Ready`, and run until cancelled."""
-        from cosigner_ha.node.callback_handler import serve as serve_app
+        from cosigner_ha.handler.reference import serve as serve_app
 
         scenario = self.scenario
         env = Environment.runtime(header={"scenario": scenario.scenario.name, "mode": "local-api"})

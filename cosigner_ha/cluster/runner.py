@@ -36,8 +36,6 @@ from cosigner_ha.saas_sim import SaasError
 
 #: Pairing every node must finish within this much simulated time, or the scenario cannot be set up.
 SETUP_LIMIT = 6 * 3600.0
-#: How often the drain looks whether everything is terminal.
-DRAIN_STEP = 10.0
 
 
 class SetupError(RuntimeError):
@@ -96,17 +94,30 @@ def submit(world: World, sub: Submission) -> None:
             destination=sub.destination,
             destination_address=sub.destination_address,
             external_id=sub.external_id,
+            extra_parameters=sub.extra_parameters,
         )
 
 
 async def _drain(world: World, end: float) -> None:
+    """After the workloads end, until every transaction is terminal (or the SaaS's own timeouts have long
+    passed): woken by each transaction's terminal event, never by polling."""
     config = world.saas.config
     limit = end + config.authorization_timeout + config.signing_timeout + 10 * 60
     clock = world.env.clock
-    while clock.now() < limit:
-        if all(tx.status.value in _TERMINAL_STATUSES for tx in world.saas.transactions):
-            return
-        await clock.sleep(DRAIN_STEP)
+    open_ = {tx.id for tx in world.saas.transactions if tx.status.value not in _TERMINAL_STATUSES}
+    if not open_:
+        return
+    done = anyio.Event()
+
+    def watch(event: Event) -> None:
+        if event.kind in TERMINAL_KINDS and open_:
+            open_.discard(event.fields.get("tx"))
+            if not open_:
+                done.set()
+
+    world.env.trace.subscribe(watch)
+    with anyio.move_on_after(max(0.0, limit - clock.now())):
+        await done.wait()
 
 
 _TERMINAL_STATUSES = frozenset(kind.upper() for kind in TERMINAL_KINDS)

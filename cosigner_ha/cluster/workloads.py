@@ -6,10 +6,12 @@ arrival times or amounts (DESIGN.md section 3).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cosigner_ha.cluster.scenario import Workload
+from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.env import Environment
 
 #: Amounts are drawn to this many decimals: what a person would type, and stable in traces.
@@ -27,6 +29,7 @@ class Submission:
     destination: str
     destination_address: str
     external_id: str
+    extra_parameters: Mapping[str, Any] | None = None
 
 
 Submit = Callable[[Submission], None]
@@ -46,6 +49,7 @@ def _submission(workload: Workload, env: Environment, index: int) -> Submission:
         destination=workload.destination,
         destination_address=str(workload.destination_address),
         external_id=f"{workload.name}-{index}",
+        extra_parameters=None if workload.extra_parameters is None else thaw(workload.extra_parameters),
     )
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import anyio.abc
 import jwt
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.cluster.scenario import (
     AsgiCallback,
     CallbackAction,
@@ -32,11 +35,12 @@ from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
 )
 from cosigner_ha.env import Environment
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
+from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
+from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError, is_asgi_app
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key
@@ -69,6 +73,11 @@ class CallbackRuntime:
     url: str
     settings: CallbackSettings
     reference: ReferenceHandler | None = None  # the scripted handler, whose rules faults change
+    site: str | None = None
+    outages: int = 0  # site outages now covering its site
+
+    def available(self) -> bool:
+        return self.outages == 0
 
 
 @dataclasses.dataclass
@@ -92,6 +101,16 @@ class World:
     workspace: str
     admin: str  # the console user who requests unpairings and approves
     make_backend: MakeBackend
+    hosts: dict[str, AsyncioAsgiHost] = dataclasses.field(default_factory=dict)  # asyncio handlers' loops
+
+    def close_handlers(self) -> None:
+        """Shut the asyncio handlers down after the last request; a failing shutdown is a trace event
+        (`callback_shutdown_error`), not a failed run."""
+        hosts, self.hosts = self.hosts, {}
+        for name, host in hosts.items():
+            problem = host.close()
+            if problem is not None:
+                self.env.trace.record("callback_shutdown_error", callback=name, detail=problem)
 
     def callback_for(self, api_user: str) -> CallbackSettings:
         return _settings_for(self.scenario, self.callbacks, api_user)
@@ -186,26 +205,30 @@ def policy_source(
     scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None, *, where: str = "[policy]"
 ) -> tuple[dict[str, Any], str]:
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
-    the section of the scenario that holds it (`[policy]`, `faults[3]`)."""
+    the section of the scenario that holds it (`[policy]`, `faults[3]`).
+
+    The origin names files by their name only: it goes into the trace (`policy_published`), whose hash
+    must not depend on how the scenario's path was spelled or where the file lies (`x.toml`, `./x.toml`,
+    an absolute path, a copy elsewhere)."""
+    name = Path(scenario.origin).name
     if policy is None:
         served = {user for node in scenario.nodes for user in node.api_users}
         source = default_policy([u.name for u in scenario.api_users], served)
-        return source, f"{scenario.origin} (default policy)"
+        return source, f"{name} (default policy)"
     match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
-        return {"rules": policy.rule_dicts(), **match}, f"{scenario.origin} {where}"
+        return {"rules": policy.rule_dicts(), **match}, f"{name} {where}"
     try:
-        document = loads_strict(policy.path.read_bytes(), str(policy.path))
-    except OSError as exc:
+        document = loads_strict(read_bytes(policy.path, what="policy file"), str(policy.path))
+    except InputFileError as exc:
         raise WorldError(f"{policy.path}: cannot read the Fireblocks policy: {exc}") from None
     if not isinstance(document, dict):
         raise WorldError(f"{policy.path}: expected a JSON object with 'rules' (a policy export)")
-    return {**document, **match}, str(policy.path)
+    return {**document, **match}, Path(policy.path).name
 
 
 #: Who approves what (saas_sim): the owner first pairings, more API users and callback changes; the first
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
-ADMIN_ROLES = tuple(role for role in vocabulary.ADMIN_ROLES if role is not vocabulary.Role.OWNER)
 
 
 def approver_latencies(scenario: Scenario) -> dict[str, float]:
@@ -214,7 +237,9 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     one named "owner", who answers like one."""
     s = scenario.saas
     latencies = {
-        u.name: s.admin_approval_latency if str(u.role) in ADMIN_ROLES else s.owner_approval_latency
+        u.name: s.admin_approval_latency
+        if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
+        else s.owner_approval_latency
         for u in scenario.users
     }
     if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
@@ -244,12 +269,31 @@ def check_callback_faults(scenario: Scenario, callbacks: dict[str, CallbackRunti
             )
 
 
-def _import(target: str, what: str) -> Any:
+def _import(target: str, what: str, path: Path | None = None) -> Any:
+    """The handler object; `path` (its folder) joins the import path for the run, lazy imports included."""
+    if path is not None and str(path) not in sys.path:
+        sys.path.insert(0, str(path))
     module_name, _, attribute = target.partition(":")
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise WorldError(f"callback {what}: cannot import {target!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # the module itself failed while importing
+        raise WorldError(f"callback {what}: importing {target!r} raised {_describe(exc)}") from None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
+
+
+def _handler_delay(env: Environment, spec: PythonCallback | AsgiCallback) -> Callable[[], float] | None:
+    """The configured latency plus jitter drawn from the seed, per attempt; None when both are zero."""
+    if not spec.latency and not spec.jitter:
+        return None
+    rng = env.rng(f"callback/{spec.name}/latency")
+    return lambda: spec.latency + (rng.uniform(0, spec.jitter) if spec.jitter else 0.0)
 
 
 class SilentFirstAttempts:
@@ -302,7 +346,7 @@ def _request_id(body: bytes) -> str:
 
 
 def _callbacks(
-    scenario: Scenario, env: Environment, directory: HandlerDirectory
+    scenario: Scenario, env: Environment, directory: HandlerDirectory, hosts: dict[str, AsyncioAsgiHost]
 ) -> dict[str, CallbackRuntime]:
     built: dict[str, CallbackRuntime] = {}
     for spec in scenario.callbacks:
@@ -328,20 +372,43 @@ def _callbacks(
             settings = CallbackSettings(url=url, public_key=handler.public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings, handler)
         elif isinstance(spec, PythonCallback):
-            function = _import(spec.target, spec.name)
-            directory.register(url, InProcessHandler(function=function))
+            function = _import(spec.target, spec.name, spec.path)
+            if not callable(function):
+                raise WorldError(
+                    f"callback {spec.name}: {spec.target!r} is a {type(function).__name__}, not a callable; "
+                    "expected a function taking the request dict and returning the response dict"
+                )
+            directory.register(url, InProcessHandler(function=function, delay=_handler_delay(env, spec)))
             settings = CallbackSettings(url=url, public_key=ReferenceHandler(key=key).public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings)
         elif isinstance(spec, AsgiCallback):
-            app = _import(spec.target, spec.name)
-            directory.register(url, InProcessHandler(app=app))
-            settings = CallbackSettings(url=url, public_key=ReferenceHandler(key=key).public_key)
+            app = _import(spec.target, spec.name, spec.path)
+            if not is_asgi_app(app):
+                raise WorldError(
+                    f"callback {spec.name}: {spec.target!r} is a {type(app).__name__}, not an ASGI app; "
+                    "expected an async callable (scope, receive, send), such as a Starlette or FastAPI app"
+                )
+            delay = _handler_delay(env, spec)
+            if spec.loop == "asyncio":
+                host = AsyncioAsgiHost(app, base_url=url)
+                hosts[spec.name] = host
+                directory.register(url, InProcessHandler(host=host, delay=delay))
+            else:
+                directory.register(url, InProcessHandler(app=app, delay=delay))
+            public = spec.public_key.pem if spec.public_key else ReferenceHandler(key=key).public_key
+            settings = CallbackSettings(url=url, public_key=public)
             built[spec.name] = CallbackRuntime(spec.name, url, settings)
         else:
             assert isinstance(spec, UrlCallback)
             raise WorldError(
                 f"callback {spec.name}: a url handler ({spec.url}) needs the runtime, not the simulator"
             )
+        runtime = built[spec.name]
+        if spec.site is not None:  # a site outage above it takes it down
+            runtime.site = spec.site
+            registered = directory.lookup(url)
+            assert registered is not None
+            directory.register(url, dataclasses.replace(registered, available=runtime.available))
     return built
 
 
@@ -426,7 +493,8 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     saas.publish_policy(workspace, source, origin=origin)
     check_fault_policies(scenario, saas.workspace(workspace))
     handlers = HandlerDirectory()
-    callbacks = _callbacks(scenario, env, handlers)
+    hosts: dict[str, AsyncioAsgiHost] = {}
+    callbacks = _callbacks(scenario, env, handlers, hosts)
     check_callback_faults(scenario, callbacks)
     make_backend = _backend_factory(env, infra)
     nodes: dict[str, NodeRuntime] = {}
@@ -451,9 +519,34 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
         nodes[spec.name] = NodeRuntime(spec, node, backend, node_env)
         tasks.start_soon(node.run)
     world = World(
-        scenario, env, network, infra, saas, handlers, callbacks, nodes, workspace, admin, make_backend
+        scenario, env, network, infra, saas, handlers, callbacks, nodes, workspace, admin, make_backend, hosts
     )
+    if hosts:  # (only then: one more task would change the seeded interleaving of every other run)
+        start_handlers(hosts)  # before any node runs, so before the first request
+        tasks.start_soon(_close_handlers_when_done, world)
     return world
+
+
+async def _close_handlers_when_done(world: World) -> None:
+    """Shut the asyncio handlers down when the run's task group ends (after the last request)."""
+    try:
+        await anyio.sleep_forever()
+    finally:
+        world.close_handlers()
+
+
+def start_handlers(hosts: dict[str, AsyncioAsgiHost]) -> None:
+    """Each asyncio handler's loop and lifespan startup, before any request; a failure is exit 2 naming
+    the handler (and the handlers already started are shut down again)."""
+    started: list[AsyncioAsgiHost] = []
+    for name, host in hosts.items():
+        try:
+            host.start()
+        except LifespanError as exc:
+            for other in started:
+                other.close()
+            raise WorldError(f"callback {name}: {exc}") from None
+        started.append(host)
 
 
 async def pair_all(world: World) -> None:
@@ -485,8 +578,7 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
                 user_id = world.saas.workspace(world.workspace).api_user(api_user).id
-                while not node.can_sign(user_id)[0]:
-                    await world.env.clock.sleep(1.0)
+                await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
                 world.workspace,
@@ -509,5 +601,4 @@ def _handler_dict(settings: CallbackSettings) -> dict[str, Any] | None:
 
 
 async def _wait_request(world: World, request_id: str) -> None:
-    while world.saas.request_status(request_id)["status"] not in ("COMPLETED", "REJECTED", "CANCELLED"):
-        await world.env.clock.sleep(1.0)
+    await world.saas.wait_request(request_id)

@@ -1,6 +1,7 @@
 """The API co-signer node. Never imports `cosigner_ha.saas_sim`: the two meet only through `wire` over `net`.
 
-See docs/node.md. The runtime commands live in `cosigner_ha.node.cli` (not imported here).
+See docs/node.md. The node sees its machine and cloud only through the protocols of `platform`; the
+simulated world (`cosigner_ha.cluster.infra`) and the runtime implement them.
 """
 
 from cosigner_ha.node.callback import (
@@ -12,7 +13,6 @@ from cosigner_ha.node.callback import (
     InProcessHandler,
     check_settings,
 )
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.database import Database, Layout
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import (
@@ -34,28 +34,16 @@ from cosigner_ha.node.errors import (
     StoreError,
     WrongHost,
 )
-from cosigner_ha.node.infra import (
-    AttestationAuthority,
-    Bucket,
-    EnclaveImage,
-    Host,
-    ImageAuthority,
-    Infrastructure,
-    KeyPolicy,
-    Kms,
-    SimDisk,
-)
 from cosigner_ha.node.logs import NodeLog
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
+from cosigner_ha.node.platform import Disk, EnclaveKind, Host, Image, Kms, ObjectStore
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem
 
 __all__ = [
     "AccessDenied",
     "AdminError",
-    "AttestationAuthority",
     "AttestationError",
-    "Bucket",
     "BucketFault",
     "CallbackClient",
     "CallbackDecision",
@@ -67,19 +55,17 @@ __all__ = [
     "DatabaseCorrupt",
     "DatabaseMissing",
     "DatabaseTampered",
+    "Disk",
     "DiskFault",
     "EnclaveBackend",
-    "EnclaveImage",
+    "EnclaveKind",
     "GcpEnclave",
     "HandlerDirectory",
-    "HandlerRules",
     "Host",
-    "ImageAuthority",
+    "Image",
     "ImageRejected",
     "InProcessHandler",
     "InfraError",
-    "Infrastructure",
-    "KeyPolicy",
     "Kms",
     "Layout",
     "NitroEnclave",
@@ -88,12 +74,11 @@ __all__ = [
     "NodeError",
     "NodeLog",
     "NonceError",
+    "ObjectStore",
     "PairingError",
-    "ReferenceHandler",
     "SaasError",
     "SaasUnreachable",
     "SgxEnclave",
-    "SimDisk",
     "StoreError",
     "UserInfo",
     "WrongHost",

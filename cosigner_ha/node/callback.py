@@ -20,12 +20,20 @@ Each attempt has a deadline (30 s by default). APPROVE and REJECT end the reques
 identical request again on the retry schedule (20 retries, 3 minutes apart, by default); IGNORE is
 accepted for approvals (configuration changes) only. Anything else fails the request with a
 `CallbackFailure` whose `kind` says what went wrong: TIMEOUT, HTTP_STATUS, MALFORMED, BAD_SIGNATURE,
-WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE. Every request, answer and
-failure is a trace event.
+WRONG_KEY, PIN_MISMATCH, UNREACHABLE, NOT_ALLOWED, RETRY_EXHAUSTED, DEADLINE, REQUEST_ID_MISMATCH (the answer
+echoes another request's id), HANDLER_ERROR (a Python
+handler raised, `SystemExit` included). A failing handler is a failing request, never a failing run: an
+exception in an ASGI app is that request's HTTP 500. Every request, answer and failure is a trace event.
+
+An in-process handler may carry a `delay` (its configured latency and jitter, drawn per attempt and slept
+in virtual time inside the answer deadline), and an asyncio ASGI app is served by an `AsyncioAsgiHost` on
+its own event loop (node/asgi_host.py), blocking the simulation's loop so that its wall time costs no
+virtual time.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -44,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cosigner_ha.env import Environment
+from cosigner_ha.node.asgi_host import AsyncioAsgiHost, HandlerTimeout
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_public_key_pem, thumbprint
@@ -85,16 +94,22 @@ class CallbackPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class InProcessHandler:
-    """A handler served inside this process: an ASGI `app` or a `function`, optionally presenting a
-    TLS `certificate` (PEM) to be checked against the pin."""
+    """A handler served inside this process: an ASGI `app` (on this loop), an asyncio ASGI app on its own
+    loop (`host`) or a `function`, optionally presenting a TLS `certificate` (PEM) to be checked against the
+    pin; `delay()` is drawn before each answer (seconds of virtual time)."""
 
     app: Any = None
     function: HandlerFunction | None = None
     certificate: str = ""
+    host: AsyncioAsgiHost | None = None
+    delay: Callable[[], float] | None = None
+    available: Callable[[], bool] | None = None  # False while its site is down (a site outage)
 
     def __post_init__(self) -> None:
-        if (self.app is None) == (self.function is None):
-            raise ValueError("an in-process handler is either an ASGI app or a function, not both or neither")
+        if sum(x is not None for x in (self.app, self.function, self.host)) != 1:
+            raise ValueError(
+                "an in-process handler is one of an ASGI app, a hosted asyncio ASGI app or a function"
+            )
 
 
 class HandlerDirectory:
@@ -155,8 +170,10 @@ class CallbackClient:
         network: bool = False,
         policy: CallbackPolicy | None = None,
         log: Callable[[str, str, str], None] | None = None,
+        require_echo: bool = False,
     ) -> None:
         self.env = env
+        self.require_echo = require_echo  # an answer without requestId fails too (`callback check`)
         self.node = node
         self._signing_key = signing_key
         self.directory = directory or HandlerDirectory()
@@ -188,29 +205,31 @@ class CallbackClient:
         """
         body = dict(body)
         request_id = str(body.get("requestId") or body.get("txId") or "")
+        subject = {"tx": str(body["txId"])} if body.get("txId") else {}  # the trace names the transaction
+
+        def trace(kind: str, **fields: Any) -> None:
+            self._trace(kind, api_user, request_id, **subject, **fields)
+
+        def fail(failure: CallbackFailure, attempt: int) -> None:
+            trace("callback_error", error=failure.kind, detail=failure.detail, attempt=attempt)
+
         if settings.mode == "none":
-            self._trace(
-                "callback_response", api_user, request_id, action="APPROVE", reason="no handler", attempt=0
-            )
+            trace("callback_response", action="APPROVE", reason="no handler", attempt=0)
             return CallbackDecision("APPROVE", "no callback handler configured", 0)
         attempt = 0
         while True:
             attempt += 1
-            self._trace(
-                "callback_request", api_user, request_id, path=self._path(kind, settings), attempt=attempt
-            )
+            trace("callback_request", path=self._path(kind, settings), attempt=attempt)
             started = self.env.clock.now()
             try:
                 action, reason = await self._attempt(kind, settings, body, request_id)
             except CallbackFailure as exc:
-                self._fail(api_user, request_id, exc, attempt)
+                fail(exc, attempt)
                 self._say("ERROR", "sendRequest", f"{kind} request {request_id} for {api_user}: {exc}")
                 raise
             latency = round(self.env.clock.now() - started, 6)
-            self._trace(
+            trace(
                 "callback_response",
-                api_user,
-                request_id,
                 action=action,
                 reason=reason,
                 attempt=attempt,
@@ -219,7 +238,7 @@ class CallbackClient:
             if action == "RETRY":
                 refusal = self._retry_allowed(attempt, deadline)
                 if refusal is not None:
-                    self._fail(api_user, request_id, refusal, attempt)
+                    fail(refusal, attempt)
                     raise refusal
                 self._say(
                     "INFO",
@@ -233,7 +252,7 @@ class CallbackClient:
                     "NOT_ALLOWED",
                     "the handler answered IGNORE, which is for approvals only; a signing request needs APPROVE or REJECT",
                 )
-                self._fail(api_user, request_id, refusal, attempt)
+                fail(refusal, attempt)
                 raise refusal
             self._say(
                 "INFO",
@@ -241,6 +260,21 @@ class CallbackClient:
                 f"{kind} request {request_id} for {api_user}: {action} {reason}".rstrip(),
             )
             return CallbackDecision(action, reason, attempt)
+
+    async def attempt_once(
+        self, kind: RequestKind, settings: CallbackSettings, body: Mapping[str, Any]
+    ) -> tuple[str, str]:
+        """One attempt, no retries and no trace: (action, reason), or `CallbackFailure` (`callback check`)."""
+        body = dict(body)
+        return await self._attempt(kind, settings, body, str(body.get("requestId") or ""))
+
+    async def post_raw(self, kind: RequestKind, settings: CallbackSettings, content: bytes) -> int:
+        """POST `content` as it is (a malformed body, say); the HTTP status, or `CallbackFailure`."""
+        handler = self.directory.lookup(settings.url)
+        if handler is not None and handler.function is not None:
+            raise CallbackFailure("NOT_ALLOWED", "a Python handler takes a dict, not a request body")
+        response = await self._post(settings, self._path(kind, settings), content, handler)
+        return response.status_code
 
     def _retry_allowed(self, attempt: int, deadline: float | None) -> CallbackFailure | None:
         if attempt > self.policy.max_retries:
@@ -266,10 +300,12 @@ class CallbackClient:
         self, kind: RequestKind, settings: CallbackSettings, body: dict[str, Any], request_id: str
     ) -> tuple[str, str]:
         handler = self.directory.lookup(settings.url)
+        if handler is not None and handler.available is not None and not handler.available():
+            raise CallbackFailure("UNREACHABLE", f"cannot connect to {settings.url}: its site is down")
         if handler is not None and settings.mode == "certificate":
             self._check_presented_pin(handler, settings)
         if handler is not None and handler.function is not None:
-            answer = await self._call_function(handler.function, body)
+            answer = await self._call_function(handler, handler.function, body)
             return self._check_answer(answer, request_id)
         if handler is None and not self.network:
             raise CallbackFailure(
@@ -299,21 +335,46 @@ class CallbackClient:
             return jwt.encode(body, key, algorithm="RS256", headers={"kid": self._kid[1]}).encode()
         return json.dumps(body, separators=(",", ":")).encode()
 
-    async def _call_function(self, function: HandlerFunction, body: dict[str, Any]) -> Any:
+    async def _call_function(
+        self, handler: InProcessHandler, function: HandlerFunction, body: dict[str, Any]
+    ) -> Any:
         with anyio.move_on_after(self.policy.deadline) as scope:
-            answer = function(dict(body))
-            if inspect.isawaitable(answer):
-                answer = await answer
+            await self._delay(handler)
+            try:
+                answer = function(copy.deepcopy(body))
+                if inspect.isawaitable(answer):
+                    answer = await answer
+            except (Exception, SystemExit) as exc:
+                raise CallbackFailure("HANDLER_ERROR", f"the handler raised {_describe(exc)}") from None
             return answer
         assert scope.cancelled_caught
         raise CallbackFailure("TIMEOUT", f"the handler did not answer within {self.policy.deadline:g} s")
 
+    async def _delay(self, handler: InProcessHandler | None) -> None:
+        if handler is not None and handler.delay is not None:
+            seconds = handler.delay()
+            if seconds > 0:
+                await self.env.clock.sleep(seconds)
+
+    def _hosted(
+        self, host: AsyncioAsgiHost, path: str, content: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One request to an asyncio app on its own loop; this loop (and virtual time) waits for it."""
+        try:
+            status, body = host.request(path, content, headers, timeout=self.policy.deadline)
+        except HandlerTimeout as exc:
+            raise CallbackFailure("TIMEOUT", str(exc)) from None
+        return httpx.Response(status, content=body)
+
     async def _post(
         self, settings: CallbackSettings, path: str, content: bytes, handler: InProcessHandler | None
     ) -> httpx.Response:
-        client = self._client(settings, handler)
         headers = {"content-type": "text/plain" if settings.mode == "public_key" else "application/json"}
         with anyio.move_on_after(self.policy.deadline) as scope:
+            await self._delay(handler)
+            if handler is not None and handler.host is not None:
+                return self._hosted(handler.host, path, content, headers)
+            client = self._client(settings, handler)
             try:
                 response = await client.post(path, content=content, headers=headers)
             except httpx.ConnectError as exc:
@@ -339,9 +400,9 @@ class CallbackClient:
         client = self._clients.get(cache_key)
         if client is None:
             if handler is not None:
-                client = httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=handler.app), base_url=base, trust_env=False
-                )
+                # an exception in the app is that request's HTTP 500, as a server would answer
+                transport = httpx.ASGITransport(app=handler.app, raise_app_exceptions=False)
+                client = httpx.AsyncClient(transport=transport, base_url=base, trust_env=False)
             elif settings.mode == "certificate":
                 context = ssl.create_default_context(cadata=settings.certificate)
                 context.check_hostname = False  # the pin replaces name checks, as the product's pinning does
@@ -418,8 +479,7 @@ class CallbackClient:
         except jwt.PyJWTError as exc:
             raise CallbackFailure("MALFORMED", f"the handler's JWT is malformed: {exc}") from None
 
-    @staticmethod
-    def _check_answer(answer: Any, request_id: str) -> tuple[str, str]:
+    def _check_answer(self, answer: Any, request_id: str) -> tuple[str, str]:
         if not isinstance(answer, dict):
             raise CallbackFailure("MALFORMED", f"the answer is a {type(answer).__name__}, expected an object")
         action = answer.get("action")
@@ -428,8 +488,12 @@ class CallbackClient:
                 "MALFORMED", f"the answer's action is {action!r}, expected one of {', '.join(ACTIONS)}"
             )
         echoed = answer.get("requestId")
+        if echoed is None and self.require_echo:
+            raise CallbackFailure("REQUEST_ID_MISMATCH", f"the answer does not echo requestId {request_id!r}")
         if echoed is not None and str(echoed) != request_id:
-            raise CallbackFailure("MALFORMED", f"the answer is for request {echoed!r}, not {request_id!r}")
+            raise CallbackFailure(
+                "REQUEST_ID_MISMATCH", f"the answer is for request {echoed!r}, not {request_id!r}"
+            )
         reason = answer.get("rejectionReason") or ""
         if not isinstance(reason, str):
             raise CallbackFailure(
@@ -441,11 +505,6 @@ class CallbackClient:
 
     def _trace(self, kind: str, api_user: str, request_id: str, **fields: Any) -> None:
         self.env.trace.record(kind, node=self.node, api_user=api_user, request=request_id, **fields)
-
-    def _fail(self, api_user: str, request_id: str, failure: CallbackFailure, attempt: int) -> None:
-        self._trace(
-            "callback_error", api_user, request_id, error=failure.kind, detail=failure.detail, attempt=attempt
-        )
 
     def _say(self, level: str, method: str, message: str) -> None:
         if self._log is not None:
@@ -460,6 +519,12 @@ def _handler_key(pem: str) -> tuple[rsa.RSAPublicKey, str]:
     """A handler's configured public key and its thumbprint, parsed once per PEM."""
     key = load_public_key_pem(pem, what="the callback handler's public key")
     return key, thumbprint(key)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"SystemExit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
 
 
 def _is_certificate_error(exc: BaseException) -> bool:

@@ -32,10 +32,11 @@ from cosigner_ha.node.errors import (
     InfraError,
     WrongHost,
 )
-from cosigner_ha.node.infra import Bucket, EnclaveImage, EnclaveKind, Host, Kms, open_sealed
+from cosigner_ha.node.platform import EnclaveKind, Host, Image, Kms, ObjectStore
 from cosigner_ha.node.sealing import read_header, seal, unseal
 from cosigner_ha.node.storage import BlobStore, BucketBlobStore, DiskBlobStore
 from cosigner_ha.wire import EnclaveReport, encode
+from cosigner_ha.wire.sealing import unseal as open_box
 
 RandBytes = Callable[[int], bytes]
 #: Sends an SGX report and its vendor signature to the attestation service; returns the wrapped key.
@@ -48,7 +49,7 @@ class EnclaveBackend(Protocol):
     local_admin: bool  # False: managed only through the SaaS
     single_workspace: bool
     host: Host
-    image: EnclaveImage
+    image: Image
     store: BlobStore
     layout: Layout
 
@@ -61,7 +62,7 @@ class EnclaveBackend(Protocol):
 
 def _unwrap(enclave_key: nacl.public.PrivateKey, wrapped: bytes, source: str) -> bytes:
     try:
-        key = open_sealed(enclave_key, wrapped)
+        key = open_box(bytes(enclave_key), wrapped)
     except (nacl.exceptions.CryptoError, ValueError) as exc:
         raise AttestationError(f"the key from {source} was not sealed to this enclave's key: {exc}") from None
     if len(key) != 32:
@@ -83,7 +84,7 @@ class SgxEnclave:
     def __init__(
         self,
         host: Host,
-        image: EnclaveImage,
+        image: Image,
         *,
         trusted_signer: bytes,
         randbytes: RandBytes,
@@ -160,11 +161,11 @@ class _KmsEnclave:
     def __init__(
         self,
         host: Host,
-        image: EnclaveImage,
+        image: Image,
         *,
         kms: Kms,
         key_id: str,
-        bucket: Bucket,
+        bucket: ObjectStore,
         randbytes: RandBytes,
         prefix: str = "cosigner",
     ) -> None:

@@ -21,14 +21,13 @@ import nacl.public
 
 from cosigner_ha import mpc
 from cosigner_ha.node.errors import NodeError, NonceError, PairingError
-from cosigner_ha.node.infra import open_sealed
 from cosigner_ha.wire import NODE_IDENTIFIER as NODE_IDENTIFIER  # node.py imports it from here
 from cosigner_ha.wire import CodecError, PairCompleted, ShareContribution, decode_as
+from cosigner_ha.wire.sealing import unseal
 
 
 def combine(done: PairCompleted, transport_key: bytes) -> tuple[mpc.KeyPackage, mpc.PublicKeyPackage]:
     """The node's new key package from a completed pairing, checked, or `PairingError` saying why not."""
-    recipient = nacl.public.PrivateKey(transport_key)
     if not done.contributions:
         raise PairingError(
             "the completed pairing carries no key-share contributions", code="BAD_KEY_MATERIAL"
@@ -36,7 +35,7 @@ def combine(done: PairCompleted, transport_key: bytes) -> tuple[mpc.KeyPackage, 
     pieces: list[ShareContribution] = []
     for n, sealed in enumerate(done.contributions):
         try:
-            pieces.append(decode_as(open_sealed(recipient, sealed), ShareContribution))
+            pieces.append(decode_as(unseal(transport_key, sealed), ShareContribution))
         except (nacl.exceptions.CryptoError, ValueError) as exc:
             raise PairingError(
                 f"contribution {n} does not open with this co-signer's transport key: {exc}",

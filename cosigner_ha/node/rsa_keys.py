@@ -138,6 +138,17 @@ def load_public_key_pem(pem: str, *, what: str = "public key") -> rsa.RSAPublicK
     return key
 
 
+def load_private_key_pem(pem: bytes, *, what: str = "private key") -> rsa.RSAPrivateKey:
+    """An unencrypted RSA private key from PEM, or `ValueError` naming `what` (a file, say) and the fault."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what} is not an unencrypted PEM private key: {exc}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{what} is a {type(key).__name__}, expected an RSA private key (PEM)")
+    return key
+
+
 def _b64(n: int) -> str:
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -1,7 +1,7 @@
 """Where a node's bytes live, and the one way they are replaced: atomically.
 
 A `Disk` is a file system seen through the steps that matter for crash safety (create, append, fsync,
-rename, fsync of the directory); `SimDisk` (in `infra`) implements it in memory with a fault at any step,
+rename, fsync of the directory); `SimDisk` (in `cosigner_ha.cluster.infra`) implements it in memory with a fault at any step,
 `LocalDisk` on the machine's file system for the runtime. A `BlobStore` is what the database writes to:
 `DiskBlobStore` replaces a file by write-to-temporary, fsync, rename, fsync-directory, so that after a
 crash at any step a reader finds the old bytes or the new ones, never a mixture; `BucketBlobStore` relies
@@ -18,7 +18,7 @@ import struct
 from pathlib import Path
 from typing import Protocol
 
-from cosigner_ha.node.infra import Bucket, Disk
+from cosigner_ha.node.platform import Disk, ObjectStore
 
 __all__ = ["BlobStore", "BucketBlobStore", "Disk", "DiskBlobStore", "LocalDisk"]
 
@@ -195,7 +195,7 @@ class DiskBlobStore:
 class BucketBlobStore:
     """Objects under a prefix of a bucket, read and written as the host's role."""
 
-    def __init__(self, bucket: Bucket, prefix: str, *, role: str | None) -> None:
+    def __init__(self, bucket: ObjectStore, prefix: str, *, role: str | None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.role = role

@@ -11,7 +11,7 @@ from .engine import PolicyEngine
 from .errors import PolicyError, PriceError
 from .ledger import CountedHistory
 from .lint import Finding, lint
-from .loading import load_policy, load_policy_file
+from .loading import load_policy, load_policy_file, policy_rules
 from .model import Policy, Rule
 from .reference import ReferenceEngine
 from .transaction import Transaction
@@ -37,5 +37,6 @@ __all__ = [
     "lint",
     "load_policy",
     "load_policy_file",
+    "policy_rules",
     "validate",
 ]

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .. import inputs
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
@@ -161,18 +162,20 @@ def _read_tx(text: str) -> tuple[object, str]:
         path = Path(text[1:])
         origin = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PolicyError(f"cannot read the file: {exc.strerror}", origin=origin) from None
+            text = inputs.read_text(path, "transaction file")
+        except inputs.InputFileError as exc:
+            raise PolicyError(exc.detail, origin=origin) from None
     expected = "an object with initiator, operation, asset, amount, source, destination"
     return loads_strict(text, origin, expected=expected), origin
 
 
 def _read_history(path: Path, directory: Directory) -> list[Transaction]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise PolicyError(f"cannot read the file: {exc.strerror}", origin=str(path)) from None
+        # JSON Lines end at "\n" only (a "\r" before it is JSON whitespace): `splitlines` would also split
+        # at U+2028 and other separators that are valid, raw, inside a JSON string
+        lines = inputs.read_text(path, "history file").split("\n")
+    except inputs.InputFileError as exc:
+        raise PolicyError(exc.detail, origin=str(path)) from None
     history: list[Transaction] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

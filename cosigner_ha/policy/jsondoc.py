@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import inputs
 from .errors import PolicyError
 
 
@@ -40,10 +41,18 @@ def loads_strict(text: str | bytes, origin: str, *, expected: str = "", one_line
     """Parse JSON; PolicyError naming `origin` for a syntax error (line, column) or a duplicate key."""
     try:
         raw = json.loads(text, object_pairs_hook=_Pairs)
+    except RecursionError:
+        raise PolicyError(inputs.too_deep(origin).message, origin=origin) from None
     except json.JSONDecodeError as exc:
         hint = f"; expected {expected}" if expected else ""
         where = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"
         raise PolicyError(f"invalid JSON at {where}: {exc.msg}{hint}", origin=origin) from None
     except UnicodeDecodeError as exc:
         raise PolicyError(f"expected UTF-8 JSON, not UTF-8 at byte {exc.start}", origin=origin) from None
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise PolicyError(f"a number is too long: {exc}".split("; use sys.")[0], origin=origin) from None
+    try:
+        inputs.check_nesting(raw, origin)
+    except inputs.InputFileError as exc:
+        raise PolicyError(exc.message, origin=origin) from None
     return _build(raw, "", origin)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import inputs
 from . import fireblocks, fireblocks_v2, native
 from .directory import Directory
 from .errors import PolicyError
@@ -72,6 +73,13 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
         if "rules" not in data and isinstance(data.get(wrapper), Mapping):
             data = data[wrapper]
     return data
+
+
+def policy_rules(source: Mapping[str, Any]) -> list[Any]:
+    """The rules as written in a policy source (an export, a wrapped API response or a `[policy]` table):
+    what a decision's rule index points into."""
+    rules = _unwrap(source).get("rules")
+    return list(rules) if isinstance(rules, list | tuple) else []
 
 
 def _amount_match(source: Mapping[str, Any], origin: str) -> str:
@@ -168,21 +176,19 @@ def read_document(path: Path) -> dict[str, Any]:
     """A JSON or TOML file as a dict; PolicyError naming the file and the position of a syntax error."""
     origin = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(
-            f"cannot read the file: {exc.strerror if isinstance(exc, OSError) else exc}", origin=origin
-        ) from None
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        data = loads_strict(text, origin)
-    elif suffix == ".toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(f"invalid TOML: {exc}", origin=origin) from None
-    else:
-        raise PolicyError(f"expected a .json or .toml file, got {path.name!r}", origin=origin)
+        text = inputs.read_text(path, "policy file")
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            data = loads_strict(text, origin)
+        elif suffix == ".toml":
+            try:
+                data = inputs.parse_toml(text, origin)
+            except tomllib.TOMLDecodeError as exc:
+                raise PolicyError(f"invalid TOML: {exc}", origin=origin) from None
+        else:
+            raise PolicyError(f"expected a .json or .toml file, got {path.name!r}", origin=origin)
+    except inputs.InputFileError as exc:
+        raise PolicyError(exc.detail, origin=origin) from None
     if not isinstance(data, dict):
         raise PolicyError(f"expected an object at the top, got {describe(data)}", origin=origin)
     return data

@@ -11,7 +11,12 @@ import math
 from decimal import ROUND_FLOOR, Context, Decimal, InvalidOperation
 from fractions import Fraction
 
+from cosigner_ha.inputs import shorten
+
 SCALE = 10**18  # units per whole asset (or per USD/EUR for thresholds): 18 decimals, as ETH's wei
+#: Amounts, prices and thresholds are below 10^MAX_DIGITS (docs/scenarios.md, "Limits"): `1e999999999`
+#: would overflow Decimal's context deep in the engine instead of being refused here, with its field.
+MAX_DIGITS = 60
 _WIDE = Context(prec=200)
 
 
@@ -25,11 +30,13 @@ def to_decimal(value: object) -> Decimal:
         try:
             result = Decimal(value)
         except InvalidOperation:
-            raise ValueError(f"expected a number, got {value!r}") from None
+            raise ValueError(f"expected a number, got {shorten(value)}") from None
         if not result.is_finite():
-            raise ValueError(f"expected a finite number, got {value!r}")
+            raise ValueError(f"expected a finite number, got {shorten(value)}")
+        if result and result.adjusted() >= MAX_DIGITS:
+            raise ValueError(f"expected a number below 10^{MAX_DIGITS}, got {shorten(value)}")
         return result
-    raise ValueError(f"expected a number, got {type(value).__name__} {value!r}")
+    raise ValueError(f"expected a number, got {type(value).__name__} {shorten(value)}")
 
 
 def to_units(value: Decimal) -> int:

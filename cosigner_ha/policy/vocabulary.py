@@ -49,6 +49,9 @@ INITIATING_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN, Role.SIGNER,
 APPROVING_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN, Role.SIGNER, Role.APPROVER)
 #: Roles that may ask for and approve co-signer management (unpairing needs an admin).
 ADMIN_ROLES = (Role.OWNER, Role.ADMIN, Role.NON_SIGNING_ADMIN)
+#: The admin roles other than the owner's: what an API user needs for the Co-signers API and policy
+#: publishing, and which console admins approve with the admin's latency rather than the owner's.
+DELEGATE_ADMIN_ROLES = (Role.ADMIN, Role.NON_SIGNING_ADMIN)
 
 
 class WorkspaceEnv(enum.StrEnum):
@@ -64,6 +67,7 @@ __all__ = [
     "API_USER_NAME_MAX",
     "APPROVING_ROLES",
     "CONSOLE_SIGNING_ROLES",
+    "DELEGATE_ADMIN_ROLES",
     "INITIATING_ROLES",
     "POLICY_ONLY_ROLES",
     "SIGNING_ROLES",

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha import wire
 from cosigner_ha.saas_sim.errors import AttestationFailed
-from cosigner_ha.saas_sim.sealing import seal
+from cosigner_ha.wire.sealing import seal
 
 DATABASE_KEY_SIZE = 32
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,6 +55,7 @@ class TransactionService:
         destination_address: str | None = None,
         external_id: str | None = None,
         note: str = "",
+        extra_parameters: Mapping[str, Any] | None = None,
     ) -> Transaction:
         state = self.ctx.workspace_named(workspace)
         fields = {
@@ -101,6 +103,7 @@ class TransactionService:
             external_id=external_id,
             note=note,
             created_at=now,
+            extra_parameters=None if extra_parameters is None else dict(extra_parameters),
         )
         self.ctx.transactions[tx.id] = tx
         if external_id is not None:

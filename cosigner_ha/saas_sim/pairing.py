@@ -27,9 +27,9 @@ from cosigner_ha.saas_sim.keyholders import NODE_ID, THRESHOLD, USER_IDS
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner, CosignerType, Pairing
 from cosigner_ha.saas_sim.request_steps import RequestSteps
-from cosigner_ha.saas_sim.sealing import seal
 from cosigner_ha.saas_sim.tokens import Claims
 from cosigner_ha.saas_sim.workspace import ApiUser, UserStatus
+from cosigner_ha.wire.sealing import seal
 
 
 class PairingService(RequestSteps):

@@ -177,7 +177,10 @@ class Saas:
             self._install_policy(state, source, origin)
 
         return self.config_changes.request(
-            state, "POLICY_CHANGE", {"policy": dict(source), "origin": origin}, apply
+            state,
+            "POLICY_CHANGE",
+            {"policy": dict(source)},
+            apply,  # no local file paths leave the SaaS
         )
 
     def _engine(
@@ -268,6 +271,12 @@ class Saas:
 
     def request_status(self, request_id: str) -> dict[str, Any]:
         return self.ctx.requests.get(request_id).as_status()
+
+    async def wait_request(self, request_id: str) -> str:
+        """Until the management request is decided (completed, rejected or cancelled); its final status."""
+        requests = self.ctx.requests
+        state = await requests.wait_final(requests.get(request_id))
+        return state.value
 
     def cancel_request(self, request_id: str, *, by: str) -> ManagementRequest:
         return self.management.cancel_request(request_id, by=by)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import canonical
+from cosigner_ha.policy import policy_rules
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
 from cosigner_ha.saas_sim.keyholders import NODE_ID, USER_IDS
@@ -512,6 +514,24 @@ def signing_message(tx: Transaction) -> bytes:
     return hashlib.sha256(canonical(body).encode()).digest()
 
 
+def request_id(tx: Transaction) -> str:
+    """The request's own id, distinct from the transaction's as in the product, and the same on every
+    resend (a RETRY sends the identical request): a UUID derived from the workspace and transaction ids."""
+    digest = hashlib.sha256(f"request/{tx.workspace_id}/{tx.id}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def captured_rule(state: WorkspaceState, index: int | None) -> str:
+    """`actionInfo.capturedRule`: the matched rule itself as published (a JSON string, as Fireblocks sends
+    it); a policy given in Fireblocks' form yields Fireblocks' JSON, a native one its native table."""
+    if index is None or state.policy_source is None:
+        return ""
+    rules = policy_rules(state.policy_source)
+    if not 0 <= index < len(rules):
+        return ""
+    return json.dumps(rules[index], separators=(",", ":"), sort_keys=True, default=str)
+
+
 def callback_request(tx: Transaction, state: WorkspaceState, user: ApiUser) -> dict[str, Any]:
     """The `tx_sign_request` body (cosigner-protocol.md section 1.2) the node shows its handler."""
     src = AccountRef.parse(tx.source, "source")
@@ -520,10 +540,10 @@ def callback_request(tx: Transaction, state: WorkspaceState, user: ApiUser) -> d
     amount = float(tx.amount)
     amount_usd = float(tx.amount * Decimal(str(price))) if price is not None else None
     address_type = "ONE_TIME" if tx.destination_address == "one-time" else "WHITELISTED"
-    rule = "" if tx.rule is None else json.dumps({"index": tx.rule}, separators=(",", ":"))
+    rule = captured_rule(state, tx.rule)
     return {
         "txId": tx.id,
-        "requestId": tx.id,
+        "requestId": request_id(tx),
         "externalTxId": tx.external_id,
         "operation": tx.operation,
         "sourceType": _PEER_TYPES[src.kind],
@@ -539,6 +559,7 @@ def callback_request(tx: Transaction, state: WorkspaceState, user: ApiUser) -> d
         "destAddress": dst.id,
         "signerId": user.id,
         "note": tx.note,
+        "extraParameters": dict(tx.extra_parameters or {}),
         "players": [user.id],
         "destinations": [
             {

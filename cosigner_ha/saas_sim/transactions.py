@@ -109,6 +109,7 @@ class Transaction:
     rule: int | None = None
     action: str | None = None  # the matched rule's action: ALLOW | BLOCK | 2-TIER
     designated_signers: tuple[str, ...] = ()
+    extra_parameters: dict[str, Any] | None = None  # Fireblocks' extraParameters, as submitted
     approvals: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     attempts: list[Attempt] = dataclasses.field(default_factory=list)
     pending_signature_at: float | None = None

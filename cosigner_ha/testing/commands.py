@@ -27,8 +27,10 @@ from rich.table import Table
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.files import OutputPathError, check_outputs
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import explorer
+from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
 from cosigner_ha.testing.explorer import CHECKS, DEFAULT_SHRINK_BUDGET, Exploration, describe_fault
 
 EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
@@ -65,6 +67,20 @@ def register(subparsers: Any) -> None:
         help="what counts as breaking the scenario: every invariant and expectation (all, the default), "
         "or the safety invariants only (safety), so that a broken liveness expectation hides nothing",
     )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="dask",
+        help="where schedules are simulated: dask (in parallel, the default) or local (this process); "
+        "the same seed and budget find the same counterexample on either",
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local Dask cluster")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use a running Dask cluster")
+    p.add_argument(
+        "--all-failures",
+        action="store_true",
+        help="go on through the whole budget after the first failure and list each distinct one",
+    )
 
 
 class InputError(ValueError):
@@ -83,10 +99,7 @@ def _check(args: argparse.Namespace) -> Path:
     if not args.scenario.exists():
         raise InputError(f"{args.scenario}: no such scenario file")
     out: Path = args.out or Path(f"{args.scenario.stem}.counterexample.toml")
-    if not out.resolve().parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.resolve().parent} does not exist")
-    if out.resolve() == args.scenario.resolve():
-        raise InputError(f"--out {out}: would overwrite the scenario being explored")
+    check_outputs([("--out", out)], [args.scenario])
     return out
 
 
@@ -138,6 +151,14 @@ def _summary(console: Console, result: Exploration, path: Path | None, source: P
     table.add_row("added faults", added)
     table.add_row("breaks", "\n".join(f"{name}: {detail}" for name, detail in result.broken.items()))
     table.add_row("written to", str(path))
+    if result.distinct:
+        table.add_row(
+            "distinct failures",
+            "\n".join(
+                f"{', '.join(broken)}: {'; '.join(describe_fault(f) for f in extra) or 'no added fault'}"
+                for broken, extra in result.distinct
+            ),
+        )
     console.print(table)
     console.print(f"[bold red]Counterexample[/bold red] replays with: cosigner-ha run {path}")
 
@@ -147,7 +168,12 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         out = _check(args)
         scenario = load_scenario(args.scenario)
-        with _progress_bar(console, args.budget, args.shrink_budget) as update:
+        if args.workers is not None and (args.workers < 1 or args.engine != "dask"):
+            raise InputError(f"--workers must be at least 1 and needs --engine dask, got {args.workers}")
+        with (
+            _progress_bar(console, args.budget, args.shrink_budget) as update,
+            open_engine(args.engine, workers=args.workers, scheduler=args.scheduler) as engine,
+        ):
             result = explorer.explore(
                 scenario,
                 budget=args.budget,
@@ -156,9 +182,19 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 shrink_budget=args.shrink_budget,
                 on_progress=update,
                 check=args.check,
+                engine=engine,
+                collect=args.all_failures,
             )
         path = explorer.write_counterexample(result, out) if result.found else None
-    except (InputError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+    except (
+        InputError,
+        OutputPathError,
+        EngineError,
+        ScenarioError,
+        PolicyError,
+        WorldError,
+        SetupError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _summary(console, result, path, args.scenario)

@@ -13,11 +13,13 @@ the failure, which the explorer checks before it reports success.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import NoSuchExample
@@ -33,6 +35,7 @@ from cosigner_ha.cluster.scenario import (
     load_scenario,
     write_scenario,
 )
+from cosigner_ha.testing.engine import Engine
 from cosigner_ha.testing.strategies import FAILURE_ACTIONS, add_faults, fault_schedules
 
 #: Simulations the shrinker may spend after the first counterexample, unless told otherwise.
@@ -40,6 +43,9 @@ DEFAULT_SHRINK_BUDGET = 100
 #: What a search looks for: "all" (every invariant and the scenario's expectations) or "safety" (only the
 #: safety invariants, so that a liveness expectation the faults break anyway does not hide a safety breach).
 CHECKS = ("all", "safety")
+#: Schedules simulated per wave on an engine. A constant, not a multiple of the workers: which schedules a
+#: search simulates (and so what the shrinker may reuse) must not depend on the engine or its size.
+WAVE = 32
 
 
 class ExploreError(RuntimeError):
@@ -73,6 +79,8 @@ class Exploration:
     added: tuple[Fault, ...] = ()
     report: RunReport | None = None
     check: str = "all"
+    #: With `collect`: each distinct set of broken checks, with the first schedule (in search order) that broke it.
+    distinct: tuple[tuple[tuple[str, ...], tuple[Fault, ...]], ...] = ()
 
     @property
     def found(self) -> bool:
@@ -145,6 +153,8 @@ def explore(
     shrink_budget: int = DEFAULT_SHRINK_BUDGET,
     on_progress: Callable[[Progress], None] | None = None,
     check: str = "all",
+    engine: Engine | None = None,
+    collect: bool = False,
 ) -> Exploration:
     """Search up to `budget` fault schedules (at most `max_faults` faults each) for a failing run.
 
@@ -152,6 +162,10 @@ def explore(
     own seed, so the counterexample file replays as it was found. Shrinking spends at most
     `shrink_budget` further simulations; the counterexample is the simplest failing schedule seen.
     `check="safety"` counts only a broken safety invariant as a failure (see `CHECKS`).
+
+    With an `engine`, the search's schedules are simulated on it in parallel (the same counterexample as
+    without one, for the same seed and budget). `collect` goes on after the first failure through the whole
+    budget and lists each distinct set of broken checks with the first schedule that broke it.
     """
     if check not in CHECKS:
         raise ValueError(f"check must be one of {', '.join(CHECKS)}, got {check!r}")
@@ -162,9 +176,19 @@ def explore(
     search_seed = scenario.scenario.seed if seed is None else seed
     strategy = fault_schedules(scenario, max_faults=max_faults, actions=actions, grain=grain)
     started = time.perf_counter()
+    broken_by: dict[tuple[Fault, ...], tuple[str, ...]] = {}
     reports: dict[tuple[Fault, ...], RunReport] = {}
     state = {"examples": 0, "shrink_runs": 0}
     best: list[tuple[Fault, ...]] = []
+    search_settings = settings(
+        max_examples=budget,  # its first example is the empty schedule again, answered from the cache
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+    )
 
     def report_progress(phase: str) -> None:
         if on_progress is not None:
@@ -177,12 +201,29 @@ def explore(
                     state["shrink_runs"],
                     shrink_budget,
                     last,
-                    () if last is None else _broken(reports[last], check),
+                    () if last is None else broken_by[last],
                 )
             )
 
+    def seen(extra: tuple[Fault, ...], broken: tuple[str, ...], phase: str) -> None:
+        broken_by[extra] = broken
+        if broken and (not best or simplicity(extra) < simplicity(best[-1])):
+            best.append(extra)
+        report_progress(phase)
+
+    # Searching does not depend on the answers until the first failure (every answer before it is "no"),
+    # so the schedules Hypothesis will try are known in advance from the search seed alone: an engine
+    # evaluates them in parallel, in waves in search order, and the first failure in that order is the one
+    # a one-by-one search would find. Shrinking then runs here, from the same seed, with those answers.
+    if engine is not None:
+        for extra, broken in _evaluate_in_waves(
+            engine, scenario, _planned(strategy, search_settings, search_seed, budget), check, collect
+        ):
+            state["examples"] += 1
+            seen(extra, broken, "search")
+
     def fails(extra: tuple[Fault, ...]) -> bool:
-        known = reports.get(extra)
+        known = broken_by.get(extra)
         if known is None:
             phase = "shrink" if best else "search"
             if phase == "shrink":
@@ -193,29 +234,23 @@ def explore(
                 if state["examples"] >= budget:
                     return False  # the budget is spent (Hypothesis counts repeats the cache absorbed)
                 state["examples"] += 1
-            known = reports[extra] = run_scenario(add_faults(scenario, extra)).report
-            if _broken(known, check) and (not best or simplicity(extra) < simplicity(best[-1])):
-                best.append(extra)
-            report_progress(phase)
-        return bool(_broken(known, check))
+            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            seen(extra, _broken(report, check), phase)
+            known = broken_by[extra]
+        return bool(known)
 
     # The empty schedule first: a scenario that already fails needs no fault to break it.
     empty: tuple[Fault, ...] = ()
     found: tuple[Fault, ...] | None = empty if fails(empty) else None
     if found is None and budget > 1:
-        search_settings = settings(
-            max_examples=budget,  # its first example is the empty schedule again, answered from the cache
-            database=None,
-            deadline=None,
-            phases=(Phase.generate, Phase.shrink),
-            suppress_health_check=list(HealthCheck),
-            verbosity=Verbosity.quiet,
-            report_multiple_bugs=False,
-        )
         try:
             found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
         except NoSuchExample:
             found = None
+    distinct: dict[tuple[str, ...], tuple[Fault, ...]] = {}
+    for extra, broken in broken_by.items():
+        if broken and broken not in distinct:
+            distinct[broken] = extra
     outcome = Exploration(
         base=scenario,
         search_seed=search_seed,
@@ -224,10 +259,11 @@ def explore(
         shrink_runs=state["shrink_runs"],
         wall_seconds=time.perf_counter() - started,
         check=check,
+        distinct=tuple(distinct.items()) if collect else (),
     )
     if found is None:
         return outcome
-    report = reports[found]
+    report = reports.get(found) or run_scenario(add_faults(scenario, found)).report
     counterexample = add_faults(scenario, found)
     names = ", ".join(_broken(report, check))
     what = (
@@ -249,6 +285,49 @@ def explore(
         added=found,
         report=report,
     )
+
+
+def _planned(
+    strategy: Any, search_settings: settings, search_seed: int, budget: int
+) -> list[tuple[Fault, ...]]:
+    """The distinct schedules a search with this seed tries while every answer is "no", in its order."""
+    planned: dict[tuple[Fault, ...], None] = {(): None}
+
+    def record(extra: tuple[Fault, ...]) -> bool:
+        if len(planned) < budget:
+            planned.setdefault(extra, None)
+        return False
+
+    with contextlib.suppress(NoSuchExample):
+        find(strategy, record, settings=search_settings, random=random.Random(search_seed))
+    return list(planned)
+
+
+def broken_checks(
+    payload: tuple[Scenario, str], schedules: list[tuple[Fault, ...]]
+) -> list[tuple[tuple[Fault, ...], tuple[str, ...]]]:
+    """Each schedule added to the scenario, and what it breaks (on a worker, or here; module level for workers)."""
+    scenario, check = payload
+    return [(extra, _broken(run_scenario(add_faults(scenario, extra)).report, check)) for extra in schedules]
+
+
+def _evaluate_in_waves(
+    engine: Engine,
+    scenario: Scenario,
+    schedules: list[tuple[Fault, ...]],
+    check: str,
+    collect: bool,
+) -> Iterator[tuple[tuple[Fault, ...], tuple[str, ...]]]:
+    """Each schedule and what it breaks, in search order, simulated in waves of `WAVE`; no wave
+    after the one with the first failure, unless `collect`."""
+    for start in range(0, len(schedules), WAVE):
+        batch = schedules[start : start + WAVE]
+        answers: dict[tuple[Fault, ...], tuple[str, ...]] = {}
+        for result in engine.map_chunks(broken_checks, (scenario, check), [[extra] for extra in batch]):
+            answers.update(result)
+        yield from ((extra, answers[extra]) for extra in batch)
+        if not collect and any(answers.values()):
+            return
 
 
 def write_counterexample(exploration: Exploration, path: str | Path) -> Path:

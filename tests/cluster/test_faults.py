@@ -255,7 +255,7 @@ def test_callback_retry_delays_signing_until_the_handler_approves() -> None:
     during = {e.fields["tx"] for e in r.between("submitted", FROM + 1, TO - 1)}
     assert len(during) >= 10
     assert outcomes_by_submission(r, FROM + 1, TO - 1) == {"COMPLETED/None": len(during)}
-    retries = [e for e in r.of("callback_response", action="RETRY") if e.fields["request"] in during]
+    retries = [e for e in r.of("callback_response", action="RETRY") if e.fields["tx"] in during]
     assert retries and all(FROM <= r.at(e) < TO for e in retries)
     signed_at = {e.fields["tx"]: r.at(e) for e in r.of("signed")}
     assert all(signed_at[tx] >= TO for tx in during), "signed only once the handler stopped answering RETRY"

@@ -93,9 +93,9 @@ def test_the_latest_callback_fault_decides_and_the_earlier_one_resumes_when_it_e
     assert set(outcomes_by_submission(r, 8 * MINUTE + 1, 10 * MINUTE - 1)) == {"REJECTED/REJECTED_BY_USER"}
     later = outcomes_by_submission(r, 10 * MINUTE + 1, 15 * MINUTE - 1)
     assert set(later) == {"COMPLETED/None"}
-    retried = {e.fields["request"] for e in r.between("callback_response", 10 * MINUTE + 1, 15 * MINUTE)}
+    retried = {e.fields["tx"] for e in r.between("callback_response", 10 * MINUTE + 1, 15 * MINUTE)}
     assert retried and {
-        e.fields["action"] for e in r.of("callback_response") if e.fields["request"] in retried
+        e.fields["action"] for e in r.of("callback_response") if e.fields["tx"] in retried
     } >= {
         "RETRY",
         "APPROVE",

@@ -9,9 +9,9 @@ import anyio
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cosigner_ha.cluster.commands_node import Hardware, node_command
 from cosigner_ha.env import Environment
 from cosigner_ha.net import TcpNetwork
-from cosigner_ha.node.cli import Hardware, node_command
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig, Status
 from tests.net.conftest import tls_contexts

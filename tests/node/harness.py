@@ -9,11 +9,11 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from cosigner_ha.cluster.infra import EnclaveImage, Infrastructure, KeyPolicy
 from cosigner_ha.env import Environment, run_simulated
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import HandlerDirectory
 from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.infra import EnclaveImage, Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from tests.node.saas_double import SaasDouble
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.env import SIMULATION_EPOCH, SeededDrbg
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy, seal_to
-from cosigner_ha.node.infra import open_sealed as open_sealed
 from cosigner_ha.wire import EnclaveReport, decode_as
+from cosigner_ha.wire.sealing import seal as seal_to
 
 
 class Wall:

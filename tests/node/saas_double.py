@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import Environment
 from cosigner_ha.net import ConnectionClosed, FramedStream, Network
-from cosigner_ha.node.infra import seal_to
+from cosigner_ha.wire.sealing import seal as seal_to
 
 NEW_SET = [1, 2, 3]
 

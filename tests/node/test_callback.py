@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha.env import Environment, simulate
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, amount_usd
 from cosigner_ha.node.callback import (
     CallbackClient,
     CallbackDecision,
@@ -19,7 +20,6 @@ from cosigner_ha.node.callback import (
     InProcessHandler,
     check_settings,
 )
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler, amount_usd
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import generate_rsa_key, public_key_pem, thumbprint
 from tests.node.helpers import drbg, rsa_key, self_signed_certificate

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha.env import Environment
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.node.callback import CallbackClient, CallbackFailure
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import public_key_pem
 from tests.node.helpers import rsa_key, self_signed_certificate

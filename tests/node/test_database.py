@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cosigner_ha.cluster.infra import SimDisk
 from cosigner_ha.node.database import Database, Layout
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, DatabaseTampered, DiskFault, NonceError
-from cosigner_ha.node.infra import SimDisk
 from cosigner_ha.node.records import CallbackSettings, Secrets, UserRecord
 from cosigner_ha.node.storage import DiskBlobStore
 from tests.node.helpers import Wall, drbg
@@ -254,7 +254,7 @@ def test_the_nonce_journal_survives_a_torn_tail_and_refuses_a_tampered_record() 
 
 
 def test_bucket_journals_keep_one_object_per_record() -> None:
-    from cosigner_ha.node.infra import Bucket
+    from cosigner_ha.cluster.infra import Bucket
     from cosigner_ha.node.storage import BucketBlobStore
 
     store = BucketBlobStore(Bucket("b", roles=("r",)), "cosigner", role="r")

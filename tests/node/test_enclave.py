@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cosigner_ha.cluster.infra import EnclaveImage, ImageAuthority, KeyPolicy
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.enclave import CommunalEnclave, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import (
@@ -15,7 +16,6 @@ from cosigner_ha.node.errors import (
     InfraError,
     WrongHost,
 )
-from cosigner_ha.node.infra import EnclaveImage, ImageAuthority, KeyPolicy
 from cosigner_ha.node.records import Secrets
 from cosigner_ha.node.storage import DiskBlobStore
 from tests.node.helpers import AttestationDouble, Estate, drbg, estate, gcp_policy, nitro_policy

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from cosigner_ha.cluster.infra import SimDisk
 from cosigner_ha.env import Environment, simulate
-from cosigner_ha.node.infra import SimDisk
 from cosigner_ha.node.logs import NodeLog, format_line
 
 LINE = re.compile(

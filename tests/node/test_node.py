@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha import mpc
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.node.callback import CallbackPolicy, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.errors import AdminError, PairingError
 from cosigner_ha.node.node import NodeConfig
 from cosigner_ha.node.records import CallbackSettings

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cosigner_ha.cluster.infra import Bucket, SimDisk
 from cosigner_ha.node.errors import AccessDenied, BucketFault, DiskFault
-from cosigner_ha.node.infra import Bucket, SimDisk
 from cosigner_ha.node.storage import BucketBlobStore, DiskBlobStore, LocalDisk
 
 

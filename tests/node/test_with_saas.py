@@ -10,13 +10,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha import mpc
+from cosigner_ha.cluster.infra import Infrastructure, KeyPolicy
 from cosigner_ha.env import Environment, run_simulated
+from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.node.callback import HandlerDirectory, InProcessHandler
-from cosigner_ha.node.callback_handler import HandlerRules, ReferenceHandler
 from cosigner_ha.node.enclave import CommunalEnclave, GcpEnclave, SgxEnclave
 from cosigner_ha.node.errors import PairingError
-from cosigner_ha.node.infra import Infrastructure, KeyPolicy
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
 from tests.node.helpers import rsa_key

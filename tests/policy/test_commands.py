@@ -196,7 +196,7 @@ def test_eval_reads_the_transaction_from_a_file(
             "error: --tx, field 'source': 'vault:gone' is not an account of the workspace",
         ),
         (tx_json(initiator="ghost"), "error: --tx, field 'initiator': initiator 'ghost' is not a user"),
-        ("@/nonexistent/tx.json", "error: /nonexistent/tx.json: cannot read the file"),
+        ("@/nonexistent/tx.json", "error: /nonexistent/tx.json: cannot read the transaction file"),
     ],
 )
 def test_eval_bad_transaction_exits_2(

@@ -95,7 +95,9 @@ def test_unreadable_documents_name_the_file(
 
 
 def test_missing_file(tmp_path: Path, directory: Directory) -> None:
-    with pytest.raises(PolicyError, match=r"nope\.json: cannot read the file: No such file or directory"):
+    with pytest.raises(
+        PolicyError, match=r"nope\.json: cannot read the policy file: No such file or directory"
+    ):
         load_policy_file(tmp_path / "nope.json", directory)
 
 

@@ -20,7 +20,7 @@ from nacl.public import PrivateKey
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import Environment
 from cosigner_ha.net import ConnectionClosed, FramedStream, NetError, Network, SimNetwork
-from cosigner_ha.saas_sim.sealing import unseal
+from cosigner_ha.wire.sealing import unseal
 
 
 @dataclasses.dataclass(slots=True)

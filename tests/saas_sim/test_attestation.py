@@ -15,7 +15,7 @@ from cosigner_ha import wire
 from cosigner_ha.env import SeededDrbg
 from cosigner_ha.saas_sim.attestation import AttestationService
 from cosigner_ha.saas_sim.errors import AttestationFailed
-from cosigner_ha.saas_sim.sealing import SealError, seal, unseal
+from cosigner_ha.wire.sealing import SealError, seal, unseal
 
 VENDOR = Ed25519PrivateKey.from_private_bytes(b"\x07" * 32)
 GOOD = b"\x01" * 32

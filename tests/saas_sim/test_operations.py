@@ -13,7 +13,7 @@ from cosigner_ha import wire
 from cosigner_ha.env import Environment, simulate
 from cosigner_ha.net import LinkSpec, SimNetwork
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasError, Status
-from cosigner_ha.saas_sim.sealing import unseal
+from cosigner_ha.wire.sealing import unseal
 
 from .harness import SPEC, ready, running_world
 from .protocol_node import Behaviour, ProtocolNode

@@ -14,6 +14,7 @@ from cosigner_ha.cli import main
 from cosigner_ha.cluster.scenario import Expect, FaultAction, Scenario, load_scenario, write_scenario
 from cosigner_ha.env import Event
 from cosigner_ha.testing import commands
+from cosigner_ha.testing.engine import open_engine
 from cosigner_ha.testing.explorer import describe_fault, explore, write_counterexample
 from tests.testing.conftest import single_cosigner_path
 
@@ -144,7 +145,7 @@ def test_out_may_not_overwrite_the_explored_scenario(
     source = tmp_path / "s.toml"
     source.write_text(single_cosigner_path().read_text())
     code, _, err = _explore_cli(["explore", str(source), "--budget", "2", "--out", str(source)], capsys)
-    assert code == 2 and "would overwrite the scenario" in err
+    assert code == 2 and "would overwrite an input" in err
 
 
 # -- --check safety ------------------------------------------------------------------------------------
@@ -207,3 +208,43 @@ def test_every_run_checks_the_whole_registry(single_cosigner: Scenario) -> None:
     assert list(report.invariants) == list(INVARIANTS)
     assert {"signed_with_node_share", "attestation_gates_secrets"} <= set(SAFETY)
     assert set(SAFETY) | set(LIVENESS) == set(INVARIANTS) and not set(SAFETY) & set(LIVENESS)
+
+
+def test_every_engine_finds_the_same_counterexample_as_the_one_by_one_search(
+    single_cosigner: Scenario,
+) -> None:
+    alone = explore(single_cosigner, budget=4, seed=5, shrink_budget=4)
+    with open_engine("local") as local:
+        here = explore(single_cosigner, budget=4, seed=5, shrink_budget=4, engine=local)
+    with open_engine("dask", workers=2) as dask:
+        parallel = explore(single_cosigner, budget=4, seed=5, shrink_budget=4, engine=dask)
+    assert alone.found and here.found and parallel.found
+    assert alone.added == here.added == parallel.added
+    assert here.broken == parallel.broken == alone.broken
+    assert (here.examples, here.shrink_runs) == (parallel.examples, parallel.shrink_runs)
+
+
+def test_all_failures_goes_through_the_budget_and_lists_each_distinct_one(single_cosigner: Scenario) -> None:
+    with open_engine("local") as local:
+        first = explore(single_cosigner, budget=5, seed=5, shrink_budget=0, engine=local)
+        every = explore(single_cosigner, budget=5, seed=5, shrink_budget=0, engine=local, collect=True)
+    assert every.examples >= first.examples and every.examples == 5
+    assert every.distinct and first.distinct == ()
+    broken_sets = [broken for broken, _ in every.distinct]
+    assert len(broken_sets) == len(set(broken_sets))  # each distinct set of broken checks once
+    assert every.added == first.added  # the counterexample itself does not depend on going on
+
+
+def test_explore_on_dask_from_the_command_line_writes_the_same_file_as_local(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = []
+    for engine in ("local", "dask"):
+        out = tmp_path / f"{engine}.toml"
+        argv = ["explore", str(single_cosigner_path()), "--budget", "3", "--seed", "2", "--out", str(out)]
+        code, _, err = _explore_cli(
+            [*argv, "--engine", engine, "--all-failures", "--shrink-budget", "3"], capsys
+        )
+        assert (code, err) == (1, "")
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cosigner_ha.cluster.bundled import find_scenario, load
 from cosigner_ha.cluster.runner import RunResult, run_scenario
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
 from cosigner_ha.env import Event
@@ -80,6 +81,47 @@ def test_the_attestation_check_holds_on_a_real_tampered_image(single_cosigner: S
     assert any(e.kind == "fault" and e.fields["action"] == "attestation" for e in result.events)
     assert inv.attestation_gates_secrets(result.events).ok
     assert inv.signed_with_node_share(result.events).ok
+
+
+def test_a_standby_is_chosen_only_when_no_active_node_answered_available() -> None:
+    def round_(chosen: str, active_available: bool) -> list[Event]:
+        return [
+            Event(1.0, "probe_sent", {"tx": "t1", "probe": "p1", "cosigner": "c-active", "standby": False}),
+            Event(1.0, "probe_sent", {"tx": "t1", "probe": "p2", "cosigner": "c-standby", "standby": True}),
+            Event(
+                1.1,
+                "probe_answered",
+                {"tx": "t1", "probe": "p2", "cosigner": "c-standby", "available": True, "late": False},
+            ),
+            Event(
+                1.2,
+                "probe_answered",
+                {
+                    "tx": "t1",
+                    "probe": "p1",
+                    "cosigner": "c-active",
+                    "available": active_available,
+                    "late": False,
+                },
+            ),
+            Event(4.0, "probe_result", {"tx": "t1", "chosen": chosen}),
+        ]
+
+    wrong = inv.standby_only_when_no_active(round_("c-standby", True))
+    assert not wrong.ok and "c-standby" in wrong.detail and "c-active" in wrong.detail
+    assert inv.standby_only_when_no_active(round_("c-active", True)).ok
+    assert inv.standby_only_when_no_active(round_("c-standby", False)).ok  # the active one was not available
+    # An active answer of an earlier round does not excuse or condemn a later round.
+    later = [Event(5.0, "probe_result", {"tx": "t1", "chosen": "c-standby"})]
+    assert inv.standby_only_when_no_active(round_("c-active", True) + later).ok
+
+
+def test_the_standby_check_holds_on_the_bundled_active_active_passive_run() -> None:
+    result = run_scenario(load(find_scenario("active-active-passive")))
+    chosen = {e.fields.get("chosen") for e in result.events if e.kind == "probe_result"}
+    standby = {e.fields["cosigner"] for e in result.events if e.kind == "probe_sent" and e.fields["standby"]}
+    assert chosen & standby  # the region outage hands work to the standby
+    assert inv.standby_only_when_no_active(result.events).ok
 
 
 def test_liveness_checks_an_open_transaction_and_a_late_one(good: RunResult) -> None:

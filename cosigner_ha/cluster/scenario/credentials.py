@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cosigner_ha.inputs import InputFileError, read_bytes
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ApiPublicKey:
@@ -25,9 +27,11 @@ def read_public_key(base_dir: Path, written: str) -> ApiPublicKey | str:
     """The key, or the problem (for the loader to report at `public_key`)."""
     path = (base_dir / written).resolve()
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"cannot read {written!r} (resolved to {path}): {exc.strerror or exc}; expected a PEM public key or CSR"
+        data = read_bytes(path, what="key file")
+    except InputFileError as exc:
+        return (
+            f"cannot read {written!r} (resolved to {path}): {exc.message}; expected a PEM public key or CSR"
+        )
     try:
         if b"CERTIFICATE REQUEST" in data:
             key: object = x509.load_pem_x509_csr(data).public_key()

@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from cosigner_ha.cluster.scenario.durations import format_duration, format_rate
+from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.cluster.scenario.model import (
     AsgiCallback,
     Callback,
@@ -121,7 +122,7 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
         ]
     out["nodes"] = [_node(n, full) for n in scenario.nodes]
     if scenario.callbacks or full:
-        out["callbacks"] = {c.name: _callback(c, full) for c in scenario.callbacks}
+        out["callbacks"] = {c.name: _callback(c, full, for_hash) for c in scenario.callbacks}
     if scenario.policy is not None:
         out["policy"] = _policy(scenario.policy, for_hash)
     if scenario.workloads or full:
@@ -173,11 +174,22 @@ def _node(node: Node, full: bool) -> dict[str, Any]:
     return dict(out)
 
 
-def _callback(callback: Callback, full: bool) -> dict[str, Any]:
+def _callback(callback: Callback, full: bool, for_hash: bool) -> dict[str, Any]:
     out = _Out(full)
+    if not isinstance(callback, UrlCallback) and callback.site is not None:
+        out.put("site", callback.site)
     if isinstance(callback, PythonCallback | AsgiCallback):
         out.put("python" if isinstance(callback, PythonCallback) else "asgi", callback.target)
         out.put("latency", _d(callback.latency), _d(0.0))
+        if callback.jitter:  # only when given: scenario hashes from before jitter applied here stay put
+            out.put("jitter", _d(callback.jitter))
+        if callback.path is not None and not for_hash:  # the hash covers what runs, not where it sits
+            out.put("path", str(callback.path))
+        if isinstance(callback, AsgiCallback):
+            if callback.public_key is not None:
+                out.put("public_key", callback.public_key.pem if for_hash else str(callback.public_key.path))
+            if callback.loop != "asyncio":
+                out.put("loop", callback.loop)
     elif isinstance(callback, UrlCallback):
         out.put("url", callback.url)
     else:
@@ -221,6 +233,8 @@ def _workload(w: Workload, full: bool) -> dict[str, Any]:
     out.put("destination", w.destination)
     implied = "one-time" if w.destination.startswith("one-time:") else "whitelisted"
     out.put("destination_address", w.destination_address.value, implied)
+    if w.extra_parameters is not None:
+        out.put("extra_parameters", thaw(w.extra_parameters))
     return dict(out)
 
 

@@ -38,6 +38,7 @@ WORKLOAD_KEYS = (
     "stop",
     "at",
     "count",
+    "extra_parameters",
 )
 #: Which target keys each fault action takes; exactly one of them must be given (none for `policy`).
 FAULT_TARGETS: dict[FaultAction, tuple[str, ...]] = {

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cosigner_ha import inputs
 from cosigner_ha.cluster.scenario.errors import Problem, ScenarioError
 from cosigner_ha.cluster.scenario.keys import (
     SECTIONS,
@@ -45,22 +46,11 @@ from cosigner_ha.cluster.scenario.reading import (
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and check a scenario file; relative paths in it are taken from the file's folder."""
     file = Path(path)
-    origin = str(path)
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(
-            [Problem(origin, "", f"cannot read the scenario file: {exc.strerror or exc}")]
-        ) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ScenarioError(
-            [Problem(origin, "", "expected UTF-8 text (TOML files are UTF-8)", line, column)]
-        ) from None
-    return load_scenario_text(text, origin, base_dir=file.parent)
+        text = inputs.read_text(file, "scenario file")
+    except inputs.InputFileError as exc:
+        raise ScenarioError([Problem(exc.origin, "", exc.message, exc.line, exc.column)]) from None
+    return load_scenario_text(text, str(path), base_dir=file.parent)
 
 
 def load_scenario_text(
@@ -68,7 +58,9 @@ def load_scenario_text(
 ) -> Scenario:
     """Check scenario text; `origin` names it in messages, `base_dir` anchors relative paths (default: cwd)."""
     try:
-        data = tomllib.loads(text)
+        data = inputs.parse_toml(text.removeprefix("\ufeff"), origin)
+    except inputs.InputFileError as exc:
+        raise ScenarioError([Problem(origin, "", exc.message, exc.line, exc.column)]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         if match := TOML_POSITION.match(message):

@@ -45,6 +45,7 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS
 from cosigner_ha.cluster.scenario.rules import check_rule
+from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.policy.directory import Directory
 from cosigner_ha.policy.errors import PolicyError
 from cosigner_ha.policy.jsondoc import loads_strict
@@ -107,11 +108,11 @@ class TrafficReader(LoaderBase):
             return None
         path = (self.base_dir / written).resolve()
         try:
-            data = path.read_bytes()
-        except OSError as exc:
+            data = read_bytes(path, what="policy file")
+        except InputFileError as exc:
             t.error(
                 "fireblocks_json",
-                f"cannot read {written!r} (resolved to {path}): {exc.strerror or exc}; expected a readable JSON file",
+                f"cannot read {written!r} (resolved to {path}): {exc.message}; expected a readable JSON file",
             )
             return None
         try:
@@ -201,6 +202,8 @@ class TrafficReader(LoaderBase):
                         )
             else:
                 t.error("", 'expected an arrival form: rate = "2/min" (Poisson), or at = "1h" with count = 1')
+            extra = t.table("extra_parameters")
+            extra_parameters = None if extra is None else freeze(dict(extra.data))
             t.finish(WORKLOAD_KEYS, context="a [[workload]]")
             if self.clean_since(mark):
                 assert name and initiator and asset and source and destination and address and operation
@@ -221,6 +224,7 @@ class TrafficReader(LoaderBase):
                         stop=stop,
                         at=at,
                         count=count,
+                        extra_parameters=extra_parameters,
                     )
                 )
         return out

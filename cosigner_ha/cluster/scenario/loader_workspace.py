@@ -38,6 +38,7 @@ from cosigner_ha.cluster.scenario.reading import (
     IDENT_PATTERN,
     NAME,
     Conv,
+    Invalid,
     Table,
     array,
     choice,
@@ -46,6 +47,13 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 from cosigner_ha.cluster.scenario.refs import ACCOUNT_KINDS
 from cosigner_ha.policy.vocabulary import API_USER_NAME_MAX
+
+
+def _loop(value: object) -> str:
+    if value not in ("asyncio", "trio"):
+        raise Invalid("one of asyncio, trio")
+    return str(value)
+
 
 ID: Conv[str] = Conv("an id (a non-empty string, such as a Fireblocks UUID)", nonempty_string)
 
@@ -144,21 +152,14 @@ class WorkspaceReader(LoaderBase):
         if len(kinds) > 1:
             t.error(kinds[1], f"expected at most one of python, asgi and url; {kinds[0]} is already given")
             return None
-        target_conv = Conv('a "module.path:attribute" reference', target_reference)
         if kinds == ["python"] or kinds == ["asgi"]:
-            kind = kinds[0]
-            target = t.require(kind, target_conv)
-            latency = t.get("latency", DURATION, 0.0)
-            t.finish((kind, "latency"), context=f"a {kind} callback")
-            if not self.clean_since(mark) or target is None or latency is None:
-                return None
-            cls = PythonCallback if kind == "python" else AsgiCallback
-            return cls(name=name, target=target, latency=latency)
+            return self.code_callback(name, t, kinds[0], mark)
         if kinds == ["url"]:
             url = t.require("url", Conv("an https:// URL", https_url))
             t.finish(("url",), context="a url callback (runtime mode only)")
             return UrlCallback(name=name, url=url) if self.clean_since(mark) and url is not None else None
         d = ScriptedCallback(name)
+        site = t.get("site", SITE, None)
         latency = t.get("latency", DURATION, d.latency)
         jitter = t.get("jitter", DURATION, d.jitter)
         if t.data.get("action") == "IGNORE":
@@ -184,6 +185,7 @@ class WorkspaceReader(LoaderBase):
                 "python",
                 "asgi",
                 "url",
+                "site",
             ),
             context=f"[callbacks.{name}]",
         )
@@ -198,6 +200,7 @@ class WorkspaceReader(LoaderBase):
             action=action,
             reject_above_usd=reject_above,
             retry_first_n=retry_first_n,
+            site=site,
             timeout_first_n=timeout_first_n,
         )
 
@@ -293,6 +296,53 @@ class WorkspaceReader(LoaderBase):
                     )
                 )
         return out
+
+    def code_callback(self, name: str, t: Table, kind: str, mark: int) -> Callback | None:
+        """A `python` or `asgi` handler: the user's own code, imported from `path` when given."""
+        target = t.require(kind, Conv('a "module.path:attribute" reference', target_reference))
+        latency = t.get("latency", DURATION, 0.0)
+        jitter = t.get("jitter", DURATION, 0.0)
+        folder = t.get("path", Conv("a folder to import the handler from", nonempty_string), None)
+        path = None
+        if folder is not None:
+            path = (self.base_dir / folder).resolve()
+            if not path.is_dir():
+                t.error(
+                    "path", f"{folder!r} (resolved to {path}) is not a folder; expected where {target} lives"
+                )
+        site = t.get("site", SITE, None)
+        keys: tuple[str, ...] = (kind, "latency", "jitter", "path", "site")
+        key: ApiPublicKey | None = None
+        loop: str | None = "asyncio"
+        if kind == "asgi":
+            keys += ("public_key", "loop")
+            loop = t.get("loop", Conv("one of asyncio, trio", _loop), "asyncio")
+            written = t.get(
+                "public_key", Conv("a path to the handler's PEM public key", nonempty_string), None
+            )
+            if written is not None:
+                read = read_public_key(self.base_dir, written)
+                if isinstance(read, str):
+                    t.error("public_key", read)
+                else:
+                    key = read
+        t.finish(keys, context=f"a {kind} callback")
+        if not self.clean_since(mark) or target is None or latency is None or jitter is None or loop is None:
+            return None
+        if kind == "python":
+            return PythonCallback(
+                name=name, target=target, latency=latency, jitter=jitter, path=path, site=site
+            )
+        return AsgiCallback(
+            name=name,
+            target=target,
+            latency=latency,
+            jitter=jitter,
+            path=path,
+            public_key=key,
+            loop=loop,
+            site=site,
+        )
 
     def rest_credentials(self, t: Table, seen: dict[str, str]) -> tuple[str | None, ApiPublicKey | None]:
         """`api_key` and `public_key` (given together), for the REST API (docs/rest-api.md)."""

@@ -230,24 +230,38 @@ class ScriptedCallback:
     reject_above_usd: float | None = None
     retry_first_n: int = 0  # answer RETRY to the first n attempts of each request
     timeout_first_n: int = 0  # never answer the first n attempts of each request
+    site: str | None = None  # where it runs: an outage of a site above it takes it down
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PythonCallback:
-    """A callable `request dict -> response dict`, given as "module:function"."""
+    """A callable `request dict -> response dict`, given as "module:function", imported from `path` (a
+    folder, resolved against the scenario file's) when given; `public_key` is not used (no JWT)."""
 
     name: str
     target: str
     latency: float = 0.0
+    jitter: float = 0.0  # extra latency drawn uniformly in [0, jitter] from the seed
+    path: Path | None = None
+    site: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class AsgiCallback:
-    """An ASGI app served in-process, given as "module:app"; JWT authentication as in production."""
+    """An ASGI app served in-process, given as "module:app"; JWT authentication as in production.
+
+    `public_key`: the handler's RSA public key the nodes verify its answers with (the handler signs with
+    its own private key). `loop`: "asyncio" (its own event loop for the whole run, lifespan included) or
+    "trio" (served on the simulation's loop, for trio-native apps)."""
 
     name: str
     target: str
     latency: float = 0.0
+    jitter: float = 0.0
+    path: Path | None = None
+    public_key: ApiPublicKey | None = None
+    loop: str = "asyncio"
+    site: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -307,6 +321,8 @@ class Workload:
     stop: float | None = None  # None: until the end of the run
     at: float | None = None
     count: int = 1
+    #: Fireblocks' `extraParameters`, passed through to the handler's `tx_sign_request` as given
+    extra_parameters: FrozenDict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -26,8 +26,6 @@ from cosigner_ha.saas_sim.workspace import ApiUser, Workspace
 PREFIX = "/v1"
 #: Fireblocks keeps an idempotency key 24 hours.
 IDEMPOTENCY_TTL = 24 * 3600.0
-#: Roles that may change policy and co-signers (the Co-signers API: Admin or Non-Signing Admin).
-ADMIN_ROLES = (Role.ADMIN, Role.NON_SIGNING_ADMIN)
 
 
 @dataclasses.dataclass

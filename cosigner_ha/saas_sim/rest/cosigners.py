@@ -12,11 +12,12 @@ from typing import Any
 
 from starlette.responses import Response
 
+from cosigner_ha.policy.vocabulary import DELEGATE_ADMIN_ROLES
 from cosigner_ha.saas_sim.errors import SaasError
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind
 from cosigner_ha.saas_sim.registry import Cosigner
 from cosigner_ha.saas_sim.rest import errors
-from cosigner_ha.saas_sim.rest.app import ADMIN_ROLES, Call, RestApi, json_response
+from cosigner_ha.saas_sim.rest.app import Call, RestApi, json_response
 from cosigner_ha.saas_sim.workspace import ApiUser
 
 #: The request types the status endpoint reports (the SDK's `Status.type`).
@@ -221,12 +222,12 @@ K = "/cosigners/{cosignerId}/api_keys/{apiKeyId}"
 ROUTES = [
     ("GET", "/cosigners", listing, None, ""),
     ("GET", "/cosigners/{cosignerId}", get, None, ""),
-    ("PATCH", "/cosigners/{cosignerId}", rename, ADMIN_ROLES, "renaming a co-signer"),
+    ("PATCH", "/cosigners/{cosignerId}", rename, DELEGATE_ADMIN_ROLES, "renaming a co-signer"),
     ("GET", "/cosigners/{cosignerId}/api_keys", api_keys, None, ""),
     ("GET", K, api_key, None, ""),
-    ("PUT", K, pair, ADMIN_ROLES, "pairing an API key"),
-    ("PATCH", K, update_handler, ADMIN_ROLES, "updating a callback handler"),
-    ("DELETE", K, unpair, ADMIN_ROLES, "unpairing an API key"),
+    ("PUT", K, pair, DELEGATE_ADMIN_ROLES, "pairing an API key"),
+    ("PATCH", K, update_handler, DELEGATE_ADMIN_ROLES, "updating a callback handler"),
+    ("DELETE", K, unpair, DELEGATE_ADMIN_ROLES, "unpairing an API key"),
     ("GET", K + "/{requestId}", request_status, None, ""),
-    ("GET", "/management/api_users", api_users, ADMIN_ROLES, "listing API users"),
+    ("GET", "/management/api_users", api_users, DELEGATE_ADMIN_ROLES, "listing API users"),
 ]

@@ -16,8 +16,9 @@ from starlette.responses import Response
 
 from cosigner_ha import policy
 from cosigner_ha.policy.model import PeerPattern
+from cosigner_ha.policy.vocabulary import DELEGATE_ADMIN_ROLES
 from cosigner_ha.saas_sim.rest import errors
-from cosigner_ha.saas_sim.rest.app import ADMIN_ROLES, Call, RestApi, json_response
+from cosigner_ha.saas_sim.rest.app import Call, RestApi, json_response
 from cosigner_ha.saas_sim.saas import directory_of
 
 _ADDRESS_TYPES = {"whitelisted": "WHITELISTED", "one-time": "ONE_TIME", None: "*"}
@@ -189,5 +190,5 @@ async def publish(call: Call) -> Response:
 
 ROUTES = [
     ("GET", "/tap/active_policy", active, None, ""),
-    ("POST", "/tap/publish", publish, ADMIN_ROLES, "publishing a policy"),
+    ("POST", "/tap/publish", publish, DELEGATE_ADMIN_ROLES, "publishing a policy"),
 ]

@@ -3,7 +3,8 @@
 A PyNaCl `Box` between a fresh ephemeral key and the recipient, with the ephemeral key and the nonce drawn
 from the caller's randomness (the environment's DRBG in simulation), not `SealedBox`, which draws OS
 randomness and would break replay. The recipient opens it with `Box(own_private, ephemeral_public)`.
-Resharing contributions (`PairCompleted.contributions`) and the SGX database key use this format.
+Node and SaaS both speak it: resharing contributions (`PairCompleted.contributions`), the SGX database key
+from the attestation service, and the data keys a KMS releases to an attested enclave.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests marked `slow` (full-length runs of the bundled scenarios) run only when asked for: `pytest -m slow`
+"""Tests marked `slow` (full-length runs of the bundled scenarios, long explorations) run only when asked for: `pytest -m slow`
 (or any marker expression naming `slow`), or with COSIGNER_HA_SLOW=1 in the environment. The default
 suite runs their shortened versions, so `make test` stays within its time."""
 

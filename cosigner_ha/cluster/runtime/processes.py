@@ -1,0 +1,142 @@
+"""The runtime's child processes: each in its own process group (session), so a signal reaches it and
+whatever it started, and `close` leaves nothing behind (SIGTERM, then SIGKILL, then reaped)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from cosigner_ha.cluster.runtime.trace_merge import Exit
+
+#: How every child runs the product: the same interpreter, the same package.
+COMMAND = (sys.executable, "-m", "cosigner_ha.cli")
+#: Lines of a dead process's log shown in its report.
+LOG_TAIL = 20
+
+
+class ProcessFailed(RuntimeError):
+    """A child that exited when it should not have; the message carries its status and its log's tail."""
+
+
+@dataclasses.dataclass
+class Child:
+    name: str
+    role: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def tail(self, lines: int = LOG_TAIL) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def failure(self) -> ProcessFailed:
+        status = self.popen.returncode
+        how = f"signal {-status}" if status is not None and status < 0 else f"status {status}"
+        return ProcessFailed(
+            f"{self.role} {self.name} (pid {self.pid}) exited with {how}; log:\n{self.tail()}"
+        )
+
+
+class ProcessGroup:
+    """Children started with `start`, commands run to completion with `run`; `close` ends them all."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.children: dict[str, Child] = {}
+        #: Every child seen to end (status, or None when it could not be reaped), for the merged trace.
+        self.exits: list[Exit] = []
+        self._noted: set[int] = set()
+
+    def _note_exit(self, child: Child) -> None:
+        if child.popen.returncode is not None and child.pid not in self._noted:
+            self._noted.add(child.pid)
+            self.exits.append(Exit(child.name, child.pid, child.popen.returncode, time.time()))
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self, name: str, role: str, *argv: str) -> Child:
+        """Start `name` (again, after it died: a restart on the same files)."""
+        previous = self.children.get(name)
+        if previous is not None:
+            previous.popen.poll()
+            self._note_exit(previous)
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                [*COMMAND, *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        child = Child(name, role, popen, log)
+        self.children[name] = child
+        return child
+
+    def run(self, name: str, *argv: str, timeout: float = 120) -> str:
+        """A command to completion in its own group; its output, or `ProcessFailed` with its log."""
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            popen = subprocess.Popen(
+                [*COMMAND, *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill(popen)
+                raise ProcessFailed(f"{name}: no answer within {timeout:g} s; log:\n{_tail(log)}") from None
+            finally:
+                _kill(popen)
+        if popen.returncode != 0:
+            raise Child(name, "command", popen, log).failure()
+        return log.read_text(errors="replace")
+
+    def check(self) -> None:
+        """`ProcessFailed` for the first child that died."""
+        for child in self.children.values():
+            if child.popen.poll() is not None:
+                self._note_exit(child)
+                raise child.failure()
+
+    def close(self, grace: float = 5.0) -> None:
+        for child in self.children.values():
+            _signal(child.popen, signal.SIGTERM)
+            _signal(child.popen, signal.SIGCONT)  # a paused child must run to see SIGTERM
+        deadline = time.monotonic() + grace
+        for child in self.children.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for child in self.children.values():
+            _kill(child.popen)
+            self._note_exit(child)
+
+
+def _signal(popen: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signum)
+
+
+def _kill(popen: subprocess.Popen[bytes]) -> None:
+    _signal(popen, signal.SIGKILL)
+    popen.wait()
+
+
+def _tail(log: Path) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:])

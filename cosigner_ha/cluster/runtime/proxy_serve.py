@@ -1,0 +1,137 @@
+"""`cosigner-ha proxy serve`: one link's `FaultProxy` as a process, with an HTTP control API, so a launcher
+applies partition, latency, loss and clogging to a link of a running cluster in real time.
+
+    POST /partition   POST /heal   POST /clog   POST /unclog
+    POST /latency {"seconds": s}   POST /loss {"probability": p}   GET /health
+
+Once both listeners are bound it writes `--ready FILE` (`pid`, `listen` HOST:PORT, `control` URL).
+A bad value is a 400 naming the field; a port in use or an unreadable target, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
+from cosigner_ha.net.proxy import FaultProxy
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def register(subparsers: Any) -> None:
+    proxy = subparsers.add_parser("proxy", help="a fault-injecting TCP proxy for one link (runtime)")
+    sub = proxy.add_subparsers(dest="proxy_command", required=True)
+    p = sub.add_parser("serve", help="forward --listen to --target; faults through the control API")
+    p.add_argument("--target", required=True, metavar="HOST:PORT", help="where connections go")
+    p.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT")
+    p.add_argument("--control", default="127.0.0.1:0", metavar="HOST:PORT")
+    p.add_argument("--ready", type=Path, required=True, metavar="FILE", help="written once listening")
+    p.add_argument("--loop", choices=LOOPS, default="trio")
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{what} {text!r}: expected HOST:PORT, such as 127.0.0.1:8443")
+    return host, int(port)
+
+
+def control_app(proxy: FaultProxy) -> Starlette:
+    def action(do: Callable[[], None]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            do()
+            return JSONResponse({"ok": True})
+
+        return endpoint
+
+    def valued(field: str, do: Callable[[float], None]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                body = json.loads(await request.body() or b"{}")
+                value = body[field] if isinstance(body, dict) else None
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"expected a number, got {value!r}")
+                do(float(value))
+            except (ValueError, KeyError) as exc:
+                return JSONResponse({"error": "BAD_REQUEST", "message": f"body.{field}: {exc}"}, 400)
+            return JSONResponse({"ok": True})
+
+        return endpoint
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "connections": proxy.connection_count})
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/partition", action(proxy.partition), methods=["POST"]),
+            Route("/heal", action(proxy.heal), methods=["POST"]),
+            Route("/clog", action(proxy.clog), methods=["POST"]),
+            Route("/unclog", action(proxy.unclog), methods=["POST"]),
+            Route("/latency", valued("seconds", proxy.set_latency), methods=["POST"]),
+            Route("/loss", valued("probability", proxy.set_loss), methods=["POST"]),
+        ]
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    target_host, target_port = _host_port(args.target, "--target")
+    listen_host, listen_port = _host_port(args.listen, "--listen")
+    proxy = FaultProxy(target_host, target_port, listen_host=listen_host, listen_port=listen_port)
+    stop, stopped = anyio.Event(), anyio.Event()
+
+    async def control(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
+        try:
+            await serve_http(control_app(proxy), args.control, stop, task_status=task_status)
+        finally:
+            stopped.set()
+
+    async with anyio.create_task_group() as tasks:
+        port = await tasks.start(proxy.serve)
+        urls = await tasks.start(control)
+        ready = {"pid": os.getpid(), "listen": f"{listen_host}:{port}", "control": urls[0]}
+        tmp = args.ready.with_name(args.ready.name + ".tmp")
+        tmp.write_text(json.dumps(ready) + "\n")
+        tmp.replace(args.ready)
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+        stop.set()
+        await stopped.wait()
+        tasks.cancel_scope.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        anyio.run(serve, args, backend=args.loop)
+    except BaseException as exc:
+        found = _first(exc)
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _first(exc: BaseException) -> BaseException | None:
+    if isinstance(exc, ValueError | OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _first(inner)) is not None:
+                return found
+    return None

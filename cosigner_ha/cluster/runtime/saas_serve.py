@@ -1,0 +1,217 @@
+"""`cosigner-ha saas serve`: the SaaS simulator as its own process.
+
+The node gateway listens over TLS (the nodes pin its certificate); the control API (`control_api`) listens
+over plain HTTP on loopback for the launcher. The process writes its events as JSON Lines to
+`STATE/trace.jsonl` (real clock) and, once both listeners are bound, `STATE/ready.json` with their
+addresses and its pid, so a launcher that asked for port 0 learns the ports. The cloud co-signers live in
+this process, as at Fireblocks. Exit 2: a missing or unreadable certificate, a port in use, a bad scenario.
+
+Limit: the SaaS's state (workspaces, pairings, the cloud shares, transactions) lives in memory; a restart
+of this process starts empty (the trace in STATE is appended to, not replaced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import ssl
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import sniffio
+
+from cosigner_ha.cluster.runtime.control_api import ControlApi
+from cosigner_ha.cluster.runtime.trace_merge import record_started
+from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.world import WorldError, saas_config
+from cosigner_ha.env import Environment
+from cosigner_ha.net import AddressInUse, TcpNetwork
+from cosigner_ha.policy import PolicyError
+from cosigner_ha.saas_sim import Saas, SaasConfig
+from cosigner_ha.saas_sim.errors import SaasError
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+READY_FILE = "ready.json"
+TRACE_FILE = "trace.jsonl"
+LOOPS = ("trio", "asyncio")
+
+
+def register(subparsers: Any) -> None:
+    saas = subparsers.add_parser("saas", help="the SaaS simulator as a process (runtime)")
+    sub = saas.add_subparsers(dest="saas_command", required=True)
+    p = sub.add_parser("serve", help="serve the node gateway over TLS and the control API over HTTP")
+    p.add_argument("--state", type=Path, required=True, metavar="DIR", help="trace and ready file go here")
+    p.add_argument("--cert", type=Path, required=True, help="the gateway's TLS certificate (PEM)")
+    p.add_argument("--key", type=Path, required=True, help="the gateway's TLS private key (PEM)")
+    p.add_argument("--gateway", default="127.0.0.1:0", metavar="HOST:PORT", help="node gateway (TLS)")
+    p.add_argument("--control", default="127.0.0.1:0", metavar="HOST:PORT", help="control API (HTTP)")
+    p.add_argument("--scenario", type=Path, help="set up this scenario's workspace and SaaS settings")
+    p.add_argument(
+        "--vendor-key", help="the attestation vendor's public key (hex), as `node hardware` prints"
+    )
+    p.add_argument(
+        "--measurement",
+        action="append",
+        default=[],
+        help="an expected enclave measurement (hex), as `node hardware` prints; repeatable",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="divide the SaaS's durations (long poll, probe window, timeouts, approval latencies) by N",
+    )
+    p.add_argument("--loop", choices=LOOPS, default="trio", help="the event loop (default trio)")
+
+
+#: Durations a time scale leaves alone: token lifetimes are JWT claims in whole wall-clock seconds.
+UNSCALED = ("pairing_token_ttl", "access_token_ttl")
+
+
+def scaled(config: SaasConfig, scale: float) -> SaasConfig:
+    """Every duration of `config` divided by `scale` (token lifetimes excepted), so a drill runs faster."""
+    changes = {
+        f.name: getattr(config, f.name) / scale
+        for f in dataclasses.fields(config)
+        if f.type in ("float", float) and f.name not in UNSCALED
+    }
+    return dataclasses.replace(config, **changes)
+
+
+def _hex(text: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(
+            f"{what} {text!r}: expected hex digits, as `cosigner-ha node hardware` prints"
+        ) from None
+
+
+def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
+    """The gateway's TLS context; a missing or mismatched file is a `ValueError` naming it."""
+    for path, what in ((cert, "--cert"), (key, "--key")):
+        if not path.is_file():
+            raise ValueError(f"{what} {path}: no such file")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ValueError(f"--cert {cert} / --key {key}: not a PEM certificate and its key ({exc})") from None
+    return context
+
+
+async def serve_http(
+    app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+) -> None:
+    """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
+    bound URLs. Stopping goes through hypercorn's shutdown trigger: its asyncio server does not survive
+    being cancelled."""
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [bind]
+    config.accesslog = None
+    config.errorlog = None
+    if sniffio.current_async_library() == "trio":
+        from hypercorn.trio import serve as trio_serve
+
+        await trio_serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
+        return
+    import socket
+
+    from hypercorn.asyncio import serve as asyncio_serve
+
+    # hypercorn's asyncio serve reports nothing: bind the socket here and hand it over by descriptor
+    host, _, port = bind.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(port)))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    config.bind = [f"fd://{sock.fileno()}"]
+    task_status.started([f"http://{host}:{sock.getsockname()[1]}"])
+    await asyncio_serve(app, config, shutdown_trigger=stop.wait)
+
+
+async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+    """Run until SIGINT/SIGTERM (or cancelled)."""
+    tls = server_tls(args.cert, args.key)
+    scenario = load_scenario(args.scenario) if args.scenario is not None else None
+    if not args.time_scale > 0:
+        raise ValueError(f"--time-scale {args.time_scale}: expected a number above 0")
+    config = scaled(saas_config(scenario) if scenario is not None else SaasConfig(), args.time_scale)
+    vendor = _hex(args.vendor_key, "--vendor-key") if args.vendor_key else None
+    measurements = [_hex(m, "--measurement") for m in args.measurement]
+    state: Path = args.state
+    state.mkdir(parents=True, exist_ok=True)
+    (state / READY_FILE).unlink(missing_ok=True)
+    with (state / TRACE_FILE).open("a", buffering=1) as sink:
+        env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink)
+        record_started(env, "saas", "saas")
+        saas = Saas(
+            env.child("saas"),
+            network=TcpNetwork(ssl_context_server=tls),
+            address=args.gateway,
+            config=config,
+            vendor_key=vendor,
+            expected_measurements=measurements,
+        )
+        control = ControlApi(saas, time_scale=args.time_scale)
+        async with anyio.create_task_group() as tasks:
+            gateway = await tasks.start(saas.run)
+            if args.scenario is not None:
+                control.setup_from_scenario(args.scenario)
+            stop, stopped = anyio.Event(), anyio.Event()
+
+            async def control_api(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
+                try:
+                    await serve_http(control.app(), args.control, stop, task_status=task_status)
+                finally:
+                    stopped.set()
+
+            urls = await tasks.start(control_api)
+            ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0]}
+            tmp = state / (READY_FILE + ".tmp")
+            tmp.write_text(json.dumps(ready) + "\n")
+            tmp.replace(state / READY_FILE)
+            print(f"saas ready: gateway {gateway} (TLS), control {urls[0]}", flush=True)
+            task_status.started(ready)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
+            stop.set()
+            await stopped.wait()
+            tasks.cancel_scope.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        anyio.run(serve, args, backend=args.loop)
+    except BaseException as exc:  # task groups wrap what their tasks raise
+        found = _find(
+            exc, (AddressInUse, ValueError, OSError, ScenarioError, WorldError, PolicyError, SaasError)
+        )
+        if found is not None:
+            print(f"error: {found}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if _find(exc, (KeyboardInterrupt,)) is not None:
+            return EXIT_INTERRUPTED
+        raise
+    return EXIT_OK
+
+
+def _find(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    if isinstance(exc, kinds):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _find(inner, kinds)) is not None:
+                return found
+    return None

@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM end a run with one line, exit 130 / 143, no traceback, no output and no temporary file."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND = [sys.executable, "-m", "cosigner_ha.cli"]
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "name"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_an_interrupted_run_leaves_nothing_and_says_so(
+    sig: signal.Signals, code: int, name: str, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [
+            *COMMAND,
+            "run",
+            "active-active-passive",
+            "--trace",
+            "t.jsonl",
+            "--json",
+            "r.json",
+            "--html",
+            "r.html",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background job ignores Ctrl-C
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(tmp_path.iterdir()) and time.monotonic() < deadline:  # the trace's temporary file
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert f"interrupted by {name}: cosigner-ha run stopped" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no trace, report, page or temporary file
