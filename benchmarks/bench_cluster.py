@@ -447,9 +447,9 @@ def compare(args: argparse.Namespace, say: Callable[[str], None]) -> None:
         f"cryptography per transaction (this process, best of {len(crypto)}): {ms(per_tx)} wall, "
         f"{ms(per_tx_cpu)} CPU"
     )
-    say(f"{'':30}{args.against:>16}{'this tree':>16}")
+    say(f"{'':30}{args.against:>18}{'this tree':>18}")
     for key in rows[args.against]:
-        say(f"{key:30}{str(ref[key])[:16]:>16}{str(cur[key])[:16]:>16}")
+        say(f"{key:30}{str(ref[key])[:16]:>18}{str(cur[key])[:16]:>18}")
     speed_wall = ref["wall_median"] / cur["wall_median"]
     speed_cpu = ref["cpu_median"] / cur["cpu_median"]
     same = "identical" if ref["trace_hash"] == cur["trace_hash"] else "DIFFERENT"

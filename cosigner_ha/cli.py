@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if stopped is None:
             raise
         by_sigterm = stopped is Terminated or _terminated.is_set()
+        # Decided to stop: a second Ctrl-C or SIGTERM while the interpreter exits would kill it by the
+        # signal (exit -2) after the line below was printed, so both are ignored from here on.
+        if main_thread:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
         print(
             f"interrupted by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: {command} stopped; nothing was written",
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
     finally:
         _terminated.clear()
-        if main_thread:
+        if main_thread and signal.getsignal(signal.SIGTERM) is _on_sigterm:
             signal.signal(signal.SIGTERM, previous)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cosigner_ha.cluster.capacity_check import RuleLoad, rule_loads
 from cosigner_ha.cluster.scenario import (
     FaultAction,
     FireblocksPolicy,
@@ -131,6 +132,12 @@ class Analysis:
     rules: tuple[RuleAnalysis, ...]
     skipped: tuple[SkippedRule, ...]
     findings: tuple[Finding, ...] = field(default=())
+    loads: tuple[RuleLoad, ...] = field(default=())  # offered rate against co-signer capacity, per rule
+
+    @property
+    def overloaded(self) -> tuple[RuleLoad, ...]:
+        """Rules whose active co-signers cannot carry the workloads' peak rate."""
+        return tuple(load for load in self.loads if not load.ok)
 
     @property
     def lint_errors(self) -> int:
@@ -144,7 +151,7 @@ class Analysis:
     @property
     def ok(self) -> bool:
         """Every analysed rule signable with everything up, and no lint error (exit status 0)."""
-        return not self.unsignable and not self.lint_errors
+        return not self.unsignable and not self.lint_errors and not self.overloaded
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +164,8 @@ class Analysis:
             "findings": [f.to_dict() for f in self.findings],
             "lint_errors": self.lint_errors,
             "unsignable_rules": [r.index for r in self.unsignable],
+            "capacity": [load.to_json() for load in self.loads],
+            "overloaded_rules": [load.rule for load in self.overloaded],
             "ok": self.ok,
         }
 
@@ -244,6 +253,11 @@ def analyze(scenario: Scenario) -> Analysis:
                 if f.policy is None and f.rule == rule.index and f.code == "EXCHANGE_FIAT_MULTIPLE_SIGNERS"
             )
             analysed.append(_analyse_rule(rule, scenario, directory, serving, losses, notes))
+    behind = {
+        r.index: [n for n in scenario.nodes if n.name in {info.name for info in r.nodes}]
+        for r in analysed
+        if r.status == "ok"
+    }
     return Analysis(
         scenario=scenario.name,
         origin=scenario.origin,
@@ -252,6 +266,7 @@ def analyze(scenario: Scenario) -> Analysis:
         rules=tuple(analysed),
         skipped=tuple(skipped),
         findings=findings,
+        loads=rule_loads(scenario, policy, directory, behind),
     )
 
 

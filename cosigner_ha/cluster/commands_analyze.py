@@ -71,6 +71,12 @@ def render_analysis(analysis: Analysis, console: Console) -> None:
         console.print()
     if not analysis.rules:
         console.print(Text("no rule designates signers: nothing to analyse", style="dim"))
+    for rule_load in analysis.loads:
+        mark, style = ("✓", "green") if rule_load.ok else ("✗ OVER CAPACITY", "bold red")
+        line = Text(f"rule {rule_load.rule} capacity: ", style="bold").append(mark, style=style)
+        console.print(line.append(f"  {rule_load.detail()}", style="" if rule_load.ok else "red"))
+    if analysis.loads:
+        console.print()
     for skipped in analysis.skipped:
         console.print(
             Text(f"rule {skipped.index} ({skipped.action}) not analysed: {skipped.reason}", style="dim")
@@ -171,6 +177,9 @@ def _verdict(analysis: Analysis) -> Text:
     if analysis.unsignable:
         rules = ", ".join(str(r.index) for r in analysis.unsignable)
         problems.append(f"rule {rules} cannot be signed even with every node up")
+    if analysis.overloaded:
+        rules = ", ".join(str(load.rule) for load in analysis.overloaded)
+        problems.append(f"rule {rules} offered more than its co-signers can sign")
     if analysis.lint_errors:
         problems.append(f"{analysis.lint_errors} lint error{'s' if analysis.lint_errors != 1 else ''}")
     if problems:

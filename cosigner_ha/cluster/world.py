@@ -38,8 +38,11 @@ from cosigner_ha.env import Environment
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
+from cosigner_ha.node import capacity
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError, is_asgi_app
+from cosigner_ha.node.boot_timing import BootTiming
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory, InProcessHandler
+from cosigner_ha.node.capacity import SigningCapacity
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
@@ -452,6 +455,32 @@ def _backend_factory(env: Environment, infra: Infrastructure) -> MakeBackend:
     return make
 
 
+#: The SaaS registry's name for each enclave kind (what `node.capacity.DEFAULTS` is keyed by).
+COSIGNER_TYPES = {
+    Enclave.SGX: SgxEnclave.cosigner_type,
+    Enclave.NITRO: NitroEnclave.cosigner_type,
+    Enclave.GCP: GcpEnclave.cosigner_type,
+    Enclave.COMMUNAL: CommunalEnclave.cosigner_type,
+}
+
+
+def signing_capacity(spec: NodeSpec) -> SigningCapacity:
+    """The node's signing capacity: what the scenario set, else its enclave kind's default."""
+    default = capacity.default_for(COSIGNER_TYPES[spec.enclave])
+    return SigningCapacity(
+        sessions=default.sessions if spec.signing_sessions is None else spec.signing_sessions,
+        round_time=default.round_time if spec.signing_round_time is None else spec.signing_round_time,
+    )
+
+
+def boot_times(spec: NodeSpec) -> BootTiming:
+    """The node's boot timing: what the scenario set; a key left out costs no time (so that existing
+    scenarios keep their timelines). `boot_timing.DEFAULTS` holds the documented per-enclave figures."""
+    return BootTiming(
+        start=spec.boot_time or 0.0, attest=spec.attest_time or 0.0, restore=spec.restore_time or 0.0
+    )
+
+
 def node_config(scenario: Scenario, spec: NodeSpec) -> NodeConfig:
     s = scenario.saas
     return NodeConfig(
@@ -464,6 +493,8 @@ def node_config(scenario: Scenario, spec: NodeSpec) -> NodeConfig:
         ),
         log_max_bytes=spec.log_max_bytes,
         log_files=spec.log_files,
+        signing=signing_capacity(spec),
+        boot=boot_times(spec),
     )
 
 

@@ -121,6 +121,8 @@ class LocalAdmin(PairingFlow):
         db = self._require_db()
         db.read_backup(name)  # refuse an unreadable one before touching anything
         await self.stop()
+        if self.config.boot.restore > 0:
+            await self.env.clock.sleep(self.config.boot.restore)  # rewriting the database takes time
         db.restore(name)
         self._log_admin.info("restore", f"database restored from backup {name}")
         self.env.trace.record("backup_restored", node=self.name, backup=name)

@@ -12,11 +12,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cosigner_ha.env import Environment
 from cosigner_ha.net import Network
+from cosigner_ha.node.boot_timing import INSTANT_BOOT, BootTiming
 from cosigner_ha.node.callback import (
     CallbackClient,
     CallbackPolicy,
     HandlerDirectory,
 )
+from cosigner_ha.node.capacity import INSTANT, SigningCapacity, SigningSlots
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.enclave import EnclaveBackend
 from cosigner_ha.node.errors import (
@@ -52,6 +54,8 @@ class NodeConfig:
     log_level: str = "INFO"
     log_max_bytes: int = 4_100_000
     log_files: int = 10
+    signing: SigningCapacity = INSTANT  # MPC rounds computed at once and their cost (`capacity`)
+    boot: BootTiming = INSTANT_BOOT  # start, attestation and restore durations (`boot_timing`)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class NodeCore:
         self.state: State = "stopped"
         self.state_reason = ""
         self.proc = Process(nonce_rand=env.randbytes)
+        self.signing = SigningSlots(env, self.config.signing)
         self._want_running = True
         self._shutdown = False
         self._wake = anyio.Event()

@@ -119,6 +119,8 @@ class Lifecycle(NodeCore):
         return None  # pragma: no cover - sleep_forever only ends by cancellation
 
     async def _boot(self) -> None:
+        if self.config.boot.boot > 0:  # the enclave or workload starts, then quotes and unlocks its key
+            await self.env.clock.sleep(self.config.boot.boot)
         key = await self.backend.unlock(self.cosigner_id, self._attest)
         db = Database.open(
             self.backend.store,

@@ -57,7 +57,10 @@ class SigningWork(LocalAdmin):
         if signer is None or session not in self.proc.sessions:
             self._end_session(session)
             return
-        commitments = signer.commit(session, item.message, self.proc.nonce_rand)
+        async with self.signing.round():
+            if session not in self.proc.sessions:
+                return  # aborted while it queued for the enclave
+            commitments = signer.commit(session, item.message, self.proc.nonce_rand)
         self.env.trace.record(
             "commitments_sent",
             node=self.name,
@@ -92,7 +95,10 @@ class SigningWork(LocalAdmin):
             )
             return
         api_user, deadline = known
-        share, nonce_id = signer.sign(session, item.signing_package, persist=self._persist_nonce)
+        async with self.signing.round():
+            if session not in self.proc.sessions:
+                return  # aborted while it queued for the enclave
+            share, nonce_id = signer.sign(session, item.signing_package, persist=self._persist_nonce)
         self.env.trace.record(
             "share_released", node=self.name, session=session, api_user=api_user, nonce_id=nonce_id.hex()
         )

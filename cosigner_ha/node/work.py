@@ -127,6 +127,9 @@ class WorkHandlers(SigningWork):
             self._log_agent.error("handle", f"{item.TYPE}: {exc}")
 
     async def _on_probe(self, item: AvailabilityProbe) -> None:
+        delay = self.signing.probe_delay()
+        if delay > 0:
+            await self.env.clock.sleep(delay)  # a busy enclave answers later (`capacity`)
         available, why = self.can_sign(item.api_user)
         self.env.trace.record(
             "probe_reply",

@@ -456,6 +456,8 @@ def test_command_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "findings",
         "lint_errors",
         "unsignable_rules",
+        "capacity",
+        "overloaded_rules",
         "ok",
     }
     assert data["scenario"] == "aap" and data["file"] == str(path) and data["policy"] == "inline"

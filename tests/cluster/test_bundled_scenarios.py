@@ -28,6 +28,7 @@ from tests.cluster.runs import MINUTE, Run
 BUNDLED = (
     "active-active-passive",
     "callback-timeout",
+    "capacity-saturation",
     "expired-pairing-token",
     "rolling-upgrade",
     "seed-method-1",
@@ -211,3 +212,18 @@ def test_active_active_passive_falls_back_to_the_standby_only_while_the_region_i
     assert r.signed("sgx-dc1", 0, 120 * MINUTE) == 0
     assert r.signed("sgx-dc1", 121 * MINUTE, 165 * MINUTE) > 50
     assert r.signed("sgx-dc1", 170 * MINUTE) == 0
+
+
+def test_capacity_saturation_one_cosigner_saturates_where_two_do_not() -> None:
+    """The same load, four minutes of it: two nodes keep the p99 within the expectation, one does not."""
+    base = bundled("capacity-saturation")
+    short = dataclasses.replace(base, scenario=dataclasses.replace(base.scenario, duration=4 * MINUTE))
+    two = as_run(short).report
+    one = as_run(dataclasses.replace(short, nodes=short.nodes[:1])).report
+    assert two.passed, two.failed_checks()
+    assert set(two.signed_by) == {"nitro-a", "nitro-b"}  # the busy node answers probes later: work spreads
+    assert one.transactions_total == two.transactions_total  # the same offered load
+    assert two.latency.p99 is not None and one.latency.p99 is not None
+    assert two.latency.p99 <= 30.0 < one.latency.p99
+    assert one.latency.p99 > 4 * two.latency.p99
+    assert not one.expectations["max_signing_latency_p99"].ok

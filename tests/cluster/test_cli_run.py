@@ -168,7 +168,14 @@ def test_a_missing_scenario_file_exits_2(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, dict[str, Path]]:
     tmp = tmp_path_factory.mktemp("run")
-    scenario = small(tmp, faults=[{"at": "2m", "action": "crash", "node": "a", "for": "1m"}])
+    # each node crashed in turn: whichever signed last before its crash fails over to the other
+    scenario = small(
+        tmp,
+        faults=[
+            {"at": "1m30s", "action": "crash", "node": "a", "for": "1m"},
+            {"at": "3m", "action": "crash", "node": "b", "for": "1m"},
+        ],
+    )
     files = outputs(tmp)
     assert main(["run", str(scenario), "--seed", "5", *(str(x) for kv in files.items() for x in kv)]) == 0
     return load_scenario(scenario), files

@@ -135,7 +135,10 @@ def scenario_dicts(draw: st.DrawFn) -> dict[str, Any]:
     if groups:
         data["groups"] = groups
 
-    enclaves = ["sgx", "nitro", "gcp"] + ([] if env == "mainnet" else ["communal"])
+    # mainnet: self-hosted only; testnet: either; sandbox: the communal co-signer only
+    enclaves = {"mainnet": ["sgx", "nitro", "gcp"], "sandbox": ["communal"]}.get(
+        env, ["sgx", "nitro", "gcp", "communal"]
+    )
     sites = [
         "aws/us-east-1/a",
         "aws/us-east-1/b",
@@ -215,7 +218,8 @@ def scenario_dicts(draw: st.DrawFn) -> dict[str, Any]:
 
     used_callbacks = sorted({u["callback"] for u in api_users if "callback" in u})
     paired = {name: f"node-{owner[name]}" for name in signers if owner[name] < len(nodes)}
-    unpaired = [name for name in signers if name not in paired]
+    # a sandbox pairs every signing API user with its communal co-signer at once: none is left to `pair`
+    unpaired = [] if env == "sandbox" else [name for name in signers if name not in paired]
     faults = []
     for _ in range(draw(st.integers(0, 6))):
         action = draw(st.sampled_from(list(FaultAction)))

@@ -171,6 +171,13 @@ def _node(node: Node, full: bool) -> dict[str, Any]:
     out.put("standby", node.standby, False)
     out.put("log_max_bytes", node.log_max_bytes, 4_100_000)
     out.put("log_files", node.log_files, 10)
+    out.put("signing_sessions", node.signing_sessions, None)
+    if node.signing_round_time is not None:
+        out.put("signing_round_time", _d(node.signing_round_time))
+    for key in ("boot_time", "attest_time", "restore_time"):
+        value = getattr(node, key)
+        if value is not None:
+            out.put(key, _d(value))
     return dict(out)
 
 

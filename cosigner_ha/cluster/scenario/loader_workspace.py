@@ -3,6 +3,8 @@ what the workspace has, and the topology the product must allow."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from cosigner_ha.cluster.scenario.credentials import ApiPublicKey, read_public_key
 from cosigner_ha.cluster.scenario.frozen import FrozenDict
 from cosigner_ha.cluster.scenario.loader_base import (
@@ -410,6 +412,13 @@ class WorkspaceReader(LoaderBase):
                     "a communal (sandbox) co-signer serves testnet and sandbox workspaces only, and "
                     "workspace.env is mainnet; expected one of sgx, nitro, gcp",
                 )
+            if enclave not in (None, Enclave.COMMUNAL) and self.env is WorkspaceEnv.SANDBOX:
+                t.error(
+                    "enclave",
+                    "a sandbox workspace signs with the communal co-signer only (its API users are paired "
+                    "with it automatically; self-hosted co-signers are for testnet and mainnet "
+                    'workspaces); expected "communal"',
+                )
             site = t.require("site", SITE)
             if site is not None:
                 self.node_sites.append(site)
@@ -433,9 +442,46 @@ class WorkspaceReader(LoaderBase):
             standby = t.get("standby", BOOL, False)
             log_max_bytes = t.get("log_max_bytes", integer(1024), 4_100_000)
             log_files = t.get("log_files", integer(1, 1000), 10)
+            sessions = t.get("signing_sessions", integer(1, 10_000), None)
+            round_time = t.get("signing_round_time", DURATION, None)
+            boot = tuple(t.get(key, DURATION, None) for key in ("boot_time", "attest_time", "restore_time"))
             t.finish()
             if self.clean_since(mark):
                 assert name and enclave and site and served is not None and standby is not None
                 assert log_max_bytes is not None and log_files is not None
-                out.append(Node(name, enclave, site, served, standby, log_max_bytes, log_files))
-        return out
+                out.append(
+                    Node(
+                        name,
+                        enclave,
+                        site,
+                        served,
+                        standby,
+                        log_max_bytes,
+                        log_files,
+                        sessions,
+                        round_time,
+                        *boot,
+                    )
+                )
+        return self.auto_pair_communal(out)
+
+    def auto_pair_communal(self, nodes: list[Node]) -> list[Node]:
+        """In a sandbox workspace, every signing API user no node lists is paired with the (first)
+        communal co-signer, as the product pairs each new sandbox API user automatically."""
+        if self.env is not WorkspaceEnv.SANDBOX:
+            return nodes
+        communal = next((i for i, n in enumerate(nodes) if n.enclave is Enclave.COMMUNAL), None)
+        if communal is None:
+            return nodes
+        unpaired = [
+            user
+            for user in self.refs.api_users
+            if self.roles.get(user) in SIGNING_ROLES and user not in self.served_by
+        ]
+        if not unpaired:
+            return nodes
+        node = nodes[communal]
+        for user in unpaired:
+            self.served_by[user] = node.name
+        nodes[communal] = dataclasses.replace(node, api_users=(*node.api_users, *unpaired))
+        return nodes

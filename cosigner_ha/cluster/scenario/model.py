@@ -194,6 +194,15 @@ class Node:
     standby: bool = False
     log_max_bytes: int = 4_100_000
     log_files: int = 10
+    #: MPC rounds the enclave computes at once, and one round's compute time; None: the enclave kind's
+    #: default (`node.capacity.DEFAULTS`, assumptions documented in docs/performance.md).
+    signing_sessions: int | None = None
+    signing_round_time: float | None = None
+    #: Seconds to start the enclave/workload, to attest and unlock, to restore a backup; None: the
+    #: enclave kind's default (`node.boot_timing.DEFAULTS`, assumptions documented in docs/node.md).
+    boot_time: float | None = None
+    attest_time: float | None = None
+    restore_time: float | None = None
 
     @property
     def site_parts(self) -> tuple[str, ...]:
