@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from cosigner_ha.cluster.impact import fault_impacts, losses
 from cosigner_ha.cluster.invariants import TERMINAL_KINDS, check_all
 from cosigner_ha.cluster.report import (
     Check,
     Failover,
+    FaultImpact,
     FaultSpan,
     NodeLane,
     RunReport,
@@ -24,8 +26,6 @@ from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.env import Event
 
-#: Fault actions that take a node away from signing: the ones a failover is measured from.
-LOSS_ACTIONS = ("crash", "site-outage", "pause", "partition", "disk-loss", "attestation", "restart")
 SIGNABLE = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
 
 
@@ -78,41 +78,25 @@ def down_intervals(
     return tuple(merged)
 
 
-def _needs_signing_after(point: TxPoint, t: float) -> bool:
-    """A transaction the policy let through that was still open at `t`, or came later."""
-    if point.status == "BLOCKED" or point.sub_status == "SIGNER_NOT_FOUND":
-        return False
-    return point.t_submitted >= t or point.t_terminal is None or point.t_terminal > t
-
-
 def failovers(
     signatures: Sequence[SignatureMark], spans: Sequence[FaultSpan], points: Sequence[TxPoint] = ()
 ) -> list[Failover]:
-    """A loss of the node that signed last before it; the gap runs to the next signature by another node.
+    """The losses that delayed a real transaction, as failovers: `gap_seconds` is the fault's unavailability.
 
-    A loss counts only while there is work to fail over: some transaction that the policy sent to signing
-    was still open at the loss or was submitted after it. A node lost in the last quiet seconds of a run,
-    with nothing left to sign, is not a failover that failed.
+    A loss with nothing to sign while it lasted (idle, or the last quiet seconds of a run) is no failover;
+    one during which signing went on elsewhere has the short gap of a normal signature.
     """
-    found: list[Failover] = []
-    for span in spans:
-        if span.action not in LOSS_ACTIONS or not span.nodes:
-            continue
-        before = [s for s in signatures if s.t <= span.start]
-        if not before or before[-1].node not in span.nodes:
-            continue
-        after = next((s for s in signatures if s.t > span.start and s.node not in span.nodes), None)
-        if after is None and not any(_needs_signing_after(p, span.start) for p in points):
-            continue
-        found.append(
-            Failover(
-                at=span.start,
-                from_node=before[-1].node,
-                to_node=None if after is None else after.node,
-                gap_seconds=None if after is None else after.t - span.start,
-            )
-        )
-    return found
+    return [_failover(i, signatures) for i in losses(fault_impacts(spans, points, signatures))]
+
+
+def _failover(impact: FaultImpact, signatures: Sequence[SignatureMark]) -> Failover:
+    before = [s.node for s in signatures if s.t <= impact.at and s.node in impact.nodes]
+    return Failover(
+        at=impact.at,
+        from_node=before[-1] if before else "+".join(impact.nodes),
+        to_node=impact.resumed_by,
+        gap_seconds=impact.unavailable_seconds,
+    )
 
 
 def workload_of(external_id: object) -> str | None:
@@ -156,6 +140,22 @@ def _outcome(
     )
 
 
+def _max_failover(limit: float, lost: Sequence[FaultImpact]) -> Check:
+    """The worst loss: from a transaction waiting to the next signature; a loss nobody recovered fails."""
+    if not lost:
+        return Check(True, "no loss of a node delayed a transaction")
+    worst = max(lost, key=lambda i: float("inf") if i.unavailable_seconds is None else i.unavailable_seconds)
+    gap = worst.unavailable_seconds
+    waiting = worst.in_flight + worst.arrived
+    return Check(
+        gap is not None and gap <= limit,
+        f"{len(lost)} loss(es) delayed transactions; worst: {worst.label} at "
+        f"{format_duration(round(worst.at, 3))}, {waiting} waiting, "
+        + ("nobody signed again" if gap is None else f"{worst.outcome} after {gap:.1f} s")
+        + f" (limit {format_duration(limit)})",
+    )
+
+
 def _expectations(
     expect: Expect,
     invariants: dict[str, Check],
@@ -163,7 +163,7 @@ def _expectations(
     workloads: Sequence[str | None],
     decided_signable: int,
     p99: float | None,
-    found_failovers: Sequence[Failover],
+    lost: Sequence[FaultImpact],
     signatures: Sequence[SignatureMark],
 ) -> dict[str, Check]:
     out: dict[str, Check] = {}
@@ -190,25 +190,7 @@ def _expectations(
             else f"p99 {format_duration(round(p99, 3))} (limit {format_duration(limit)})",
         )
     if expect.max_failover is not None:
-        limit = expect.max_failover
-        if not found_failovers:
-            out["max_failover"] = Check(True, "no signing node was lost")
-        else:
-            worst = max(
-                found_failovers, key=lambda f: float("inf") if f.gap_seconds is None else f.gap_seconds
-            )
-            gap = worst.gap_seconds
-            out["max_failover"] = Check(
-                gap is not None and gap <= limit,
-                f"{len(found_failovers)} failover(s); worst: {worst.from_node} lost at "
-                f"{format_duration(round(worst.at, 3))}, "
-                + (
-                    "no other node signed afterwards"
-                    if gap is None
-                    else f"{worst.to_node} signed {gap:.1f} s later"
-                )
-                + f" (limit {format_duration(limit)})",
-            )
+        out["max_failover"] = _max_failover(expect.max_failover, lost)
     for i, window in enumerate(expect.windows):
         inside = [s for s in signatures if window.from_ <= s.t < window.to]
         wrong = sorted({s.node for s in inside if s.node not in window.signed_by})
@@ -272,20 +254,23 @@ def analyse(
             )
         )
     spans = fault_spans(events, t0, end)
-    lost = failovers(signatures, spans, points)
+    down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
+    impacts = fault_impacts(spans, points, signatures, down)
+    lost = losses(impacts)
     verdicts = check_all(events)
     invariants = {name: Check(v.ok, v.detail) for name, v in verdicts.items()}
     stats = latency_stats(p.latency for p in points if p.latency is not None)
     expectations = _expectations(
         scenario.expect, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
     )
+    found_failovers = [_failover(i, signatures) for i in lost]
     lanes = [
         NodeLane(
             node.name,
             str(node.enclave),
             node.site,
             node.standby,
-            down_intervals(events, spans, node.name, t0, end),
+            down[node.name],
         )
         for node in scenario.nodes
     ]
@@ -300,7 +285,7 @@ def analyse(
         by_sub_status=dict(sorted(Counter(p.sub_status for p in points if p.sub_status).items())),
         latency=stats,
         signed_by={n.name: sum(1 for s in signatures if s.node == n.name) for n in scenario.nodes},
-        failovers=tuple(lost),
+        failovers=tuple(found_failovers),
         invariants=invariants,
         expectations=expectations,
         passed=all(c.ok for c in invariants.values()) and all(c.ok for c in expectations.values()),
@@ -308,4 +293,5 @@ def analyse(
         faults=tuple(spans),
         signatures=tuple(signatures),
         transactions=tuple(points),
+        impacts=tuple(impacts),
     )

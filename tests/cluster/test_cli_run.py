@@ -34,6 +34,7 @@ JSON_KEYS = {
     "latency_seconds",
     "signed_by",
     "failovers",
+    "fault_impacts",
     "invariants",
     "expectations",
     "passed",
@@ -192,6 +193,10 @@ def test_the_json_report_has_exactly_the_documented_keys(written: tuple[Scenario
     assert set(report["signed_by"]) == {"a", "b"}
     assert report["failovers"] and all(
         set(f) == {"at", "from", "to", "gap_seconds"} for f in report["failovers"]
+    )
+    assert report["fault_impacts"] and all(
+        {"fault", "unavailable_seconds", "in_flight", "arrived", "outcome"} <= set(i)
+        for i in report["fault_impacts"]
     )
     for section in ("invariants", "expectations"):
         assert report[section] and all(set(v) == {"ok", "detail"} for v in report[section].values())

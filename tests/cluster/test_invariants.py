@@ -125,7 +125,7 @@ def test_a_signing_node_lost_with_nothing_left_to_sign_is_not_a_failed_failover(
     from cosigner_ha.cluster.report import FaultSpan, SignatureMark, TxPoint
 
     signatures = [SignatureMark(10.0, "a", "tx-1", "u")]
-    crash = [FaultSpan(100.0, 101.0, "crash", "a", ("a",))]
+    crash = [FaultSpan(100.0, None, "crash", "a", ("a",))]
     done = [TxPoint(5.0, 10.0, "COMPLETED", None, 5.0, "a")]
     assert failovers(signatures, crash, done) == []
     waiting = [*done, TxPoint(150.0, None, "PENDING_SIGNATURE", None, None, None)]

@@ -106,7 +106,7 @@ def test_crash_breaks_failover(cosigner_run):
         [
             "*cosigner-ha*",
             "scenario 'single-cosigner' with seed 99: broke max_failover",
-            "  max_failover: 1 failover(s)*",
+            "  max_failover: 1 loss(es) delayed transactions*",
             f"  reproduce: cosigner-ha run {out}*.toml",
         ]
     )

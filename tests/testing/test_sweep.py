@@ -93,9 +93,10 @@ def test_a_seed_in_a_sweep_is_the_same_run_as_run_with_that_seed(
 
 
 def _scenario_with_failures(tmp_path: Path) -> Path:
-    """single-cosigner with a crash of its only node and a strict failover limit: some seeds fail."""
+    """single-cosigner with a 90 s crash of its only node (limit 60 s): seeds with a transaction waiting
+    through most of it fail."""
     text = single_cosigner_path().read_text()
-    text += '\n[[faults]]\nat = "2m"\naction = "crash"\nnode = "nitro-a"\nfor = "40s"\n'
+    text += '\n[[faults]]\nat = "2m"\naction = "crash"\nnode = "nitro-a"\nfor = "90s"\n'
     path = tmp_path / "flaky.toml"
     path.write_text(text)
     return path

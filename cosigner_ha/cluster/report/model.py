@@ -31,6 +31,7 @@ JSON_KEYS = (
     "latency_seconds",
     "signed_by",
     "failovers",
+    "fault_impacts",
     "invariants",
     "expectations",
     "passed",
@@ -55,6 +56,73 @@ class Failover:
     from_node: str
     to_node: str | None
     gap_seconds: float | None
+
+
+@dataclass(frozen=True)
+class FaultImpact:
+    """What one fault cost the transactions that needed signing (cluster/impact.py computes it).
+
+    `in_flight` were open at the fault, `arrived` came after it until signing resumed; `unavailable_seconds`
+    runs from the first of them waiting to the next released signature (None: nothing waited, see `idle`,
+    or nobody signed again). `added_latency_*` is against the median latency of untouched transactions.
+    """
+
+    index: int
+    at: float
+    end: float | None
+    action: str
+    label: str
+    nodes: tuple[str, ...]
+    in_flight: int
+    arrived: int
+    waited_from: float | None
+    unavailable_seconds: float | None
+    resumed_by: str | None
+    self_recovered: bool
+    took_over: bool
+    added_latency_max: float | None
+    added_latency_mean: float | None
+    failed: int
+    cancelled: int
+    rejected: int
+    moved: int
+
+    @property
+    def idle(self) -> bool:
+        """Nothing needed signing while the fault lasted: it cost nothing."""
+        return self.in_flight + self.arrived == 0
+
+    @property
+    def outcome(self) -> str:
+        """Who took over, or that the node recovered by itself, in words."""
+        if self.idle:
+            return "nothing waited"
+        if self.resumed_by is None:
+            return "nobody signed again"
+        if self.self_recovered:
+            return f"{self.resumed_by} recovered by itself"
+        if self.took_over:
+            return f"{self.resumed_by} took over"
+        return f"{self.resumed_by} kept signing"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "end": self.end,
+            "fault": self.label,
+            "nodes": list(self.nodes),
+            "in_flight": self.in_flight,
+            "arrived": self.arrived,
+            "unavailable_seconds": self.unavailable_seconds,
+            "resumed_by": self.resumed_by,
+            "outcome": self.outcome,
+            "added_latency_max": self.added_latency_max,
+            "added_latency_mean": self.added_latency_mean,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "rejected": self.rejected,
+            "moved": self.moved,
+        }
 
 
 @dataclass(frozen=True)
@@ -134,6 +202,7 @@ class RunReport:
     faults: tuple[FaultSpan, ...] = ()
     signatures: tuple[SignatureMark, ...] = ()
     transactions: tuple[TxPoint, ...] = ()
+    impacts: tuple[FaultImpact, ...] = ()
 
     @property
     def speedup(self) -> float | None:
@@ -181,6 +250,7 @@ class RunReport:
                 {"at": f.at, "from": f.from_node, "to": f.to_node, "gap_seconds": f.gap_seconds}
                 for f in self.failovers
             ],
+            "fault_impacts": [i.to_json() for i in self.impacts],
             "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
             "passed": self.passed,

@@ -46,7 +46,7 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
         parts.append(_timeline(report, colours, timeline_columns, console.width))
     parts.append(_figures(report))
     parts.append(_signatures(report, colours))
-    parts.append(_failovers(report, colours))
+    parts.append(_impacts(report, colours) if report.impacts else _failovers(report, colours))
     parts.append(_checks(report))
     parts.append(_verdict(report))
     for part in parts:
@@ -238,6 +238,39 @@ def _failovers(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
         else:
             route.append(f.to_node, style=colours.get(f.to_node, ""))
         table.add_row(fmt.clock(f.at), route, fmt.seconds(f.gap_seconds))
+    return table
+
+
+def _impacts(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
+    """Per fault: what waited, how long nobody could sign, latency added, what was lost, who signed again."""
+    table = Table(title="fault impact", title_justify="left", title_style="bold")
+    table.add_column("at")
+    table.add_column("fault", overflow="fold")
+    table.add_column("waited", justify="right")
+    table.add_column("unavail.", justify="right")
+    table.add_column("+latency", justify="right")
+    table.add_column("then", overflow="fold")
+    for i in report.impacts:
+        if i.idle:
+            table.add_row(fmt.clock(i.at), Text(i.label), "0", "", "", Text(i.outcome, style="dim"))
+            continue
+        then = Text(i.outcome, style=colours.get(i.resumed_by or "", ""))
+        if i.resumed_by is None:
+            then.stylize(FAIL_COLOUR)
+        lost = [f"{n} {what}" for n, what in ((i.failed, "failed"), (i.cancelled, "cancelled")) if n]
+        lost += [f"{i.rejected} rejected"] if i.rejected else []
+        if lost:
+            then.append("; " + ", ".join(lost), style=FAIL_COLOUR)
+        if i.moved:
+            then.append(f"; {i.moved} moved")
+        table.add_row(
+            fmt.clock(i.at),
+            Text(i.label),
+            f"{i.in_flight}+{i.arrived}",
+            fmt.seconds(i.unavailable_seconds) if i.resumed_by else Text("never", style=FAIL_COLOUR),
+            fmt.seconds(i.added_latency_max),
+            then,
+        )
     return table
 
 
