@@ -19,7 +19,7 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as 
 
 def build_parser() -> argparse.ArgumentParser:
     # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
-    from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+    from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
     from cosigner_ha.cluster.runtime import proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_up.register(sub)
     policy_commands.register(sub)
     commands_analyze.register(sub)
+    commands_keys.register(sub)
     commands_node.register(sub)
     saas_serve.register(sub)
     proxy_serve.register(sub)
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from cosigner_ha.cluster import commands_analyze, commands_node, commands_run, commands_up
+    from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
     from cosigner_ha.cluster.runtime import proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
@@ -115,6 +116,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "run":
         return commands_run.run(args)
+    if args.command == "keys":
+        return commands_keys.run(args)
     if args.command == "up":
         return commands_up.run(args)
     if args.command == "policy":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 import anyio
+import anyio.abc
 from rich.console import Console
 
 from cosigner_ha.cluster.analysis import analyse
@@ -58,13 +59,37 @@ def _atomic_sink(path: Path | None) -> Iterator[IO[str] | None]:
         yield sink
 
 
+async def _set_up(env: Environment, scenario: Scenario, tg: anyio.abc.TaskGroup) -> World:
+    """Build the world and pair every node: the part of a run before `scenario_start`, shared with
+    `node_callback_keys` so that the keys it reports are the ones a run makes."""
+    world = await build_world(scenario, env, tg)
+    with anyio.move_on_after(SETUP_LIMIT) as setup:
+        await pair_all(world)
+    if setup.cancelled_caught:
+        raise SetupError(f"pairing did not finish within {SETUP_LIMIT / 3600:g} simulated hours")
+    return world
+
+
+def node_callback_keys(scenario: Scenario, *, seed: int | None = None) -> dict[str, str]:
+    """Each node's callback public key (PEM), as `print-public-key` shows it and as a run with this seed
+    makes it: the set-up of the run, without its workloads or faults."""
+    seed = scenario.scenario.seed if seed is None else seed
+    env = Environment.simulated(seed, header={"scenario": scenario.scenario.name})
+
+    async def main(e: Environment) -> dict[str, str]:
+        async with anyio.create_task_group() as tg:
+            world = await _set_up(e, scenario, tg)
+            keys = {name: runtime.node.callback_public_key for name, runtime in world.nodes.items()}
+            tg.cancel_scope.cancel()
+        return keys
+
+    with _input_errors_unwrapped():
+        return run_simulated(main, env)
+
+
 async def _drive(env: Environment, scenario: Scenario) -> None:
     async with anyio.create_task_group() as tg:
-        world = await build_world(scenario, env, tg)
-        with anyio.move_on_after(SETUP_LIMIT) as setup:
-            await pair_all(world)
-        if setup.cancelled_caught:
-            raise SetupError(f"pairing did not finish within {SETUP_LIMIT / 3600:g} simulated hours")
+        world = await _set_up(env, scenario, tg)
         start = env.clock.now()
         env.trace.record("scenario_start", setup_seconds=round(start, 6))
         end = start + scenario.scenario.duration
