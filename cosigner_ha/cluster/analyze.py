@@ -352,11 +352,28 @@ def _analyse_rule(
     if not nodes:
         return result("unsignable", f"no node serves {', '.join(can_sign)}: nobody can sign its transactions")
     outcomes = tuple(_outcome(level, losses[level], nodes) for level, _ in LEVELS)
+    notes = (*notes, *_shared_handler(scenario, [u for n in nodes for u in n.api_users], len(nodes)))
     active = sum(1 for n in nodes if not n.standby)
     detail = (
         f"{len(nodes)} node{'s' if len(nodes) != 1 else ''} ({active} active, {len(nodes) - active} standby)"
     )
     return result("ok", detail, outcomes)
+
+
+def _shared_handler(scenario: Scenario, signing_users: Sequence[str], nodes: int) -> tuple[str, ...]:
+    """A callback handler every API user that can sign the rule goes through, when several nodes do: the
+    nodes are redundant, the handler is not (its outage fails every transaction of the rule)."""
+    handlers = {u.callback for u in scenario.api_users if u.name in signing_users}
+    if nodes < 2 or len(handlers) != 1 or None in handlers:
+        return ()
+    (name,) = handlers
+    spec = next((c for c in scenario.callbacks if c.name == name), None)
+    where = getattr(spec, "site", None)  # URL handlers have no simulated site
+    site = f" at site {where}" if where else ""
+    return (
+        f"callback handler {name}{site} serves every API user that signs this rule: a single point of failure "
+        f"the {nodes} nodes do not remove (its outage fails every transaction); run one per site, or several",
+    )
 
 
 def _only_exchange_fiat(rule: Rule) -> bool:

@@ -544,3 +544,14 @@ def test_rendering_does_not_interpret_markup() -> None:
     console = Console(record=True, width=100, color_system=None)
     render_analysis(analysis, console)
     assert "HA analysis of [red]big[/red] ([b]x.toml" in console.export_text()
+
+
+def test_a_callback_handler_shared_by_every_signer_is_named_a_single_point_of_failure() -> None:
+    from cosigner_ha.cluster.analyze import analyze
+    from cosigner_ha.cluster.bundled import SCENARIOS, load
+
+    shared = analyze(load(SCENARIOS / "active-active-passive.toml"))  # three nodes, one handler "risk"
+    (rule,) = shared.rules
+    assert any("callback handler risk" in n and "single point of failure" in n for n in rule.notes)
+    alone = analyze(load(SCENARIOS / "single-cosigner.toml"))  # one node: nothing redundant to undo
+    assert not any("single point of failure" in n for r in alone.rules for n in r.notes)
