@@ -46,7 +46,7 @@ from cosigner_ha.node.capacity import SigningCapacity
 from cosigner_ha.node.enclave import CommunalEnclave, EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.node import Node, NodeConfig
 from cosigner_ha.node.records import CallbackSettings
-from cosigner_ha.node.rsa_keys import generate_rsa_key
+from cosigner_ha.node.rsa_keys import generate_rsa_key, load_private_key_pem
 from cosigner_ha.policy import PolicyEngine, load_policy, vocabulary
 from cosigner_ha.policy.jsondoc import loads_strict
 from cosigner_ha.policy.loading import default_policy
@@ -354,7 +354,10 @@ def _callbacks(
     built: dict[str, CallbackRuntime] = {}
     for spec in scenario.callbacks:
         url = f"https://callback-{spec.name}.sim"
-        key = generate_rsa_key(env.child(f"callback/{spec.name}").randbytes)
+        if isinstance(spec, ScriptedCallback) and spec.private_key is not None:
+            key = load_private_key_pem(spec.private_key.pem.encode(), what=str(spec.private_key.path))
+        else:
+            key = generate_rsa_key(env.child(f"callback/{spec.name}").randbytes)
         if isinstance(spec, ScriptedCallback):
             jitter_rng = env.rng(f"callback/{spec.name}/latency")
 

@@ -45,3 +45,32 @@ def read_public_key(base_dir: Path, written: str) -> ApiPublicKey | str:
         return f"{written!r} holds a {type(key).__name__}; expected an RSA key (the API signs requests RS256)"
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return ApiPublicKey(path, pem.decode())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HandlerPrivateKey:
+    """A scripted handler's own RSA private key (`[callbacks.X] private_key`): where it was read from, the
+    key as PEM, and its public half (what the node is configured with, and what the scenario hash covers)."""
+
+    path: Path
+    pem: str
+    public_pem: str
+
+
+def read_private_key(base_dir: Path, written: str) -> HandlerPrivateKey | str:
+    """The key, or the problem (for the loader to report at `private_key`)."""
+    path = (base_dir / written).resolve()
+    try:
+        data = read_bytes(path, what="key file")
+    except InputFileError as exc:
+        return f"cannot read {written!r} (resolved to {path}): {exc.message}; expected a PEM private key"
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        return f"{written!r} holds no unencrypted PEM private key; expected the handler's RSA private key"
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return f"{written!r} holds a {type(key).__name__}; expected an RSA key (the handler signs RS256)"
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return HandlerPrivateKey(path, data.decode("ascii", "replace"), public.decode("ascii"))

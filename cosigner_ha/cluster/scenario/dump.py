@@ -207,6 +207,9 @@ def _callback(callback: Callback, full: bool, for_hash: bool) -> dict[str, Any]:
         out.put("reject_above_usd", callback.reject_above_usd)
         out.put("retry_first_n", callback.retry_first_n, 0)
         out.put("timeout_first_n", callback.timeout_first_n, 0)
+        if callback.private_key is not None:  # the hash covers the public half, never the secret or the path
+            key = callback.private_key
+            out.put("private_key", key.public_pem if for_hash else str(key.path))
     return dict(out)
 
 

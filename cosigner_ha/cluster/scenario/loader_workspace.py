@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from cosigner_ha.cluster.scenario.credentials import ApiPublicKey, read_public_key
+from cosigner_ha.cluster.scenario.credentials import (
+    ApiPublicKey,
+    HandlerPrivateKey,
+    read_private_key,
+    read_public_key,
+)
 from cosigner_ha.cluster.scenario.frozen import FrozenDict
 from cosigner_ha.cluster.scenario.loader_base import (
     SITE,
@@ -176,8 +181,17 @@ class WorkspaceReader(LoaderBase):
         reject_above = t.get("reject_above_usd", number(lo=0), None)
         retry_first_n = t.get("retry_first_n", integer(0), 0)
         timeout_first_n = t.get("timeout_first_n", integer(0), 0)
+        private_key: HandlerPrivateKey | None = None
+        written = t.get("private_key", Conv("a path to the handler's PEM private key", nonempty_string), None)
+        if written is not None:
+            read = read_private_key(self.base_dir, written)
+            if isinstance(read, str):
+                t.error("private_key", read)
+            else:
+                private_key = read
         t.finish(
             (
+                "private_key",
                 "latency",
                 "jitter",
                 "action",
@@ -204,6 +218,7 @@ class WorkspaceReader(LoaderBase):
             retry_first_n=retry_first_n,
             site=site,
             timeout_first_n=timeout_first_n,
+            private_key=private_key,
         )
 
     def users(self, tables: list[Table]) -> list[User]:

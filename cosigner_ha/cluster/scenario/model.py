@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cosigner_ha.cluster.scenario.credentials import ApiPublicKey
+from cosigner_ha.cluster.scenario.credentials import ApiPublicKey, HandlerPrivateKey
 from cosigner_ha.cluster.scenario.durations import Rate
 from cosigner_ha.cluster.scenario.frozen import FrozenDict, thaw
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES as INITIATING_ROLES
@@ -240,6 +240,8 @@ class ScriptedCallback:
     retry_first_n: int = 0  # answer RETRY to the first n attempts of each request
     timeout_first_n: int = 0  # never answer the first n attempts of each request
     site: str | None = None  # where it runs: an outage of a site above it takes it down
+    #: the handler's own key (`private_key`, a PEM file); None: one drawn from the seed
+    private_key: HandlerPrivateKey | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
