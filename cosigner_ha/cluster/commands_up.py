@@ -19,6 +19,7 @@ from typing import Any
 
 import trio
 
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.local_api import LocalFireblocks, Ready, UserKeys, user_keys
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
@@ -106,22 +107,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         trio.run(main)
     except BaseException as exc:  # task groups wrap what their tasks raise
-        if _find(exc, (KeyboardInterrupt,)) is not None:
+        if first_of(exc, (KeyboardInterrupt,)) is not None:
             print("stopped: every part of the local cluster is down", file=sys.stderr)
             return EXIT_INTERRUPTED
-        found = _find(exc, (PolicyError, WorldError, SetupError, OSError))
+        found = first_of(exc, (PolicyError, WorldError, SetupError, OSError))
         if found is None:
             raise
         print(f"error: {found}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0
-
-
-def _find(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
-    if isinstance(exc, kinds):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            if (found := _find(inner, kinds)) is not None:
-                return found
-    return None

@@ -26,7 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
+from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net.proxy import FaultProxy
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -104,9 +106,7 @@ async def serve(args: argparse.Namespace) -> None:
         port = await tasks.start(proxy.serve)
         urls = await tasks.start(control)
         ready = {"pid": os.getpid(), "listen": f"{listen_host}:{port}", "control": urls[0]}
-        tmp = args.ready.with_name(args.ready.name + ".tmp")
-        tmp.write_text(json.dumps(ready) + "\n")
-        tmp.replace(args.ready)
+        write_text_atomic(args.ready, json.dumps(ready) + "\n")
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
                 break
@@ -119,19 +119,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         anyio.run(serve, args, backend=args.loop)
     except BaseException as exc:
-        found = _first(exc)
+        found = first_of(exc, (ValueError, OSError))
         if found is None:
             raise
         print(f"error: {found}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return EXIT_OK
-
-
-def _first(exc: BaseException) -> BaseException | None:
-    if isinstance(exc, ValueError | OSError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            if (found := _first(inner)) is not None:
-                return found
-    return None

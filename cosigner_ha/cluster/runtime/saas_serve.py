@@ -26,11 +26,13 @@ import anyio
 import anyio.abc
 import sniffio
 
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.control_api import ControlApi
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
+from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net import AddressInUse, TcpNetwork
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig
@@ -178,9 +180,7 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
             urls = await tasks.start(control_api)
             ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0]}
-            tmp = state / (READY_FILE + ".tmp")
-            tmp.write_text(json.dumps(ready) + "\n")
-            tmp.replace(state / READY_FILE)
+            write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
             print(f"saas ready: gateway {gateway} (TLS), control {urls[0]}", flush=True)
             task_status.started(ready)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -195,23 +195,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         anyio.run(serve, args, backend=args.loop)
     except BaseException as exc:  # task groups wrap what their tasks raise
-        found = _find(
+        found = first_of(
             exc, (AddressInUse, ValueError, OSError, ScenarioError, WorldError, PolicyError, SaasError)
         )
         if found is not None:
             print(f"error: {found}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        if _find(exc, (KeyboardInterrupt,)) is not None:
+        if first_of(exc, (KeyboardInterrupt,)) is not None:
             return EXIT_INTERRUPTED
         raise
     return EXIT_OK
-
-
-def _find(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
-    if isinstance(exc, kinds):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            if (found := _find(inner, kinds)) is not None:
-                return found
-    return None
