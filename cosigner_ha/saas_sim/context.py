@@ -58,13 +58,15 @@ DEFAULT_APPROVER = ApproverBehaviour()
 
 
 class SaasContext:
-    def __init__(self, env: Environment, config: SaasConfig) -> None:
+    def __init__(self, env: Environment, config: SaasConfig, *, durable: bool = False) -> None:
         self.env = env
         self.config = config
-        self.record: Callable[..., Any] = env.trace.record
-        self.tokens = TokenAuthority(
-            key_bytes=env.child("token-authority").randbytes(32), wall=env.clock.wall, new_id=env.ids.uuid
-        )
+        #: Durable: every change is saved (`before_record`) before the event that reports it is written,
+        #: so the trace never shows what a restarted SaaS would not know.
+        self.before_record: Callable[[], None] = lambda: None
+        self.record: Callable[..., Any] = self._record_durably if durable else env.trace.record
+        self.token_key = env.child("token-authority").randbytes(32)
+        self.tokens = TokenAuthority(key_bytes=self.token_key, wall=env.clock.wall, new_id=env.ids.uuid)
         self.registry = CosignerRegistry(offline_after=config.offline_after, now=env.clock.now)
         self.requests = ManagementRequests(
             now=env.clock.now, new_id=lambda: env.ids.sequence("req"), record=self.record
@@ -79,6 +81,10 @@ class SaasContext:
         self.standby: dict[str, bool] = {}
         self._nursery: anyio.abc.TaskGroup | None = None
         self._approver_rngs: dict[str, Callable[[], float]] = {}
+
+    def _record_durably(self, kind: str, /, **fields: Any) -> Any:
+        self.before_record()
+        return self.env.trace.record(kind, **fields)
 
     # --- background work -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ Identifiers (shared convention with the node):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from cosigner_ha import mpc, wire
 
@@ -72,6 +73,18 @@ class KeyHolder:
     def holds_workspace(self, workspace_id: str) -> bool:
         return workspace_id in self._workspace_keys
 
+    # --- kept on disk by a SaaS that survives restarts (`saas serve --state`) -----------------------------
+
+    def export_keys(self) -> dict[str, Any]:
+        """The shares this party holds, as plain data (hex). Open DKG rounds are not kept: a workspace is
+        created in one synchronous step."""
+        return {"workspace": {ws: key.to_bytes().hex() for ws, key in self._workspace_keys.items()}}
+
+    def import_keys(self, data: Mapping[str, Any]) -> None:
+        self._workspace_keys = {
+            ws: mpc.KeyPackage.from_bytes(bytes.fromhex(text)) for ws, text in data["workspace"].items()
+        }
+
 
 class OwnerDevice(KeyHolder):
     """The workspace owner's mobile device. Its approval of a pairing is its resharing contribution."""
@@ -106,6 +119,18 @@ class CloudCosigner(KeyHolder):
         )
         self._user_keys[(workspace_id, api_user_id)] = key
         return public
+
+    def export_keys(self) -> dict[str, Any]:
+        """Workspace and per-user shares. Nonce pairs are never kept: after a restart every open session is
+        abandoned and a fresh pair is drawn, so no pair can be used twice (hence no consumed-nonce ledger)."""
+        users = [[ws, user, key.to_bytes().hex()] for (ws, user), key in self._user_keys.items()]
+        return {**super().export_keys(), "users": users}
+
+    def import_keys(self, data: Mapping[str, Any]) -> None:
+        super().import_keys(data)
+        self._user_keys = {
+            (ws, user): mpc.KeyPackage.from_bytes(bytes.fromhex(text)) for ws, user, text in data["users"]
+        }
 
     def forget_user(self, workspace_id: str, api_user_id: str) -> bool:
         """Unpairing destroys this party's share of the user's set; the node's share becomes useless."""

@@ -233,6 +233,26 @@ class PairingService(RequestSteps):
             return wire.Error(f"PAIRING_{req.status.value}", req.detail)
         return wire.PairPending(req.id, req.status.value)
 
+    def resume(self, state: WorkspaceState, req: ManagementRequest) -> None:
+        """Pick up a pairing request a restarted SaaS found open: the owner is asked again, an approved one
+        is completed, a console pairing still waits for the node's `Pair` until its token expires."""
+        if req.status is RequestState.APPROVED:
+            self._complete_approved(state, req)
+        elif "transport_key" in req.payload:
+            self.ctx.spawn(self._owner_decides, state, req)
+        else:
+            record = next((r for r in state.pairing_tokens.values() if r.request_id == req.id), None)
+            if record is not None:
+                self.ctx.spawn(self._expire_unused, req, record)
+
+    def restore_completed(self, done: wire.PairCompleted) -> None:
+        self._completed[done.request_id] = done
+
+    @property
+    def completed(self) -> dict[str, wire.PairCompleted]:
+        """Answers to a repeated `Pair`/`PairStatus` of a completed pairing, by request id."""
+        return self._completed
+
     async def _owner_decides(self, state: WorkspaceState, req: ManagementRequest) -> None:
         owner = state.workspace.owner
         decision = await self._decide(state, req, owner.name, self.ctx.config.owner_approval_timeout)
@@ -242,6 +262,10 @@ class PairingService(RequestSteps):
         if decision is not Verdict.APPROVE:
             user.status = UserStatus.PENDING_ACTIVATION
             return
+        self._complete_approved(state, req)
+
+    def _complete_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
+        user = state.workspace.api_user(req.api_user or "")
         try:
             self._complete_pairing(state, req, user)
         except (mpc.MpcError, SaasError) as exc:

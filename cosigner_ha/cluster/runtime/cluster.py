@@ -57,6 +57,7 @@ class RuntimeCluster:
         #: Each node's link to the SaaS gateway: a `proxy serve` process (`listen`, `control`).
         self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
+        self._saas_argv: list[str] = []
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -90,15 +91,14 @@ class RuntimeCluster:
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
-        saas = self.processes.start(
-            "saas",
-            "saas",
+        self._saas_argv = [
             *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
             *("--key", str(key), "--scenario", str(self.scenario_path)),
             *("--time-scale", repr(self.time_scale), "--loop", self.loop),
             *("--vendor-key", hardware[0].vendor.public_key.hex()),
             *("--measurement", hardware[0].image.measurement.hex()),
-        )
+        ]
+        saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
         for spec in self.scenario.nodes:
             ready = self.workdir / "links" / f"{spec.name}.json"
@@ -170,6 +170,19 @@ class RuntimeCluster:
         since = time.time()
         child = self.start_node(name)
         self.wait_online(since, {name})
+        return child
+
+    # --- the SaaS restarted on its state (a `saas` crash/restart fault) ----------------------------------
+
+    def restart_saas(self) -> Child:
+        """A new `saas serve` on the same state directory and the same ports, so that the nodes' links and
+        the control client reach it where they did; returns once it answers (its state restored)."""
+        gateway = self.ready["gateway"]
+        control = self.ready["control"].removeprefix("http://")
+        argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
+        (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
+        child = self.processes.start("saas", "saas", *argv)
+        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, child)
         return child
 
     def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
