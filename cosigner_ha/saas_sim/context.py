@@ -14,12 +14,13 @@ import anyio.abc
 
 from cosigner_ha import mpc, policy, wire
 from cosigner_ha.env import Environment
-from cosigner_ha.saas_sim.approvers import ApproverBehaviour, SimulatedApprover
+from cosigner_ha.saas_sim.approvers import Approver, ApproverBehaviour, SimulatedApprover
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.errors import NotFound
 from cosigner_ha.saas_sim.keyholders import CloudCosigner, OwnerDevice
 from cosigner_ha.saas_sim.mailbox import Mailbox
 from cosigner_ha.saas_sim.management import ManagementRequests
+from cosigner_ha.saas_sim.owner_client import RemoteApprover, RemoteOwner
 from cosigner_ha.saas_sim.registry import CosignerRegistry
 from cosigner_ha.saas_sim.tokens import TokenAuthority
 from cosigner_ha.saas_sim.transactions import Transaction
@@ -42,7 +43,8 @@ class WorkspaceState:
     """A workspace and what the SaaS keeps about it besides the model itself."""
 
     workspace: Workspace
-    owner_device: OwnerDevice
+    #: None when the owner's device is its own process (`SaasContext.owner`): the SaaS holds no share of it.
+    owner_device: OwnerDevice | None
     public_package: mpc.PublicKeyPackage
     approvers: dict[str, ApproverBehaviour] = dataclasses.field(default_factory=dict)
     policy_source: Mapping[str, Any] | None = None
@@ -79,6 +81,8 @@ class SaasContext:
         self.mailboxes: dict[str, Mailbox] = {}
         self.transactions: dict[str, Transaction] = {}
         self.standby: dict[str, bool] = {}
+        #: The owner's device as its own process; None: simulated here (`WorkspaceState.owner_device`).
+        self.owner: RemoteOwner | None = None
         self._nursery: anyio.abc.TaskGroup | None = None
         self._approver_rngs: dict[str, Callable[[], float]] = {}
 
@@ -127,7 +131,9 @@ class SaasContext:
     def is_standby(self, cosigner_id: str) -> bool:
         return self.standby.get(cosigner_id, False)
 
-    def approver(self, state: WorkspaceState, name: str) -> SimulatedApprover:
+    def approver(self, state: WorkspaceState, name: str) -> Approver:
+        if self.owner is not None and name == state.workspace.owner.name:
+            return RemoteApprover(name, self.owner)
         behaviour = state.approvers.get(name, DEFAULT_APPROVER)
         key = f"{state.workspace.id}/{name}"
         uniform = self._approver_rngs.get(key)

@@ -26,9 +26,10 @@ from cosigner_ha.saas_sim.cosigner_management import CosignerManagement
 from cosigner_ha.saas_sim.durable import Durable
 from cosigner_ha.saas_sim.errors import AttestationFailed, Conflict, NotFound
 from cosigner_ha.saas_sim.gateway import Connection, Gateway
-from cosigner_ha.saas_sim.keyholders import OwnerDevice
+from cosigner_ha.saas_sim.keyholders import OWNER_ID, OwnerDevice
 from cosigner_ha.saas_sim.lifecycle import TransactionService
 from cosigner_ha.saas_sim.management import ManagementRequest
+from cosigner_ha.saas_sim.owner_client import RemoteOwner
 from cosigner_ha.saas_sim.pairing import PairingService
 from cosigner_ha.saas_sim.registry import Cosigner
 from cosigner_ha.saas_sim.state_store import StateStore
@@ -69,11 +70,14 @@ class Saas:
         vendor_key: bytes | None = None,
         expected_measurements: Iterable[bytes] = (),
         store: StateStore | None = None,
+        owner: RemoteOwner | None = None,
     ) -> None:
-        """`store`: keep the state there and restore what it holds (`durable.py`); None keeps it in memory."""
+        """`store`: keep the state there and restore what it holds (`durable.py`); None keeps it in memory.
+        `owner`: the owner's device as its own process (`owner_client.py`); None simulates it in here."""
         self.env = env
         self.config = config or SaasConfig()
         self.ctx = SaasContext(env, self.config, durable=store is not None)
+        self.ctx.owner = owner
         self.pairing = PairingService(self.ctx)
         self.tokens = TokenAuthentication(self.ctx)
         self.management = CosignerManagement(self.ctx, self.pairing)
@@ -135,10 +139,9 @@ class Saas:
     def create_workspace(self, spec: Mapping[str, Any]) -> Workspace:
         """Build a workspace (refused whole on any error) and create its key by DKG among the owner's
         device and the two cloud co-signers."""
-        workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
-        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
-            raise Conflict(f"a workspace named {workspace.name!r} exists already")
-        directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
+        if self.ctx.owner is not None:
+            raise RuntimeError("the owner's device is remote: create workspaces with `await setup_workspace`")
+        workspace = self._new_workspace(spec)
         owner = OwnerDevice(self.env.child(f"owner-device/{workspace.name}").randbytes)
         holders = (owner, *self.ctx.clouds)
         round1 = {h.identifier: h.dkg_part1(workspace.id) for h in holders}
@@ -154,6 +157,43 @@ class Saas:
         workspace.public_key = publics[0].group_public_key
         self.ctx.workspaces[workspace.id] = WorkspaceState(workspace, owner, publics[0])
         self.ctx.record("workspace_created", **workspace.summary(), public_key=workspace.public_key)
+        return workspace
+
+    def _new_workspace(self, spec: Mapping[str, Any]) -> Workspace:
+        workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
+        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
+        directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
+        return workspace
+
+    async def setup_workspace(self, spec: Mapping[str, Any]) -> Workspace:
+        """`create_workspace`, with the owner's device wherever it is: over the network when it is its own
+        process (its share never comes here), else simulated in here."""
+        device = self.ctx.owner
+        if device is None:
+            return self.create_workspace(spec)
+        workspace = self._new_workspace(spec)
+        ws_id = workspace.id
+        clouds = self.ctx.clouds
+        round1 = {OWNER_ID: await device.dkg_part1(ws_id)}
+        round1.update({c.identifier: c.dkg_part1(ws_id) for c in clouds})
+        round2 = {c.identifier: c.dkg_part2(ws_id, round1) for c in clouds}
+        round2[OWNER_ID] = await device.dkg_part2(ws_id, round1)
+
+        def received(me: int) -> dict[int, mpc.DkgRound2Package]:
+            return {i: out[me] for i, out in round2.items() if i != me}
+
+        publics = [await device.dkg_part3(ws_id, round1, received(OWNER_ID))]
+        publics += [c.dkg_part3(ws_id, round1, received(c.identifier)) for c in clouds]
+        if any(p != publics[0] for p in publics):
+            raise mpc.KeyMismatchError("the key holders derived different workspace keys")
+        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
+        workspace.public_key = publics[0].group_public_key
+        self.ctx.workspaces[ws_id] = WorkspaceState(workspace, None, publics[0])
+        self.ctx.record(
+            "workspace_created", **workspace.summary(), public_key=workspace.public_key, owner_device="remote"
+        )
         return workspace
 
     def workspace(self, name: str) -> Workspace:

@@ -154,7 +154,7 @@ def _history_from_row(row: Mapping[str, Any]) -> policy.CountedHistory:
 def workspace_state_row(state: WorkspaceState) -> dict[str, Any]:
     return {
         "workspace": workspace_row(state.workspace),
-        "owner_device": state.owner_device.export_keys(),
+        "owner_device": None if state.owner_device is None else state.owner_device.export_keys(),
         "public_package": state.public_package.to_bytes().hex(),
         "approvers": {
             name: [b.latency, b.verdict.value, b.jitter, b.reason] for name, b in state.approvers.items()
@@ -175,8 +175,10 @@ def workspace_state_from_row(
     row: Mapping[str, Any], owner_rng: Any
 ) -> tuple[WorkspaceState, policy.CountedHistory | None]:
     """The state without its policy engine (the caller rebuilds it from the source and the history)."""
-    owner = OwnerDevice(owner_rng)
-    owner.import_keys(row["owner_device"])
+    owner: OwnerDevice | None = None
+    if row["owner_device"] is not None:  # held here only when the owner device is simulated in-process
+        owner = OwnerDevice(owner_rng)
+        owner.import_keys(row["owner_device"])
     state = WorkspaceState(
         workspace_from_row(row["workspace"]),
         owner,

@@ -43,6 +43,7 @@ from cosigner_ha.net import AddressInUse, TcpNetwork
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig, durable
 from cosigner_ha.saas_sim.errors import SaasError
+from cosigner_ha.saas_sim.owner_client import RemoteOwner
 from cosigner_ha.saas_sim.state_store import FILE_NAME as STATE_FILE
 from cosigner_ha.saas_sim.state_store import StateStore
 
@@ -83,6 +84,11 @@ def register(subparsers: Any) -> None:
         default=1.0,
         metavar="N",
         help="divide the SaaS's durations (long poll, probe window, timeouts, approval latencies) by N",
+    )
+    p.add_argument(
+        "--owner",
+        metavar="URL",
+        help="the owner's device as its own process (`cosigner-ha owner serve`): the SaaS holds no share of it",
     )
     p.add_argument("--loop", choices=LOOPS, default="trio", help="the event loop (default trio)")
 
@@ -176,6 +182,9 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
     state: Path = args.state
     state.mkdir(parents=True, exist_ok=True)
     (state / READY_FILE).unlink(missing_ok=True)
+    owner = None if args.owner is None else RemoteOwner(args.owner)
+    if owner is not None:
+        await owner.check()
     store = StateStore(state / STATE_FILE)
     # the restored clock resumes where the saved run was, plus the time it was down
     elapsed = durable.elapsed(store.load(), time.time())
@@ -190,13 +199,14 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             vendor_key=vendor,
             expected_measurements=measurements,
             store=store,
+            owner=owner,
         )
         restored = saas.durable is not None and saas.durable.restored
         control = ControlApi(saas, time_scale=args.time_scale)
         async with anyio.create_task_group() as tasks:
             gateway = await tasks.start(saas.run)
             if args.scenario is not None and not restored:
-                control.setup_from_scenario(args.scenario)
+                await control.setup_from_scenario(args.scenario)
             stop, stopped = anyio.Event(), anyio.Event()
 
             async def control_api(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
