@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -209,10 +210,8 @@ def test_a_local_cluster_takes_no_fixed_port_and_says_nothing_about_one(
     """Another Dask cluster (or anything) on 8787 used to make every sweep warn "Port 8787 is already in
     use"; the scheduler's HTTP routes now take an ephemeral loopback port."""
     with socket.socket() as held:
-        try:
+        with contextlib.suppress(OSError):  # somebody else holds it: the same situation
             held.bind(("127.0.0.1", 8787))
-        except OSError:
-            pass  # somebody else holds it: the same situation
         held.listen()
         with open_engine("dask", workers=1) as engine:
             assert engine.workers == 1
