@@ -18,6 +18,7 @@ import argparse
 import json
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,19 @@ from typing import Any
 import anyio
 
 from cosigner_ha.cluster import callback_check
-from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha.cluster.infra import (
+    AttestationAuthority,
+    ConfidentialSpace,
+    Host,
+    ImageAuthority,
+    NitroHypervisor,
+    SgxCpu,
+)
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
-from cosigner_ha.node.enclave import SgxEnclave
+from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
@@ -55,9 +63,23 @@ class Hardware:
         self.images = ImageAuthority(fixed(secrets["image_key"]))
         self.cpu = SgxCpu(f"cpu-{self.name}", fixed(secrets["cpu_secret"]), self.vendor)
         self.image = self.images.image("sgx", IMAGE_VERSION)
+        #: sgx (the node's own directory), or nitro / gcp (KMS and a bucket at `cloud serve`, `cloud` below)
+        self.kind = secrets.get("kind", "sgx")
+        self.cloud: dict[str, str] = {
+            k: secrets[k] for k in ("cloud", "role", "key_id", "bucket") if k in secrets
+        }
+        if self.kind not in ("sgx", "nitro", "gcp"):
+            raise NodeError(f"{home / 'hardware.json'}: kind {self.kind!r}; expected sgx, nitro or gcp")
+        if self.kind != "sgx" and len(self.cloud) != 4:
+            raise NodeError(
+                f"{home / 'hardware.json'}: a {self.kind} node needs cloud, role, key_id and bucket "
+                "(the cloud services' URL, its IAM role / service account, its KMS key and bucket)"
+            )
 
     @classmethod
-    def load(cls, home: Path, *, create: bool = False, host: str = "cosigner") -> Hardware:
+    def load(
+        cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
+    ) -> Hardware:
         path = home / "hardware.json"
         if not path.exists():
             if not create:
@@ -66,13 +88,31 @@ class Hardware:
                 )
             home.mkdir(parents=True, exist_ok=True)
             data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
-            path.write_text(json.dumps({"host": host, **data}, indent=2))
+            path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
         return cls(home, json.loads(path.read_text()))
 
-    def backend(self) -> SgxEnclave:
-        host = Host(self.name, "runtime", LocalDisk(self.home / "disk"), sgx=self.cpu)
-        return SgxEnclave(
-            host, self.image, trusted_signer=self.images.public_key, randbytes=OsCrypto().randbytes
+    def backend(self) -> EnclaveBackend:
+        disk = LocalDisk(self.home / "disk")
+        rand = OsCrypto().randbytes
+        if self.kind == "sgx":
+            host = Host(self.name, "runtime", disk, sgx=self.cpu)
+            return SgxEnclave(host, self.image, trusted_signer=self.images.public_key, randbytes=rand)
+        from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
+
+        url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
+        bucket = RemoteBucket(url, self.cloud["bucket"])
+        if self.kind == "nitro":
+            nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
+            host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
+            image = self.images.image("nitro", IMAGE_VERSION)
+            return NitroEnclave(
+                host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
+            )
+        space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
+        host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
+        image = self.images.image("gcp", IMAGE_VERSION)
+        return GcpEnclave(
+            host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
         )
 
 
@@ -112,6 +152,11 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("hardware", help="create the simulated hardware profile and print what the SaaS needs")
     common(p, saas=False)
     p.add_argument("--host", default="cosigner", help="the host name in the profile")
+    p.add_argument("--kind", choices=("sgx", "nitro", "gcp"), default="sgx", help="the enclave (default sgx)")
+    p.add_argument("--cloud", help="nitro/gcp: the cloud services' URL (`cosigner-ha cloud serve`)")
+    p.add_argument("--role", help="nitro/gcp: the instance's IAM role / service account")
+    p.add_argument("--key-id", help="nitro/gcp: the KMS key")
+    p.add_argument("--bucket", help="nitro/gcp: the bucket holding the database")
     p = sub.add_parser("setup", help="pair the first API user with a pairing token")
     common(p)
     p.add_argument("--token", required=True, help="the pairing token from the console")
@@ -200,7 +245,13 @@ async def node_command(
     """The `node` subcommands (a `network` other than TCP for tests)."""
     command = args.node_command
     if command == "hardware":
-        hardware = Hardware.load(args.home, create=True, host=args.host)
+        cloud = {"kind": args.kind}
+        if args.kind != "sgx":
+            for field in ("cloud", "role", "key_id", "bucket"):
+                if getattr(args, field) is None:
+                    raise ValueError(f"--{field.replace('_', '-')}: required for a {args.kind} node")
+                cloud[field] = getattr(args, field)
+        hardware = Hardware.load(args.home, create=True, host=args.host, cloud=cloud)
         out(
             f"vendor public key (the SaaS attestation service's vendor_key): {hardware.vendor.public_key.hex()}"
         )
