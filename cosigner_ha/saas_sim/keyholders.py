@@ -233,13 +233,20 @@ class CloudCosigner(KeyHolder):
         self._nonces[session_id] = nonces
         return commitments
 
+    def nonces(self, session_id: str) -> mpc.SigningNonces:
+        """The pair committed for `session_id`, not consumed: for the SaaS's `SigningSession`, which folds
+        both cloud co-signers' nonce terms of the group commitment into one base-point multiplication."""
+        return self._nonces[session_id]
+
     def sign(
-        self, session_id: str, workspace_id: str, api_user_id: str, package: mpc.SigningPackage
+        self, session_id: str, workspace_id: str, api_user_id: str, signing: mpc.SigningSession
     ) -> tuple[mpc.SignatureShare, bytes]:
-        """Round two; the nonce pair is consumed (and recorded) before the share exists outside."""
+        """Round two with the session's group commitment and challenge (computed once for both cloud
+        co-signers and the aggregator); the nonce pair is consumed (and recorded) before the share exists
+        outside."""
         nonces = self._nonces.pop(session_id)
         key = self._user_keys[(workspace_id, api_user_id)]
-        share = mpc.sign_once(package, nonces, key, persist=self.consumed.mark)
+        share = signing.sign(nonces, key, persist=self.consumed.mark)
         return share, nonces.nonce_id
 
     def discard(self, session_id: str) -> bool:
