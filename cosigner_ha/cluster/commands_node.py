@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 
-from cosigner_ha.cluster import callback_check
+from cosigner_ha.cluster import admin_socket, callback_check
 from cosigner_ha.cluster.infra import (
     AttestationAuthority,
     ConfidentialSpace,
@@ -269,12 +270,39 @@ async def node_command(
             out(line)
         return EXIT_OK
     hardware = Hardware.load(args.home)
-    if getattr(args, "trace", None) is not None:
-        with args.trace.open("a", buffering=1) as sink:
-            env = Environment.runtime(header={"role": "node"}, sink=sink)
-            record_started(env, "node", args.name or hardware.name)
-            return await _node_command(args, env, hardware, network, out)
-    return await _node_command(args, Environment.runtime(), hardware, network, out)
+    if command != "start":  # a running node on this home carries it out: its database is open there
+        answered = await admin_socket.ask_running(args.home, admin_request(args))
+        if answered is not None:
+            code, lines, error = answered
+            for line in lines:
+                out(line)
+            if error is not None:
+                raise (NodeError(error) if code == EXIT_FAILED else ValueError(error))
+            return code
+    with admin_socket.database_lock(args.home):
+        if getattr(args, "trace", None) is not None:
+            with args.trace.open("a", buffering=1) as sink:
+                env = Environment.runtime(header={"role": "node"}, sink=sink)
+                record_started(env, "node", args.name or hardware.name)
+                return await _node_command(args, env, hardware, network, out)
+        return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+def admin_request(args: argparse.Namespace) -> dict[str, Any]:
+    """An admin command as the running node's admin socket takes it (file arguments read here)."""
+    request: dict[str, Any] = {"command": args.node_command}
+    if hasattr(args, "token"):
+        request["token"] = args.token
+    if hasattr(args, "callback_url"):
+        settings = _callback(args)
+        request["callback"] = {
+            "url": settings.url,
+            "public_key": settings.public_key,
+            "certificate": settings.certificate,
+        }
+    if args.node_command == "callback-update":
+        request.update(api_user=args.api_user, url=args.url, wait=not args.no_wait)
+    return request
 
 
 async def _node_command(
@@ -299,7 +327,20 @@ async def _node_command(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(node.run)
         if command == "start":
+
+            async def answer(request: dict[str, Any]) -> tuple[int, list[str], str | None]:
+                lines: list[str] = []
+                return await _admin_request(node, request, lines.append), lines, None
+
+            admin = anyio.CancelScope()
+
+            async def admin_server(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+                with admin:
+                    await admin_socket.serve(args.home, answer, task_status=task_status)
+
+            await tasks.start(admin_server)
             await _serve_until_signal(node)
+            admin.cancel()
             return EXIT_OK
         with anyio.fail_after(60):
             await node.wait_state("running", "failed", "crashed")
@@ -307,7 +348,7 @@ async def _node_command(
             if node.state != "running":
                 failure = NodeError(f"the co-signer did not start: {node.state_reason}")
             else:
-                result = await _admin(node, args, out)
+                result = await _admin_request(node, admin_request(args), out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group
             failure = exc
         finally:
@@ -317,19 +358,30 @@ async def _node_command(
     return result
 
 
-async def _admin(node: Node, args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    command = args.node_command
-    if command == "setup":
-        _print_user_to(out, await node.setup(args.token, _callback(args)))
-    elif command == "add-user":
-        _print_user_to(out, await node.add_user(args.token, _callback(args)))
+async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:
+    """One admin command, from this process's arguments or from the admin socket of `node start`."""
+    command = request["command"]
+    if command in ("setup", "add-user"):
+        token, settings = request.get("token"), request.get("callback") or {}
+        if not isinstance(token, str) or not isinstance(settings, dict):
+            raise ValueError(f"{command}: expected a pairing token and callback settings")
+        callback = CallbackSettings(
+            url=str(settings.get("url", "")),
+            public_key=str(settings.get("public_key", "")),
+            certificate=str(settings.get("certificate", "")),
+        )
+        pair = node.setup if command == "setup" else node.add_user
+        _print_user_to(out, await pair(token, callback))
     elif command == "callback-update":
-        out(await node.callback_update(args.url, args.api_user, wait=not args.no_wait))
+        api_user = request.get("api_user")
+        out(await node.callback_update(str(request["url"]), api_user, wait=bool(request.get("wait", True))))
     elif command == "list-users":
         for user in node.list_users():
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    else:
+        raise ValueError(f"unknown admin command {command!r}")
     return EXIT_OK
 
 
