@@ -35,6 +35,7 @@ from cosigner_ha.cluster.infra import (
     NitroHypervisor,
     SgxCpu,
 )
+from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
@@ -142,6 +143,13 @@ def register(subparsers: Any) -> None:
             p.add_argument(
                 "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
+            p.add_argument(
+                "--time-scale",
+                type=float,
+                default=1.0,
+                metavar="N",
+                help="divide the long-poll cycle and drain timeout by N (as `saas serve --time-scale`)",
+            )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -184,8 +192,11 @@ def register(subparsers: Any) -> None:
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
+    p = cbsub.add_parser(
+        "serve",
+        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+    )
+    p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument(
@@ -198,6 +209,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_serve.add_arguments(p)
     callback_check.register(cbsub)
 
 
@@ -206,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
+        if args.command == "callback" and args.scenario is not None:
+            return callback_serve.run(args)
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
@@ -319,7 +333,7 @@ async def _node_command(
         backend=hardware.backend(),
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
-        config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+        config=node_config(args.name or hardware.name, args.time_scale),
         callback_network=True,
     )
     result = EXIT_OK
@@ -356,6 +370,21 @@ async def _node_command(
     if failure is not None:
         raise failure
     return result
+
+
+def node_config(cosigner_id: str, time_scale: float) -> NodeConfig:
+    """The runtime node's settings; a drill's time scale shortens the long-poll cycle (the SaaS answers an
+    idle poll after its own scaled interval, and the node waits out the rest of its cycle before polling
+    again) and the drain timeout. Network allowances, token margins and callback deadlines stay as they are."""
+    if not time_scale > 0:
+        raise ValueError(f"--time-scale {time_scale}: expected a number above 0")
+    base = NodeConfig()
+    return NodeConfig(
+        cosigner_id=cosigner_id,
+        boot_retry=None,
+        poll_interval=base.poll_interval / time_scale,
+        drain_timeout=base.drain_timeout / time_scale,
+    )
 
 
 async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from types import TracebackType
@@ -26,9 +27,9 @@ from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
-from cosigner_ha.cluster.runtime.specs import ProcessSpec, cloud_spec, owner_spec, proxy_spec
+from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Enclave, Scenario, load_scenario
+from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
 from cosigner_ha.env import OsCrypto
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
@@ -75,6 +76,10 @@ class RuntimeCluster:
         self.service_links: dict[str, dict[str, Any]] = {}
         self.owner_ready: dict[str, Any] = {}
         self.cloud_ready: dict[str, Any] = {}
+        #: Scripted callback handlers (`callback serve`) by name, and the node options each API user's
+        #: pairing gives its handler (url, public key).
+        self.callback_ready: dict[str, dict[str, Any]] = {}
+        self._callback_args: dict[str, list[str]] = {}
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -121,6 +126,7 @@ class RuntimeCluster:
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
+        self._start_callbacks()
         for spec in self.scenario.nodes:
             ready = self.workdir / "links" / f"{spec.name}.json"
             ready.parent.mkdir(parents=True, exist_ok=True)
@@ -137,12 +143,13 @@ class RuntimeCluster:
             if spec.standby:
                 self._ok(self.control.post(f"/cosigners/{spec.name}/standby", json={"standby": True}))
         self.wait_online()
+        self._trust_nodes()
         self.times.online = time.monotonic() - began
 
     def node_args(self, name: str) -> list[str]:
         return [
             *("--home", str(self.home(name)), "--saas", self.links[name]["listen"]),
-            *("--saas-cert", str(self.cert), "--loop", self.loop),
+            *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
     def start_node(self, name: str) -> Child:
@@ -159,6 +166,8 @@ class RuntimeCluster:
             files["owner"] = self.workdir / "owner" / TRACE_FILE
         if self.cloud_ready:
             files["cloud"] = self.workdir / "cloud" / TRACE_FILE
+        for name in self.callback_ready:
+            files[f"callback-{name}"] = self.workdir / "callbacks" / name / TRACE_FILE
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
@@ -220,6 +229,63 @@ class RuntimeCluster:
         """A new `owner serve` on the device's state and port (its link keeps its target)."""
         self.owner_ready = self.start_spec(self.owner_spec(self.owner_ready["url"].removeprefix("http://")))
         return self.owner_ready
+
+    def callback_args(self, api_user: str) -> list[str]:
+        """`--callback-url ...` for the API user's handler in the scenario (none: no handler)."""
+        user = next(u for u in self.scenario.api_users if u.name == api_user)
+        return [] if user.callback is None else self._callback_args[user.callback]
+
+    def callback_fault(self, name: str, mode: str | None) -> None:
+        """A callback fault on a scripted handler (`timeout`, `reject`, `retry`, `down`, `error`...; None heals)."""
+        self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
+
+    def _start_callbacks(self) -> None:
+        """Each scripted handler an API user names, as `callback serve` behind a link; `url` handlers as given."""
+        for name in sorted({u.callback for u in self.scenario.api_users if u.callback is not None}):
+            spec = self.scenario.callback(name)
+            if isinstance(spec, UrlCallback):
+                self._callback_args[name] = ["--callback-url", spec.url]
+                continue
+            if not isinstance(spec, ScriptedCallback):
+                kind = type(spec).__name__.removesuffix("Callback").lower()
+                raise ProcessFailed(
+                    f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
+                    "handlers (`callback serve`) and url handlers"
+                )
+            state = self.workdir / "callbacks" / name
+            ready = self.callback_ready[name] = self.start_spec(
+                callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
+            )
+            target = ready["url"].removeprefix("http://")
+            link_ready = self.workdir / "links" / f"callback-{name}.json"
+            link = self.service_links[f"callback-{name}"] = self.start_spec(
+                proxy_spec(f"link-callback-{name}", target, link_ready, loop=self.loop)
+            )
+            pem = state / "public.pem"
+            pem.write_text(ready["public_key"])
+            self._callback_args[name] = [
+                "--callback-url",
+                f"http://{link['listen']}",
+                "--callback-public-key",
+                str(pem),
+            ]
+
+    def _trust_nodes(self) -> None:
+        """Each scripted handler checks request JWTs against the keys of the nodes whose users name it."""
+        for node in self.scenario.nodes:
+            names = {u.callback for u in self.scenario.api_users if u.name in node.api_users}
+            handlers = {name for name in self.callback_ready if name in names}
+            if not handlers:
+                continue
+            text = self.processes.run(
+                f"{node.name}-public-key", "node", "print-public-key", *self.node_args(node.name)
+            )
+            found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
+            if not found:
+                raise ProcessFailed(f"{node.name}: print-public-key printed no PEM key:\n{text}")
+            for name in sorted(handlers):
+                url = f"{self.callback_ready[name]['control']}/trust"
+                self._ok(httpx.post(url, json={"public_key": found[-1] + "\n"}, timeout=10))
 
     def _start_cloud(self, hardware: Hardware) -> None:
         """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
@@ -290,7 +356,8 @@ class RuntimeCluster:
         for spec in self.scenario.nodes:
             if spec.api_users:
                 token = self.token(spec.api_users[0])
-                argv = ("node", "setup", *self.node_args(spec.name), "--token", token)
+                callback = self.callback_args(spec.api_users[0])
+                argv = ("node", "setup", *self.node_args(spec.name), "--token", token, *callback)
                 setups.append(self.processes.start(f"{spec.name}-setup", "setup", *argv))
         deadline = (
             time.monotonic() + READY_LIMIT + 2 * self.scenario.saas.owner_approval_latency / self.time_scale
@@ -302,7 +369,15 @@ class RuntimeCluster:
             del self.processes.children[child.name]
         for spec in self.scenario.nodes:
             for api_user in spec.api_users[1:]:
-                argv = ("node", "add-user", *self.node_args(spec.name), "--token", self.token(api_user))
+                token = self.token(api_user)
+                argv = (
+                    "node",
+                    "add-user",
+                    *self.node_args(spec.name),
+                    "--token",
+                    token,
+                    *self.callback_args(api_user),
+                )
                 self.processes.run(f"{spec.name}-add-{api_user}", *argv)
 
     @staticmethod
