@@ -20,6 +20,7 @@ import anyio
 from cosigner_ha import policy
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
+from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.signing import SigningService, signing_message
@@ -245,11 +246,19 @@ class TransactionService:
     async def _drive(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> None:
         status = decision.status
         if status in ("BLOCKED", "FAILED"):
-            why = {
-                "SIGNER_NOT_FOUND": "no single API user may sign for this source (exchange/fiat rules name one)",
-                "BLOCKED_BY_POLICY": "blocked by policy",
-            }.get(decision.sub_status or "", "refused by policy")
-            self.finish(tx, Status(status), decision.sub_status, why)
+            cause, why = {
+                "SIGNER_NOT_FOUND": (
+                    Cause.SIGNER_NOT_FOUND,
+                    "no single API user may sign for this source (exchange/fiat rules name one)",
+                ),
+                "BLOCKED_BY_POLICY": (
+                    Cause.POLICY_BLOCK,
+                    "blocked by the catch-all (no rule matched)"
+                    if decision.rule is None
+                    else f"blocked by rule {decision.rule}",
+                ),
+            }.get(decision.sub_status or "", (Cause.POLICY_ERROR, "refused by policy"))
+            self.finish(tx, Status(status), decision.sub_status, why, cause=cause)
             return
         if status == "PENDING_AUTHORIZATION":
             self._move(tx, Status.PENDING_AUTHORIZATION, "waiting for the rule's approvers")
@@ -266,6 +275,7 @@ class TransactionService:
                 Status.FAILED,
                 SubStatus.SIGNER_NOT_FOUND,
                 "no designated signer is an API user that can sign (console-user signing is not simulated)",
+                cause=Cause.SIGNER_NOT_FOUND,
             )
             return
         tx.message = signing_message(tx)
@@ -274,11 +284,18 @@ class TransactionService:
         with anyio.move_on_after(timeout):
             await self.signing.sign(tx, state, candidates)
         if not tx.terminal:
+            last = next((a for a in reversed(tx.attempts) if a.cause), None)
             self.finish(
                 tx,
                 Status.CANCELLED,
                 self.ctx.config.signing_timeout_sub_status,
-                f"not signed within the signing timeout of {timeout:.0f} s",
+                f"not signed within the signing timeout of {timeout:.0f} s"
+                + (
+                    f"; {len(tx.attempts)} attempt(s), the last: {last.reason}"
+                    if last
+                    else "; no co-signer was available"
+                ),
+                cause=last.cause if last else Cause.NO_COSIGNER_AVAILABLE,
             )
 
     async def _authorize(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> bool:
@@ -286,7 +303,11 @@ class TransactionService:
         tracker = policy.ApprovalTracker(decision.approvers, tx.initiator)
         if not tracker.eligible:
             self.finish(
-                tx, Status.FAILED, SubStatus.AUTHORIZER_NOT_FOUND, "the rule names no eligible approver"
+                tx,
+                Status.FAILED,
+                SubStatus.AUTHORIZER_NOT_FOUND,
+                "the rule names no eligible approver",
+                cause=Cause.AUTHORIZER_NOT_FOUND,
             )
             return False
         done = anyio.Event()
@@ -321,13 +342,20 @@ class TransactionService:
             return True
         if tracker.outcome == "REJECTED":
             who = next(n for n, v in tx.approvals if v != Verdict.APPROVE.value)
-            self.finish(tx, Status.REJECTED, SubStatus.REJECTED_BY_USER, f"rejected by approver {who}")
+            self.finish(
+                tx,
+                Status.REJECTED,
+                SubStatus.REJECTED_BY_USER,
+                f"rejected by approver {who}",
+                cause=Cause.APPROVER_REJECT,
+            )
         else:
             self.finish(
                 tx,
                 Status.FAILED,
                 self.ctx.config.authorization_timeout_sub_status,
                 f"not authorized within the authorization timeout of {timeout:.0f} s",
+                cause=Cause.AUTHORIZATION_TIMEOUT,
             )
         return False
 
@@ -337,11 +365,15 @@ class TransactionService:
         previous = tx.move(status, at=self.ctx.env.clock.now(), reason=reason)
         self.ctx.record("tx_status", tx=tx.id, status=status.value, previous=previous.value, reason=reason)
 
-    def finish(self, tx: Transaction, status: Status, sub_status: str | None, reason: str) -> bool:
-        """Enter a terminal status once, record it, and stop the transaction's own task."""
+    def finish(
+        self, tx: Transaction, status: Status, sub_status: str | None, reason: str, *, cause: str | None
+    ) -> bool:
+        """Enter a terminal status once, record it with its `cause` (saas_sim/causes.py; None only for
+        COMPLETED), and stop the transaction's own task."""
         if tx.terminal:
             return False
         tx.move(status, at=self.ctx.env.clock.now(), sub_status=sub_status, reason=reason)
+        tx.cause = None if cause is None else str(cause)
         fields: dict[str, Any] = {
             "tx": tx.id,
             "status": status.value,
@@ -349,6 +381,9 @@ class TransactionService:
             "reason": reason,
             "latency": round(tx.history[-1].at - tx.created_at, 6),
         }
+        if status is not Status.COMPLETED:
+            fields["cause"] = tx.cause
+            fields["rule"] = tx.rule
         if status is Status.COMPLETED:
             fields["cosigner"] = tx.signed_by
             fields["api_user"] = tx.signed_api_user
@@ -366,7 +401,13 @@ class TransactionService:
             raise Forbidden(f"only the initiator {tx.initiator!r} may cancel {tx.id}, not {by!r}")
         if tx.status not in CANCELLABLE:
             raise Conflict(f"{tx.id} is {tx.status.value}; it can no longer be cancelled")
-        self.finish(tx, Status.CANCELLED, SubStatus.CANCELLED_BY_USER, f"cancelled by {by}")
+        self.finish(
+            tx,
+            Status.CANCELLED,
+            SubStatus.CANCELLED_BY_USER,
+            f"cancelled by {by}",
+            cause=Cause.CANCELLED_BY_USER,
+        )
         return tx
 
     def transaction(self, tx_id: str) -> Transaction:
