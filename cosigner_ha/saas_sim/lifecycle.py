@@ -40,6 +40,8 @@ class TransactionService:
         self.ctx = ctx
         self.signing = SigningService(ctx, self.finish)
         self._running: dict[str, Running] = {}
+        #: The policy decision of each unfinished transaction (a durable SaaS keeps it to resume from).
+        self.decisions: dict[str, policy.Decision] = {}
 
     # --- submission ----------------------------------------------------------------------------------------
 
@@ -123,10 +125,37 @@ class TransactionService:
             external_id=external_id,
         )
         decision = self._decide(state, tx, ptx)
+        self._start(tx, state, decision)
+        return tx
+
+    def _start(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> None:
+        self.decisions[tx.id] = decision
         scope = anyio.CancelScope()
         self._running[tx.id] = Running(scope)
         self.ctx.spawn(self._run, tx, state, decision, scope)
-        return tx
+
+    def resume(self, tx: Transaction, decision: policy.Decision | None) -> None:
+        """Carry on a transaction that a restarted SaaS found unfinished, from the status it was saved in,
+        with the time its timeouts have already run."""
+        if tx.signature is not None:  # signed just before the restart: released now, never signed again
+            self.finish(tx, Status.COMPLETED, None, f"signed by {tx.signed_by}", cause=None)
+            return
+        state = self.ctx.workspace(tx.workspace_id)
+        if decision is None and tx.status is Status.SUBMITTED:  # stopped before the policy decided
+            ptx = policy.Transaction(
+                initiator=tx.initiator,
+                operation=tx.operation,
+                asset=tx.asset,
+                amount=tx.amount,
+                source=tx.source,
+                destination=tx.destination,
+                destination_address=tx.destination_address,
+                at=tx.created_at,
+            )
+            decision = self._decide(state, tx, ptx)
+        elif decision is None:  # past the decision: only the designated signers matter from here
+            decision = policy.Decision(tx.rule, tx.action, tx.status.value, None, tx.designated_signers, None)
+        self._start(tx, state, decision)
 
     def _validate(
         self,
@@ -217,6 +246,7 @@ class TransactionService:
         tx.rule = decision.rule
         tx.action = decision.action
         tx.designated_signers = decision.designated_signers
+        self.decisions[tx.id] = decision
         self.ctx.record(
             "policy_decision",
             tx=tx.id,
@@ -245,7 +275,13 @@ class TransactionService:
 
     async def _drive(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> None:
         status = decision.status
-        if status in ("BLOCKED", "FAILED"):
+        if tx.status is Status.PENDING_SIGNATURE:  # resumed after a restart
+            await self._sign(tx, state, self._candidates(tx, state))
+            return
+        if tx.status is Status.PENDING_AUTHORIZATION:  # resumed after a restart
+            if not await self._authorize(tx, state, decision):
+                return
+        elif status in ("BLOCKED", "FAILED"):
             cause, why = {
                 "SIGNER_NOT_FOUND": (
                     Cause.SIGNER_NOT_FOUND,
@@ -260,15 +296,11 @@ class TransactionService:
             }.get(decision.sub_status or "", (Cause.POLICY_ERROR, "refused by policy"))
             self.finish(tx, Status(status), decision.sub_status, why, cause=cause)
             return
-        if status == "PENDING_AUTHORIZATION":
+        elif status == "PENDING_AUTHORIZATION":
             self._move(tx, Status.PENDING_AUTHORIZATION, "waiting for the rule's approvers")
             if not await self._authorize(tx, state, decision):
                 return
-        candidates = [
-            name
-            for name in tx.designated_signers
-            if name in state.workspace.api_users and state.workspace.api_users[name].can_sign
-        ]
+        candidates = self._candidates(tx, state)
         if not candidates:
             self.finish(
                 tx,
@@ -280,8 +312,21 @@ class TransactionService:
             return
         tx.message = signing_message(tx)
         self._move(tx, Status.PENDING_SIGNATURE, f"candidates {', '.join(candidates)}")
+        await self._sign(tx, state, candidates)
+
+    @staticmethod
+    def _candidates(tx: Transaction, state: WorkspaceState) -> list[str]:
+        return [
+            name
+            for name in tx.designated_signers
+            if name in state.workspace.api_users and state.workspace.api_users[name].can_sign
+        ]
+
+    async def _sign(self, tx: Transaction, state: WorkspaceState, candidates: list[str]) -> None:
         timeout = self.ctx.config.signing_timeout
-        with anyio.move_on_after(timeout):
+        began = tx.pending_signature_at
+        left = timeout if began is None else timeout - (self.ctx.env.clock.now() - began)
+        with anyio.move_on_after(left):
             await self.signing.sign(tx, state, candidates)
         if not tx.terminal:
             last = next((a for a in reversed(tx.attempts) if a.cause), None)
@@ -301,6 +346,11 @@ class TransactionService:
     async def _authorize(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> bool:
         assert decision.approvers is not None
         tracker = policy.ApprovalTracker(decision.approvers, tx.initiator)
+        for name, verdict in tx.approvals:  # answers given before a restart stand
+            if verdict == Verdict.APPROVE.value:
+                tracker.approve(name)
+            else:
+                tracker.reject(name)
         if not tracker.eligible:
             self.finish(
                 tx,
@@ -332,11 +382,14 @@ class TransactionService:
                 done.set()
 
         timeout = self.ctx.config.authorization_timeout
-        with anyio.move_on_after(timeout):
+        entered = [h.at for h in tx.history if h.status is Status.PENDING_AUTHORIZATION]
+        left = timeout - (self.ctx.env.clock.now() - entered[-1]) if entered else timeout
+        with anyio.move_on_after(left):
             async with anyio.create_task_group() as tasks:
-                for name in tracker.eligible:
+                for name in tracker.awaiting:
                     tasks.start_soon(ask, name)
-                await done.wait()
+                if tracker.outcome == "PENDING":
+                    await done.wait()
                 tasks.cancel_scope.cancel()
         if tracker.outcome == "APPROVED":
             return True
@@ -389,6 +442,7 @@ class TransactionService:
             fields["api_user"] = tx.signed_api_user
             fields["attempts"] = len(tx.attempts)
         self.ctx.record(status.value.lower(), **fields)
+        self.decisions.pop(tx.id, None)
         running = self._running.get(tx.id)
         if running is not None:
             running.scope.cancel()

@@ -456,14 +456,20 @@ class SigningService:
         tx, state, package = session.tx, session.state, session.package
         assert package is not None
         ws_id, user_id = state.workspace.id, session.api_user.id
+        public = state.user_keys[session.api_user.name]
+        # The cloud co-signers and the aggregator share this process: R, the binding factors and the
+        # challenge are computed once for the three of them, the clouds' nonce terms folded into one
+        # base-point multiplication (the node's term costs the one variable-base multiplication).
+        signing = mpc.SigningSession(
+            package, public, local_nonces=[cloud.nonces(session.id) for cloud in self.ctx.clouds]
+        )
         shares = {NODE_ID: node_share}
         for cloud in self.ctx.clouds:
-            share, nonce_id = cloud.sign(session.id, ws_id, user_id, package)
+            share, nonce_id = cloud.sign(session.id, ws_id, user_id, signing)
             shares[cloud.identifier] = share
             self.ctx.record("nonce_used", party=cloud.name, nonce=nonce_id, session=session.id, tx=tx.id)
-        public = state.user_keys[session.api_user.name]
         try:
-            signature = mpc.aggregate(package, shares, public)
+            signature = signing.aggregate(shares)
         except mpc.InvalidSignatureShareError as exc:
             self.ctx.record(
                 "mpc_error", tx=tx.id, session=session.id, culprits=list(exc.culprits), error=str(exc)
