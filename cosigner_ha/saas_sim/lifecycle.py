@@ -20,6 +20,7 @@ import anyio
 from cosigner_ha import policy
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
+from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.signing import SigningService, signing_message
@@ -137,7 +138,7 @@ class TransactionService:
         """Carry on a transaction that a restarted SaaS found unfinished, from the status it was saved in,
         with the time its timeouts have already run."""
         if tx.signature is not None:  # signed just before the restart: released now, never signed again
-            self.finish(tx, Status.COMPLETED, None, f"signed by {tx.signed_by}")
+            self.finish(tx, Status.COMPLETED, None, f"signed by {tx.signed_by}", cause=None)
             return
         state = self.ctx.workspace(tx.workspace_id)
         if decision is None and tx.status is Status.SUBMITTED:  # stopped before the policy decided
@@ -281,11 +282,19 @@ class TransactionService:
             if not await self._authorize(tx, state, decision):
                 return
         elif status in ("BLOCKED", "FAILED"):
-            why = {
-                "SIGNER_NOT_FOUND": "no single API user may sign for this source (exchange/fiat rules name one)",
-                "BLOCKED_BY_POLICY": "blocked by policy",
-            }.get(decision.sub_status or "", "refused by policy")
-            self.finish(tx, Status(status), decision.sub_status, why)
+            cause, why = {
+                "SIGNER_NOT_FOUND": (
+                    Cause.SIGNER_NOT_FOUND,
+                    "no single API user may sign for this source (exchange/fiat rules name one)",
+                ),
+                "BLOCKED_BY_POLICY": (
+                    Cause.POLICY_BLOCK,
+                    "blocked by the catch-all (no rule matched)"
+                    if decision.rule is None
+                    else f"blocked by rule {decision.rule}",
+                ),
+            }.get(decision.sub_status or "", (Cause.POLICY_ERROR, "refused by policy"))
+            self.finish(tx, Status(status), decision.sub_status, why, cause=cause)
             return
         elif status == "PENDING_AUTHORIZATION":
             self._move(tx, Status.PENDING_AUTHORIZATION, "waiting for the rule's approvers")
@@ -298,6 +307,7 @@ class TransactionService:
                 Status.FAILED,
                 SubStatus.SIGNER_NOT_FOUND,
                 "no designated signer is an API user that can sign (console-user signing is not simulated)",
+                cause=Cause.SIGNER_NOT_FOUND,
             )
             return
         tx.message = signing_message(tx)
@@ -319,11 +329,18 @@ class TransactionService:
         with anyio.move_on_after(left):
             await self.signing.sign(tx, state, candidates)
         if not tx.terminal:
+            last = next((a for a in reversed(tx.attempts) if a.cause), None)
             self.finish(
                 tx,
                 Status.CANCELLED,
                 self.ctx.config.signing_timeout_sub_status,
-                f"not signed within the signing timeout of {timeout:.0f} s",
+                f"not signed within the signing timeout of {timeout:.0f} s"
+                + (
+                    f"; {len(tx.attempts)} attempt(s), the last: {last.reason}"
+                    if last
+                    else "; no co-signer was available"
+                ),
+                cause=last.cause if last else Cause.NO_COSIGNER_AVAILABLE,
             )
 
     async def _authorize(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> bool:
@@ -336,7 +353,11 @@ class TransactionService:
                 tracker.reject(name)
         if not tracker.eligible:
             self.finish(
-                tx, Status.FAILED, SubStatus.AUTHORIZER_NOT_FOUND, "the rule names no eligible approver"
+                tx,
+                Status.FAILED,
+                SubStatus.AUTHORIZER_NOT_FOUND,
+                "the rule names no eligible approver",
+                cause=Cause.AUTHORIZER_NOT_FOUND,
             )
             return False
         done = anyio.Event()
@@ -374,13 +395,20 @@ class TransactionService:
             return True
         if tracker.outcome == "REJECTED":
             who = next(n for n, v in tx.approvals if v != Verdict.APPROVE.value)
-            self.finish(tx, Status.REJECTED, SubStatus.REJECTED_BY_USER, f"rejected by approver {who}")
+            self.finish(
+                tx,
+                Status.REJECTED,
+                SubStatus.REJECTED_BY_USER,
+                f"rejected by approver {who}",
+                cause=Cause.APPROVER_REJECT,
+            )
         else:
             self.finish(
                 tx,
                 Status.FAILED,
                 self.ctx.config.authorization_timeout_sub_status,
                 f"not authorized within the authorization timeout of {timeout:.0f} s",
+                cause=Cause.AUTHORIZATION_TIMEOUT,
             )
         return False
 
@@ -390,11 +418,15 @@ class TransactionService:
         previous = tx.move(status, at=self.ctx.env.clock.now(), reason=reason)
         self.ctx.record("tx_status", tx=tx.id, status=status.value, previous=previous.value, reason=reason)
 
-    def finish(self, tx: Transaction, status: Status, sub_status: str | None, reason: str) -> bool:
-        """Enter a terminal status once, record it, and stop the transaction's own task."""
+    def finish(
+        self, tx: Transaction, status: Status, sub_status: str | None, reason: str, *, cause: str | None
+    ) -> bool:
+        """Enter a terminal status once, record it with its `cause` (saas_sim/causes.py; None only for
+        COMPLETED), and stop the transaction's own task."""
         if tx.terminal:
             return False
         tx.move(status, at=self.ctx.env.clock.now(), sub_status=sub_status, reason=reason)
+        tx.cause = None if cause is None else str(cause)
         fields: dict[str, Any] = {
             "tx": tx.id,
             "status": status.value,
@@ -402,6 +434,9 @@ class TransactionService:
             "reason": reason,
             "latency": round(tx.history[-1].at - tx.created_at, 6),
         }
+        if status is not Status.COMPLETED:
+            fields["cause"] = tx.cause
+            fields["rule"] = tx.rule
         if status is Status.COMPLETED:
             fields["cosigner"] = tx.signed_by
             fields["api_user"] = tx.signed_api_user
@@ -420,7 +455,13 @@ class TransactionService:
             raise Forbidden(f"only the initiator {tx.initiator!r} may cancel {tx.id}, not {by!r}")
         if tx.status not in CANCELLABLE:
             raise Conflict(f"{tx.id} is {tx.status.value}; it can no longer be cancelled")
-        self.finish(tx, Status.CANCELLED, SubStatus.CANCELLED_BY_USER, f"cancelled by {by}")
+        self.finish(
+            tx,
+            Status.CANCELLED,
+            SubStatus.CANCELLED_BY_USER,
+            f"cancelled by {by}",
+            cause=Cause.CANCELLED_BY_USER,
+        )
         return tx
 
     def transaction(self, tx_id: str) -> Transaction:

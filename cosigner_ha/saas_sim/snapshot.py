@@ -316,6 +316,7 @@ def transaction_row(tx: Transaction, decision: policy.Decision | None) -> dict[s
         "created_at": tx.created_at,
         "status": tx.status.value,
         "sub_status": tx.sub_status,
+        "cause": tx.cause,
         "history": [[h.at, h.status.value, h.sub_status, h.reason] for h in tx.history],
         "rule": tx.rule,
         "action": tx.action,
@@ -323,7 +324,8 @@ def transaction_row(tx: Transaction, decision: policy.Decision | None) -> dict[s
         "extra_parameters": tx.extra_parameters,
         "approvals": [list(a) for a in tx.approvals],
         "attempts": [
-            [a.session_id, a.cosigner_id, a.api_user, a.started_at, a.outcome, a.reason] for a in tx.attempts
+            [a.session_id, a.cosigner_id, a.api_user, a.started_at, a.outcome, a.reason, a.cause]
+            for a in tx.attempts
         ],
         "pending_signature_at": tx.pending_signature_at,
         "message": tx.message.hex(),
@@ -350,6 +352,7 @@ def transaction_from_row(row: Mapping[str, Any]) -> tuple[Transaction, policy.De
         created_at=row["created_at"],
         status=Status(row["status"]),
         sub_status=row["sub_status"],
+        cause=row.get("cause"),
         history=[StatusChange(at, Status(s), sub, reason) for at, s, sub, reason in row["history"]],
         rule=row["rule"],
         action=row["action"],
