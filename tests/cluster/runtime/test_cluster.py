@@ -17,7 +17,6 @@ from cosigner_ha.cluster.bundled import find_scenario
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 
-
 TX = {
     "initiator": "ops",
     "asset": "ETH",
