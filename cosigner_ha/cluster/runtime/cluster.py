@@ -308,7 +308,9 @@ class RuntimeCluster:
             self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
             self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
             ready = self.workdir / "links" / f"cloud-{node.name}.json"
-            link = self.start_spec(proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready))
+            link = self.start_spec(
+                proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
+            )
             self.service_links[f"cloud-{node.name}"] = link
             path = self.home(node.name) / "hardware.json"
             profile = json.loads(path.read_text())
