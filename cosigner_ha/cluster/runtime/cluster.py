@@ -4,11 +4,16 @@
         cluster.start()          # SaaS up, every node paired and online
         cluster.control.post(...)
 
-Every node runs as SGX on its own home (`workdir/nodes/NAME`), whatever enclave the scenario names; the
+Started in order: the owner's device (`owner serve`, behind its link), the cloud services when the scenario
+has Nitro or GCP nodes (`cloud serve`: each such node's KMS key bound to its image, its role and bucket,
+its own link), `saas serve --owner ...`, one `callback serve` per scripted handler the API users name
+(behind its link), then each node's link, pairing (`node setup`/`add-user`, with its API users' handlers)
+and `node start`. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
-Each node reaches the SaaS through its own `proxy serve` process (`link_fault` partitions, delays, loses,
-clogs or heals it). Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the
-block stops every process (`ProcessGroup.close`).
+Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
+`callback_fault`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
+service processes as specs a launcher can start with `start_spec`. Leaving the block stops every process
+(`ProcessGroup.close`).
 """
 
 from __future__ import annotations
