@@ -15,6 +15,7 @@ exits; run them while `start` is not running, as with the product's `setup`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import ssl
 import sys
@@ -101,6 +102,13 @@ def register(subparsers: Any) -> None:
             p.add_argument(
                 "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
+            p.add_argument(
+                "--time-scale",
+                type=float,
+                default=1.0,
+                metavar="N",
+                help="divide the node's durations (poll, timeouts, back-off, callback deadline) by N",
+            )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -172,6 +180,33 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
 
 
+#: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
+#: in whole wall-clock seconds and stay as they are, as on the SaaS side.
+SCALED_DURATIONS = (
+    "poll_interval",
+    "poll_grace",
+    "request_timeout",
+    "backoff_min",
+    "backoff_max",
+    "drain_timeout",
+)
+
+
+def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
+    """`config` with every duration divided by `scale` (`--time-scale`), so a drill runs faster."""
+    if not scale > 0:
+        raise ValueError(f"--time-scale {scale}: expected a number above 0")
+    if scale == 1:
+        return config
+    changes: dict[str, Any] = {name: getattr(config, name) / scale for name in SCALED_DURATIONS}
+    changes["callback"] = dataclasses.replace(
+        config.callback,
+        deadline=config.callback.deadline / scale,
+        retry_interval=config.callback.retry_interval / scale,
+    )
+    return dataclasses.replace(config, **changes)
+
+
 def _callback(args: argparse.Namespace) -> CallbackSettings:
     return CallbackSettings(
         url=args.callback_url,
@@ -240,7 +275,10 @@ async def _node_command(
         backend=hardware.backend(),
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
-        config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+        config=scaled_config(
+            NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+            getattr(args, "time_scale", 1.0),
+        ),
         callback_network=True,
     )
     result = EXIT_OK

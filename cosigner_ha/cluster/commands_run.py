@@ -1,7 +1,11 @@
-"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]`.
+"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]
+[--runtime [--time-scale N] [--workdir DIR] [--loop trio|asyncio]]`.
 
-Exit status: 0 every invariant and expectation held; 1 one did not; 2 the input was invalid (the scenario,
-its policy, a callback import), with the reason on standard error and nothing written.
+Without `--runtime` the scenario runs in simulation; with it, on real processes (`runtime/launcher.py`),
+reported the same way. Exit status: 0 every invariant and expectation held; 1 one did not (or, in the
+runtime, a process died unexpectedly); 2 the input was invalid (the scenario, its policy, a callback
+import, a fault the runtime cannot play) or the runtime could not be set up, with the reason on standard
+error and nothing written; 130 Ctrl-C, 143 SIGTERM (runtime: every process stopped).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
 from cosigner_ha.inputs import shorten
 from cosigner_ha.policy import PolicyError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +45,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", type=Path, metavar="FILE", help="write every event as JSON Lines")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained page with the timeline")
+    p.add_argument(
+        "--runtime",
+        action="store_true",
+        help="run on real processes (SaaS, nodes, link proxies) over TLS, in real time",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="N",
+        help="runtime: divide every duration of the scenario by N (default 1: real time)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="runtime: keep every process's files here (default: a temp dir, removed)",
+    )
+    p.add_argument(
+        "--loop", choices=("trio", "asyncio"), help="runtime: the processes' event loop (default trio)"
+    )
 
 
 class InputError(ValueError):
@@ -62,13 +86,40 @@ def scenario_inputs(path: Path, scenario: Scenario) -> list[Path]:
     return inputs
 
 
+def check_runtime_options(args: argparse.Namespace) -> None:
+    """`--time-scale`, `--workdir` and `--loop` belong to `--runtime`; a time scale is above zero; a work
+    directory given is new or empty (a node's home from another run would hold its old pairings)."""
+    runtime_only = (("--time-scale", args.time_scale), ("--workdir", args.workdir), ("--loop", args.loop))
+    if not args.runtime:
+        for option, value in runtime_only:
+            if value is not None:
+                raise InputError(f"{option} applies to a runtime run only: add --runtime")
+        return
+    if args.time_scale is not None and not (args.time_scale > 0 and args.time_scale < float("inf")):
+        raise InputError(f"--time-scale {args.time_scale:g}: expected a number above 0, such as 60")
+    workdir: Path | None = args.workdir
+    if workdir is not None:
+        if workdir.exists() and not workdir.is_dir():
+            raise InputError(f"--workdir {workdir}: not a directory")
+        if workdir.is_dir() and any(workdir.iterdir()):
+            raise InputError(f"--workdir {workdir}: not empty; give a new or empty directory")
+        if not workdir.parent.is_dir():
+            raise InputError(f"--workdir {workdir}: the folder {workdir.parent} does not exist")
+
+
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
     path: Path = find_scenario(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
+    if getattr(args, "runtime", False):
+        from cosigner_ha.cluster.runtime.run_command import run_runtime
+
+        return run_runtime(args, path, console)
     # all or nothing: every output is staged beside its target and renamed into place after the run
     with OutputSet() as staged:
         try:
             check_seed(args.seed)
+            if hasattr(args, "runtime"):  # a caller's own namespace may have only the simulation's options
+                check_runtime_options(args)
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)

@@ -203,6 +203,9 @@ class RunReport:
     signatures: tuple[SignatureMark, ...] = ()
     transactions: tuple[TxPoint, ...] = ()
     impacts: tuple[FaultImpact, ...] = ()
+    #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
+    #: simulation, whose report has exactly `JSON_KEYS`.
+    mode: str | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -255,6 +258,8 @@ class RunReport:
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
             "passed": self.passed,
         }
+        if self.mode is not None:
+            data["mode"] = self.mode
         _check_finite(data, "")
         return data
 

@@ -24,8 +24,8 @@ import httpx
 
 from cosigner_ha.cluster.commands_node import Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
+from cosigner_ha.cluster.runtime.kinds import KINDS
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
-from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import Scenario, load_scenario
 from cosigner_ha.env import OsCrypto
@@ -56,6 +56,12 @@ class RuntimeCluster:
         self.start_wall = time.time()
         #: Each node's link to the SaaS gateway: a `proxy serve` process (`listen`, `control`).
         self.links: dict[str, dict[str, Any]] = {}
+        #: Every process started, by name: its kind (`kinds.KINDS`), for its trace and its restarts.
+        self.launched: dict[str, str] = {}
+        #: More `saas serve` options (`up` adds the REST API's).
+        self.saas_options: list[str] = []
+        self.cert = self.cert_key = Path()
+        self.vendor_key = self.measurement = ""
         self._control: httpx.Client | None = None
 
     def __enter__(self) -> RuntimeCluster:
@@ -89,23 +95,12 @@ class RuntimeCluster:
         self.start_wall = time.time()
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
-        self.cert, key = self_signed(self.workdir / "tls")
-        saas = self.processes.start(
-            "saas",
-            "saas",
-            *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
-            *("--key", str(key), "--scenario", str(self.scenario_path)),
-            *("--time-scale", repr(self.time_scale), "--loop", self.loop),
-            *("--vendor-key", hardware[0].vendor.public_key.hex()),
-            *("--measurement", hardware[0].image.measurement.hex()),
-        )
-        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
+        self.vendor_key = hardware[0].vendor.public_key.hex()
+        self.measurement = hardware[0].image.measurement.hex()
+        self.cert, self.cert_key = self_signed(self.workdir / "tls")
+        self.ready = self.launch("saas", "saas")
         for spec in self.scenario.nodes:
-            ready = self.workdir / "links" / f"{spec.name}.json"
-            ready.parent.mkdir(parents=True, exist_ok=True)
-            argv = ("proxy", "serve", "--target", self.ready["gateway"], "--ready", str(ready))
-            link = self.processes.start(f"link-{spec.name}", "proxy", *argv, "--loop", self.loop)
-            self.links[spec.name] = _wait_ready(ready, link)
+            self.links[spec.name] = self.launch("proxy", f"link-{spec.name}")
         self._control = httpx.Client(base_url=self.ready["control"], timeout=30)
         self.times.saas_ready = time.monotonic() - began
         self._pair()
@@ -118,23 +113,38 @@ class RuntimeCluster:
         self.wait_online()
         self.times.online = time.monotonic() - began
 
+    def launch(self, kind: str, name: str) -> dict[str, Any]:
+        """Start (or restart) process `name` of `kind` (`kinds.KINDS`); what its ready file says, once
+        it is written (`{}` for a kind without one)."""
+        spec = KINDS[kind]
+        ready = None if spec.ready is None else spec.ready(self.workdir, name)
+        if ready is not None:
+            ready.parent.mkdir(parents=True, exist_ok=True)
+            ready.unlink(missing_ok=True)
+        if spec.trace is not None:
+            spec.trace(self.workdir, name).parent.mkdir(parents=True, exist_ok=True)
+        child = self.processes.start(name, spec.role, *spec.argv(self, name))
+        self.launched[name] = kind
+        return {} if ready is None else _wait_ready(ready, child)
+
     def node_args(self, name: str) -> list[str]:
         return [
             *("--home", str(self.home(name)), "--saas", self.links[name]["listen"]),
-            *("--saas-cert", str(self.cert), "--loop", self.loop),
+            *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
     def start_node(self, name: str) -> Child:
         """`node start` on the node's home: a first start or a restart after a crash."""
-        trace = self.workdir / "traces" / f"{name}.jsonl"
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
-        return self.processes.start(name, "node", *argv)
+        self.launch("node", name)
+        return self.processes.children[name]
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
-        files = {"saas": self.workdir / "saas" / TRACE_FILE}
-        files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
+        files = {}
+        for name, kind in self.launched.items():
+            trace = KINDS[kind].trace
+            if trace is not None:
+                files[name] = trace(self.workdir, name)
         return merge(files, self.start_wall, self.processes.exits)
 
     def token(self, api_user: str) -> str:
@@ -222,4 +232,6 @@ def _wait_ready(path: Path, child: Child) -> dict[str, Any]:
         if child.popen.poll() is not None:
             raise child.failure()
         time.sleep(0.05)
-    raise ProcessFailed(f"saas serve did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}")
+    raise ProcessFailed(
+        f"{child.role} {child.name} did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}"
+    )
