@@ -29,7 +29,7 @@ from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
 from cosigner_ha.inputs import shorten
 from cosigner_ha.policy import PolicyError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:

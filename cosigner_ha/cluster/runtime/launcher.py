@@ -11,7 +11,8 @@ scenario's duration the drill waits until every transaction is terminal (or the 
 passed), stops every process, merges their traces and analyses the result with the simulation's own code.
 
 The launcher is synchronous on purpose: one agenda played in time order, one thread, so Ctrl-C (a
-`KeyboardInterrupt`) or SIGTERM (`Terminated`) lands where `close` can stop every process group.
+`KeyboardInterrupt`) or SIGTERM (the CLI's `Terminated`) lands in the `with Drill` block, whose exit stops
+every process group (a second signal waits meanwhile) and removes a temporary work directory.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import heapq
 import itertools
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import anyio
@@ -46,10 +48,6 @@ from cosigner_ha.env import Environment, run_simulated
 TICK = 0.05
 #: After the scenario's duration, real seconds between two looks at the transactions while draining.
 DRAIN_POLL = 0.2
-
-
-class Terminated(BaseException):
-    """SIGTERM reached the launcher: stop everything, as for Ctrl-C."""
 
 
 def schedule(scenario: Scenario, seed: int) -> list[tuple[float, Submission]]:
@@ -114,6 +112,12 @@ class Drill:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+        if kind is not None and not issubclass(kind, Exception):  # Ctrl-C, SIGTERM (the CLI says which)
+            where = "kept in" if self.keep else "removed:"
+            print(
+                f"stopped: every process of the run is down; its work directory {where} {self.workdir}",
+                file=sys.stderr,
+            )
 
     def close(self) -> None:
         """Stop every process (a second Ctrl-C cannot cut this short) and remove a temporary workdir."""
@@ -307,12 +311,3 @@ class _signals_held:
     def __exit__(self, *exc: object) -> None:
         for signum, previous in self._held:
             signal.signal(signum, previous)
-
-
-def raise_on_sigterm() -> None:
-    """SIGTERM raises `Terminated` in the main thread, so the `with Drill` block stops every process."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
-
-    signal.signal(signal.SIGTERM, handler)

@@ -22,9 +22,7 @@ from cosigner_ha.cluster.bundled import missing
 from cosigner_ha.cluster.commands_run import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
     InputError,
     check_runtime_options,
     check_seed,
@@ -34,7 +32,7 @@ from cosigner_ha.cluster.report import render_summary, write_html
 from cosigner_ha.cluster.report.model import report_json_text
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.runtime.fault_play import approximations, refusals
-from cosigner_ha.cluster.runtime.launcher import Drill, Terminated, raise_on_sigterm
+from cosigner_ha.cluster.runtime.launcher import Drill
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.model import Scenario
@@ -84,7 +82,6 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
         keep = args.workdir is not None
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-run-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        raise_on_sigterm()
         drill = Drill(
             path,
             scenario,
@@ -95,15 +92,9 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
             keep=keep,
             console=console,
         )
-        try:
+        try:  # Ctrl-C and SIGTERM go through: the block stops everything, the CLI exits 130 or 143
             with drill:
                 result = drill.run()
-        except KeyboardInterrupt:
-            print("interrupted: every process of the run is stopped", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except Terminated:
-            print("terminated: every process of the run is stopped", file=sys.stderr)
-            return EXIT_TERMINATED
         except (ProcessFailed, SetupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED if drill.started else EXIT_BAD_INPUT
