@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil  # a dependency of dask distributed: which processes exist, and with what command line
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -31,14 +30,25 @@ def _env(tmp: Path) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp), "COLUMNS": "120"}
 
 
+def _processes() -> dict[int, str]:
+    """Every live (not zombie) process on the machine and its command line, from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:  # gone meanwhile
+            continue
+        if state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
 def _left_behind(marker: Path) -> list[str]:
     """Every live process whose command line mentions `marker` (a run's own directory)."""
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if str(marker) in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(f"{proc.info['pid']}: {cmdline}")
-    return found
+    return [f"{pid}: {cmdline}" for pid, cmdline in _processes().items() if str(marker) in cmdline]
 
 
 def _simulated_keys(tmp_path: Path) -> list[str]:
@@ -160,19 +170,15 @@ def test_a_node_that_dies_unexpectedly_is_reported_with_its_status_and_log(tmp_p
     try:
         workdir = _wait_running(tmp, launcher)
         time.sleep(0.5)
-        node = next(
-            p
-            for p in psutil.process_iter(["cmdline"])
-            if f"{workdir}/nodes/sgx-b" in " ".join(p.info["cmdline"] or ())
-        )
-        os.killpg(node.pid, signal.SIGKILL)  # not a fault of the scenario: nobody expects it
+        node = next(pid for pid, cmdline in _processes().items() if f"{workdir}/nodes/sgx-b " in cmdline)
+        os.killpg(node, signal.SIGKILL)  # not a fault of the scenario: nobody expects it
         _, err = launcher.communicate(timeout=60)
     finally:
         if launcher.poll() is None:
             launcher.kill()
             launcher.wait()
     assert launcher.returncode == 1, err
-    assert f"node sgx-b (pid {node.pid}) exited with signal 9" in err
+    assert f"node sgx-b (pid {node}) exited with signal 9" in err
     assert "log:" in err and "Traceback" not in err
     assert not _left_behind(tmp)
 
