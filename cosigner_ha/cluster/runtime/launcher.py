@@ -23,7 +23,6 @@ import heapq
 import itertools
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,6 +98,7 @@ class Drill:
         self.console = console or Console(quiet=True)
         self.cluster = RuntimeCluster(path, workdir, time_scale=time_scale, loop=loop)
         self.events: list[dict[str, Any]] = []
+        self.player = FaultPlayer(self.cluster, self.record)
         self.submitted = 0
         self.faults_applied = 0
         self._closed = False
@@ -112,12 +112,6 @@ class Drill:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-        if kind is not None and not issubclass(kind, Exception):  # Ctrl-C, SIGTERM (the CLI says which)
-            where = "kept in" if self.keep else "removed:"
-            print(
-                f"stopped: every process of the run is down; its work directory {where} {self.workdir}",
-                file=sys.stderr,
-            )
 
     def close(self) -> None:
         """Stop every process (a second Ctrl-C cannot cut this short) and remove a temporary workdir."""
@@ -144,31 +138,39 @@ class Drill:
 
     def run(self) -> DrillResult:
         began = time.perf_counter()
-        with self._progress() as progress:
+        with self.progress() as progress:
             starting = progress.add_task("starting processes and pairing", total=None, sim="", work="")
             self.start()
             progress.update(starting, total=1, completed=1)
-            duration = self.scenario.scenario.duration
-            task = progress.add_task(self.scenario.scenario.name, total=duration, sim=_hms(0), work="")
-            player = FaultPlayer(self.cluster, self.record)
-            self._play(
-                player,
-                lambda at: progress.update(
-                    task, completed=min(at, duration), sim=_hms(at), work=self._work()
-                ),
-            )
-            progress.update(task, completed=duration, sim=_hms(duration))
+            self.play(progress)
             draining = progress.add_task("draining", total=None, sim="", work="")
-            open_ = self._drain(player)
+            open_ = self._drain()
             progress.update(draining, total=1, completed=1, work=f"{open_} open")
         self.record("end", transactions=self.submitted)
         self.cluster.close()
         return self._result(time.perf_counter() - began)
 
+    def play(self, progress: Progress) -> None:
+        """The scenario's workloads and faults in real time, a bar on the scenario's time line."""
+        duration = self.scenario.scenario.duration
+        task = progress.add_task(self.scenario.scenario.name, total=duration, sim=_hms(0), work="")
+
+        def tick(at: float) -> None:
+            progress.update(task, completed=min(at, duration), sim=_hms(at), work=self._work())
+
+        self._play(tick)
+        progress.update(task, completed=duration, sim=_hms(duration))
+
+    def serve(self) -> None:
+        """Until interrupted (Ctrl-C, SIGTERM): `ProcessFailed` if a process dies that no fault killed."""
+        while True:
+            self.cluster.processes.check(expected_down=self.player.down)
+            time.sleep(TICK * 4)
+
     def _work(self) -> str:
         return f"{self.submitted} submitted, {self.faults_applied} faults"
 
-    def _play(self, player: FaultPlayer, tick: Callable[[float], None]) -> None:
+    def _play(self, tick: Callable[[float], None]) -> None:
         """The agenda in time order: submissions, faults and their undoing, each at its scenario time
         divided by the time scale; undoings due after the duration are dropped, as in simulation."""
         duration = self.scenario.scenario.duration
@@ -176,24 +178,22 @@ class Drill:
         agenda: list[tuple[float, int, Callable[[], None]]] = []
         faults = self.scenario.faults
         for index in sorted(range(len(faults)), key=lambda i: (faults[i].at, i)):
-            heapq.heappush(
-                agenda, (faults[index].at, next(counter), self._fault(index, player, agenda, counter))
-            )
+            heapq.heappush(agenda, (faults[index].at, next(counter), self._fault(index, agenda, counter)))
         for at, submission in schedule(self.scenario, self.seed):
             heapq.heappush(agenda, (at, next(counter), self._submit(submission)))
         self.origin = time.monotonic()
         self.record("scenario_start", time_scale=self.time_scale)
         while agenda and agenda[0][0] < duration:
             at, _, do = heapq.heappop(agenda)
-            self._wait_until(at, player, tick)
+            self._wait_until(at, tick)
             do()
-        self._wait_until(duration, player, tick)
+        self._wait_until(duration, tick)
         self.record("duration_reached")
 
-    def _wait_until(self, at: float, player: FaultPlayer, tick: Callable[[float], None]) -> None:
+    def _wait_until(self, at: float, tick: Callable[[float], None]) -> None:
         due = self.origin + at / self.time_scale
         while True:
-            self.cluster.processes.check(expected_down=player.down)
+            self.cluster.processes.check(expected_down=self.player.down)
             now = time.monotonic()
             tick((now - self.origin) * self.time_scale)
             if now >= due:
@@ -225,11 +225,11 @@ class Drill:
     def _fault(
         self,
         index: int,
-        player: FaultPlayer,
         agenda: list[tuple[float, int, Callable[[], None]]],
         counter: Iterator[int],
     ) -> Callable[[], None]:
         fault = self.scenario.faults[index]
+        player = self.player
         target, nodes = player.targets(fault)
         names = {"index": index, "action": str(fault.action), "target": target, "nodes": list(nodes)}
 
@@ -248,12 +248,12 @@ class Drill:
 
         return apply
 
-    def _drain(self, player: FaultPlayer) -> int:
+    def _drain(self) -> int:
         """Until every transaction is terminal or the SaaS's timeouts have long passed; how many are open."""
         s = self.scenario.saas
         limit = time.monotonic() + (s.authorization_timeout + s.signing_timeout + 600) / self.time_scale
         while True:
-            self.cluster.processes.check(expected_down=player.down)
+            self.cluster.processes.check(expected_down=self.player.down)
             response = self.cluster.control.get("/transactions")
             if response.is_error:
                 raise ProcessFailed(f"SaaS control API /transactions: {response.status_code} {response.text}")
@@ -280,7 +280,7 @@ class Drill:
         )
         return DrillResult(dataclasses.replace(report, mode="runtime"), text, len(events))
 
-    def _progress(self) -> Progress:
+    def progress(self) -> Progress:
         return Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),

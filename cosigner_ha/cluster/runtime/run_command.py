@@ -98,6 +98,13 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
         except (ProcessFailed, SetupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED if drill.started else EXIT_BAD_INPUT
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM: the CLI says which and exits 130/143
+                where = f"kept in {workdir}" if keep else "removed"
+                print(
+                    f"stopped: every process of the run is down; its work directory {where}", file=sys.stderr
+                )
+            raise
         report = result.report
         render_summary(report, console)
         if args.trace is not None:
