@@ -32,7 +32,7 @@ from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
 from cosigner_ha.node.enclave import SgxEnclave
-from cosigner_ha.node.errors import NodeError
+from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
@@ -40,6 +40,10 @@ from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
+
+
+class Unreachable(NodeError):
+    """The SaaS named by `--saas` did not answer: a set-up error (exit 2), like a missing certificate."""
 
 
 class Hardware:
@@ -164,7 +168,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input or the SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
@@ -174,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_BAD_INPUT if isinstance(exc, Unreachable) else EXIT_FAILED
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -292,7 +296,9 @@ async def _node_command(
             await node.wait_state("running", "failed", "crashed")
         try:
             if node.state != "running":
-                failure = NodeError(f"the co-signer did not start: {node.state_reason}")
+                unreachable = node.state_reason.startswith(f"{SaasUnreachable.__name__}:")
+                kind = Unreachable if unreachable else NodeError
+                failure = kind(f"the co-signer did not start: {node.state_reason}")
             else:
                 result = await _admin(node, args, out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group

@@ -59,14 +59,17 @@ def _simulated_keys(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.timeout(240)
-def test_a_drill_with_a_crash_a_pause_and_a_partition_reports_as_a_simulated_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["trio", pytest.param("asyncio", marks=pytest.mark.slow)])
+def test_a_drill_with_a_crash_a_pause_and_a_partition_reports_as_a_simulated_run(
+    tmp_path: Path, loop: str
+) -> None:
     tmp = tmp_path / "tmp"
     outputs = {name: tmp_path / name for name in ("r.json", "t.jsonl", "r.html")}
     done = subprocess.run(
         [
             *(*COMMAND, str(DRILL), "--runtime", "--time-scale", "60"),
             *("--json", str(outputs["r.json"]), "--trace", str(outputs["t.jsonl"])),
-            *("--html", str(outputs["r.html"])),
+            *("--html", str(outputs["r.html"]), "--loop", loop),
         ],
         capture_output=True,
         text=True,
