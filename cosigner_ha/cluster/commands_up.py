@@ -1,5 +1,6 @@
 """`cosigner-ha up SCENARIO [--api HOST:PORT] [--workdir DIR] [--time-scale N] [--webhook URL ...]
-[--timeline] [--loop trio|asyncio]`: a local Fireblocks on real co-signer processes, until Ctrl-C.
+[--timeline] [--loop trio|asyncio] [--in-process]`: a local Fireblocks on real co-signer processes, until
+Ctrl-C.
 
 The scenario's cluster runs as in `run --runtime` (`runtime/launcher.py`): `saas serve` (which also serves
 the REST API, `runtime/rest_serve.py`), a link proxy per node and every node as its own process, paired
@@ -8,6 +9,8 @@ standard output; notes and progress go to standard error). With `--timeline` the
 faults are played while the API is up. Ctrl-C (exit 130) or SIGTERM (143) stops every process; a temporary
 work directory is removed. Exit 2: the scenario or an argument is invalid, the address cannot be bound, or
 the cluster could not be set up; 1: a process died while serving (reported with its status and log).
+`--in-process` runs the cluster in this process instead (`local_api.py`: the simulator's parts on the real
+clock), for what the runtime does not run yet (callback handlers, Nitro and GCP enclaves).
 """
 
 from __future__ import annotations
@@ -72,6 +75,12 @@ def register(subparsers: Any) -> None:
         help="divide every duration of the scenario (timeline, polls, timeouts, approvals) by N (default 1)",
     )
     p.add_argument("--loop", choices=("trio", "asyncio"), default="trio", help="the processes' event loop")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the cluster inside this process (the simulator's parts on the real clock), for callback "
+        "handlers the runtime does not run yet",
+    )
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -119,10 +128,11 @@ def _check(args: argparse.Namespace) -> tuple[Scenario, tuple[str, int]]:
     scenario = load_scenario(args.scenario)
     if not (args.time_scale > 0 and args.time_scale < float("inf")):
         raise ValueError(f"--time-scale {args.time_scale:g}: expected a number above 0, such as 60")
-    reasons = refusals(scenario if args.timeline else _without_timeline(scenario))
+    reasons = [] if args.in_process else refusals(scenario if args.timeline else _without_timeline(scenario))
     if reasons:
         raise ValueError(
-            f"{args.scenario}: the runtime cannot run this scenario as written:\n  " + "\n  ".join(reasons)
+            f"{args.scenario}: the runtime cannot run this scenario as written (--in-process can):\n  "
+            + "\n  ".join(reasons)
         )
     _check_free(*address)
     return scenario, address
@@ -143,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.in_process:
+        return _in_process(args, scenario, host, port, users, credentials, workdir)
     for note in approximations(scenario):
         notes.print(f"[yellow]runtime:[/yellow] {note}")
     runtime = workdir / RUNTIME_DIR
@@ -174,3 +186,51 @@ def run(args: argparse.Namespace) -> int:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return EXIT_FAILED  # not reached: `serve` returns only by an exception
+
+
+def _in_process(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    host: str,
+    port: int,
+    users: list[UserKeys],
+    credentials: Path,
+    workdir: Path,
+) -> int:
+    """`up --in-process`: the simulator's SaaS, nodes and handlers in this process on trio's real clock
+    (`local_api.LocalFireblocks`), behind the same REST API."""
+    import trio
+
+    from cosigner_ha.cluster.grouped import first_of
+    from cosigner_ha.cluster.local_api import LocalFireblocks, Ready
+    from cosigner_ha.cluster.runner import SetupError
+    from cosigner_ha.cluster.world import WorldError
+    from cosigner_ha.policy import PolicyError
+
+    server = LocalFireblocks(
+        scenario,
+        host=host,
+        port=port,
+        users=users,
+        webhooks=args.webhook,
+        timeline=args.timeline,
+        workdir=workdir,
+    )
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            ready: Ready = await nursery.start(server.serve)
+            print(f"{ready.ready_line()}; credentials in {credentials}", flush=True)
+
+    try:
+        trio.run(main)
+    except BaseException as exc:  # task groups wrap what their tasks raise
+        if first_of(exc, (KeyboardInterrupt,)) is not None:
+            print("stopped: every part of the local cluster is down", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        found = first_of(exc, (PolicyError, WorldError, SetupError, OSError))
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
