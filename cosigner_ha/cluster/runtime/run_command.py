@@ -19,7 +19,9 @@ from rich.console import Console
 
 from cosigner_ha.cluster import bundled
 from cosigner_ha.cluster.bundled import missing
-from cosigner_ha.cluster.commands_run import (
+from cosigner_ha.cluster.report import render_summary, write_html
+from cosigner_ha.cluster.report.model import report_json_text
+from cosigner_ha.cluster.run_options import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
@@ -28,8 +30,6 @@ from cosigner_ha.cluster.commands_run import (
     check_seed,
     scenario_inputs,
 )
-from cosigner_ha.cluster.report import render_summary, write_html
-from cosigner_ha.cluster.report.model import report_json_text
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.runtime.fault_play import approximations, refusals
 from cosigner_ha.cluster.runtime.launcher import Drill
