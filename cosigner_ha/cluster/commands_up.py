@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.in_process:
         return _in_process(args, scenario, host, port, users, credentials, workdir)
-    for note in approximations(scenario):
+    for note in approximations(scenario, args.time_scale):
         notes.print(f"[yellow]runtime:[/yellow] {note}")
     runtime = workdir / RUNTIME_DIR
     shutil.rmtree(runtime, ignore_errors=True)  # the previous `up`'s cluster in this work directory

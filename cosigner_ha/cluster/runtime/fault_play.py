@@ -78,9 +78,23 @@ def refusals(scenario: Scenario) -> list[str]:
     return out
 
 
-def approximations(scenario: Scenario) -> list[str]:
+#: Real seconds below which a scaled probe window is likely shorter than a probe's real round trip (TLS,
+#: Python, a loaded machine): the SaaS would find nobody available and probe again and again.
+SHORTEST_PROBE_WINDOW = 0.03
+
+
+def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
     """What the runtime plays differently from the simulation, for the run's notes (shown before it)."""
     out = []
+    window = scenario.saas.probe_window / time_scale
+    if window < SHORTEST_PROBE_WINDOW:
+        out.append(
+            f"the probe window ({scenario.saas.probe_window:g} s) at time scale {time_scale:g} is "
+            f"{window * 1000:.1f} ms of real time, shorter than a probe's round trip may take: nodes may "
+            f"miss it and transactions wait; a time scale up to "
+            f"{scenario.saas.probe_window / SHORTEST_PROBE_WINDOW:g} keeps it above "
+            f"{SHORTEST_PROBE_WINDOW * 1000:g} ms"
+        )
     kinds = sorted({str(n.enclave) for n in scenario.nodes} - {"sgx"})
     if kinds:
         out.append(f"every node runs as SGX on its own directory ({', '.join(kinds)} not emulated yet)")

@@ -77,7 +77,7 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
         except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, RuntimeRefused) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        for note in approximations(scenario):
+        for note in approximations(scenario, args.time_scale or 1.0):
             console.print(f"[yellow]runtime:[/yellow] {note}")
         keep = args.workdir is not None
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-run-"))

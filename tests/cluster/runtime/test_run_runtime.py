@@ -245,3 +245,13 @@ def test_runtime_options_are_checked(
     assert status == 2
     assert message in err
     assert not _left_behind(tmp_path)
+
+
+def test_a_time_scale_that_squeezes_the_probe_window_below_a_round_trip_is_noted() -> None:
+    from cosigner_ha.cluster.runtime.fault_play import approximations
+    from cosigner_ha.cluster.scenario import load_scenario
+
+    scenario = load_scenario(DRILL)  # probe_window 6 s
+    assert not any("probe window" in note for note in approximations(scenario, 60))
+    (note,) = [n for n in approximations(scenario, 360) if "probe window" in n]
+    assert "16.7 ms of real time" in note and "a time scale up to 200 keeps it above 30 ms" in note
