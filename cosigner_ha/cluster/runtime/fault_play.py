@@ -95,9 +95,9 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
             f"{scenario.saas.probe_window / SHORTEST_PROBE_WINDOW:g} keeps it above "
             f"{SHORTEST_PROBE_WINDOW * 1000:g} ms"
         )
-    kinds = sorted({str(n.enclave) for n in scenario.nodes} - {"sgx"})
+    kinds = sorted({str(n.enclave) for n in scenario.nodes} - {"sgx", "nitro", "gcp"})
     if kinds:
-        out.append(f"every node runs as SGX on its own directory ({', '.join(kinds)} not emulated yet)")
+        out.append(f"{', '.join(kinds)} nodes run as SGX on their own directory (not emulated yet)")
     if scenario.callbacks:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(f"callback handlers ({names}) are not run: the nodes approve every request")

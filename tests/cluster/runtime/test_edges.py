@@ -44,3 +44,27 @@ def test_a_missing_saas_certificate_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert f"--saas-cert {missing}: no such file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_node_home_too_deep_for_a_unix_socket_address_still_answers_admin_commands(tmp_path: Path) -> None:
+    """A launcher's temp directory can put `HOME/admin.sock` past the 108 bytes of a socket address."""
+    import anyio
+
+    from cosigner_ha.cluster import admin_socket
+
+    home = tmp_path / ("deep" * 20) / ("er" * 20)
+    home.mkdir(parents=True)
+    assert len(str(home / admin_socket.SOCKET)) > 108
+
+    async def run(request: dict[str, object]) -> tuple[int, list[str], str | None]:
+        return 0, [f"did {request['command']}"], None
+
+    async def main() -> object:
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(admin_socket.serve, home, run)
+            answer = await admin_socket.ask_running(home, {"command": "list-users"})
+            tasks.cancel_scope.cancel()
+        return answer
+
+    assert anyio.run(main) == (0, ["did list-users"], None)
+    assert not (home / admin_socket.SOCKET).exists()
