@@ -33,10 +33,15 @@ JSON_KEYS = {
     "transactions",
     "latency_seconds",
     "signed_by",
+    "workloads",
+    "rules",
+    "faults",
     "failovers",
     "fault_impacts",
     "invariants",
     "expectations",
+    "notices",
+    "verdict",
     "passed",
 }
 
