@@ -15,6 +15,7 @@ exits; run them while `start` is not running, as with the product's `setup`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import ssl
 import sys
@@ -41,7 +42,7 @@ from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
 from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.errors import NodeError
+from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
@@ -49,6 +50,10 @@ from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
+
+
+class Unreachable(NodeError):
+    """The SaaS named by `--saas` did not answer: a set-up error (exit 2), like a missing certificate."""
 
 
 class Hardware:
@@ -148,7 +153,7 @@ def register(subparsers: Any) -> None:
                 type=float,
                 default=1.0,
                 metavar="N",
-                help="divide the long-poll cycle and drain timeout by N (as `saas serve --time-scale`)",
+                help="divide the node's durations (poll, timeouts, back-off, callback deadline) by N",
             )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
@@ -214,7 +219,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input or the SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
@@ -226,10 +231,37 @@ def run(args: argparse.Namespace) -> int:
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_BAD_INPUT if isinstance(exc, Unreachable) else EXIT_FAILED
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+#: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
+#: in whole wall-clock seconds and stay as they are, as on the SaaS side.
+SCALED_DURATIONS = (
+    "poll_interval",
+    "poll_grace",
+    "request_timeout",
+    "backoff_min",
+    "backoff_max",
+    "drain_timeout",
+)
+
+
+def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
+    """`config` with every duration divided by `scale` (`--time-scale`), so a drill runs faster."""
+    if not scale > 0:
+        raise ValueError(f"--time-scale {scale}: expected a number above 0")
+    if scale == 1:
+        return config
+    changes: dict[str, Any] = {name: getattr(config, name) / scale for name in SCALED_DURATIONS}
+    changes["callback"] = dataclasses.replace(
+        config.callback,
+        deadline=config.callback.deadline / scale,
+        retry_interval=config.callback.retry_interval / scale,
+    )
+    return dataclasses.replace(config, **changes)
 
 
 def _callback(args: argparse.Namespace) -> CallbackSettings:
@@ -333,7 +365,10 @@ async def _node_command(
         backend=hardware.backend(),
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
-        config=node_config(args.name or hardware.name, args.time_scale),
+        config=scaled_config(
+            NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+            getattr(args, "time_scale", 1.0),
+        ),
         callback_network=True,
     )
     result = EXIT_OK
@@ -360,7 +395,9 @@ async def _node_command(
             await node.wait_state("running", "failed", "crashed")
         try:
             if node.state != "running":
-                failure = NodeError(f"the co-signer did not start: {node.state_reason}")
+                unreachable = node.state_reason.startswith(f"{SaasUnreachable.__name__}:")
+                kind = Unreachable if unreachable else NodeError
+                failure = kind(f"the co-signer did not start: {node.state_reason}")
             else:
                 result = await _admin_request(node, admin_request(args), out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group
@@ -370,21 +407,6 @@ async def _node_command(
     if failure is not None:
         raise failure
     return result
-
-
-def node_config(cosigner_id: str, time_scale: float) -> NodeConfig:
-    """The runtime node's settings; a drill's time scale shortens the long-poll cycle (the SaaS answers an
-    idle poll after its own scaled interval, and the node waits out the rest of its cycle before polling
-    again) and the drain timeout. Network allowances, token margins and callback deadlines stay as they are."""
-    if not time_scale > 0:
-        raise ValueError(f"--time-scale {time_scale}: expected a number above 0")
-    base = NodeConfig()
-    return NodeConfig(
-        cosigner_id=cosigner_id,
-        boot_retry=None,
-        poll_interval=base.poll_interval / time_scale,
-        drain_timeout=base.drain_timeout / time_scale,
-    )
 
 
 async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:

@@ -75,6 +75,8 @@ class RuntimeCluster:
         self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
         self._saas_argv: list[str] = []
+        #: More `saas serve` options (`up` adds the REST API's).
+        self.saas_options: list[str] = []
         #: The owner's device as its own process (`owner serve`, reached through `service_links["owner"]`).
         self.owner_device = owner_device
         #: Links to service processes (the owner's device...): `proxy serve` processes, by service.
@@ -128,6 +130,7 @@ class RuntimeCluster:
             *("--vendor-key", hardware[0].vendor.public_key.hex()),
             *("--measurement", hardware[0].image.measurement.hex()),
             *owner,
+            *self.saas_options,
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
