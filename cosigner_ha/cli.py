@@ -20,7 +20,7 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as 
 def build_parser() -> argparse.ArgumentParser:
     # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
     from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import owner_serve, proxy_serve, saas_serve
+    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
     from cosigner_ha.testing import sweep_commands
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     saas_serve.register(sub)
     proxy_serve.register(sub)
     owner_serve.register(sub)
+    cloud_serve.register(sub)
     explore_commands.register(sub)
     sweep_commands.register(sub)
     return parser
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import owner_serve, proxy_serve, saas_serve
+    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
     from cosigner_ha.testing import sweep_commands
@@ -133,6 +134,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return proxy_serve.run(args)
     if args.command == "owner":
         return owner_serve.run(args)
+    if args.command == "cloud":
+        return cloud_serve.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
     if args.command == "sweep":

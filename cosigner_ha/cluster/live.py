@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -219,7 +219,7 @@ class LiveCluster:
     # -- what a step can see ----------------------------------------------------------------------------
 
     @property
-    def events(self) -> list[Event]:
+    def events(self) -> Sequence[Event]:
         """Every event so far, in order (the trace as `--trace` would write it, without the header)."""
         return self.env.trace.events
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -46,7 +46,7 @@ class SetupError(RuntimeError):
 @dataclass
 class RunResult:
     report: RunReport
-    events: list[Event]
+    events: Sequence[Event]  # an EventLog: compact once a run is long
 
 
 @contextlib.contextmanager

@@ -16,6 +16,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
+from cosigner_ha.env.event_log import Event, EventLog
+
+__all__ = ["TIME_DIGITS", "Event", "EventLog", "Trace", "TraceError", "canonical"]
+
 #: Simulated times are written to the microsecond: finer digits carry float noise, not information.
 TIME_DIGITS = 6
 
@@ -48,16 +52,6 @@ def canonical(obj: Mapping[str, Any]) -> str:
     return _ENCODER.encode(obj)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Event:
-    t: float
-    kind: str
-    fields: Mapping[str, Any]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.fields.get(key, default)
-
-
 class Trace:
     """Records events with the time from `now`, feeds the running hash, and optionally a sink and memory."""
 
@@ -73,7 +67,7 @@ class Trace:
         self._sha = hashlib.sha256()
         self._sink = sink
         self._keep = keep
-        self.events: list[Event] = []
+        self.events = EventLog()  # compact: sealed into compressed blocks as it grows
         self.count = 0
         self._listeners: list[Callable[[Event], None]] = []
         #: Times count from here (`set_origin`); events before it are held back while `_held` is a list.

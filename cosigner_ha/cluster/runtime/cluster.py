@@ -22,15 +22,17 @@ from typing import Any
 
 import httpx
 
-from cosigner_ha.cluster.commands_node import Hardware
+from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
-from cosigner_ha.cluster.runtime.specs import ProcessSpec, owner_spec, proxy_spec
+from cosigner_ha.cluster.runtime.specs import ProcessSpec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Scenario, load_scenario
+from cosigner_ha.cluster.scenario import Enclave, Scenario, load_scenario
 from cosigner_ha.env import OsCrypto
 
+#: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
+CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
 #: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
 READY_LIMIT = 60.0
 
@@ -67,11 +69,14 @@ class RuntimeCluster:
         self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
         self._saas_argv: list[str] = []
+        #: More `saas serve` options (`up` adds the REST API's).
+        self.saas_options: list[str] = []
         #: The owner's device as its own process (`owner serve`, reached through `service_links["owner"]`).
         self.owner_device = owner_device
         #: Links to service processes (the owner's device...): `proxy serve` processes, by service.
         self.service_links: dict[str, dict[str, Any]] = {}
         self.owner_ready: dict[str, Any] = {}
+        self.cloud_ready: dict[str, Any] = {}
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -105,6 +110,8 @@ class RuntimeCluster:
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
+        if any(n.enclave in CLOUD_KINDS for n in self.scenario.nodes):
+            self._start_cloud(hardware[0])
         owner = ["--owner", self._start_owner()] if self.owner_device else []
         self._saas_argv = [
             *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
@@ -113,6 +120,7 @@ class RuntimeCluster:
             *("--vendor-key", hardware[0].vendor.public_key.hex()),
             *("--measurement", hardware[0].image.measurement.hex()),
             *owner,
+            *self.saas_options,
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
@@ -137,7 +145,7 @@ class RuntimeCluster:
     def node_args(self, name: str) -> list[str]:
         return [
             *("--home", str(self.home(name)), "--saas", self.links[name]["listen"]),
-            *("--saas-cert", str(self.cert), "--loop", self.loop),
+            *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
     def start_node(self, name: str) -> Child:
@@ -152,6 +160,8 @@ class RuntimeCluster:
         files = {"saas": self.workdir / "saas" / TRACE_FILE}
         if self.owner_device:
             files["owner"] = self.workdir / "owner" / TRACE_FILE
+        if self.cloud_ready:
+            files["cloud"] = self.workdir / "cloud" / TRACE_FILE
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
@@ -213,6 +223,35 @@ class RuntimeCluster:
         """A new `owner serve` on the device's state and port (its link keeps its target)."""
         self.owner_ready = self.start_spec(self.owner_spec(self.owner_ready["url"].removeprefix("http://")))
         return self.owner_ready
+
+    def _start_cloud(self, hardware: Hardware) -> None:
+        """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
+        and its link (a fault proxy); its hardware profile then names them."""
+        vendor = hardware.vendor.public_key.hex()  # the simulated vendor plays AWS and Google too
+        spec = cloud_spec(
+            self.workdir / "cloud", nitro_vendor_key=vendor, cs_vendor_key=vendor, loop=self.loop
+        )
+        self.cloud_ready = self.start_spec(spec)
+        url = self.cloud_ready["url"]
+        for node in self.scenario.nodes:
+            if node.enclave not in CLOUD_KINDS:
+                continue
+            role, key_id, bucket = f"role-{node.name}", f"cmk-{node.name}", f"bucket-{node.name}"
+            image = hardware.images.image(str(node.enclave), IMAGE_VERSION)  # type: ignore[arg-type]
+            if node.enclave == Enclave.NITRO:
+                kms, policy = "aws", {"pcr8": image.pcr8.hex()}
+            else:
+                kms, policy = "gcp", {"image_digest": image.digest}
+            self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
+            self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
+            ready = self.workdir / "links" / f"cloud-{node.name}.json"
+            link = self.start_spec(proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready))
+            self.service_links[f"cloud-{node.name}"] = link
+            path = self.home(node.name) / "hardware.json"
+            profile = json.loads(path.read_text())
+            profile.update(kind=str(node.enclave), cloud=f"http://{link['listen']}", role=role)
+            profile.update(key_id=key_id, bucket=bucket)
+            path.write_text(json.dumps(profile, indent=2))
 
     def _start_owner(self) -> str:
         """The owner's device, and its link to the SaaS (a fault proxy); the URL the SaaS is given."""

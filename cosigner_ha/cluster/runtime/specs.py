@@ -32,6 +32,15 @@ def owner_spec(
     return ProcessSpec("owner", "owner", tuple(argv), state / "ready.json")
 
 
+def cloud_spec(
+    state: Path, *, nitro_vendor_key: str, cs_vendor_key: str, loop: str = "trio", listen: str = "127.0.0.1:0"
+) -> ProcessSpec:
+    """`cloud serve`: KMS and buckets for Nitro and GCP nodes (ready file: `pid`, `url`)."""
+    argv = ("cloud", "serve", "--state", str(state), "--listen", listen, "--loop", loop)
+    keys = ("--nitro-vendor-key", nitro_vendor_key, "--cs-vendor-key", cs_vendor_key)
+    return ProcessSpec("cloud", "cloud", (*argv, *keys), state / "ready.json")
+
+
 def proxy_spec(name: str, target: str, ready: Path, *, loop: str = "trio") -> ProcessSpec:
     """`proxy serve` on one link (ready file: `pid`, `listen`, `control`)."""
     argv = ("proxy", "serve", "--target", target, "--ready", str(ready), "--loop", loop)
