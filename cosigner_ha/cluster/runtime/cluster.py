@@ -4,10 +4,12 @@
         cluster.start()          # SaaS up, every node paired and online
         cluster.control.post(...)
 
-Every node runs as SGX on its own home (`workdir/nodes/NAME`), whatever enclave the scenario names; the
-nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
-Each node reaches the SaaS through its own `proxy serve` process (`link_fault` partitions, delays, loses,
-clogs or heals it). Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the
+SGX and communal nodes run on their own home (`workdir/nodes/NAME`); Nitro and GCP nodes reach KMS and a
+bucket at `cloud serve`; the owner's device is `owner serve`. The nodes share one simulated attestation
+vendor and image-signing key, so the SaaS trusts one measurement. Each node reaches the SaaS through its
+own `proxy serve` process (`link_fault` partitions, delays, loses, clogs or heals it). Callbacks are not
+wired yet: every node approves what it is asked to sign. The `run --runtime` launcher
+(`launcher.Drill`) plays a scenario's workloads and faults on it. Leaving the
 block stops every process (`ProcessGroup.close`).
 """
 
