@@ -150,3 +150,47 @@ def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path)
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_up_with_the_timeline_plays_the_workloads_and_faults_while_the_api_serves(tmp_path: Path) -> None:
+    drill = Path(__file__).parent / "scenarios" / "drill.toml"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "cosigner_ha.cli", "up", str(drill), "--api", "127.0.0.1:0"),
+            *("--timeline", "--time-scale", "60", "--workdir", str(tmp_path / "w")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        match = READY.search(_first_line(process, 180).strip())
+        assert match, process.poll()
+        base_url, credentials = match.group(1), Path(match.group(2))
+        ops = next(u for u in json.loads(credentials.read_text()) if u["name"] == "ops")
+        config = ClientConfiguration(
+            api_key=ops["api_key"], secret_key=Path(ops["secret_key_file"]).read_text(), base_path=base_url
+        )
+        deadline = time.monotonic() + 120
+        with Fireblocks(config) as client:
+            while True:  # the workload's transactions, submitted by the launcher, seen through the API
+                listed = client.transactions.get_transactions(limit=500).result().data or []
+                done = [tx for tx in listed if tx.status == "COMPLETED"]
+                if len(done) >= 20:
+                    break
+                assert time.monotonic() < deadline, len(done)
+                time.sleep(0.5)
+        assert {tx.external_tx_id.split("-")[0] for tx in done if tx.external_tx_id} == {"withdrawals"}
+        trace = tmp_path / "w" / "runtime" / "traces" / "sgx-a.jsonl"
+        while trace.read_text().count('"kind":"process_started"') < 2:  # the timeline's crash, for 2 minutes
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert not _left_behind(tmp_path / "w")
