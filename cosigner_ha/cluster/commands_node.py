@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import ssl
 import sys
 import time
@@ -194,6 +195,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("n", nargs="?", type=int, default=100)
     p = sub.add_parser("start", help="run the co-signer until interrupted")
     common(p)
+    p.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="shift the node's wall clock (tokens, JWTs, certificates) by SECONDS (a drill's clock-skew)",
+    )
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
@@ -376,6 +384,10 @@ async def _node_command(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(node.run)
         if command == "start":
+            if not math.isfinite(args.clock_skew):
+                raise ValueError(f"--clock-skew {args.clock_skew}: expected a number of seconds")
+            if args.clock_skew:
+                _skew(node, args.clock_skew)
 
             async def answer(request: dict[str, Any]) -> tuple[int, list[str], str | None]:
                 lines: list[str] = []
@@ -431,6 +443,12 @@ async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    elif command == "clock-skew":  # a drill's clock-skew fault, on the running node
+        seconds = request.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise ValueError(f"clock-skew: expected seconds (a number), got {seconds!r}")
+        _skew(node, float(seconds))
+        out(f"clock skew {float(seconds):g} s")
     else:
         raise ValueError(f"unknown admin command {command!r}")
     return EXIT_OK
@@ -442,6 +460,12 @@ def _print_user_to(out: Callable[[str], None], user: UserInfo) -> None:
     out(
         f"{user.api_user}\tworkspace {user.workspace_id}\tcallback {user.callback_url or '-'} ({mode})\t{state}"
     )
+
+
+def _skew(node: Node, seconds: float) -> None:
+    """The node's wall view shifted by `seconds` (its timers keep the loop's clock), as a trace event."""
+    node.env.clock.skew = seconds
+    node.env.trace.record("clock_skew", node=node.name, seconds=seconds)
 
 
 async def _serve_until_signal(node: Node) -> None:

@@ -26,8 +26,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import anyio
 import httpx
 
+from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
@@ -41,6 +43,8 @@ from cosigner_ha.env import OsCrypto
 CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
 #: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
 READY_LIMIT = 60.0
+#: Real seconds a running node gets to answer on its admin socket.
+ADMIN_LIMIT = 10.0
 
 
 @dataclasses.dataclass
@@ -87,6 +91,8 @@ class RuntimeCluster:
         #: pairing gives its handler (url, public key).
         self.callback_ready: dict[str, dict[str, Any]] = {}
         self._callback_args: dict[str, list[str]] = {}
+        #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
+        self.clock_skews: dict[str, float] = {}
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -164,8 +170,31 @@ class RuntimeCluster:
         """`node start` on the node's home: a first start or a restart after a crash."""
         trace = self.workdir / "traces" / f"{name}.jsonl"
         trace.parent.mkdir(parents=True, exist_ok=True)
+        skew = self.clock_skews.get(name, 0.0)
         argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
-        return self.processes.start(name, "node", *argv)
+        return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
+
+    def clock_skew(self, name: str, seconds: float, *, running: bool = True) -> None:
+        """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,
+        and on `node start` whenever it starts again."""
+        self.clock_skews[name] = seconds
+        if not running:
+            return
+        request = {"command": "clock-skew", "seconds": seconds}
+
+        async def ask() -> admin_socket.Answer | None:
+            with anyio.move_on_after(ADMIN_LIMIT):
+                while True:  # a node just started may not serve its socket yet
+                    answered = await admin_socket.ask_running(self.home(name), request)
+                    if answered is not None:
+                        return answered
+                    await anyio.sleep(0.05)
+            return None
+
+        answered = anyio.run(ask)
+        if answered is None or answered[0] != 0:
+            why = "no answer" if answered is None else answered[2]
+            raise ProcessFailed(f"{name}: its admin socket did not take the clock skew ({why})")
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""

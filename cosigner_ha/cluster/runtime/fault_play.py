@@ -6,6 +6,10 @@
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
     latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
     policy, pair, unpair through the SaaS's control API
+    callback             the scripted handler's `callback serve` answers by the mode (its control API);
+                         `for`: the fault before it, or healthy
+    clock-skew           the node's wall view shifted through its admin socket (and `node start
+                         --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
 Faults nest as in simulation (`cluster/faults.py`): a node held down by a crash and a site outage comes
 back when both are over, two latency faults on a link add up. A fault the runtime cannot play yet is
@@ -22,7 +26,7 @@ from typing import Any
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import CallbackAction, ScriptedCallback
+from cosigner_ha.cluster.scenario.model import ScriptedCallback
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -41,8 +45,17 @@ PLAYABLE = frozenset(
         FaultAction.POLICY,
         FaultAction.PAIR,
         FaultAction.UNPAIR,
+        FaultAction.CALLBACK,
+        FaultAction.CLOCK_SKEW,
     }
 )
+
+#: Why an action is not played yet, for its refusal.
+NOT_PLAYED = {
+    FaultAction.DISK_LOSS: "wiping a node's home or bucket and restoring its backup is not wired to the "
+    "runtime's processes yet",
+    FaultAction.ATTESTATION: "starting a node on a tampered image is not wired to the runtime's processes yet",
+}
 
 
 def refusals(scenario: Scenario) -> list[str]:
@@ -52,9 +65,10 @@ def refusals(scenario: Scenario) -> list[str]:
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
+            why = NOT_PLAYED.get(fault.action, "")
             out.append(
-                f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
-                f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
+                f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet"
+                f"{': ' + why if why else ''} (it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
             )
         elif fault.link is not None:
             out.append(f"{where}.link: the runtime has links between each node and the SaaS only")
@@ -64,18 +78,45 @@ def refusals(scenario: Scenario) -> list[str]:
             out.append(
                 f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
+        elif fault.action == FaultAction.CALLBACK and not isinstance(
+            scenario.callback(fault.callback or ""), ScriptedCallback
+        ):
+            out.append(f"{where}.callback: only a scripted handler (`callback serve`) takes callback faults")
+    out.extend(callback_refusals(scenario))
+    return out
+
+
+def callback_refusals(scenario: Scenario) -> list[str]:
+    """The handlers API users name that the runtime cannot serve: it runs scripted ones as `callback
+    serve`; python and asgi handlers are the user's code in the simulator's process, url ones untested."""
+    used = {u.callback for u in scenario.api_users if u.callback is not None}
+    out = []
     for callback in scenario.callbacks:
-        approves = (
-            isinstance(callback, ScriptedCallback)
-            and callback.action == CallbackAction.APPROVE
-            and not callback.retry_first_n
+        if callback.name not in used or isinstance(callback, ScriptedCallback):
+            continue
+        kind = type(callback).__name__.removesuffix("Callback").lower()
+        why = (
+            "the launcher does not pass a url handler's certificate or key to the nodes yet"
+            if kind == "url"
+            else "the user's code runs in the simulator's process only"
         )
-        if not approves:
+        out.append(
+            f"callbacks.{callback.name}: a {kind} handler; the runtime does not run it yet ({why}; it "
+            "serves scripted handlers as `callback serve` processes)"
+        )
+    outages = [f.site for f in scenario.faults if f.action == FaultAction.SITE_OUTAGE and f.site]
+    for callback in scenario.callbacks:
+        site = getattr(callback, "site", None)
+        if callback.name in used and site and any(_under(site, o) for o in outages):
             out.append(
-                f"callbacks.{callback.name}: the runtime does not run callback handlers yet; only a scripted "
-                "handler whose action is APPROVE (without retry_first_n) is played, by nodes that approve"
+                f"callbacks.{callback.name}.site = {site!r}: a site outage would take this handler down; "
+                "the runtime's site outage stops nodes only"
             )
     return out
+
+
+def _under(site: str, outage: str) -> bool:
+    return site == outage or site.startswith(outage.rstrip("/") + "/")
 
 
 #: Real seconds below which a scaled probe window is likely shorter than a probe's real round trip (TLS,
@@ -102,7 +143,7 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(
             f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
-            "mode); callback faults are not played yet"
+            "mode); callback faults set their mode through its control API"
         )
     return out
 
@@ -121,6 +162,9 @@ class FaultPlayer:
         self._partitions: Counter[str] = Counter()
         self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
+        #: Callback faults in force on each handler, in order: the latest decides its answers.
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}
+        self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
 
     @property
     def down(self) -> set[str]:
@@ -132,7 +176,14 @@ class FaultPlayer:
             return fault.node, (fault.node,)
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.callback is not None:
+            return self.callback_targets(fault.callback)
         return "", ()
+
+    def callback_targets(self, handler: str) -> tuple[str, tuple[str, ...]]:
+        users = {u.name for u in self.scenario.api_users if u.callback == handler}
+        nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
+        return f"callback {handler}", nodes
 
     def apply(self, index: int, fault: Fault) -> Undo | None:
         _, nodes = self.targets(fault)
@@ -164,6 +215,8 @@ class FaultPlayer:
                     self._paused[name] -= 1
                     if not self._paused[name]:
                         self.cluster.processes.send(name, signal.SIGCONT)
+                        if self.cluster.clock_skews.get(name):  # a skew set while it was stopped
+                            self._reskew((name,))
 
             return resume
         if action == FaultAction.PARTITION or (action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0):
@@ -195,7 +248,42 @@ class FaultPlayer:
             body = {"api_user": fault.api_user, "requested_by": self.admin}
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
+        if action == FaultAction.CALLBACK:
+            return self._callback(index, fault)
+        if action == FaultAction.CLOCK_SKEW:
+            self._skews[index] = (nodes, fault.skew or 0.0)
+            self._reskew(nodes)
+
+            def unskew() -> None:
+                del self._skews[index]
+                self._reskew(nodes)
+
+            return unskew
         raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
+
+    # -- callback handlers and clocks ----------------------------------------------------------------------
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        """The handler answers by the latest callback fault in force on it (as `FaultInjector._callback`)."""
+        assert fault.callback is not None and fault.mode is not None
+        name = fault.callback
+        active = self._callbacks.setdefault(name, [])
+        active.append((index, str(fault.mode)))
+        self.cluster.callback_fault(name, active[-1][1])
+
+        def clear() -> None:
+            active[:] = [(i, mode) for i, mode in active if i != index]
+            self.cluster.callback_fault(name, active[-1][1] if active else None)
+
+        return clear
+
+    def _reskew(self, nodes: tuple[str, ...]) -> None:
+        """Each node's wall view shifted by the sum of the skews in force on it (a node a fault holds down
+        gets it when it starts again)."""
+        for name in nodes:
+            total = sum(skew for covered, skew in self._skews.values() if name in covered)
+            running = self.holds[name] == 0 and self._paused[name] == 0  # a stopped node cannot answer
+            self.cluster.clock_skew(name, total, running=running)
 
     # -- processes -----------------------------------------------------------------------------------------
 

@@ -198,12 +198,12 @@ def _run(
 def test_a_fault_the_runtime_cannot_play_is_refused_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = DRILL.read_text() + '\n[[faults]]\nat = "2m"\naction = "clock-skew"\nnode = "sgx-b"\nskew = "5m"\n'
-    scenario = tmp_path / "skew.toml"
+    text = DRILL.read_text() + '\n[[faults]]\nat = "2m"\naction = "disk-loss"\nnode = "sgx-b"\n'
+    scenario = tmp_path / "disk.toml"
     scenario.write_text(text)
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", "--json", "r.json", cwd=tmp_path)
     assert status == 2
-    assert "faults[3].action = 'clock-skew': the runtime cannot play this fault yet" in err
+    assert "faults[3].action = 'disk-loss': the runtime cannot play this fault yet" in err
     assert not (tmp_path / "r.json").exists()
 
 
@@ -212,13 +212,13 @@ def test_a_callback_handler_the_runtime_cannot_run_is_refused(
 ) -> None:
     text = (
         DRILL.read_text().replace('role = "SIGNER"\n', 'role = "SIGNER"\ncallback = "risk"\n', 1)
-        + '\n[callbacks.risk]\naction = "REJECT"\n'
+        + '\n[callbacks.risk]\nurl = "https://risk.example.com/"\n'
     )
-    scenario = tmp_path / "reject.toml"
+    scenario = tmp_path / "url.toml"
     scenario.write_text(text)
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", cwd=tmp_path)
     assert status == 2
-    assert "callbacks.risk: the runtime does not run callback handlers yet" in err
+    assert "callbacks.risk: a url handler; the runtime does not run it yet" in err
 
 
 @pytest.mark.parametrize(
