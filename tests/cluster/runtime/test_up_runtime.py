@@ -121,11 +121,14 @@ def test_up_refuses_what_the_runtime_cannot_run_and_names_in_process(
 ) -> None:
     from cosigner_ha.cli import main
 
-    scenario = _with_rejecting_handler(tmp_path)
+    scenario = _with_rejecting_handler(tmp_path)  # a url handler instead: scripted ones run as callback serve
+    scenario.write_text(
+        scenario.read_text().replace('action = "REJECT"', 'url = "https://risk.example.com/"')
+    )
     assert main(["up", str(scenario), "--api", "127.0.0.1:0", "--workdir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
     assert "the runtime cannot run this scenario as written (--in-process can)" in err
-    assert "callbacks.risk: the runtime does not run callback handlers yet" in err
+    assert "callbacks.risk: a url handler; the runtime does not run it yet" in err
 
 
 @pytest.mark.slow
