@@ -36,6 +36,7 @@ from cosigner_ha.cluster.infra import (
     NitroHypervisor,
     SgxCpu,
 )
+from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
@@ -196,8 +197,11 @@ def register(subparsers: Any) -> None:
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
+    p = cbsub.add_parser(
+        "serve",
+        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+    )
+    p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument(
@@ -210,6 +214,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_serve.add_arguments(p)
     callback_check.register(cbsub)
 
 
@@ -218,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
+        if args.command == "callback" and args.scenario is not None:
+            return callback_serve.run(args)
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK

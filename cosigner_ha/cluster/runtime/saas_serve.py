@@ -132,17 +132,25 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve_http(
-    app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+    app: Any,
+    bind: str,
+    stop: anyio.Event,
+    *,
+    task_status: anyio.abc.TaskStatus[list[str]],
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> None:
     """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
-    bound URLs. Stopping goes through hypercorn's shutdown trigger: its asyncio server does not survive
-    being cancelled."""
+    bound URLs (https with `certfile`/`keyfile`). Stopping goes through hypercorn's shutdown trigger: its
+    asyncio server does not survive being cancelled."""
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [bind]
     config.accesslog = None
     config.errorlog = None
+    if certfile is not None and keyfile is not None:
+        config.certfile, config.keyfile = str(certfile), str(keyfile)
     if sniffio.current_async_library() == "trio":
         from hypercorn.trio import serve as trio_serve
 
@@ -160,7 +168,8 @@ async def serve_http(
     sock.listen(128)
     sock.set_inheritable(True)
     config.bind = [f"fd://{sock.fileno()}"]
-    task_status.started([f"http://{host}:{sock.getsockname()[1]}"])
+    scheme = "https" if config.ssl_enabled else "http"
+    task_status.started([f"{scheme}://{host}:{sock.getsockname()[1]}"])
     await asyncio_serve(app, config, shutdown_trigger=stop.wait)
 
 
