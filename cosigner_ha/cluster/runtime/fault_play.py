@@ -1,13 +1,13 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
+                         (a site outage also cuts the link of every scripted handler at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
     latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
     policy, pair, unpair through the SaaS's control API
-    callback             the scripted handler's `callback serve` answers by the mode (its control API);
-                         `for`: the fault before it, or healthy
+    callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
     clock-skew           the node's wall view shifted through its admin socket (and `node start
                          --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
@@ -26,7 +26,7 @@ from typing import Any
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import ScriptedCallback
+from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -65,10 +65,10 @@ def refusals(scenario: Scenario) -> list[str]:
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
-            why = NOT_PLAYED.get(fault.action, "")
             out.append(
                 f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet"
-                f"{': ' + why if why else ''} (it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
+                f"{': ' + NOT_PLAYED[fault.action] if fault.action in NOT_PLAYED else ''} "
+                f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
             )
         elif fault.link is not None:
             out.append(f"{where}.link: the runtime has links between each node and the SaaS only")
@@ -78,45 +78,20 @@ def refusals(scenario: Scenario) -> list[str]:
             out.append(
                 f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
-        elif fault.action == FaultAction.CALLBACK and not isinstance(
-            scenario.callback(fault.callback or ""), ScriptedCallback
-        ):
-            out.append(f"{where}.callback: only a scripted handler (`callback serve`) takes callback faults")
-    out.extend(callback_refusals(scenario))
-    return out
-
-
-def callback_refusals(scenario: Scenario) -> list[str]:
-    """The handlers API users name that the runtime cannot serve: it runs scripted ones as `callback
-    serve`; python and asgi handlers are the user's code in the simulator's process, url ones untested."""
-    used = {u.callback for u in scenario.api_users if u.callback is not None}
-    out = []
+    named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
-        if callback.name not in used or isinstance(callback, ScriptedCallback):
-            continue
-        kind = type(callback).__name__.removesuffix("Callback").lower()
-        why = (
-            "the launcher does not pass a url handler's certificate or key to the nodes yet"
-            if kind == "url"
-            else "the user's code runs in the simulator's process only"
-        )
-        out.append(
-            f"callbacks.{callback.name}: a {kind} handler; the runtime does not run it yet ({why}; it "
-            "serves scripted handlers as `callback serve` processes)"
-        )
-    outages = [f.site for f in scenario.faults if f.action == FaultAction.SITE_OUTAGE and f.site]
-    for callback in scenario.callbacks:
-        site = getattr(callback, "site", None)
-        if callback.name in used and site and any(_under(site, o) for o in outages):
+        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
+            kind = type(callback).__name__.removesuffix("Callback").lower()
             out.append(
-                f"callbacks.{callback.name}.site = {site!r}: a site outage would take this handler down; "
-                "the runtime's site outage stops nodes only"
+                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
+                "scripted handlers (`callback serve`) and url handlers"
             )
+    for i, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.CALLBACK and fault.callback is not None:
+            spec = next((c for c in scenario.callbacks if c.name == fault.callback), None)
+            if not isinstance(spec, ScriptedCallback):
+                out.append(f"faults[{i}].callback: only a scripted handler takes injected faults")
     return out
-
-
-def _under(site: str, outage: str) -> bool:
-    return site == outage or site.startswith(outage.rstrip("/") + "/")
 
 
 #: Real seconds below which a scaled probe window is likely shorter than a probe's real round trip (TLS,
@@ -143,7 +118,7 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(
             f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
-            "mode); callback faults set their mode through its control API"
+            "mode); callback faults are not played yet"
         )
     return out
 
@@ -162,8 +137,7 @@ class FaultPlayer:
         self._partitions: Counter[str] = Counter()
         self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
-        #: Callback faults in force on each handler, in order: the latest decides its answers.
-        self._callbacks: dict[str, list[tuple[int, str]]] = {}
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
 
     @property
@@ -177,13 +151,10 @@ class FaultPlayer:
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
         if fault.callback is not None:
-            return self.callback_targets(fault.callback)
+            users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
+            nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
+            return f"callback {fault.callback}", nodes
         return "", ()
-
-    def callback_targets(self, handler: str) -> tuple[str, tuple[str, ...]]:
-        users = {u.name for u in self.scenario.api_users if u.callback == handler}
-        nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
-        return f"callback {handler}", nodes
 
     def apply(self, index: int, fault: Fault) -> Undo | None:
         _, nodes = self.targets(fault)
@@ -191,12 +162,19 @@ class FaultPlayer:
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name)
+            handlers = self._handlers_at(fault.site) if action == FaultAction.SITE_OUTAGE else []
+            self._partitions.update(f"callback-{h}" for h in handlers)  # a handler at the site goes dark
+            self._relink(tuple(f"callback-{h}" for h in handlers))
 
             def power_back() -> None:
                 for name in nodes:
                     self._release(name)
+                self._partitions.subtract(f"callback-{h}" for h in handlers)
+                self._relink(tuple(f"callback-{h}" for h in handlers))
 
             return power_back
+        if action == FaultAction.CALLBACK:
+            return self._callback(index, fault)
         if action == FaultAction.RESTART:
             for name in nodes:
                 if self.holds[name]:  # a restart after a crash brings the machine back
@@ -248,8 +226,6 @@ class FaultPlayer:
             body = {"api_user": fault.api_user, "requested_by": self.admin}
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
-        if action == FaultAction.CALLBACK:
-            return self._callback(index, fault)
         if action == FaultAction.CLOCK_SKEW:
             self._skews[index] = (nodes, fault.skew or 0.0)
             self._reskew(nodes)
@@ -261,29 +237,44 @@ class FaultPlayer:
             return unskew
         raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
 
-    # -- callback handlers and clocks ----------------------------------------------------------------------
-
-    def _callback(self, index: int, fault: Fault) -> Undo:
-        """The handler answers by the latest callback fault in force on it (as `FaultInjector._callback`)."""
-        assert fault.callback is not None and fault.mode is not None
-        name = fault.callback
-        active = self._callbacks.setdefault(name, [])
-        active.append((index, str(fault.mode)))
-        self.cluster.callback_fault(name, active[-1][1])
-
-        def clear() -> None:
-            active[:] = [(i, mode) for i, mode in active if i != index]
-            self.cluster.callback_fault(name, active[-1][1] if active else None)
-
-        return clear
+    # -- clocks --------------------------------------------------------------------------------------------
 
     def _reskew(self, nodes: tuple[str, ...]) -> None:
-        """Each node's wall view shifted by the sum of the skews in force on it (a node a fault holds down
-        gets it when it starts again)."""
+        """Each node's wall view shifted by the sum of the skews in force on it (as `FaultInjector._reskew`);
+        a node a fault holds down or stops gets it when it runs again."""
         for name in nodes:
             total = sum(skew for covered, skew in self._skews.values() if name in covered)
             running = self.holds[name] == 0 and self._paused[name] == 0  # a stopped node cannot answer
             self.cluster.clock_skew(name, total, running=running)
+
+    # -- callback handlers ---------------------------------------------------------------------------------
+
+    def _handlers_at(self, site: str | None) -> list[str]:
+        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        if site is None:
+            return []
+        return [
+            c.name
+            for c in self.scenario.callbacks
+            if isinstance(c, ScriptedCallback)
+            and c.site is not None
+            and site_is_under(c.site, site)
+            and c.name in self.cluster.callback_ready
+        ]
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        """The latest callback fault on a handler decides its answers until it ends, then the one before it
+        (as in simulation)."""
+        name, mode = str(fault.callback), str(fault.mode)
+        active = self._callbacks.setdefault(name, [])
+        active.append((index, mode))
+        self.cluster.callback_fault(name, mode)
+
+        def clear() -> None:
+            active[:] = [(i, m) for i, m in active if i != index]
+            self.cluster.callback_fault(name, active[-1][1] if active else None)
+
+        return clear
 
     # -- processes -----------------------------------------------------------------------------------------
 

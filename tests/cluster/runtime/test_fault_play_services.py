@@ -99,18 +99,6 @@ def test_faults_the_runtime_does_not_play_yet_are_refused_with_the_reason(
     assert line.startswith(message)
 
 
-def test_a_url_handler_and_a_handler_a_site_outage_would_take_down_are_refused(tmp_path: Path) -> None:
-    url = DRILL.read_text().replace('role = "SIGNER"\n', 'role = "SIGNER"\ncallback = "risk"\n', 1)
-    (line,) = _refused(tmp_path, url + '\n[callbacks.risk]\nurl = "https://risk.example.com/"\n')
-    assert line.startswith("callbacks.risk: a url handler; the runtime does not run it yet")
-    sited = url + (
-        '\n[callbacks.risk]\nsite = "dc/b"\n\n[[faults]]\nat = "2m"\naction = "site-outage"\n'
-        'site = "dc/b"\nfor = "1m"\n'
-    )
-    (line,) = _refused(tmp_path, sited)
-    assert line.startswith("callbacks.risk.site = 'dc/b': a site outage would take this handler down")
-
-
 def test_a_refused_scenario_starts_nothing_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -107,12 +107,12 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
     assert not workdir.exists()
 
 
-def _with_rejecting_handler(tmp_path: Path) -> Path:
+def _with_python_handler(tmp_path: Path) -> Path:
     text = SCENARIO.read_text().replace(
         'name = "signer-a"\nrole = "SIGNER"\n', 'name = "signer-a"\nrole = "SIGNER"\ncallback = "risk"\n', 1
     )
     scenario = tmp_path / "handler.toml"
-    scenario.write_text(text + '\n[callbacks.risk]\naction = "REJECT"\n')
+    scenario.write_text(text + '\n[callbacks.risk]\npython = "tests.cluster.handlers.plain:approve"\n')
     return scenario
 
 
@@ -121,20 +121,17 @@ def test_up_refuses_what_the_runtime_cannot_run_and_names_in_process(
 ) -> None:
     from cosigner_ha.cli import main
 
-    scenario = _with_rejecting_handler(tmp_path)  # a url handler instead: scripted ones run as callback serve
-    scenario.write_text(
-        scenario.read_text().replace('action = "REJECT"', 'url = "https://risk.example.com/"')
-    )
+    scenario = _with_python_handler(tmp_path)
     assert main(["up", str(scenario), "--api", "127.0.0.1:0", "--workdir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
     assert "the runtime cannot run this scenario as written (--in-process can)" in err
-    assert "callbacks.risk: a url handler; the runtime does not run it yet" in err
+    assert "callbacks.risk: a python handler runs in simulation only" in err
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path) -> None:
-    scenario = _with_rejecting_handler(tmp_path)
+    scenario = _with_python_handler(tmp_path)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "cosigner_ha.cli", "up", str(scenario)),
