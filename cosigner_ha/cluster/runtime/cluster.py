@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from types import TracebackType
@@ -94,6 +95,7 @@ class RuntimeCluster:
         self._callback_args: dict[str, list[str]] = {}
         #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
         self.clock_skews: dict[str, float] = {}
+        self._backups = 0
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -174,6 +176,49 @@ class RuntimeCluster:
         skew = self.clock_skews.get(name, 0.0)
         argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
+
+    # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
+
+    def lose_disk(self, name: str, *, backup: bool) -> Path | None:
+        """The node's host disk (`HOME/disk`: its sealed database or its Nitro/GCP host files, and its logs)
+        wiped; with `backup`, copied first (the image taken at that instant). The node must be down."""
+        disk = self.home(name) / "disk"
+        saved = None
+        if backup:
+            self._backups += 1
+            saved = self.workdir / "backups" / f"{name}-{self._backups}"
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            if disk.exists():
+                shutil.copytree(disk, saved)
+            else:
+                saved.mkdir()
+        shutil.rmtree(disk, ignore_errors=True)
+        disk.mkdir()
+        return saved
+
+    def replace_disk(self, name: str, backup: Path | None, *, new_host: bool) -> None:
+        """The node's disk restored from `backup` (or left empty); with `new_host`, the home becomes a fresh
+        machine with the same role: a new CPU secret, so an SGX node cannot unseal what its old CPU sealed,
+        while a Nitro or GCP node reopens its bucket with the KMS key."""
+        disk = self.home(name) / "disk"
+        if backup is not None:
+            shutil.rmtree(disk, ignore_errors=True)
+            shutil.copytree(backup, disk)
+        if new_host:
+            path = self.home(name) / "hardware.json"
+            profile = json.loads(path.read_text())
+            profile["cpu_secret"] = OsCrypto().randbytes(32).hex()
+            path.write_text(json.dumps(profile, indent=2))
+
+    def swap_image(self, name: str, *, tampered: bool) -> None:
+        """The node's machine gets a tampered image (modified code, the original signature), or the signed
+        one back, from its next `node start` on."""
+        path = self.home(name) / "hardware.json"
+        profile = json.loads(path.read_text())
+        profile.pop("image", None)
+        if tampered:
+            profile["image"] = "tampered"
+        path.write_text(json.dumps(profile, indent=2))
 
     def clock_skew(self, name: str, seconds: float, *, running: bool = True) -> None:
         """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,

@@ -8,6 +8,10 @@
     latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
     policy, pair, unpair through the SaaS's control API
     callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
+    disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
+                         `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
+    attestation          the node's hardware profile names a tampered image and the node is SIGKILLed and
+                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one
     clock-skew           the node's wall view shifted through its admin socket (and `node start
                          --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
@@ -47,16 +51,10 @@ PLAYABLE = frozenset(
         FaultAction.UNPAIR,
         FaultAction.CALLBACK,
         FaultAction.CLOCK_SKEW,
+        FaultAction.DISK_LOSS,
+        FaultAction.ATTESTATION,
     }
 )
-
-#: Why an action is not played yet, for its refusal.
-NOT_PLAYED = {
-    FaultAction.DISK_LOSS: "wiping a node's home or bucket and restoring its backup is not wired to the "
-    "runtime's processes yet",
-    FaultAction.ATTESTATION: "starting a node on a tampered image is not wired to the runtime's processes yet",
-}
-
 
 def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
@@ -66,8 +64,7 @@ def refusals(scenario: Scenario) -> list[str]:
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
             out.append(
-                f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet"
-                f"{': ' + NOT_PLAYED[fault.action] if fault.action in NOT_PLAYED else ''} "
+                f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
                 f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
             )
         elif fault.link is not None:
@@ -139,6 +136,7 @@ class FaultPlayer:
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._tampered: Counter[str] = Counter()
 
     @property
     def down(self) -> set[str]:
@@ -226,6 +224,10 @@ class FaultPlayer:
             body = {"api_user": fault.api_user, "requested_by": self.admin}
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
+        if action == FaultAction.ATTESTATION:
+            return self._attestation(index, nodes[0])
+        if action == FaultAction.DISK_LOSS:
+            return self._disk_loss(index, fault, nodes[0])
         if action == FaultAction.CLOCK_SKEW:
             self._skews[index] = (nodes, fault.skew or 0.0)
             self._reskew(nodes)
@@ -236,6 +238,49 @@ class FaultPlayer:
 
             return unskew
         raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
+
+    # -- disks ---------------------------------------------------------------------------------------------
+
+    def _disk_loss(self, index: int, fault: Fault, name: str) -> Undo | None:
+        """SIGKILL, the host disk wiped (copied first with `backup`); after `for`, or at once without it,
+        restored (or left empty), on a new host with `new_host`, and started (as `FaultInjector._disk_loss`)."""
+        self._hold_down(name)  # SIGKILLed (and waited for), or held down already: the disk can go
+        backup = self.cluster.lose_disk(name, backup=bool(fault.backup))
+        self.record("disk_lost", index=index, node=name, backup=backup is not None)
+
+        def recover() -> None:
+            self.cluster.replace_disk(name, backup, new_host=bool(fault.new_host))
+            self.record("disk_replaced", index=index, node=name, restored=backup is not None)
+            self._release(name)
+
+        if fault.for_ is None:
+            recover()
+            return None
+        return recover
+
+    # -- images ------------------------------------------------------------------------------------------
+
+    def _attestation(self, index: int, name: str) -> Undo:
+        """The node restarted on a tampered image until the last overlapping attestation fault on it ends,
+        then on the signed one (as `FaultInjector._attestation`); a node held down boots on whichever image
+        its machine has when it comes back."""
+        if self._tampered[name] == 0:
+            self._swap(index, name, tampered=True)
+        self._tampered[name] += 1
+
+        def restore() -> None:
+            self._tampered[name] -= 1
+            if not self._tampered[name]:
+                self._swap(index, name, tampered=False)
+
+        return restore
+
+    def _swap(self, index: int, name: str, *, tampered: bool) -> None:
+        self.cluster.swap_image(name, tampered=tampered)
+        self.record("image_swapped", index=index, node=name, image="tampered" if tampered else "signed")
+        if not self.holds[name]:
+            self.cluster.processes.kill(name)
+            self.cluster.start_node(name)
 
     # -- clocks --------------------------------------------------------------------------------------------
 

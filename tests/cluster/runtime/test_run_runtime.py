@@ -200,12 +200,13 @@ def _run(
 def test_a_fault_the_runtime_cannot_play_is_refused_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = DRILL.read_text() + '\n[[faults]]\nat = "2m"\naction = "disk-loss"\nnode = "sgx-b"\n'
-    scenario = tmp_path / "disk.toml"
+    jitter = 'action = "latency"\nnode = "sgx-b"\namount = "1s"\njitter = "1s"\n'
+    text = DRILL.read_text() + f'\n[[faults]]\nat = "2m"\n{jitter}'
+    scenario = tmp_path / "jitter.toml"
     scenario.write_text(text)
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", "--json", "r.json", cwd=tmp_path)
     assert status == 2
-    assert "faults[3].action = 'disk-loss': the runtime cannot play this fault yet" in err
+    assert "faults[3].jitter: the runtime's link proxy adds a fixed delay, without jitter" in err
     assert not (tmp_path / "r.json").exists()
 
 
