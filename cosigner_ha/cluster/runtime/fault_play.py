@@ -56,6 +56,7 @@ PLAYABLE = frozenset(
     }
 )
 
+
 def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
     empty when it can."""
