@@ -14,6 +14,7 @@ from cosigner_ha.cluster.invariants import TERMINAL_KINDS, check_all
 from cosigner_ha.cluster.report import (
     Check,
     Failover,
+    FaultError,
     FaultImpact,
     FaultSpan,
     NodeLane,
@@ -44,6 +45,30 @@ def fault_spans(events: Sequence[Event], t0: float, end: float) -> list[FaultSpa
             spans[e.fields["index"]] = FaultSpan(s.start, e.t - t0, s.action, s.target, s.nodes)
     del end
     return [spans[i] for i in sorted(spans)]
+
+
+def fault_errors(events: Sequence[Event], t0: float) -> list[FaultError]:
+    """The faults the cluster refused at run time, in trace order, labelled as the timeline labels them."""
+    labels: dict[int, str] = {}
+    out = []
+    for e in events:
+        f = e.fields
+        if e.kind == "fault":
+            labels[f["index"]] = FaultSpan(0.0, None, f["action"], f["target"], ()).label
+        if e.kind != "fault_error":
+            continue
+        index = int(f["index"])
+        out.append(
+            FaultError(
+                at=round(e.t - t0, 6),
+                index=index,
+                label=labels.get(index, str(f.get("action", ""))),
+                api_user=f.get("api_user"),
+                code=str(f.get("code", "")),
+                reason=str(f.get("reason", "")),
+            )
+        )
+    return out
 
 
 #: Faults that leave the process running but cut it off: down on the timeline while they last.
@@ -294,4 +319,5 @@ def analyse(
         signatures=tuple(signatures),
         transactions=tuple(points),
         impacts=tuple(impacts),
+        fault_errors=tuple(fault_errors(events, t0)),
     )

@@ -35,6 +35,7 @@ JSON_KEYS = {
     "signed_by",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
     "passed",

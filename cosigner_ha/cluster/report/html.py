@@ -454,6 +454,15 @@ def _summary_tables(report: RunReport) -> str:
         ]
         for f in report.failovers
     ] or [['<span class="dim">none</span>', "", ""]]
+    refused = [
+        [
+            fmt.clock(e.at),
+            f"#{e.index} {_e(e.label)}",
+            f'<span class="fail">{_e(e.code)}</span>',
+            _e(e.reason),
+        ]
+        for e in report.fault_errors
+    ]
     return "\n".join(
         [
             _table("run", ["", ""], facts, "facts"),
@@ -462,6 +471,7 @@ def _summary_tables(report: RunReport) -> str:
             _table("signing latency", ["", "seconds"], latency),
             _table("signed by", ["node", "count", "share"], signers),
             _table("failovers", ["at", "from → to", "gap"], failovers),
+            *([_table("faults refused", ["at", "fault", "code", "reason"], refused)] if refused else []),
         ]
     )
 

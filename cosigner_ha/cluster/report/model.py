@@ -32,6 +32,7 @@ JSON_KEYS = (
     "signed_by",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
     "passed",
@@ -126,6 +127,29 @@ class FaultImpact:
 
 
 @dataclass(frozen=True)
+class FaultError:
+    """A fault whose action the cluster refused at run time (`fault_error` in the trace): what an operator
+    would have seen on the console or the command line. The run went on without it."""
+
+    at: float
+    index: int
+    label: str
+    api_user: str | None
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "index": self.index,
+            "fault": self.label,
+            "api_user": self.api_user,
+            "code": self.code,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Check:
     """One invariant or expectation: whether it held, and what was seen (for people)."""
 
@@ -203,6 +227,7 @@ class RunReport:
     signatures: tuple[SignatureMark, ...] = ()
     transactions: tuple[TxPoint, ...] = ()
     impacts: tuple[FaultImpact, ...] = ()
+    fault_errors: tuple[FaultError, ...] = ()
 
     @property
     def speedup(self) -> float | None:
@@ -251,6 +276,7 @@ class RunReport:
                 for f in self.failovers
             ],
             "fault_impacts": [i.to_json() for i in self.impacts],
+            "fault_errors": [e.to_json() for e in self.fault_errors],
             "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
             "passed": self.passed,
