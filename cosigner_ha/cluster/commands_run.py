@@ -1,7 +1,8 @@
-"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]`.
+"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE] [--no-limits]`.
 
 Exit status: 0 every invariant and expectation held; 1 one did not; 2 the input was invalid (the scenario,
-its policy, a callback import), with the reason on standard error and nothing written.
+its policy, a callback import, a run beyond the work limits of cluster/limits.py), with the reason on
+standard error and nothing written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from cosigner_ha.cluster import bundled
+from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.runner import SetupError, run_scenario
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", type=Path, metavar="FILE", help="write every event as JSON Lines")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained page with the timeline")
+    limits.add_flag(p)
 
 
 class InputError(ValueError):
@@ -72,11 +74,20 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)
+            limits.check_limits(scenario, limits.limits_of(args), origin=str(path))
             outputs = [("--json", args.json), ("--trace", args.trace), ("--html", args.html)]
             check_outputs(outputs, scenario_inputs(path, scenario))
             trace = staged.path(args.trace)
             result = run_scenario(scenario, seed=args.seed, trace_path=trace, console=console)
-        except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        except (
+            InputError,
+            OutputPathError,
+            ScenarioError,
+            PolicyError,
+            WorldError,
+            SetupError,
+            limits.LimitError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         report = result.report

@@ -19,6 +19,7 @@ from typing import Any
 
 import trio
 
+from cosigner_ha.cluster import limits
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.local_api import LocalFireblocks, Ready, UserKeys, user_keys
 from cosigner_ha.cluster.runner import SetupError
@@ -50,6 +51,7 @@ def register(subparsers: Any) -> None:
         help="post transaction webhooks here (repeatable)",
     )
     p.add_argument("--timeline", action="store_true", help="also play the scenario's workloads and faults")
+    limits.add_flag(p)
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -83,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario) if args.scenario.exists() else None
         if scenario is None:
             raise ValueError(f"{args.scenario}: no such scenario file")
+        limits.check_limits(
+            scenario, limits.limits_of(args), timeline=args.timeline, origin=str(args.scenario)
+        )
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-up-"))
         users = user_keys(scenario)
         credentials = write_credentials(workdir, users)
