@@ -14,8 +14,9 @@ cryptography of one transaction) as a ratio to that cryptography.
 The reference, measured in the same process with the same libraries and keys of the same kinds: the
 cryptography one signed transaction performs in the run, straight-line with nothing around it: FROST
 3-of-3 as the run does it (the node's commitments and the SaaS's signing package and share travel as bytes,
-so their points are validated on decoding; the two cloud co-signers commit and sign; the SaaS aggregates,
-which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
+so their points are validated on decoding, the node's own excepted; the two cloud co-signers commit and sign
+in one `SigningSession` with the aggregator, their nonce terms folded into one base-point multiplication; the
+SaaS aggregates, which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
 its journal (AES-GCM), the callback's RS256 JWTs both ways (node signs, handler verifies, handler signs,
 node verifies), and the SaaS's EdDSA access tokens at the rate the run issues and verifies them (the SaaS
 verifies a token's signature once, on first use, then only its expiry and revocation). To show that this
@@ -185,16 +186,18 @@ def one_transaction(m: Material) -> bytes:
         cloud_nonces[i], received[i] = mpc.commit(m.keys[i], m.rand)
     package = mpc.SigningPackage(message, received)
     # round two: the node decodes the package and signs, sealing the consumed nonce id to its journal first
-    node_package = mpc.SigningPackage.from_bytes(package.to_bytes())
+    node_package = mpc.SigningPackage.from_bytes(package.to_bytes(), known=(commitments,))
 
     def persist(nonce_id: bytes) -> None:
         seal(m.sealing_key, {"kind": "nonce"}, nonce_id, m.rand)
 
     share = mpc.sign_once(node_package, nonces, m.keys[NODE_ID], persist=persist)
     shares = {NODE_ID: mpc.SignatureShare.from_bytes(share.to_bytes())}
+    # the SaaS: one session for both cloud co-signers and the aggregator (their nonce terms folded)
+    session = mpc.SigningSession(package, m.public, local_nonces=list(cloud_nonces.values()))
     for i in CLOUD_IDS:
-        shares[i] = mpc.sign_once(package, cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
-    signature = mpc.aggregate(package, shares, m.public)  # verified inside
+        shares[i] = session.sign(cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
+    signature = session.aggregate(shares)  # verified inside
     Ed25519PublicKey.from_public_bytes(m.public.group_public_key).verify(signature, message)
     return signature
 

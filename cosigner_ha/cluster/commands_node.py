@@ -18,19 +18,28 @@ import argparse
 import json
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 
-from cosigner_ha.cluster import callback_check
-from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha.cluster import admin_socket, callback_check
+from cosigner_ha.cluster.infra import (
+    AttestationAuthority,
+    ConfidentialSpace,
+    Host,
+    ImageAuthority,
+    NitroHypervisor,
+    SgxCpu,
+)
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
-from cosigner_ha.node.enclave import SgxEnclave
+from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
@@ -55,9 +64,23 @@ class Hardware:
         self.images = ImageAuthority(fixed(secrets["image_key"]))
         self.cpu = SgxCpu(f"cpu-{self.name}", fixed(secrets["cpu_secret"]), self.vendor)
         self.image = self.images.image("sgx", IMAGE_VERSION)
+        #: sgx (the node's own directory), or nitro / gcp (KMS and a bucket at `cloud serve`, `cloud` below)
+        self.kind = secrets.get("kind", "sgx")
+        self.cloud: dict[str, str] = {
+            k: secrets[k] for k in ("cloud", "role", "key_id", "bucket") if k in secrets
+        }
+        if self.kind not in ("sgx", "nitro", "gcp"):
+            raise NodeError(f"{home / 'hardware.json'}: kind {self.kind!r}; expected sgx, nitro or gcp")
+        if self.kind != "sgx" and len(self.cloud) != 4:
+            raise NodeError(
+                f"{home / 'hardware.json'}: a {self.kind} node needs cloud, role, key_id and bucket "
+                "(the cloud services' URL, its IAM role / service account, its KMS key and bucket)"
+            )
 
     @classmethod
-    def load(cls, home: Path, *, create: bool = False, host: str = "cosigner") -> Hardware:
+    def load(
+        cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
+    ) -> Hardware:
         path = home / "hardware.json"
         if not path.exists():
             if not create:
@@ -66,13 +89,31 @@ class Hardware:
                 )
             home.mkdir(parents=True, exist_ok=True)
             data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
-            path.write_text(json.dumps({"host": host, **data}, indent=2))
+            path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
         return cls(home, json.loads(path.read_text()))
 
-    def backend(self) -> SgxEnclave:
-        host = Host(self.name, "runtime", LocalDisk(self.home / "disk"), sgx=self.cpu)
-        return SgxEnclave(
-            host, self.image, trusted_signer=self.images.public_key, randbytes=OsCrypto().randbytes
+    def backend(self) -> EnclaveBackend:
+        disk = LocalDisk(self.home / "disk")
+        rand = OsCrypto().randbytes
+        if self.kind == "sgx":
+            host = Host(self.name, "runtime", disk, sgx=self.cpu)
+            return SgxEnclave(host, self.image, trusted_signer=self.images.public_key, randbytes=rand)
+        from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
+
+        url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
+        bucket = RemoteBucket(url, self.cloud["bucket"])
+        if self.kind == "nitro":
+            nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
+            host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
+            image = self.images.image("nitro", IMAGE_VERSION)
+            return NitroEnclave(
+                host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
+            )
+        space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
+        host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
+        image = self.images.image("gcp", IMAGE_VERSION)
+        return GcpEnclave(
+            host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
         )
 
 
@@ -112,6 +153,11 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("hardware", help="create the simulated hardware profile and print what the SaaS needs")
     common(p, saas=False)
     p.add_argument("--host", default="cosigner", help="the host name in the profile")
+    p.add_argument("--kind", choices=("sgx", "nitro", "gcp"), default="sgx", help="the enclave (default sgx)")
+    p.add_argument("--cloud", help="nitro/gcp: the cloud services' URL (`cosigner-ha cloud serve`)")
+    p.add_argument("--role", help="nitro/gcp: the instance's IAM role / service account")
+    p.add_argument("--key-id", help="nitro/gcp: the KMS key")
+    p.add_argument("--bucket", help="nitro/gcp: the bucket holding the database")
     p = sub.add_parser("setup", help="pair the first API user with a pairing token")
     common(p)
     p.add_argument("--token", required=True, help="the pairing token from the console")
@@ -200,7 +246,13 @@ async def node_command(
     """The `node` subcommands (a `network` other than TCP for tests)."""
     command = args.node_command
     if command == "hardware":
-        hardware = Hardware.load(args.home, create=True, host=args.host)
+        cloud = {"kind": args.kind}
+        if args.kind != "sgx":
+            for field in ("cloud", "role", "key_id", "bucket"):
+                if getattr(args, field) is None:
+                    raise ValueError(f"--{field.replace('_', '-')}: required for a {args.kind} node")
+                cloud[field] = getattr(args, field)
+        hardware = Hardware.load(args.home, create=True, host=args.host, cloud=cloud)
         out(
             f"vendor public key (the SaaS attestation service's vendor_key): {hardware.vendor.public_key.hex()}"
         )
@@ -218,12 +270,39 @@ async def node_command(
             out(line)
         return EXIT_OK
     hardware = Hardware.load(args.home)
-    if getattr(args, "trace", None) is not None:
-        with args.trace.open("a", buffering=1) as sink:
-            env = Environment.runtime(header={"role": "node"}, sink=sink)
-            record_started(env, "node", args.name or hardware.name)
-            return await _node_command(args, env, hardware, network, out)
-    return await _node_command(args, Environment.runtime(), hardware, network, out)
+    if command != "start":  # a running node on this home carries it out: its database is open there
+        answered = await admin_socket.ask_running(args.home, admin_request(args))
+        if answered is not None:
+            code, lines, error = answered
+            for line in lines:
+                out(line)
+            if error is not None:
+                raise (NodeError(error) if code == EXIT_FAILED else ValueError(error))
+            return code
+    with admin_socket.database_lock(args.home):
+        if getattr(args, "trace", None) is not None:
+            with args.trace.open("a", buffering=1) as sink:
+                env = Environment.runtime(header={"role": "node"}, sink=sink)
+                record_started(env, "node", args.name or hardware.name)
+                return await _node_command(args, env, hardware, network, out)
+        return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+def admin_request(args: argparse.Namespace) -> dict[str, Any]:
+    """An admin command as the running node's admin socket takes it (file arguments read here)."""
+    request: dict[str, Any] = {"command": args.node_command}
+    if hasattr(args, "token"):
+        request["token"] = args.token
+    if hasattr(args, "callback_url"):
+        settings = _callback(args)
+        request["callback"] = {
+            "url": settings.url,
+            "public_key": settings.public_key,
+            "certificate": settings.certificate,
+        }
+    if args.node_command == "callback-update":
+        request.update(api_user=args.api_user, url=args.url, wait=not args.no_wait)
+    return request
 
 
 async def _node_command(
@@ -248,7 +327,20 @@ async def _node_command(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(node.run)
         if command == "start":
+
+            async def answer(request: dict[str, Any]) -> tuple[int, list[str], str | None]:
+                lines: list[str] = []
+                return await _admin_request(node, request, lines.append), lines, None
+
+            admin = anyio.CancelScope()
+
+            async def admin_server(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+                with admin:
+                    await admin_socket.serve(args.home, answer, task_status=task_status)
+
+            await tasks.start(admin_server)
             await _serve_until_signal(node)
+            admin.cancel()
             return EXIT_OK
         with anyio.fail_after(60):
             await node.wait_state("running", "failed", "crashed")
@@ -256,7 +348,7 @@ async def _node_command(
             if node.state != "running":
                 failure = NodeError(f"the co-signer did not start: {node.state_reason}")
             else:
-                result = await _admin(node, args, out)
+                result = await _admin_request(node, admin_request(args), out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group
             failure = exc
         finally:
@@ -266,19 +358,30 @@ async def _node_command(
     return result
 
 
-async def _admin(node: Node, args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    command = args.node_command
-    if command == "setup":
-        _print_user_to(out, await node.setup(args.token, _callback(args)))
-    elif command == "add-user":
-        _print_user_to(out, await node.add_user(args.token, _callback(args)))
+async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:
+    """One admin command, from this process's arguments or from the admin socket of `node start`."""
+    command = request["command"]
+    if command in ("setup", "add-user"):
+        token, settings = request.get("token"), request.get("callback") or {}
+        if not isinstance(token, str) or not isinstance(settings, dict):
+            raise ValueError(f"{command}: expected a pairing token and callback settings")
+        callback = CallbackSettings(
+            url=str(settings.get("url", "")),
+            public_key=str(settings.get("public_key", "")),
+            certificate=str(settings.get("certificate", "")),
+        )
+        pair = node.setup if command == "setup" else node.add_user
+        _print_user_to(out, await pair(token, callback))
     elif command == "callback-update":
-        out(await node.callback_update(args.url, args.api_user, wait=not args.no_wait))
+        api_user = request.get("api_user")
+        out(await node.callback_update(str(request["url"]), api_user, wait=bool(request.get("wait", True))))
     elif command == "list-users":
         for user in node.list_users():
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    else:
+        raise ValueError(f"unknown admin command {command!r}")
     return EXIT_OK
 
 

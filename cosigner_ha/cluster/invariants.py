@@ -17,6 +17,8 @@ from cosigner_ha.env import Event
 
 TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
+#: Source kinds (the prefix of a `submitted` event's `source`) that allow exactly one signer.
+EXCHANGE_OR_FIAT = ("exchange", "fiat")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,32 @@ def standby_only_when_no_active(events: Sequence[Event]) -> Verdict:
     return Verdict(True, "no standby was chosen while an active co-signer answered available")
 
 
+def exchange_fiat_single_signer(events: Sequence[Event]) -> Verdict:
+    """A transfer from an exchange or fiat account is signed only by the one API user its rule allows
+    (tap-policy.md section 3: such sources take exactly one signer, never a group), however the cluster
+    fails over: no co-signer of another API user takes it when that one is unavailable."""
+    sources: dict[str, str] = {}
+    signers: dict[str, list[str]] = {}
+    wrong: list[str] = []
+    for e in events:
+        tx = str(e.fields.get("tx"))
+        if e.kind == "submitted":
+            sources[tx] = str(e.fields.get("source", ""))
+        elif e.kind == "policy_decision":
+            signers[tx] = [str(s) for s in e.fields.get("designated_signers") or ()]
+        elif e.kind == "signed" and sources.get(tx, "").split(":", 1)[0] in EXCHANGE_OR_FIAT:
+            allowed = signers.get(tx, [])
+            if len(allowed) != 1:
+                wrong.append(f"{tx} (its rule names {len(allowed)} signers)")
+            elif e.fields["api_user"] != allowed[0]:
+                wrong.append(f"{tx} (signed by {e.fields['api_user']}, not {allowed[0]})")
+    if wrong:
+        return Verdict(
+            False, f"{len(wrong)} exchange/fiat transfer(s) not signed by their one signer: {listed(wrong)}"
+        )
+    return Verdict(True, "every exchange/fiat transfer was signed by the one API user its rule allows")
+
+
 def all_terminal(events: Sequence[Event]) -> Verdict:
     submitted = [e.fields["tx"] for e in events if e.kind == "submitted"]
     ended = {e.fields["tx"] for e in events if e.kind in TERMINAL_KINDS}
@@ -234,6 +262,7 @@ INVARIANTS: dict[str, Check] = {
     "no_nonce_reuse": no_nonce_reuse,
     "attestation_gates_secrets": attestation_gates_secrets,
     "standby_only_when_no_active": standby_only_when_no_active,
+    "exchange_fiat_single_signer": exchange_fiat_single_signer,
     "all_terminal": all_terminal,
     "no_internal_errors": no_internal_errors,
 }

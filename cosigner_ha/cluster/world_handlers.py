@@ -22,7 +22,7 @@ from cosigner_ha.cluster.scenario import (
     UrlCallback,
 )
 from cosigner_ha.env import Environment
-from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
+from cosigner_ha.handler.reference import HandlerRules, RecentCounts, ReferenceHandler
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, is_asgi_app
 from cosigner_ha.node.callback import HandlerDirectory, InProcessHandler
 from cosigner_ha.node.records import CallbackSettings
@@ -100,7 +100,7 @@ class SilentFirstAttempts:
         self.n = n
         self.sleep = sleep
         self.hang = hang
-        self.attempts: dict[str, int] = {}
+        self.attempts = RecentCounts()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
@@ -110,8 +110,7 @@ class SilentFirstAttempts:
         while messages[-1].get("more_body", False):
             messages.append(await receive())
         request = _request_id(b"".join(m.get("body", b"") for m in messages))
-        self.attempts[request] = self.attempts.get(request, 0) + 1
-        if self.attempts[request] <= self.n:
+        if self.attempts.add(request) <= self.n:
             await self.sleep(self.hang)
         replay = iter(messages)
 

@@ -163,6 +163,9 @@ def open_engine(
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler serves its HTTP routes even without a dashboard, on 8787 unless told: an
+            # ephemeral loopback port never collides with another cluster (nor warns that it did).
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.CRITICAL,  # a heartbeat cut short by close() is not news
         )
     try:

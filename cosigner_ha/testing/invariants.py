@@ -38,6 +38,7 @@ signed_with_node_share = cluster_invariants.signed_with_node_share
 attestation_gates_secrets = cluster_invariants.attestation_gates_secrets
 no_nonce_reuse = cluster_invariants.no_nonce_reuse
 standby_only_when_no_active = cluster_invariants.standby_only_when_no_active
+exchange_fiat_single_signer = cluster_invariants.exchange_fiat_single_signer
 no_internal_errors = cluster_invariants.no_internal_errors
 all_terminal = cluster_invariants.all_terminal
 #: Checks that hold on every prefix of a trace: run them mid-run as often as you like.

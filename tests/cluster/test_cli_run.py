@@ -33,11 +33,16 @@ JSON_KEYS = {
     "transactions",
     "latency_seconds",
     "signed_by",
+    "workloads",
+    "rules",
+    "faults",
     "failovers",
     "fault_impacts",
     "fault_errors",
     "invariants",
     "expectations",
+    "notices",
+    "verdict",
     "passed",
 }
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from cosigner_ha import mpc
 from cosigner_ha.cluster.bundled import find_scenario, load
-from cosigner_ha.cluster.scenario import Scenario
+from cosigner_ha.cluster.scenario import Expect, Scenario
+from cosigner_ha.cluster.scenario.durations import Rate
 from cosigner_ha.node.callback import CallbackClient, CallbackDecision, CallbackFailure
 from cosigner_ha.node.database import Database
 from cosigner_ha.node.lifecycle import Lifecycle
@@ -29,15 +31,35 @@ from cosigner_ha.saas_sim.selection import Answer
 MINUTES = 20
 
 
-def topology() -> Scenario:
-    """active-active-passive without its faults and timeline windows, 20 minutes long."""
-    base = load(find_scenario("active-active-passive"))
+def topology(name: str = "active-active-passive", minutes: int = MINUTES) -> Scenario:
+    """A bundled scenario without its faults and timeline windows, `minutes` long."""
+    base = load(find_scenario(name))
     return dataclasses.replace(
         base,
-        scenario=dataclasses.replace(base.scenario, duration=MINUTES * 60.0),
+        scenario=dataclasses.replace(base.scenario, duration=minutes * 60.0),
         faults=(),
         expect=dataclasses.replace(base.expect, windows=()),
     )
+
+
+def busy_topology() -> Scenario:
+    """capacity-saturation (two co-signers kept busy: every node is inside a signing session nearly all the
+    time, so a fault on a node lands mid-session), 5 minutes long."""
+    return topology("capacity-saturation", minutes=5)
+
+
+def exchange_topology() -> Scenario:
+    """seed-method-2's cluster and policy (exchange and fiat transfers caught by rules that name one signer,
+    the initiator, before the Group 1 rule) without its policy change, its exchange sweep made steady (one a
+    minute from 1 minute on) so that every minute has an exchange transfer to sign; 20 minutes long."""
+    base = topology("seed-method-2")
+    sweep = next(w for w in base.workloads if w.name == "exchange-sweep")
+    steady = dataclasses.replace(sweep, at=None, count=1, start=60.0, rate=Rate(1, "min"))
+    end = base.scenario.duration
+    kept = tuple(
+        w for w in base.workloads if not w.name.startswith("exchange-sweep") and (w.at is None or w.at < end)
+    )
+    return dataclasses.replace(base, workloads=(*kept, steady), expect=Expect())
 
 
 @contextlib.contextmanager
@@ -101,4 +123,54 @@ def treat_a_standby_as_active(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     with monkeypatch.context() as m:
         m.setattr(signing.SigningService, "_probe_round", probe_round)
         m.setattr(signing, "choose", choose)
+        yield
+
+
+@contextlib.contextmanager
+def sign_twice_after_a_failover(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """When the SaaS gives up on a slow node (no progress within the attempt timeout, or its connection
+    lost for the grace period) and fails over, it leaves that node's session open instead of closing it
+    (no abort, the cloud nonces kept), and a late signature share is combined and released without checking
+    that the node that took over has meanwhile signed. A fault-free run never gives up on a node."""
+    real_close = signing.SigningService._close
+
+    def close(self: signing.SigningService, session: Any, outcome: str, reason: str) -> None:
+        if outcome != signing.RETRY or session.outcome is not None:
+            real_close(self, session, outcome, reason)
+            return
+        session.outcome = session.attempt.outcome = outcome  # the attempt loop fails over...
+        session.reason = session.attempt.reason = reason  # ...but the session stays registered
+        self.ctx.record("attempt_ended", tx=session.tx.id, session=session.id, outcome=outcome, reason=reason)
+        session.progress()
+
+    def on_signature_share(self: signing.SigningService, cosigner: Any, msg: Any) -> None:
+        session = self._session(cosigner, msg.session_id, "share")
+        self._release(session, mpc.SignatureShare.from_bytes(msg.share))  # no "already signed?" check
+        self._sessions.pop(session.id, None)
+
+    with monkeypatch.context() as m:
+        m.setattr(signing.SigningService, "_close", close)
+        m.setattr(signing.SigningService, "on_signature_share", on_signature_share)
+        yield
+
+
+@contextlib.contextmanager
+def spread_exchange_transfers_on_failover(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """ "HA for exchange transfers": when no co-signer of the one API user an exchange or fiat transfer may
+    be signed by is online, the SaaS offers the transfer to the co-signers of every other signing API user,
+    as it would across a group, ignoring the single-signer rule. With every co-signer up it never shows."""
+    real_sign = signing.SigningService.sign
+
+    async def sign(self: signing.SigningService, tx: Any, state: Any, candidates: Sequence[str]) -> None:
+        if tx.source.split(":", 1)[0] in ("exchange", "fiat") and not self._candidates(state, candidates, ()):
+            others = [
+                name
+                for name, user in state.workspace.api_users.items()
+                if name not in candidates and user.can_sign
+            ]
+            candidates = (*candidates, *others)
+        await real_sign(self, tx, state, candidates)
+
+    with monkeypatch.context() as m:
+        m.setattr(signing.SigningService, "sign", sign)
         yield

@@ -150,3 +150,29 @@ def test_a_trace_file_reads_back_to_the_same_checks(single_cosigner: Scenario, t
     events = inv.read_trace(path)
     assert [(e.t, e.kind) for e in events] == [(e.t, e.kind) for e in result.events]
     assert inv.check_invariants(events) == inv.check_invariants(result)
+
+
+def test_an_exchange_or_fiat_transfer_signed_by_anyone_but_its_one_signer_is_caught() -> None:
+    def trace(source: str, allowed: list[str], signer: str) -> list[Event]:
+        return [
+            Event(0.0, "submitted", {"tx": "t1", "source": source}),
+            Event(0.1, "policy_decision", {"tx": "t1", "designated_signers": allowed}),
+            Event(2.0, "signed", {"tx": "t1", "api_user": signer}),
+        ]
+
+    check = inv.exchange_fiat_single_signer
+    assert check(trace("exchange:exch-main", ["bot"], "bot")).ok
+    wrong = check(trace("exchange:exch-main", ["bot"], "signer-a"))
+    assert not wrong.ok and "signed by signer-a, not bot" in wrong.detail
+    assert "names 2 signers" in check(trace("fiat:bank-usd", ["a", "b"], "a")).detail
+    assert check(trace("vault:hot", ["a", "b"], "a")).ok  # a vault source may go to a group
+
+
+def test_the_single_signer_check_holds_on_the_bundled_seed_method_runs() -> None:
+    for name in ("seed-method-1", "seed-method-2"):
+        result = run_scenario(load(find_scenario(name)))
+        exchange = [
+            e for e in result.events if e.kind == "submitted" and e.fields["source"][:4] in ("exch", "fiat")
+        ]
+        assert exchange
+        assert inv.exchange_fiat_single_signer(result.events).ok

@@ -4,30 +4,47 @@ run does not trigger them (tests/testing/planted.py; budgets and detection rates
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from cosigner_ha.cluster.runner import run_scenario
+from cosigner_ha.cluster.scenario import Scenario
 from cosigner_ha.testing.explorer import explore
 from tests.testing import planted
 
 Plant = Callable[[pytest.MonkeyPatch], contextlib.AbstractContextManager[None]]
 
-#: plant -> (the safety invariant it breaks, the search budget explore gets, the detection-rate floor)
-PLANTS: dict[str, tuple[Plant, str, int, float]] = {
-    "approve_without_the_handler": (
-        planted.approve_without_the_handler,
-        "signed_with_callback_approval",
-        40,
-        0.8,
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    plant: Plant
+    topology: Callable[[], Scenario]  # a bundled topology whose own (fault-free) run does not trigger it
+    breaks: str  # the safety invariant it breaks
+    budget: int  # the search budget explore gets
+    floor: float  # the detection-rate floor over ten search seeds
+
+
+PLANTS: dict[str, Case] = {
+    "approve_without_the_handler": Case(
+        planted.approve_without_the_handler, planted.topology, "signed_with_callback_approval", 40, 0.8
     ),
-    "reuse_nonces_after_a_restart": (planted.reuse_nonces_after_a_restart, "no_nonce_reuse", 15, 0.8),
-    "treat_a_standby_as_active": (
-        planted.treat_a_standby_as_active,
-        "standby_only_when_no_active",
-        15,
-        0.8,
+    "reuse_nonces_after_a_restart": Case(
+        planted.reuse_nonces_after_a_restart, planted.topology, "no_nonce_reuse", 15, 0.8
+    ),
+    "treat_a_standby_as_active": Case(
+        planted.treat_a_standby_as_active, planted.topology, "standby_only_when_no_active", 15, 0.8
+    ),
+    "sign_twice_after_a_failover": Case(
+        planted.sign_twice_after_a_failover, planted.busy_topology, "at_most_one_signature", 40, 0.5
+    ),
+    "spread_exchange_transfers_on_failover": Case(
+        planted.spread_exchange_transfers_on_failover,
+        planted.exchange_topology,
+        "exchange_fiat_single_signer",
+        40,
+        0.6,
     ),
 }
 
@@ -35,31 +52,31 @@ PLANTS: dict[str, tuple[Plant, str, int, float]] = {
 @pytest.fixture
 def plant(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = request.param
-    with PLANTS[name][0](monkeypatch):
+    with PLANTS[name].plant(monkeypatch):
         yield name
 
 
 @pytest.mark.parametrize("plant", list(PLANTS), indirect=True)
 def test_a_planted_bug_sleeps_without_faults_and_explore_wakes_it(plant: str) -> None:
-    _, breaks, budget, _ = PLANTS[plant]
-    scenario = planted.topology()
+    case = PLANTS[plant]
+    scenario = case.topology()
     assert run_scenario(scenario).report.passed  # dormant: the topology's own run does not trigger it
-    found = explore(scenario, budget=budget, seed=1, shrink_budget=0, check="safety")
-    assert found.found, f"{plant}: no counterexample within {budget} schedules"
-    assert breaks in found.broken
+    found = explore(scenario, budget=case.budget, seed=1, shrink_budget=0, check="safety")
+    assert found.found, f"{plant}: no counterexample within {case.budget} schedules"
+    assert case.breaks in found.broken
     assert found.added  # a fault explore added woke it
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("plant", list(PLANTS), indirect=True)
 def test_detection_rate_over_ten_search_seeds(plant: str, capsys: pytest.CaptureFixture[str]) -> None:
-    _, breaks, budget, floor = PLANTS[plant]
-    scenario = planted.topology()
+    case = PLANTS[plant]
+    scenario = case.topology()
     hits = []
     for seed in range(1, 11):
-        result = explore(scenario, budget=budget, seed=seed, shrink_budget=0, check="safety")
-        hits.append(result.found and breaks in result.broken)
+        result = explore(scenario, budget=case.budget, seed=seed, shrink_budget=0, check="safety")
+        hits.append(result.found and case.breaks in result.broken)
     rate = sum(hits) / len(hits)
     with capsys.disabled():
-        print(f"\n{plant}: found in {sum(hits)} of {len(hits)} searches of budget {budget}")
-    assert rate >= floor
+        print(f"\n{plant}: found in {sum(hits)} of {len(hits)} searches of budget {case.budget}")
+    assert rate >= case.floor

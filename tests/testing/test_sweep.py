@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,17 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error() -> None:
         open_engine("dask", scheduler="tcp://127.0.0.1:9"),
     ):
         pass
+
+
+def test_a_local_cluster_takes_no_fixed_port_and_says_nothing_about_one(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """Another Dask cluster (or anything) on 8787 used to make every sweep warn "Port 8787 is already in
+    use"; the scheduler's HTTP routes now take an ephemeral loopback port."""
+    with socket.socket() as held:
+        with contextlib.suppress(OSError):  # somebody else holds it: the same situation
+            held.bind(("127.0.0.1", 8787))
+        held.listen()
+        with open_engine("dask", workers=1) as engine:
+            assert engine.workers == 1
+    assert not [w for w in recwarn if "already in use" in str(w.message)]

@@ -18,6 +18,7 @@ from typing import Any
 
 from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.model import (
+    Breakdown,
     Check,
     FaultSpan,
     RunReport,
@@ -63,6 +64,7 @@ def render_html(report: RunReport) -> str:
     )
     title = f"cosigner-ha run: {report.scenario}"
     verdict = "PASSED" if report.passed else "FAILED"
+    notes = "notes" if report.notices else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -76,6 +78,7 @@ def render_html(report: RunReport) -> str:
 <header>
 <h1>cosigner-ha run: <span class="scenario">{_e(report.scenario)}</span>
 <span class="verdict {verdict.lower()}">{verdict}</span></h1>
+<p class="verdict-line {verdict.lower()} {notes}">{_e(report.verdict)}</p>
 <p class="sub">seed {report.seed} · {_e(fmt.seconds(report.simulated_seconds))} simulated in
 {report.wall_seconds:.2f} s wall ({_e(fmt.speedup(report.speedup))} real time) ·
 trace <code>{_e(report.trace_hash)}</code></p>
@@ -86,6 +89,7 @@ trace <code>{_e(report.trace_hash)}</code></p>
 <section class="plot">
 {plot}
 </section>
+{_outcome_tables(report)}
 {_checks_table(report)}
 <script type="application/json" id="report-json">{embedded}</script>
 </body>
@@ -160,6 +164,34 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
                 },
                 "text": [f"{_e(m.tx)}<br>for {_e(m.api_user)}<br>at {fmt.clock(m.t)}" for m in marks],
                 "hovertemplate": "%{text}<extra>" + _e(name) + "</extra>",
+                **top,
+            }
+        )
+
+    # Transactions that ended without a signature: a mark per transaction on their own lane, at the time
+    # they ended, one trace (legend entry) per status.
+    unsigned = [t for t in report.transactions if t.ended_badly and t.t_terminal is not None]
+    rows = [*names, UNSIGNED_LANE] if unsigned else list(names)
+    for status, (symbol, colour) in UNSIGNED_MARKS.items():
+        mine = [t for t in unsigned if t.status == status]
+        if not mine:
+            continue
+        data.append(
+            {
+                "type": scatter,
+                "mode": "markers",
+                "name": f"{status.lower()}: {len(mine)}",
+                "legendgroup": status,
+                "x": [(t.t_terminal or 0.0) / unit for t in mine],
+                "y": [UNSIGNED_LANE] * len(mine),
+                "marker": {
+                    "symbol": symbol,
+                    "size": 9,
+                    "color": colour,
+                    "line": {"width": 1, "color": colour},
+                },
+                "text": [_unsigned_text(t) for t in mine],
+                "hovertemplate": "%{text}<extra>" + status + "</extra>",
                 **top,
             }
         )
@@ -248,7 +280,7 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         annotations.append(
             {
                 "x": span.start / unit,
-                "y": len(names) - 0.45 + 0.32 * (LABEL_LEVELS - 1 - level),
+                "y": len(rows) - 0.45 + 0.32 * (LABEL_LEVELS - 1 - level),
                 "xref": "x",
                 "yref": "y",
                 "text": _e(_fault_label(span)),
@@ -273,7 +305,7 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         latency_axis.update(tickvals=[v for v, _ in ticks], ticktext=[t for _, t in ticks])
     layout: dict[str, Any] = {
         "template": _template(),
-        "height": 360 + 46 * max(len(names), 1) + 320,
+        "height": 360 + 46 * max(len(rows), 1) + 320,
         "barmode": "overlay",
         "hovermode": "closest",
         "margin": {"l": 90, "r": 30, "t": 50, "b": 60},
@@ -291,10 +323,10 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
             "anchor": "x",
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": list(reversed(names)),
-            "tickvals": names,
-            "ticktext": [_e(n) + ("<br>(standby)" if n in lanes and lanes[n].standby else "") for n in names],
-            "range": [-0.6, len(names) - 0.4 + 0.32 * LABEL_LEVELS + 0.1],
+            "categoryarray": list(reversed(rows)),
+            "tickvals": rows,
+            "ticktext": [_e(n) + ("<br>(standby)" if n in lanes and lanes[n].standby else "") for n in rows],
+            "range": [-0.6, len(rows) - 0.4 + 0.32 * LABEL_LEVELS + 0.1],
         },
         "xaxis2": {
             "domain": [0, 1],
@@ -309,7 +341,27 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
-TOP_TITLE = "nodes: down intervals, faults (shaded) and signatures (one mark each)"
+TOP_TITLE = "nodes: down intervals, faults (shaded) and signatures (one mark each); transactions not signed"
+#: The lane of transactions that ended without a signature, below the nodes.
+UNSIGNED_LANE = "not signed"
+#: Their marks: plotly symbol and colour per terminal status.
+UNSIGNED_MARKS: dict[str, tuple[str, str]] = {
+    "FAILED": ("x", FAIL_COLOUR),
+    "CANCELLED": ("square-open", "#F28E2B"),
+    "REJECTED": ("triangle-down", "#B07AA1"),
+    "BLOCKED": ("diamond-open", "#9C755F"),
+}
+
+
+def _unsigned_text(t: TxPoint) -> str:
+    status = f"{t.status}/{t.sub_status}" if t.sub_status else t.status
+    where = f"<br>{_e(t.workload)}" if t.workload else ""
+    return (
+        f"{_e(t.tx)}{where}<br>{_e(status)}<br>{_e(t.cause or 'unknown cause')}: {_e(t.reason)}"
+        f"<br>ended {fmt.clock(t.t_terminal or 0.0)}"
+    )
+
+
 BOTTOM_TITLE = "signing latency of completed transactions, by completion time"
 TOP_DOMAIN = (0.545, 1.0)
 BOTTOM_DOMAIN = (0.0, 0.455)
@@ -476,6 +528,60 @@ def _summary_tables(report: RunReport) -> str:
     )
 
 
+def _outcome_tables(report: RunReport) -> str:
+    """Why transactions did not complete, and how each workload and rule fared."""
+    failures = [
+        [
+            f'<span class="num">{f.count}</span>',
+            _e(f.status + (f"/{f.sub_status}" if f.sub_status else "")),
+            _e(f.cause_label),
+            f'<span class="dim">{_e(f.example)}</span>',
+        ]
+        for f in report.failures
+    ] or [['<span class="dim">none</span>', "", "", ""]]
+
+    def rows(breakdowns: Mapping[str, Breakdown]) -> list[list[str]]:
+        return [
+            [
+                _e(name),
+                f'<span class="num">{b.total}</span>',
+                f'<span class="num">{b.completed}</span>',
+                _e(", ".join(f"{n} {s}" for s, n in b.by_status.items() if s != "COMPLETED")),
+                _e(", ".join(f"{n} {c}" for c, n in b.causes.items())),
+                _e(fmt.seconds(b.latency.p99)),
+            ]
+            for name, b in breakdowns.items()
+        ]
+
+    header = ["", "submitted", "completed", "other ends", "causes", "p99"]
+    faults = [
+        [
+            _e(
+                fmt.clock(f.start)
+                if f.instant
+                else f"{fmt.clock(f.start)}–" + (fmt.clock(f.end) if f.end is not None else "end")
+            ),
+            _e(f.label),
+            _e(", ".join(f.nodes)),
+        ]
+        for f in report.faults
+    ] or [['<span class="dim">none</span>', "", ""]]
+    return (
+        '<section class="tables outcomes">\n'
+        + "\n".join(
+            [
+                _table(
+                    "why transactions did not complete", ["count", "status", "cause", "for example"], failures
+                ),
+                _table("by workload", header, rows(report.workloads)),
+                _table("by policy rule", header, rows(report.rules)),
+                _table("faults", ["when", "fault", "nodes"], faults),
+            ]
+        )
+        + "\n</section>"
+    )
+
+
 def _result(check: Check) -> str:
     return '<span class="pass">PASS</span>' if check.ok else '<span class="fail">FAIL</span>'
 
@@ -526,4 +632,9 @@ th {{ color: #666; font-weight: 500; }}
 .swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }}
 code {{ font-size: 12px; }}
 .checks {{ margin-top: 16px; }}
+.verdict-line {{ font-weight: 600; margin: 0 0 12px 0; }}
+.verdict-line.passed {{ color: {OK_COLOUR}; }}
+.verdict-line.failed {{ color: {FAIL_COLOUR}; }}
+.verdict-line.notes {{ color: #9C6B00; }}
+.outcomes {{ margin-top: 16px; }}
 """

@@ -35,6 +35,7 @@ TIMELINE_COLUMNS = 60
 MIN_TIMELINE_COLUMNS = 12
 MAX_LISTED_FAULTS = 8
 IDLE_STYLE = "grey50"
+NOTICE_COLOUR = "yellow"
 
 
 def render_summary(report: RunReport, console: Console, *, timeline_columns: int = TIMELINE_COLUMNS) -> None:
@@ -45,6 +46,8 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
     if report.node_names() and timeline_columns > 0:
         parts.append(_timeline(report, colours, timeline_columns, console.width))
     parts.append(_figures(report))
+    if report.failures:
+        parts.append(_failures(report))
     parts.append(_signatures(report, colours))
     parts.append(_impacts(report, colours) if report.impacts else _failovers(report, colours))
     if report.fault_errors:
@@ -191,6 +194,23 @@ def _figures(report: RunReport) -> Table:
     return grid
 
 
+def _failures(report: RunReport) -> Table:
+    """Why transactions ended without a signature: Fireblocks' status over its sub-status, then the precise
+    cause (saas_sim/causes.py) over the first one's reason. Statuses and causes are never cut (80 columns
+    leave the reason 40 or more, wrapped at spaces)."""
+    table = Table(title="why transactions did not complete", title_justify="left", title_style="bold")
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("cause and reason", ratio=1)
+    for f in report.failures:
+        status = Text(f.status, style=STATUS_STYLES.get(f.status, PENDING_STYLE))
+        if f.sub_status:
+            status.append("\n" + f.sub_status, style="dim")
+        why = Text(f.cause_label, style="bold").append("\n" + f.example, style="dim")
+        table.add_row(str(f.count), status, why)
+    return table
+
+
 def _status_order(by_status: Mapping[str, int]) -> list[tuple[str, int]]:
     known = [(s, by_status[s]) for s in STATUS_STYLES if s in by_status]
     return known + [(s, n) for s, n in by_status.items() if s not in STATUS_STYLES]
@@ -310,14 +330,10 @@ def _result(check: Check) -> Text:
 
 
 def _verdict(report: RunReport) -> Text:
-    failed = report.failed_checks()
-    count = len(report.invariants) + len(report.expectations)
-    if report.passed and not failed:
-        return Text(f"PASSED: all {count} invariants and expectations held", style=f"bold {OK_COLOUR}")
-    if not failed:
-        return Text(
-            "FAILED: the run did not pass (no single check failed; see the runner's messages)",
-            style=f"bold {FAIL_COLOUR}",
-        )
-    verdict = Text(f"FAILED: {len(failed)} of {count} checks failed: ", style=f"bold {FAIL_COLOUR}")
-    return verdict.append(", ".join(failed), style=FAIL_COLOUR)
+    """`RunReport.verdict`, coloured: the same words the JSON and HTML reports carry."""
+    ok = report.passed and not report.failed_checks()
+    head, _, notes = report.verdict.partition("; but ")
+    text = Text(head, style=f"bold {OK_COLOUR if ok else FAIL_COLOUR}")
+    if notes:
+        text.append("; but " + notes, style=f"bold {NOTICE_COLOUR}")
+    return text

@@ -22,14 +22,17 @@ from typing import Any
 
 import httpx
 
-from cosigner_ha.cluster.commands_node import Hardware
+from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
+from cosigner_ha.cluster.runtime.specs import ProcessSpec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Scenario, load_scenario
+from cosigner_ha.cluster.scenario import Enclave, Scenario, load_scenario
 from cosigner_ha.env import OsCrypto
 
+#: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
+CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
 #: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
 READY_LIMIT = 60.0
 
@@ -44,7 +47,15 @@ class StartTimes:
 
 
 class RuntimeCluster:
-    def __init__(self, scenario: Path, workdir: Path, *, time_scale: float = 1.0, loop: str = "trio") -> None:
+    def __init__(
+        self,
+        scenario: Path,
+        workdir: Path,
+        *,
+        time_scale: float = 1.0,
+        loop: str = "trio",
+        owner_device: bool = True,
+    ) -> None:
         self.scenario_path = scenario
         self.scenario: Scenario = load_scenario(scenario)
         self.workdir = workdir
@@ -57,6 +68,13 @@ class RuntimeCluster:
         #: Each node's link to the SaaS gateway: a `proxy serve` process (`listen`, `control`).
         self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
+        self._saas_argv: list[str] = []
+        #: The owner's device as its own process (`owner serve`, reached through `service_links["owner"]`).
+        self.owner_device = owner_device
+        #: Links to service processes (the owner's device...): `proxy serve` processes, by service.
+        self.service_links: dict[str, dict[str, Any]] = {}
+        self.owner_ready: dict[str, Any] = {}
+        self.cloud_ready: dict[str, Any] = {}
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -90,15 +108,18 @@ class RuntimeCluster:
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
-        saas = self.processes.start(
-            "saas",
-            "saas",
+        if any(n.enclave in CLOUD_KINDS for n in self.scenario.nodes):
+            self._start_cloud(hardware[0])
+        owner = ["--owner", self._start_owner()] if self.owner_device else []
+        self._saas_argv = [
             *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
             *("--key", str(key), "--scenario", str(self.scenario_path)),
             *("--time-scale", repr(self.time_scale), "--loop", self.loop),
             *("--vendor-key", hardware[0].vendor.public_key.hex()),
             *("--measurement", hardware[0].image.measurement.hex()),
-        )
+            *owner,
+        ]
+        saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
         for spec in self.scenario.nodes:
             ready = self.workdir / "links" / f"{spec.name}.json"
@@ -134,6 +155,10 @@ class RuntimeCluster:
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
         files = {"saas": self.workdir / "saas" / TRACE_FILE}
+        if self.owner_device:
+            files["owner"] = self.workdir / "owner" / TRACE_FILE
+        if self.cloud_ready:
+            files["cloud"] = self.workdir / "cloud" / TRACE_FILE
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
@@ -162,7 +187,8 @@ class RuntimeCluster:
 
     def link_fault(self, node: str, fault: str, **values: float) -> None:
         """Apply `fault` (partition, heal, clog, unclog, latency, loss) to the node's link to the SaaS."""
-        response = httpx.post(f"{self.links[node]['control']}/{fault}", json=values, timeout=10)
+        link = self.links[node] if node in self.links else self.service_links[node]
+        response = httpx.post(f"{link['control']}/{fault}", json=values, timeout=10)
         self._ok(response)
 
     def restart_node(self, name: str) -> Child:
@@ -170,6 +196,79 @@ class RuntimeCluster:
         since = time.time()
         child = self.start_node(name)
         self.wait_online(since, {name})
+        return child
+
+    # --- service processes (specs.py) ------------------------------------------------------------------
+
+    def start_spec(self, spec: ProcessSpec) -> dict[str, Any]:
+        """Start a service process (again: on the same state) and wait for its ready file."""
+        spec.ready.parent.mkdir(parents=True, exist_ok=True)
+        spec.ready.unlink(missing_ok=True)
+        child = self.processes.start(spec.name, spec.role, *spec.argv)
+        return _wait_ready(spec.ready, child)
+
+    def owner_spec(self, listen: str = "127.0.0.1:0") -> ProcessSpec:
+        return owner_spec(
+            self.workdir / "owner",
+            scenario=self.scenario_path,
+            time_scale=self.time_scale,
+            loop=self.loop,
+            listen=listen,
+        )
+
+    def restart_owner(self) -> dict[str, Any]:
+        """A new `owner serve` on the device's state and port (its link keeps its target)."""
+        self.owner_ready = self.start_spec(self.owner_spec(self.owner_ready["url"].removeprefix("http://")))
+        return self.owner_ready
+
+    def _start_cloud(self, hardware: Hardware) -> None:
+        """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
+        and its link (a fault proxy); its hardware profile then names them."""
+        vendor = hardware.vendor.public_key.hex()  # the simulated vendor plays AWS and Google too
+        spec = cloud_spec(
+            self.workdir / "cloud", nitro_vendor_key=vendor, cs_vendor_key=vendor, loop=self.loop
+        )
+        self.cloud_ready = self.start_spec(spec)
+        url = self.cloud_ready["url"]
+        for node in self.scenario.nodes:
+            if node.enclave not in CLOUD_KINDS:
+                continue
+            role, key_id, bucket = f"role-{node.name}", f"cmk-{node.name}", f"bucket-{node.name}"
+            image = hardware.images.image(str(node.enclave), IMAGE_VERSION)  # type: ignore[arg-type]
+            if node.enclave == Enclave.NITRO:
+                kms, policy = "aws", {"pcr8": image.pcr8.hex()}
+            else:
+                kms, policy = "gcp", {"image_digest": image.digest}
+            self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
+            self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
+            ready = self.workdir / "links" / f"cloud-{node.name}.json"
+            link = self.start_spec(proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready))
+            self.service_links[f"cloud-{node.name}"] = link
+            path = self.home(node.name) / "hardware.json"
+            profile = json.loads(path.read_text())
+            profile.update(kind=str(node.enclave), cloud=f"http://{link['listen']}", role=role)
+            profile.update(key_id=key_id, bucket=bucket)
+            path.write_text(json.dumps(profile, indent=2))
+
+    def _start_owner(self) -> str:
+        """The owner's device, and its link to the SaaS (a fault proxy); the URL the SaaS is given."""
+        ready = self.owner_ready = self.start_spec(self.owner_spec())
+        target = ready["url"].removeprefix("http://")
+        link = proxy_spec("link-owner", target, self.workdir / "links" / "owner.json", loop=self.loop)
+        self.service_links["owner"] = self.start_spec(link)
+        return f"http://{self.service_links['owner']['listen']}"
+
+    # --- the SaaS restarted on its state (a `saas` crash/restart fault) ----------------------------------
+
+    def restart_saas(self) -> Child:
+        """A new `saas serve` on the same state directory and the same ports, so that the nodes' links and
+        the control client reach it where they did; returns once it answers (its state restored)."""
+        gateway = self.ready["gateway"]
+        control = self.ready["control"].removeprefix("http://")
+        argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
+        (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
+        child = self.processes.start("saas", "saas", *argv)
+        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, child)
         return child
 
     def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:

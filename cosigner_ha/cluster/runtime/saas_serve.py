@@ -4,10 +4,13 @@ The node gateway listens over TLS (the nodes pin its certificate); the control A
 over plain HTTP on loopback for the launcher. The process writes its events as JSON Lines to
 `STATE/trace.jsonl` (real clock) and, once both listeners are bound, `STATE/ready.json` with their
 addresses and its pid, so a launcher that asked for port 0 learns the ports. The cloud co-signers live in
-this process, as at Fireblocks. Exit 2: a missing or unreadable certificate, a port in use, a bad scenario.
+this process, as at Fireblocks. Exit 2: a missing or unreadable certificate, a port in use, a bad scenario,
+a state file that is not one.
 
-Limit: the SaaS's state (workspaces, pairings, the cloud shares, transactions) lives in memory; a restart
-of this process starts empty (the trace in STATE is appended to, not replaced).
+Its state (workspaces, pairings, the cloud co-signers' shares, transactions, requests) is kept in
+`STATE/saas.sqlite` (`saas_sim.durable`), saved before each event is recorded: a process killed with SIGKILL
+and started again on the same directory restores it, continues its clock and carries on what was under
+way; `--scenario` then sets nothing up again (the workspace is already there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import os
 import signal
 import ssl
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +41,11 @@ from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net import AddressInUse, TcpNetwork
 from cosigner_ha.policy import PolicyError
-from cosigner_ha.saas_sim import Saas, SaasConfig
+from cosigner_ha.saas_sim import Saas, SaasConfig, durable
 from cosigner_ha.saas_sim.errors import SaasError
+from cosigner_ha.saas_sim.owner_client import RemoteOwner
+from cosigner_ha.saas_sim.state_store import FILE_NAME as STATE_FILE
+from cosigner_ha.saas_sim.state_store import StateStore
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 READY_FILE = "ready.json"
@@ -48,7 +57,13 @@ def register(subparsers: Any) -> None:
     saas = subparsers.add_parser("saas", help="the SaaS simulator as a process (runtime)")
     sub = saas.add_subparsers(dest="saas_command", required=True)
     p = sub.add_parser("serve", help="serve the node gateway over TLS and the control API over HTTP")
-    p.add_argument("--state", type=Path, required=True, metavar="DIR", help="trace and ready file go here")
+    p.add_argument(
+        "--state",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the SaaS's state (kept across restarts), its trace and ready file",
+    )
     p.add_argument("--cert", type=Path, required=True, help="the gateway's TLS certificate (PEM)")
     p.add_argument("--key", type=Path, required=True, help="the gateway's TLS private key (PEM)")
     p.add_argument("--gateway", default="127.0.0.1:0", metavar="HOST:PORT", help="node gateway (TLS)")
@@ -69,6 +84,11 @@ def register(subparsers: Any) -> None:
         default=1.0,
         metavar="N",
         help="divide the SaaS's durations (long poll, probe window, timeouts, approval latencies) by N",
+    )
+    p.add_argument(
+        "--owner",
+        metavar="URL",
+        help="the owner's device as its own process (`cosigner-ha owner serve`): the SaaS holds no share of it",
     )
     p.add_argument("--loop", choices=LOOPS, default="trio", help="the event loop (default trio)")
 
@@ -142,6 +162,14 @@ async def serve_http(
     await asyncio_serve(app, config, shutdown_trigger=stop.wait)
 
 
+@contextmanager
+def store_closed(store: StateStore) -> Iterator[StateStore]:
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Run until SIGINT/SIGTERM (or cancelled)."""
     tls = server_tls(args.cert, args.key)
@@ -154,8 +182,14 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
     state: Path = args.state
     state.mkdir(parents=True, exist_ok=True)
     (state / READY_FILE).unlink(missing_ok=True)
-    with (state / TRACE_FILE).open("a", buffering=1) as sink:
-        env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink)
+    owner = None if args.owner is None else RemoteOwner(args.owner)
+    if owner is not None:
+        await owner.check()
+    store = StateStore(state / STATE_FILE)
+    # the restored clock resumes where the saved run was, plus the time it was down
+    elapsed = durable.elapsed(store.load(), time.time())
+    with store_closed(store), (state / TRACE_FILE).open("a", buffering=1) as sink:
+        env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink, elapsed=elapsed)
         record_started(env, "saas", "saas")
         saas = Saas(
             env.child("saas"),
@@ -164,12 +198,15 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             config=config,
             vendor_key=vendor,
             expected_measurements=measurements,
+            store=store,
+            owner=owner,
         )
+        restored = saas.durable is not None and saas.durable.restored
         control = ControlApi(saas, time_scale=args.time_scale)
         async with anyio.create_task_group() as tasks:
             gateway = await tasks.start(saas.run)
-            if args.scenario is not None:
-                control.setup_from_scenario(args.scenario)
+            if args.scenario is not None and not restored:
+                await control.setup_from_scenario(args.scenario)
             stop, stopped = anyio.Event(), anyio.Event()
 
             async def control_api(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
@@ -179,9 +216,10 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
                     stopped.set()
 
             urls = await tasks.start(control_api)
-            ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0]}
+            ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0], "restored": restored}
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
-            print(f"saas ready: gateway {gateway} (TLS), control {urls[0]}", flush=True)
+            how = " (state restored)" if restored else ""
+            print(f"saas ready{how}: gateway {gateway} (TLS), control {urls[0]}", flush=True)
             task_status.started(ready)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:

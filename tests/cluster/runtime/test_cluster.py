@@ -58,7 +58,10 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
         cluster.start()
         pids = [child.pid for child in cluster.processes.children.values()]
         nodes = ["nitro-a", "nitro-b", "sgx-dc1"]
-        assert sorted(cluster.processes.children) == sorted([*nodes, "saas", *(f"link-{n}" for n in nodes)])
+        services = ["saas", "owner", "link-owner", "cloud", "link-cloud-nitro-a", "link-cloud-nitro-b"]
+        assert sorted(cluster.processes.children) == sorted(
+            [*nodes, *services, *(f"link-{n}" for n in nodes)]
+        )
         first = _sign(cluster)
         signer = first["signedBy"]
         assert signer in ("nitro-a", "nitro-b")  # sgx-dc1 is the passive standby
@@ -82,11 +85,15 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
     started = [(e["process"], e["role"]) for e in trace if e["kind"] == "process_started"]
     assert started.count((signer, "node")) == 2 and ("saas", "saas") in started
     exited = {(e["process"], e["status"]) for e in trace if e["kind"] == "process_exited"}
-    assert (signer, -9) in exited and len(exited) == 8
+    # 3 nodes + 1 restart, their links, saas, owner, cloud and their links (a set: the restart counts once)
+    assert (signer, -9) in exited and len(exited) == 13
     signed = [e for e in trace if e["kind"] == "signed"]
     assert len(signed) == 4
     for event in signed:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(event["public_key"])).verify(
             bytes.fromhex(event["signature"]), bytes.fromhex(event["message"])
         )
-    assert {e["process"] for e in trace} >= {"saas", "nitro-a", "nitro-b", "sgx-dc1"}
+    assert {e["process"] for e in trace} >= {"saas", "owner", "cloud", "nitro-a", "nitro-b", "sgx-dc1"}
+    # the Nitro nodes unlocked their databases through KMS, attested; the SGX node on its own directory
+    kms = [e for e in trace if e["process"] == "cloud" and e["kind"] in ("kms_data_key", "kms_decrypt")]
+    assert {e["role"] for e in kms} == {"role-nitro-a", "role-nitro-b"}
