@@ -16,15 +16,19 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 
-from cosigner_ha.cluster import limits
+from cosigner_ha.cluster import bundled, limits
+from cosigner_ha.cluster.bundled import find_scenario, missing
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.local_api import LocalFireblocks, Ready, UserKeys, user_keys
 from cosigner_ha.cluster.runner import SetupError
-from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.inputs import shorten
+from cosigner_ha.net import split_address
 from cosigner_ha.policy import PolicyError
 
 EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
@@ -54,11 +58,22 @@ def register(subparsers: Any) -> None:
     limits.add_flag(p)
 
 
+def check_webhook(url: str) -> None:
+    """A --webhook URL the server can post to: http(s), a host, a port if any in range."""
+    try:
+        parts = urlsplit(url)
+        _port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"--webhook {shorten(url)}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--webhook {shorten(url)}: expected an http:// or https:// URL with a host")
+
+
 def _address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"--api {text!r}: expected HOST:PORT, such as {DEFAULT_API}")
-    return host.strip("[]"), int(port)
+    try:
+        return split_address(text)
+    except ValueError as exc:
+        raise ValueError(f"--api: {exc}; expected HOST:PORT, such as {DEFAULT_API}") from None
 
 
 def write_credentials(workdir: Path, users: list[UserKeys]) -> Path:
@@ -82,15 +97,23 @@ def write_credentials(workdir: Path, users: list[UserKeys]) -> Path:
 def run(args: argparse.Namespace) -> int:
     try:
         host, port = _address(args.api)
-        scenario = load_scenario(args.scenario) if args.scenario.exists() else None
-        if scenario is None:
-            raise ValueError(f"{args.scenario}: no such scenario file")
+        for url in args.webhook:
+            check_webhook(url)
+        path = find_scenario(args.scenario)
+        if not path.exists():
+            raise ValueError(missing(path))
+        scenario = bundled.load(path)
         limits.check_limits(
             scenario, limits.limits_of(args), timeline=args.timeline, origin=str(args.scenario)
         )
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-up-"))
         users = user_keys(scenario)
-        credentials = write_credentials(workdir, users)
+        try:
+            credentials = write_credentials(workdir, users)
+        except OSError as exc:
+            raise ValueError(
+                f"--workdir {workdir}: cannot write the credentials there ({exc.strerror or exc})"
+            ) from None
     except (ValueError, OSError, ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
