@@ -3,6 +3,7 @@ traceback, a hang or a destroyed file (issue 14, items 1 and 4)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -434,3 +435,22 @@ def test_runtime_commands_refuse_hostile_arguments_before_starting(
     _assert_clean_refusal(code, err, *needles)
     assert "NoneType" not in err and len(err) < 2000
     assert not (tmp_path / "ready").exists() and not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [(None, "got null"), (["*", "x" * 10_000], "… (10002 characters)"), (10**40, "got 1" + "0" * 40)],
+    ids=["null", "a long string", "a long number"],
+)
+def test_policy_messages_quote_values_short_and_in_the_file_s_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: object, needle: str
+) -> None:
+    from tests.policy.test_seed_methods import METHOD_2_FIREBLOCKS
+
+    export = json.loads(json.dumps(METHOD_2_FIREBLOCKS))
+    export["rules"][0]["dst"] = {"ids": [value if isinstance(value, list) else [value]]}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    code, _, err = _cli(capsys, ["policy", "lint", str(path)])
+    _assert_clean_refusal(code, err, str(path), "dst.ids[0]", needle)
+    assert "NoneType" not in err and len(err) < 1000
