@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from .directory import Directory
 from ..inputs import shorten
+from .directory import Directory
 from .errors import PolicyError
 from .money import to_decimal
 
