@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -48,7 +48,7 @@ class SetupError(RuntimeError):
 @dataclass
 class RunResult:
     report: RunReport
-    events: list[Event]
+    events: Sequence[Event]  # an EventLog: compact once a run is long
 
 
 @contextlib.contextmanager
@@ -93,6 +93,7 @@ async def _drive(env: Environment, scenario: Scenario) -> None:
     async with anyio.create_task_group() as tg:
         world = await _set_up(env, scenario, tg)
         start = env.clock.now()
+        env.trace.set_origin(start)  # `t` counts from here, as `at` in the file; set-up is negative
         env.trace.record("scenario_start", setup_seconds=round(start, 6))
         end = start + scenario.scenario.duration
         async with anyio.create_task_group() as run:
@@ -188,6 +189,7 @@ def run_scenario(
     console = console or Console(quiet=True)
     with _atomic_sink(trace_path) as sink:
         env = Environment.simulated(seed, header=header, sink=sink)
+        env.trace.hold()
         started = time.perf_counter()
         label = scenario.scenario.name
         with (

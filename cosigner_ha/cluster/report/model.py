@@ -336,6 +336,9 @@ class RunReport:
     rules: Mapping[str, Breakdown] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     fault_errors: tuple[FaultError, ...] = ()
+    #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
+    #: simulation, whose report has exactly `JSON_KEYS`.
+    mode: str | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -420,6 +423,8 @@ class RunReport:
             "verdict": self.verdict,
             "passed": self.passed,
         }
+        if self.mode is not None:
+            data["mode"] = self.mode
         _check_finite(data, "")
         return data
 
