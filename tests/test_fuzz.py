@@ -273,6 +273,9 @@ def _scenario_commands(mutant: tuple[str, bytes], capsys: pytest.CaptureFixture[
         code, _ = clean_outcome(["analyze", str(path)], capsys, where, "analyze")
         clean_outcome(["policy", "lint", str(path)], capsys, where, "policy lint")
         if run and code != 2:
+            keys = Path(folder) / "keys"
+            keys.mkdir()
+            clean_outcome(["keys", str(path), "--out", str(keys)], capsys, where, "keys")
             report = Path(folder) / "report.json"
             code, _ = clean_outcome(["run", str(path), "--json", str(report)], capsys, where, "run")
             assert report.exists() == (code != 2)
