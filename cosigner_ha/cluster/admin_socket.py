@@ -58,13 +58,33 @@ def database_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: A Unix socket address holds 108 bytes; a longer path is reached through its directory's descriptor.
+SOCKET_PATH_MAX = 100
+
+
+@contextlib.contextmanager
+def _address(path: Path) -> Iterator[str]:
+    """A name for `path` that fits a Unix socket address: `path` itself when short, else the same file
+    through `/proc/self/fd/N` of its directory (Linux), so a deep home (a launcher's temp directory) works."""
+    text = str(path)
+    if len(text.encode()) < SOCKET_PATH_MAX:
+        yield text
+        return
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
 async def ask_running(home: Path, request: Request) -> Answer | None:
     """The running node's answer, or None when no node is running on `home` (no socket, or a stale one)."""
     path = home / SOCKET
     if not path.exists():
         return None
     try:
-        stream = await anyio.connect_unix(path)
+        with _address(path) as address:
+            stream = await anyio.connect_unix(address)
     except OSError:
         return None  # left behind by a node that was killed
     async with stream:
@@ -81,7 +101,8 @@ async def serve(
     """Answer admin requests on `HOME/admin.sock` until cancelled (then the socket is removed)."""
     path = home / SOCKET
     path.unlink(missing_ok=True)
-    listener = await anyio.create_unix_listener(path)
+    with _address(path) as address:
+        listener = await anyio.create_unix_listener(address)
     os.chmod(path, 0o600)
 
     async def handle(stream: anyio.abc.SocketStream) -> None:

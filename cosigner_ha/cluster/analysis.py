@@ -187,13 +187,16 @@ def names_expectations(expect: Expect) -> bool:
     )
 
 
-def _min_completed_ratio(limit: float, points: Sequence[TxPoint], let_through: int) -> Check:
+def _min_completed_ratio(
+    limit: float, points: Sequence[TxPoint], let_through: int, *, stated: bool = True
+) -> Check:
     """Completed over the transactions the policy let through (an ALLOW or 2-TIER rule): a policy block or
-    a SIGNER_NOT_FOUND decision is the policy's answer, not a loss; with none let through, nothing was
-    there to complete, and the check fails rather than pass on nothing."""
+    a SIGNER_NOT_FOUND decision is the policy's answer, not a loss. With none let through, a ratio the
+    scenario states fails rather than pass on nothing; the default one holds (the verdict's notices say
+    that nothing was signed)."""
     completed = sum(1 for p in points if p.status == "COMPLETED")
     if not let_through:
-        return Check(False, "the policy let no transaction through to signing: nothing to complete")
+        return Check(not stated, "the policy let no transaction through to signing: nothing to complete")
     ratio = completed / let_through
     lost = Counter(
         p.cause or p.status
@@ -245,7 +248,7 @@ def _expectations(
         out["no_nonce_reuse"] = invariants["no_nonce_reuse"]
     if expect.min_completed_ratio is not None:
         out["min_completed_ratio"] = _min_completed_ratio(
-            expect.min_completed_ratio, points, decided_signable
+            expect.min_completed_ratio, points, decided_signable, stated=expect is not DEFAULT_EXPECT
         )
     if expect.max_signing_latency_p99 is not None:
         out["max_signing_latency_p99"] = _max_p99(expect.max_signing_latency_p99, points, p99)

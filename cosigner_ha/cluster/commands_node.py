@@ -15,6 +15,7 @@ exits; run them while `start` is not running, as with the product's `setup`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import ssl
 import sys
@@ -35,12 +36,13 @@ from cosigner_ha.cluster.infra import (
     NitroHypervisor,
     SgxCpu,
 )
+from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.net import TcpNetwork
 from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
-from cosigner_ha.node.errors import NodeError
+from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
@@ -48,6 +50,10 @@ from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
+
+
+class Unreachable(NodeError):
+    """The SaaS named by `--saas` did not answer: a set-up error (exit 2), like a missing certificate."""
 
 
 class Hardware:
@@ -142,6 +148,13 @@ def register(subparsers: Any) -> None:
             p.add_argument(
                 "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
+            p.add_argument(
+                "--time-scale",
+                type=float,
+                default=1.0,
+                metavar="N",
+                help="divide the node's durations (poll, timeouts, back-off, callback deadline) by N",
+            )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -184,8 +197,11 @@ def register(subparsers: Any) -> None:
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
+    p = cbsub.add_parser(
+        "serve",
+        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+    )
+    p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument(
@@ -198,24 +214,54 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_serve.add_arguments(p)
     callback_check.register(cbsub)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input or the SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
+        if args.command == "callback" and args.scenario is not None:
+            return callback_serve.run(args)
         if args.command == "callback":
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
     except NodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_BAD_INPUT if isinstance(exc, Unreachable) else EXIT_FAILED
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+#: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
+#: in whole wall-clock seconds and stay as they are, as on the SaaS side.
+SCALED_DURATIONS = (
+    "poll_interval",
+    "poll_grace",
+    "request_timeout",
+    "backoff_min",
+    "backoff_max",
+    "drain_timeout",
+)
+
+
+def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
+    """`config` with every duration divided by `scale` (`--time-scale`), so a drill runs faster."""
+    if not scale > 0:
+        raise ValueError(f"--time-scale {scale}: expected a number above 0")
+    if scale == 1:
+        return config
+    changes: dict[str, Any] = {name: getattr(config, name) / scale for name in SCALED_DURATIONS}
+    changes["callback"] = dataclasses.replace(
+        config.callback,
+        deadline=config.callback.deadline / scale,
+        retry_interval=config.callback.retry_interval / scale,
+    )
+    return dataclasses.replace(config, **changes)
 
 
 def _callback(args: argparse.Namespace) -> CallbackSettings:
@@ -319,7 +365,10 @@ async def _node_command(
         backend=hardware.backend(),
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
-        config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+        config=scaled_config(
+            NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+            getattr(args, "time_scale", 1.0),
+        ),
         callback_network=True,
     )
     result = EXIT_OK
@@ -346,7 +395,9 @@ async def _node_command(
             await node.wait_state("running", "failed", "crashed")
         try:
             if node.state != "running":
-                failure = NodeError(f"the co-signer did not start: {node.state_reason}")
+                unreachable = node.state_reason.startswith(f"{SaasUnreachable.__name__}:")
+                kind = Unreachable if unreachable else NodeError
+                failure = kind(f"the co-signer did not start: {node.state_reason}")
             else:
                 result = await _admin_request(node, admin_request(args), out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group

@@ -91,6 +91,7 @@ async def _drive(env: Environment, scenario: Scenario) -> None:
     async with anyio.create_task_group() as tg:
         world = await _set_up(env, scenario, tg)
         start = env.clock.now()
+        env.trace.set_origin(start)  # `t` counts from here, as `at` in the file; set-up is negative
         env.trace.record("scenario_start", setup_seconds=round(start, 6))
         end = start + scenario.scenario.duration
         async with anyio.create_task_group() as run:
@@ -186,6 +187,7 @@ def run_scenario(
     console = console or Console(quiet=True)
     with _atomic_sink(trace_path) as sink:
         env = Environment.simulated(seed, header=header, sink=sink)
+        env.trace.hold()
         started = time.perf_counter()
         label = scenario.scenario.name
         with (

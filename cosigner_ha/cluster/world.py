@@ -233,6 +233,15 @@ def approver_latencies(scenario: Scenario) -> dict[str, float]:
     return latencies
 
 
+def console_admin(scenario: Scenario) -> str:
+    """The console user who requests unpairings and pairings from the console: the first OWNER or ADMIN,
+    else the "owner" the SaaS adds."""
+    for user in scenario.users:
+        if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN):
+            return user.name
+    return "owner"
+
+
 def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
     """Refuse, before the run starts, a `policy` fault whose policy the SaaS would refuse when published
     (a `PolicyError` naming the fault, rule and field), rather than stop the run halfway."""
@@ -342,12 +351,9 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     await tasks.start(saas.run)
     workspace = scenario.workspace.name
     saas.create_workspace(workspace_spec(scenario))
-    admin = "owner"
+    admin = console_admin(scenario)
     for name, latency in approver_latencies(scenario).items():
         saas.set_approver(workspace, name, ApproverBehaviour(latency=latency))
-    for user in scenario.users:
-        if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN) and admin == "owner":
-            admin = user.name
     source, origin = policy_source(scenario, scenario.policy)
     saas.publish_policy(workspace, source, origin=origin)
     check_fault_policies(scenario, saas.workspace(workspace))

@@ -56,6 +56,19 @@ class EventLog(Sequence[Event]):
             self._blocks.extend(_seal(tail[i : i + CHUNK]) for i in range(0, whole, CHUNK))
             self._tail = tail[whole:]
 
+    def __setitem__(self, index: int, event: Event) -> None:
+        """Replace an event that is not sealed yet: the trace rewrites its held set-up events once, with
+        their times from the scenario's start, long before anything is sealed."""
+        sealed = len(self._blocks) * CHUNK
+        if not sealed <= index < len(self):
+            raise IndexError(f"event {index} is sealed or beyond the log; only the unsealed tail is replaced")
+        self._tail[index - sealed] = event
+
+    def clear(self) -> None:
+        self._blocks.clear()
+        self._tail = []
+        self._cache = None
+
     def __len__(self) -> int:
         return len(self._blocks) * CHUNK + len(self._tail)
 

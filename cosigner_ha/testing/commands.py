@@ -118,6 +118,14 @@ def _progress_bar(console: Console, budget: int, shrink_budget: int) -> Iterator
     shrink = progress.add_task("shrinking", total=shrink_budget, best="", visible=False)
 
     def update(p: explorer.Progress) -> None:
+        if not console.is_terminal:  # a log, not a bar: one line per schedule simulated
+            done = f"{p.examples}/{budget}" if p.phase == "search" else f"{p.shrink_runs}/{shrink_budget}"
+            tried = "; ".join(describe_fault(f) for f in p.candidate) or "no added fault"
+            verdict = f"breaks {', '.join(p.candidate_broken)}" if p.candidate_broken else "holds"
+            console.print(
+                f"{p.phase} {done}: {tried} -> {verdict}", markup=False, highlight=False, soft_wrap=True
+            )
+            return
         best = "no counterexample yet"
         if p.best is not None:
             faults = "; ".join(describe_fault(f) for f in p.best) or "no added fault"

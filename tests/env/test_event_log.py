@@ -92,3 +92,19 @@ def test_a_short_log_keeps_plain_objects(monkeypatch: pytest.MonkeyPatch) -> Non
     log.append(Event(49.0, "probe", {"i": 49}))  # the 50th: everything is sealed, in blocks of 10
     assert len(log._blocks) == 5 and not log._tail
     assert [e.fields["i"] for e in log] == list(range(50))
+
+
+def test_only_the_unsealed_tail_is_replaced_and_clear_empties(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trace rewrites its held set-up events once (their times from the scenario's start); a sealed
+    event is never rewritten in place."""
+    monkeypatch.setattr(event_log, "CHUNK", 10)
+    monkeypatch.setattr(event_log, "COMPACT_AFTER", 20)
+    log = EventLog()
+    for i in range(25):
+        log.append(Event(float(i), "probe", {"i": i}))
+    log[24] = Event(-1.0, "probe", {"i": 24})
+    assert log[24].t == -1.0
+    with pytest.raises(IndexError, match="sealed"):
+        log[3] = Event(-1.0, "probe", {"i": 3})
+    log.clear()
+    assert len(log) == 0 and list(log) == []

@@ -9,17 +9,16 @@ does not pay for it.
 from __future__ import annotations
 
 import bisect
-import html
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cosigner_ha.cluster.report import fmt
+from cosigner_ha.cluster.report.html_tables import checks_table, outcome_tables, summary_tables
+from cosigner_ha.cluster.report.html_tables import escape as _e
 from cosigner_ha.cluster.report.model import (
-    Breakdown,
-    Check,
     FaultSpan,
     RunReport,
     SignatureMark,
@@ -84,13 +83,13 @@ def render_html(report: RunReport) -> str:
 trace <code>{_e(report.trace_hash)}</code></p>
 </header>
 <section class="tables">
-{_summary_tables(report)}
+{summary_tables(report)}
 </section>
 <section class="plot">
 {plot}
 </section>
-{_outcome_tables(report)}
-{_checks_table(report)}
+{outcome_tables(report)}
+{checks_table(report)}
 <script type="application/json" id="report-json">{embedded}</script>
 </body>
 </html>
@@ -450,145 +449,6 @@ def rolling_percentile(values: Sequence[float], q: int, window: int) -> list[flo
         n = len(ordered)
         out.append(ordered[-(-q * n // 100) - 1])
     return out
-
-
-# -- tables -------------------------------------------------------------------------------------------
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    klass = f' class="{cls}"' if cls else ""
-    return f"<table{klass}>\n<caption>{_e(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-def _counts(counts: Mapping[str, int], total: int) -> list[list[str]]:
-    rows = [
-        [_e(k), f'<span class="num">{v}</span>', f'<span class="num">{fmt.share(v, total)}</span>']
-        for k, v in counts.items()
-    ]
-    return rows or [['<span class="dim">none</span>', "", ""]]
-
-
-def _summary_tables(report: RunReport) -> str:
-    total = report.transactions_total
-    colours = node_colours(report.node_names())
-    facts = [
-        ["scenario", _e(report.scenario)],
-        ["seed", str(report.seed)],
-        ["trace hash", f"<code>{_e(report.trace_hash[:16])}…</code>"],
-        ["simulated", _e(fmt.seconds(report.simulated_seconds))],
-        ["wall", f"{report.wall_seconds:.2f} s"],
-        ["speed-up", _e(fmt.speedup(report.speedup))],
-        ["transactions", str(total)],
-    ]
-    latency = [
-        [name, _e(fmt.seconds(getattr(report.latency, name)))] for name in ("p50", "p90", "p99", "max")
-    ]
-    signed_total = sum(report.signed_by.values())
-    signers = [
-        [
-            f'<span class="swatch" style="background:{colours[n]}"></span>{_e(n)}',
-            f'<span class="num">{report.signed_by.get(n, 0)}</span>',
-            f'<span class="num">{fmt.share(report.signed_by.get(n, 0), signed_total)}</span>',
-        ]
-        for n in report.node_names()
-    ]
-    failovers = [
-        [
-            fmt.clock(f.at),
-            f"{_e(f.from_node)} → {_e(f.to_node) if f.to_node else '<span class=fail>nobody</span>'}",
-            _e(fmt.seconds(f.gap_seconds)),
-        ]
-        for f in report.failovers
-    ] or [['<span class="dim">none</span>', "", ""]]
-    return "\n".join(
-        [
-            _table("run", ["", ""], facts, "facts"),
-            _table("by status", ["status", "count", "share"], _counts(report.by_status, total)),
-            _table("by sub-status", ["sub-status", "count", "share"], _counts(report.by_sub_status, total)),
-            _table("signing latency", ["", "seconds"], latency),
-            _table("signed by", ["node", "count", "share"], signers),
-            _table("failovers", ["at", "from → to", "gap"], failovers),
-        ]
-    )
-
-
-def _outcome_tables(report: RunReport) -> str:
-    """Why transactions did not complete, and how each workload and rule fared."""
-    failures = [
-        [
-            f'<span class="num">{f.count}</span>',
-            _e(f.status + (f"/{f.sub_status}" if f.sub_status else "")),
-            _e(f.cause_label),
-            f'<span class="dim">{_e(f.example)}</span>',
-        ]
-        for f in report.failures
-    ] or [['<span class="dim">none</span>', "", "", ""]]
-
-    def rows(breakdowns: Mapping[str, Breakdown]) -> list[list[str]]:
-        return [
-            [
-                _e(name),
-                f'<span class="num">{b.total}</span>',
-                f'<span class="num">{b.completed}</span>',
-                _e(", ".join(f"{n} {s}" for s, n in b.by_status.items() if s != "COMPLETED")),
-                _e(", ".join(f"{n} {c}" for c, n in b.causes.items())),
-                _e(fmt.seconds(b.latency.p99)),
-            ]
-            for name, b in breakdowns.items()
-        ]
-
-    header = ["", "submitted", "completed", "other ends", "causes", "p99"]
-    faults = [
-        [
-            _e(
-                fmt.clock(f.start)
-                if f.instant
-                else f"{fmt.clock(f.start)}–" + (fmt.clock(f.end) if f.end is not None else "end")
-            ),
-            _e(f.label),
-            _e(", ".join(f.nodes)),
-        ]
-        for f in report.faults
-    ] or [['<span class="dim">none</span>', "", ""]]
-    return (
-        '<section class="tables outcomes">\n'
-        + "\n".join(
-            [
-                _table(
-                    "why transactions did not complete", ["count", "status", "cause", "for example"], failures
-                ),
-                _table("by workload", header, rows(report.workloads)),
-                _table("by policy rule", header, rows(report.rules)),
-                _table("faults", ["when", "fault", "nodes"], faults),
-            ]
-        )
-        + "\n</section>"
-    )
-
-
-def _result(check: Check) -> str:
-    return '<span class="pass">PASS</span>' if check.ok else '<span class="fail">FAIL</span>'
-
-
-def _checks_table(report: RunReport) -> str:
-    rows = [
-        [kind, _e(name), _result(check), _e(check.detail)]
-        for kind, checks in (("invariant", report.invariants), ("expectation", report.expectations))
-        for name, check in checks.items()
-    ]
-    if not rows:
-        return ""
-    return (
-        '<section class="checks">\n'
-        + _table("invariants and expectations", ["kind", "check", "result", "detail"], rows)
-        + "\n</section>"
-    )
 
 
 def _json_for_script(report: RunReport) -> str:

@@ -311,6 +311,9 @@ class RunReport:
     workloads: Mapping[str, Breakdown] = field(default_factory=dict)
     rules: Mapping[str, Breakdown] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
+    #: simulation, whose report has exactly `JSON_KEYS`.
+    mode: str | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -394,6 +397,8 @@ class RunReport:
             "verdict": self.verdict,
             "passed": self.passed,
         }
+        if self.mode is not None:
+            data["mode"] = self.mode
         _check_finite(data, "")
         return data
 

@@ -56,6 +56,7 @@ SUBMIT_FIELDS = (
     "destination_address",
     "external_id",
     "note",
+    "extra_parameters",
 )
 
 

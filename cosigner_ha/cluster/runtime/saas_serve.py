@@ -33,6 +33,7 @@ import anyio.abc
 import sniffio
 
 from cosigner_ha.cluster.grouped import first_of
+from cosigner_ha.cluster.runtime import rest_serve
 from cosigner_ha.cluster.runtime.control_api import ControlApi
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
@@ -91,6 +92,7 @@ def register(subparsers: Any) -> None:
         help="the owner's device as its own process (`cosigner-ha owner serve`): the SaaS holds no share of it",
     )
     p.add_argument("--loop", choices=LOOPS, default="trio", help="the event loop (default trio)")
+    rest_serve.register(p)
 
 
 #: Durations a time scale leaves alone: token lifetimes are JWT claims in whole wall-clock seconds.
@@ -130,17 +132,25 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve_http(
-    app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+    app: Any,
+    bind: str,
+    stop: anyio.Event,
+    *,
+    task_status: anyio.abc.TaskStatus[list[str]],
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> None:
     """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
-    bound URLs. Stopping goes through hypercorn's shutdown trigger: its asyncio server does not survive
-    being cancelled."""
+    bound URLs (https with `certfile`/`keyfile`). Stopping goes through hypercorn's shutdown trigger: its
+    asyncio server does not survive being cancelled."""
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [bind]
     config.accesslog = None
     config.errorlog = None
+    if certfile is not None and keyfile is not None:
+        config.certfile, config.keyfile = str(certfile), str(keyfile)
     if sniffio.current_async_library() == "trio":
         from hypercorn.trio import serve as trio_serve
 
@@ -158,7 +168,8 @@ async def serve_http(
     sock.listen(128)
     sock.set_inheritable(True)
     config.bind = [f"fd://{sock.fileno()}"]
-    task_status.started([f"http://{host}:{sock.getsockname()[1]}"])
+    scheme = "https" if config.ssl_enabled else "http"
+    task_status.started([f"{scheme}://{host}:{sock.getsockname()[1]}"])
     await asyncio_serve(app, config, shutdown_trigger=stop.wait)
 
 
@@ -173,6 +184,7 @@ def store_closed(store: StateStore) -> Iterator[StateStore]:
 async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Run until SIGINT/SIGTERM (or cancelled)."""
     tls = server_tls(args.cert, args.key)
+    rest_serve.check(args)
     scenario = load_scenario(args.scenario) if args.scenario is not None else None
     if not args.time_scale > 0:
         raise ValueError(f"--time-scale {args.time_scale}: expected a number above 0")
@@ -207,16 +219,29 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             gateway = await tasks.start(saas.run)
             if args.scenario is not None and not restored:
                 await control.setup_from_scenario(args.scenario)
-            stop, stopped = anyio.Event(), anyio.Event()
+            stop = anyio.Event()
+            servers: list[anyio.Event] = []  # set as each HTTP server has shut down
 
-            async def control_api(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
+            async def http(
+                app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+            ) -> None:
+                stopped = anyio.Event()
+                servers.append(stopped)
                 try:
-                    await serve_http(control.app(), args.control, stop, task_status=task_status)
+                    await serve_http(app, bind, stop, task_status=task_status)
                 finally:
                     stopped.set()
 
-            urls = await tasks.start(control_api)
-            ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0], "restored": restored}
+            urls = await tasks.start(http, control.app(), args.control, stop)
+            ready: dict[str, Any] = {
+                "pid": os.getpid(),
+                "gateway": gateway,
+                "control": urls[0],
+                "restored": restored,
+            }
+            if args.rest is not None:
+                assert scenario is not None  # rest_serve.check
+                ready["rest"] = await rest_serve.serve_rest(args, saas, scenario, http, stop, tasks)
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
             how = " (state restored)" if restored else ""
             print(f"saas ready{how}: gateway {gateway} (TLS), control {urls[0]}", flush=True)
@@ -225,7 +250,8 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
                 async for _ in signals:
                     break
             stop.set()
-            await stopped.wait()
+            for stopped in servers:
+                await stopped.wait()
             tasks.cancel_scope.cancel()
 
 
