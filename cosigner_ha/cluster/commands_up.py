@@ -10,7 +10,7 @@ faults are played while the API is up. Ctrl-C (exit 130) or SIGTERM (143) stops 
 work directory is removed. Exit 2: the scenario or an argument is invalid, the address cannot be bound, or
 the cluster could not be set up; 1: a process died while serving (reported with its status and log).
 `--in-process` runs the cluster in this process instead (`local_api.py`: the simulator's parts on the real
-clock), for what the runtime does not run yet (callback handlers, Nitro and GCP enclaves).
+clock), for what the runtime does not run yet (python and ASGI callback handlers).
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--in-process",
         action="store_true",
-        help="run the cluster inside this process (the simulator's parts on the real clock), for callback "
-        "handlers the runtime does not run yet",
+        help="run the cluster inside this process (the simulator's parts on the real clock), for python "
+        "and ASGI callback handlers, which the runtime does not run",
     )
 
 

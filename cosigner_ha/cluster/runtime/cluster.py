@@ -12,8 +12,9 @@ and `node start`. SGX and communal nodes keep their database on their home (`wor
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
 Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
 `callback_fault`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
-service processes as specs a launcher can start with `start_spec`. Leaving the block stops every process
-(`ProcessGroup.close`).
+service processes as specs a launcher can start with `start_spec`; the `run --runtime` launcher
+(`launcher.Drill`) plays a scenario's workloads and faults on the cluster. Leaving the block stops every
+process (`ProcessGroup.close`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
+                         (a site outage also cuts the link of every scripted handler at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
     latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
     policy, pair, unpair through the SaaS's control API
+    callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
 
 Faults nest as in simulation (`cluster/faults.py`): a node held down by a crash and a site outage comes
 back when both are over, two latency faults on a link add up. A fault the runtime cannot play yet is
@@ -22,7 +24,7 @@ from typing import Any
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import CallbackAction, ScriptedCallback
+from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -41,6 +43,7 @@ PLAYABLE = frozenset(
         FaultAction.POLICY,
         FaultAction.PAIR,
         FaultAction.UNPAIR,
+        FaultAction.CALLBACK,
     }
 )
 
@@ -64,17 +67,19 @@ def refusals(scenario: Scenario) -> list[str]:
             out.append(
                 f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
+    named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
-        approves = (
-            isinstance(callback, ScriptedCallback)
-            and callback.action == CallbackAction.APPROVE
-            and not callback.retry_first_n
-        )
-        if not approves:
+        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
+            kind = type(callback).__name__.removesuffix("Callback").lower()
             out.append(
-                f"callbacks.{callback.name}: the runtime does not run callback handlers yet; only a scripted "
-                "handler whose action is APPROVE (without retry_first_n) is played, by nodes that approve"
+                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
+                "scripted handlers (`callback serve`) and url handlers"
             )
+    for i, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.CALLBACK and fault.callback is not None:
+            spec = next((c for c in scenario.callbacks if c.name == fault.callback), None)
+            if not isinstance(spec, ScriptedCallback):
+                out.append(f"faults[{i}].callback: only a scripted handler takes injected faults")
     return out
 
 
@@ -121,6 +126,7 @@ class FaultPlayer:
         self._partitions: Counter[str] = Counter()
         self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
 
     @property
     def down(self) -> set[str]:
@@ -132,6 +138,10 @@ class FaultPlayer:
             return fault.node, (fault.node,)
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.callback is not None:
+            users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
+            nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
+            return f"callback {fault.callback}", nodes
         return "", ()
 
     def apply(self, index: int, fault: Fault) -> Undo | None:
@@ -140,12 +150,19 @@ class FaultPlayer:
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name)
+            handlers = self._handlers_at(fault.site) if action == FaultAction.SITE_OUTAGE else []
+            self._partitions.update(f"callback-{h}" for h in handlers)  # a handler at the site goes dark
+            self._relink(tuple(f"callback-{h}" for h in handlers))
 
             def power_back() -> None:
                 for name in nodes:
                     self._release(name)
+                self._partitions.subtract(f"callback-{h}" for h in handlers)
+                self._relink(tuple(f"callback-{h}" for h in handlers))
 
             return power_back
+        if action == FaultAction.CALLBACK:
+            return self._callback(index, fault)
         if action == FaultAction.RESTART:
             for name in nodes:
                 if self.holds[name]:  # a restart after a crash brings the machine back
@@ -196,6 +213,35 @@ class FaultPlayer:
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
         raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
+
+    # -- callback handlers ---------------------------------------------------------------------------------
+
+    def _handlers_at(self, site: str | None) -> list[str]:
+        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        if site is None:
+            return []
+        return [
+            c.name
+            for c in self.scenario.callbacks
+            if isinstance(c, ScriptedCallback)
+            and c.site is not None
+            and site_is_under(c.site, site)
+            and c.name in self.cluster.callback_ready
+        ]
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        """The latest callback fault on a handler decides its answers until it ends, then the one before it
+        (as in simulation)."""
+        name, mode = str(fault.callback), str(fault.mode)
+        active = self._callbacks.setdefault(name, [])
+        active.append((index, mode))
+        self.cluster.callback_fault(name, mode)
+
+        def clear() -> None:
+            active[:] = [(i, m) for i, m in active if i != index]
+            self.cluster.callback_fault(name, active[-1][1] if active else None)
+
+        return clear
 
     # -- processes -----------------------------------------------------------------------------------------
 
