@@ -16,6 +16,7 @@ from cosigner_ha.cluster.outcomes import by_rule, by_workload, failure_causes, f
 from cosigner_ha.cluster.report import (
     Check,
     Failover,
+    FaultError,
     FaultImpact,
     FaultSpan,
     NodeLane,
@@ -55,6 +56,30 @@ def fault_spans(events: Sequence[Event], t0: float, faults: Sequence[Fault] = ()
             s = spans[e.fields["index"]]
             spans[e.fields["index"]] = dataclasses.replace(s, end=e.t - t0)
     return [spans[i] for i in sorted(spans)]
+
+
+def fault_errors(events: Sequence[Event], t0: float) -> list[FaultError]:
+    """The faults the cluster refused at run time, in trace order, labelled as the timeline labels them."""
+    labels: dict[int, str] = {}
+    out = []
+    for e in events:
+        f = e.fields
+        if e.kind == "fault":
+            labels[f["index"]] = FaultSpan(0.0, None, f["action"], f["target"], ()).label
+        if e.kind != "fault_error":
+            continue
+        index = int(f["index"])
+        out.append(
+            FaultError(
+                at=round(e.t - t0, 6),
+                index=index,
+                label=labels.get(index, str(f.get("action", ""))),
+                api_user=f.get("api_user"),
+                code=str(f.get("code", "")),
+                reason=str(f.get("reason", "")),
+            )
+        )
+    return out
 
 
 #: Faults that leave the process running but cut it off: down on the timeline while they last.
@@ -373,4 +398,5 @@ def analyse(
         workloads=by_workload(scenario, points),
         rules=by_rule(points),
         notices=notices(scenario, points, len(signatures)),
+        fault_errors=tuple(fault_errors(events, t0)),
     )

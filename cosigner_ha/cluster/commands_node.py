@@ -28,7 +28,9 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from cosigner_ha import inputs
 from cosigner_ha.cluster import admin_socket, callback_check
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.infra import (
     AttestationAuthority,
     ConfidentialSpace,
@@ -41,7 +43,8 @@ from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
-from cosigner_ha.net import TcpNetwork
+from cosigner_ha.inputs import shorten
+from cosigner_ha.net import TcpNetwork, option_address
 from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
@@ -92,15 +95,29 @@ class Hardware:
         cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
     ) -> Hardware:
         path = home / "hardware.json"
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"--home {home}: not a folder; expected the node's directory")
         if not path.exists():
             if not create:
-                raise NodeError(
+                raise HardwareMissing(
                     f"{path}: no hardware profile; create one with `cosigner-ha node hardware --home {home}`"
                 )
             home.mkdir(parents=True, exist_ok=True)
             data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
             path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
-        return cls(home, json.loads(path.read_text()))
+        text = inputs.read_text(path, "hardware profile")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a hardware profile (JSON: {exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in HARDWARE_KEYS):
+            raise ValueError(
+                f"{path}: not a hardware profile; expected a JSON object with {', '.join(HARDWARE_KEYS)}"
+            )
+        try:
+            return cls(home, data)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a hardware profile ({type(exc).__name__}: {exc})") from None
 
     def backend(self) -> EnclaveBackend:
         disk = LocalDisk(self.home / "disk")
@@ -233,22 +250,75 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input or the SaaS unreachable."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input (an argument, a file, the profile) or the
+    SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
         if args.command == "callback" and args.scenario is not None:
             return callback_serve.run(args)
         if args.command == "callback":
+            check_callback_options(args)
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
+        check_node_options(args)
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
-    except NodeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(exc, Unreachable) else EXIT_FAILED
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BaseException as exc:  # task groups wrap what their tasks raise
+        found = first_of(exc, (ValueError, OSError, NodeError))
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        bad = isinstance(found, ValueError | OSError | Unreachable)
+        return EXIT_BAD_INPUT if bad else EXIT_FAILED
+
+
+class HardwareMissing(NodeError, ValueError):
+    """The node's directory has no hardware profile: a mistaken --home (exit 2)."""
+
+
+#: The keys every hardware profile holds (`node hardware` writes them).
+HARDWARE_KEYS = ("host", "cpu_secret", "vendor_key", "image_key")
+
+
+def check_address(option: str, value: str) -> None:
+    """A HOST:PORT option, checked before anything starts."""
+    option_address(option, value)
+
+
+def _check_file(option: str, path: Path | str | None) -> None:
+    if path is not None:
+        inputs.read_bytes(path, f"{option} file")
+
+
+def check_node_options(args: argparse.Namespace) -> None:
+    """What `node` is given, before the profile is read or anything connects."""
+    if getattr(args, "saas", None) is not None:
+        check_address("--saas", args.saas)
+    for option in ("saas_cert", "callback_public_key", "callback_cert"):
+        _check_file(f"--{option.replace('_', '-')}", getattr(args, option, None))
+    if getattr(args, "node_command", None) == "logs" and args.n < 0:
+        raise ValueError(f"logs: the number of lines must be 0 or more, got {shorten(args.n)}")
+
+
+def check_callback_options(args: argparse.Namespace) -> None:
+    """What `callback serve` is given, before it listens."""
+    check_address("--bind", args.bind)
+    if (args.cert is None) != (args.tls_key is None):
+        raise ValueError("--cert and --tls-key go together: give both (HTTPS) or neither (HTTP)")
+    for option, path in (("--cert", args.cert), ("--tls-key", args.tls_key), ("--jwt-key", args.jwt_key)):
+        _check_file(option, path)
+    for path in args.cosigner_key:
+        _check_file("--cosigner-key", path)
+    if not (math.isfinite(args.latency) and args.latency >= 0):
+        raise ValueError(f"--latency: expected a finite number of seconds >= 0, got {shorten(args.latency)}")
+    if args.reject_above_usd is not None and not (
+        math.isfinite(args.reject_above_usd) and args.reject_above_usd >= 0
+    ):
+        raise ValueError(
+            f"--reject-above-usd: expected a finite amount >= 0, got {shorten(args.reject_above_usd)}"
+        )
+    if args.retry_first < 0:
+        raise ValueError(f"--retry-first: expected 0 or more, got {shorten(args.retry_first)}")
 
 
 #: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
@@ -281,8 +351,12 @@ def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
 def _callback(args: argparse.Namespace) -> CallbackSettings:
     return CallbackSettings(
         url=args.callback_url,
-        public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
-        certificate=args.callback_cert.read_text() if args.callback_cert else "",
+        public_key=inputs.read_text(args.callback_public_key, "--callback-public-key file")
+        if args.callback_public_key
+        else "",
+        certificate=inputs.read_text(args.callback_cert, "--callback-cert file")
+        if args.callback_cert
+        else "",
     )
 
 
@@ -290,10 +364,9 @@ def saas_network(certificate: Path | None) -> TcpNetwork:
     """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
     if certificate is None:
         return TcpNetwork()
-    if not certificate.is_file():
-        raise ValueError(f"--saas-cert {certificate}: no such file")
+    text = inputs.read_text(certificate, "--saas-cert file")
     try:
-        context = ssl.create_default_context(cadata=certificate.read_text())
+        context = ssl.create_default_context(cadata=text)
     except (ssl.SSLError, ValueError) as exc:
         raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
     context.check_hostname = False  # pinned: the one certificate trusted is the check
@@ -489,9 +562,12 @@ async def serve_callback(
 ) -> None:
     key = None
     if args.jwt_key:
-        key = load_private_key_pem(args.jwt_key.read_bytes(), what=f"--jwt-key {args.jwt_key}")
-    for path in args.cosigner_key:
-        load_public_key_pem(path.read_text(), what=str(path))
+        key = load_private_key_pem(
+            inputs.read_bytes(args.jwt_key, "--jwt-key file"), what=f"--jwt-key {args.jwt_key}"
+        )
+    cosigner_keys = [inputs.read_text(p, "--cosigner-key file") for p in args.cosigner_key]
+    for path, text in zip(args.cosigner_key, cosigner_keys, strict=True):
+        load_public_key_pem(text, what=str(path))
     handler = ReferenceHandler(
         HandlerRules(
             action=args.action,
@@ -500,7 +576,7 @@ async def serve_callback(
             retry_first=args.retry_first,
         ),
         key=key,
-        cosigner_keys=[p.read_text() for p in args.cosigner_key],
+        cosigner_keys=cosigner_keys,
     )
     async with anyio.create_task_group() as tasks:
         urls = await tasks.start(

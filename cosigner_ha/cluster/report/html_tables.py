@@ -62,6 +62,15 @@ def summary_tables(report: RunReport) -> str:
         ]
         for f in report.failovers
     ] or [['<span class="dim">none</span>', "", ""]]
+    refused = [
+        [
+            fmt.clock(e.at),
+            f"#{e.index} {escape(e.label)}",
+            f'<span class="fail">{escape(e.code)}</span>',
+            escape(e.reason),
+        ]
+        for e in report.fault_errors
+    ]
     return "\n".join(
         [
             _table("run", ["", ""], facts, "facts"),
@@ -70,6 +79,7 @@ def summary_tables(report: RunReport) -> str:
             _table("signing latency", ["", "seconds"], latency),
             _table("signed by", ["node", "count", "share"], signers),
             _table("failovers", ["at", "from → to", "gap"], failovers),
+            *([_table("faults refused", ["at", "fault", "code", "reason"], refused)] if refused else []),
         ]
     )
 

@@ -35,6 +35,7 @@ JSON_KEYS = (
     "faults",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
     "notices",
@@ -127,6 +128,29 @@ class FaultImpact:
             "cancelled": self.cancelled,
             "rejected": self.rejected,
             "moved": self.moved,
+        }
+
+
+@dataclass(frozen=True)
+class FaultError:
+    """A fault whose action the cluster refused at run time (`fault_error` in the trace): what an operator
+    would have seen on the console or the command line. The run went on without it."""
+
+    at: float
+    index: int
+    label: str
+    api_user: str | None
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "index": self.index,
+            "fault": self.label,
+            "api_user": self.api_user,
+            "code": self.code,
+            "reason": self.reason,
         }
 
 
@@ -311,6 +335,7 @@ class RunReport:
     workloads: Mapping[str, Breakdown] = field(default_factory=dict)
     rules: Mapping[str, Breakdown] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    fault_errors: tuple[FaultError, ...] = ()
     #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
     #: simulation, whose report has exactly `JSON_KEYS`.
     mode: str | None = None
@@ -391,6 +416,7 @@ class RunReport:
                 for f in self.failovers
             ],
             "fault_impacts": [i.to_json() for i in self.impacts],
+            "fault_errors": [e.to_json() for e in self.fault_errors],
             "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
             "notices": list(self.notices),

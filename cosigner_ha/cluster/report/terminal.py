@@ -50,6 +50,8 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
         parts.append(_failures(report))
     parts.append(_signatures(report, colours, console.width))
     parts.append(_impacts(report, colours) if report.impacts else _failovers(report, colours))
+    if report.fault_errors:
+        parts.append(_fault_errors(report))
     parts.append(_checks(report))
     parts.append(_verdict(report))
     for part in parts:
@@ -296,6 +298,18 @@ def _impacts(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
             fmt.seconds(i.added_latency_max),
             then,
         )
+    return table
+
+
+def _fault_errors(report: RunReport) -> RenderableType:
+    """Faults the cluster refused at run time (the run went on without them), as an operator saw them."""
+    table = Table(title="faults refused (the run went on)", title_justify="left", title_style="bold")
+    table.add_column("at")
+    table.add_column("fault", overflow="fold")
+    table.add_column("code", style=FAIL_COLOUR)
+    table.add_column("reason", overflow="fold")
+    for e in report.fault_errors:
+        table.add_row(fmt.clock(e.at), Text(f"#{e.index} {e.label}"), Text(e.code), Text(e.reason))
     return table
 
 

@@ -40,7 +40,7 @@ from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
-from cosigner_ha.net import AddressInUse, TcpNetwork
+from cosigner_ha.net import AddressInUse, TcpNetwork, option_address
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig, durable
 from cosigner_ha.saas_sim.errors import SaasError
@@ -257,6 +257,8 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
 def run(args: argparse.Namespace) -> int:
     try:
+        option_address("--gateway", args.gateway)
+        option_address("--control", args.control)
         anyio.run(serve, args, backend=args.loop)
     except BaseException as exc:  # task groups wrap what their tasks raise
         found = first_of(
