@@ -116,7 +116,7 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(
             f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
-            "mode); callback faults are not played yet"
+            "mode); callback faults through its control API"
         )
     return out
 
