@@ -121,6 +121,20 @@ def test_an_attestation_fault_restarts_the_node_on_a_tampered_image_then_on_the_
     assert not [t for t in signed_by_a if tampered < t < signed], "its secrets stayed shut"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_nitro_node_that_loses_its_host_disk_reopens_its_bucket_even_on_a_new_host(tmp_path: Path) -> None:
+    text = DISK_LOSS.read_text().replace('enclave = "sgx"', 'enclave = "nitro"')
+    text = text.replace('backup = true\nfor = "1m"', 'new_host = true\nfor = "1m"')
+    scenario = tmp_path / "nitro.toml"
+    scenario.write_text(text)
+    report, events = _report(tmp_path, "--runtime", "--time-scale", "60", scenario=scenario)
+    assert report["passed"] and set(report["transactions"]["by_status"]) == {"COMPLETED"}
+    for node in ("sgx-a", "sgx-c"):  # the database is in the bucket at cloud serve, which the loss spares
+        (back,) = [e["t"] for e in events if e["kind"] == "disk_replaced" and e["node"] == node]
+        assert [e for e in events if e["kind"] == "signed" and e["node"] == node and e["t"] > back], node
+
+
 def test_a_swapped_image_is_the_machine_s_until_it_is_put_back(tmp_path: Path) -> None:
     from cosigner_ha.cluster.commands_node import Hardware
     from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
