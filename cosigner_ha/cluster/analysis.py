@@ -22,6 +22,7 @@ from cosigner_ha.cluster.report import (
     TxPoint,
     latency_stats,
 )
+from cosigner_ha.cluster.report.workspaces import TxOfWorkspace, workspace_figures
 from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.env import Event
@@ -238,6 +239,7 @@ def analyse(
             signed_node[tx] = e.fields["node"]
             signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
     points: list[TxPoint] = []
+    of_workspace: list[TxOfWorkspace] = []
     workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
     for tx, sub in submitted.items():
         end_event = terminal.get(tx)
@@ -252,6 +254,9 @@ def analyse(
                 latency=latency,
                 node=signed_node.get(tx),
             )
+        )
+        of_workspace.append(
+            TxOfWorkspace(str(sub.fields.get("workspace")), status, latency, signed_node.get(tx))
         )
     spans = fault_spans(events, t0, end)
     down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
@@ -294,4 +299,7 @@ def analyse(
         signatures=tuple(signatures),
         transactions=tuple(points),
         impacts=tuple(impacts),
+        workspaces=workspace_figures(scenario.workspace_names(), of_workspace)
+        if scenario.multi_workspace
+        else (),
     )

@@ -83,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario) if args.scenario.exists() else None
         if scenario is None:
             raise ValueError(f"{args.scenario}: no such scenario file")
+        if scenario.multi_workspace:
+            raise ValueError(
+                f"{args.scenario}: declares {len(scenario.workspaces)} workspaces ([[workspaces]]); "
+                "`cosigner-ha up` serves the REST API of one workspace: expected a file with one "
+                "[workspace] (several workspaces run with `cosigner-ha run`)"
+            )
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-up-"))
         users = user_keys(scenario)
         credentials = write_credentials(workdir, users)

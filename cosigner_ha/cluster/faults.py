@@ -276,13 +276,16 @@ class FaultInjector:
 
             return unskew
         if action == FaultAction.POLICY:
-            source, origin = policy_source(w.scenario, fault.policy, where=f"faults[{index}]")
-            w.saas.publish_policy(w.workspace, source, origin=origin)
+            workspace = fault.workspace or w.workspace
+            tenant = next(t for t in w.scenario.tenants() if t.workspace.name == workspace)
+            source, origin = policy_source(w.scenario, fault.policy, where=f"faults[{index}]", tenant=tenant)
+            w.saas.publish_policy(workspace, source, origin=origin)
             return None
         if action == FaultAction.UNPAIR:
             assert fault.api_user is not None
             try:
-                w.saas.unpair(w.workspace, fault.api_user, requested_by=w.admin)
+                workspace = w.workspace_of(fault.api_user)
+                w.saas.unpair(workspace, fault.api_user, requested_by=w.admin_of(workspace))
             except SaasRefusal as exc:  # e.g. an earlier pair of this API user failed
                 self._error(index, fault, nodes, exc.code, exc.message)
             return None
@@ -362,9 +365,10 @@ class FaultInjector:
         w = self.world
         assert fault.api_user is not None
         node = w.nodes[name].node
+        workspace = w.workspace_of(fault.api_user)
         try:
             if node.backend.local_admin:
-                token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
+                token = w.saas.issue_pairing_token(workspace, fault.api_user)
                 took_effect()
                 if fault.token_age:  # the token sat in a ticket, an email, a password manager
                     await w.env.clock.sleep(fault.token_age)
@@ -375,7 +379,9 @@ class FaultInjector:
                 else:
                     await node.setup(token, callback)
             else:
-                w.saas.pair_api_key(w.workspace, name, fault.api_user, callback=None, requested_by=w.admin)
+                w.saas.pair_api_key(
+                    workspace, name, fault.api_user, callback=None, requested_by=w.admin_of(workspace)
+                )
         except (PairingError, NodeSaasError) as exc:
             self._error(index, fault, (name,), exc.code, str(exc))
             return

@@ -30,6 +30,7 @@ BUNDLED = (
     "callback-timeout",
     "capacity-saturation",
     "expired-pairing-token",
+    "multi-workspace",
     "rolling-upgrade",
     "seed-method-1",
     "seed-method-2",

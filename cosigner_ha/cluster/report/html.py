@@ -26,6 +26,7 @@ from cosigner_ha.cluster.report.model import (
     report_json_text,
 )
 from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
+from cosigner_ha.cluster.report.workspaces import workspaces_html
 from cosigner_ha.env.files import write_text_atomic
 
 #: Completed transactions in the rolling percentile window of the latency panel: at least this many,
@@ -462,6 +463,7 @@ def _summary_tables(report: RunReport) -> str:
             _table("signing latency", ["", "seconds"], latency),
             _table("signed by", ["node", "count", "share"], signers),
             _table("failovers", ["at", "from → to", "gap"], failovers),
+            *([workspaces_html(report.workspaces)] if report.workspaces else []),
         ]
     )
 
