@@ -335,3 +335,32 @@ def test_up_refuses_several_workspaces(capsys: pytest.CaptureFixture[str]) -> No
     code = main(["up", str(SCENARIOS / "multi-workspace.toml"), "--api", "127.0.0.1:0"])
     assert code == 2
     assert "declares 2 workspaces" in capsys.readouterr().err
+
+
+# -- policy lint and eval ----------------------------------------------------------------------------------
+
+
+def test_policy_lint_takes_each_workspace_with_its_own_names(capsys: pytest.CaptureFixture[str]) -> None:
+    path = SCENARIOS / "multi-workspace.toml"
+    assert main(["policy", "lint", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [w["workspace"] for w in out["workspaces"]] == ["acme-treasury", "acme-trading"]
+    assert all(w["rules"] == 2 and not w["findings"] for w in out["workspaces"])
+
+
+def test_policy_eval_decides_in_the_initiators_workspace(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(SCENARIOS / "multi-workspace.toml")
+    tx = {
+        "initiator": "trading-ops",
+        "operation": "TRANSFER",
+        "asset": "ETH",
+        "amount": 1,
+        "source": "vault:hot",
+        "destination": "wallet:partner-a",
+    }
+    assert main(["policy", "eval", path, "--tx", json.dumps(tx)]) == 0
+    decided = json.loads(capsys.readouterr().out)
+    assert decided["designated_signers"] == ["trading-sgx", "trading-nitro", "trading-gcp"]
+    assert main(["policy", "eval", path, "--tx", json.dumps({**tx, "initiator": "nobody"})]) == 2
+    err = capsys.readouterr().err
+    assert "'nobody' is no user or API user of any workspace" in err and "Traceback" not in err
