@@ -123,9 +123,9 @@ class CosignerRegistry:
             if others:
                 raise SingleWorkspaceOnly(  # the product's words: "GCP Co-signer can only connect to one
                     # workspace at a time" (developers.fireblocks.com, GCP Confidential Space API Co-signer)
-                    f"co-signer {cosigner.name!r} is a GCP Confidential Space co-signer, which can only "
-                    f"connect to one workspace at a time; it already serves workspace {others[0]!r}, so it "
-                    f"cannot pair with {workspace.name!r}"
+                    f"co-signer {cosigner.name!r} is a GCP Confidential Space co-signer, which serves one "
+                    f"workspace only (it can only connect to one workspace at a time); it already serves "
+                    f"workspace {others[0]!r}, so it cannot pair with {workspace.name!r}"
                 )
 
     def add_pairing(self, cosigner: Cosigner, pairing: Pairing) -> None:
