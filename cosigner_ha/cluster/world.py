@@ -54,6 +54,7 @@ from cosigner_ha.policy import PolicyEngine, load_policy, vocabulary
 from cosigner_ha.policy.jsondoc import loads_strict
 from cosigner_ha.policy.loading import default_policy
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
+from cosigner_ha.saas_sim.config import CLOUD_SIGNING
 from cosigner_ha.saas_sim.saas import directory_of
 from cosigner_ha.saas_sim.workspace import Workspace
 
@@ -134,6 +135,12 @@ def saas_config(scenario: Scenario) -> SaasConfig:
         attempt_timeout=attempt_timeout(scenario),
         callback_failure=str(s.callback_failure),  # type: ignore[arg-type]
         listed_order=tuple(standby_last),
+        cloud_signing=SigningCapacity(
+            sessions=CLOUD_SIGNING.sessions if s.cloud_signing_sessions is None else s.cloud_signing_sessions,
+            round_time=CLOUD_SIGNING.round_time
+            if s.cloud_signing_round_time is None
+            else s.cloud_signing_round_time,
+        ),
     )
 
 

@@ -187,7 +187,11 @@ def _saas(saas: SaasSettings, full: bool) -> dict[str, Any]:
     out = _Out(full)
     for field in dataclasses.fields(SaasSettings):
         value, base = getattr(saas, field.name), getattr(default, field.name)
-        if field.name in _SAAS_DURATIONS:
+        if value is None:  # keys added later (cloud capacity): written only when set
+            continue
+        if field.name == "cloud_signing_round_time":
+            out.put(field.name, _d(value))
+        elif field.name in _SAAS_DURATIONS:
             out.put(field.name, _d(value), _d(base))
         elif isinstance(value, enum.Enum):
             out.put(field.name, value.value, base.value)

@@ -196,6 +196,8 @@ class _Loader(FaultReader):
             "signing_timeout": t.get("signing_timeout", POSITIVE_DURATION, d.signing_timeout),
             "owner_approval_latency": t.get("owner_approval_latency", DURATION, d.owner_approval_latency),
             "admin_approval_latency": t.get("admin_approval_latency", DURATION, d.admin_approval_latency),
+            "cloud_signing_sessions": t.get("cloud_signing_sessions", integer(1, 10_000), None),
+            "cloud_signing_round_time": t.get("cloud_signing_round_time", DURATION, None),
         }
         t.finish()
         self.token_validity = values["pairing_token_validity"]  # type: ignore[assignment]

@@ -135,6 +135,10 @@ class SaasSettings:
     signing_timeout: float = 2 * 3600.0
     owner_approval_latency: float = 60.0
     admin_approval_latency: float = 60.0
+    #: The SaaS's cloud co-signers' signing capacity; None: `saas_sim.config.CLOUD_SIGNING` (documented
+    #: assumptions, docs/performance.md "Signing capacity").
+    cloud_signing_sessions: int | None = None
+    cloud_signing_round_time: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
