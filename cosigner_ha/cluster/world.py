@@ -42,7 +42,7 @@ from cosigner_ha.cluster.world_handlers import (
 from cosigner_ha.env import Environment
 from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
-from cosigner_ha.node import capacity
+from cosigner_ha.node import boot_timing, capacity
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError
 from cosigner_ha.node.boot_timing import BootTiming
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory
@@ -330,10 +330,13 @@ def signing_capacity(spec: NodeSpec) -> SigningCapacity:
 
 
 def boot_times(spec: NodeSpec) -> BootTiming:
-    """The node's boot timing: what the scenario set; a key left out costs no time (so that existing
-    scenarios keep their timelines). `boot_timing.DEFAULTS` holds the documented per-enclave figures."""
+    """The node's boot timing: each key the scenario set, else its enclave kind's documented default
+    (`node.boot_timing.DEFAULTS`, docs/node.md "Boot timing")."""
+    default = boot_timing.default_for(COSIGNER_TYPES[spec.enclave])
     return BootTiming(
-        start=spec.boot_time or 0.0, attest=spec.attest_time or 0.0, restore=spec.restore_time or 0.0
+        start=default.start if spec.boot_time is None else spec.boot_time,
+        attest=default.attest if spec.attest_time is None else spec.attest_time,
+        restore=default.restore if spec.restore_time is None else spec.restore_time,
     )
 
 
