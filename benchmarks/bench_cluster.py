@@ -14,8 +14,9 @@ cryptography of one transaction) as a ratio to that cryptography.
 The reference, measured in the same process with the same libraries and keys of the same kinds: the
 cryptography one signed transaction performs in the run, straight-line with nothing around it: FROST
 3-of-3 as the run does it (the node's commitments and the SaaS's signing package and share travel as bytes,
-so their points are validated on decoding; the two cloud co-signers commit and sign; the SaaS aggregates,
-which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
+so their points are validated on decoding, the node's own excepted; the two cloud co-signers commit and sign
+in one `SigningSession` with the aggregator, their nonce terms folded into one base-point multiplication; the
+SaaS aggregates, which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
 its journal (AES-GCM), the callback's RS256 JWTs both ways (node signs, handler verifies, handler signs,
 node verifies), and the SaaS's EdDSA access tokens at the rate the run issues and verifies them (the SaaS
 verifies a token's signature once, on first use, then only its expiry and revocation). To show that this
@@ -26,6 +27,7 @@ of the reference (cProfile, an extra run) and prints both per signed transaction
     .venv/bin/python benchmarks/bench_cluster.py --quick    # the default scenario only (~1 min)
     .venv/bin/python benchmarks/bench_cluster.py --against 7843ec3          # the busy-desk hour, both sides
     .venv/bin/python benchmarks/bench_cluster.py --against 7843ec3 --quick  # ten busy minutes (< 1 min)
+    .venv/bin/python benchmarks/bench_cluster.py --memory [--day]  # peak memory, busy desk 1 h vs 4 h
 
 With `--against REV` the script installs commit REV into a temporary environment (same libraries as this
 one) and times both on the same scenario file, `benchmarks/scenarios/busy-desk.toml` unless `--scenario`
@@ -185,16 +187,18 @@ def one_transaction(m: Material) -> bytes:
         cloud_nonces[i], received[i] = mpc.commit(m.keys[i], m.rand)
     package = mpc.SigningPackage(message, received)
     # round two: the node decodes the package and signs, sealing the consumed nonce id to its journal first
-    node_package = mpc.SigningPackage.from_bytes(package.to_bytes())
+    node_package = mpc.SigningPackage.from_bytes(package.to_bytes(), known=(commitments,))
 
     def persist(nonce_id: bytes) -> None:
         seal(m.sealing_key, {"kind": "nonce"}, nonce_id, m.rand)
 
     share = mpc.sign_once(node_package, nonces, m.keys[NODE_ID], persist=persist)
     shares = {NODE_ID: mpc.SignatureShare.from_bytes(share.to_bytes())}
+    # the SaaS: one session for both cloud co-signers and the aggregator (their nonce terms folded)
+    session = mpc.SigningSession(package, m.public, local_nonces=list(cloud_nonces.values()))
     for i in CLOUD_IDS:
-        shares[i] = mpc.sign_once(package, cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
-    signature = mpc.aggregate(package, shares, m.public)  # verified inside
+        shares[i] = session.sign(cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
+    signature = session.aggregate(shares)  # verified inside
     Ed25519PublicKey.from_public_bytes(m.public.group_public_key).verify(signature, message)
     return signature
 
@@ -391,6 +395,71 @@ def quick_busy_desk(path: Path, workdir: Path) -> Path:
     return short
 
 
+def lengthened(path: Path, workdir: Path, duration: str) -> Path:
+    """The same file run for `duration` (its faults and expectations as written), for `--memory`."""
+    text = path.read_text()
+    data = tomllib.loads(text)
+    longer = text.replace(f'duration = "{data["scenario"]["duration"]}"', f'duration = "{duration}"', 1)
+    if tomllib.loads(longer)["scenario"]["duration"] != duration:
+        raise SystemExit(f"--memory: cannot find the scenario's duration line in {path}")
+    out = workdir / f"{duration}-{path.name}"
+    out.write_text(longer)
+    return out
+
+
+def one_day_file(workdir: Path) -> Path:
+    """`one_day(DEFAULT)` as a file, for a fresh process: the default scenario, 1 d at 1/s."""
+    text = DEFAULT.read_text()
+    data = tomllib.loads(text)
+    text = text.replace(f'duration = "{data["scenario"]["duration"]}"', 'duration = "1d"', 1)
+    for workload in data["workload"]:
+        text = text.replace(f'rate = "{workload["rate"]}"', 'rate = "1/s"')
+    out = workdir / "one-day-at-1-per-second.toml"
+    out.write_text(text)
+    if tomllib.loads(text)["scenario"]["duration"] != "1d":
+        raise SystemExit("--day: cannot rewrite the default scenario's duration")
+    return out
+
+
+def memory(args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    """`--memory`: peak memory (max RSS) of the busy desk for 1 h and 4 h, each in a fresh process of this
+    tree, and their ratio; with `--day` also the one-day run at 1 tx/s (wall time and peak)."""
+    with against.temporary_workdir() as tmp:
+        workdir = Path(tmp)
+        files = [
+            ("1 h", lengthened(args.scenario, workdir, "1h")),
+            ("4 h", lengthened(args.scenario, workdir, "4h")),
+        ]
+        if args.day:
+            files.append(("one day at 1/s", one_day_file(workdir)))
+        peaks: dict[str, against.Timed] = {}
+        for label, path in files:
+            say(f"{label}: {path.name} in a fresh process ...")
+            r = peaks[label] = against.timed_run(Path(sys.executable), path, workdir)
+            say(
+                f"  {r.wall:7.1f} s wall, {r.cpu:7.1f} s CPU, {r.signed:,} signed of {r.transactions:,}, "
+                f"passed={r.passed}, peak {r.peak_mb:.0f} MB, trace {r.trace_hash[:16]}"
+            )
+    ratio = peaks["4 h"].peak_mb / peaks["1 h"].peak_mb
+    say(f"peak memory 4 h / 1 h: {ratio:.2f} (target at most 1.3)")
+    if args.day:
+        day = peaks["one day at 1/s"]
+        say(
+            f"one day at 1/s: {day.wall:.0f} s wall (target under 300), peak {day.peak_mb:.0f} MB (target 300)"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "runs": {label: dataclasses.asdict(r) for label, r in peaks.items()},
+                    "peak_ratio_4h_1h": round(ratio, 3),
+                    "load_average": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
+
+
 def compare(args: argparse.Namespace, say: Callable[[str], None]) -> None:
     """`--against REV`: this tree and commit REV on one scenario file, alternating fresh processes."""
     m = material()
@@ -486,9 +555,18 @@ def main() -> None:
     parser.add_argument(
         "--scenario", type=Path, default=BUSY_DESK, help="the scenario file of --against (busy desk)"
     )
+    parser.add_argument(
+        "--memory", action="store_true", help="peak memory of the busy desk for 1 h and 4 h (fresh processes)"
+    )
+    parser.add_argument("--day", action="store_true", help="with --memory: also the one-day run at 1 tx/s")
     args = parser.parse_args()
 
     say = lambda text: print(text, flush=True)  # noqa: E731
+    if args.memory:
+        say(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at the start")
+        memory(args, say)
+        say(f"load average {os.getloadavg()[0]:.1f} at the end")
+        return
     if args.against:
         say(f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f} at the start")
         compare(args, say)

@@ -3,13 +3,13 @@
 1. Start-up and pairing: `RuntimeCluster` on `active-active-passive` (3 SGX node processes and `saas serve`)
    at `--pair-scale` (default 60: the owner's 60 s approval of each pairing takes 1 s): seconds until the
    SaaS answers, until every node is paired (`node setup` processes, side by side), until all are online.
-2. Signing latency, the same scenario in one run: `single-cosigner` simulated (`cosigner-ha run --json`,
-   its `latency_seconds`), then as processes at `--time-scale` (default 1, so pairing waits the owner's
-   real 60 s) with `--n` transactions submitted one at a time through the control API, latency from submit
-   to COMPLETED seen by polling every 10 ms. p50/p99 by nearest rank (`latency_stats`), and the ratio.
+2. Signing latency, the same scenario both ways in one run: `benchmarks/scenarios/runtime-latency.toml`
+   (two SGX nodes, a transfer every 3 s for 2 minutes) with `cosigner-ha run --json` in simulation, then
+   with `cosigner-ha run --runtime --time-scale N --json` (default 1: real time) on processes; each
+   report's `latency_seconds` (submission to COMPLETED as the SaaS records it, nearest-rank percentiles,
+   in scenario seconds) and the ratio runtime / simulation.
 
-    .venv/bin/python benchmarks/bench_runtime.py                  # ~2 min (a real 60 s owner approval)
-    .venv/bin/python benchmarks/bench_runtime.py --time-scale 60  # ~30 s
+    .venv/bin/python benchmarks/bench_runtime.py                  # ~3 min (2 minutes of real time)
 
 Figures: docs/performance.md, section "Runtime".
 """
@@ -21,20 +21,11 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 from cosigner_ha.cluster.bundled import find_scenario
-from cosigner_ha.cluster.report import latency_stats
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
-
-TX = {
-    "initiator": "ops",
-    "asset": "ETH",
-    "amount": "1",
-    "source": "vault:hot",
-    "destination": "wallet:partner-a",
-}
 
 
 def startup(scale: float) -> None:
@@ -50,51 +41,38 @@ def startup(scale: float) -> None:
         print(f"  every node started, online {t.online:7.2f} s")
 
 
-def simulated_latency() -> dict[str, float]:
+LATENCY_SCENARIO = Path(__file__).parent / "scenarios" / "runtime-latency.toml"
+
+
+def run_report(*options: str) -> dict[str, Any]:
+    """`cosigner-ha run` on the latency scenario with `options`; its `--json` report."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
-        subprocess.run(
-            [sys.executable, "-m", "cosigner_ha.cli", "run", "single-cosigner", "--json", str(out)],
-            check=True,
-            stdout=subprocess.DEVNULL,
+        command = [sys.executable, "-m", "cosigner_ha.cli", "run", str(LATENCY_SCENARIO), "--json", str(out)]
+        done = subprocess.run(
+            [*command, *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        stats: dict[str, float] = json.loads(out.read_text())["latency_seconds"]
-        return stats
-
-
-def runtime_latency(scale: float, n: int) -> list[float]:
-    latencies = []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        RuntimeCluster(find_scenario("single-cosigner"), Path(tmp), time_scale=scale) as cluster,
-    ):
-        cluster.start()
-        for _ in range(n):
-            began = time.monotonic()
-            tx = cluster.control.post(f"/workspaces/{cluster.workspace}/transactions", json=TX).json()
-            while not tx["terminal"]:
-                time.sleep(0.01)
-                tx = cluster.control.get(f"/transactions/{tx['id']}").json()
-            if tx["status"] != "COMPLETED":
-                raise SystemExit(f"transaction {tx['id']} ended {tx['status']}")
-            latencies.append(time.monotonic() - began)
-    return latencies
+        if done.returncode != 0:
+            raise SystemExit(f"cosigner-ha run {' '.join(options)} exited {done.returncode}: {done.stderr}")
+        report: dict[str, Any] = json.loads(out.read_text())
+        return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair-scale", type=float, default=60.0)
     parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--n", type=int, default=30)
     args = parser.parse_args()
     startup(args.pair_scale)
-    sim = simulated_latency()
-    real = latency_stats(runtime_latency(args.time_scale, args.n))
-    assert real.p50 is not None and real.p99 is not None  # n >= 1 transactions completed
-    print(f"signing latency, single-cosigner (runtime at time scale {args.time_scale:g}, {args.n} tx):")
-    print(f"  simulation  p50 {sim['p50']:.3f} s  p99 {sim['p99']:.3f} s")
-    print(f"  runtime     p50 {real.p50:.3f} s  p99 {real.p99:.3f} s")
-    print(f"  ratio       p50 {real.p50 / sim['p50']:.2f}x  p99 {real.p99 / sim['p99']:.2f}x")
+    sim = run_report()
+    real = run_report("--runtime", "--time-scale", repr(args.time_scale))
+    s, r = sim["latency_seconds"], real["latency_seconds"]
+    count = real["transactions"]["total"]
+    print(f"signing latency, {LATENCY_SCENARIO.name} ({count} transactions each way):")
+    print(f"  simulation                      p50 {s['p50']:.3f} s  p99 {s['p99']:.3f} s")
+    print(f"  runtime at time scale {args.time_scale:<9g} p50 {r['p50']:.3f} s  p99 {r['p99']:.3f} s")
+    print(f"  ratio runtime / simulation      p50 {r['p50'] / s['p50']:.2f}x  p99 {r['p99'] / s['p99']:.2f}x")
+    print(f"  runtime report passed: {real['passed']}; wall {real['wall_seconds']:.1f} s")
 
 
 if __name__ == "__main__":

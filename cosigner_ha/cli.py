@@ -20,7 +20,7 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as 
 def build_parser() -> argparse.ArgumentParser:
     # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
     from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import proxy_serve, saas_serve
+    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
     from cosigner_ha.testing import sweep_commands
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands_node.register(sub)
     saas_serve.register(sub)
     proxy_serve.register(sub)
+    owner_serve.register(sub)
+    cloud_serve.register(sub)
     explore_commands.register(sub)
     sweep_commands.register(sub)
     return parser
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import proxy_serve, saas_serve
+    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
     from cosigner_ha.policy import commands as policy_commands
     from cosigner_ha.testing import commands as explore_commands
     from cosigner_ha.testing import sweep_commands
@@ -130,6 +132,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return saas_serve.run(args)
     if args.command == "proxy":
         return proxy_serve.run(args)
+    if args.command == "owner":
+        return owner_serve.run(args)
+    if args.command == "cloud":
+        return cloud_serve.run(args)
     if args.command == "explore":
         return explore_commands.run(args)
     if args.command == "sweep":

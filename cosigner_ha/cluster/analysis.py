@@ -6,14 +6,17 @@ Times in the report are simulated seconds from `scenario_start` (the instant set
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 
 from cosigner_ha.cluster.impact import fault_impacts, losses
 from cosigner_ha.cluster.invariants import TERMINAL_KINDS, check_all
+from cosigner_ha.cluster.outcomes import by_rule, by_workload, failure_causes, fault_detail, notices
 from cosigner_ha.cluster.report import (
     Check,
     Failover,
+    FaultError,
     FaultImpact,
     FaultSpan,
     NodeLane,
@@ -23,8 +26,9 @@ from cosigner_ha.cluster.report import (
     latency_stats,
 )
 from cosigner_ha.cluster.report.workspaces import TxOfWorkspace, workspace_figures
-from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Scenario
+from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Fault, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
+from cosigner_ha.cluster.scenario.keys import FAULTS_WITH_FOR
 from cosigner_ha.env import Event
 
 SIGNABLE = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
@@ -34,17 +38,49 @@ def _start(events: Sequence[Event]) -> float:
     return next((e.t for e in events if e.kind == "scenario_start"), 0.0)
 
 
-def fault_spans(events: Sequence[Event], t0: float, end: float) -> list[FaultSpan]:
+def fault_spans(events: Sequence[Event], t0: float, faults: Sequence[Fault] = ()) -> list[FaultSpan]:
+    """The faults as they happened; an instant one (no `for`: policy, pair, unpair, restart) ends where it
+    starts, and `faults` (the scenario's, by index) gives each label its mode and amount."""
     spans: dict[int, FaultSpan] = {}
     for e in events:
         if e.kind == "fault":
             f = e.fields
-            spans[f["index"]] = FaultSpan(e.t - t0, None, f["action"], f["target"], tuple(f["nodes"]))
+            at = e.t - t0
+            instant = f["action"] not in FAULTS_WITH_FOR
+            index = f["index"]
+            detail = fault_detail(faults[index]) if 0 <= index < len(faults) else ""
+            target = f["target"]
+            spans[index] = FaultSpan(
+                at, at if instant else None, f["action"], target, tuple(f["nodes"]), detail
+            )
         elif e.kind == "fault_end" and e.fields["index"] in spans:
             s = spans[e.fields["index"]]
-            spans[e.fields["index"]] = FaultSpan(s.start, e.t - t0, s.action, s.target, s.nodes)
-    del end
+            spans[e.fields["index"]] = dataclasses.replace(s, end=e.t - t0)
     return [spans[i] for i in sorted(spans)]
+
+
+def fault_errors(events: Sequence[Event], t0: float) -> list[FaultError]:
+    """The faults the cluster refused at run time, in trace order, labelled as the timeline labels them."""
+    labels: dict[int, str] = {}
+    out = []
+    for e in events:
+        f = e.fields
+        if e.kind == "fault":
+            labels[f["index"]] = FaultSpan(0.0, None, f["action"], f["target"], ()).label
+        if e.kind != "fault_error":
+            continue
+        index = int(f["index"])
+        out.append(
+            FaultError(
+                at=round(e.t - t0, 6),
+                index=index,
+                label=labels.get(index, str(f.get("action", ""))),
+                api_user=f.get("api_user"),
+                code=str(f.get("code", "")),
+                reason=str(f.get("reason", "")),
+            )
+        )
+    return out
 
 
 #: Faults that leave the process running but cut it off: down on the timeline while they last.
@@ -157,6 +193,68 @@ def _max_failover(limit: float, lost: Sequence[FaultImpact]) -> Check:
     )
 
 
+#: The expectations a scenario that names none of its own is held to (docs/scenarios.md, "Default
+#: expectations"): besides the safety checks, which are on unless turned off, nearly every transaction
+#: the policy let through must complete.
+DEFAULT_EXPECT = Expect(
+    all_terminal=False, no_double_sign=False, no_nonce_reuse=False, min_completed_ratio=0.99
+)
+DEFAULT_SUFFIX = " (default)"
+
+
+def names_expectations(expect: Expect) -> bool:
+    """Whether a scenario states any expectation of its own besides the safety checks."""
+    return (
+        expect.min_completed_ratio is not None
+        or expect.max_signing_latency_p99 is not None
+        or expect.max_failover is not None
+        or bool(expect.windows)
+        or bool(expect.outcomes)
+    )
+
+
+def _min_completed_ratio(
+    limit: float, points: Sequence[TxPoint], let_through: int, *, stated: bool = True
+) -> Check:
+    """Completed over the transactions the policy let through (an ALLOW or 2-TIER rule): a policy block or
+    a SIGNER_NOT_FOUND decision is the policy's answer, not a loss. With none let through, a ratio the
+    scenario states fails rather than pass on nothing; the default one holds (the verdict's notices say
+    that nothing was signed)."""
+    completed = sum(1 for p in points if p.status == "COMPLETED")
+    if not let_through:
+        return Check(not stated, "the policy let no transaction through to signing: nothing to complete")
+    ratio = completed / let_through
+    lost = Counter(
+        p.cause or p.status
+        for p in points
+        if p.ended_badly and p.cause not in ("policy-block", "signer-not-found")
+    )
+    open_ = sum(1 for p in points if p.t_terminal is None and p.status != "BLOCKED")
+    rest = [f"{n} {what}" for what, n in sorted(lost.items(), key=lambda i: (-i[1], i[0]))]
+    rest += [f"{open_} never ended"] if open_ else []
+    return Check(
+        ratio >= limit,
+        f"{completed} of {let_through} transaction(s) the policy let through completed "
+        f"({ratio:.2%}; expected at least {limit:.2%})"
+        + (f"; not completed: {', '.join(rest)}" if rest else ""),
+    )
+
+
+def _max_p99(limit: float, points: Sequence[TxPoint], p99: float | None) -> Check:
+    """p99 over completed transactions only: a failed, rejected or cancelled one has no signing latency, so
+    it is left out and counted in the detail (`min_completed_ratio` is the check that counts it)."""
+    completed = sum(1 for p in points if p.latency is not None)
+    unsigned = sum(1 for p in points if p.ended_badly and p.status != "BLOCKED")
+    left_out = f"; {unsigned} failed, rejected or cancelled not counted" if unsigned else ""
+    if p99 is None:
+        return Check(False, "no completed transaction: no signing latency to measure" + left_out)
+    return Check(
+        p99 <= limit,
+        f"p99 {format_duration(round(p99, 3))} over {completed} completed (limit {format_duration(limit)})"
+        + left_out,
+    )
+
+
 def _expectations(
     expect: Expect,
     invariants: dict[str, Check],
@@ -175,21 +273,11 @@ def _expectations(
     if expect.no_nonce_reuse:
         out["no_nonce_reuse"] = invariants["no_nonce_reuse"]
     if expect.min_completed_ratio is not None:
-        completed = sum(1 for p in points if p.status == "COMPLETED")
-        ratio = completed / decided_signable if decided_signable else 1.0
-        out["min_completed_ratio"] = Check(
-            ratio >= expect.min_completed_ratio,
-            f"{completed} of {decided_signable} transaction(s) the policy sent to signing completed "
-            f"({ratio:.2%}; expected at least {expect.min_completed_ratio:.2%})",
+        out["min_completed_ratio"] = _min_completed_ratio(
+            expect.min_completed_ratio, points, decided_signable, stated=expect is not DEFAULT_EXPECT
         )
     if expect.max_signing_latency_p99 is not None:
-        limit = expect.max_signing_latency_p99
-        out["max_signing_latency_p99"] = Check(
-            p99 is not None and p99 <= limit,
-            "no completed transaction"
-            if p99 is None
-            else f"p99 {format_duration(round(p99, 3))} (limit {format_duration(limit)})",
-        )
+        out["max_signing_latency_p99"] = _max_p99(expect.max_signing_latency_p99, points, p99)
     if expect.max_failover is not None:
         out["max_failover"] = _max_failover(expect.max_failover, lost)
     for i, window in enumerate(expect.windows):
@@ -221,6 +309,7 @@ def analyse(
     terminal: dict[str, Event] = {}
     last_status: dict[str, str] = {}
     signed_node: dict[str, str] = {}
+    rules: dict[str, int | None] = {}
     signatures: list[SignatureMark] = []
     decided_signable = 0
     for e in events:
@@ -230,6 +319,7 @@ def analyse(
             last_status[tx] = "SUBMITTED"
         elif e.kind == "policy_decision":
             last_status[tx] = e.fields["status"]
+            rules[tx] = e.fields.get("rule")
             decided_signable += e.fields["status"] in SIGNABLE
         elif e.kind == "tx_status":
             last_status[tx] = e.fields.get("status", last_status.get(tx, ""))
@@ -241,7 +331,7 @@ def analyse(
     points: list[TxPoint] = []
     of_workspace: list[TxOfWorkspace] = []
     workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
-    for tx, sub in submitted.items():
+    for (tx, sub), workload in zip(submitted.items(), workloads, strict=True):
         end_event = terminal.get(tx)
         status = end_event.fields["status"] if end_event else last_status.get(tx, "SUBMITTED")
         latency = end_event.fields.get("latency") if end_event and status == "COMPLETED" else None
@@ -253,12 +343,17 @@ def analyse(
                 sub_status=None if end_event is None else end_event.fields.get("sub_status"),
                 latency=latency,
                 node=signed_node.get(tx),
+                tx=tx,
+                cause=None if end_event is None else end_event.fields.get("cause"),
+                reason="" if end_event is None else str(end_event.fields.get("reason", "")),
+                workload=workload,
+                rule=rules.get(tx),
             )
         )
         of_workspace.append(
             TxOfWorkspace(str(sub.fields.get("workspace")), status, latency, signed_node.get(tx))
         )
-    spans = fault_spans(events, t0, end)
+    spans = fault_spans(events, t0, scenario.faults)
     down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
     impacts = fault_impacts(spans, points, signatures, down)
     lost = losses(impacts)
@@ -268,6 +363,11 @@ def analyse(
     expectations = _expectations(
         scenario.expect, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
     )
+    if not names_expectations(scenario.expect):
+        defaults = _expectations(
+            DEFAULT_EXPECT, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
+        )
+        expectations.update((name + DEFAULT_SUFFIX, check) for name, check in defaults.items())
     found_failovers = [_failover(i, signatures) for i in lost]
     lanes = [
         NodeLane(
@@ -302,4 +402,9 @@ def analyse(
         workspaces=workspace_figures(scenario.workspace_names(), of_workspace)
         if scenario.multi_workspace
         else (),
+        failures=failure_causes(points),
+        workloads=by_workload(scenario, points),
+        rules=by_rule(points),
+        notices=notices(scenario, points, len(signatures)),
+        fault_errors=tuple(fault_errors(events, t0)),
     )

@@ -15,23 +15,38 @@ exits; run them while `start` is not running, as with the product's `setup`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 
-from cosigner_ha.cluster import callback_check
-from cosigner_ha.cluster.infra import AttestationAuthority, Host, ImageAuthority, SgxCpu
+from cosigner_ha import inputs
+from cosigner_ha.cluster import admin_socket, callback_check
+from cosigner_ha.cluster.grouped import first_of
+from cosigner_ha.cluster.infra import (
+    AttestationAuthority,
+    ConfidentialSpace,
+    Host,
+    ImageAuthority,
+    NitroHypervisor,
+    SgxCpu,
+)
+from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
-from cosigner_ha.net import TcpNetwork
-from cosigner_ha.node.enclave import SgxEnclave
-from cosigner_ha.node.errors import NodeError
+from cosigner_ha.inputs import shorten
+from cosigner_ha.net import TcpNetwork, option_address
+from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
+from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
@@ -39,6 +54,10 @@ from cosigner_ha.node.storage import LocalDisk
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
+
+
+class Unreachable(NodeError):
+    """The SaaS named by `--saas` did not answer: a set-up error (exit 2), like a missing certificate."""
 
 
 class Hardware:
@@ -55,24 +74,70 @@ class Hardware:
         self.images = ImageAuthority(fixed(secrets["image_key"]))
         self.cpu = SgxCpu(f"cpu-{self.name}", fixed(secrets["cpu_secret"]), self.vendor)
         self.image = self.images.image("sgx", IMAGE_VERSION)
+        #: sgx (the node's own directory), or nitro / gcp (KMS and a bucket at `cloud serve`, `cloud` below)
+        self.kind = secrets.get("kind", "sgx")
+        self.cloud: dict[str, str] = {
+            k: secrets[k] for k in ("cloud", "role", "key_id", "bucket") if k in secrets
+        }
+        if self.kind not in ("sgx", "nitro", "gcp"):
+            raise NodeError(f"{home / 'hardware.json'}: kind {self.kind!r}; expected sgx, nitro or gcp")
+        if self.kind != "sgx" and len(self.cloud) != 4:
+            raise NodeError(
+                f"{home / 'hardware.json'}: a {self.kind} node needs cloud, role, key_id and bucket "
+                "(the cloud services' URL, its IAM role / service account, its KMS key and bucket)"
+            )
 
     @classmethod
-    def load(cls, home: Path, *, create: bool = False, host: str = "cosigner") -> Hardware:
+    def load(
+        cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
+    ) -> Hardware:
         path = home / "hardware.json"
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"--home {home}: not a folder; expected the node's directory")
         if not path.exists():
             if not create:
-                raise NodeError(
+                raise HardwareMissing(
                     f"{path}: no hardware profile; create one with `cosigner-ha node hardware --home {home}`"
                 )
             home.mkdir(parents=True, exist_ok=True)
             data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
-            path.write_text(json.dumps({"host": host, **data}, indent=2))
-        return cls(home, json.loads(path.read_text()))
+            path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
+        text = inputs.read_text(path, "hardware profile")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a hardware profile (JSON: {exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in HARDWARE_KEYS):
+            raise ValueError(
+                f"{path}: not a hardware profile; expected a JSON object with {', '.join(HARDWARE_KEYS)}"
+            )
+        try:
+            return cls(home, data)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a hardware profile ({type(exc).__name__}: {exc})") from None
 
-    def backend(self) -> SgxEnclave:
-        host = Host(self.name, "runtime", LocalDisk(self.home / "disk"), sgx=self.cpu)
-        return SgxEnclave(
-            host, self.image, trusted_signer=self.images.public_key, randbytes=OsCrypto().randbytes
+    def backend(self) -> EnclaveBackend:
+        disk = LocalDisk(self.home / "disk")
+        rand = OsCrypto().randbytes
+        if self.kind == "sgx":
+            host = Host(self.name, "runtime", disk, sgx=self.cpu)
+            return SgxEnclave(host, self.image, trusted_signer=self.images.public_key, randbytes=rand)
+        from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
+
+        url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
+        bucket = RemoteBucket(url, self.cloud["bucket"])
+        if self.kind == "nitro":
+            nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
+            host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
+            image = self.images.image("nitro", IMAGE_VERSION)
+            return NitroEnclave(
+                host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
+            )
+        space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
+        host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
+        image = self.images.image("gcp", IMAGE_VERSION)
+        return GcpEnclave(
+            host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
         )
 
 
@@ -101,6 +166,13 @@ def register(subparsers: Any) -> None:
             p.add_argument(
                 "--trace", type=Path, default=None, help="append this process's events here (JSON Lines)"
             )
+            p.add_argument(
+                "--time-scale",
+                type=float,
+                default=1.0,
+                metavar="N",
+                help="divide the node's durations (poll, timeouts, back-off, callback deadline) by N",
+            )
 
     def callback_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -112,6 +184,11 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("hardware", help="create the simulated hardware profile and print what the SaaS needs")
     common(p, saas=False)
     p.add_argument("--host", default="cosigner", help="the host name in the profile")
+    p.add_argument("--kind", choices=("sgx", "nitro", "gcp"), default="sgx", help="the enclave (default sgx)")
+    p.add_argument("--cloud", help="nitro/gcp: the cloud services' URL (`cosigner-ha cloud serve`)")
+    p.add_argument("--role", help="nitro/gcp: the instance's IAM role / service account")
+    p.add_argument("--key-id", help="nitro/gcp: the KMS key")
+    p.add_argument("--bucket", help="nitro/gcp: the bucket holding the database")
     p = sub.add_parser("setup", help="pair the first API user with a pairing token")
     common(p)
     p.add_argument("--token", required=True, help="the pairing token from the console")
@@ -138,8 +215,11 @@ def register(subparsers: Any) -> None:
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
+    p = cbsub.add_parser(
+        "serve",
+        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+    )
+    p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument(
@@ -152,31 +232,118 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_serve.add_arguments(p)
     callback_check.register(cbsub)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input (an argument, a file, the profile) or the
+    SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
+        if args.command == "callback" and args.scenario is not None:
+            return callback_serve.run(args)
         if args.command == "callback":
+            check_callback_options(args)
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
+        check_node_options(args)
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
-    except NodeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BaseException as exc:  # task groups wrap what their tasks raise
+        found = first_of(exc, (ValueError, OSError, NodeError))
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        bad = isinstance(found, ValueError | OSError | Unreachable)
+        return EXIT_BAD_INPUT if bad else EXIT_FAILED
+
+
+class HardwareMissing(NodeError, ValueError):
+    """The node's directory has no hardware profile: a mistaken --home (exit 2)."""
+
+
+#: The keys every hardware profile holds (`node hardware` writes them).
+HARDWARE_KEYS = ("host", "cpu_secret", "vendor_key", "image_key")
+
+
+def check_address(option: str, value: str) -> None:
+    """A HOST:PORT option, checked before anything starts."""
+    option_address(option, value)
+
+
+def _check_file(option: str, path: Path | str | None) -> None:
+    if path is not None:
+        inputs.read_bytes(path, f"{option} file")
+
+
+def check_node_options(args: argparse.Namespace) -> None:
+    """What `node` is given, before the profile is read or anything connects."""
+    if getattr(args, "saas", None) is not None:
+        check_address("--saas", args.saas)
+    for option in ("saas_cert", "callback_public_key", "callback_cert"):
+        _check_file(f"--{option.replace('_', '-')}", getattr(args, option, None))
+    if getattr(args, "node_command", None) == "logs" and args.n < 0:
+        raise ValueError(f"logs: the number of lines must be 0 or more, got {shorten(args.n)}")
+
+
+def check_callback_options(args: argparse.Namespace) -> None:
+    """What `callback serve` is given, before it listens."""
+    check_address("--bind", args.bind)
+    if (args.cert is None) != (args.tls_key is None):
+        raise ValueError("--cert and --tls-key go together: give both (HTTPS) or neither (HTTP)")
+    for option, path in (("--cert", args.cert), ("--tls-key", args.tls_key), ("--jwt-key", args.jwt_key)):
+        _check_file(option, path)
+    for path in args.cosigner_key:
+        _check_file("--cosigner-key", path)
+    if not (math.isfinite(args.latency) and args.latency >= 0):
+        raise ValueError(f"--latency: expected a finite number of seconds >= 0, got {shorten(args.latency)}")
+    if args.reject_above_usd is not None and not (
+        math.isfinite(args.reject_above_usd) and args.reject_above_usd >= 0
+    ):
+        raise ValueError(
+            f"--reject-above-usd: expected a finite amount >= 0, got {shorten(args.reject_above_usd)}"
+        )
+    if args.retry_first < 0:
+        raise ValueError(f"--retry-first: expected 0 or more, got {shorten(args.retry_first)}")
+
+
+#: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
+#: in whole wall-clock seconds and stay as they are, as on the SaaS side.
+SCALED_DURATIONS = (
+    "poll_interval",
+    "poll_grace",
+    "request_timeout",
+    "backoff_min",
+    "backoff_max",
+    "drain_timeout",
+)
+
+
+def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
+    """`config` with every duration divided by `scale` (`--time-scale`), so a drill runs faster."""
+    if not scale > 0:
+        raise ValueError(f"--time-scale {scale}: expected a number above 0")
+    if scale == 1:
+        return config
+    changes: dict[str, Any] = {name: getattr(config, name) / scale for name in SCALED_DURATIONS}
+    changes["callback"] = dataclasses.replace(
+        config.callback,
+        deadline=config.callback.deadline / scale,
+        retry_interval=config.callback.retry_interval / scale,
+    )
+    return dataclasses.replace(config, **changes)
 
 
 def _callback(args: argparse.Namespace) -> CallbackSettings:
     return CallbackSettings(
         url=args.callback_url,
-        public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
-        certificate=args.callback_cert.read_text() if args.callback_cert else "",
+        public_key=inputs.read_text(args.callback_public_key, "--callback-public-key file")
+        if args.callback_public_key
+        else "",
+        certificate=inputs.read_text(args.callback_cert, "--callback-cert file")
+        if args.callback_cert
+        else "",
     )
 
 
@@ -184,10 +351,9 @@ def saas_network(certificate: Path | None) -> TcpNetwork:
     """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
     if certificate is None:
         return TcpNetwork()
-    if not certificate.is_file():
-        raise ValueError(f"--saas-cert {certificate}: no such file")
+    text = inputs.read_text(certificate, "--saas-cert file")
     try:
-        context = ssl.create_default_context(cadata=certificate.read_text())
+        context = ssl.create_default_context(cadata=text)
     except (ssl.SSLError, ValueError) as exc:
         raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
     context.check_hostname = False  # pinned: the one certificate trusted is the check
@@ -200,7 +366,13 @@ async def node_command(
     """The `node` subcommands (a `network` other than TCP for tests)."""
     command = args.node_command
     if command == "hardware":
-        hardware = Hardware.load(args.home, create=True, host=args.host)
+        cloud = {"kind": args.kind}
+        if args.kind != "sgx":
+            for field in ("cloud", "role", "key_id", "bucket"):
+                if getattr(args, field) is None:
+                    raise ValueError(f"--{field.replace('_', '-')}: required for a {args.kind} node")
+                cloud[field] = getattr(args, field)
+        hardware = Hardware.load(args.home, create=True, host=args.host, cloud=cloud)
         out(
             f"vendor public key (the SaaS attestation service's vendor_key): {hardware.vendor.public_key.hex()}"
         )
@@ -218,12 +390,39 @@ async def node_command(
             out(line)
         return EXIT_OK
     hardware = Hardware.load(args.home)
-    if getattr(args, "trace", None) is not None:
-        with args.trace.open("a", buffering=1) as sink:
-            env = Environment.runtime(header={"role": "node"}, sink=sink)
-            record_started(env, "node", args.name or hardware.name)
-            return await _node_command(args, env, hardware, network, out)
-    return await _node_command(args, Environment.runtime(), hardware, network, out)
+    if command != "start":  # a running node on this home carries it out: its database is open there
+        answered = await admin_socket.ask_running(args.home, admin_request(args))
+        if answered is not None:
+            code, lines, error = answered
+            for line in lines:
+                out(line)
+            if error is not None:
+                raise (NodeError(error) if code == EXIT_FAILED else ValueError(error))
+            return code
+    with admin_socket.database_lock(args.home):
+        if getattr(args, "trace", None) is not None:
+            with args.trace.open("a", buffering=1) as sink:
+                env = Environment.runtime(header={"role": "node"}, sink=sink)
+                record_started(env, "node", args.name or hardware.name)
+                return await _node_command(args, env, hardware, network, out)
+        return await _node_command(args, Environment.runtime(), hardware, network, out)
+
+
+def admin_request(args: argparse.Namespace) -> dict[str, Any]:
+    """An admin command as the running node's admin socket takes it (file arguments read here)."""
+    request: dict[str, Any] = {"command": args.node_command}
+    if hasattr(args, "token"):
+        request["token"] = args.token
+    if hasattr(args, "callback_url"):
+        settings = _callback(args)
+        request["callback"] = {
+            "url": settings.url,
+            "public_key": settings.public_key,
+            "certificate": settings.certificate,
+        }
+    if args.node_command == "callback-update":
+        request.update(api_user=args.api_user, url=args.url, wait=not args.no_wait)
+    return request
 
 
 async def _node_command(
@@ -240,7 +439,10 @@ async def _node_command(
         backend=hardware.backend(),
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
-        config=NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+        config=scaled_config(
+            NodeConfig(cosigner_id=args.name or hardware.name, boot_retry=None),
+            getattr(args, "time_scale", 1.0),
+        ),
         callback_network=True,
     )
     result = EXIT_OK
@@ -248,15 +450,30 @@ async def _node_command(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(node.run)
         if command == "start":
+
+            async def answer(request: dict[str, Any]) -> tuple[int, list[str], str | None]:
+                lines: list[str] = []
+                return await _admin_request(node, request, lines.append), lines, None
+
+            admin = anyio.CancelScope()
+
+            async def admin_server(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+                with admin:
+                    await admin_socket.serve(args.home, answer, task_status=task_status)
+
+            await tasks.start(admin_server)
             await _serve_until_signal(node)
+            admin.cancel()
             return EXIT_OK
         with anyio.fail_after(60):
             await node.wait_state("running", "failed", "crashed")
         try:
             if node.state != "running":
-                failure = NodeError(f"the co-signer did not start: {node.state_reason}")
+                unreachable = node.state_reason.startswith(f"{SaasUnreachable.__name__}:")
+                kind = Unreachable if unreachable else NodeError
+                failure = kind(f"the co-signer did not start: {node.state_reason}")
             else:
-                result = await _admin(node, args, out)
+                result = await _admin_request(node, admin_request(args), out)
         except NodeError as exc:  # kept out of the task group, so it is not wrapped in an exception group
             failure = exc
         finally:
@@ -266,19 +483,30 @@ async def _node_command(
     return result
 
 
-async def _admin(node: Node, args: argparse.Namespace, out: Callable[[str], None]) -> int:
-    command = args.node_command
-    if command == "setup":
-        _print_user_to(out, await node.setup(args.token, _callback(args)))
-    elif command == "add-user":
-        _print_user_to(out, await node.add_user(args.token, _callback(args)))
+async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:
+    """One admin command, from this process's arguments or from the admin socket of `node start`."""
+    command = request["command"]
+    if command in ("setup", "add-user"):
+        token, settings = request.get("token"), request.get("callback") or {}
+        if not isinstance(token, str) or not isinstance(settings, dict):
+            raise ValueError(f"{command}: expected a pairing token and callback settings")
+        callback = CallbackSettings(
+            url=str(settings.get("url", "")),
+            public_key=str(settings.get("public_key", "")),
+            certificate=str(settings.get("certificate", "")),
+        )
+        pair = node.setup if command == "setup" else node.add_user
+        _print_user_to(out, await pair(token, callback))
     elif command == "callback-update":
-        out(await node.callback_update(args.url, args.api_user, wait=not args.no_wait))
+        api_user = request.get("api_user")
+        out(await node.callback_update(str(request["url"]), api_user, wait=bool(request.get("wait", True))))
     elif command == "list-users":
         for user in node.list_users():
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    else:
+        raise ValueError(f"unknown admin command {command!r}")
     return EXIT_OK
 
 
@@ -305,9 +533,12 @@ async def serve_callback(
 ) -> None:
     key = None
     if args.jwt_key:
-        key = load_private_key_pem(args.jwt_key.read_bytes(), what=f"--jwt-key {args.jwt_key}")
-    for path in args.cosigner_key:
-        load_public_key_pem(path.read_text(), what=str(path))
+        key = load_private_key_pem(
+            inputs.read_bytes(args.jwt_key, "--jwt-key file"), what=f"--jwt-key {args.jwt_key}"
+        )
+    cosigner_keys = [inputs.read_text(p, "--cosigner-key file") for p in args.cosigner_key]
+    for path, text in zip(args.cosigner_key, cosigner_keys, strict=True):
+        load_public_key_pem(text, what=str(path))
     handler = ReferenceHandler(
         HandlerRules(
             action=args.action,
@@ -316,7 +547,7 @@ async def serve_callback(
             retry_first=args.retry_first,
         ),
         key=key,
-        cosigner_keys=[p.read_text() for p in args.cosigner_key],
+        cosigner_keys=cosigner_keys,
     )
     async with anyio.create_task_group() as tasks:
         urls = await tasks.start(

@@ -1,7 +1,12 @@
-"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]`.
+"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE] [--no-limits]
+[--runtime [--time-scale N] [--workdir DIR] [--loop trio|asyncio]]`.
 
-Exit status: 0 every invariant and expectation held; 1 one did not; 2 the input was invalid (the scenario,
-its policy, a callback import), with the reason on standard error and nothing written.
+Without `--runtime` the scenario runs in simulation; with it, on real processes (`runtime/launcher.py`),
+reported the same way. Exit status: 0 every invariant and expectation held; 1 one did not (or, in the
+runtime, a process died unexpectedly); 2 the input was invalid (the scenario, its policy, a callback
+import, a fault the runtime cannot play, a run beyond the work limits of cluster/limits.py) or the runtime
+could not be set up, with the reason on standard error and nothing written; 130 Ctrl-C, 143 SIGTERM
+(runtime: every process stopped).
 """
 
 from __future__ import annotations
@@ -13,19 +18,23 @@ from typing import Any
 
 from rich.console import Console
 
-from cosigner_ha.cluster import bundled
+from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
+from cosigner_ha.cluster.run_options import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    InputError,
+    check_runtime_options,
+    check_seed,
+    scenario_inputs,
+)
 from cosigner_ha.cluster.runner import SetupError, run_scenario
 from cosigner_ha.cluster.scenario import ScenarioError
-from cosigner_ha.cluster.scenario.loader_base import SEED_MAX
-from cosigner_ha.cluster.scenario.model import Scenario
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
-from cosigner_ha.inputs import shorten
 from cosigner_ha.policy import PolicyError
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:
@@ -41,43 +50,59 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", type=Path, metavar="FILE", help="write every event as JSON Lines")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained page with the timeline")
-
-
-class InputError(ValueError):
-    """A command-line argument that cannot work (a missing file, an output folder that does not exist)."""
-
-
-def check_seed(seed: int | None, option: str = "--seed") -> None:
-    """A seed given on the command line is held to the file's rule for `seed`."""
-    if seed is not None and not 0 <= seed <= SEED_MAX:
-        raise InputError(f"{option} must be between 0 and 2^63-1 (as the file's seed), got {shorten(seed)}")
-
-
-def scenario_inputs(path: Path, scenario: Scenario) -> list[Path]:
-    """The files a scenario reads (itself, a Fireblocks policy export): never an output path."""
-    inputs = [path]
-    for tenant in scenario.tenants():
-        policy_path = getattr(tenant.policy, "path", None)
-        if isinstance(policy_path, Path):
-            inputs.append(policy_path)
-    return inputs
+    p.add_argument(
+        "--runtime",
+        action="store_true",
+        help="run on real processes (SaaS, nodes, link proxies) over TLS, in real time",
+    )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="N",
+        help="runtime: divide every duration of the scenario by N (default 1: real time)",
+    )
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="runtime: keep every process's files here (default: a temp dir, removed)",
+    )
+    p.add_argument(
+        "--loop", choices=("trio", "asyncio"), help="runtime: the processes' event loop (default trio)"
+    )
+    limits.add_flag(p)
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
     path: Path = find_scenario(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
+    if getattr(args, "runtime", False):
+        from cosigner_ha.cluster.runtime.run_command import run_runtime
+
+        return run_runtime(args, path, console)
     # all or nothing: every output is staged beside its target and renamed into place after the run
     with OutputSet() as staged:
         try:
             check_seed(args.seed)
+            if hasattr(args, "runtime"):  # a caller's own namespace may have only the simulation's options
+                check_runtime_options(args)
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)
+            limits.check_limits(scenario, limits.limits_of(args), origin=str(path))
             outputs = [("--json", args.json), ("--trace", args.trace), ("--html", args.html)]
             check_outputs(outputs, scenario_inputs(path, scenario))
             trace = staged.path(args.trace)
             result = run_scenario(scenario, seed=args.seed, trace_path=trace, console=console)
-        except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        except (
+            InputError,
+            OutputPathError,
+            ScenarioError,
+            PolicyError,
+            WorldError,
+            SetupError,
+            limits.LimitError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         report = result.report

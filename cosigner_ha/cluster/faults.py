@@ -51,10 +51,12 @@ from cosigner_ha.cluster.infra import EnclaveImage, SimDisk
 from cosigner_ha.cluster.scenario import Fault, FaultAction
 from cosigner_ha.cluster.scenario.model import site_is_under
 from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, boot_times, policy_source, trust_nodes
+from cosigner_ha.env import Event
 from cosigner_ha.net import LinkSpec
 from cosigner_ha.node import NodeError, PairingError
 from cosigner_ha.node import SaasError as NodeSaasError
 from cosigner_ha.saas_sim import SaasError as SaasRefusal
+from cosigner_ha.saas_sim.management import RequestState
 
 Undo = Callable[[], None]
 Pair = tuple[str, str]  # two host names, sorted: a link both ways
@@ -74,6 +76,7 @@ class FaultInjector:
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}  # active clock skews
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._tasks: anyio.abc.TaskGroup | None = None  # while `run` lasts: where restores wait
+        self._unpairings: dict[str, tuple[int, Fault, tuple[str, ...]]] = {}  # request id -> its unpair fault
 
     # -- targets -------------------------------------------------------------------------------------------
 
@@ -298,9 +301,11 @@ class FaultInjector:
             assert fault.api_user is not None
             try:
                 workspace = w.workspace_of(fault.api_user)
-                w.saas.unpair(workspace, fault.api_user, requested_by=w.admin_of(workspace))
+                request = w.saas.unpair(workspace, fault.api_user, requested_by=w.admin_of(workspace))
             except SaasRefusal as exc:  # e.g. an earlier pair of this API user failed
                 self._error(index, fault, nodes, exc.code, exc.message)
+                return None
+            self._follow_unpairing(request.id, index, fault, nodes)
             return None
         if action == FaultAction.PAIR:
             await self._pair(index, fault, nodes[0], took_effect)
@@ -371,6 +376,26 @@ class FaultInjector:
             code=code,
             reason=reason,
         )
+
+    def _follow_unpairing(self, request: str, index: int, fault: Fault, nodes: tuple[str, ...]) -> None:
+        """An unpairing is decided later (the admin's approval): one that ends refused or cancelled (an
+        overlapping unpairing of the same API user was approved first) is the fault's `fault_error` then.
+
+        A trace listener, not a task waiting on the request, so that following it changes nothing in the
+        run's scheduling: a run whose unpairings all complete keeps its trace, byte for byte."""
+        if not self._unpairings:
+            self.world.env.trace.subscribe(self._unpairing_decided)
+        self._unpairings[request] = (index, fault, nodes)
+
+    def _unpairing_decided(self, event: Event) -> None:
+        if event.kind != "request_status" or event.fields.get("request") not in self._unpairings:
+            return
+        status = str(event.fields.get("status"))
+        if status == RequestState.COMPLETED.value:
+            del self._unpairings[str(event.fields["request"])]
+        elif status in (RequestState.REJECTED.value, RequestState.CANCELLED.value):
+            index, fault, nodes = self._unpairings.pop(str(event.fields["request"]))
+            self._error(index, fault, nodes, status, str(event.fields.get("detail") or status.lower()))
 
     async def _pair(self, index: int, fault: Fault, name: str, took_effect: Callable[[], None]) -> None:
         """What the operator does: a token from the console, then `setup` (first API user) or `add-user`

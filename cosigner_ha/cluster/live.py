@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -85,6 +85,7 @@ class _Driver:
             if setup.cancelled_caught:
                 raise SetupError(f"pairing did not finish within {SETUP_LIMIT / 3600:g} simulated hours")
             self.start = start = env.clock.now()
+            env.trace.set_origin(start)  # as a run's trace: `t` from the scenario's start
             env.trace.record("scenario_start", setup_seconds=round(start, 6))
             end = start + scenario.scenario.duration
             self.injector = FaultInjector(world, start)
@@ -176,6 +177,7 @@ class LiveCluster:
         self.seed = scenario.scenario.seed if seed is None else seed
         header = {"scenario": scenario.scenario.name, "scenario_hash": content_hash(scenario)}
         self.env = Environment.simulated(self.seed, header=header)
+        self.env.trace.hold()
         self._caller = greenlet.getcurrent()
         self._driver = _Driver(self.env, scenario, self._caller)
         self._sim = greenlet.greenlet(self._run)
@@ -217,7 +219,7 @@ class LiveCluster:
     # -- what a step can see ----------------------------------------------------------------------------
 
     @property
-    def events(self) -> list[Event]:
+    def events(self) -> Sequence[Event]:
         """Every event so far, in order (the trace as `--trace` would write it, without the header)."""
         return self.env.trace.events
 

@@ -97,8 +97,13 @@ class Ready:
     webhook_public_key: str | None
 
     def ready_line(self) -> str:
-        who = ", ".join(f"{u.name} ({u.role}, api key {u.api_key})" for u in self.users) or "none"
-        return f"local Fireblocks API ready at {self.base_url} for API users: {who}"
+        return ready_line(self.base_url, self.users)
+
+
+def ready_line(base_url: str, users: Sequence[UserKeys]) -> str:
+    """The one line `up` prints once the API answers: where, and for which API users."""
+    who = ", ".join(f"{u.name} ({u.role}, api key {u.api_key})" for u in users) or "none"
+    return f"local Fireblocks API ready at {base_url} for API users: {who}"
 
 
 async def send_http(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> None:

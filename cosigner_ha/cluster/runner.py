@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -37,6 +37,8 @@ from cosigner_ha.saas_sim import SaasError
 
 #: Pairing every node must finish within this much simulated time, or the scenario cannot be set up.
 SETUP_LIMIT = 6 * 3600.0
+#: The drain lasts at most the SaaS's authorization and signing timeouts plus this margin.
+DRAIN_MARGIN = 10 * 60.0
 
 
 class SetupError(RuntimeError):
@@ -46,7 +48,7 @@ class SetupError(RuntimeError):
 @dataclass
 class RunResult:
     report: RunReport
-    events: list[Event]
+    events: Sequence[Event]  # an EventLog: compact once a run is long
 
 
 @contextlib.contextmanager
@@ -91,6 +93,7 @@ async def _drive(env: Environment, scenario: Scenario) -> None:
     async with anyio.create_task_group() as tg:
         world = await _set_up(env, scenario, tg)
         start = env.clock.now()
+        env.trace.set_origin(start)  # `t` counts from here, as `at` in the file; set-up is negative
         env.trace.record("scenario_start", setup_seconds=round(start, 6))
         end = start + scenario.scenario.duration
         async with anyio.create_task_group() as run:
@@ -127,7 +130,7 @@ async def _drain(world: World, end: float) -> None:
     """After the workloads end, until every transaction is terminal (or the SaaS's own timeouts have long
     passed): woken by each transaction's terminal event, never by polling."""
     config = world.saas.config
-    limit = end + config.authorization_timeout + config.signing_timeout + 10 * 60
+    limit = end + config.authorization_timeout + config.signing_timeout + DRAIN_MARGIN
     clock = world.env.clock
     open_ = {tx.id for tx in world.saas.transactions if tx.status.value not in _TERMINAL_STATUSES}
     if not open_:
@@ -186,6 +189,7 @@ def run_scenario(
     console = console or Console(quiet=True)
     with _atomic_sink(trace_path) as sink:
         env = Environment.simulated(seed, header=header, sink=sink)
+        env.trace.hold()
         started = time.perf_counter()
         label = scenario.scenario.name
         with (

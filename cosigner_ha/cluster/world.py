@@ -257,6 +257,15 @@ def approver_latencies(scenario: Scenario, tenant: Tenant | None = None) -> dict
     return latencies
 
 
+def console_admin(scenario: Scenario, tenant: Tenant | None = None) -> str:
+    """The console user who requests unpairings and pairings from the console: the first OWNER or ADMIN
+    (of `tenant`, default the first workspace), else the "owner" the SaaS adds."""
+    for user in (tenant or scenario.tenants()[0]).users:
+        if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN):
+            return user.name
+    return "owner"
+
+
 def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
     """Refuse, before the run starts, a `policy` fault whose policy the SaaS would refuse when published
     (a `PolicyError` naming the fault, rule and field), rather than stop the run halfway."""
@@ -375,12 +384,9 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
     for tenant in scenario.tenants():
         name = tenant.workspace.name
         saas.create_workspace(workspace_spec(scenario, tenant))
-        admins[name] = "owner"
+        admins[name] = console_admin(scenario, tenant)
         for person, latency in approver_latencies(scenario, tenant).items():
             saas.set_approver(name, person, ApproverBehaviour(latency=latency))
-        for user in tenant.users:
-            if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN) and admins[name] == "owner":
-                admins[name] = user.name
         where = f"[[workspaces]] {name} [policy]" if scenario.workspaces else "[policy]"
         source, origin = policy_source(scenario, tenant.policy, where=where, tenant=tenant)
         saas.publish_policy(name, source, origin=origin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from cosigner_ha.cluster.scenario import (
     UrlCallback,
 )
 from cosigner_ha.env import Environment
-from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
+from cosigner_ha.handler.reference import HandlerRules, RecentCounts, ReferenceHandler
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, is_asgi_app
 from cosigner_ha.node.callback import HandlerDirectory, InProcessHandler
 from cosigner_ha.node.records import CallbackSettings
@@ -100,7 +101,7 @@ class SilentFirstAttempts:
         self.n = n
         self.sleep = sleep
         self.hang = hang
-        self.attempts: dict[str, int] = {}
+        self.attempts = RecentCounts()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
@@ -110,8 +111,7 @@ class SilentFirstAttempts:
         while messages[-1].get("more_body", False):
             messages.append(await receive())
         request = _request_id(b"".join(m.get("body", b"") for m in messages))
-        self.attempts[request] = self.attempts.get(request, 0) + 1
-        if self.attempts[request] <= self.n:
+        if self.attempts.add(request) <= self.n:
             await self.sleep(self.hang)
         replay = iter(messages)
 
@@ -172,6 +172,7 @@ def build_callbacks(
                     f"callback {spec.name}: {spec.target!r} is a {type(function).__name__}, not a callable; "
                     "expected a function taking the request dict and returning the response dict"
                 )
+            _check_takes_one(function, spec)
             directory.register(url, InProcessHandler(function=function, delay=_handler_delay(env, spec)))
             settings = CallbackSettings(url=url, public_key=ReferenceHandler(key=key).public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings)
@@ -204,3 +205,19 @@ def build_callbacks(
             assert registered is not None
             directory.register(url, dataclasses.replace(registered, available=runtime.available))
     return built
+
+
+def _check_takes_one(function: Any, spec: PythonCallback) -> None:
+    """A handler is called with one argument, the request dict: one that cannot take it is refused before
+    the run, not found failing on every request (a signature Python cannot read is given the benefit)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind({})
+    except TypeError as exc:
+        raise WorldError(
+            f"callback {spec.name}: {spec.target!r} cannot be called with the request dict ({exc}); "
+            "expected a function taking the request dict and returning the response dict"
+        ) from None

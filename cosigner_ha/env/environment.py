@@ -7,6 +7,8 @@ import random
 from collections.abc import Mapping
 from typing import IO, Any, Literal
 
+import anyio
+
 from cosigner_ha.env.clock import SIMULATION_EPOCH, Clock
 from cosigner_ha.env.ids import IdFactory
 from cosigner_ha.env.randomness import CryptoRandom, OsCrypto, RandomStreams, SeededDrbg
@@ -56,9 +58,13 @@ class Environment:
         header: Mapping[str, Any] | None = None,
         sink: IO[str] | None = None,
         keep_events: bool = False,
+        elapsed: float = 0.0,
     ) -> Environment:
-        """For real processes: real clock, OS CSPRNG, ids from the OS. Create it inside the event loop."""
-        clock = Clock(epoch=None)
+        """For real processes: real clock, OS CSPRNG, ids from the OS. Create it inside the event loop.
+
+        `elapsed`: seconds the run has already lasted, so that a process restarted on its saved state
+        continues the time line its timestamps (`now()`) were taken on."""
+        clock = Clock(epoch=None, origin=anyio.current_time() - elapsed if elapsed else None)
         seed = int.from_bytes(OsCrypto().randbytes(8), "big")
         streams = RandomStreams(seed)
         trace = Trace(clock.now, {"seed": None, **(header or {})}, sink=sink, keep=keep_events)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 import uuid
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Mapping
 
 
 class IdFactory:
@@ -14,11 +12,22 @@ class IdFactory:
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self._counters: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
+        self._counters: dict[str, int] = {}
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def sequence(self, prefix: str) -> str:
         """`tx-1`, `tx-2`, ...: short ids for reports and traces."""
-        return f"{prefix}-{next(self._counters[prefix])}"
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        return f"{prefix}-{n}"
+
+    def counters(self) -> dict[str, int]:
+        """The last number each prefix handed out, so that a restarted process can `resume` after them."""
+        return dict(self._counters)
+
+    def resume(self, counters: Mapping[str, int]) -> None:
+        """Continue every counter after the numbers a previous process handed out (never reused)."""
+        for prefix, n in counters.items():
+            self._counters[prefix] = max(self._counters.get(prefix, 0), int(n))

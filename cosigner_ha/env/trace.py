@@ -2,7 +2,8 @@
 
 One JSON object per line with sorted keys and no spaces; bytes become hex. The first line is the header
 (scenario hash and seed). The trace hash is the SHA-256 of exactly the bytes a `--trace` file holds, so
-`sha256sum trace.jsonl` checks a published hash.
+`sha256sum trace.jsonl` checks a published hash. A scenario run holds its set-up back (`hold`) and writes
+it once the scenario starts (`set_origin`): every `t` then counts from the scenario's start, set-up negative.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from typing import IO, Any
+
+from cosigner_ha.env.event_log import Event, EventLog
+
+__all__ = ["TIME_DIGITS", "Event", "EventLog", "Trace", "TraceError", "canonical"]
 
 #: Simulated times are written to the microsecond: finer digits carry float noise, not information.
 TIME_DIGITS = 6
@@ -47,16 +52,6 @@ def canonical(obj: Mapping[str, Any]) -> str:
     return _ENCODER.encode(obj)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Event:
-    t: float
-    kind: str
-    fields: Mapping[str, Any]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.fields.get(key, default)
-
-
 class Trace:
     """Records events with the time from `now`, feeds the running hash, and optionally a sink and memory."""
 
@@ -72,10 +67,33 @@ class Trace:
         self._sha = hashlib.sha256()
         self._sink = sink
         self._keep = keep
-        self.events: list[Event] = []
+        self.events = EventLog()  # compact: sealed into compressed blocks as it grows
         self.count = 0
         self._listeners: list[Callable[[Event], None]] = []
+        #: Times count from here (`set_origin`); events before it are held back while `_held` is a list.
+        self._origin = 0.0
+        self._held: list[tuple[int, float, str, Mapping[str, Any]]] | None = None
         self._write(canonical({"kind": "header", **header}))
+
+    def hold(self) -> None:
+        """Hold events back (not written, not hashed) until `set_origin`: a run's set-up, whose times are
+        then written relative to the scenario's start, negative, so that `t` lines up with `at`."""
+        if self.count:
+            raise TraceError("hold() must come before the first event")
+        self._held = []
+
+    def set_origin(self, origin: float) -> None:
+        """From now on `t` counts from `origin` (the clock's reading); held events are written now, their
+        times shifted the same way, and the kept events with them."""
+        self._origin = origin
+        held, self._held = self._held, None
+        for index, raw, kind, fields in held or ():
+            t = round(raw - origin, TIME_DIGITS)
+            self._write(canonical({"t": t, "kind": kind, **fields}))
+            if self._keep:
+                self.events[index] = Event(t, kind, fields)
+        if not self._keep:
+            self.events.clear()
 
     def _write(self, line: str) -> None:
         data = line + "\n"
@@ -84,7 +102,8 @@ class Trace:
             self._sink.write(data)
 
     def record(self, kind: str, /, **fields: Any) -> Event:
-        t = round(self._now(), TIME_DIGITS)
+        raw = self._now()
+        t = round(raw - self._origin, TIME_DIGITS)
         if "t" in fields or "kind" in fields:
             raise TraceError(f"event {kind!r}: 't' and 'kind' are reserved field names")
         try:
@@ -96,10 +115,13 @@ class Trace:
                         f"event {kind!r}: field {key!r} is {value}, which JSON cannot carry"
                     ) from None
             raise
-        self._write(line)
+        if self._held is None:
+            self._write(line)
+        else:  # set-up: written by `set_origin`, with its time from the origin
+            self._held.append((len(self.events), raw, kind, fields))
         event = Event(t, kind, fields)
         self.count += 1
-        if self._keep:
+        if self._keep or self._held is not None:
             self.events.append(event)
         for listener in self._listeners:
             listener(event)
@@ -111,6 +133,8 @@ class Trace:
 
     @property
     def hash(self) -> str:
+        if self._held is not None:  # the origin never came (set-up failed): what there is, as recorded
+            self.set_origin(self._origin)
         return self._sha.hexdigest()
 
     def of_kind(self, kind: str) -> list[Event]:

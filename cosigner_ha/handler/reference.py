@@ -18,6 +18,7 @@ import base64
 import binascii
 import dataclasses
 import json
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -65,6 +66,38 @@ def amount_usd(body: dict[str, Any]) -> float:
     return total
 
 
+#: How many request ids a handler counts attempts for (a retried request comes back within seconds or
+#: minutes, never after thousands of others), and how many of the latest requests it keeps whole (`seen`,
+#: `raw`, for tests and inspection: several kilobytes each). Bounded so that a day-long run or a long-lived
+#: handler process does not grow.
+REMEMBERED = 10_000
+KEPT_REQUESTS = 100
+
+
+class RecentCounts:
+    """Attempts per request id for the last `limit` ids (the oldest is forgotten first)."""
+
+    __slots__ = ("_counts", "limit")
+
+    def __init__(self, limit: int = REMEMBERED) -> None:
+        self.limit = limit
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    def add(self, key: str) -> int:
+        """Count one more attempt of `key`; its count so far, this one included."""
+        count = self._counts.pop(key, 0) + 1
+        self._counts[key] = count
+        if len(self._counts) > self.limit:
+            self._counts.popitem(last=False)
+        return count
+
+    def get(self, key: str, default: int = 0) -> int:
+        return self._counts.get(key, default)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+
 class ReferenceHandler:
     """Rules, state (attempts per request, every request seen) and the Starlette `app`.
 
@@ -89,9 +122,10 @@ class ReferenceHandler:
         self._wrong_key = wrong_key
         self._sleep = sleep
         self._thumbprints: dict[int, tuple[rsa.RSAPublicKey, str]] = {}  # id(key) -> (key, kid)
-        self.attempts: dict[str, int] = {}
-        self.seen: list[tuple[str, dict[str, Any]]] = []  # (path, request body)
-        self.raw: list[bytes] = []
+        self.attempts = RecentCounts()
+        # the latest requests, oldest first: (path, request body) and the raw bodies
+        self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)
+        self.raw: deque[bytes] = deque(maxlen=KEPT_REQUESTS)
         prefix = prefix.rstrip("/") + ("/v2" if key is not None else "")
         self.app = Starlette(
             routes=[
@@ -116,8 +150,7 @@ class ReferenceHandler:
     def decide(self, body: dict[str, Any], *, kind: str = "tx") -> dict[str, Any]:
         """The answer object for one request, counting it as an attempt."""
         request_id = str(body.get("requestId") or body.get("txId") or "")
-        attempt = self.attempts.get(request_id, 0) + 1
-        self.attempts[request_id] = attempt
+        attempt = self.attempts.add(request_id)
         rules = self.rules
         action, reason = rules.action, ""
         if rules.fault == "reject":

@@ -234,18 +234,24 @@ class SigningPackage:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> SigningPackage:
+    def from_bytes(cls, data: bytes, *, known: Iterable[SigningCommitments] = ()) -> SigningPackage:
+        """Decode, validating every commitment except those byte-equal to one in `known` (a signer's own,
+        already valid: it made them), which are taken as they are instead of being validated again."""
         body = codec.strip_header(data, "SigningPackage", min_body=2, exact=False)
         count = int.from_bytes(body[:2], "big")
         end = 2 + 96 * count
         if len(body) < end:
             raise DecodeError(f"SigningPackage: {count} commitments need {end} body bytes, got {len(body)}")
-        entries = [
-            SigningCommitments._decode_entry(
-                body[2 + 96 * k : 98 + 96 * k], field=f"SigningPackage.commitments[{k}]"
+        valid = {c.encode(): c for c in known}
+        entries = []
+        for k in range(count):
+            entry = body[2 + 96 * k : 98 + 96 * k]
+            same = valid.get(entry)
+            entries.append(
+                same
+                if same is not None
+                else SigningCommitments._decode_entry(entry, field=f"SigningPackage.commitments[{k}]")
             )
-            for k in range(count)
-        ]
         return cls._from_entries(body[end:], entries)
 
     @classmethod

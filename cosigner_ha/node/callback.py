@@ -56,6 +56,7 @@ from cosigner_ha.node.asgi_host import AsyncioAsgiHost, HandlerTimeout
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_public_key_pem, thumbprint
+from cosigner_ha.wire import CALLBACK_FAILURES
 
 if TYPE_CHECKING:
     from jwt.types import Options  # PyJWT 2.10+; only its type is needed here
@@ -68,9 +69,12 @@ HandlerFunction = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str
 
 
 class CallbackFailure(NodeError):
-    """The request failed; `kind` is the stable reason code, the message the details."""
+    """The request failed; `kind` is the stable reason code (one of `wire.CALLBACK_FAILURES`, which the
+    SaaS turns into the transaction's sub-status and cause), the message the details."""
 
     def __init__(self, kind: str, message: str) -> None:
+        if kind not in CALLBACK_FAILURES:
+            raise ValueError(f"callback failure kind {kind!r} is not one of wire.CALLBACK_FAILURES")
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.detail = message
@@ -141,9 +145,13 @@ def check_settings(settings: CallbackSettings) -> None:
         if settings.public_key or settings.certificate:
             raise ValueError("callback settings name a key or certificate but no URL")
         return
-    parts = urlsplit(settings.url)
+    try:
+        parts = urlsplit(settings.url)
+        _port = parts.port  # a bracket left open, a port out of range: ValueError
+    except ValueError as exc:
+        raise ValueError(f"callback URL {settings.url[:200]!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"callback URL {settings.url!r} is not an http(s) URL with a host")
+        raise ValueError(f"callback URL {settings.url[:200]!r} is not an http(s) URL with a host")
     if settings.public_key and settings.certificate:
         raise ValueError("callback settings name both a public key and a certificate: choose one mode")
     if settings.certificate:

@@ -141,7 +141,7 @@ class Signer:
         if session.share is not None:
             return session.share, session.commitments.nonce_id
         try:
-            package = mpc.SigningPackage.from_bytes(signing_package)
+            package = mpc.SigningPackage.from_bytes(signing_package, known=(session.commitments,))
         except mpc.MpcError as exc:
             raise NodeError(f"session {session_id}: the signing package does not decode: {exc}") from None
         if package.message != session.message:

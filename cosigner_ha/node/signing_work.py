@@ -36,7 +36,9 @@ class SigningWork(LocalAdmin):
         ok, why = self.can_sign(api_user)
         user = next((u for u in self._users() if u.api_user == api_user), None)
         if not ok or user is None:
-            await self._report(item, "FAILED", f"this co-signer cannot sign for {api_user}: {why}")
+            await self._report(
+                item, "FAILED", f"this co-signer cannot sign for {api_user}: {why}", cause="CANNOT_SIGN"
+            )
             self._end_session(session)
             return
         body = dict(item.request)
@@ -46,7 +48,7 @@ class SigningWork(LocalAdmin):
         try:
             decision = await self.callbacks.ask("tx", api_user, user.callback, body, deadline=item.deadline)
         except CallbackFailure as failure:
-            await self._report(item, "FAILED", str(failure))
+            await self._report(item, "FAILED", failure.detail, cause=failure.kind)
             self._end_session(session)
             return
         answer = await self._report(item, decision.action, decision.reason)
@@ -78,10 +80,12 @@ class SigningWork(LocalAdmin):
             )
             self._end_session(session)
 
-    async def _report(self, item: SignRequest, action: str, reason: str) -> Response:
-        self._log_signer.info("callback", f"tx {item.tx_id} for {item.api_user}: {action} {reason}".rstrip())
+    async def _report(self, item: SignRequest, action: str, reason: str, *, cause: str = "") -> Response:
+        """Tell the SaaS what the handler decided; a failure carries its kind (`wire.CALLBACK_FAILURES`)."""
+        what = f"{action} {cause}" if cause else action
+        self._log_signer.info("callback", f"tx {item.tx_id} for {item.api_user}: {what} {reason}".rstrip())
         return await self._call(
-            lambda token: CallbackResult(token, item.session_id, action, reason), until=item.deadline
+            lambda token: CallbackResult(token, item.session_id, action, reason, cause), until=item.deadline
         )
 
     async def _on_round2(self, item: SignRound2) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -45,6 +45,14 @@ class Decision:
     verdict: Verdict
     reason: str
     latency: float
+
+
+class Approver(Protocol):
+    """Someone who answers an approval: a simulated person, or the owner's device over the network."""
+
+    name: str
+
+    async def decide(self, details: Mapping[str, Any]) -> Decision: ...
 
 
 class SimulatedApprover:

@@ -92,6 +92,18 @@ class ConfigChangeService:
         self.ctx.spawn(self._drive, state, req)
         return req
 
+    def restore(self, req: ConfigChangeRequest) -> None:
+        """A request as a restarted SaaS saved it."""
+        self._requests[req.id] = req
+
+    def resume(self, state: WorkspaceState, req: ConfigChangeRequest) -> None:
+        """An open request a restarted SaaS found: sent to the admins (or the owner) again."""
+        self.ctx.spawn(self._drive, state, req)
+
+    @property
+    def requests(self) -> list[ConfigChangeRequest]:
+        return list(self._requests.values())
+
     def _admins(self, state: WorkspaceState) -> list[tuple[Cosigner, str, str]]:
         """(co-signer, API user name, API user id) for every paired ADMIN API user, in listed order."""
         out: list[tuple[Cosigner, str, str]] = []

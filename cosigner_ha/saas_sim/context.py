@@ -15,12 +15,13 @@ import anyio.abc
 from cosigner_ha import mpc, policy, wire
 from cosigner_ha.env import Environment
 from cosigner_ha.env.compute import SigningSlots
-from cosigner_ha.saas_sim.approvers import ApproverBehaviour, SimulatedApprover
+from cosigner_ha.saas_sim.approvers import Approver, ApproverBehaviour, SimulatedApprover
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.errors import NotFound
 from cosigner_ha.saas_sim.keyholders import CloudCosigner, OwnerDevice
 from cosigner_ha.saas_sim.mailbox import Mailbox
 from cosigner_ha.saas_sim.management import ManagementRequests
+from cosigner_ha.saas_sim.owner_client import RemoteApprover, RemoteOwner
 from cosigner_ha.saas_sim.registry import CosignerRegistry
 from cosigner_ha.saas_sim.tokens import TokenAuthority
 from cosigner_ha.saas_sim.transactions import Transaction
@@ -43,7 +44,8 @@ class WorkspaceState:
     """A workspace and what the SaaS keeps about it besides the model itself."""
 
     workspace: Workspace
-    owner_device: OwnerDevice
+    #: None when the owner's device is its own process (`SaasContext.owner`): the SaaS holds no share of it.
+    owner_device: OwnerDevice | None
     public_package: mpc.PublicKeyPackage
     approvers: dict[str, ApproverBehaviour] = dataclasses.field(default_factory=dict)
     policy_source: Mapping[str, Any] | None = None
@@ -59,13 +61,15 @@ DEFAULT_APPROVER = ApproverBehaviour()
 
 
 class SaasContext:
-    def __init__(self, env: Environment, config: SaasConfig) -> None:
+    def __init__(self, env: Environment, config: SaasConfig, *, durable: bool = False) -> None:
         self.env = env
         self.config = config
-        self.record: Callable[..., Any] = env.trace.record
-        self.tokens = TokenAuthority(
-            key_bytes=env.child("token-authority").randbytes(32), wall=env.clock.wall, new_id=env.ids.uuid
-        )
+        #: Durable: every change is saved (`before_record`) before the event that reports it is written,
+        #: so the trace never shows what a restarted SaaS would not know.
+        self.before_record: Callable[[], None] = lambda: None
+        self.record: Callable[..., Any] = self._record_durably if durable else env.trace.record
+        self.token_key = env.child("token-authority").randbytes(32)
+        self.tokens = TokenAuthority(key_bytes=self.token_key, wall=env.clock.wall, new_id=env.ids.uuid)
         self.registry = CosignerRegistry(offline_after=config.offline_after, now=env.clock.now)
         self.requests = ManagementRequests(
             now=env.clock.now, new_id=lambda: env.ids.sequence("req"), record=self.record
@@ -80,8 +84,14 @@ class SaasContext:
         self.mailboxes: dict[str, Mailbox] = {}
         self.transactions: dict[str, Transaction] = {}
         self.standby: dict[str, bool] = {}
+        #: The owner's device as its own process; None: simulated here (`WorkspaceState.owner_device`).
+        self.owner: RemoteOwner | None = None
         self._nursery: anyio.abc.TaskGroup | None = None
         self._approver_rngs: dict[str, Callable[[], float]] = {}
+
+    def _record_durably(self, kind: str, /, **fields: Any) -> Any:
+        self.before_record()
+        return self.env.trace.record(kind, **fields)
 
     # --- background work -----------------------------------------------------------------------------------
 
@@ -124,7 +134,9 @@ class SaasContext:
     def is_standby(self, cosigner_id: str) -> bool:
         return self.standby.get(cosigner_id, False)
 
-    def approver(self, state: WorkspaceState, name: str) -> SimulatedApprover:
+    def approver(self, state: WorkspaceState, name: str) -> Approver:
+        if self.owner is not None and name == state.workspace.owner.name:
+            return RemoteApprover(name, self.owner)
         behaviour = state.approvers.get(name, DEFAULT_APPROVER)
         key = f"{state.workspace.id}/{name}"
         uniform = self._approver_rngs.get(key)

@@ -44,21 +44,48 @@ class CosignerManagement(RequestSteps):
         self.ctx.spawn(self._unpair_when_approved, state, req)
         return req
 
+    def resume(self, state: WorkspaceState, req: ManagementRequest) -> None:
+        """Pick up an unpairing or callback update a restarted SaaS found open."""
+        if req.kind is RequestKind.UNPAIR_API_KEY:
+            if req.status is RequestState.WAITING_FOR_APPROVAL:
+                self.ctx.spawn(self._unpair_when_approved, state, req)
+            elif req.status is RequestState.APPROVED and req.cosigner_id is not None:
+                cosigner = self.ctx.registry.get(req.cosigner_id)
+                user_id = state.workspace.api_user(req.api_user or "").id
+                if user_id not in cosigner.unpairing:  # stopped between undoing the pairing and telling
+                    cosigner.unpairing[user_id] = req.id
+                    self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
+                self.ctx.spawn(self.await_unpair_confirmation, cosigner, user_id, req)
+        elif (
+            req.kind is RequestKind.UPDATE_CALLBACK_HANDLER
+            and req.status is RequestState.WAITING_FOR_APPROVAL
+        ):
+            self.ctx.spawn(self._callback_when_approved, state, req)
+
     async def _unpair_when_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
         verdict = await self._decide(state, req, self._admin(state), self.ctx.config.owner_approval_timeout)
         if verdict is not Verdict.APPROVE:
             return
         user = state.workspace.api_user(req.api_user or "")
         cosigner_id, user_id = user.cosigner_id, user.id
-        self.unpair_now(state, user.name)
-        if cosigner_id is None:
-            self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
+        if cosigner_id is None or cosigner_id != req.cosigner_id:
+            # another unpairing approved first (and perhaps a new pairing since): this request has
+            # nothing left to undo, and must not undo a pairing made after it was asked for
+            self.move(req, RequestState.CANCELLED, "the API user was unpaired meanwhile")
             return
+        self.unpair_now(state, user.name)
         cosigner = self.ctx.registry.get(cosigner_id)
         # The node hears it on its channel; its access tokens stay valid until it confirms (or
         # `unpair_confirm_timeout` passes), so that it can still poll for the command.
         cosigner.unpairing[user_id] = req.id
         self.ctx.mailbox(cosigner.id).put(wire.UnpairCommand(req.id, user_id))
+        await self.await_unpair_confirmation(cosigner, user_id, req)
+
+    async def await_unpair_confirmation(
+        self, cosigner: Cosigner, user_id: str, req: ManagementRequest
+    ) -> None:
+        """The node's confirmation of an approved unpairing, or the revocation of its tokens after the
+        confirmation timeout (also where a restarted SaaS picks an approved unpairing up again)."""
         with anyio.move_on_after(self.ctx.config.unpair_confirm_timeout):
             await self.ctx.requests.wait_final(req)
         if not req.final:

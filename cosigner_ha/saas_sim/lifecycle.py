@@ -20,6 +20,7 @@ import anyio
 from cosigner_ha import policy
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
+from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
 from cosigner_ha.saas_sim.signing import SigningService, signing_message
@@ -39,6 +40,8 @@ class TransactionService:
         self.ctx = ctx
         self.signing = SigningService(ctx, self.finish)
         self._running: dict[str, Running] = {}
+        #: The policy decision of each unfinished transaction (a durable SaaS keeps it to resume from).
+        self.decisions: dict[str, policy.Decision] = {}
 
     # --- submission ----------------------------------------------------------------------------------------
 
@@ -122,10 +125,37 @@ class TransactionService:
             external_id=external_id,
         )
         decision = self._decide(state, tx, ptx)
+        self._start(tx, state, decision)
+        return tx
+
+    def _start(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> None:
+        self.decisions[tx.id] = decision
         scope = anyio.CancelScope()
         self._running[tx.id] = Running(scope)
         self.ctx.spawn(self._run, tx, state, decision, scope)
-        return tx
+
+    def resume(self, tx: Transaction, decision: policy.Decision | None) -> None:
+        """Carry on a transaction that a restarted SaaS found unfinished, from the status it was saved in,
+        with the time its timeouts have already run."""
+        if tx.signature is not None:  # signed just before the restart: released now, never signed again
+            self.finish(tx, Status.COMPLETED, None, f"signed by {tx.signed_by}", cause=None)
+            return
+        state = self.ctx.workspace(tx.workspace_id)
+        if decision is None and tx.status is Status.SUBMITTED:  # stopped before the policy decided
+            ptx = policy.Transaction(
+                initiator=tx.initiator,
+                operation=tx.operation,
+                asset=tx.asset,
+                amount=tx.amount,
+                source=tx.source,
+                destination=tx.destination,
+                destination_address=tx.destination_address,
+                at=tx.created_at,
+            )
+            decision = self._decide(state, tx, ptx)
+        elif decision is None:  # past the decision: only the designated signers matter from here
+            decision = policy.Decision(tx.rule, tx.action, tx.status.value, None, tx.designated_signers, None)
+        self._start(tx, state, decision)
 
     def _validate(
         self,
@@ -216,6 +246,7 @@ class TransactionService:
         tx.rule = decision.rule
         tx.action = decision.action
         tx.designated_signers = decision.designated_signers
+        self.decisions[tx.id] = decision
         self.ctx.record(
             "policy_decision",
             tx=tx.id,
@@ -244,49 +275,89 @@ class TransactionService:
 
     async def _drive(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> None:
         status = decision.status
-        if status in ("BLOCKED", "FAILED"):
-            why = {
-                "SIGNER_NOT_FOUND": "no single API user may sign for this source (exchange/fiat rules name one)",
-                "BLOCKED_BY_POLICY": "blocked by policy",
-            }.get(decision.sub_status or "", "refused by policy")
-            self.finish(tx, Status(status), decision.sub_status, why)
+        if tx.status is Status.PENDING_SIGNATURE:  # resumed after a restart
+            await self._sign(tx, state, self._candidates(tx, state))
             return
-        if status == "PENDING_AUTHORIZATION":
+        if tx.status is Status.PENDING_AUTHORIZATION:  # resumed after a restart
+            if not await self._authorize(tx, state, decision):
+                return
+        elif status in ("BLOCKED", "FAILED"):
+            cause, why = {
+                "SIGNER_NOT_FOUND": (
+                    Cause.SIGNER_NOT_FOUND,
+                    "no single API user may sign for this source (exchange/fiat rules name one)",
+                ),
+                "BLOCKED_BY_POLICY": (
+                    Cause.POLICY_BLOCK,
+                    "blocked by the catch-all (no rule matched)"
+                    if decision.rule is None
+                    else f"blocked by rule {decision.rule}",
+                ),
+            }.get(decision.sub_status or "", (Cause.POLICY_ERROR, "refused by policy"))
+            self.finish(tx, Status(status), decision.sub_status, why, cause=cause)
+            return
+        elif status == "PENDING_AUTHORIZATION":
             self._move(tx, Status.PENDING_AUTHORIZATION, "waiting for the rule's approvers")
             if not await self._authorize(tx, state, decision):
                 return
-        candidates = [
-            name
-            for name in tx.designated_signers
-            if name in state.workspace.api_users and state.workspace.api_users[name].can_sign
-        ]
+        candidates = self._candidates(tx, state)
         if not candidates:
             self.finish(
                 tx,
                 Status.FAILED,
                 SubStatus.SIGNER_NOT_FOUND,
                 "no designated signer is an API user that can sign (console-user signing is not simulated)",
+                cause=Cause.SIGNER_NOT_FOUND,
             )
             return
         tx.message = signing_message(tx)
         self._move(tx, Status.PENDING_SIGNATURE, f"candidates {', '.join(candidates)}")
+        await self._sign(tx, state, candidates)
+
+    @staticmethod
+    def _candidates(tx: Transaction, state: WorkspaceState) -> list[str]:
+        return [
+            name
+            for name in tx.designated_signers
+            if name in state.workspace.api_users and state.workspace.api_users[name].can_sign
+        ]
+
+    async def _sign(self, tx: Transaction, state: WorkspaceState, candidates: list[str]) -> None:
         timeout = self.ctx.config.signing_timeout
-        with anyio.move_on_after(timeout):
+        began = tx.pending_signature_at
+        left = timeout if began is None else timeout - (self.ctx.env.clock.now() - began)
+        with anyio.move_on_after(left):
             await self.signing.sign(tx, state, candidates)
         if not tx.terminal:
+            last = next((a for a in reversed(tx.attempts) if a.cause), None)
             self.finish(
                 tx,
                 Status.CANCELLED,
                 self.ctx.config.signing_timeout_sub_status,
-                f"not signed within the signing timeout of {timeout:.0f} s",
+                f"not signed within the signing timeout of {timeout:.0f} s"
+                + (
+                    f"; {len(tx.attempts)} attempt(s), the last: {last.reason}"
+                    if last
+                    else "; no co-signer was available"
+                ),
+                cause=last.cause if last else Cause.NO_COSIGNER_AVAILABLE,
             )
 
     async def _authorize(self, tx: Transaction, state: WorkspaceState, decision: policy.Decision) -> bool:
         assert decision.approvers is not None
         tracker = policy.ApprovalTracker(decision.approvers, tx.initiator)
+        for name, verdict in tx.approvals:  # answers given before a restart stand
+            if verdict == Verdict.APPROVE.value:
+                tracker.approve(name)
+            else:
+                tracker.reject(name)
         if not tracker.eligible:
             self.finish(
-                tx, Status.FAILED, SubStatus.AUTHORIZER_NOT_FOUND, "the rule names no eligible approver"
+                tx,
+                Status.FAILED,
+                SubStatus.AUTHORIZER_NOT_FOUND,
+                "the rule names no eligible approver",
+                cause=Cause.AUTHORIZER_NOT_FOUND,
             )
             return False
         done = anyio.Event()
@@ -311,23 +382,33 @@ class TransactionService:
                 done.set()
 
         timeout = self.ctx.config.authorization_timeout
-        with anyio.move_on_after(timeout):
+        entered = [h.at for h in tx.history if h.status is Status.PENDING_AUTHORIZATION]
+        left = timeout - (self.ctx.env.clock.now() - entered[-1]) if entered else timeout
+        with anyio.move_on_after(left):
             async with anyio.create_task_group() as tasks:
-                for name in tracker.eligible:
+                for name in tracker.awaiting:
                     tasks.start_soon(ask, name)
-                await done.wait()
+                if tracker.outcome == "PENDING":
+                    await done.wait()
                 tasks.cancel_scope.cancel()
         if tracker.outcome == "APPROVED":
             return True
         if tracker.outcome == "REJECTED":
             who = next(n for n, v in tx.approvals if v != Verdict.APPROVE.value)
-            self.finish(tx, Status.REJECTED, SubStatus.REJECTED_BY_USER, f"rejected by approver {who}")
+            self.finish(
+                tx,
+                Status.REJECTED,
+                SubStatus.REJECTED_BY_USER,
+                f"rejected by approver {who}",
+                cause=Cause.APPROVER_REJECT,
+            )
         else:
             self.finish(
                 tx,
                 Status.FAILED,
                 self.ctx.config.authorization_timeout_sub_status,
                 f"not authorized within the authorization timeout of {timeout:.0f} s",
+                cause=Cause.AUTHORIZATION_TIMEOUT,
             )
         return False
 
@@ -337,11 +418,15 @@ class TransactionService:
         previous = tx.move(status, at=self.ctx.env.clock.now(), reason=reason)
         self.ctx.record("tx_status", tx=tx.id, status=status.value, previous=previous.value, reason=reason)
 
-    def finish(self, tx: Transaction, status: Status, sub_status: str | None, reason: str) -> bool:
-        """Enter a terminal status once, record it, and stop the transaction's own task."""
+    def finish(
+        self, tx: Transaction, status: Status, sub_status: str | None, reason: str, *, cause: str | None
+    ) -> bool:
+        """Enter a terminal status once, record it with its `cause` (saas_sim/causes.py; None only for
+        COMPLETED), and stop the transaction's own task."""
         if tx.terminal:
             return False
         tx.move(status, at=self.ctx.env.clock.now(), sub_status=sub_status, reason=reason)
+        tx.cause = None if cause is None else str(cause)
         fields: dict[str, Any] = {
             "tx": tx.id,
             "status": status.value,
@@ -349,11 +434,15 @@ class TransactionService:
             "reason": reason,
             "latency": round(tx.history[-1].at - tx.created_at, 6),
         }
+        if status is not Status.COMPLETED:
+            fields["cause"] = tx.cause
+            fields["rule"] = tx.rule
         if status is Status.COMPLETED:
             fields["cosigner"] = tx.signed_by
             fields["api_user"] = tx.signed_api_user
             fields["attempts"] = len(tx.attempts)
         self.ctx.record(status.value.lower(), **fields)
+        self.decisions.pop(tx.id, None)
         running = self._running.get(tx.id)
         if running is not None:
             running.scope.cancel()
@@ -366,7 +455,13 @@ class TransactionService:
             raise Forbidden(f"only the initiator {tx.initiator!r} may cancel {tx.id}, not {by!r}")
         if tx.status not in CANCELLABLE:
             raise Conflict(f"{tx.id} is {tx.status.value}; it can no longer be cancelled")
-        self.finish(tx, Status.CANCELLED, SubStatus.CANCELLED_BY_USER, f"cancelled by {by}")
+        self.finish(
+            tx,
+            Status.CANCELLED,
+            SubStatus.CANCELLED_BY_USER,
+            f"cancelled by {by}",
+            cause=Cause.CANCELLED_BY_USER,
+        )
         return tx
 
     def transaction(self, tx_id: str) -> Transaction:

@@ -109,6 +109,10 @@ class ManagementRequests:
         )
         return req
 
+    def restore(self, req: ManagementRequest) -> None:
+        """A request as a restarted SaaS saved it."""
+        self._requests[req.id] = req
+
     def get(self, request_id: str) -> ManagementRequest:
         try:
             return self._requests[request_id]

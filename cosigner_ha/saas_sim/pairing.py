@@ -9,7 +9,10 @@ short-lived access tokens that every later request carries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import anyio
 
 from cosigner_ha import mpc, wire
 from cosigner_ha.saas_sim.approvers import Verdict
@@ -23,13 +26,12 @@ from cosigner_ha.saas_sim.errors import (
     TokenReplayed,
     ValidationError,
 )
-from cosigner_ha.saas_sim.keyholders import NODE_ID, THRESHOLD, USER_IDS
+from cosigner_ha.saas_sim.keyholders import NODE_ID, OWNER_ID, OwnerContribution, sealed_for_node
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner, CosignerType, Pairing
 from cosigner_ha.saas_sim.request_steps import RequestSteps
 from cosigner_ha.saas_sim.tokens import Claims
 from cosigner_ha.saas_sim.workspace import ApiUser, UserStatus
-from cosigner_ha.wire.sealing import seal
 
 
 class PairingService(RequestSteps):
@@ -233,6 +235,26 @@ class PairingService(RequestSteps):
             return wire.Error(f"PAIRING_{req.status.value}", req.detail)
         return wire.PairPending(req.id, req.status.value)
 
+    def resume(self, state: WorkspaceState, req: ManagementRequest) -> None:
+        """Pick up a pairing request a restarted SaaS found open: the owner is asked again, an approved one
+        is completed, a console pairing still waits for the node's `Pair` until its token expires."""
+        if req.status is RequestState.APPROVED:
+            self.ctx.spawn(self._complete_approved, state, req)
+        elif "transport_key" in req.payload:
+            self.ctx.spawn(self._owner_decides, state, req)
+        else:
+            record = next((r for r in state.pairing_tokens.values() if r.request_id == req.id), None)
+            if record is not None:
+                self.ctx.spawn(self._expire_unused, req, record)
+
+    def restore_completed(self, done: wire.PairCompleted) -> None:
+        self._completed[done.request_id] = done
+
+    @property
+    def completed(self) -> dict[str, wire.PairCompleted]:
+        """Answers to a repeated `Pair`/`PairStatus` of a completed pairing, by request id."""
+        return self._completed
+
     async def _owner_decides(self, state: WorkspaceState, req: ManagementRequest) -> None:
         owner = state.workspace.owner
         decision = await self._decide(state, req, owner.name, self.ctx.config.owner_approval_timeout)
@@ -242,19 +264,46 @@ class PairingService(RequestSteps):
         if decision is not Verdict.APPROVE:
             user.status = UserStatus.PENDING_ACTIVATION
             return
+        await self._complete_approved(state, req)
+
+    async def _complete_approved(self, state: WorkspaceState, req: ManagementRequest) -> None:
+        user = state.workspace.api_user(req.api_user or "")
         try:
-            self._complete_pairing(state, req, user)
-        except (mpc.MpcError, SaasError) as exc:
+            owner_part = None
+            if self.ctx.owner is not None:  # the device deals its part itself, the node's piece sealed
+                with anyio.fail_after(self.ctx.config.owner_approval_timeout):
+                    owner_part = await self.ctx.owner.contribute(
+                        req.id, state.workspace.id, req.payload["transport_key"]
+                    )
+                if req.final:
+                    return
+            self._complete_pairing(state, req, user, owner_part)
+        except TimeoutError:
+            user.status = UserStatus.PENDING_ACTIVATION
+            self.move(req, RequestState.CANCELLED, "the owner's device sent no resharing contribution")
+        except (mpc.MpcError, SaasError, ValueError) as exc:
             user.status = UserStatus.PENDING_ACTIVATION
             self.move(req, RequestState.CANCELLED, f"resharing failed: {exc}")
 
-    def _complete_pairing(self, state: WorkspaceState, req: ManagementRequest, user: ApiUser) -> None:
+    def _complete_pairing(
+        self,
+        state: WorkspaceState,
+        req: ManagementRequest,
+        user: ApiUser,
+        owner_part: OwnerContribution | None = None,
+    ) -> None:
         cosigner = self.ctx.registry.get(req.cosigner_id or "")
         workspace = state.workspace
         # The type rules again: another pairing may have completed while the owner was deciding.
         self.ctx.registry.check_can_pair(cosigner, workspace)
-        dealers = (state.owner_device, *self.ctx.clouds)
-        dealt = {holder.identifier: holder.reshare_contribute(workspace.id) for holder in dealers}
+        dealt: dict[int, tuple[mpc.DealerCommitment, Mapping[int, mpc.DealtShare]]] = {}
+        if owner_part is None:
+            assert state.owner_device is not None, "a remote owner device contributes through owner_part"
+            dealt[OWNER_ID] = state.owner_device.reshare_contribute(workspace.id)
+        else:
+            dealt[OWNER_ID] = (owner_part.commitment, owner_part.cloud_shares)
+        for cloud in self.ctx.clouds:
+            dealt[cloud.identifier] = cloud.reshare_contribute(workspace.id)
         commitments = {i: commitment for i, (commitment, _) in dealt.items()}
         publics = [
             cloud.reshare_combine(
@@ -271,20 +320,10 @@ class PairingService(RequestSteps):
         public = publics[0]
         transport_key: bytes = req.payload["transport_key"]
         contributions = [
-            seal(
-                transport_key,
-                wire.encode(
-                    wire.ShareContribution(
-                        sender=i,
-                        receiver=NODE_ID,
-                        new_identifiers=list(USER_IDS),
-                        new_threshold=THRESHOLD,
-                        commitment=list(commitments[i].commitment),
-                        share=shares[NODE_ID].to_dict()["value"],
-                        old_public_package=state.public_package.to_bytes(),
-                    )
-                ),
-                self.ctx.env.randbytes,
+            owner_part.sealed_node
+            if owner_part is not None and i == OWNER_ID
+            else sealed_for_node(
+                transport_key, commitments[i], shares[NODE_ID], state.public_package, self.ctx.env.randbytes
             )
             for i, (_, shares) in sorted(dealt.items())
         ]

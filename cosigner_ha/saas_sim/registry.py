@@ -98,6 +98,10 @@ class CosignerRegistry:
         self._cosigners[cosigner_id] = cosigner
         return cosigner
 
+    def restore(self, cosigner: Cosigner) -> None:
+        """A co-signer as a restarted SaaS saved it (in registration order)."""
+        self._cosigners[cosigner.id] = cosigner
+
     def get(self, cosigner_id: str) -> Cosigner:
         try:
             return self._cosigners[cosigner_id]

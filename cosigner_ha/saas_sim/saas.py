@@ -8,7 +8,7 @@ protocol on `saas.address`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -23,13 +23,16 @@ from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.config_changes import ConfigChangeRequest, ConfigChangeService
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.cosigner_management import CosignerManagement
+from cosigner_ha.saas_sim.durable import Durable
 from cosigner_ha.saas_sim.errors import AttestationFailed, Conflict, NotFound
 from cosigner_ha.saas_sim.gateway import Connection, Gateway
-from cosigner_ha.saas_sim.keyholders import OwnerDevice
+from cosigner_ha.saas_sim.keyholders import OWNER_ID, OwnerDevice
 from cosigner_ha.saas_sim.lifecycle import TransactionService
 from cosigner_ha.saas_sim.management import ManagementRequest
+from cosigner_ha.saas_sim.owner_client import RemoteOwner
 from cosigner_ha.saas_sim.pairing import PairingService
 from cosigner_ha.saas_sim.registry import Cosigner
+from cosigner_ha.saas_sim.state_store import StateStore
 from cosigner_ha.saas_sim.token_auth import TokenAuthentication
 from cosigner_ha.saas_sim.transactions import Transaction
 from cosigner_ha.saas_sim.workspace import Workspace
@@ -66,10 +69,15 @@ class Saas:
         config: SaasConfig | None = None,
         vendor_key: bytes | None = None,
         expected_measurements: Iterable[bytes] = (),
+        store: StateStore | None = None,
+        owner: RemoteOwner | None = None,
     ) -> None:
+        """`store`: keep the state there and restore what it holds (`durable.py`); None keeps it in memory.
+        `owner`: the owner's device as its own process (`owner_client.py`); None simulates it in here."""
         self.env = env
         self.config = config or SaasConfig()
-        self.ctx = SaasContext(env, self.config)
+        self.ctx = SaasContext(env, self.config, durable=store is not None)
+        self.ctx.owner = owner
         self.pairing = PairingService(self.ctx)
         self.tokens = TokenAuthentication(self.ctx)
         self.management = CosignerManagement(self.ctx, self.pairing)
@@ -98,6 +106,10 @@ class Saas:
         )
         self.signing.connected = self.gateway.connected
         self._started = False
+        self.durable: Durable | None = None
+        if store is not None:
+            self.durable = Durable(self, store)
+            self.ctx.before_record = self.durable.save
 
     @property
     def address(self) -> str:
@@ -113,6 +125,8 @@ class Saas:
         try:
             async with anyio.create_task_group() as tasks:
                 self.ctx.attach(tasks)
+                if self.durable is not None:
+                    self.durable.resume()
                 address = await tasks.start(self.gateway.serve)
                 self.ctx.record("saas_started", address=address, selection=self.config.selection)
                 task_status.started(address)
@@ -125,10 +139,9 @@ class Saas:
     def create_workspace(self, spec: Mapping[str, Any]) -> Workspace:
         """Build a workspace (refused whole on any error) and create its key by DKG among the owner's
         device and the two cloud co-signers."""
-        workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
-        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
-            raise Conflict(f"a workspace named {workspace.name!r} exists already")
-        directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
+        if self.ctx.owner is not None:
+            raise RuntimeError("the owner's device is remote: create workspaces with `await setup_workspace`")
+        workspace = self._new_workspace(spec)
         owner = OwnerDevice(self.env.child(f"owner-device/{workspace.name}").randbytes)
         holders = (owner, *self.ctx.clouds)
         round1 = {h.identifier: h.dkg_part1(workspace.id) for h in holders}
@@ -144,6 +157,43 @@ class Saas:
         workspace.public_key = publics[0].group_public_key
         self.ctx.workspaces[workspace.id] = WorkspaceState(workspace, owner, publics[0])
         self.ctx.record("workspace_created", **workspace.summary(), public_key=workspace.public_key)
+        return workspace
+
+    def _new_workspace(self, spec: Mapping[str, Any]) -> Workspace:
+        workspace = Workspace.from_spec(spec, new_id=self.env.ids.uuid)
+        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
+        directory_of(workspace)  # the policy's own checks of the same data, before anything is kept
+        return workspace
+
+    async def setup_workspace(self, spec: Mapping[str, Any]) -> Workspace:
+        """`create_workspace`, with the owner's device wherever it is: over the network when it is its own
+        process (its share never comes here), else simulated in here."""
+        device = self.ctx.owner
+        if device is None:
+            return self.create_workspace(spec)
+        workspace = self._new_workspace(spec)
+        ws_id = workspace.id
+        clouds = self.ctx.clouds
+        round1 = {OWNER_ID: await device.dkg_part1(ws_id)}
+        round1.update({c.identifier: c.dkg_part1(ws_id) for c in clouds})
+        round2 = {c.identifier: c.dkg_part2(ws_id, round1) for c in clouds}
+        round2[OWNER_ID] = await device.dkg_part2(ws_id, round1)
+
+        def received(me: int) -> dict[int, mpc.DkgRound2Package]:
+            return {i: out[me] for i, out in round2.items() if i != me}
+
+        publics = [await device.dkg_part3(ws_id, round1, received(OWNER_ID))]
+        publics += [c.dkg_part3(ws_id, round1, received(c.identifier)) for c in clouds]
+        if any(p != publics[0] for p in publics):
+            raise mpc.KeyMismatchError("the key holders derived different workspace keys")
+        if any(s.workspace.name == workspace.name for s in self.ctx.workspaces.values()):
+            raise Conflict(f"a workspace named {workspace.name!r} exists already")
+        workspace.public_key = publics[0].group_public_key
+        self.ctx.workspaces[ws_id] = WorkspaceState(workspace, None, publics[0])
+        self.ctx.record(
+            "workspace_created", **workspace.summary(), public_key=workspace.public_key, owner_device="remote"
+        )
         return workspace
 
     def workspace(self, name: str) -> Workspace:
@@ -166,7 +216,7 @@ class Saas:
         """Validate now (a `PolicyError` names the rule and field); install at once when nothing is published
         yet (or `approval=False`), else as a configuration change an ADMIN API user's co-signer approves."""
         state = self.ctx.workspace_named(workspace)
-        self._engine(state.workspace, source, origin)  # refuse a bad policy before anything changes
+        self.policy_engine(state.workspace, source, origin)  # refuse a bad policy before anything changes
         if approval is None:
             approval = state.engine is not None
         if not approval:
@@ -183,7 +233,21 @@ class Saas:
             apply,  # no local file paths leave the SaaS
         )
 
-    def _engine(
+    def config_change_apply(
+        self, state: WorkspaceState, kind: str, payload: Mapping[str, Any]
+    ) -> Callable[[], None]:
+        """What approving a restored configuration change does (its closure did not survive the restart)."""
+        if kind == "POLICY_CHANGE":
+            return lambda: self._install_policy(state, payload["policy"], "policy change (restored)")
+        if kind == "UNMANAGED_WALLET":
+            return lambda: self._whitelist(state, str(payload["walletName"]))
+
+        def unknown() -> None:
+            raise ValueError(f"a {kind} change cannot be applied after a restart")
+
+        return unknown
+
+    def policy_engine(
         self,
         workspace: Workspace,
         source: Mapping[str, Any],
@@ -197,7 +261,7 @@ class Saas:
     def _install_policy(self, state: WorkspaceState, source: Mapping[str, Any], origin: str) -> None:
         # The rolling totals carry over: a publish does not reset amount-over-time (tap-policy.md 2.3).
         history = None if state.engine is None else state.engine.history
-        state.engine = self._engine(state.workspace, source, origin, history)
+        state.engine = self.policy_engine(state.workspace, source, origin, history)
         state.policy_source = source
         state.policy_origin = origin
         rules = len(state.engine.policy.rules)
@@ -206,17 +270,19 @@ class Saas:
     def add_whitelisted_wallet(self, workspace: str, name: str, address: str = "") -> ConfigChangeRequest:
         state = self.ctx.workspace_named(workspace)
 
-        def apply() -> None:
-            state.workspace.add_wallet(name)
-            if state.policy_source is not None:  # the policy's directory now knows the wallet
-                history = None if state.engine is None else state.engine.history
-                state.engine = self._engine(
-                    state.workspace, state.policy_source, state.policy_origin, history
-                )
-            self.ctx.record("wallet_whitelisted", workspace=state.workspace.name, wallet=name)
-
         payload = {"subType": "EXTERNAL", "walletName": name, "walletId": name, "address": address, "tag": ""}
-        return self.config_changes.request(state, "UNMANAGED_WALLET", payload, apply)
+        return self.config_changes.request(
+            state, "UNMANAGED_WALLET", payload, lambda: self._whitelist(state, name)
+        )
+
+    def _whitelist(self, state: WorkspaceState, name: str) -> None:
+        state.workspace.add_wallet(name)
+        if state.policy_source is not None:  # the policy's directory now knows the wallet
+            history = None if state.engine is None else state.engine.history
+            state.engine = self.policy_engine(
+                state.workspace, state.policy_source, state.policy_origin, history
+            )
+        self.ctx.record("wallet_whitelisted", workspace=state.workspace.name, wallet=name)
 
     # --- pairing and co-signer management -----------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from cryptography.exceptions import InvalidSignature
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import canonical
 from cosigner_ha.policy import policy_rules
+from cosigner_ha.saas_sim.causes import Cause, callback_cause, callback_failure_sub_status
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
 from cosigner_ha.saas_sim.keyholders import NODE_ID, USER_IDS
@@ -35,7 +36,14 @@ from cosigner_ha.saas_sim.selection import Answer, choose, settled
 from cosigner_ha.saas_sim.transactions import Attempt, Status, SubStatus, Transaction
 from cosigner_ha.saas_sim.workspace import AccountKind, AccountRef, ApiUser
 
-Finish = Callable[[Transaction, Status, str | None, str], bool]
+
+class Finish(Protocol):
+    """`Lifecycle.finish`: enter a terminal status once, with its cause."""
+
+    def __call__(
+        self, tx: Transaction, status: Status, sub_status: str | None, reason: str, *, cause: str | None
+    ) -> bool: ...
+
 
 # Outcomes of one attempt.
 COMPLETED, REJECTED, FAILED, RETRY, ABANDONED = "completed", "rejected", "failed", "retry", "abandoned"
@@ -288,10 +296,10 @@ class SigningService:
                     idle_deadline = now + timeout
                 elif now >= idle_deadline:
                     why = f"no progress from the node for {timeout:.0f} s (phase {session.phase})"
-                    self._close(session, RETRY, why)
+                    self._close(session, RETRY, why, Cause.COSIGNER_LOST)
                 elif lost_since is not None and now >= lost_since + grace and not self.connected(cosigner.id):
                     why = f"the node lost its connection for {grace:.0f} s (phase {session.phase})"
-                    self._close(session, RETRY, why)
+                    self._close(session, RETRY, why, Cause.COSIGNER_LOST)
         finally:
             if session.outcome is None:
                 why = (
@@ -302,7 +310,8 @@ class SigningService:
                 self._close(session, ABANDONED, why)
         return session.outcome, session.reason
 
-    def _close(self, session: Session, outcome: str, reason: str) -> None:
+    def _close(self, session: Session, outcome: str, reason: str, cause: str = "") -> None:
+        """End the attempt; `cause` (saas_sim/causes.py) says why one that did not complete ended."""
         if session.outcome is not None:
             return
         session.outcome = outcome
@@ -310,6 +319,7 @@ class SigningService:
         session.phase = "closed"
         session.attempt.outcome = outcome
         session.attempt.reason = reason
+        session.attempt.cause = cause
         self._sessions.pop(session.id, None)
         for cloud in self.ctx.clouds:
             cloud.discard(session.id)  # unused nonces are dropped, never reused
@@ -324,6 +334,7 @@ class SigningService:
             cosigner=session.cosigner.id,
             outcome=outcome,
             reason=reason,
+            **({"cause": cause} if cause else {}),
         )
         session.progress()
 
@@ -339,7 +350,7 @@ class SigningService:
             s for s in self._sessions.values() if s.cosigner.id == cosigner_id and s.api_user.name == api_user
         ]
         for session in victims:
-            self._close(session, RETRY, reason)
+            self._close(session, RETRY, reason, Cause.COSIGNER_CANNOT_SIGN)
         return len(victims)
 
     def _session(self, cosigner: Cosigner, session_id: str, phase: str) -> Session:
@@ -353,7 +364,9 @@ class SigningService:
                 f"signing session {session_id} is in phase {session.phase}, not expecting {phase}"
             )
         if session.api_user.name not in session.state.user_keys:
-            self._close(session, RETRY, f"API user {session.api_user.name!r} was unpaired")
+            self._close(
+                session, RETRY, f"API user {session.api_user.name!r} was unpaired", Cause.COSIGNER_CANNOT_SIGN
+            )
             raise SessionClosed(
                 f"API user {session.api_user.name!r} was unpaired; session {session_id} is closed"
             )
@@ -364,6 +377,9 @@ class SigningService:
     def on_callback_result(self, cosigner: Cosigner, msg: wire.CallbackResult) -> None:
         session = self._session(cosigner, msg.session_id, "callback")
         tx = session.tx
+        config = self.ctx.config
+        failed = msg.action not in ("APPROVE", "REJECT")
+        cause = callback_cause(msg.cause) if failed else None
         self.ctx.record(
             "callback_result",
             tx=tx.id,
@@ -372,22 +388,29 @@ class SigningService:
             api_user=session.api_user.name,
             action=msg.action,
             reason=msg.reason,
+            **({"cause": cause, "error": msg.cause} if cause else {}),
         )
-        config = self.ctx.config
         if msg.action == "APPROVE":
             session.phase = "commit"
             session.progress()
         elif msg.action == "REJECT":
             # Final: one rejection denies the transaction; no other node is tried.
-            self._close(session, REJECTED, f"callback handler rejected: {msg.reason}")
-            self._finish(tx, Status.REJECTED, config.reject_sub_status, f"callback REJECT: {msg.reason}")
-        elif config.callback_failure == "fail":
-            self._close(session, FAILED, f"callback {msg.action}: {msg.reason}")
+            self._close(session, REJECTED, f"callback handler rejected: {msg.reason}", Cause.CALLBACK_REJECT)
             self._finish(
-                tx, Status.FAILED, config.callback_failure_sub_status, f"callback {msg.action}: {msg.reason}"
+                tx,
+                Status.REJECTED,
+                config.reject_sub_status,
+                f"callback REJECT: {msg.reason}",
+                cause=Cause.CALLBACK_REJECT,
             )
         else:
-            self._close(session, RETRY, f"callback {msg.action}: {msg.reason}")
+            assert cause is not None
+            why = f"callback {msg.cause or msg.action} on {cosigner.name}: {msg.reason}"
+            if config.callback_failure == "fail":
+                self._close(session, FAILED, why, cause)
+                self._finish(tx, Status.FAILED, callback_failure_sub_status(cause, config), why, cause=cause)
+            else:
+                self._close(session, RETRY, why, cause)
 
     async def _cloud_round(self, cosigner: Cosigner, session_id: str, phase: str) -> Session:
         """The cloud co-signers compute their part of a round (in parallel, as long as one round takes, after
@@ -409,7 +432,7 @@ class SigningService:
                     f"the node signs as participant {NODE_ID}, not {node.identifier}"
                 )
         except (mpc.MpcError, ValueError) as exc:
-            self._close(session, RETRY, f"bad commitments from the node: {exc}")
+            self._close(session, RETRY, f"bad commitments from the node: {exc}", Cause.SIGNING_ERROR)
             raise SessionClosed(f"commitments refused: {exc}") from None
         ws_id, user_id = session.state.workspace.id, session.api_user.id
         commitments = {NODE_ID: node}
@@ -434,7 +457,7 @@ class SigningService:
         try:
             node_share = mpc.SignatureShare.from_bytes(msg.share)
         except (mpc.MpcError, ValueError) as exc:
-            self._close(session, RETRY, f"bad signature share from the node: {exc}")
+            self._close(session, RETRY, f"bad signature share from the node: {exc}", Cause.SIGNING_ERROR)
             raise SessionClosed(f"signature share refused: {exc}") from None
         if tx.status is not Status.PENDING_SIGNATURE or tx.signature is not None:
             self._close(session, ABANDONED, f"the transaction is {tx.status.value}")
@@ -446,25 +469,47 @@ class SigningService:
         tx, state, package = session.tx, session.state, session.package
         assert package is not None
         ws_id, user_id = state.workspace.id, session.api_user.id
+        public = state.user_keys[session.api_user.name]
+        # The cloud co-signers and the aggregator share this process: R, the binding factors and the
+        # challenge are computed once for the three of them, the clouds' nonce terms folded into one
+        # base-point multiplication (the node's term costs the one variable-base multiplication).
+        signing = mpc.SigningSession(
+            package, public, local_nonces=[cloud.nonces(session.id) for cloud in self.ctx.clouds]
+        )
         shares = {NODE_ID: node_share}
         for cloud in self.ctx.clouds:
-            share, nonce_id = cloud.sign(session.id, ws_id, user_id, package)
+            share, nonce_id = cloud.sign(session.id, ws_id, user_id, signing)
             shares[cloud.identifier] = share
             self.ctx.record("nonce_used", party=cloud.name, nonce=nonce_id, session=session.id, tx=tx.id)
-        public = state.user_keys[session.api_user.name]
         try:
-            signature = mpc.aggregate(package, shares, public)
+            signature = signing.aggregate(shares)
         except mpc.InvalidSignatureShareError as exc:
             self.ctx.record(
                 "mpc_error", tx=tx.id, session=session.id, culprits=list(exc.culprits), error=str(exc)
             )
-            self._close(session, RETRY, f"invalid signature share from participant(s) {list(exc.culprits)}")
+            self._close(
+                session,
+                RETRY,
+                f"invalid signature share from participant(s) {list(exc.culprits)}",
+                Cause.SIGNING_ERROR,
+            )
             raise SessionClosed(f"the signature share does not verify: {exc}") from None
         try:  # an independent, standard Ed25519 verifier: what anyone checking the trace would run
             Ed25519PublicKey.from_public_bytes(public.group_public_key).verify(signature, tx.message)
         except InvalidSignature:
-            self._close(session, FAILED, "the aggregate signature failed standard Ed25519 verification")
-            self._finish(tx, Status.FAILED, SubStatus.SIGNING_ERROR, "aggregate signature did not verify")
+            self._close(
+                session,
+                FAILED,
+                "the aggregate signature failed standard Ed25519 verification",
+                Cause.SIGNING_ERROR,
+            )
+            self._finish(
+                tx,
+                Status.FAILED,
+                SubStatus.SIGNING_ERROR,
+                "aggregate signature did not verify",
+                cause=Cause.SIGNING_ERROR,
+            )
             raise SessionClosed("the aggregate signature failed standard verification") from None
         self.ctx.record(
             "mpc_round",
@@ -489,7 +534,7 @@ class SigningService:
             signature=signature.hex(),
         )
         self._close(session, COMPLETED, "signed")
-        self._finish(tx, Status.COMPLETED, None, f"signed by {session.cosigner.id}")
+        self._finish(tx, Status.COMPLETED, None, f"signed by {session.cosigner.id}", cause=None)
 
     @property
     def open_sessions(self) -> list[Session]:

@@ -27,7 +27,8 @@ class Status(enum.StrEnum):
 
 
 class SubStatus(enum.StrEnum):
-    """The signing-relevant subset of the 114 Fireblocks sub-statuses."""
+    """The signing-relevant subset of the 114 Fireblocks sub-statuses (the precise reason is the `Cause`
+    beside it, saas_sim/causes.py)."""
 
     BLOCKED_BY_POLICY = "BLOCKED_BY_POLICY"
     REJECTED_BY_USER = "REJECTED_BY_USER"
@@ -39,6 +40,9 @@ class SubStatus(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     CONNECTIVITY_ERROR = "CONNECTIVITY_ERROR"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    INVALID_SIGNATURE = "INVALID_SIGNATURE"
+    UNKNOWN_ERROR = "UNKNOWN_ERROR"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
 
 
 TERMINAL = (Status.COMPLETED, Status.BLOCKED, Status.REJECTED, Status.FAILED, Status.CANCELLED)
@@ -87,6 +91,7 @@ class Attempt:
     started_at: float
     outcome: str = "open"  # open | completed | rejected | failed | abandoned
     reason: str = ""
+    cause: str = ""  # for an attempt that did not complete: why (saas_sim/causes.py)
 
 
 @dataclasses.dataclass(slots=True)
@@ -105,6 +110,7 @@ class Transaction:
     created_at: float
     status: Status = Status.SUBMITTED
     sub_status: str | None = None
+    cause: str | None = None  # why it ended, beside the sub-status (saas_sim/causes.py); None while open
     history: list[StatusChange] = dataclasses.field(default_factory=list)
     rule: int | None = None
     action: str | None = None  # the matched rule's action: ALLOW | BLOCK | 2-TIER

@@ -63,6 +63,8 @@ class Progress:
     shrink_budget: int
     best: tuple[Fault, ...] | None  # the simplest failing schedule so far
     broken: tuple[str, ...]  # what the best one breaks
+    candidate: tuple[Fault, ...] = ()  # the schedule just simulated
+    candidate_broken: tuple[str, ...] = ()  # what it broke (empty: it held)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,7 +192,7 @@ def explore(
         report_multiple_bugs=False,
     )
 
-    def report_progress(phase: str) -> None:
+    def report_progress(phase: str, extra: tuple[Fault, ...]) -> None:
         if on_progress is not None:
             last = best[-1] if best else None
             on_progress(
@@ -202,6 +204,8 @@ def explore(
                     shrink_budget,
                     last,
                     () if last is None else broken_by[last],
+                    extra,
+                    broken_by[extra],
                 )
             )
 
@@ -209,7 +213,7 @@ def explore(
         broken_by[extra] = broken
         if broken and (not best or simplicity(extra) < simplicity(best[-1])):
             best.append(extra)
-        report_progress(phase)
+        report_progress(phase, extra)
 
     # Searching does not depend on the answers until the first failure (every answer before it is "no"),
     # so the schedules Hypothesis will try are known in advance from the search seed alone: an engine
@@ -221,6 +225,14 @@ def explore(
         ):
             state["examples"] += 1
             seen(extra, broken, "search")
+
+    def run_one(extra: tuple[Fault, ...]) -> tuple[str, ...]:
+        """What `extra` breaks, simulated once (a shrink run; cached like the rest)."""
+        if extra not in broken_by:
+            state["shrink_runs"] += 1
+            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            seen(extra, _broken(report, check), "shrink")
+        return broken_by[extra]
 
     def fails(extra: tuple[Fault, ...]) -> bool:
         known = broken_by.get(extra)
@@ -247,6 +259,8 @@ def explore(
             found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
         except NoSuchExample:
             found = None
+    if found:
+        found = _without_irrelevant(found, broken_by[found], run_one)
     distinct: dict[tuple[str, ...], tuple[Fault, ...]] = {}
     for extra, broken in broken_by.items():
         if broken and broken not in distinct:
@@ -285,6 +299,23 @@ def explore(
         added=found,
         report=report,
     )
+
+
+def _without_irrelevant(
+    found: tuple[Fault, ...], broken: tuple[str, ...], run: Callable[[tuple[Fault, ...]], tuple[str, ...]]
+) -> tuple[Fault, ...]:
+    """Drop, one at a time, each fault without which the schedule still breaks everything `found` breaks:
+    what is left are the faults the failure needs. Hypothesis's shrinking accepts any failure and stops at
+    its budget, so a fault that only came along can survive it; this pass costs one run per fault (at most
+    `max_faults`), beyond the shrink budget."""
+    kept = list(found)
+    for fault in list(found):
+        if len(kept) == 1:
+            break
+        without = tuple(f for f in kept if f is not fault)
+        if set(broken) <= set(run(without)):
+            kept = list(without)
+    return tuple(kept)
 
 
 def _planned(

@@ -226,13 +226,34 @@ class ProbeAnswer(Request):
 @message
 @dataclasses.dataclass(frozen=True, slots=True)
 class CallbackResult(Request):
-    """What the callback handler decided: APPROVE, REJECT, or FAILED (timeout, bad answer...)."""
+    """What the callback handler decided: APPROVE, REJECT, or FAILED with `cause`, one of
+    `CALLBACK_FAILURES` (empty for APPROVE and REJECT), so the SaaS can say why a transaction failed."""
 
     TYPE = "callback_result"
     access_token: str
     session_id: str
     action: str
     reason: str
+    cause: str = ""
+
+
+#: Why a node's callback request failed (`CallbackResult.cause` with action FAILED): the callback client's
+#: failure kinds (node/callback.py), plus CANNOT_SIGN when the node cannot sign for the API user at all.
+CALLBACK_FAILURES = (
+    "TIMEOUT",
+    "HTTP_STATUS",
+    "MALFORMED",
+    "BAD_SIGNATURE",
+    "WRONG_KEY",
+    "PIN_MISMATCH",
+    "UNREACHABLE",
+    "NOT_ALLOWED",
+    "RETRY_EXHAUSTED",
+    "DEADLINE",
+    "REQUEST_ID_MISMATCH",
+    "HANDLER_ERROR",
+    "CANNOT_SIGN",
+)
 
 
 @message

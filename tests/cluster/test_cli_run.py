@@ -33,10 +33,16 @@ JSON_KEYS = {
     "transactions",
     "latency_seconds",
     "signed_by",
+    "workloads",
+    "rules",
+    "faults",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
+    "notices",
+    "verdict",
     "passed",
 }
 
@@ -185,7 +191,7 @@ def test_the_json_report_has_exactly_the_documented_keys(written: tuple[Scenario
     scenario, files = written
     report = json.loads(files["--json"].read_text())
     assert set(report) == JSON_KEYS
-    assert set(report["transactions"]) == {"total", "by_status", "by_sub_status"}
+    assert set(report["transactions"]) == {"total", "by_status", "by_sub_status", "by_cause", "failures"}
     assert set(report["latency_seconds"]) == {"p50", "p90", "p99", "max"}
     assert report["scenario"] == scenario.name and report["seed"] == 5
     assert report["simulated_seconds"] >= scenario.duration and report["wall_seconds"] > 0

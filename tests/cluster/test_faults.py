@@ -298,7 +298,8 @@ def test_callback_down_fails_the_requests_with_an_http_error() -> None:
         {"at": "5m", "action": "callback", "callback": "cb", "mode": "down", "for": "5m"}, callback=CALLBACK
     )
     during = outcomes_by_submission(r, FROM + 1, TO - 1)
-    assert set(during) == {"FAILED/TIMEOUT"}
+    assert set(during) == {"FAILED/CONNECTIVITY_ERROR"}  # not a timeout: the handler answered HTTP 503
+    assert {f.cause for f in r.report.failures} == {"callback-http-error"}
     errors = r.between("callback_error", FROM, TO)
     assert errors and {e.fields["error"] for e in errors} == {"HTTP_STATUS"}
     assert "503" in errors[0].fields["detail"]
@@ -322,7 +323,8 @@ def test_a_callback_timeout_fails_the_transaction_unless_the_saas_tries_the_next
     r = run_faults(callback={"latency": "100ms", "timeout_first_n": 1}, scenario={"duration": "5m"})
     assert set(r.statuses()) == {"FAILED"} and set(r.report.by_sub_status) == {"TIMEOUT"}
     assert all(len(r.of("dispatched", tx=e.fields["tx"])) == 1 for e in r.of("failed"))
-    assert all(e.fields["reason"].startswith("callback FAILED: TIMEOUT") for e in r.of("failed"))
+    assert all(e.fields["reason"].startswith("callback TIMEOUT on ") for e in r.of("failed"))
+    assert {e.fields["cause"] for e in r.of("failed")} == {"callback-timeout"}
 
 
 # -- storage and enclave faults -------------------------------------------------------------------------

@@ -121,3 +121,33 @@ def test_a_one_second_crash_of_the_only_node_while_nothing_waits_does_not_break_
     assert crashed.expectations["max_failover"].ok, crashed.expectations["max_failover"]
     (impact,) = crashed.impacts
     assert impact.idle and crashed.failovers == ()
+
+
+def test_an_outage_of_several_nodes_is_one_row_with_its_impact_in_every_output() -> None:
+    """A site outage that takes two of three nodes is one fault: one impact, naming both nodes, in the
+    report, the `--json` fault_impacts and the terminal table (issue 19 item 6)."""
+    import json
+
+    from rich.console import Console
+
+    from cosigner_ha.cluster.report import render_summary, report_json_text
+    from tests.cluster.runs import run, scenario_dict
+
+    data = scenario_dict([{"at": "5m", "action": "site-outage", "site": "aws", "for": "5m"}])
+    data["api_users"].append({"name": "sc", "role": "SIGNER"})
+    data["nodes"] = [
+        {"name": "a", "enclave": "nitro", "site": "aws/us-east-1/a", "api_users": ["sa"]},
+        {"name": "c", "enclave": "nitro", "site": "aws/us-east-1/b", "api_users": ["sc"]},
+        {"name": "b", "enclave": "sgx", "site": "onprem/dc1", "api_users": ["sb"]},
+    ]
+    data["scenario"] = {**data["scenario"], "duration": "15m"}
+    report = run(data).report
+    (impact,) = report.impacts
+    assert impact.nodes == ("a", "c") and impact.label == "site-outage aws"
+    assert impact.in_flight + impact.arrived > 0 and impact.unavailable_seconds is not None
+    (entry,) = json.loads(report_json_text(report))["fault_impacts"]
+    assert entry["nodes"] == ["a", "c"] and entry["unavailable_seconds"] == impact.unavailable_seconds
+    console = Console(record=True, width=80, color_system=None)
+    render_summary(report, console)
+    table = console.export_text().split("fault impact")[1].split("invariants and expectations")[0]
+    assert table.count("site-outage") == 1

@@ -163,7 +163,8 @@ def test_the_drawing_has_a_lane_per_node_faults_signatures_and_latency() -> None
     assert down["y"] == ["nitro-a", "nitro-a", "nitro-b"]
     assert down["base"] == [0.5, 1.0, 1.0]  # hours: 30m, 1h, 1h
     layout = figure["layout"]
-    assert layout["yaxis"]["categoryarray"] == ["sgx-dc1", "nitro-b", "nitro-a"]  # first node on top
+    # first node on top; transactions that ended without a signature on their own lane below the nodes
+    assert layout["yaxis"]["categoryarray"] == ["not signed", "sgx-dc1", "nitro-b", "nitro-a"]
     assert layout["yaxis"]["ticktext"][2] == "sgx-dc1<br>(standby)"
     assert layout["xaxis2"]["title"]["text"] == "simulated time (hours)"
     assert layout["xaxis"]["range"] == layout["xaxis2"]["range"] == [0, 6.0]

@@ -143,7 +143,7 @@ def sample_report(seed: int = 7, duration: float = 6 * HOUR, rate_per_minute: fl
 def test_to_json_has_exactly_the_design_keys_in_order() -> None:
     data = sample_report().to_json()
     assert tuple(data) == JSON_KEYS
-    assert set(data["transactions"]) == {"total", "by_status", "by_sub_status"}
+    assert set(data["transactions"]) == {"total", "by_status", "by_sub_status", "by_cause", "failures"}
     assert set(data["latency_seconds"]) == {"p50", "p90", "p99", "max"}
     assert all(set(f) == {"at", "from", "to", "gap_seconds"} for f in data["failovers"])
     for section in ("invariants", "expectations"):

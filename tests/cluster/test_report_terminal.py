@@ -39,6 +39,13 @@ def line_with(text: str, needle: str) -> str:
     return found[0]
 
 
+def check_rows(text: str, name: str) -> str:
+    """A check's row (result and name) and the line below it (its detail)."""
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if f" {name} " in line)
+    return lines[index] + "\n" + lines[index + 1]
+
+
 def empty_report(**changes: object) -> RunReport:
     base = RunReport(
         scenario="empty",
@@ -130,8 +137,10 @@ def test_failovers_show_when_from_where_to_where_and_the_gap() -> None:
 
 def test_checks_and_a_passing_verdict() -> None:
     out = render(sample_report())
-    row = line_with(out, "no_double_sign")
-    assert "invariant" in row and "PASS" in row and "at most one signature per transaction" in row
+    row = check_rows(out, "no_double_sign")
+    assert "PASS" in row and "at most one signature per transaction" in row
+    checks = out[out.index("invariants and expectations") :]
+    assert checks.index("│ invariants") < checks.index("no_double_sign") < checks.index("│ expectations")
     assert "PASS" in line_with(out, "min_completed_ratio")
     assert out.rstrip().endswith("PASSED: all 6 invariants and expectations held")
 
@@ -151,7 +160,7 @@ def test_a_failing_run_says_which_checks_failed() -> None:
         },
     )
     out = render(report)
-    row = line_with(out, "no_double_sign")
+    row = check_rows(out, "no_double_sign")
     assert "FAIL" in row and "tx-00042 signed by nitro-a and nitro-b" in row
     assert "FAIL" in line_with(out, "max_failover")
     assert out.rstrip().endswith("FAILED: 2 of 6 checks failed: no_double_sign, max_failover")

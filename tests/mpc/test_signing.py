@@ -3,10 +3,12 @@ with `cryptography`, and the in-process fast path produces exactly the RFC path'
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cosigner_ha.mpc import (
+    MpcError,
     SigningPackage,
     SigningSession,
     aggregate,
@@ -125,3 +127,21 @@ def test_a_seeded_source_replays_keys_and_signatures_exactly() -> None:
 
     assert run(5) == run(5)
     assert run(5) != run(6)
+
+
+def test_a_signer_s_own_commitments_decode_without_validation_and_others_still_are_checked() -> None:
+    keys, public = trusted_dealer_keygen(3, [1, 2, 3], make_rng(5))
+    nonces, commitments = run_round_one(keys, [1, 2, 3], make_rng(6))
+    package = SigningPackage(b"tx", commitments)
+    decoded = SigningPackage.from_bytes(package.to_bytes(), known=(commitments[1],))
+    assert decoded == SigningPackage.from_bytes(package.to_bytes()) == package
+    assert decoded.commitments[1] is commitments[1]  # taken as it is, not decoded again
+    shares = {i: sign(decoded, nonces[i], keys[i]) for i in (1, 2, 3)}
+    assert nacl_verifies(public.group_public_key, b"tx", aggregate(package, shares, public))
+
+    # Another signer's small-order hiding commitment (y = 0) is refused even though signer 1's are known.
+    data = bytearray(package.to_bytes())
+    start = data.index(commitments[2].encode()) + 32
+    data[start : start + 32] = bytes(32)  # y = 0: a point of order 4
+    with pytest.raises(MpcError):
+        SigningPackage.from_bytes(bytes(data), known=(commitments[1],))

@@ -400,8 +400,9 @@ class SaasDouble:
             with anyio.fail_after(self.attempt_timeout):
                 result = await self._for_session(wire.CallbackResult, session)
                 if result.action != "APPROVE":
+                    detail = f"{result.cause}: {result.reason}" if result.cause else result.reason
                     return Outcome(
-                        "REJECTED" if result.action == "REJECT" else "FAILED", result.reason, node=cosigner
+                        "REJECTED" if result.action == "REJECT" else "FAILED", detail, node=cosigner
                     )
                 node_commitments = mpc.SigningCommitments.from_bytes(
                     (await self._for_session(wire.Commitments, session)).commitments

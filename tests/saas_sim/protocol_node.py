@@ -28,6 +28,7 @@ class Behaviour:
     probe: str = "yes"  # yes | no | silent
     probe_delay: float = 0.05
     callback: str = "APPROVE"  # APPROVE | REJECT | FAILED | SILENT
+    callback_cause: str = "TIMEOUT"  # with FAILED: the node's callback failure kind (wire.CALLBACK_FAILURES)
     callback_delay: float = 0.2
     vanish_after_commit: bool = False  # the host crashes right after sending its commitments
     cut_off_after_commit: bool = False  # the host is partitioned from the SaaS instead
@@ -248,7 +249,13 @@ class ProtocolNode:
             self._session_users[item.session_id] = item.api_user
             await self.env.clock.sleep(b.callback_delay)
             await self.call(
-                wire.CallbackResult(self.access_token, item.session_id, b.callback, f"test {b.callback}")
+                wire.CallbackResult(
+                    self.access_token,
+                    item.session_id,
+                    b.callback,
+                    f"test {b.callback}",
+                    b.callback_cause if b.callback == "FAILED" else "",
+                )
             )
             if b.callback == "APPROVE":
                 nonces, commitments = mpc.commit(self.keys[item.api_user], self.env.randbytes)

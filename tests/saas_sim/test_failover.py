@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cosigner_ha.env import Environment, simulate
 from cosigner_ha.env.compute import SigningCapacity
 from cosigner_ha.saas_sim import SaasConfig, Status
@@ -117,6 +119,37 @@ def test_a_callback_timeout_fails_the_transaction_by_default() -> None:
     simulate(main, seed=14)
 
 
+@pytest.mark.parametrize(
+    ("kind", "sub_status", "cause"),
+    [
+        ("TIMEOUT", "TIMEOUT", "callback-timeout"),
+        ("RETRY_EXHAUSTED", "TIMEOUT", "callback-retries-exhausted"),
+        ("BAD_SIGNATURE", "INVALID_SIGNATURE", "callback-bad-signature"),
+        ("MALFORMED", "UNKNOWN_ERROR", "callback-malformed"),
+        ("HTTP_STATUS", "CONNECTIVITY_ERROR", "callback-http-error"),
+        ("UNREACHABLE", "CONNECTIVITY_ERROR", "callback-unreachable"),
+        ("CANNOT_SIGN", "SIGNER_NOT_FOUND", "cosigner-cannot-sign"),
+        ("SOMETHING_NEW", "UNKNOWN_ERROR", "callback-failed"),
+    ],
+)
+def test_a_callback_failure_ends_with_its_own_cause(kind: str, sub_status: str, cause: str) -> None:
+    """A bad JWT signature and a malformed answer are not a timeout: each carries its cause to the trace."""
+
+    async def main(env: Environment) -> None:
+        behaviours = {"node-a": Behaviour(probe_delay=0.0, callback="FAILED", callback_cause=kind)}
+        async with running_world(env, behaviours=behaviours) as w:
+            await ready(w)
+            tx = await w.settle(w.submit())
+            assert (tx.status, tx.sub_status, tx.cause) == (Status.FAILED, sub_status, cause)
+            (failed,) = w.events("failed", tx=tx.id)
+            assert (failed.get("sub_status"), failed.get("cause")) == (sub_status, cause)
+            assert kind in failed.get("reason")
+            (result,) = w.events("callback_result", tx=tx.id)
+            assert (result.get("cause"), result.get("error")) == (cause, kind)
+
+    simulate(main, seed=14)
+
+
 def test_a_callback_timeout_can_be_tried_on_another_node() -> None:
     async def main(env: Environment) -> None:
         behaviours = {"node-a": Behaviour(probe_delay=0.0, callback="FAILED")}
@@ -126,7 +159,8 @@ def test_a_callback_timeout_can_be_tried_on_another_node() -> None:
             await ready(w)
             tx = await w.settle(w.submit())
             assert tx.status is Status.COMPLETED and tx.signed_by != "node-a"
-            assert tx.attempts[0].outcome == "retry"
+            assert tx.attempts[0].outcome == "retry" and tx.attempts[0].cause == "callback-timeout"
+            assert tx.cause is None
 
     simulate(main, seed=15)
 
@@ -140,6 +174,8 @@ def test_no_available_node_until_the_signing_timeout_cancels() -> None:
             await ready(w)
             tx = await w.settle(w.submit())
             assert (tx.status, tx.sub_status) == (Status.CANCELLED, "TIMEOUT")
+            assert tx.cause == "no-cosigner-available"
+            assert "no co-signer was available" in tx.history[-1].reason
             assert tx.pending_signature_at is not None
             assert tx.finished_at is not None and abs(tx.finished_at - tx.pending_signature_at - 600.0) < 1e-6
             assert tx.attempts == [] and len(w.events("probe_result", tx=tx.id)) > 10

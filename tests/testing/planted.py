@@ -134,12 +134,13 @@ def sign_twice_after_a_failover(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
     that the node that took over has meanwhile signed. A fault-free run never gives up on a node."""
     real_close = signing.SigningService._close
 
-    def close(self: signing.SigningService, session: Any, outcome: str, reason: str) -> None:
+    def close(self: signing.SigningService, session: Any, outcome: str, reason: str, cause: str = "") -> None:
         if outcome != signing.RETRY or session.outcome is not None:
-            real_close(self, session, outcome, reason)
+            real_close(self, session, outcome, reason, cause)
             return
         session.outcome = session.attempt.outcome = outcome  # the attempt loop fails over...
         session.reason = session.attempt.reason = reason  # ...but the session stays registered
+        session.attempt.cause = cause
         self.ctx.record("attempt_ended", tx=session.tx.id, session=session.id, outcome=outcome, reason=reason)
         session.progress()
 

@@ -37,7 +37,7 @@ PLANTS: dict[str, Case] = {
         planted.treat_a_standby_as_active, planted.topology, "standby_only_when_no_active", 15, 0.8
     ),
     "sign_twice_after_a_failover": Case(
-        planted.sign_twice_after_a_failover, planted.busy_topology, "at_most_one_signature", 40, 0.5
+        planted.sign_twice_after_a_failover, planted.busy_topology, "at_most_one_signature", 40, 0.3
     ),
     "spread_exchange_transfers_on_failover": Case(
         planted.spread_exchange_transfers_on_failover,

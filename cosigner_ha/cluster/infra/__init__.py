@@ -20,6 +20,7 @@ from cosigner_ha.cluster.infra.hardware import (
     ImageAuthority,
     NitroHypervisor,
     SgxCpu,
+    VendorKey,
 )
 from cosigner_ha.node.errors import InfraError
 from cosigner_ha.node.platform import Disk
@@ -43,6 +44,7 @@ __all__ = [
     "NitroHypervisor",
     "SgxCpu",
     "SimDisk",
+    "VendorKey",
 ]
 
 

@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cosigner_ha.cluster.infra.hardware import AttestationAuthority, AttestationDocument
+from cosigner_ha.cluster.infra.hardware import AttestationAuthority, AttestationDocument, VendorKey
 from cosigner_ha.node.errors import (
     AccessDenied,
     AttestationError,
@@ -85,6 +85,14 @@ class Bucket:
             raise BucketFault(f"bucket {self.name!r}: request failed at step {self.steps}: {what}")
         self.steps += 1
 
+    def export(self) -> dict[str, bytes]:
+        """Every object, for a bucket that keeps its state on disk (`cloud serve`)."""
+        return dict(self._objects)
+
+    def restore(self, objects: dict[str, bytes], version: int) -> None:
+        self._objects = dict(objects)
+        self.version = version
+
     # The attacker's view, for tests: raw objects regardless of roles.
     def raw(self, key: str) -> bytes | None:
         return self._objects.get(key)
@@ -125,8 +133,8 @@ class Kms:
         wall: WallClock,
         *,
         name: str = "kms",
-        nitro: AttestationAuthority | None = None,
-        confidential_space: AttestationAuthority | None = None,
+        nitro: AttestationAuthority | VendorKey | None = None,
+        confidential_space: AttestationAuthority | VendorKey | None = None,
     ) -> None:
         self.name = name
         self._rand = randbytes
@@ -142,6 +150,31 @@ class Kms:
         self._keys[key_id] = self._rand(32)
         self.policies[key_id] = policy
         return key_id
+
+    def export(self) -> dict[str, dict[str, str | list[str] | None]]:
+        """Keys and their policies as plain data (hex), for a KMS that keeps its state on disk."""
+        return {
+            key_id: {
+                "key": key.hex(),
+                "roles": list(self.policies[key_id].roles),
+                "pcr8": None
+                if self.policies[key_id].pcr8 is None
+                else bytes(self.policies[key_id].pcr8 or b"").hex(),
+                "image_digest": self.policies[key_id].image_digest,
+            }
+            for key_id, key in self._keys.items()
+        }
+
+    def restore(self, data: dict[str, dict[str, str | list[str] | None]]) -> None:
+        for key_id, item in data.items():
+            pcr8, digest, roles = item["pcr8"], item["image_digest"], item["roles"]
+            assert isinstance(item["key"], str) and isinstance(roles, list)
+            self._keys[key_id] = bytes.fromhex(item["key"])
+            self.policies[key_id] = KeyPolicy(
+                tuple(roles),
+                None if not isinstance(pcr8, str) else bytes.fromhex(pcr8),
+                digest if isinstance(digest, str) else None,
+            )
 
     def set_policy(self, key_id: str, policy: KeyPolicy) -> None:
         """Change a key policy (a fault: revoke a role, pin another PCR8)."""

@@ -151,6 +151,21 @@ class AttestationAuthority:
         return _verify_ed25519(self.public_key, signature, document)
 
 
+class VendorKey:
+    """A vendor's attestation public key alone: what a verifier in another process (the cloud services'
+    KMS) holds, never the signing key."""
+
+    def __init__(self, public_key: bytes) -> None:
+        if len(public_key) != 32:
+            raise ValueError(
+                f"an attestation vendor key is a 32-byte Ed25519 public key, got {len(public_key)}"
+            )
+        self.public_key = public_key
+
+    def verify(self, document: bytes, signature: bytes) -> bool:
+        return _verify_ed25519(self.public_key, signature, document)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AttestationDocument:
     """A signed statement by the platform: which image runs, on which host, holding which key."""

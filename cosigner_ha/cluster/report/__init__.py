@@ -12,8 +12,11 @@ The format of each is documented in docs/reports.md.
 from cosigner_ha.cluster.report.html import render_html, write_html
 from cosigner_ha.cluster.report.model import (
     JSON_KEYS,
+    Breakdown,
     Check,
     Failover,
+    FailureCause,
+    FaultError,
     FaultImpact,
     FaultSpan,
     LatencyStats,
@@ -23,6 +26,7 @@ from cosigner_ha.cluster.report.model import (
     TxPoint,
     latency_stats,
     report_json_text,
+    rule_label,
     write_json,
 )
 from cosigner_ha.cluster.report.palette import node_colours
@@ -32,8 +36,11 @@ from cosigner_ha.env.files import write_text_atomic
 
 __all__ = [
     "JSON_KEYS",
+    "Breakdown",
     "Check",
     "Failover",
+    "FailureCause",
+    "FaultError",
     "FaultImpact",
     "FaultSpan",
     "LatencyStats",
@@ -48,6 +55,7 @@ __all__ = [
     "render_html",
     "render_summary",
     "report_json_text",
+    "rule_label",
     "write_html",
     "write_json",
     "write_text_atomic",

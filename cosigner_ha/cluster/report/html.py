@@ -9,16 +9,16 @@ does not pay for it.
 from __future__ import annotations
 
 import bisect
-import html
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cosigner_ha.cluster.report import fmt
+from cosigner_ha.cluster.report.html_tables import checks_table, outcome_tables, summary_tables
+from cosigner_ha.cluster.report.html_tables import escape as _e
 from cosigner_ha.cluster.report.model import (
-    Check,
     FaultSpan,
     RunReport,
     SignatureMark,
@@ -26,7 +26,6 @@ from cosigner_ha.cluster.report.model import (
     report_json_text,
 )
 from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
-from cosigner_ha.cluster.report.workspaces import workspaces_html
 from cosigner_ha.env.files import write_text_atomic
 
 #: Completed transactions in the rolling percentile window of the latency panel: at least this many,
@@ -64,6 +63,7 @@ def render_html(report: RunReport) -> str:
     )
     title = f"cosigner-ha run: {report.scenario}"
     verdict = "PASSED" if report.passed else "FAILED"
+    notes = "notes" if report.notices else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -77,17 +77,19 @@ def render_html(report: RunReport) -> str:
 <header>
 <h1>cosigner-ha run: <span class="scenario">{_e(report.scenario)}</span>
 <span class="verdict {verdict.lower()}">{verdict}</span></h1>
+<p class="verdict-line {verdict.lower()} {notes}">{_e(report.verdict)}</p>
 <p class="sub">seed {report.seed} · {_e(fmt.seconds(report.simulated_seconds))} simulated in
 {report.wall_seconds:.2f} s wall ({_e(fmt.speedup(report.speedup))} real time) ·
 trace <code>{_e(report.trace_hash)}</code></p>
 </header>
 <section class="tables">
-{_summary_tables(report)}
+{summary_tables(report)}
 </section>
 <section class="plot">
 {plot}
 </section>
-{_checks_table(report)}
+{outcome_tables(report)}
+{checks_table(report)}
 <script type="application/json" id="report-json">{embedded}</script>
 </body>
 </html>
@@ -161,6 +163,34 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
                 },
                 "text": [f"{_e(m.tx)}<br>for {_e(m.api_user)}<br>at {fmt.clock(m.t)}" for m in marks],
                 "hovertemplate": "%{text}<extra>" + _e(name) + "</extra>",
+                **top,
+            }
+        )
+
+    # Transactions that ended without a signature: a mark per transaction on their own lane, at the time
+    # they ended, one trace (legend entry) per status.
+    unsigned = [t for t in report.transactions if t.ended_badly and t.t_terminal is not None]
+    rows = [*names, UNSIGNED_LANE] if unsigned else list(names)
+    for status, (symbol, colour) in UNSIGNED_MARKS.items():
+        mine = [t for t in unsigned if t.status == status]
+        if not mine:
+            continue
+        data.append(
+            {
+                "type": scatter,
+                "mode": "markers",
+                "name": f"{status.lower()}: {len(mine)}",
+                "legendgroup": status,
+                "x": [(t.t_terminal or 0.0) / unit for t in mine],
+                "y": [UNSIGNED_LANE] * len(mine),
+                "marker": {
+                    "symbol": symbol,
+                    "size": 9,
+                    "color": colour,
+                    "line": {"width": 1, "color": colour},
+                },
+                "text": [_unsigned_text(t) for t in mine],
+                "hovertemplate": "%{text}<extra>" + status + "</extra>",
                 **top,
             }
         )
@@ -249,7 +279,7 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         annotations.append(
             {
                 "x": span.start / unit,
-                "y": len(names) - 0.45 + 0.32 * (LABEL_LEVELS - 1 - level),
+                "y": len(rows) - 0.45 + 0.32 * (LABEL_LEVELS - 1 - level),
                 "xref": "x",
                 "yref": "y",
                 "text": _e(_fault_label(span)),
@@ -274,7 +304,7 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         latency_axis.update(tickvals=[v for v, _ in ticks], ticktext=[t for _, t in ticks])
     layout: dict[str, Any] = {
         "template": _template(),
-        "height": 360 + 46 * max(len(names), 1) + 320,
+        "height": 360 + 46 * max(len(rows), 1) + 320,
         "barmode": "overlay",
         "hovermode": "closest",
         "margin": {"l": 90, "r": 30, "t": 50, "b": 60},
@@ -292,10 +322,10 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
             "anchor": "x",
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": list(reversed(names)),
-            "tickvals": names,
-            "ticktext": [_e(n) + ("<br>(standby)" if n in lanes and lanes[n].standby else "") for n in names],
-            "range": [-0.6, len(names) - 0.4 + 0.32 * LABEL_LEVELS + 0.1],
+            "categoryarray": list(reversed(rows)),
+            "tickvals": rows,
+            "ticktext": [_e(n) + ("<br>(standby)" if n in lanes and lanes[n].standby else "") for n in rows],
+            "range": [-0.6, len(rows) - 0.4 + 0.32 * LABEL_LEVELS + 0.1],
         },
         "xaxis2": {
             "domain": [0, 1],
@@ -310,7 +340,27 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
-TOP_TITLE = "nodes: down intervals, faults (shaded) and signatures (one mark each)"
+TOP_TITLE = "nodes: down intervals, faults (shaded) and signatures (one mark each); transactions not signed"
+#: The lane of transactions that ended without a signature, below the nodes.
+UNSIGNED_LANE = "not signed"
+#: Their marks: plotly symbol and colour per terminal status.
+UNSIGNED_MARKS: dict[str, tuple[str, str]] = {
+    "FAILED": ("x", FAIL_COLOUR),
+    "CANCELLED": ("square-open", "#F28E2B"),
+    "REJECTED": ("triangle-down", "#B07AA1"),
+    "BLOCKED": ("diamond-open", "#9C755F"),
+}
+
+
+def _unsigned_text(t: TxPoint) -> str:
+    status = f"{t.status}/{t.sub_status}" if t.sub_status else t.status
+    where = f"<br>{_e(t.workload)}" if t.workload else ""
+    return (
+        f"{_e(t.tx)}{where}<br>{_e(status)}<br>{_e(t.cause or 'unknown cause')}: {_e(t.reason)}"
+        f"<br>ended {fmt.clock(t.t_terminal or 0.0)}"
+    )
+
+
 BOTTOM_TITLE = "signing latency of completed transactions, by completion time"
 TOP_DOMAIN = (0.545, 1.0)
 BOTTOM_DOMAIN = (0.0, 0.455)
@@ -401,92 +451,6 @@ def rolling_percentile(values: Sequence[float], q: int, window: int) -> list[flo
     return out
 
 
-# -- tables -------------------------------------------------------------------------------------------
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _table(caption: str, header: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    klass = f' class="{cls}"' if cls else ""
-    return f"<table{klass}>\n<caption>{_e(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
-def _counts(counts: Mapping[str, int], total: int) -> list[list[str]]:
-    rows = [
-        [_e(k), f'<span class="num">{v}</span>', f'<span class="num">{fmt.share(v, total)}</span>']
-        for k, v in counts.items()
-    ]
-    return rows or [['<span class="dim">none</span>', "", ""]]
-
-
-def _summary_tables(report: RunReport) -> str:
-    total = report.transactions_total
-    colours = node_colours(report.node_names())
-    facts = [
-        ["scenario", _e(report.scenario)],
-        ["seed", str(report.seed)],
-        ["trace hash", f"<code>{_e(report.trace_hash[:16])}…</code>"],
-        ["simulated", _e(fmt.seconds(report.simulated_seconds))],
-        ["wall", f"{report.wall_seconds:.2f} s"],
-        ["speed-up", _e(fmt.speedup(report.speedup))],
-        ["transactions", str(total)],
-    ]
-    latency = [
-        [name, _e(fmt.seconds(getattr(report.latency, name)))] for name in ("p50", "p90", "p99", "max")
-    ]
-    signed_total = sum(report.signed_by.values())
-    signers = [
-        [
-            f'<span class="swatch" style="background:{colours[n]}"></span>{_e(n)}',
-            f'<span class="num">{report.signed_by.get(n, 0)}</span>',
-            f'<span class="num">{fmt.share(report.signed_by.get(n, 0), signed_total)}</span>',
-        ]
-        for n in report.node_names()
-    ]
-    failovers = [
-        [
-            fmt.clock(f.at),
-            f"{_e(f.from_node)} → {_e(f.to_node) if f.to_node else '<span class=fail>nobody</span>'}",
-            _e(fmt.seconds(f.gap_seconds)),
-        ]
-        for f in report.failovers
-    ] or [['<span class="dim">none</span>', "", ""]]
-    return "\n".join(
-        [
-            _table("run", ["", ""], facts, "facts"),
-            _table("by status", ["status", "count", "share"], _counts(report.by_status, total)),
-            _table("by sub-status", ["sub-status", "count", "share"], _counts(report.by_sub_status, total)),
-            _table("signing latency", ["", "seconds"], latency),
-            _table("signed by", ["node", "count", "share"], signers),
-            _table("failovers", ["at", "from → to", "gap"], failovers),
-            *([workspaces_html(report.workspaces)] if report.workspaces else []),
-        ]
-    )
-
-
-def _result(check: Check) -> str:
-    return '<span class="pass">PASS</span>' if check.ok else '<span class="fail">FAIL</span>'
-
-
-def _checks_table(report: RunReport) -> str:
-    rows = [
-        [kind, _e(name), _result(check), _e(check.detail)]
-        for kind, checks in (("invariant", report.invariants), ("expectation", report.expectations))
-        for name, check in checks.items()
-    ]
-    if not rows:
-        return ""
-    return (
-        '<section class="checks">\n'
-        + _table("invariants and expectations", ["kind", "check", "result", "detail"], rows)
-        + "\n</section>"
-    )
-
-
 def _json_for_script(report: RunReport) -> str:
     """The `--json` report, safe inside a <script> element (no "</script>" can close it early)."""
     return (
@@ -518,4 +482,9 @@ th {{ color: #666; font-weight: 500; }}
 .swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }}
 code {{ font-size: 12px; }}
 .checks {{ margin-top: 16px; }}
+.verdict-line {{ font-weight: 600; margin: 0 0 12px 0; }}
+.verdict-line.passed {{ color: {OK_COLOUR}; }}
+.verdict-line.failed {{ color: {FAIL_COLOUR}; }}
+.verdict-line.notes {{ color: #9C6B00; }}
+.outcomes {{ margin-top: 16px; }}
 """

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +33,16 @@ JSON_KEYS = (
     "transactions",
     "latency_seconds",
     "signed_by",
+    "workloads",
+    "rules",
+    "faults",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
+    "notices",
+    "verdict",
     "passed",
 )
 
@@ -129,6 +135,29 @@ class FaultImpact:
 
 
 @dataclass(frozen=True)
+class FaultError:
+    """A fault whose action the cluster refused at run time (`fault_error` in the trace): what an operator
+    would have seen on the console or the command line. The run went on without it."""
+
+    at: float
+    index: int
+    label: str
+    api_user: str | None
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "index": self.index,
+            "fault": self.label,
+            "api_user": self.api_user,
+            "code": self.code,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Check:
     """One invariant or expectation: whether it held, and what was seen (for people)."""
 
@@ -146,9 +175,32 @@ class FaultSpan:
     target: str
     nodes: tuple[str, ...]
 
+    detail: str = ""  # the mode and amount: "timeout", "+5m", "BLOCK above 1000 USD"
+
+    @property
+    def instant(self) -> bool:
+        """A fault that takes no time (policy, pair, unpair, restart): a moment, not a span."""
+        return self.end is not None and self.end <= self.start
+
     @property
     def label(self) -> str:
-        return f"{self.action} {self.target}" if self.target else self.action
+        """ "crash nitro-a", "callback risk: timeout", "clock-skew nitro-a +5m"."""
+        if self.action == "callback" and self.target.startswith("callback"):
+            return f"{self.target}: {self.detail}" if self.detail else self.target
+        base = f"{self.action} {self.target}" if self.target else self.action
+        return f"{base} {self.detail}" if self.detail else base
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.start,
+            "end": self.end,
+            "instant": self.instant,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+            "label": self.label,
+            "nodes": list(self.nodes),
+        }
 
 
 @dataclass(frozen=True)
@@ -163,7 +215,8 @@ class SignatureMark:
 
 @dataclass(frozen=True)
 class TxPoint:
-    """One transaction's course; `latency` is submission to signature, for completed ones."""
+    """One transaction's course; `latency` is submission to signature, for completed ones; `cause` why it
+    ended otherwise (saas_sim/causes.py), `rule` the policy rule that matched (None: the catch-all)."""
 
     t_submitted: float
     t_terminal: float | None
@@ -171,6 +224,80 @@ class TxPoint:
     sub_status: str | None
     latency: float | None
     node: str | None
+    tx: str = ""
+    cause: str | None = None
+    reason: str = ""
+    workload: str | None = None
+    rule: int | None = None
+
+    @property
+    def ended_badly(self) -> bool:
+        """Failed, rejected, cancelled or blocked: a transaction that ended without a signature."""
+        return self.status in ("FAILED", "REJECTED", "CANCELLED", "BLOCKED")
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    """Transactions that ended the same way for the same reason: `cause` beside Fireblocks' sub-status;
+    `rule` for policy blocks (None: the catch-all); `example` is the first one's reason, for people."""
+
+    status: str
+    sub_status: str | None
+    cause: str
+    count: int
+    example: str
+    rule: int | None = None
+
+    @property
+    def label(self) -> str:
+        """ "FAILED/TIMEOUT callback-timeout", "BLOCKED/BLOCKED_BY_POLICY policy-block (rule 3)"."""
+        what = f"{self.status}/{self.sub_status}" if self.sub_status else self.status
+        return f"{what} {self.cause_label}"
+
+    @property
+    def cause_label(self) -> str:
+        if self.cause != "policy-block":
+            return self.cause
+        return f"{self.cause} ({rule_label(self.rule)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "sub_status": self.sub_status,
+            "cause": self.cause,
+            "rule": self.rule,
+            "count": self.count,
+            "example": self.example,
+        }
+
+
+def rule_label(rule: int | None) -> str:
+    """How reports name a policy rule: "rule 3", or "catch-all" when none matched."""
+    return "catch-all" if rule is None else f"rule {rule}"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The transactions of one workload or one policy rule: how they ended, why, and how fast."""
+
+    total: int
+    by_status: Mapping[str, int]
+    causes: Mapping[str, int]
+    latency: LatencyStats
+    signed_by: Mapping[str, int]
+
+    @property
+    def completed(self) -> int:
+        return self.by_status.get("COMPLETED", 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "by_status": dict(self.by_status),
+            "causes": dict(self.causes),
+            "latency_seconds": {"p50": self.latency.p50, "p99": self.latency.p99, "max": self.latency.max},
+            "signed_by": dict(self.signed_by),
+        }
 
 
 @dataclass(frozen=True)
@@ -208,6 +335,15 @@ class RunReport:
     impacts: tuple[FaultImpact, ...] = ()
     #: With several workspaces: each one's figures (`--json` key "workspaces"); empty otherwise.
     workspaces: tuple[WorkspaceFigures, ...] = ()
+    # in the JSON report too:
+    failures: tuple[FailureCause, ...] = ()
+    workloads: Mapping[str, Breakdown] = field(default_factory=dict)
+    rules: Mapping[str, Breakdown] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+    fault_errors: tuple[FaultError, ...] = ()
+    #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
+    #: simulation, whose report has exactly `JSON_KEYS`.
+    mode: str | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -215,6 +351,30 @@ class RunReport:
         if self.wall_seconds <= 0:
             return None
         return self.simulated_seconds / self.wall_seconds
+
+    @property
+    def by_cause(self) -> dict[str, int]:
+        """Transactions that ended without a signature, counted by cause (most first, then by name)."""
+        counts: dict[str, int] = {}
+        for f in self.failures:
+            counts[f.cause] = counts.get(f.cause, 0) + f.count
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    @property
+    def verdict(self) -> str:
+        """The one line every output ends with: PASSED or FAILED, what failed, and what the run did not do
+        that no check asked about (nothing signed, a workload never signed)."""
+        failed = self.failed_checks()
+        count = len(self.invariants) + len(self.expectations)
+        if self.passed and not failed:
+            line = f"PASSED: all {count} invariants and expectations held"
+        elif not failed:
+            line = "FAILED: the run did not pass (no single check failed; see the runner's messages)"
+        else:
+            line = f"FAILED: {len(failed)} of {count} checks failed: {', '.join(failed)}"
+        if self.notices:
+            line += "; but " + "; ".join(self.notices)
+        return line
 
     def failed_checks(self) -> list[str]:
         """Names of the invariants, then expectations, that did not hold, in report order."""
@@ -243,6 +403,8 @@ class RunReport:
                 "total": self.transactions_total,
                 "by_status": dict(self.by_status),
                 "by_sub_status": dict(self.by_sub_status),
+                "by_cause": dict(self.by_cause),
+                "failures": [f.to_json() for f in self.failures],
             },
             "latency_seconds": {
                 "p50": self.latency.p50,
@@ -251,17 +413,25 @@ class RunReport:
                 "max": self.latency.max,
             },
             "signed_by": dict(self.signed_by),
+            "workloads": {name: b.to_json() for name, b in self.workloads.items()},
+            "rules": {name: b.to_json() for name, b in self.rules.items()},
+            "faults": [f.to_json() for f in self.faults],
             "failovers": [
                 {"at": f.at, "from": f.from_node, "to": f.to_node, "gap_seconds": f.gap_seconds}
                 for f in self.failovers
             ],
             "fault_impacts": [i.to_json() for i in self.impacts],
+            "fault_errors": [e.to_json() for e in self.fault_errors],
             "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
+            "notices": list(self.notices),
+            "verdict": self.verdict,
             "passed": self.passed,
         }
         if self.workspaces:  # only for several workspaces: one-workspace reports keep their keys
             data["workspaces"] = [w.to_json() for w in self.workspaces]
+        if self.mode is not None:
+            data["mode"] = self.mode
         _check_finite(data, "")
         return data
 

@@ -36,6 +36,7 @@ TIMELINE_COLUMNS = 60
 MIN_TIMELINE_COLUMNS = 12
 MAX_LISTED_FAULTS = 8
 IDLE_STYLE = "grey50"
+NOTICE_COLOUR = "yellow"
 
 
 def render_summary(report: RunReport, console: Console, *, timeline_columns: int = TIMELINE_COLUMNS) -> None:
@@ -48,8 +49,12 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
     parts.append(_figures(report))
     if report.workspaces:
         parts.append(workspaces_table(report.workspaces))
-    parts.append(_signatures(report, colours))
+    if report.failures:
+        parts.append(_failures(report))
+    parts.append(_signatures(report, colours, console.width))
     parts.append(_impacts(report, colours) if report.impacts else _failovers(report, colours))
+    if report.fault_errors:
+        parts.append(_fault_errors(report))
     parts.append(_checks(report))
     parts.append(_verdict(report))
     for part in parts:
@@ -160,10 +165,10 @@ def _fault_list(report: RunReport) -> Columns:
 # -- figures ------------------------------------------------------------------------------------------
 
 
-def _figures(report: RunReport) -> Table:
+def _figures(report: RunReport) -> Columns:
     total = report.transactions_total
     statuses = Table(title="transactions", title_justify="left", title_style="bold")
-    statuses.add_column("status")
+    statuses.add_column("status", no_wrap=True)
     statuses.add_column("count", justify="right")
     statuses.add_column("share", justify="right")
     for status, count in _status_order(report.by_status):
@@ -173,7 +178,7 @@ def _figures(report: RunReport) -> Table:
     statuses.add_row(Text("total", style="bold"), Text(str(total), style="bold"), "")
 
     subs = Table(title="sub-status", title_justify="left", title_style="bold")
-    subs.add_column("sub-status")
+    subs.add_column("sub-status", no_wrap=True)
     subs.add_column("count", justify="right")
     for sub, count in report.by_sub_status.items():
         subs.add_row(Text(sub), str(count))
@@ -181,15 +186,31 @@ def _figures(report: RunReport) -> Table:
         subs.add_row(Text("none", style="dim"), "")
 
     latency = Table(title="signing latency", title_justify="left", title_style="bold")
-    latency.add_column("percentile")
+    latency.add_column("percentile", no_wrap=True)
     latency.add_column("seconds", justify="right")
     for name in ("p50", "p90", "p99", "max"):
         value = getattr(report.latency, name)
         latency.add_row(name, Text(fmt.seconds(value), style="dim" if value is None else ""))
 
-    grid = Table.grid(padding=(0, 4))
-    grid.add_row(statuses, subs, latency)
-    return grid
+    # side by side where they fit, the next below otherwise: a status is never cut to fit
+    return Columns([statuses, subs, latency], padding=(0, 4))
+
+
+def _failures(report: RunReport) -> Table:
+    """Why transactions ended without a signature: Fireblocks' status over its sub-status, then the precise
+    cause (saas_sim/causes.py) over the first one's reason. Statuses and causes are never cut (80 columns
+    leave the reason 40 or more, wrapped at spaces)."""
+    table = Table(title="why transactions did not complete", title_justify="left", title_style="bold")
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("cause and reason", ratio=1)
+    for f in report.failures:
+        status = Text(f.status, style=STATUS_STYLES.get(f.status, PENDING_STYLE))
+        if f.sub_status:
+            status.append("\n" + f.sub_status, style="dim")
+        why = Text(f.cause_label, style="bold").append("\n" + f.example, style="dim")
+        table.add_row(str(f.count), status, why)
+    return table
 
 
 def _status_order(by_status: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -197,31 +218,37 @@ def _status_order(by_status: Mapping[str, int]) -> list[tuple[str, int]]:
     return known + [(s, n) for s, n in by_status.items() if s not in STATUS_STYLES]
 
 
-def _signatures(report: RunReport, colours: Mapping[str, str]) -> Table:
+def _signatures(report: RunReport, colours: Mapping[str, str], width: int = 200) -> Table:
+    """Node, site and role whole; the bar takes what the console leaves (BAR_WIDTH at most, 4 at least)."""
     lanes = {lane.name: lane for lane in report.lanes}
     total = sum(report.signed_by.values())
     most = max(report.signed_by.values(), default=0)
+    names = report.node_names()
+    node_width = max((len(n) for n in names), default=4)
+    site_width = max((len(lanes[n].site) if n in lanes else 1 for n in names), default=4)
+    # borders and padding of six columns take 19 characters; role 7, signed 6, share 6
+    bar_width = max(4, min(BAR_WIDTH, width - 19 - max(node_width, 4) - max(site_width, 4) - 7 - 6 - 6))
     table = Table(title="signatures per node", title_justify="left", title_style="bold")
-    table.add_column("node")
-    table.add_column("site")
-    table.add_column("role")
-    table.add_column("signed", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("", min_width=BAR_WIDTH, no_wrap=True)
-    for name in report.node_names():
+    table.add_column("node", no_wrap=True)
+    table.add_column("site", no_wrap=True)
+    table.add_column("role", no_wrap=True)
+    table.add_column("signed", justify="right", no_wrap=True)
+    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("", min_width=bar_width, max_width=bar_width, no_wrap=True)
+    for name in names:
         count = report.signed_by.get(name, 0)
         lane = lanes.get(name)
         site = Text(lane.site if lane else "?", style="dim")
         role = Text("standby" if lane and lane.standby else "active", style="dim")
-        bar = Text(_bar(count, most), style=colours[name])
+        bar = Text(_bar(count, most, bar_width), style=colours[name])
         table.add_row(Text(name, style=colours[name]), site, role, str(count), fmt.share(count, total), bar)
     return table
 
 
-def _bar(count: int, most: int) -> str:
+def _bar(count: int, most: int, width: int = BAR_WIDTH) -> str:
     if not most or not count:
         return ""
-    eighths = max(1, round(count * BAR_WIDTH * 8 / most))
+    eighths = max(1, round(count * width * 8 / most))
     full, part = divmod(eighths, 8)
     return "█" * full + (PARTIAL[part] if part else "")
 
@@ -247,11 +274,11 @@ def _failovers(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
 def _impacts(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
     """Per fault: what waited, how long nobody could sign, latency added, what was lost, who signed again."""
     table = Table(title="fault impact", title_justify="left", title_style="bold")
-    table.add_column("at")
+    table.add_column("at", no_wrap=True)
     table.add_column("fault", overflow="fold")
-    table.add_column("waited", justify="right")
-    table.add_column("unavail.", justify="right")
-    table.add_column("+latency", justify="right")
+    table.add_column("waited", justify="right", no_wrap=True)
+    table.add_column("unavail.", justify="right", no_wrap=True)
+    table.add_column("+latency", justify="right", no_wrap=True)
     table.add_column("then", overflow="fold")
     for i in report.impacts:
         if i.idle:
@@ -277,20 +304,35 @@ def _impacts(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
     return table
 
 
+def _fault_errors(report: RunReport) -> RenderableType:
+    """Faults the cluster refused at run time (the run went on without them), as an operator saw them."""
+    table = Table(title="faults refused (the run went on)", title_justify="left", title_style="bold")
+    table.add_column("at")
+    table.add_column("fault", overflow="fold")
+    table.add_column("code", style=FAIL_COLOUR)
+    table.add_column("reason", overflow="fold")
+    for e in report.fault_errors:
+        table.add_row(fmt.clock(e.at), Text(f"#{e.index} {e.label}"), Text(e.code), Text(e.reason))
+    return table
+
+
 # -- checks and verdict -------------------------------------------------------------------------------
 
 
 def _checks(report: RunReport) -> RenderableType:
+    """PASS/FAIL, then the check's name with its detail below it: a name is never cut, whatever its length,
+    and the detail wraps at spaces in the width that is left."""
     if not report.invariants and not report.expectations:
         return Text("checks: none", style="dim")
     table = Table(title="invariants and expectations", title_justify="left", title_style="bold")
-    table.add_column("kind", style="dim")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("detail", overflow="fold")
-    for kind, checks in (("invariant", report.invariants), ("expectation", report.expectations)):
+    table.add_column("result", no_wrap=True)
+    table.add_column("check and what was seen", ratio=1)
+    for kind, checks in (("invariants", report.invariants), ("expectations", report.expectations)):
+        if not checks:
+            continue
+        table.add_row("", Text(kind, style="bold dim"))
         for name, check in checks.items():
-            table.add_row(kind, Text(name), _result(check), Text(check.detail))
+            table.add_row(_result(check), Text(name, style="bold").append("\n" + check.detail, style=""))
     return table
 
 
@@ -299,14 +341,10 @@ def _result(check: Check) -> Text:
 
 
 def _verdict(report: RunReport) -> Text:
-    failed = report.failed_checks()
-    count = len(report.invariants) + len(report.expectations)
-    if report.passed and not failed:
-        return Text(f"PASSED: all {count} invariants and expectations held", style=f"bold {OK_COLOUR}")
-    if not failed:
-        return Text(
-            "FAILED: the run did not pass (no single check failed; see the runner's messages)",
-            style=f"bold {FAIL_COLOUR}",
-        )
-    verdict = Text(f"FAILED: {len(failed)} of {count} checks failed: ", style=f"bold {FAIL_COLOUR}")
-    return verdict.append(", ".join(failed), style=FAIL_COLOUR)
+    """`RunReport.verdict`, coloured: the same words the JSON and HTML reports carry."""
+    ok = report.passed and not report.failed_checks()
+    head, _, notes = report.verdict.partition("; but ")
+    text = Text(head, style=f"bold {OK_COLOUR if ok else FAIL_COLOUR}")
+    if notes:
+        text.append("; but " + notes, style=f"bold {NOTICE_COLOUR}")
+    return text

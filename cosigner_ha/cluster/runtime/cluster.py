@@ -4,17 +4,24 @@
         cluster.start()          # SaaS up, every node paired and online
         cluster.control.post(...)
 
-Every node runs as SGX on its own home (`workdir/nodes/NAME`), whatever enclave the scenario names; the
+Started in order: the owner's device (`owner serve`, behind its link), the cloud services when the scenario
+has Nitro or GCP nodes (`cloud serve`: each such node's KMS key bound to its image, its role and bucket,
+its own link), `saas serve --owner ...`, one `callback serve` per scripted handler the API users name
+(behind its link), then each node's link, pairing (`node setup`/`add-user`, with its API users' handlers)
+and `node start`. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
-Each node reaches the SaaS through its own `proxy serve` process (`link_fault` partitions, delays, loses,
-clogs or heals it). Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the
-block stops every process (`ProcessGroup.close`).
+Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
+`callback_fault`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
+service processes as specs a launcher can start with `start_spec`; the `run --runtime` launcher
+(`launcher.Drill`) plays a scenario's workloads and faults on the cluster. Leaving the block stops every
+process (`ProcessGroup.close`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from types import TracebackType
@@ -22,14 +29,17 @@ from typing import Any
 
 import httpx
 
-from cosigner_ha.cluster.commands_node import Hardware
+from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
+from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Scenario, load_scenario
+from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
 from cosigner_ha.env import OsCrypto
 
+#: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
+CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
 #: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
 READY_LIMIT = 60.0
 
@@ -44,7 +54,15 @@ class StartTimes:
 
 
 class RuntimeCluster:
-    def __init__(self, scenario: Path, workdir: Path, *, time_scale: float = 1.0, loop: str = "trio") -> None:
+    def __init__(
+        self,
+        scenario: Path,
+        workdir: Path,
+        *,
+        time_scale: float = 1.0,
+        loop: str = "trio",
+        owner_device: bool = True,
+    ) -> None:
         self.scenario_path = scenario
         self.scenario: Scenario = load_scenario(scenario)
         self.workdir = workdir
@@ -57,6 +75,19 @@ class RuntimeCluster:
         #: Each node's link to the SaaS gateway: a `proxy serve` process (`listen`, `control`).
         self.links: dict[str, dict[str, Any]] = {}
         self._control: httpx.Client | None = None
+        self._saas_argv: list[str] = []
+        #: More `saas serve` options (`up` adds the REST API's).
+        self.saas_options: list[str] = []
+        #: The owner's device as its own process (`owner serve`, reached through `service_links["owner"]`).
+        self.owner_device = owner_device
+        #: Links to service processes (the owner's device...): `proxy serve` processes, by service.
+        self.service_links: dict[str, dict[str, Any]] = {}
+        self.owner_ready: dict[str, Any] = {}
+        self.cloud_ready: dict[str, Any] = {}
+        #: Scripted callback handlers (`callback serve`) by name, and the node options each API user's
+        #: pairing gives its handler (url, public key).
+        self.callback_ready: dict[str, dict[str, Any]] = {}
+        self._callback_args: dict[str, list[str]] = {}
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -90,16 +121,21 @@ class RuntimeCluster:
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
-        saas = self.processes.start(
-            "saas",
-            "saas",
+        if any(n.enclave in CLOUD_KINDS for n in self.scenario.nodes):
+            self._start_cloud(hardware[0])
+        owner = ["--owner", self._start_owner()] if self.owner_device else []
+        self._saas_argv = [
             *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
             *("--key", str(key), "--scenario", str(self.scenario_path)),
             *("--time-scale", repr(self.time_scale), "--loop", self.loop),
             *("--vendor-key", hardware[0].vendor.public_key.hex()),
             *("--measurement", hardware[0].image.measurement.hex()),
-        )
+            *owner,
+            *self.saas_options,
+        ]
+        saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
+        self._start_callbacks()
         for spec in self.scenario.nodes:
             ready = self.workdir / "links" / f"{spec.name}.json"
             ready.parent.mkdir(parents=True, exist_ok=True)
@@ -116,12 +152,13 @@ class RuntimeCluster:
             if spec.standby:
                 self._ok(self.control.post(f"/cosigners/{spec.name}/standby", json={"standby": True}))
         self.wait_online()
+        self._trust_nodes()
         self.times.online = time.monotonic() - began
 
     def node_args(self, name: str) -> list[str]:
         return [
             *("--home", str(self.home(name)), "--saas", self.links[name]["listen"]),
-            *("--saas-cert", str(self.cert), "--loop", self.loop),
+            *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
     def start_node(self, name: str) -> Child:
@@ -134,6 +171,12 @@ class RuntimeCluster:
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
         files = {"saas": self.workdir / "saas" / TRACE_FILE}
+        if self.owner_device:
+            files["owner"] = self.workdir / "owner" / TRACE_FILE
+        if self.cloud_ready:
+            files["cloud"] = self.workdir / "cloud" / TRACE_FILE
+        for name in self.callback_ready:
+            files[f"callback-{name}"] = self.workdir / "callbacks" / name / TRACE_FILE
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
@@ -162,7 +205,8 @@ class RuntimeCluster:
 
     def link_fault(self, node: str, fault: str, **values: float) -> None:
         """Apply `fault` (partition, heal, clog, unclog, latency, loss) to the node's link to the SaaS."""
-        response = httpx.post(f"{self.links[node]['control']}/{fault}", json=values, timeout=10)
+        link = self.links[node] if node in self.links else self.service_links[node]
+        response = httpx.post(f"{link['control']}/{fault}", json=values, timeout=10)
         self._ok(response)
 
     def restart_node(self, name: str) -> Child:
@@ -170,6 +214,138 @@ class RuntimeCluster:
         since = time.time()
         child = self.start_node(name)
         self.wait_online(since, {name})
+        return child
+
+    # --- service processes (specs.py) ------------------------------------------------------------------
+
+    def start_spec(self, spec: ProcessSpec) -> dict[str, Any]:
+        """Start a service process (again: on the same state) and wait for its ready file."""
+        spec.ready.parent.mkdir(parents=True, exist_ok=True)
+        spec.ready.unlink(missing_ok=True)
+        child = self.processes.start(spec.name, spec.role, *spec.argv)
+        return _wait_ready(spec.ready, child)
+
+    def owner_spec(self, listen: str = "127.0.0.1:0") -> ProcessSpec:
+        return owner_spec(
+            self.workdir / "owner",
+            scenario=self.scenario_path,
+            time_scale=self.time_scale,
+            loop=self.loop,
+            listen=listen,
+        )
+
+    def restart_owner(self) -> dict[str, Any]:
+        """A new `owner serve` on the device's state and port (its link keeps its target)."""
+        self.owner_ready = self.start_spec(self.owner_spec(self.owner_ready["url"].removeprefix("http://")))
+        return self.owner_ready
+
+    def callback_args(self, api_user: str) -> list[str]:
+        """`--callback-url ...` for the API user's handler in the scenario (none: no handler)."""
+        user = next(u for u in self.scenario.api_users if u.name == api_user)
+        return [] if user.callback is None else self._callback_args[user.callback]
+
+    def callback_fault(self, name: str, mode: str | None) -> None:
+        """A callback fault on a scripted handler (`timeout`, `reject`, `retry`, `down`, `error`...; None heals)."""
+        self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
+
+    def _start_callbacks(self) -> None:
+        """Each scripted handler an API user names, as `callback serve` behind a link; `url` handlers as given."""
+        for name in sorted({u.callback for u in self.scenario.api_users if u.callback is not None}):
+            spec = self.scenario.callback(name)
+            if isinstance(spec, UrlCallback):
+                self._callback_args[name] = ["--callback-url", spec.url]
+                continue
+            if not isinstance(spec, ScriptedCallback):
+                kind = type(spec).__name__.removesuffix("Callback").lower()
+                raise ProcessFailed(
+                    f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
+                    "handlers (`callback serve`) and url handlers"
+                )
+            state = self.workdir / "callbacks" / name
+            ready = self.callback_ready[name] = self.start_spec(
+                callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
+            )
+            target = ready["url"].removeprefix("http://")
+            link_ready = self.workdir / "links" / f"callback-{name}.json"
+            link = self.service_links[f"callback-{name}"] = self.start_spec(
+                proxy_spec(f"link-callback-{name}", target, link_ready, loop=self.loop)
+            )
+            pem = state / "public.pem"
+            pem.write_text(ready["public_key"])
+            self._callback_args[name] = [
+                "--callback-url",
+                f"http://{link['listen']}",
+                "--callback-public-key",
+                str(pem),
+            ]
+
+    def _trust_nodes(self) -> None:
+        """Each scripted handler checks request JWTs against the keys of the nodes whose users name it."""
+        for node in self.scenario.nodes:
+            names = {u.callback for u in self.scenario.api_users if u.name in node.api_users}
+            handlers = {name for name in self.callback_ready if name in names}
+            if not handlers:
+                continue
+            text = self.processes.run(
+                f"{node.name}-public-key", "node", "print-public-key", *self.node_args(node.name)
+            )
+            found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
+            if not found:
+                raise ProcessFailed(f"{node.name}: print-public-key printed no PEM key:\n{text}")
+            for name in sorted(handlers):
+                url = f"{self.callback_ready[name]['control']}/trust"
+                self._ok(httpx.post(url, json={"public_key": found[-1] + "\n"}, timeout=10))
+
+    def _start_cloud(self, hardware: Hardware) -> None:
+        """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
+        and its link (a fault proxy); its hardware profile then names them."""
+        vendor = hardware.vendor.public_key.hex()  # the simulated vendor plays AWS and Google too
+        spec = cloud_spec(
+            self.workdir / "cloud", nitro_vendor_key=vendor, cs_vendor_key=vendor, loop=self.loop
+        )
+        self.cloud_ready = self.start_spec(spec)
+        url = self.cloud_ready["url"]
+        for node in self.scenario.nodes:
+            if node.enclave not in CLOUD_KINDS:
+                continue
+            role, key_id, bucket = f"role-{node.name}", f"cmk-{node.name}", f"bucket-{node.name}"
+            image = hardware.images.image(str(node.enclave), IMAGE_VERSION)  # type: ignore[arg-type]
+            if node.enclave == Enclave.NITRO:
+                kms, policy = "aws", {"pcr8": image.pcr8.hex()}
+            else:
+                kms, policy = "gcp", {"image_digest": image.digest}
+            self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
+            self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
+            ready = self.workdir / "links" / f"cloud-{node.name}.json"
+            link = self.start_spec(
+                proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
+            )
+            self.service_links[f"cloud-{node.name}"] = link
+            path = self.home(node.name) / "hardware.json"
+            profile = json.loads(path.read_text())
+            profile.update(kind=str(node.enclave), cloud=f"http://{link['listen']}", role=role)
+            profile.update(key_id=key_id, bucket=bucket)
+            path.write_text(json.dumps(profile, indent=2))
+
+    def _start_owner(self) -> str:
+        """The owner's device, and its link to the SaaS (a fault proxy); the URL the SaaS is given."""
+        ready = self.owner_ready = self.start_spec(self.owner_spec())
+        target = ready["url"].removeprefix("http://")
+        link = proxy_spec("link-owner", target, self.workdir / "links" / "owner.json", loop=self.loop)
+        self.service_links["owner"] = self.start_spec(link)
+        return f"http://{self.service_links['owner']['listen']}"
+
+    # --- the SaaS restarted on its state (a `saas` crash/restart fault) ----------------------------------
+
+    def restart_saas(self) -> Child:
+        """A new `saas serve` on the same state directory and the same ports, so that the nodes' links and
+        the control client reach it where they did; returns once it answers (its state restored)."""
+        gateway = self.ready["gateway"]
+        control = self.ready["control"].removeprefix("http://")
+        argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
+        (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
+        child = self.processes.start("saas", "saas", *argv)
+        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, child)
         return child
 
     def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
@@ -191,7 +367,8 @@ class RuntimeCluster:
         for spec in self.scenario.nodes:
             if spec.api_users:
                 token = self.token(spec.api_users[0])
-                argv = ("node", "setup", *self.node_args(spec.name), "--token", token)
+                callback = self.callback_args(spec.api_users[0])
+                argv = ("node", "setup", *self.node_args(spec.name), "--token", token, *callback)
                 setups.append(self.processes.start(f"{spec.name}-setup", "setup", *argv))
         deadline = (
             time.monotonic() + READY_LIMIT + 2 * self.scenario.saas.owner_approval_latency / self.time_scale
@@ -203,7 +380,15 @@ class RuntimeCluster:
             del self.processes.children[child.name]
         for spec in self.scenario.nodes:
             for api_user in spec.api_users[1:]:
-                argv = ("node", "add-user", *self.node_args(spec.name), "--token", self.token(api_user))
+                token = self.token(api_user)
+                argv = (
+                    "node",
+                    "add-user",
+                    *self.node_args(spec.name),
+                    "--token",
+                    token,
+                    *self.callback_args(api_user),
+                )
                 self.processes.run(f"{spec.name}-add-{api_user}", *argv)
 
     @staticmethod

@@ -56,6 +56,7 @@ SUBMIT_FIELDS = (
     "destination_address",
     "external_id",
     "note",
+    "extra_parameters",
 )
 
 
@@ -125,7 +126,7 @@ class ControlApi:
         self.saas = saas
         self.time_scale = time_scale
 
-    def setup_from_scenario(self, path: Path) -> str:
+    async def setup_from_scenario(self, path: Path) -> str:
         scenario = load_scenario(path)
         if scenario.multi_workspace:
             raise BadRequest(
@@ -133,7 +134,7 @@ class ControlApi:
                 "runtime sets up one: expected a file with one [workspace]"
             )
         workspace = scenario.workspace.name
-        self.saas.create_workspace(workspace_spec(scenario))
+        await self.saas.setup_workspace(workspace_spec(scenario))
         for name, latency in approver_latencies(scenario).items():
             self.saas.set_approver(workspace, name, ApproverBehaviour(latency=latency / self.time_scale))
         source, origin = policy_source(scenario, scenario.policy)
@@ -148,7 +149,7 @@ class ControlApi:
         path = Path(_text(body, "scenario"))
         if not path.is_file():
             raise BadRequest(f"body.scenario: {path}: no such scenario file")
-        name = self.setup_from_scenario(path)
+        name = await self.setup_from_scenario(path)
         ws = self.saas.workspace(name)
         key = ws.public_key
         return JSONResponse({"workspace": name, "public_key": key.hex() if key else None}, status_code=201)

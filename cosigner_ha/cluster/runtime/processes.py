@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
@@ -108,12 +109,29 @@ class ProcessGroup:
             raise Child(name, "command", popen, log).failure()
         return log.read_text(errors="replace")
 
-    def check(self) -> None:
-        """`ProcessFailed` for the first child that died."""
+    def check(self, expected_down: Collection[str] = ()) -> None:
+        """`ProcessFailed` for the first child that died, other than those `expected_down` (killed on
+        purpose: a crash fault)."""
         for child in self.children.values():
             if child.popen.poll() is not None:
                 self._note_exit(child)
-                raise child.failure()
+                if child.name not in expected_down:
+                    raise child.failure()
+
+    def send(self, name: str, signum: int) -> None:
+        """Send `signum` to the child's process group (a child already gone is left alone)."""
+        _signal(self.children[name].popen, signum)
+
+    def kill(self, name: str, *, signum: int = signal.SIGKILL, grace: float = 10.0) -> None:
+        """`signum` to the child's group, then wait for it (SIGKILL after `grace`) and note its exit."""
+        child = self.children[name]
+        _signal(child.popen, signum)
+        _signal(child.popen, signal.SIGCONT)  # a paused child must run to act on a SIGTERM
+        try:
+            child.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _kill(child.popen)
+        self._note_exit(child)
 
     def close(self, grace: float = 5.0) -> None:
         for child in self.children.values():

@@ -4,10 +4,13 @@ The node gateway listens over TLS (the nodes pin its certificate); the control A
 over plain HTTP on loopback for the launcher. The process writes its events as JSON Lines to
 `STATE/trace.jsonl` (real clock) and, once both listeners are bound, `STATE/ready.json` with their
 addresses and its pid, so a launcher that asked for port 0 learns the ports. The cloud co-signers live in
-this process, as at Fireblocks. Exit 2: a missing or unreadable certificate, a port in use, a bad scenario.
+this process, as at Fireblocks. Exit 2: a missing or unreadable certificate, a port in use, a bad scenario,
+a state file that is not one.
 
-Limit: the SaaS's state (workspaces, pairings, the cloud shares, transactions) lives in memory; a restart
-of this process starts empty (the trace in STATE is appended to, not replaced).
+Its state (workspaces, pairings, the cloud co-signers' shares, transactions, requests) is kept in
+`STATE/saas.sqlite` (`saas_sim.durable`), saved before each event is recorded: a process killed with SIGKILL
+and started again on the same directory restores it, continues its clock and carries on what was under
+way; `--scenario` then sets nothing up again (the workspace is already there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import os
 import signal
 import ssl
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +33,20 @@ import anyio.abc
 import sniffio
 
 from cosigner_ha.cluster.grouped import first_of
+from cosigner_ha.cluster.runtime import rest_serve
 from cosigner_ha.cluster.runtime.control_api import ControlApi
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
-from cosigner_ha.net import AddressInUse, TcpNetwork
+from cosigner_ha.net import AddressInUse, TcpNetwork, option_address
 from cosigner_ha.policy import PolicyError
-from cosigner_ha.saas_sim import Saas, SaasConfig
+from cosigner_ha.saas_sim import Saas, SaasConfig, durable
 from cosigner_ha.saas_sim.errors import SaasError
+from cosigner_ha.saas_sim.owner_client import RemoteOwner
+from cosigner_ha.saas_sim.state_store import FILE_NAME as STATE_FILE
+from cosigner_ha.saas_sim.state_store import StateStore
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 READY_FILE = "ready.json"
@@ -48,7 +58,13 @@ def register(subparsers: Any) -> None:
     saas = subparsers.add_parser("saas", help="the SaaS simulator as a process (runtime)")
     sub = saas.add_subparsers(dest="saas_command", required=True)
     p = sub.add_parser("serve", help="serve the node gateway over TLS and the control API over HTTP")
-    p.add_argument("--state", type=Path, required=True, metavar="DIR", help="trace and ready file go here")
+    p.add_argument(
+        "--state",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the SaaS's state (kept across restarts), its trace and ready file",
+    )
     p.add_argument("--cert", type=Path, required=True, help="the gateway's TLS certificate (PEM)")
     p.add_argument("--key", type=Path, required=True, help="the gateway's TLS private key (PEM)")
     p.add_argument("--gateway", default="127.0.0.1:0", metavar="HOST:PORT", help="node gateway (TLS)")
@@ -70,7 +86,13 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="divide the SaaS's durations (long poll, probe window, timeouts, approval latencies) by N",
     )
+    p.add_argument(
+        "--owner",
+        metavar="URL",
+        help="the owner's device as its own process (`cosigner-ha owner serve`): the SaaS holds no share of it",
+    )
     p.add_argument("--loop", choices=LOOPS, default="trio", help="the event loop (default trio)")
+    rest_serve.register(p)
 
 
 #: Durations a time scale leaves alone: token lifetimes are JWT claims in whole wall-clock seconds.
@@ -110,17 +132,25 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve_http(
-    app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+    app: Any,
+    bind: str,
+    stop: anyio.Event,
+    *,
+    task_status: anyio.abc.TaskStatus[list[str]],
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> None:
     """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
-    bound URLs. Stopping goes through hypercorn's shutdown trigger: its asyncio server does not survive
-    being cancelled."""
+    bound URLs (https with `certfile`/`keyfile`). Stopping goes through hypercorn's shutdown trigger: its
+    asyncio server does not survive being cancelled."""
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [bind]
     config.accesslog = None
     config.errorlog = None
+    if certfile is not None and keyfile is not None:
+        config.certfile, config.keyfile = str(certfile), str(keyfile)
     if sniffio.current_async_library() == "trio":
         from hypercorn.trio import serve as trio_serve
 
@@ -138,13 +168,23 @@ async def serve_http(
     sock.listen(128)
     sock.set_inheritable(True)
     config.bind = [f"fd://{sock.fileno()}"]
-    task_status.started([f"http://{host}:{sock.getsockname()[1]}"])
+    scheme = "https" if config.ssl_enabled else "http"
+    task_status.started([f"{scheme}://{host}:{sock.getsockname()[1]}"])
     await asyncio_serve(app, config, shutdown_trigger=stop.wait)
+
+
+@contextmanager
+def store_closed(store: StateStore) -> Iterator[StateStore]:
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
     """Run until SIGINT/SIGTERM (or cancelled)."""
     tls = server_tls(args.cert, args.key)
+    rest_serve.check(args)
     scenario = load_scenario(args.scenario) if args.scenario is not None else None
     if not args.time_scale > 0:
         raise ValueError(f"--time-scale {args.time_scale}: expected a number above 0")
@@ -154,8 +194,14 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
     state: Path = args.state
     state.mkdir(parents=True, exist_ok=True)
     (state / READY_FILE).unlink(missing_ok=True)
-    with (state / TRACE_FILE).open("a", buffering=1) as sink:
-        env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink)
+    owner = None if args.owner is None else RemoteOwner(args.owner)
+    if owner is not None:
+        await owner.check()
+    store = StateStore(state / STATE_FILE)
+    # the restored clock resumes where the saved run was, plus the time it was down
+    elapsed = durable.elapsed(store.load(), time.time())
+    with store_closed(store), (state / TRACE_FILE).open("a", buffering=1) as sink:
+        env = Environment.runtime(header={"role": "saas", "pid": os.getpid()}, sink=sink, elapsed=elapsed)
         record_started(env, "saas", "saas")
         saas = Saas(
             env.child("saas"),
@@ -164,35 +210,55 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             config=config,
             vendor_key=vendor,
             expected_measurements=measurements,
+            store=store,
+            owner=owner,
         )
+        restored = saas.durable is not None and saas.durable.restored
         control = ControlApi(saas, time_scale=args.time_scale)
         async with anyio.create_task_group() as tasks:
             gateway = await tasks.start(saas.run)
-            if args.scenario is not None:
-                control.setup_from_scenario(args.scenario)
-            stop, stopped = anyio.Event(), anyio.Event()
+            if args.scenario is not None and not restored:
+                await control.setup_from_scenario(args.scenario)
+            stop = anyio.Event()
+            servers: list[anyio.Event] = []  # set as each HTTP server has shut down
 
-            async def control_api(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
+            async def http(
+                app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+            ) -> None:
+                stopped = anyio.Event()
+                servers.append(stopped)
                 try:
-                    await serve_http(control.app(), args.control, stop, task_status=task_status)
+                    await serve_http(app, bind, stop, task_status=task_status)
                 finally:
                     stopped.set()
 
-            urls = await tasks.start(control_api)
-            ready = {"pid": os.getpid(), "gateway": gateway, "control": urls[0]}
+            urls = await tasks.start(http, control.app(), args.control, stop)
+            ready: dict[str, Any] = {
+                "pid": os.getpid(),
+                "gateway": gateway,
+                "control": urls[0],
+                "restored": restored,
+            }
+            if args.rest is not None:
+                assert scenario is not None  # rest_serve.check
+                ready["rest"] = await rest_serve.serve_rest(args, saas, scenario, http, stop, tasks)
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
-            print(f"saas ready: gateway {gateway} (TLS), control {urls[0]}", flush=True)
+            how = " (state restored)" if restored else ""
+            print(f"saas ready{how}: gateway {gateway} (TLS), control {urls[0]}", flush=True)
             task_status.started(ready)
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     break
             stop.set()
-            await stopped.wait()
+            for stopped in servers:
+                await stopped.wait()
             tasks.cancel_scope.cancel()
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        option_address("--gateway", args.gateway)
+        option_address("--control", args.control)
         anyio.run(serve, args, backend=args.loop)
     except BaseException as exc:  # task groups wrap what their tasks raise
         found = first_of(

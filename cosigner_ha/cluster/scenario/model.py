@@ -21,6 +21,7 @@ from cosigner_ha.policy.vocabulary import SIGNING_ROLES as SIGNING_ROLES
 from cosigner_ha.policy.vocabulary import ApiUserRole as ApiUserRole
 from cosigner_ha.policy.vocabulary import Role
 from cosigner_ha.policy.vocabulary import WorkspaceEnv as WorkspaceEnv
+from cosigner_ha.saas_sim.transactions import SubStatus
 
 VERSION = 1
 
@@ -393,18 +394,7 @@ class TxStatus(enum.StrEnum):
 
 
 #: The sub-statuses the simulated SaaS gives terminal transactions (the Fireblocks names).
-SUB_STATUSES: tuple[str, ...] = (
-    "BLOCKED_BY_POLICY",
-    "REJECTED_BY_USER",
-    "CANCELLED_BY_USER",
-    "SIGNER_NOT_FOUND",
-    "AUTHORIZER_NOT_FOUND",
-    "AUTHORIZATION_FAILED",
-    "SIGNING_ERROR",
-    "TIMEOUT",
-    "CONNECTIVITY_ERROR",
-    "INTERNAL_ERROR",
-)
+SUB_STATUSES: tuple[str, ...] = tuple(s.value for s in SubStatus)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from cosigner_ha.env import Event
+from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.saas import Saas
-from cosigner_ha.saas_sim.transactions import Status, Transaction
+from cosigner_ha.saas_sim.transactions import Status, SubStatus, Transaction
 
-INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+INSUFFICIENT_FUNDS = SubStatus.INSUFFICIENT_FUNDS.value
 
 
 class Balances:
@@ -76,4 +77,5 @@ class Balances:
                 Status.FAILED,
                 INSUFFICIENT_FUNDS,
                 f"vault {vault!r} has {available} {tx.asset} available, the transfer needs {tx.amount}",
+                cause=Cause.INSUFFICIENT_FUNDS,
             )

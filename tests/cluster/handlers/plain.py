@@ -106,3 +106,24 @@ def recording(body: dict[str, Any]) -> dict[str, Any]:
 
 def wrong_echo(body: dict[str, Any]) -> dict[str, Any]:
     return {"action": "APPROVE", "requestId": body["txId"]}
+
+
+def garbage(body: dict[str, Any]) -> dict[str, Any]:
+    """An answer that is no decision: the node refuses it as MALFORMED."""
+    return {"action": "MAYBE", "requestId": body["requestId"]}
+
+
+async def _approving(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(signed_answer(await request.body()))
+
+
+#: APPROVEs everything, signed with `KEY`: configured with another public key, its signature does not verify.
+approving_app = Starlette(routes=[Route("/v2/tx_sign_request", _approving, methods=["POST"])])
+
+#: A public key that is not `KEY`'s: nodes configured with it refuse `approving_app`'s answers.
+OTHER_PUBLIC_PEM = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode()
+)

@@ -123,3 +123,34 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         )
     assert done.returncode == 2, done.stderr
     assert str(port) in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_state_directory_whose_file_is_not_a_saas_state_is_a_clear_error(tmp_path: Path) -> None:
+    cert, key, _ = self_signed_certificate(tmp_path)
+    state = tmp_path / "s"
+    state.mkdir()
+    (state / "saas.sqlite").write_bytes(b"not a database " * 200)
+    with Processes(tmp_path) as procs:
+        done = procs.run(
+            "saas",
+            *("saas", "serve", "--state", str(state), "--cert", str(cert), "--key", str(key)),
+        )
+    assert done.returncode == 2, done.stderr
+    assert "saas.sqlite" in done.stderr and "Traceback" not in done.stderr
+    assert (state / "saas.sqlite").read_bytes() == b"not a database " * 200  # left as it was
+
+
+def test_an_owner_device_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    cert, key, _ = self_signed_certificate(tmp_path)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        with Processes(tmp_path) as procs:
+            done = procs.run(
+                "saas",
+                *("saas", "serve", "--state", str(tmp_path / "s"), "--cert", str(cert), "--key", str(key)),
+                *("--owner", f"http://127.0.0.1:{port}"),
+            )
+    assert done.returncode == 2, done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr and "owner device" in done.stderr
+    assert "Traceback" not in done.stderr

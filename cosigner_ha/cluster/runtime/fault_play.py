@@ -1,0 +1,312 @@
+"""A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
+
+    crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
+                         (a site outage also cuts the link of every scripted handler at the site)
+    restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
+    pause                SIGSTOP to the node's process group; `for`: SIGCONT
+    partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
+    latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
+    policy, pair, unpair through the SaaS's control API
+    callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
+
+Faults nest as in simulation (`cluster/faults.py`): a node held down by a crash and a site outage comes
+back when both are over, two latency faults on a link add up. A fault the runtime cannot play yet is
+refused before anything starts (`refusals`), never skipped: the run would not be the scenario.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
+from cosigner_ha.cluster.runtime.processes import ProcessFailed
+from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
+from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
+from cosigner_ha.cluster.world import console_admin, policy_source
+
+Undo = Callable[[], None]
+Record = Callable[..., None]
+
+#: The actions the runtime plays; every other one is refused up front (`refusals`).
+PLAYABLE = frozenset(
+    {
+        FaultAction.CRASH,
+        FaultAction.SITE_OUTAGE,
+        FaultAction.RESTART,
+        FaultAction.PAUSE,
+        FaultAction.PARTITION,
+        FaultAction.LATENCY,
+        FaultAction.LOSS,
+        FaultAction.POLICY,
+        FaultAction.PAIR,
+        FaultAction.UNPAIR,
+        FaultAction.CALLBACK,
+    }
+)
+
+
+def refusals(scenario: Scenario) -> list[str]:
+    """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
+    empty when it can."""
+    out = []
+    if scenario.multi_workspace:
+        out.append(
+            f"workspaces: {len(scenario.workspaces)} workspaces ([[workspaces]]); the runtime sets up one "
+            "(run several workspaces in simulation)"
+        )
+    for i, fault in enumerate(scenario.faults):
+        where = f"faults[{i}]"
+        if fault.action not in PLAYABLE:
+            out.append(
+                f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
+                f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
+            )
+        elif fault.link is not None:
+            out.append(f"{where}.link: the runtime has links between each node and the SaaS only")
+        elif fault.action == FaultAction.LATENCY and fault.jitter:
+            out.append(f"{where}.jitter: the runtime's link proxy adds a fixed delay, without jitter")
+        elif fault.token_age:
+            out.append(
+                f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
+            )
+    named = {u.callback for u in scenario.api_users if u.callback is not None}
+    for callback in scenario.callbacks:
+        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
+            kind = type(callback).__name__.removesuffix("Callback").lower()
+            out.append(
+                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
+                "scripted handlers (`callback serve`) and url handlers"
+            )
+    for i, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.CALLBACK and fault.callback is not None:
+            spec = next((c for c in scenario.callbacks if c.name == fault.callback), None)
+            if not isinstance(spec, ScriptedCallback):
+                out.append(f"faults[{i}].callback: only a scripted handler takes injected faults")
+    return out
+
+
+#: Real seconds below which a scaled probe window is likely shorter than a probe's real round trip (TLS,
+#: Python, a loaded machine): the SaaS would find nobody available and probe again and again.
+SHORTEST_PROBE_WINDOW = 0.03
+
+
+def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
+    """What the runtime plays differently from the simulation, for the run's notes (shown before it)."""
+    out = []
+    window = scenario.saas.probe_window / time_scale
+    if window < SHORTEST_PROBE_WINDOW:
+        out.append(
+            f"the probe window ({scenario.saas.probe_window:g} s) at time scale {time_scale:g} is "
+            f"{window * 1000:.1f} ms of real time, shorter than a probe's round trip may take: nodes may "
+            f"miss it and transactions wait; a time scale up to "
+            f"{scenario.saas.probe_window / SHORTEST_PROBE_WINDOW:g} keeps it above "
+            f"{SHORTEST_PROBE_WINDOW * 1000:g} ms"
+        )
+    kinds = sorted({str(n.enclave) for n in scenario.nodes} - {"sgx", "nitro", "gcp"})
+    if kinds:
+        out.append(f"{', '.join(kinds)} nodes run as SGX on their own directory (not emulated yet)")
+    if scenario.callbacks:
+        names = ", ".join(c.name for c in scenario.callbacks)
+        out.append(
+            f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
+            "mode); callback faults are not played yet"
+        )
+    return out
+
+
+class FaultPlayer:
+    """Applies faults to a started `RuntimeCluster`; `record(kind, **fields)` writes the launcher's events."""
+
+    def __init__(self, cluster: RuntimeCluster, record: Record) -> None:
+        self.cluster = cluster
+        self.scenario = cluster.scenario
+        self.record = record
+        self.admin = console_admin(self.scenario)
+        #: Nodes a fault keeps down (SIGKILLed, not restarted yet): not an unexpected death.
+        self.holds: Counter[str] = Counter()
+        self._paused: Counter[str] = Counter()
+        self._partitions: Counter[str] = Counter()
+        self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
+
+    @property
+    def down(self) -> set[str]:
+        return {name for name, n in self.holds.items() if n > 0}
+
+    def targets(self, fault: Fault) -> tuple[str, tuple[str, ...]]:
+        """A readable target and the nodes it touches (as `FaultInjector.targets`)."""
+        if fault.node is not None:
+            return fault.node, (fault.node,)
+        if fault.site is not None:
+            return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.callback is not None:
+            users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
+            nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
+            return f"callback {fault.callback}", nodes
+        return "", ()
+
+    def apply(self, index: int, fault: Fault) -> Undo | None:
+        _, nodes = self.targets(fault)
+        action = fault.action
+        if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
+            for name in nodes:
+                self._hold_down(name)
+            handlers = self._handlers_at(fault.site) if action == FaultAction.SITE_OUTAGE else []
+            self._partitions.update(f"callback-{h}" for h in handlers)  # a handler at the site goes dark
+            self._relink(tuple(f"callback-{h}" for h in handlers))
+
+            def power_back() -> None:
+                for name in nodes:
+                    self._release(name)
+                self._partitions.subtract(f"callback-{h}" for h in handlers)
+                self._relink(tuple(f"callback-{h}" for h in handlers))
+
+            return power_back
+        if action == FaultAction.CALLBACK:
+            return self._callback(index, fault)
+        if action == FaultAction.RESTART:
+            for name in nodes:
+                if self.holds[name]:  # a restart after a crash brings the machine back
+                    self.holds[name] = 0
+                else:
+                    self.cluster.processes.kill(name, signum=signal.SIGTERM)
+                self.cluster.start_node(name)
+            return None
+        if action == FaultAction.PAUSE:
+            for name in nodes:
+                self._paused[name] += 1
+                self.cluster.processes.send(name, signal.SIGSTOP)
+
+            def resume() -> None:
+                for name in nodes:
+                    self._paused[name] -= 1
+                    if not self._paused[name]:
+                        self.cluster.processes.send(name, signal.SIGCONT)
+
+            return resume
+        if action == FaultAction.PARTITION or (action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0):
+            self._partitions.update(nodes)
+            self._relink(nodes)
+
+            def heal() -> None:
+                self._partitions.subtract(nodes)
+                self._relink(nodes)
+
+            return heal
+        if action == FaultAction.LATENCY:
+            self._latency[index] = (nodes, (fault.amount or 0.0) / self.cluster.time_scale)
+            self._relink(nodes)
+            return lambda: self._unlink(self._latency, index, nodes)
+        if action == FaultAction.LOSS:
+            self._loss[index] = (nodes, fault.ratio or 0.0)
+            self._relink(nodes)
+            return lambda: self._unlink(self._loss, index, nodes)
+        if action == FaultAction.POLICY:
+            source, _ = policy_source(self.scenario, fault.policy, where=f"faults[{index}]")
+            self._control(index, fault, nodes, "put", "policy", source)
+            return None
+        if action == FaultAction.PAIR:
+            body = {"cosigner": nodes[0], "api_user": fault.api_user, "requested_by": self.admin}
+            self._control(index, fault, nodes, "post", "pair", body)
+            return None
+        if action == FaultAction.UNPAIR:
+            body = {"api_user": fault.api_user, "requested_by": self.admin}
+            self._control(index, fault, nodes, "post", "unpair", body)
+            return None
+        raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
+
+    # -- callback handlers ---------------------------------------------------------------------------------
+
+    def _handlers_at(self, site: str | None) -> list[str]:
+        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        if site is None:
+            return []
+        return [
+            c.name
+            for c in self.scenario.callbacks
+            if isinstance(c, ScriptedCallback)
+            and c.site is not None
+            and site_is_under(c.site, site)
+            and c.name in self.cluster.callback_ready
+        ]
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        """The latest callback fault on a handler decides its answers until it ends, then the one before it
+        (as in simulation)."""
+        name, mode = str(fault.callback), str(fault.mode)
+        active = self._callbacks.setdefault(name, [])
+        active.append((index, mode))
+        self.cluster.callback_fault(name, mode)
+
+        def clear() -> None:
+            active[:] = [(i, m) for i, m in active if i != index]
+            self.cluster.callback_fault(name, active[-1][1] if active else None)
+
+        return clear
+
+    # -- processes -----------------------------------------------------------------------------------------
+
+    def _hold_down(self, name: str) -> None:
+        self.holds[name] += 1
+        if self.holds[name] == 1:
+            self.cluster.processes.kill(name)
+
+    def _release(self, name: str) -> None:
+        if self.holds[name] == 0:  # a restart brought it back meanwhile
+            return
+        self.holds[name] -= 1
+        if self.holds[name] == 0:
+            self.cluster.start_node(name)
+
+    # -- links ---------------------------------------------------------------------------------------------
+
+    def _unlink(
+        self, active: dict[int, tuple[tuple[str, ...], float]], index: int, nodes: tuple[str, ...]
+    ) -> None:
+        del active[index]
+        self._relink(nodes)
+
+    def _relink(self, nodes: tuple[str, ...]) -> None:
+        """Set each node's link proxy to every link fault in force on it: cut while a partition holds,
+        else healed, with the sum of the latencies and the combined loss."""
+        for name in nodes:
+            if self._partitions[name] > 0:
+                self.cluster.link_fault(name, "partition")
+                continue
+            self.cluster.link_fault(name, "heal")
+            delay = sum(seconds for covered, seconds in self._latency.values() if name in covered)
+            kept = 1.0
+            for covered, ratio in self._loss.values():
+                if name in covered:
+                    kept *= 1.0 - ratio
+            if delay:
+                self.cluster.link_fault(name, "latency", seconds=delay)
+            if kept < 1.0:
+                self.cluster.link_fault(name, "loss", probability=1.0 - kept)
+
+    # -- the control API -----------------------------------------------------------------------------------
+
+    def _control(
+        self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, path: str, body: Any
+    ) -> None:
+        """A console action through the SaaS's control API; a refusal is a `fault_error` event, as in
+        simulation, and the run goes on."""
+        url = f"/workspaces/{self.cluster.workspace}/{path}"
+        response = self.cluster.control.request(method.upper(), url, json=body)
+        if response.status_code >= 500:
+            raise ProcessFailed(f"SaaS control API {url}: {response.status_code} {response.text}")
+        if response.is_error:
+            answer = response.json()
+            self.record(
+                "fault_error",
+                index=index,
+                action=str(fault.action),
+                nodes=list(nodes),
+                api_user=fault.api_user,
+                code=answer.get("error"),
+                reason=answer.get("message"),
+            )
