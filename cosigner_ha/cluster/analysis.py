@@ -25,6 +25,7 @@ from cosigner_ha.cluster.report import (
     TxPoint,
     latency_stats,
 )
+from cosigner_ha.cluster.report.workspaces import TxOfWorkspace, workspace_figures
 from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Fault, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.cluster.scenario.keys import FAULTS_WITH_FOR
@@ -328,6 +329,7 @@ def analyse(
             signed_node[tx] = e.fields["node"]
             signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
     points: list[TxPoint] = []
+    of_workspace: list[TxOfWorkspace] = []
     workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
     for (tx, sub), workload in zip(submitted.items(), workloads, strict=True):
         end_event = terminal.get(tx)
@@ -347,6 +349,9 @@ def analyse(
                 workload=workload,
                 rule=rules.get(tx),
             )
+        )
+        of_workspace.append(
+            TxOfWorkspace(str(sub.fields.get("workspace")), status, latency, signed_node.get(tx))
         )
     spans = fault_spans(events, t0, scenario.faults)
     down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
@@ -394,6 +399,9 @@ def analyse(
         signatures=tuple(signatures),
         transactions=tuple(points),
         impacts=tuple(impacts),
+        workspaces=workspace_figures(scenario.workspace_names(), of_workspace)
+        if scenario.multi_workspace
+        else (),
         failures=failure_causes(points),
         workloads=by_workload(scenario, points),
         rules=by_rule(points),

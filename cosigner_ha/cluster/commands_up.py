@@ -147,6 +147,12 @@ def _check(args: argparse.Namespace) -> tuple[Scenario, tuple[str, int]]:
         raise ValueError(missing(path))
     args.scenario = path  # a bundled scenario's file, which the cluster's processes read
     scenario = bundled.load(path)
+    if scenario.multi_workspace:
+        raise ValueError(
+            f"{args.scenario}: declares {len(scenario.workspaces)} workspaces ([[workspaces]]); "
+            "`cosigner-ha up` serves the REST API of one workspace: expected a file with one "
+            "[workspace] (several workspaces run with `cosigner-ha run`)"
+        )
     limits.check_limits(scenario, limits.limits_of(args), timeline=args.timeline, origin=str(args.scenario))
     if not (args.time_scale > 0 and args.time_scale < float("inf")):
         raise ValueError(f"--time-scale {args.time_scale:g}: expected a number above 0, such as 60")

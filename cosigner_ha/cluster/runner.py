@@ -113,7 +113,7 @@ def submit(world: World, sub: Submission) -> None:
     # a refusal is recorded by the SaaS as `submission_refused`, with the field and the reason
     with contextlib.suppress(SaasError):
         world.saas.submit(
-            world.workspace,
+            world.workspace_of(sub.initiator),
             initiator=sub.initiator,
             operation=sub.operation,
             asset=sub.asset,

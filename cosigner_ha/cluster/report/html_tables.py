@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.model import Breakdown, Check, RunReport
 from cosigner_ha.cluster.report.palette import node_colours
+from cosigner_ha.cluster.report.workspaces import workspaces_html
 
 
 def escape(text: object) -> str:
@@ -80,6 +81,7 @@ def summary_tables(report: RunReport) -> str:
             _table("signed by", ["node", "count", "share"], signers),
             _table("failovers", ["at", "from → to", "gap"], failovers),
             *([_table("faults refused", ["at", "fault", "code", "reason"], refused)] if refused else []),
+            *([workspaces_html(report.workspaces)] if report.workspaces else []),
         ]
     )
 

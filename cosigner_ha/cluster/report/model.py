@@ -13,9 +13,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosigner_ha.env.files import write_text_atomic
+
+if TYPE_CHECKING:
+    from cosigner_ha.cluster.report.workspaces import WorkspaceFigures
 
 #: The percentiles a report gives, in `LatencyStats` field order.
 PERCENTILES = (50, 90, 99)
@@ -330,6 +333,8 @@ class RunReport:
     signatures: tuple[SignatureMark, ...] = ()
     transactions: tuple[TxPoint, ...] = ()
     impacts: tuple[FaultImpact, ...] = ()
+    #: With several workspaces: each one's figures (`--json` key "workspaces"); empty otherwise.
+    workspaces: tuple[WorkspaceFigures, ...] = ()
     # in the JSON report too:
     failures: tuple[FailureCause, ...] = ()
     workloads: Mapping[str, Breakdown] = field(default_factory=dict)
@@ -423,6 +428,8 @@ class RunReport:
             "verdict": self.verdict,
             "passed": self.passed,
         }
+        if self.workspaces:  # only for several workspaces: one-workspace reports keep their keys
+            data["workspaces"] = [w.to_json() for w in self.workspaces]
         if self.mode is not None:
             data["mode"] = self.mode
         _check_finite(data, "")

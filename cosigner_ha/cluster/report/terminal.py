@@ -18,6 +18,7 @@ from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.model import Check, RunReport
 from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
 from cosigner_ha.cluster.report.timeline import Timeline, bin_timeline
+from cosigner_ha.cluster.report.workspaces import workspaces_table
 
 #: Terminal statuses first (as DESIGN.md section 4 lists them), anything else (still pending) after.
 STATUS_STYLES: Mapping[str, str] = {
@@ -46,6 +47,8 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
     if report.node_names() and timeline_columns > 0:
         parts.append(_timeline(report, colours, timeline_columns, console.width))
     parts.append(_figures(report))
+    if report.workspaces:
+        parts.append(workspaces_table(report.workspaces))
     if report.failures:
         parts.append(_failures(report))
     parts.append(_signatures(report, colours, console.width))

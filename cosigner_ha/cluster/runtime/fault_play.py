@@ -61,6 +61,11 @@ def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
     empty when it can."""
     out = []
+    if scenario.multi_workspace:
+        out.append(
+            f"workspaces: {len(scenario.workspaces)} workspaces ([[workspaces]]); the runtime sets up one "
+            "(run several workspaces in simulation)"
+        )
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
