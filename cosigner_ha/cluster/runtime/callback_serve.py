@@ -25,7 +25,6 @@ import ipaddress
 import json
 import os
 import random
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.saas_serve import serve_http
+from cosigner_ha.cluster.runtime.http_services import HttpServers
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, ScriptedCallback, load_scenario
 from cosigner_ha.cluster.world_handlers import SilentFirstAttempts
@@ -194,33 +193,10 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
         env = Environment.runtime(header={"role": "callback", "pid": os.getpid()}, sink=sink)
         record_started(env, "callback", spec.name)
         process = ScriptedHandlerProcess(env, spec, tls=tls, time_scale=args.time_scale)
-        stop = anyio.Event()
-        stopped = [anyio.Event(), anyio.Event()]
-
-        async def run_app(
-            app: Any,
-            bind: str,
-            done: anyio.Event,
-            *,
-            task_status: anyio.abc.TaskStatus[list[str]],
-            **tls_files: Any,
-        ) -> None:
-            try:
-                await serve_http(app, bind, stop, task_status=task_status, **tls_files)
-            finally:
-                done.set()
-
         async with anyio.create_task_group() as tasks:
-            urls = await tasks.start(
-                lambda task_status: run_app(
-                    process.app, args.bind, stopped[0], task_status=task_status, certfile=cert, keyfile=key
-                )
-            )
-            control = await tasks.start(
-                lambda task_status: run_app(
-                    process.control_app(), args.control, stopped[1], task_status=task_status
-                )
-            )
+            servers = HttpServers(tasks)
+            urls = await servers.start(process.app, args.bind, certfile=cert, keyfile=key)
+            control = await servers.start(process.control_app(), args.control)
             ready = {
                 "pid": os.getpid(),
                 "url": urls[0],
@@ -231,13 +207,7 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             mode = "HTTPS, certificate pinned" if tls else "public-key JWTs over HTTP (loopback)"
             print(f"callback handler {spec.name} ready: {urls[0]} ({mode}), control {control[0]}", flush=True)
             task_status.started(ready)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            stop.set()
-            for done in stopped:
-                await done.wait()
-            tasks.cancel_scope.cancel()
+            await servers.serve_until_signalled()
 
 
 def run(args: argparse.Namespace) -> int:

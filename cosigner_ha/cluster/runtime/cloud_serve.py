@@ -32,7 +32,6 @@ import argparse
 import base64
 import json
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,7 +46,8 @@ from starlette.routing import Route
 
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.infra import AttestationDocument, Bucket, KeyPolicy, Kms, VendorKey
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
+from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
@@ -358,26 +358,14 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
         env = Environment.runtime(header={"role": "cloud", "pid": os.getpid()}, sink=sink)
         record_started(env, "cloud", "cloud")
         services = CloudServices(env, state, nitro, cs)
-        stop, stopped = anyio.Event(), anyio.Event()
-
-        async def http(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
-            try:
-                await serve_http(services.app(), args.listen, stop, task_status=task_status)
-            finally:
-                stopped.set()
-
         async with anyio.create_task_group() as tasks:
-            urls = await tasks.start(http)
+            servers = HttpServers(tasks)
+            urls = await servers.start(services.app(), args.listen)
             ready = {"pid": os.getpid(), "url": urls[0]}
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
             print(f"cloud services ready: {urls[0]}", flush=True)
             task_status.started(ready)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            stop.set()
-            await stopped.wait()
-            tasks.cancel_scope.cancel()
+            await servers.serve_until_signalled()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -38,7 +37,8 @@ from starlette.routing import Route
 
 from cosigner_ha import mpc
 from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
+from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, approver_latencies
@@ -233,26 +233,14 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
         env = Environment.runtime(header={"role": "owner", "pid": os.getpid()}, sink=sink)
         record_started(env, "owner", "owner")
         device = Device(env, state / KEYS_FILE, latency, Verdict(args.verdict))
-        stop, stopped = anyio.Event(), anyio.Event()
-
-        async def http(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
-            try:
-                await serve_http(device.app(), args.listen, stop, task_status=task_status)
-            finally:
-                stopped.set()
-
         async with anyio.create_task_group() as tasks:
-            urls = await tasks.start(http)
+            servers = HttpServers(tasks)
+            urls = await servers.start(device.app(), args.listen)
             ready = {"pid": os.getpid(), "url": urls[0]}
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
             print(f"owner device ready: {urls[0]} (latency {latency:g} s)", flush=True)
             task_status.started(ready)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            stop.set()
-            await stopped.wait()
-            tasks.cancel_scope.cancel()
+            await servers.serve_until_signalled()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -27,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
+from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net import option_address
 from cosigner_ha.net.proxy import FaultProxy
@@ -93,25 +93,13 @@ async def serve(args: argparse.Namespace) -> None:
     listen_host, listen_port = _host_port(args.listen, "--listen")
     _host_port(args.control, "--control")
     proxy = FaultProxy(target_host, target_port, listen_host=listen_host, listen_port=listen_port)
-    stop, stopped = anyio.Event(), anyio.Event()
-
-    async def control(*, task_status: anyio.abc.TaskStatus[list[str]]) -> None:
-        try:
-            await serve_http(control_app(proxy), args.control, stop, task_status=task_status)
-        finally:
-            stopped.set()
-
     async with anyio.create_task_group() as tasks:
         port = await tasks.start(proxy.serve)
-        urls = await tasks.start(control)
+        servers = HttpServers(tasks)
+        urls = await servers.start(control_app(proxy), args.control)
         ready = {"pid": os.getpid(), "listen": f"{listen_host}:{port}", "control": urls[0]}
         write_text_atomic(args.ready, json.dumps(ready) + "\n")
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for _ in signals:
-                break
-        stop.set()
-        await stopped.wait()
-        tasks.cancel_scope.cancel()
+        await servers.serve_until_signalled()
 
 
 def run(args: argparse.Namespace) -> int:

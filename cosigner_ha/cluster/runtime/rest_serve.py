@@ -17,7 +17,6 @@ import argparse
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
@@ -25,6 +24,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cosigner_ha.cluster.runtime.http_services import HttpServers
 from cosigner_ha.cluster.scenario import Scenario
 from cosigner_ha.saas_sim import Saas
 from cosigner_ha.saas_sim.rest import PREFIX, ApiCredential, Balances, RestApi, load_public_key
@@ -82,8 +82,7 @@ async def serve_rest(
     args: argparse.Namespace,
     saas: Saas,
     scenario: Scenario,
-    serve_http: Any,
-    stop: anyio.Event,
+    servers: HttpServers,
     tasks: anyio.abc.TaskGroup,
 ) -> str:
     """Start the REST API (and the webhook notifier) in `tasks`; the API's base URL (with `/v1`)."""
@@ -111,5 +110,5 @@ async def serve_rest(
             response.raise_for_status()
 
         await tasks.start(WebhookNotifier(api, args.webhook, key, send).run)
-    urls: list[str] = await tasks.start(serve_http, build_app(api), args.rest, stop)
+    urls = await servers.start(build_app(api), args.rest)
     return urls[0].rstrip("/") + PREFIX

@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import os
-import signal
 import ssl
 import sys
 import time
@@ -30,11 +29,11 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import sniffio
 
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime import rest_serve
 from cosigner_ha.cluster.runtime.control_api import ControlApi
+from cosigner_ha.cluster.runtime.http_services import HttpServers
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
@@ -131,48 +130,6 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
-async def serve_http(
-    app: Any,
-    bind: str,
-    stop: anyio.Event,
-    *,
-    task_status: anyio.abc.TaskStatus[list[str]],
-    certfile: Path | None = None,
-    keyfile: Path | None = None,
-) -> None:
-    """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
-    bound URLs (https with `certfile`/`keyfile`). Stopping goes through hypercorn's shutdown trigger: its
-    asyncio server does not survive being cancelled."""
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [bind]
-    config.accesslog = None
-    config.errorlog = None
-    if certfile is not None and keyfile is not None:
-        config.certfile, config.keyfile = str(certfile), str(keyfile)
-    if sniffio.current_async_library() == "trio":
-        from hypercorn.trio import serve as trio_serve
-
-        await trio_serve(app, config, shutdown_trigger=stop.wait, task_status=task_status)  # type: ignore[arg-type]
-        return
-    import socket
-
-    from hypercorn.asyncio import serve as asyncio_serve
-
-    # hypercorn's asyncio serve reports nothing: bind the socket here and hand it over by descriptor
-    host, _, port = bind.rpartition(":")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, int(port)))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    config.bind = [f"fd://{sock.fileno()}"]
-    scheme = "https" if config.ssl_enabled else "http"
-    task_status.started([f"{scheme}://{host}:{sock.getsockname()[1]}"])
-    await asyncio_serve(app, config, shutdown_trigger=stop.wait)
-
-
 @contextmanager
 def store_closed(store: StateStore) -> Iterator[StateStore]:
     try:
@@ -219,20 +176,8 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             gateway = await tasks.start(saas.run)
             if args.scenario is not None and not restored:
                 await control.setup_from_scenario(args.scenario)
-            stop = anyio.Event()
-            servers: list[anyio.Event] = []  # set as each HTTP server has shut down
-
-            async def http(
-                app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
-            ) -> None:
-                stopped = anyio.Event()
-                servers.append(stopped)
-                try:
-                    await serve_http(app, bind, stop, task_status=task_status)
-                finally:
-                    stopped.set()
-
-            urls = await tasks.start(http, control.app(), args.control, stop)
+            servers = HttpServers(tasks)
+            urls = await servers.start(control.app(), args.control)
             ready: dict[str, Any] = {
                 "pid": os.getpid(),
                 "gateway": gateway,
@@ -241,18 +186,12 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
             }
             if args.rest is not None:
                 assert scenario is not None  # rest_serve.check
-                ready["rest"] = await rest_serve.serve_rest(args, saas, scenario, http, stop, tasks)
+                ready["rest"] = await rest_serve.serve_rest(args, saas, scenario, servers, tasks)
             write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
             how = " (state restored)" if restored else ""
             print(f"saas ready{how}: gateway {gateway} (TLS), control {urls[0]}", flush=True)
             task_status.started(ready)
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    break
-            stop.set()
-            for stopped in servers:
-                await stopped.wait()
-            tasks.cancel_scope.cancel()
+            await servers.serve_until_signalled()
 
 
 def run(args: argparse.Namespace) -> int:
