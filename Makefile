@@ -40,6 +40,7 @@ BENCH_AGAINST ?= 7843ec3
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 	$(BIN)/python benchmarks/bench_cluster.py --against $(BENCH_AGAINST)
+	$(BIN)/python benchmarks/bench_cluster.py --memory --day
 
 # under a minute on an idle machine: ten busy-desk minutes, this tree against $(BENCH_AGAINST)
 bench-quick: $(STAMP)

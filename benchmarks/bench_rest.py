@@ -34,6 +34,7 @@ from fireblocks.models import (
 )
 
 from cosigner_ha.testing.local_api import LocalApi, local_fireblocks
+from cosigner_ha.testing.up_process import UpProcess, fireblocks_up
 
 SCENARIO = Path(__file__).resolve().parents[1] / "tests" / "saas_sim" / "rest" / "local.toml"
 URI = "/v1/vault/accounts/hot"
@@ -42,14 +43,14 @@ URI = "/v1/vault/accounts/hot"
 _KEYS: dict[str, Any] = {}
 
 
-def signed(local: LocalApi, user: str, uri: str, body: bytes = b"") -> dict[str, str]:
+def signed(local: LocalApi | UpProcess, user: str, uri: str, body: bytes = b"") -> dict[str, str]:
     """The SDK's headers (bearer_token_provider.py), signed with a key parsed once: the SDK hands PyJWT the
     PEM text, which parses and validates the RSA key on every request (tens of milliseconds), a client
     cost that would hide the server's."""
     keys = local.users[user]
-    if user not in _KEYS:
+    if keys.api_key not in _KEYS:  # by API key: `up` on processes generates keys of its own
         assert keys.secret_key is not None
-        _KEYS[user] = serialization.load_pem_private_key(keys.secret_key.encode(), None)
+        _KEYS[keys.api_key] = serialization.load_pem_private_key(keys.secret_key.encode(), None)
     now = int(time.time())
     claims = {
         "uri": uri,
@@ -61,11 +62,11 @@ def signed(local: LocalApi, user: str, uri: str, body: bytes = b"") -> dict[str,
     }
     return {
         "X-API-Key": keys.api_key,
-        "Authorization": f"Bearer {jwt.encode(claims, _KEYS[user], algorithm='RS256')}",
+        "Authorization": f"Bearer {jwt.encode(claims, _KEYS[keys.api_key], algorithm='RS256')}",
     }
 
 
-def gets_per_second(local: LocalApi, count: int) -> tuple[float, float, float]:
+def gets_per_second(local: LocalApi | UpProcess, count: int) -> tuple[float, float, float]:
     """(authenticated GETs/s with httpx, the same through the official SDK, unauthenticated 404s/s)."""
     root = local.base_url.removesuffix("/v1")
     with httpx.Client() as client:
@@ -145,6 +146,43 @@ def transactions_per_second(local: LocalApi, count: int) -> tuple[float, float, 
     return rest, through_sdk, direct
 
 
+def runtime_transactions_per_second(up: UpProcess, count: int) -> float:
+    """`count` created at once through REST against `up` on processes, clocked from the first create to the
+    last COMPLETED as the SaaS process stamped it (`lastUpdated`, read back through the API)."""
+    root = up.base_url.removesuffix("/v1")
+    body = json.dumps(
+        {
+            "assetId": "ETH",
+            "amount": "0.01",
+            "source": {"type": "VAULT_ACCOUNT", "id": "hot"},
+            "destination": {"type": "EXTERNAL_WALLET", "id": "partner-a"},
+        }
+    ).encode()
+    with httpx.Client(timeout=60) as client:
+        started_wall = time.time()
+        ids = []
+        for _ in range(count):
+            headers = signed(up, "ops", "/v1/transactions", body) | {"Content-Type": "application/json"}
+            response = client.post(root + "/v1/transactions", content=body, headers=headers)
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        deadline = time.monotonic() + 300
+        pending, last = set(ids), 0.0
+        while pending:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(pending)} of {count} transactions unfinished after 300 s")
+            for tx_id in sorted(pending):
+                uri = f"/v1/transactions/{tx_id}"
+                tx = client.get(root + uri, headers=signed(up, "ops", uri)).json()
+                if tx["status"] in ("COMPLETED", "FAILED", "BLOCKED", "REJECTED", "CANCELLED"):
+                    if tx["status"] != "COMPLETED":
+                        raise RuntimeError(f"expected COMPLETED, got {tx['status']} for {tx_id}")
+                    pending.discard(tx_id)
+                    last = max(last, tx["lastUpdated"] / 1000)
+            time.sleep(0.05)
+    return count / (last - started_wall)
+
+
 def _until_completed(local: LocalApi, ids: list[str], started_wall: float) -> float:
     saas = local.ready.world.saas
     deadline = time.monotonic() + 300
@@ -167,10 +205,26 @@ def main() -> int:
     parser.add_argument("--gets", type=int, default=500)
     parser.add_argument("--transactions", type=int, default=40)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--runtime",
+        action="store_true",
+        help="also measure `cosigner-ha up` on processes (SaaS, owner, proxies, nodes) in the same run",
+    )
     args = parser.parse_args()
     with local_fireblocks(SCENARIO) as local:
         authenticated, through_sdk, bare = gets_per_second(local, args.gets)
         rest_tps, sdk_tps, direct_tps = transactions_per_second(local, args.transactions)
+    runtime: dict[str, Any] = {}
+    if args.runtime:
+        with fireblocks_up(SCENARIO) as up:
+            up_get, _, up_bare = gets_per_second(up, args.gets)
+            up_tps = runtime_transactions_per_second(up, args.transactions)
+        runtime = {
+            "runtime_authenticated_get_per_s": round(up_get, 1),
+            "runtime_unauthenticated_404_per_s": round(up_bare, 1),
+            "runtime_rest_tx_per_s": round(up_tps, 2),
+            "runtime_tx_ratio_to_in_process": round(up_tps / rest_tps, 3),
+        }
     figures: dict[str, Any] = {
         "authenticated_get_per_s": round(authenticated, 1),
         "sdk_get_per_s": round(through_sdk, 1),
@@ -182,6 +236,7 @@ def main() -> int:
         "tx_ratio_to_direct": round(rest_tps / direct_tps, 3),
         "gets": args.gets,
         "transactions": args.transactions,
+        **runtime,
     }
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -194,6 +249,16 @@ def main() -> int:
     print(f"the same created through the official SDK:  {sdk_tps:8.2f} tx/s (client-bound)")
     print(f"reference, submitted to the SaaS directly:  {direct_tps:8.2f} tx/s")
     print(f"ratio REST / direct:                        {rest_tps / direct_tps:8.3f}")
+    if runtime:
+        print("up on processes (SaaS, owner, proxies and nodes as processes, time scale 1):")
+        print(
+            f"authenticated GET {URI}:              {runtime['runtime_authenticated_get_per_s']:8.1f} round trips/s"
+        )
+        print(
+            f"reference, unauthenticated 404:             {runtime['runtime_unauthenticated_404_per_s']:8.1f} round trips/s"
+        )
+        print(f"transactions create -> COMPLETED via REST:  {runtime['runtime_rest_tx_per_s']:8.2f} tx/s")
+        print(f"ratio processes / in process:               {runtime['runtime_tx_ratio_to_in_process']:8.3f}")
     return 0
 
 

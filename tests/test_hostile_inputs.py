@@ -3,6 +3,7 @@ traceback, a hang or a destroyed file (issue 14, items 1 and 4)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Callable
@@ -300,3 +301,156 @@ def test_outputs_are_written_together_with_one_mode(
     modes = {stat.S_IMODE(p.stat().st_mode) for p in paths.values()}
     assert modes == {0o644}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+# -- URLs, handler targets, and the runtime commands' arguments (item 1) --------------------------------
+
+
+def _with_handler(folder: Path, table: str) -> Path:
+    """single-cosigner with its signer behind callback `cb`, given as `table`."""
+    text = SCENARIO.read_text().replace('role = "SIGNER"', 'role = "SIGNER"\ncallback = "cb"')
+    path = folder / "handler.toml"
+    path.write_text(text + f"\n[callbacks.cb]\n{table}\n")
+    return path
+
+
+HANDLERS = {
+    "a URL with a bracket left open": ('url = "https://[::1"', ["callbacks.cb.url", "Invalid IPv6 URL"]),
+    "a URL with a port out of range": ('url = "https://h:99999"', ["callbacks.cb.url", "port"]),
+    "a python target that is not callable": ('python = "os:sep"', ["'os:sep' is a str, not a callable"]),
+    "a python target taking no argument": (
+        'python = "os:getcwd"',
+        ["cannot be called with the request dict"],
+    ),
+    "an asgi target that is a function": ('asgi = "os:getcwd"', ["not an ASGI app"]),
+    "an asgi target that is a module": ('asgi = "json:decoder"', ["is a module, not an ASGI app"]),
+}
+
+
+@pytest.mark.parametrize("case", HANDLERS)
+@pytest.mark.parametrize("command", ["run", "analyze"])
+def test_hostile_handlers_exit_2_naming_the_callback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+) -> None:
+    table, needles = HANDLERS[case]
+    path = _with_handler(tmp_path, table)
+    code, _, err = _cli(capsys, [command, str(path)])
+    if command == "analyze" and "callbacks.cb.url" not in needles[0]:
+        assert code in (0, 1), err  # analyze reads the file; importing handlers is the run's business
+        return
+    _assert_clean_refusal(code, err, *needles)
+    assert "callback cb" in err or "callbacks.cb" in err
+
+
+def _runtime_commands(folder: Path) -> dict[str, tuple[list[str], list[str]]]:
+    home = folder / "home"
+    return {
+        "up --webhook": (
+            ["up", "single-cosigner", "--webhook", "https://[::1", "--workdir", str(folder / "w")],
+            ["--webhook 'https://[::1'", "Invalid IPv6 URL"],
+        ),
+        "up --api": (["up", "single-cosigner", "--api", "[::1"], ["--api", "IPv6 host must be in brackets"]),
+        "up --workdir": (
+            ["up", "single-cosigner", "--api", "127.0.0.1:0", "--workdir", "/dev/null/x"],
+            ["--workdir /dev/null/x", "cannot write the credentials"],
+        ),
+        "node hardware --home": (
+            ["node", "hardware", "--home", "/dev/null"],
+            ["--home /dev/null: not a folder"],
+        ),
+        "node setup --saas": (
+            ["node", "setup", "--home", str(home), "--saas", "[::1", "--token", "t"],
+            ["--saas", "IPv6 host must be in brackets"],
+        ),
+        "node setup --saas-cert": (
+            [
+                "node",
+                "setup",
+                "--home",
+                str(home),
+                "--saas",
+                "127.0.0.1:1",
+                "--token",
+                "t",
+                "--saas-cert",
+                "/dev/zero",
+            ],
+            ["/dev/zero", "--saas-cert file"],
+        ),
+        "node start without a profile": (
+            ["node", "start", "--home", str(home), "--saas", "127.0.0.1:1"],
+            ["hardware.json: no hardware profile"],
+        ),
+        "node logs -5": (
+            ["node", "logs", "--home", str(home), "-5"],
+            ["the number of lines must be 0 or more"],
+        ),
+        "callback serve --bind": (["callback", "serve", "--bind", "[::1"], ["--bind", "IPv6 host"]),
+        "callback serve --jwt-key": (
+            ["callback", "serve", "--bind", "127.0.0.1:0", "--jwt-key", "/dev/zero"],
+            ["/dev/zero", "--jwt-key file"],
+        ),
+        "callback serve --cert alone": (
+            ["callback", "serve", "--bind", "127.0.0.1:0", "--cert", str(SCENARIO)],
+            ["--cert and --tls-key go together"],
+        ),
+        "callback serve --latency": (
+            ["callback", "serve", "--bind", "127.0.0.1:0", "--latency", "nan"],
+            ["--latency", "got nan"],
+        ),
+        "saas serve --gateway": (
+            [
+                "saas",
+                "serve",
+                "--state",
+                str(folder / "st"),
+                "--cert",
+                "c",
+                "--key",
+                "k",
+                "--gateway",
+                "[::1",
+            ],
+            ["--gateway", "IPv6 host"],
+        ),
+        "proxy serve --target": (
+            ["proxy", "serve", "--target", "[::1", "--ready", str(folder / "ready")],
+            ["--target", "IPv6 host"],
+        ),
+        "keys --out": (["keys", "single-cosigner", "--out", "/dev/null"], ["--out /dev/null: not a folder"]),
+        "sweep --scheduler": (
+            ["sweep", "single-cosigner", "--seeds", "1", "--scheduler", "tcp://[::1"],
+            ["--scheduler 'tcp://[::1'", "not a scheduler address"],
+        ),
+        "sweep --seeds": (["sweep", "single-cosigner", "--seeds", "1.." + "9" * 40], ["--seeds", "go up to"]),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_runtime_commands(Path("/x"))))
+def test_runtime_commands_refuse_hostile_arguments_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    argv, needles = _runtime_commands(tmp_path)[case]
+    code, _, err = _cli(capsys, argv)
+    _assert_clean_refusal(code, err, *needles)
+    assert "NoneType" not in err and len(err) < 2000
+    assert not (tmp_path / "ready").exists() and not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [(None, "got null"), (["*", "x" * 10_000], "… (10002 characters)"), (10**40, "got 1" + "0" * 40)],
+    ids=["null", "a long string", "a long number"],
+)
+def test_policy_messages_quote_values_short_and_in_the_file_s_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: object, needle: str
+) -> None:
+    from tests.policy.test_seed_methods import METHOD_2_FIREBLOCKS
+
+    export = json.loads(json.dumps(METHOD_2_FIREBLOCKS))
+    export["rules"][0]["dst"] = {"ids": [value if isinstance(value, list) else [value]]}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    code, _, err = _cli(capsys, ["policy", "lint", str(path)])
+    _assert_clean_refusal(code, err, str(path), "dst.ids[0]", needle)
+    assert "NoneType" not in err and len(err) < 1000

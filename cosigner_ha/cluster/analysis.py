@@ -16,6 +16,7 @@ from cosigner_ha.cluster.outcomes import by_rule, by_workload, failure_causes, f
 from cosigner_ha.cluster.report import (
     Check,
     Failover,
+    FaultError,
     FaultImpact,
     FaultSpan,
     NodeLane,
@@ -24,6 +25,7 @@ from cosigner_ha.cluster.report import (
     TxPoint,
     latency_stats,
 )
+from cosigner_ha.cluster.report.workspaces import TxOfWorkspace, workspace_figures
 from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Fault, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.cluster.scenario.keys import FAULTS_WITH_FOR
@@ -55,6 +57,30 @@ def fault_spans(events: Sequence[Event], t0: float, faults: Sequence[Fault] = ()
             s = spans[e.fields["index"]]
             spans[e.fields["index"]] = dataclasses.replace(s, end=e.t - t0)
     return [spans[i] for i in sorted(spans)]
+
+
+def fault_errors(events: Sequence[Event], t0: float) -> list[FaultError]:
+    """The faults the cluster refused at run time, in trace order, labelled as the timeline labels them."""
+    labels: dict[int, str] = {}
+    out = []
+    for e in events:
+        f = e.fields
+        if e.kind == "fault":
+            labels[f["index"]] = FaultSpan(0.0, None, f["action"], f["target"], ()).label
+        if e.kind != "fault_error":
+            continue
+        index = int(f["index"])
+        out.append(
+            FaultError(
+                at=round(e.t - t0, 6),
+                index=index,
+                label=labels.get(index, str(f.get("action", ""))),
+                api_user=f.get("api_user"),
+                code=str(f.get("code", "")),
+                reason=str(f.get("reason", "")),
+            )
+        )
+    return out
 
 
 #: Faults that leave the process running but cut it off: down on the timeline while they last.
@@ -303,6 +329,7 @@ def analyse(
             signed_node[tx] = e.fields["node"]
             signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
     points: list[TxPoint] = []
+    of_workspace: list[TxOfWorkspace] = []
     workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
     for (tx, sub), workload in zip(submitted.items(), workloads, strict=True):
         end_event = terminal.get(tx)
@@ -322,6 +349,9 @@ def analyse(
                 workload=workload,
                 rule=rules.get(tx),
             )
+        )
+        of_workspace.append(
+            TxOfWorkspace(str(sub.fields.get("workspace")), status, latency, signed_node.get(tx))
         )
     spans = fault_spans(events, t0, scenario.faults)
     down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
@@ -369,8 +399,12 @@ def analyse(
         signatures=tuple(signatures),
         transactions=tuple(points),
         impacts=tuple(impacts),
+        workspaces=workspace_figures(scenario.workspace_names(), of_workspace)
+        if scenario.multi_workspace
+        else (),
         failures=failure_causes(points),
         workloads=by_workload(scenario, points),
         rules=by_rule(points),
         notices=notices(scenario, points, len(signatures)),
+        fault_errors=tuple(fault_errors(events, t0)),
     )

@@ -29,6 +29,7 @@ from cosigner_ha.cluster.scenario import (
     load_scenario,
     scenario_to_dict,
 )
+from cosigner_ha.cluster.scenario.tenants import tenant_scenario
 from cosigner_ha.policy import Directory, Finding, Policy, Rule, lint, load_policy
 from cosigner_ha.policy.resolve import expand
 
@@ -133,6 +134,9 @@ class Analysis:
     skipped: tuple[SkippedRule, ...]
     findings: tuple[Finding, ...] = field(default=())
     loads: tuple[RuleLoad, ...] = field(default=())  # offered rate against co-signer capacity, per rule
+    #: With [[workspaces]]: each workspace's own analysis (its policy, rules and load), in file order;
+    #: the fields above are then the first workspace's.
+    workspaces: tuple[tuple[str, Analysis], ...] = field(default=())
 
     @property
     def overloaded(self) -> tuple[RuleLoad, ...]:
@@ -151,9 +155,18 @@ class Analysis:
     @property
     def ok(self) -> bool:
         """Every analysed rule signable with everything up, and no lint error (exit status 0)."""
+        if self.workspaces:
+            return all(part.ok for _, part in self.workspaces)
         return not self.unsignable and not self.lint_errors and not self.overloaded
 
     def to_json(self) -> dict[str, Any]:
+        if self.workspaces:
+            return {
+                "scenario": self.scenario,
+                "file": self.origin,
+                "workspaces": [{"workspace": name, **part.to_json()} for name, part in self.workspaces],
+                "ok": self.ok,
+            }
         return {
             "scenario": self.scenario,
             "file": self.origin,
@@ -223,6 +236,16 @@ def analyze_file(path: str | Path) -> Analysis:
 
 
 def analyze(scenario: Scenario) -> Analysis:
+    """The HA analysis; of each workspace in turn when the scenario has several (`Analysis.workspaces`)."""
+    if scenario.workspaces:
+        parts = tuple(
+            (name, _analyze_one(tenant_scenario(scenario, name))) for name in scenario.workspace_names()
+        )
+        return dataclasses.replace(parts[0][1], workspaces=parts)
+    return _analyze_one(scenario)
+
+
+def _analyze_one(scenario: Scenario) -> Analysis:
     directory = Directory.from_scenario(scenario_to_dict(scenario), origin=scenario.origin)
     policy, source = scenario_policy(scenario, directory)
     topology = {name: list(users) for name, users in scenario.api_users_by_node().items()}

@@ -57,6 +57,23 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
 
 
 def render_analysis(analysis: Analysis, console: Console) -> None:
+    """The analysis; with several workspaces, each workspace's under its name, then the overall verdict."""
+    if not analysis.workspaces:
+        _render_one(analysis, console)
+        return
+    for name, part in analysis.workspaces:
+        console.rule(Text(f"workspace {name}", style="bold"), align="left")
+        _render_one(part, console)
+        console.print()
+    verdict = (
+        "OK: every workspace's analysis passed"
+        if analysis.ok
+        else "PROBLEMS in workspace " + ", ".join(name for name, part in analysis.workspaces if not part.ok)
+    )
+    console.print(Text(verdict, style="bold green" if analysis.ok else "bold red"))
+
+
+def _render_one(analysis: Analysis, console: Console) -> None:
     source = {"inline": "inline rules", "fireblocks": "a Fireblocks export", "default": "the default policy"}
     title = Text("HA analysis of ", style="bold").append(analysis.scenario, style="bold cyan")
     title.append(f" ({analysis.origin}, policy from {source[analysis.policy_source]})", style="dim")

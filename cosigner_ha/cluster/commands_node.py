@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import ssl
 import sys
 import time
@@ -27,7 +28,9 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from cosigner_ha import inputs
 from cosigner_ha.cluster import admin_socket, callback_check
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.infra import (
     AttestationAuthority,
     ConfidentialSpace,
@@ -36,10 +39,12 @@ from cosigner_ha.cluster.infra import (
     NitroHypervisor,
     SgxCpu,
 )
+from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
-from cosigner_ha.net import TcpNetwork
+from cosigner_ha.inputs import shorten
+from cosigner_ha.net import TcpNetwork, option_address
 from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
@@ -71,6 +76,9 @@ class Hardware:
         self.image = self.images.image("sgx", IMAGE_VERSION)
         #: sgx (the node's own directory), or nitro / gcp (KMS and a bucket at `cloud serve`, `cloud` below)
         self.kind = secrets.get("kind", "sgx")
+        #: `"image": "tampered"`: the machine runs a modified image with the original signature (a drill's
+        #: attestation fault); the enclave loader, nitro-cli or the KMS refuses it.
+        self.tampered = secrets.get("image") == "tampered"
         self.cloud: dict[str, str] = {
             k: secrets[k] for k in ("cloud", "role", "key_id", "bucket") if k in secrets
         }
@@ -87,22 +95,37 @@ class Hardware:
         cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
     ) -> Hardware:
         path = home / "hardware.json"
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"--home {home}: not a folder; expected the node's directory")
         if not path.exists():
             if not create:
-                raise NodeError(
+                raise HardwareMissing(
                     f"{path}: no hardware profile; create one with `cosigner-ha node hardware --home {home}`"
                 )
             home.mkdir(parents=True, exist_ok=True)
             data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
             path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
-        return cls(home, json.loads(path.read_text()))
+        text = inputs.read_text(path, "hardware profile")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a hardware profile (JSON: {exc})") from None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in HARDWARE_KEYS):
+            raise ValueError(
+                f"{path}: not a hardware profile; expected a JSON object with {', '.join(HARDWARE_KEYS)}"
+            )
+        try:
+            return cls(home, data)
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{path}: not a hardware profile ({type(exc).__name__}: {exc})") from None
 
     def backend(self) -> EnclaveBackend:
         disk = LocalDisk(self.home / "disk")
         rand = OsCrypto().randbytes
         if self.kind == "sgx":
             host = Host(self.name, "runtime", disk, sgx=self.cpu)
-            return SgxEnclave(host, self.image, trusted_signer=self.images.public_key, randbytes=rand)
+            image = self.image.tampered() if self.tampered else self.image
+            return SgxEnclave(host, image, trusted_signer=self.images.public_key, randbytes=rand)
         from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
 
         url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
@@ -111,12 +134,14 @@ class Hardware:
             nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
             host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
             image = self.images.image("nitro", IMAGE_VERSION)
+            image = image.tampered() if self.tampered else image
             return NitroEnclave(
                 host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
             )
         space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
         host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
         image = self.images.image("gcp", IMAGE_VERSION)
+        image = image.tampered() if self.tampered else image
         return GcpEnclave(
             host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
         )
@@ -193,11 +218,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("n", nargs="?", type=int, default=100)
     p = sub.add_parser("start", help="run the co-signer until interrupted")
     common(p)
+    p.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="shift the node's wall clock (tokens, JWTs, certificates) by SECONDS (a drill's clock-skew)",
+    )
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
-    p = cbsub.add_parser("serve", help="serve the reference callback handler over HTTP(S)")
-    p.add_argument("--bind", default="127.0.0.1:8443")
+    p = cbsub.add_parser(
+        "serve",
+        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+    )
+    p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
     p.add_argument("--tls-key", help="TLS private key (PEM)")
     p.add_argument(
@@ -210,24 +245,80 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
     p.add_argument("--reject-above-usd", type=float, default=None)
     p.add_argument("--retry-first", type=int, default=0, help="answer RETRY to the first N attempts")
+    callback_serve.add_arguments(p)
     callback_check.register(cbsub)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one command; exit code 0 done, 1 failed, 2 bad input or the SaaS unreachable."""
+    """Run one command; exit code 0 done, 1 failed, 2 bad input (an argument, a file, the profile) or the
+    SaaS unreachable."""
     try:
         if args.command == "callback" and args.callback_command == "check":
             return callback_check.run(args)
+        if args.command == "callback" and args.scenario is not None:
+            return callback_serve.run(args)
         if args.command == "callback":
+            check_callback_options(args)
             anyio.run(serve_callback, args, backend="trio")
             return EXIT_OK
+        check_node_options(args)
         return anyio.run(node_command, args, backend=getattr(args, "loop", "trio"))
-    except NodeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(exc, Unreachable) else EXIT_FAILED
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BaseException as exc:  # task groups wrap what their tasks raise
+        found = first_of(exc, (ValueError, OSError, NodeError))
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        bad = isinstance(found, ValueError | OSError | Unreachable)
+        return EXIT_BAD_INPUT if bad else EXIT_FAILED
+
+
+class HardwareMissing(NodeError, ValueError):
+    """The node's directory has no hardware profile: a mistaken --home (exit 2)."""
+
+
+#: The keys every hardware profile holds (`node hardware` writes them).
+HARDWARE_KEYS = ("host", "cpu_secret", "vendor_key", "image_key")
+
+
+def check_address(option: str, value: str) -> None:
+    """A HOST:PORT option, checked before anything starts."""
+    option_address(option, value)
+
+
+def _check_file(option: str, path: Path | str | None) -> None:
+    if path is not None:
+        inputs.read_bytes(path, f"{option} file")
+
+
+def check_node_options(args: argparse.Namespace) -> None:
+    """What `node` is given, before the profile is read or anything connects."""
+    if getattr(args, "saas", None) is not None:
+        check_address("--saas", args.saas)
+    for option in ("saas_cert", "callback_public_key", "callback_cert"):
+        _check_file(f"--{option.replace('_', '-')}", getattr(args, option, None))
+    if getattr(args, "node_command", None) == "logs" and args.n < 0:
+        raise ValueError(f"logs: the number of lines must be 0 or more, got {shorten(args.n)}")
+
+
+def check_callback_options(args: argparse.Namespace) -> None:
+    """What `callback serve` is given, before it listens."""
+    check_address("--bind", args.bind)
+    if (args.cert is None) != (args.tls_key is None):
+        raise ValueError("--cert and --tls-key go together: give both (HTTPS) or neither (HTTP)")
+    for option, path in (("--cert", args.cert), ("--tls-key", args.tls_key), ("--jwt-key", args.jwt_key)):
+        _check_file(option, path)
+    for path in args.cosigner_key:
+        _check_file("--cosigner-key", path)
+    if not (math.isfinite(args.latency) and args.latency >= 0):
+        raise ValueError(f"--latency: expected a finite number of seconds >= 0, got {shorten(args.latency)}")
+    if args.reject_above_usd is not None and not (
+        math.isfinite(args.reject_above_usd) and args.reject_above_usd >= 0
+    ):
+        raise ValueError(
+            f"--reject-above-usd: expected a finite amount >= 0, got {shorten(args.reject_above_usd)}"
+        )
+    if args.retry_first < 0:
+        raise ValueError(f"--retry-first: expected 0 or more, got {shorten(args.retry_first)}")
 
 
 #: The node's durations a drill's time scale divides; token lifetimes (and so `token_margin`) are JWT claims
@@ -260,8 +351,12 @@ def scaled_config(config: NodeConfig, scale: float) -> NodeConfig:
 def _callback(args: argparse.Namespace) -> CallbackSettings:
     return CallbackSettings(
         url=args.callback_url,
-        public_key=args.callback_public_key.read_text() if args.callback_public_key else "",
-        certificate=args.callback_cert.read_text() if args.callback_cert else "",
+        public_key=inputs.read_text(args.callback_public_key, "--callback-public-key file")
+        if args.callback_public_key
+        else "",
+        certificate=inputs.read_text(args.callback_cert, "--callback-cert file")
+        if args.callback_cert
+        else "",
     )
 
 
@@ -269,10 +364,9 @@ def saas_network(certificate: Path | None) -> TcpNetwork:
     """TCP to the SaaS; with a certificate, TLS trusting that certificate only (pinned), whatever its name."""
     if certificate is None:
         return TcpNetwork()
-    if not certificate.is_file():
-        raise ValueError(f"--saas-cert {certificate}: no such file")
+    text = inputs.read_text(certificate, "--saas-cert file")
     try:
-        context = ssl.create_default_context(cadata=certificate.read_text())
+        context = ssl.create_default_context(cadata=text)
     except (ssl.SSLError, ValueError) as exc:
         raise ValueError(f"--saas-cert {certificate}: not a PEM certificate ({exc})") from None
     context.check_hostname = False  # pinned: the one certificate trusted is the check
@@ -369,6 +463,10 @@ async def _node_command(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(node.run)
         if command == "start":
+            if not math.isfinite(args.clock_skew):
+                raise ValueError(f"--clock-skew {args.clock_skew}: expected a number of seconds")
+            if args.clock_skew:
+                _skew(node, args.clock_skew)
 
             async def answer(request: dict[str, Any]) -> tuple[int, list[str], str | None]:
                 lines: list[str] = []
@@ -424,6 +522,12 @@ async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    elif command == "clock-skew":  # a drill's clock-skew fault, on the running node
+        seconds = request.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise ValueError(f"clock-skew: expected seconds (a number), got {seconds!r}")
+        _skew(node, float(seconds))
+        out(f"clock skew {float(seconds):g} s")
     else:
         raise ValueError(f"unknown admin command {command!r}")
     return EXIT_OK
@@ -435,6 +539,12 @@ def _print_user_to(out: Callable[[str], None], user: UserInfo) -> None:
     out(
         f"{user.api_user}\tworkspace {user.workspace_id}\tcallback {user.callback_url or '-'} ({mode})\t{state}"
     )
+
+
+def _skew(node: Node, seconds: float) -> None:
+    """The node's wall view shifted by `seconds` (its timers keep the loop's clock), as a trace event."""
+    node.env.clock.skew = seconds
+    node.env.trace.record("clock_skew", node=node.name, seconds=seconds)
 
 
 async def _serve_until_signal(node: Node) -> None:
@@ -452,9 +562,12 @@ async def serve_callback(
 ) -> None:
     key = None
     if args.jwt_key:
-        key = load_private_key_pem(args.jwt_key.read_bytes(), what=f"--jwt-key {args.jwt_key}")
-    for path in args.cosigner_key:
-        load_public_key_pem(path.read_text(), what=str(path))
+        key = load_private_key_pem(
+            inputs.read_bytes(args.jwt_key, "--jwt-key file"), what=f"--jwt-key {args.jwt_key}"
+        )
+    cosigner_keys = [inputs.read_text(p, "--cosigner-key file") for p in args.cosigner_key]
+    for path, text in zip(args.cosigner_key, cosigner_keys, strict=True):
+        load_public_key_pem(text, what=str(path))
     handler = ReferenceHandler(
         HandlerRules(
             action=args.action,
@@ -463,7 +576,7 @@ async def serve_callback(
             retry_first=args.retry_first,
         ),
         key=key,
-        cosigner_keys=[p.read_text() for p in args.cosigner_key],
+        cosigner_keys=cosigner_keys,
     )
     async with anyio.create_task_group() as tasks:
         urls = await tasks.start(

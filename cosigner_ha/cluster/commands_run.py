@@ -1,11 +1,12 @@
-"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE]
+"""`cosigner-ha run [SCENARIO] [--seed N] [--json FILE] [--trace FILE] [--html FILE] [--no-limits]
 [--runtime [--time-scale N] [--workdir DIR] [--loop trio|asyncio]]`.
 
 Without `--runtime` the scenario runs in simulation; with it, on real processes (`runtime/launcher.py`),
 reported the same way. Exit status: 0 every invariant and expectation held; 1 one did not (or, in the
 runtime, a process died unexpectedly); 2 the input was invalid (the scenario, its policy, a callback
-import, a fault the runtime cannot play) or the runtime could not be set up, with the reason on standard
-error and nothing written; 130 Ctrl-C, 143 SIGTERM (runtime: every process stopped).
+import, a fault the runtime cannot play, a run beyond the work limits of cluster/limits.py) or the runtime
+could not be set up, with the reason on standard error and nothing written; 130 Ctrl-C, 143 SIGTERM
+(runtime: every process stopped).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from cosigner_ha.cluster import bundled
+from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.run_options import (
@@ -69,6 +70,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--loop", choices=("trio", "asyncio"), help="runtime: the processes' event loop (default trio)"
     )
+    limits.add_flag(p)
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -87,11 +89,20 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)
+            limits.check_limits(scenario, limits.limits_of(args), origin=str(path))
             outputs = [("--json", args.json), ("--trace", args.trace), ("--html", args.html)]
             check_outputs(outputs, scenario_inputs(path, scenario))
             trace = staged.path(args.trace)
             result = run_scenario(scenario, seed=args.seed, trace_path=trace, console=console)
-        except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, SetupError) as exc:
+        except (
+            InputError,
+            OutputPathError,
+            ScenarioError,
+            PolicyError,
+            WorldError,
+            SetupError,
+            limits.LimitError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         report = result.report

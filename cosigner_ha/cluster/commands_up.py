@@ -1,5 +1,5 @@
 """`cosigner-ha up SCENARIO [--api HOST:PORT] [--workdir DIR] [--time-scale N] [--webhook URL ...]
-[--timeline] [--loop trio|asyncio] [--in-process]`: a local Fireblocks on real co-signer processes, until
+[--timeline] [--loop trio|asyncio] [--in-process] [--no-limits]`: a local Fireblocks on real co-signer processes, until
 Ctrl-C.
 
 The scenario's cluster runs as in `run --runtime` (`runtime/launcher.py`): `saas serve` (which also serves
@@ -10,7 +10,7 @@ faults are played while the API is up. Ctrl-C (exit 130) or SIGTERM (143) stops 
 work directory is removed. Exit 2: the scenario or an argument is invalid, the address cannot be bound, or
 the cluster could not be set up; 1: a process died while serving (reported with its status and log).
 `--in-process` runs the cluster in this process instead (`local_api.py`: the simulator's parts on the real
-clock), for what the runtime does not run yet (callback handlers, Nitro and GCP enclaves).
+clock), for what the runtime does not run yet (python and ASGI callback handlers).
 """
 
 from __future__ import annotations
@@ -25,15 +25,20 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
+from cosigner_ha.cluster import bundled, limits
+from cosigner_ha.cluster.bundled import find_scenario, missing
 from cosigner_ha.cluster.local_api import WEBHOOK_KEY_FILE, UserKeys, ready_line, user_keys
 from cosigner_ha.cluster.runtime.fault_play import approximations, refusals
 from cosigner_ha.cluster.runtime.launcher import Drill
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
-from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
+from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.model import Scenario
+from cosigner_ha.inputs import shorten
+from cosigner_ha.net import split_address
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_API = "127.0.0.1:8080"
@@ -67,6 +72,7 @@ def register(subparsers: Any) -> None:
         help="post transaction webhooks here (repeatable)",
     )
     p.add_argument("--timeline", action="store_true", help="also play the scenario's workloads and faults")
+    limits.add_flag(p)
     p.add_argument(
         "--time-scale",
         type=float,
@@ -78,16 +84,27 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--in-process",
         action="store_true",
-        help="run the cluster inside this process (the simulator's parts on the real clock), for callback "
-        "handlers the runtime does not run yet",
+        help="run the cluster inside this process (the simulator's parts on the real clock), for python "
+        "and ASGI callback handlers, which the runtime does not run",
     )
 
 
 def _address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"--api {text!r}: expected HOST:PORT, such as {DEFAULT_API}")
-    return host.strip("[]"), int(port)
+    try:
+        return split_address(text)
+    except ValueError as exc:
+        raise ValueError(f"--api: {exc}; expected HOST:PORT, such as {DEFAULT_API}") from None
+
+
+def check_webhook(url: str) -> None:
+    """A --webhook URL the server can post to: http(s), a host, a port if any in range."""
+    try:
+        parts = urlsplit(url)
+        _port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"--webhook {shorten(url)}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--webhook {shorten(url)}: expected an http:// or https:// URL with a host")
 
 
 def _check_free(host: str, port: int) -> None:
@@ -123,9 +140,20 @@ def write_credentials(workdir: Path, users: list[UserKeys]) -> Path:
 
 def _check(args: argparse.Namespace) -> tuple[Scenario, tuple[str, int]]:
     address = _address(args.api)
-    if not args.scenario.exists():
-        raise ValueError(f"{args.scenario}: no such scenario file")
-    scenario = load_scenario(args.scenario)
+    for url in args.webhook:
+        check_webhook(url)
+    path = find_scenario(args.scenario)
+    if not path.exists():
+        raise ValueError(missing(path))
+    args.scenario = path  # a bundled scenario's file, which the cluster's processes read
+    scenario = bundled.load(path)
+    if scenario.multi_workspace:
+        raise ValueError(
+            f"{args.scenario}: declares {len(scenario.workspaces)} workspaces ([[workspaces]]); "
+            "`cosigner-ha up` serves the REST API of one workspace: expected a file with one "
+            "[workspace] (several workspaces run with `cosigner-ha run`)"
+        )
+    limits.check_limits(scenario, limits.limits_of(args), timeline=args.timeline, origin=str(args.scenario))
     if not (args.time_scale > 0 and args.time_scale < float("inf")):
         raise ValueError(f"--time-scale {args.time_scale:g}: expected a number above 0, such as 60")
     reasons = [] if args.in_process else refusals(scenario if args.timeline else _without_timeline(scenario))
@@ -149,7 +177,12 @@ def run(args: argparse.Namespace) -> int:
         keep = args.workdir is not None
         workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="cosigner-ha-up-"))
         users = user_keys(scenario)
-        credentials = write_credentials(workdir, users)
+        try:
+            credentials = write_credentials(workdir, users)
+        except OSError as exc:
+            raise ValueError(
+                f"--workdir {workdir}: cannot write the credentials there ({exc.strerror or exc})"
+            ) from None
     except (ValueError, OSError, ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

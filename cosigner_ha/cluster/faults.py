@@ -50,11 +50,13 @@ import anyio.abc
 from cosigner_ha.cluster.infra import EnclaveImage, SimDisk
 from cosigner_ha.cluster.scenario import Fault, FaultAction
 from cosigner_ha.cluster.scenario.model import site_is_under
-from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, policy_source, trust_nodes
+from cosigner_ha.cluster.world import DEFAULT_LINK, SAAS_HOST, World, boot_times, policy_source, trust_nodes
+from cosigner_ha.env import Event
 from cosigner_ha.net import LinkSpec
 from cosigner_ha.node import NodeError, PairingError
 from cosigner_ha.node import SaasError as NodeSaasError
 from cosigner_ha.saas_sim import SaasError as SaasRefusal
+from cosigner_ha.saas_sim.management import RequestState
 
 Undo = Callable[[], None]
 Pair = tuple[str, str]  # two host names, sorted: a link both ways
@@ -73,6 +75,8 @@ class FaultInjector:
         self._links: dict[int, tuple[list[Pair], FaultAction, Fault]] = {}  # active latency/loss faults
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}  # active clock skews
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
+        self._tasks: anyio.abc.TaskGroup | None = None  # while `run` lasts: where restores wait
+        self._unpairings: dict[str, tuple[int, Fault, tuple[str, ...]]] = {}  # request id -> its unpair fault
 
     # -- targets -------------------------------------------------------------------------------------------
 
@@ -104,12 +108,16 @@ class FaultInjector:
         """Apply every fault at its time, same-time faults in file order; each undoes itself after `for`."""
         faults = self.world.scenario.faults
         clock = self.world.env.clock
-        async with anyio.create_task_group() as tg:
-            for index in sorted(range(len(faults)), key=lambda i: (faults[i].at, i)):
-                await clock.sleep_until(self.start + faults[index].at)
-                # `start` returns once the fault has taken effect, so that the next fault, even at the
-                # same instant, acts on what this one did
-                await tg.start(self._one, index, faults[index])
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tasks = tg
+                for index in sorted(range(len(faults)), key=lambda i: (faults[i].at, i)):
+                    await clock.sleep_until(self.start + faults[index].at)
+                    # `start` returns once the fault has taken effect, so that the next fault, even at the
+                    # same instant, acts on what this one did
+                    await tg.start(self._one, index, faults[index])
+        finally:
+            self._tasks = None
 
     async def _one(self, index: int, fault: Fault, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         target, nodes = self.targets(fault)
@@ -162,6 +170,14 @@ class FaultInjector:
             self._cut_hosts.discard(name)
             self.world.network.restart(name)
         self.world.nodes[name].node.start()
+
+    async def _restore_then_release(self, name: str, seconds: float) -> None:
+        """Writing a backup back onto the disk takes the node's `restore_time`; it boots after that."""
+        trace = self.world.env.trace
+        trace.record("restore_started", node=name, seconds=seconds)
+        await self.world.env.clock.sleep(seconds)
+        trace.record("restore_finished", node=name)
+        self._release(name)
 
     def _held(self, name: str) -> bool:
         return self._holds[name] > 0
@@ -276,15 +292,20 @@ class FaultInjector:
 
             return unskew
         if action == FaultAction.POLICY:
-            source, origin = policy_source(w.scenario, fault.policy, where=f"faults[{index}]")
-            w.saas.publish_policy(w.workspace, source, origin=origin)
+            workspace = fault.workspace or w.workspace
+            tenant = next(t for t in w.scenario.tenants() if t.workspace.name == workspace)
+            source, origin = policy_source(w.scenario, fault.policy, where=f"faults[{index}]", tenant=tenant)
+            w.saas.publish_policy(workspace, source, origin=origin)
             return None
         if action == FaultAction.UNPAIR:
             assert fault.api_user is not None
             try:
-                w.saas.unpair(w.workspace, fault.api_user, requested_by=w.admin)
+                workspace = w.workspace_of(fault.api_user)
+                request = w.saas.unpair(workspace, fault.api_user, requested_by=w.admin_of(workspace))
             except SaasRefusal as exc:  # e.g. an earlier pair of this API user failed
                 self._error(index, fault, nodes, exc.code, exc.message)
+                return None
+            self._follow_unpairing(request.id, index, fault, nodes)
             return None
         if action == FaultAction.PAIR:
             await self._pair(index, fault, nodes[0], took_effect)
@@ -356,15 +377,36 @@ class FaultInjector:
             reason=reason,
         )
 
+    def _follow_unpairing(self, request: str, index: int, fault: Fault, nodes: tuple[str, ...]) -> None:
+        """An unpairing is decided later (the admin's approval): one that ends refused or cancelled (an
+        overlapping unpairing of the same API user was approved first) is the fault's `fault_error` then.
+
+        A trace listener, not a task waiting on the request, so that following it changes nothing in the
+        run's scheduling: a run whose unpairings all complete keeps its trace, byte for byte."""
+        if not self._unpairings:
+            self.world.env.trace.subscribe(self._unpairing_decided)
+        self._unpairings[request] = (index, fault, nodes)
+
+    def _unpairing_decided(self, event: Event) -> None:
+        if event.kind != "request_status" or event.fields.get("request") not in self._unpairings:
+            return
+        status = str(event.fields.get("status"))
+        if status == RequestState.COMPLETED.value:
+            del self._unpairings[str(event.fields["request"])]
+        elif status in (RequestState.REJECTED.value, RequestState.CANCELLED.value):
+            index, fault, nodes = self._unpairings.pop(str(event.fields["request"]))
+            self._error(index, fault, nodes, status, str(event.fields.get("detail") or status.lower()))
+
     async def _pair(self, index: int, fault: Fault, name: str, took_effect: Callable[[], None]) -> None:
         """What the operator does: a token from the console, then `setup` (first API user) or `add-user`
         on the running node; a GCP node is paired from the console and commanded through the SaaS."""
         w = self.world
         assert fault.api_user is not None
         node = w.nodes[name].node
+        workspace = w.workspace_of(fault.api_user)
         try:
             if node.backend.local_admin:
-                token = w.saas.issue_pairing_token(w.workspace, fault.api_user)
+                token = w.saas.issue_pairing_token(workspace, fault.api_user)
                 took_effect()
                 if fault.token_age:  # the token sat in a ticket, an email, a password manager
                     await w.env.clock.sleep(fault.token_age)
@@ -375,7 +417,9 @@ class FaultInjector:
                 else:
                     await node.setup(token, callback)
             else:
-                w.saas.pair_api_key(w.workspace, name, fault.api_user, callback=None, requested_by=w.admin)
+                w.saas.pair_api_key(
+                    workspace, name, fault.api_user, callback=None, requested_by=w.admin_of(workspace)
+                )
         except (PairingError, NodeSaasError) as exc:
             self._error(index, fault, (name,), exc.code, str(exc))
             return
@@ -410,7 +454,11 @@ class FaultInjector:
             backend.image = runtime.backend.image  # the image it ran (an attestation fault may hold)
             runtime.backend = runtime.node.backend = backend
             runtime.node.log.disk = target.disk
-            self._release(name)
+            restore = boot_times(runtime.spec).restore if backup is not None else 0.0
+            if restore > 0 and self._tasks is not None:  # the backup is written back before the boot
+                self._tasks.start_soon(self._restore_then_release, name, restore)
+            else:
+                self._release(name)
 
         if fault.for_ is None:  # come back at once (restored, or empty)
             recover()

@@ -284,7 +284,8 @@ class LiveCluster:
             if external_id is not None:
                 fields["external_id"] = external_id
             try:
-                return str(d.world.saas.submit(d.world.workspace, **fields).id)
+                workspace = d.world.workspace_of(initiator)
+                return str(d.world.saas.submit(workspace, **fields).id)
             except SaasError:
                 return None
 

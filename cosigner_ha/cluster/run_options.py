@@ -26,9 +26,10 @@ def check_seed(seed: int | None, option: str = "--seed") -> None:
 def scenario_inputs(path: Path, scenario: Scenario) -> list[Path]:
     """The files a scenario reads (itself, a Fireblocks policy export): never an output path."""
     inputs = [path]
-    policy_path = getattr(scenario.policy, "path", None)
-    if isinstance(policy_path, Path):
-        inputs.append(policy_path)
+    for tenant in scenario.tenants():
+        policy_path = getattr(tenant.policy, "path", None)
+        if isinstance(policy_path, Path):
+            inputs.append(policy_path)
     return inputs
 
 

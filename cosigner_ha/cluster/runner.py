@@ -37,6 +37,8 @@ from cosigner_ha.saas_sim import SaasError
 
 #: Pairing every node must finish within this much simulated time, or the scenario cannot be set up.
 SETUP_LIMIT = 6 * 3600.0
+#: The drain lasts at most the SaaS's authorization and signing timeouts plus this margin.
+DRAIN_MARGIN = 10 * 60.0
 
 
 class SetupError(RuntimeError):
@@ -111,7 +113,7 @@ def submit(world: World, sub: Submission) -> None:
     # a refusal is recorded by the SaaS as `submission_refused`, with the field and the reason
     with contextlib.suppress(SaasError):
         world.saas.submit(
-            world.workspace,
+            world.workspace_of(sub.initiator),
             initiator=sub.initiator,
             operation=sub.operation,
             asset=sub.asset,
@@ -128,7 +130,7 @@ async def _drain(world: World, end: float) -> None:
     """After the workloads end, until every transaction is terminal (or the SaaS's own timeouts have long
     passed): woken by each transaction's terminal event, never by polling."""
     config = world.saas.config
-    limit = end + config.authorization_timeout + config.signing_timeout + 10 * 60
+    limit = end + config.authorization_timeout + config.signing_timeout + DRAIN_MARGIN
     clock = world.env.clock
     open_ = {tx.id for tx in world.saas.transactions if tx.status.value not in _TERMINAL_STATUSES}
     if not open_:

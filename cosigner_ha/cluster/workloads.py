@@ -10,10 +10,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.lowlevel
+
 from cosigner_ha.cluster.scenario import Workload
 from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.env import Environment
 
+#: A batch lets other tasks (and signals) run after this many submissions; smaller batches run whole.
+BATCH_CHECKPOINT = 1000
 #: Amounts are drawn to this many decimals: what a person would type, and stable in traces.
 AMOUNT_DECIMALS = 8
 
@@ -62,6 +67,8 @@ async def run_workload(env: Environment, workload: Workload, start: float, end: 
         for _ in range(workload.count):
             index += 1
             submit(_submission(workload, env, index))
+            if index % BATCH_CHECKPOINT == 0:  # a large batch (--no-limits) still hears Ctrl-C
+                await anyio.lowlevel.checkpoint()
         return index
     assert workload.rate is not None, "the loader guarantees a rate or an `at`"
     arrivals = env.rng(f"workload/{workload.name}/arrivals")

@@ -24,6 +24,7 @@ from cosigner_ha.cluster.scenario import (
     PythonCallback,
     Scenario,
     ScriptedCallback,
+    Tenant,
 )
 from cosigner_ha.cluster.scenario import (
     Node as NodeSpec,
@@ -41,7 +42,7 @@ from cosigner_ha.cluster.world_handlers import (
 from cosigner_ha.env import Environment
 from cosigner_ha.inputs import InputFileError, read_bytes
 from cosigner_ha.net import LinkSpec, SimNetwork
-from cosigner_ha.node import capacity
+from cosigner_ha.node import boot_timing, capacity
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError
 from cosigner_ha.node.boot_timing import BootTiming
 from cosigner_ha.node.callback import CallbackPolicy, HandlerDirectory
@@ -53,6 +54,7 @@ from cosigner_ha.policy import PolicyEngine, load_policy, vocabulary
 from cosigner_ha.policy.jsondoc import loads_strict
 from cosigner_ha.policy.loading import default_policy
 from cosigner_ha.saas_sim import ApproverBehaviour, Saas, SaasConfig
+from cosigner_ha.saas_sim.config import CLOUD_SIGNING
 from cosigner_ha.saas_sim.saas import directory_of
 from cosigner_ha.saas_sim.workspace import Workspace
 
@@ -84,10 +86,18 @@ class World:
     handlers: HandlerDirectory
     callbacks: dict[str, CallbackRuntime]
     nodes: dict[str, NodeRuntime]
-    workspace: str
-    admin: str  # the console user who requests unpairings and approves
+    workspace: str  # the first (or only) workspace
+    admin: str  # the console user who requests unpairings and approves (in the first workspace)
     make_backend: MakeBackend
     hosts: dict[str, AsyncioAsgiHost] = dataclasses.field(default_factory=dict)  # asyncio handlers' loops
+    admins: dict[str, str] = dataclasses.field(default_factory=dict)  # each workspace's admin
+
+    def workspace_of(self, name: str) -> str:
+        """The workspace of a user, API user or workload (several-workspaces scenarios)."""
+        return self.scenario.workspace_of(name)
+
+    def admin_of(self, workspace: str) -> str:
+        return self.admins.get(workspace, self.admin)
 
     def close_handlers(self) -> None:
         """Shut the asyncio handlers down after the last request; a failing shutdown is a trace event
@@ -125,6 +135,12 @@ def saas_config(scenario: Scenario) -> SaasConfig:
         attempt_timeout=attempt_timeout(scenario),
         callback_failure=str(s.callback_failure),  # type: ignore[arg-type]
         listed_order=tuple(standby_last),
+        cloud_signing=SigningCapacity(
+            sessions=CLOUD_SIGNING.sessions if s.cloud_signing_sessions is None else s.cloud_signing_sessions,
+            round_time=CLOUD_SIGNING.round_time
+            if s.cloud_signing_round_time is None
+            else s.cloud_signing_round_time,
+        ),
     )
 
 
@@ -158,9 +174,11 @@ def attempt_timeout(scenario: Scenario) -> float:
     return max(75.0, seconds)
 
 
-def workspace_spec(scenario: Scenario) -> dict[str, Any]:
-    """The SaaS's workspace, with the Fireblocks ids the scenario fixes (a policy export names by id)."""
-    w = scenario.workspace
+def workspace_spec(scenario: Scenario, tenant: Tenant | None = None) -> dict[str, Any]:
+    """The SaaS's workspace, with the Fireblocks ids the scenario fixes (a policy export names by id);
+    `tenant`: one workspace of several (default: the first, or only, one)."""
+    tenant = tenant or scenario.tenants()[0]
+    w = tenant.workspace
 
     def ident(value: str | None) -> dict[str, str]:
         return {} if value is None else {"id": value}
@@ -177,9 +195,9 @@ def workspace_spec(scenario: Scenario) -> dict[str, Any]:
         "network_connections": list(w.network_connections),
         "contract_wallets": list(w.contract_wallets),
         "prices_eur": dict(w.prices_eur),
-        "users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in scenario.users],
-        "api_users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in scenario.api_users],
-        "groups": [{"name": g.name, "members": list(g.members), **ident(g.id)} for g in scenario.groups],
+        "users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in tenant.users],
+        "api_users": [{"name": u.name, "role": str(u.role), **ident(u.id)} for u in tenant.api_users],
+        "groups": [{"name": g.name, "members": list(g.members), **ident(g.id)} for g in tenant.groups],
     }
     rate = w.eur_usd if w.eur_usd is not None else w.prices_usd.get("EUR")  # prices_usd.EUR: older spelling
     if rate is not None:
@@ -188,7 +206,11 @@ def workspace_spec(scenario: Scenario) -> dict[str, Any]:
 
 
 def policy_source(
-    scenario: Scenario, policy: InlinePolicy | FireblocksPolicy | None, *, where: str = "[policy]"
+    scenario: Scenario,
+    policy: InlinePolicy | FireblocksPolicy | None,
+    *,
+    where: str = "[policy]",
+    tenant: Tenant | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The policy document the SaaS publishes, and where it came from (for error messages): `where` is
     the section of the scenario that holds it (`[policy]`, `faults[3]`).
@@ -199,7 +221,8 @@ def policy_source(
     name = Path(scenario.origin).name
     if policy is None:
         served = {user for node in scenario.nodes for user in node.api_users}
-        source = default_policy([u.name for u in scenario.api_users], served)
+        api_users = (tenant or scenario.tenants()[0]).api_users
+        source = default_policy([u.name for u in api_users], served)
         return source, f"{name} (default policy)"
     match = {} if policy.amount_match == "exceed" else {"amount_match": policy.amount_match}
     if isinstance(policy, InlinePolicy):
@@ -217,26 +240,27 @@ def policy_source(
 #: ADMIN (else NON_SIGNING_ADMIN, else the owner) unpairings; console users the 2-TIER rules naming them.
 
 
-def approver_latencies(scenario: Scenario) -> dict[str, float]:
+def approver_latencies(scenario: Scenario, tenant: Tenant | None = None) -> dict[str, float]:
     """How long each simulated console user takes to answer: admins `admin_approval_latency`, everyone
     else (the owner, 2-TIER approvers) `owner_approval_latency`. Without an OWNER in the file the SaaS adds
     one named "owner", who answers like one."""
     s = scenario.saas
+    users = (tenant or scenario.tenants()[0]).users
     latencies = {
         u.name: s.admin_approval_latency
         if str(u.role) in vocabulary.DELEGATE_ADMIN_ROLES
         else s.owner_approval_latency
-        for u in scenario.users
+        for u in users
     }
-    if not any(u.role == vocabulary.Role.OWNER for u in scenario.users):
+    if not any(u.role == vocabulary.Role.OWNER for u in users):
         latencies["owner"] = s.owner_approval_latency
     return latencies
 
 
-def console_admin(scenario: Scenario) -> str:
-    """The console user who requests unpairings and pairings from the console: the first OWNER or ADMIN,
-    else the "owner" the SaaS adds."""
-    for user in scenario.users:
+def console_admin(scenario: Scenario, tenant: Tenant | None = None) -> str:
+    """The console user who requests unpairings and pairings from the console: the first OWNER or ADMIN
+    (of `tenant`, default the first workspace), else the "owner" the SaaS adds."""
+    for user in (tenant or scenario.tenants()[0]).users:
         if user.role in (vocabulary.Role.OWNER, vocabulary.Role.ADMIN):
             return user.name
     return "owner"
@@ -246,9 +270,13 @@ def check_fault_policies(scenario: Scenario, workspace: Workspace) -> None:
     """Refuse, before the run starts, a `policy` fault whose policy the SaaS would refuse when published
     (a `PolicyError` naming the fault, rule and field), rather than stop the run halfway."""
     directory = directory_of(workspace)
+    tenant = next(t for t in scenario.tenants() if t.workspace.name == workspace.name)
     for index, fault in enumerate(scenario.faults):
-        if fault.action == FaultAction.POLICY:
-            source, origin = policy_source(scenario, fault.policy, where=f"faults[{index}]")
+        if (
+            fault.action == FaultAction.POLICY
+            and (fault.workspace or scenario.workspace.name) == workspace.name
+        ):
+            source, origin = policy_source(scenario, fault.policy, where=f"faults[{index}]", tenant=tenant)
             PolicyEngine(load_policy(source, directory, origin=origin), directory)
 
 
@@ -311,10 +339,13 @@ def signing_capacity(spec: NodeSpec) -> SigningCapacity:
 
 
 def boot_times(spec: NodeSpec) -> BootTiming:
-    """The node's boot timing: what the scenario set; a key left out costs no time (so that existing
-    scenarios keep their timelines). `boot_timing.DEFAULTS` holds the documented per-enclave figures."""
+    """The node's boot timing: each key the scenario set, else its enclave kind's documented default
+    (`node.boot_timing.DEFAULTS`, docs/node.md "Boot timing")."""
+    default = boot_timing.default_for(COSIGNER_TYPES[spec.enclave])
     return BootTiming(
-        start=spec.boot_time or 0.0, attest=spec.attest_time or 0.0, restore=spec.restore_time or 0.0
+        start=default.start if spec.boot_time is None else spec.boot_time,
+        attest=default.attest if spec.attest_time is None else spec.attest_time,
+        restore=default.restore if spec.restore_time is None else spec.restore_time,
     )
 
 
@@ -349,14 +380,19 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
         expected_measurements=measurements,
     )
     await tasks.start(saas.run)
+    admins: dict[str, str] = {}
+    for tenant in scenario.tenants():
+        name = tenant.workspace.name
+        saas.create_workspace(workspace_spec(scenario, tenant))
+        admins[name] = console_admin(scenario, tenant)
+        for person, latency in approver_latencies(scenario, tenant).items():
+            saas.set_approver(name, person, ApproverBehaviour(latency=latency))
+        where = f"[[workspaces]] {name} [policy]" if scenario.workspaces else "[policy]"
+        source, origin = policy_source(scenario, tenant.policy, where=where, tenant=tenant)
+        saas.publish_policy(name, source, origin=origin)
+        check_fault_policies(scenario, saas.workspace(name))
     workspace = scenario.workspace.name
-    saas.create_workspace(workspace_spec(scenario))
-    admin = console_admin(scenario)
-    for name, latency in approver_latencies(scenario).items():
-        saas.set_approver(workspace, name, ApproverBehaviour(latency=latency))
-    source, origin = policy_source(scenario, scenario.policy)
-    saas.publish_policy(workspace, source, origin=origin)
-    check_fault_policies(scenario, saas.workspace(workspace))
+    admin = admins[workspace]
     handlers = HandlerDirectory()
     hosts: dict[str, AsyncioAsgiHost] = {}
     callbacks = build_callbacks(scenario, env, handlers, hosts)
@@ -369,7 +405,9 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
         first: dict[str, Any] = {}
         if not backend.local_admin and spec.api_users:  # GCP: paired at boot, managed through the SaaS
             api_user = spec.api_users[0]
-            first["initial_pairing_token"] = saas.issue_pairing_token(workspace, api_user)
+            first["initial_pairing_token"] = saas.issue_pairing_token(
+                scenario.workspace_of(api_user), api_user
+            )
             first["initial_callback"] = _settings_for(scenario, callbacks, api_user)
         node = Node(
             node_env,
@@ -384,7 +422,19 @@ async def build_world(scenario: Scenario, env: Environment, tasks: anyio.abc.Tas
         nodes[spec.name] = NodeRuntime(spec, node, backend, node_env)
         tasks.start_soon(node.run)
     world = World(
-        scenario, env, network, infra, saas, handlers, callbacks, nodes, workspace, admin, make_backend, hosts
+        scenario,
+        env,
+        network,
+        infra,
+        saas,
+        handlers,
+        callbacks,
+        nodes,
+        workspace,
+        admin,
+        make_backend,
+        hosts,
+        admins,
     )
     if hosts:  # (only then: one more task would change the seeded interleaving of every other run)
         start_handlers(hosts)  # before any node runs, so before the first request
@@ -439,18 +489,19 @@ async def _pair_node(world: World, runtime: NodeRuntime) -> None:
     await node.ready()
     for i, api_user in enumerate(spec.api_users):
         callback = world.callback_for(api_user)
-        token = world.saas.issue_pairing_token(world.workspace, api_user) if node.backend.local_admin else ""
+        workspace = world.workspace_of(api_user)
+        token = world.saas.issue_pairing_token(workspace, api_user) if node.backend.local_admin else ""
         if not node.backend.local_admin:
             if i == 0:  # paired at boot with the token given to the constructor
-                user_id = world.saas.workspace(world.workspace).api_user(api_user).id
+                user_id = world.saas.workspace(workspace).api_user(api_user).id
                 await node.wait_can_sign(user_id)
                 continue
             request = world.saas.pair_api_key(
-                world.workspace,
+                workspace,
                 spec.name,
                 api_user,
                 callback=_handler_dict(callback),
-                requested_by=world.admin,
+                requested_by=world.admin_of(workspace),
             )
             await _wait_request(world, request.id)
         elif i == 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -171,6 +172,7 @@ def build_callbacks(
                     f"callback {spec.name}: {spec.target!r} is a {type(function).__name__}, not a callable; "
                     "expected a function taking the request dict and returning the response dict"
                 )
+            _check_takes_one(function, spec)
             directory.register(url, InProcessHandler(function=function, delay=_handler_delay(env, spec)))
             settings = CallbackSettings(url=url, public_key=ReferenceHandler(key=key).public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings)
@@ -203,3 +205,19 @@ def build_callbacks(
             assert registered is not None
             directory.register(url, dataclasses.replace(registered, available=runtime.available))
     return built
+
+
+def _check_takes_one(function: Any, spec: PythonCallback) -> None:
+    """A handler is called with one argument, the request dict: one that cannot take it is refused before
+    the run, not found failing on every request (a signature Python cannot read is given the benefit)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind({})
+    except TypeError as exc:
+        raise WorldError(
+            f"callback {spec.name}: {spec.target!r} cannot be called with the request dict ({exc}); "
+            "expected a function taking the request dict and returning the response dict"
+        ) from None

@@ -66,10 +66,12 @@ def amount_usd(body: dict[str, Any]) -> float:
     return total
 
 
-#: How many requests a handler remembers: the latest requests (`seen`, `raw`) for tests and inspection,
-#: and the attempt count per request id (a retried request comes back within seconds or minutes, never
-#: after thousands of others). Bounded so that a day-long run or a long-lived handler process does not grow.
+#: How many request ids a handler counts attempts for (a retried request comes back within seconds or
+#: minutes, never after thousands of others), and how many of the latest requests it keeps whole (`seen`,
+#: `raw`, for tests and inspection: several kilobytes each). Bounded so that a day-long run or a long-lived
+#: handler process does not grow.
 REMEMBERED = 10_000
+KEPT_REQUESTS = 100
 
 
 class RecentCounts:
@@ -122,8 +124,8 @@ class ReferenceHandler:
         self._thumbprints: dict[int, tuple[rsa.RSAPublicKey, str]] = {}  # id(key) -> (key, kid)
         self.attempts = RecentCounts()
         # the latest requests, oldest first: (path, request body) and the raw bodies
-        self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=REMEMBERED)
-        self.raw: deque[bytes] = deque(maxlen=REMEMBERED)
+        self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)
+        self.raw: deque[bytes] = deque(maxlen=KEPT_REQUESTS)
         prefix = prefix.rstrip("/") + ("/v2" if key is not None else "")
         self.app = Starlette(
             routes=[

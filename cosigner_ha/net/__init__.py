@@ -1,6 +1,6 @@
 """Transports with one interface: the simulated network and TCP/TLS. Imports only `wire`."""
 
-from cosigner_ha.net.address import join_address, split_address
+from cosigner_ha.net.address import join_address, option_address, split_address
 from cosigner_ha.net.errors import (
     AddressInUse,
     ConnectError,
@@ -46,6 +46,7 @@ __all__ = [
     "TcpStream",
     "TlsHandshakeFailed",
     "join_address",
+    "option_address",
     "serve",
     "split_address",
 ]

@@ -26,6 +26,14 @@ def split_address(address: str) -> tuple[str, int]:
     return host, port
 
 
+def option_address(option: str, address: str) -> tuple[str, int]:
+    """A command-line HOST:PORT option: `split_address`, its refusal naming the option."""
+    try:
+        return split_address(address)
+    except InvalidAddress as exc:
+        raise InvalidAddress(f"{option}: {exc}; expected HOST:PORT, such as 127.0.0.1:8443") from None
+
+
 def join_address(host: str, port: int) -> str:
     """The inverse of `split_address`."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -6,9 +6,10 @@ attests and unlocks its database key (SGX: the remote-attestation round trip to 
 the KMS decrypt whose policy checks the attestation), and a restore from backup rewrites the database.
 The network part of the attestation round trip is the simulated link's latency, not counted here.
 
-Fireblocks publishes no boot or attestation durations; the typical figures below are this project's
-assumptions, documented in docs/node.md ("Boot timing"). A scenario applies them only when a node sets
-them (`boot_time`, `attest_time`, `restore_time`), so that existing timelines stay as they were.
+Fireblocks publishes no boot or attestation durations; the figures below are this project's assumptions,
+with the basis of each in docs/node.md ("Boot timing"). A scenario node gets its enclave kind's figures
+unless it sets `boot_time`, `attest_time` or `restore_time`; a node built directly (unit tests of the
+node's logic) boots at no cost (`INSTANT_BOOT`).
 """
 
 from __future__ import annotations

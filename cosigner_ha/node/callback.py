@@ -145,9 +145,13 @@ def check_settings(settings: CallbackSettings) -> None:
         if settings.public_key or settings.certificate:
             raise ValueError("callback settings name a key or certificate but no URL")
         return
-    parts = urlsplit(settings.url)
+    try:
+        parts = urlsplit(settings.url)
+        _port = parts.port  # a bracket left open, a port out of range: ValueError
+    except ValueError as exc:
+        raise ValueError(f"callback URL {settings.url[:200]!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"callback URL {settings.url!r} is not an http(s) URL with a host")
+        raise ValueError(f"callback URL {settings.url[:200]!r} is not an http(s) URL with a host")
     if settings.public_key and settings.certificate:
         raise ValueError("callback settings name both a public key and a certificate: choose one mode")
     if settings.certificate:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import posixpath
 from collections.abc import Callable
 
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, NonceError
@@ -118,9 +119,25 @@ class Database:
                 dataclasses.replace(db.ledger, epoch=db.ledger.epoch + 1, consumed=tuple(folded))
             )
             db.store.truncate(layout.journal)
-        if layout.backups is not None and hasattr(store, "clean_temporaries"):
-            store.clean_temporaries(layout.backups)
+        if hasattr(store, "clean_temporaries"):  # what a crash left of atomic writes never counted
+            store.clean_temporaries(posixpath.dirname(layout.secrets))
+            if layout.backups is not None:
+                store.clean_temporaries(layout.backups)
+        if raw is not None and layout.backups is not None:
+            db._complete_snapshots(raw)
         return db
+
+    def _complete_snapshots(self, raw: bytes) -> None:
+        """Finish what a crash interrupted after `secrets.db` was written: its snapshot, then the pruning.
+
+        A commit writes `secrets.db`, then a snapshot of the same bytes, then removes the oldest; a crash
+        in between leaves the newest generation without a snapshot, or more snapshots than kept. A
+        restored snapshot is a byte-for-byte copy, so it is never copied again."""
+        assert self.layout.backups is not None
+        if not any(self.store.read(f"{self.layout.backups}/{name}") == raw for name in self.backups()):
+            self._snapshot(raw)
+        else:
+            self._prune()
 
     def _unseal_secrets(self, raw: bytes, where: str) -> tuple[Secrets, int]:
         header, plain = unseal(self._key, raw, where=where, kind=SECRETS_KIND)
@@ -146,10 +163,16 @@ class Database:
             encode_record(secrets),
             self._rand,
         )
+        if self.secrets is None and self.ledger.cosigner_id != secrets.cosigner_id:
+            # the first commit: the ledger before the secrets, so that a crash between the two leaves no
+            # secrets (the old state), never secrets without a ledger (which taints every share in them)
+            self._write_ledger(
+                dataclasses.replace(
+                    self.ledger, cosigner_id=secrets.cosigner_id, epoch=max(1, self.ledger.epoch)
+                )
+            )
         self.store.write(self.layout.secrets, data)
         self.secrets, self.generation = secrets, generation
-        if not self.ledger.cosigner_id:
-            self._write_ledger(dataclasses.replace(self.ledger, cosigner_id=secrets.cosigner_id, epoch=1))
         if self.layout.backups is not None:
             self._snapshot(data)
 
@@ -208,12 +231,18 @@ class Database:
         assert self.layout.backups is not None
         stamp = _dt.datetime.fromtimestamp(self._wall(), tz=_dt.UTC).strftime("%Y%m%d%H%M%S")
         existing = self.backups()
+        if existing:  # a clock set back still names the newest snapshot last: pruning keeps the newest
+            stamp = max(stamp, existing[-1].split(".")[0].split("_")[0])
         name, n = f"{stamp}.db", 1
         while name in existing:
             n += 1
             name = f"{stamp}_{n}.db"
         self.store.write(f"{self.layout.backups}/{name}", data)
-        if self.keep_backups is not None:
+        self._prune()
+
+    def _prune(self) -> None:
+        """Remove the oldest snapshots beyond `keep_backups`, oldest first."""
+        if self.keep_backups is not None and self.layout.backups is not None:
             for old in self.backups()[: -self.keep_backups]:
                 self.store.remove(f"{self.layout.backups}/{old}")
 

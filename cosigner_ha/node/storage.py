@@ -188,7 +188,8 @@ class DiskBlobStore:
         path = self._path(directory)
         for name in self.disk.listdir(path):
             if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                with contextlib.suppress(Exception):
+                # a file the system will not let go is left (it never counts); a crash is not swallowed
+                with contextlib.suppress(OSError):
                     self.disk.remove(posixpath.join(path, name))
 
 

@@ -20,10 +20,11 @@ from .engine import PolicyEngine
 from .errors import PolicyError
 from .jsondoc import loads_strict
 from .lint import ERROR, lint
-from .loading import load_policy, load_policy_file, read_document
+from .loading import load_policy, load_policy_document, load_policy_file, read_document
 from .model import Policy
 from .transaction import Transaction
 from .validation import validate
+from .workspaces import people_of, workspace_documents
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -95,12 +96,14 @@ def _load(args: argparse.Namespace) -> tuple[Policy, Directory, dict[str, list[s
     return load_policy_file(args.policy, directory), directory, topology
 
 
-def fault_policies(path: Path, directory: Directory) -> list[tuple[str, Policy]]:
+def fault_policies(
+    path: Path, directory: Directory, data: Mapping[str, Any] | None = None
+) -> list[tuple[str, Policy]]:
     """The policies a scenario file's `policy` faults publish (`[[faults]] action = "policy"`), each with
-    `faults[i]`; they keep the workspace's `[policy] amount_match`."""
+    `faults[i]`; they keep the workspace's `[policy] amount_match`. `data`: the document, already read."""
     if path.suffix.lower() != ".toml":
         return []
-    data = read_document(path)
+    data = read_document(path) if data is None else data
     faults = data.get("faults", [])
     section = data.get("policy")
     match = section.get("amount_match") if isinstance(section, Mapping) else None
@@ -116,7 +119,74 @@ def fault_policies(path: Path, directory: Directory) -> list[tuple[str, Policy]]
     return found
 
 
+def _several(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """The workspaces of POLICY when it is a scenario file with `[[workspaces]]` (and no --scenario)."""
+    path = Path(args.policy)
+    if args.scenario is not None or path.suffix.lower() != ".toml":
+        return []
+    data = read_document(path)
+    return workspace_documents(data, str(path)) if "workspaces" in data else []
+
+
+def _lint_workspaces(args: argparse.Namespace, several: list[tuple[str, dict[str, Any]]]) -> int:
+    """Each workspace's policy (and its `policy` faults') linted with that workspace's names."""
+    path, errors = Path(args.policy), 0
+    reports = []
+    for name, doc in several:
+        directory = Directory.from_scenario(doc, origin=f"{path} workspace {name}")
+        topology = _topology(doc, str(path))
+        policy = load_policy_document(doc, directory, path)
+        findings = [replace(f, policy=f"workspace {name}") for f in lint(policy, directory, topology)]
+        for where, published in fault_policies(path, directory, doc):
+            findings.extend(
+                replace(f, policy=f"workspace {name} {where}") for f in lint(published, directory, topology)
+            )
+        errors += sum(1 for f in findings if f.severity == ERROR)
+        reports.append((name, policy, findings))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "workspaces": [
+                        {
+                            "workspace": name,
+                            "policy": policy.origin,
+                            "form": policy.form,
+                            "rules": len(policy.rules),
+                            "findings": [f.to_dict() for f in findings],
+                        }
+                        for name, policy, findings in reports
+                    ]
+                },
+                indent=2,
+            )
+        )
+    else:
+        console = Console()
+        for name, policy, findings in reports:
+            count = len(policy.rules)
+            console.print(
+                f"workspace {name}: {policy.origin}: {count} rule{'' if count == 1 else 's'} ({policy.form} "
+                f"form), {len(findings)} finding(s)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            for f in findings:
+                rule = "-" if f.rule is None else str(f.rule)
+                console.print(
+                    f"  {f.policy} rule {rule}: {f.severity} {f.code}: {f.message}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+        console.print(f"{errors} error(s)", markup=False, highlight=False)
+    return EXIT_FINDINGS if errors else EXIT_OK
+
+
 def run_lint(args: argparse.Namespace) -> int:
+    if several := _several(args):
+        return _lint_workspaces(args, several)
     policy, directory, topology = _load(args)
     findings = lint(policy, directory, topology)
     for where, published in fault_policies(Path(args.policy), directory):
@@ -195,8 +265,23 @@ def _read_history(path: Path, directory: Directory) -> list[Transaction]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    policy, directory, _ = _load(args)
     data, origin = _read_tx(args.tx)
+    if several := _several(args):  # the transaction is decided in its initiator's workspace
+        initiator = data.get("initiator") if isinstance(data, Mapping) else None
+        found = [(name, doc) for name, doc in several if initiator in people_of(doc)]
+        if not found:
+            names = ", ".join(name for name, _ in several)
+            raise PolicyError(
+                f"initiator {initiator!r} is no user or API user of any workspace ({names}); expected one "
+                "of theirs: a transaction is decided in its initiator's workspace",
+                origin=origin,
+                field="initiator",
+            )
+        name, doc = found[0]
+        directory = Directory.from_scenario(doc, origin=f"{args.policy} workspace {name}")
+        policy = load_policy_document(doc, directory, Path(args.policy))
+    else:
+        policy, directory, _ = _load(args)
     tx = Transaction.from_dict(data, origin=origin)
     directory.check_transaction(tx, origin=origin)
     history: Sequence[Transaction] = _read_history(Path(args.history), directory) if args.history else ()

@@ -215,7 +215,11 @@ def _scenario_default(data: Mapping[str, Any]) -> dict[str, Any]:
 def load_policy_file(path: str | Path, directory: Directory) -> Policy:
     """A Fireblocks JSON export, a native policy (TOML or JSON), or a scenario file's `[policy]`."""
     path = Path(path)
-    data = read_document(path)
+    return load_policy_document(read_document(path), directory, path)
+
+
+def load_policy_document(data: Mapping[str, Any], directory: Directory, path: Path) -> Policy:
+    """`load_policy_file` of a document already read (`path` names it and anchors relative paths)."""
     origin = str(path)
     if path.suffix.lower() == ".json":
         inner = _unwrap(data)

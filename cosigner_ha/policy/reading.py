@@ -7,21 +7,27 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from ..inputs import shorten
 from .directory import Directory
 from .errors import PolicyError
 from .money import to_decimal
 
 
 def describe(value: object) -> str:
+    """A value as a message quotes it: short, and in the words of the file (JSON null, not NoneType)."""
     if isinstance(value, str):
-        return repr(value)
+        return shorten(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if value is None:
+        return "null"
     if isinstance(value, Mapping):
         return "a table"
     if isinstance(value, list | tuple):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    if isinstance(value, int | float | Decimal):
+        return shorten(value)
+    return f"{type(value).__name__} {shorten(value)}"
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:

@@ -6,10 +6,19 @@ import dataclasses
 import math
 from typing import Literal
 
+from cosigner_ha.env.compute import SigningCapacity
+
 Selection = Literal["first-responder", "listed-order"]
 SELECTIONS: tuple[Selection, ...] = ("first-responder", "listed-order")
 
 CallbackTimeoutPolicy = Literal["fail", "next-node"]
+
+#: The cloud co-signers' signing capacity: MPC rounds computed at once and one round's time. Fireblocks
+#: publishes neither; assumed: its cloud co-signers run on servers it sizes for every customer, so a
+#: round is about as fast as in a self-hosted enclave (20 ms) and many run at once (64). The two cloud
+#: co-signers compute each round in parallel and are equally loaded, so one pool of slots stands for
+#: both. docs/performance.md ("Signing capacity") has the reasoning.
+CLOUD_SIGNING = SigningCapacity(sessions=64, round_time=0.020)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,6 +57,8 @@ class SaasConfig:
     config_change_timeout: float = 7 * 24 * 3600.0
     #: Co-signer ids in the order "listed-order" selection prefers them; unlisted ones follow in pairing order.
     listed_order: tuple[str, ...] = ()
+    #: The cloud co-signers' compute per signing round (rounds beyond `sessions` queue).
+    cloud_signing: SigningCapacity = CLOUD_SIGNING
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -14,6 +14,7 @@ import anyio.abc
 
 from cosigner_ha import mpc, policy, wire
 from cosigner_ha.env import Environment
+from cosigner_ha.env.compute import SigningSlots
 from cosigner_ha.saas_sim.approvers import Approver, ApproverBehaviour, SimulatedApprover
 from cosigner_ha.saas_sim.config import SaasConfig
 from cosigner_ha.saas_sim.errors import NotFound
@@ -77,6 +78,8 @@ class SaasContext:
             CloudCosigner(1, env.child("cloud-1").randbytes),
             CloudCosigner(2, env.child("cloud-2").randbytes),
         )
+        #: the cloud co-signers' compute: each signing round they take part in holds a slot for its time
+        self.cloud_slots = SigningSlots(env, config.cloud_signing)
         self.workspaces: dict[str, WorkspaceState] = {}
         self.mailboxes: dict[str, Mailbox] = {}
         self.transactions: dict[str, Transaction] = {}

@@ -68,10 +68,12 @@ class CosignerManagement(RequestSteps):
             return
         user = state.workspace.api_user(req.api_user or "")
         cosigner_id, user_id = user.cosigner_id, user.id
-        self.unpair_now(state, user.name)
-        if cosigner_id is None:
-            self.move(req, RequestState.COMPLETED, "the API user was no longer paired")
+        if cosigner_id is None or cosigner_id != req.cosigner_id:
+            # another unpairing approved first (and perhaps a new pairing since): this request has
+            # nothing left to undo, and must not undo a pairing made after it was asked for
+            self.move(req, RequestState.CANCELLED, "the API user was unpaired meanwhile")
             return
+        self.unpair_now(state, user.name)
         cosigner = self.ctx.registry.get(cosigner_id)
         # The node hears it on its channel; its access tokens stay valid until it confirms (or
         # `unpair_confirm_timeout` passes), so that it can still poll for the command.

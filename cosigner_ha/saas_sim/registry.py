@@ -125,10 +125,11 @@ class CosignerRegistry:
         if cosigner.type is CosignerType.GCP_CONFSPACE:
             others = [w for w in cosigner.workspaces() if w != workspace.id]
             if others:
-                raise SingleWorkspaceOnly(
+                raise SingleWorkspaceOnly(  # the product's words: "GCP Co-signer can only connect to one
+                    # workspace at a time" (developers.fireblocks.com, GCP Confidential Space API Co-signer)
                     f"co-signer {cosigner.name!r} is a GCP Confidential Space co-signer, which serves one "
-                    f"workspace only; it already serves workspace {others[0]!r}, so it cannot pair with "
-                    f"{workspace.name!r}"
+                    f"workspace only (it can only connect to one workspace at a time); it already serves "
+                    f"workspace {others[0]!r}, so it cannot pair with {workspace.name!r}"
                 )
 
     def add_pairing(self, cosigner: Cosigner, pairing: Pairing) -> None:

@@ -427,9 +427,9 @@ class Saas:
         elif isinstance(request, wire.CallbackResult):
             signing.on_callback_result(cosigner, request)
         elif isinstance(request, wire.Commitments):
-            signing.on_commitments(cosigner, request)
+            await signing.on_commitments(cosigner, request)
         elif isinstance(request, wire.SignatureShare):
-            signing.on_signature_share(cosigner, request)
+            await signing.on_signature_share(cosigner, request)
         elif isinstance(request, wire.ConfigChangeAnswer):
             self.config_changes.on_answer(cosigner, request)
         elif isinstance(request, wire.CommandResult):

@@ -4,7 +4,9 @@ co-signers, relayed and aggregated here.
 The safety argument is local to this module: a signature exists only when `_release` runs, `_release`
 runs only while the transaction is PENDING_SIGNATURE and moves it to COMPLETED in the same synchronous
 step, and COMPLETED is terminal. Everything between awaits is synchronous, so no timeout, cancellation or
-second session can slip in between the check and the move. An abandoned session's cloud nonces are
+second session can slip in between the check and the move. The cloud co-signers' compute time (each
+round waits for `cloud_slots`) comes before a round's checks, never between them: the session is looked
+up again after the wait. An abandoned session's cloud nonces are
 discarded, so a late share from that node finds nothing to combine with.
 """
 
@@ -410,8 +412,19 @@ class SigningService:
             else:
                 self._close(session, RETRY, why, cause)
 
-    def on_commitments(self, cosigner: Cosigner, msg: wire.Commitments) -> None:
-        session = self._session(cosigner, msg.session_id, "commit")
+    async def _cloud_round(self, cosigner: Cosigner, session_id: str, phase: str) -> Session:
+        """The cloud co-signers compute their part of a round (in parallel, as long as one round takes, after
+        waiting for a free slot), then the session is checked again: anything may have closed it meanwhile."""
+        self._session(cosigner, session_id, phase)  # refuse at once what is already wrong
+        # shielded: the node's message was received, so the round goes on even if its connection drops
+        # meanwhile (as when it was handled at once); the attempt then fails over as for any lost node
+        with anyio.CancelScope(shield=True):
+            async with self.ctx.cloud_slots.round():
+                pass
+        return self._session(cosigner, session_id, phase)
+
+    async def on_commitments(self, cosigner: Cosigner, msg: wire.Commitments) -> None:
+        session = await self._cloud_round(cosigner, msg.session_id, "commit")
         try:
             node = mpc.SigningCommitments.from_bytes(msg.commitments)
             if node.identifier != NODE_ID:
@@ -438,8 +451,8 @@ class SigningService:
         )
         session.progress()
 
-    def on_signature_share(self, cosigner: Cosigner, msg: wire.SignatureShare) -> None:
-        session = self._session(cosigner, msg.session_id, "share")
+    async def on_signature_share(self, cosigner: Cosigner, msg: wire.SignatureShare) -> None:
+        session = await self._cloud_round(cosigner, msg.session_id, "share")
         tx = session.tx
         try:
             node_share = mpc.SignatureShare.from_bytes(msg.share)

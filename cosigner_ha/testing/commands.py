@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cosigner_ha.cluster import limits
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError
@@ -81,6 +82,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="go on through the whole budget after the first failure and list each distinct one",
     )
+    limits.add_flag(p)
 
 
 class InputError(ValueError):
@@ -179,6 +181,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         out = _check(args)
         scenario = load_scenario(args.scenario)
+        limits.check_limits(scenario, limits.limits_of(args), origin=str(args.scenario))
         if args.workers is not None and (args.workers < 1 or args.engine != "dask"):
             raise InputError(f"--workers must be at least 1 and needs --engine dask, got {args.workers}")
         with (
@@ -205,6 +208,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         PolicyError,
         WorldError,
         SetupError,
+        limits.LimitError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -146,6 +146,8 @@ def open_engine(
     if scheduler is not None:
         try:
             client = distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except ValueError as exc:  # an address Dask cannot parse ("tcp://[::1")
+            raise EngineError(f"--scheduler {scheduler[:200]!r}: not a scheduler address ({exc})") from None
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"the Dask scheduler at {scheduler} did not answer: {exc}") from None
         with client:

@@ -8,6 +8,10 @@ Fixtures:
   local Fireblocks REST API on 127.0.0.1 (a free port) until the test ends; `local.base_url`,
   `local.users[name]` (api_key, secret_key) and `local.sdk_config(name)` for the official SDK's
   `ClientConfiguration(**...)` (docs/rest-api.md).
+- `cosigner_fireblocks_up(scenario, time_scale=None, timeline=False, webhooks=()) -> UpProcess`:
+  `cosigner-ha up` as a child process (real SaaS, owner device, proxy and co-signer node processes) on a
+  free loopback port, stopped with Ctrl-C when the test ends (its exit status checked); `up.base_url`,
+  `up.users`, `up.sdk_config(name)` as above.
 
 Seeds: `@pytest.mark.cosigner_seeds(1, 2, 3)` runs a test once per seed; `--cosigner-seeds 1,2,3` does
 so for every test that uses `cosigner_run` or `cosigner_seed` (and overrides the marker).
@@ -134,6 +138,25 @@ def cosigner_local_api() -> Iterator[Callable[..., Any]]:
 
         def start(scenario: Any, **options: Any) -> Any:
             return running.enter_context(local_fireblocks(scenario, **options))
+
+        yield start
+
+
+@pytest.fixture
+def cosigner_fireblocks_up(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """`cosigner_fireblocks_up(scenario, **options) -> UpProcess`: run `cosigner-ha up` for a scenario
+    file; every one started is stopped (Ctrl-C, then its process group killed if it hangs) when the test
+    ends, whatever happened, and its work directory is the test's own."""
+    from cosigner_ha.testing.up_process import fireblocks_up
+
+    with contextlib.ExitStack() as running:
+        count = 0
+
+        def start(scenario: str | Path, **options: Any) -> Any:
+            nonlocal count
+            count += 1
+            workdir = tmp_path / f"cosigner-ha-up-{count}"
+            return running.enter_context(fireblocks_up(scenario, workdir=workdir, **options))
 
         yield start
 

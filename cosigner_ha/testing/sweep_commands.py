@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cosigner_ha.cluster import bundled
+from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import find_scenario, missing
 from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError
@@ -42,6 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use a running Dask cluster instead")
     p.add_argument("--json", type=Path, metavar="FILE", help="write per-seed results and the summary as JSON")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a page with the distributions drawn")
+    limits.add_flag(p)
 
 
 class InputError(ValueError):
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
             raise InputError(missing(path))
         check_outputs([("--json", args.json), ("--html", args.html)], [path])
         scenario = bundled.load(path)
+        limits.check_limits(scenario, limits.limits_of(args), origin=str(path))
         progress = Progress(
             TextColumn("[bold]seeds"),
             BarColumn(),
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         PolicyError,
         WorldError,
         SetupError,
+        limits.LimitError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -38,6 +38,7 @@ JSON_KEYS = {
     "faults",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
     "notices",

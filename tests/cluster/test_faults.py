@@ -14,9 +14,18 @@ import pytest
 
 from cosigner_ha.cluster.scenario import scenario_from_dict
 from cosigner_ha.cluster.world import attempt_timeout, saas_config
-from tests.cluster.runs import MINUTE, Run, run_faults, scenario_dict
+from tests.cluster.runs import BASE, MINUTE, Run, run_faults, scenario_dict
 
 FROM, TO = 5 * MINUTE, 10 * MINUTE
+
+#: Boots, attestations and restores that take no time: for the tests below that time a node's return to
+#: the instant a fault ends (the per-enclave boot times are tested in test_boot_timing.py).
+INSTANT_BOOT = {"boot_time": "0s", "attest_time": "0s", "restore_time": "0s"}
+
+
+def instant(nodes: list[dict[str, object]] | None = None) -> list[dict[str, object]]:
+    """The nodes (default: the base cluster's) with instant boots."""
+    return [{**node, **INSTANT_BOOT} for node in (nodes if nodes is not None else BASE["nodes"])]
 
 
 def all_completed(r: Run) -> None:
@@ -46,7 +55,7 @@ def lane(r: Run, node: str) -> tuple[tuple[float, float], ...]:
 
 
 def test_crash_kills_the_process_and_for_boots_it_again() -> None:
-    r = run_faults({"at": "5m", "action": "crash", "node": "a", "for": "5m"})
+    r = run_faults({"at": "5m", "action": "crash", "node": "a", "for": "5m"}, nodes=instant())
     assert fault_span(r) == (FROM, TO)
     states = r.states("a")
     assert states[0] == (FROM, "crashed", "crash fault")
@@ -67,7 +76,7 @@ def test_crash_without_for_lasts_to_the_end() -> None:
 
 
 def test_restart_stops_gracefully_and_boots_at_once_without_losing_a_transaction() -> None:
-    r = run_faults({"at": "5m", "action": "restart", "node": "a"})
+    r = run_faults({"at": "5m", "action": "restart", "node": "a"}, nodes=instant())
     assert [(t, s) for t, s, _ in r.states("a")] == [
         (FROM, "draining"),
         (FROM, "stopped"),
@@ -83,6 +92,7 @@ def test_restart_after_a_crash_boots_the_crashed_node() -> None:
     r = run_faults(
         {"at": "5m", "action": "crash", "node": "a"},
         {"at": "8m", "action": "restart", "node": "a"},
+        nodes=instant(),
     )
     assert [(t, s) for t, s, _ in r.states("a")][:3] == [
         (FROM, "crashed"),
@@ -106,11 +116,13 @@ def test_pause_freezes_the_node_without_killing_it() -> None:
 def test_site_outage_crashes_every_node_under_the_site_and_powers_them_back() -> None:
     r = run_faults(
         {"at": "5m", "action": "site-outage", "site": "aws/us-east-1", "for": "5m"},
-        nodes=[
-            {"name": "a", "enclave": "nitro", "site": "aws/us-east-1/a", "api_users": ["sa"]},
-            {"name": "a2", "enclave": "nitro", "site": "aws/us-east-1/b", "api_users": ["sc"]},
-            {"name": "b", "enclave": "sgx", "site": "onprem/dc1", "api_users": ["sb"]},
-        ],
+        nodes=instant(
+            [
+                {"name": "a", "enclave": "nitro", "site": "aws/us-east-1/a", "api_users": ["sa"]},
+                {"name": "a2", "enclave": "nitro", "site": "aws/us-east-1/b", "api_users": ["sc"]},
+                {"name": "b", "enclave": "sgx", "site": "onprem/dc1", "api_users": ["sb"]},
+            ]
+        ),
         api_users=[
             {"name": "ops", "role": "EDITOR"},
             {"name": "sa", "role": "SIGNER"},
@@ -341,7 +353,7 @@ def test_sgx_disk_loss_without_a_backup_leaves_the_node_with_nothing_to_sign_wit
 
 
 def test_disk_loss_without_for_comes_back_at_once() -> None:
-    r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "backup": True})
+    r = run_faults({"at": "5m", "action": "disk-loss", "node": "b", "backup": True}, nodes=instant())
     assert [(t, s) for t, s, _ in r.states("b")][:2] == [(FROM, "crashed"), (FROM, "booting")]
     assert r.of("node_boot", node="b")[0].fields["users"]
     assert r.signed("b", FROM + 1) > 0
@@ -361,7 +373,7 @@ def with_a_as(enclave: str) -> list[dict[str, object]]:
 def test_disk_loss_on_a_new_host_restores_from_the_bucket(enclave: str) -> None:
     r = run_faults(
         {"at": "5m", "action": "disk-loss", "node": "a", "new_host": True, "for": "5m"},
-        nodes=with_a_as(enclave),
+        nodes=instant(with_a_as(enclave)),
     )
     booting = [why for t, s, why in r.states("a") if s == "booting"]
     assert booting and "on host a-2" in booting[0], booting
@@ -414,7 +426,9 @@ def test_attestation_failure_keeps_the_node_from_opening_its_secrets_until_the_i
     enclave: str, refusal: str
 ) -> None:
     node = "a"
-    r = run_faults({"at": "5m", "action": "attestation", "node": node, "for": "5m"}, nodes=with_a_as(enclave))
+    r = run_faults(
+        {"at": "5m", "action": "attestation", "node": node, "for": "5m"}, nodes=instant(with_a_as(enclave))
+    )
     failed = [(t, why) for t, s, why in r.states(node) if s == "failed"]
     assert len(failed) >= 5 and all(FROM <= t <= TO for t, _ in failed), "it retries its boot and fails"
     assert all(why.startswith(refusal) for _, why in failed), failed

@@ -13,7 +13,7 @@ from cosigner_ha.cluster.scenario import (
     to_toml,
 )
 from cosigner_ha.cluster.world import approver_latencies, saas_config
-from tests.cluster.runs import MINUTE, run, scenario_dict
+from tests.cluster.runs import BASE, MINUTE, run, scenario_dict
 
 
 @pytest.mark.parametrize("value", ["fail", "next-node"])
@@ -41,8 +41,10 @@ def test_a_wrong_callback_failure_is_refused_with_its_key_path() -> None:
 @pytest.mark.parametrize("latency", ["2m", "5m"])
 def test_the_owners_approval_latency_holds_for_the_implicit_owner_too(latency: str) -> None:
     for users in ([{"name": "tywin", "role": "OWNER"}], [{"name": "cersei", "role": "ADMIN"}]):
+        # instant boots: the pairings, hence the approvals, start at the run's first instant
+        nodes = [{**n, "boot_time": "0s", "attest_time": "0s"} for n in BASE["nodes"]]
         data = scenario_dict(
-            saas={"owner_approval_latency": latency}, scenario={"duration": "1m"}, users=users
+            saas={"owner_approval_latency": latency}, scenario={"duration": "1m"}, users=users, nodes=nodes
         )
         r = run(data)
         decided = [e for e in r.events if e.kind == "approval_decided" and e.fields["type"] == "PAIR_API_KEY"]

@@ -3,7 +3,13 @@ and retries of recent requests are still counted."""
 
 from __future__ import annotations
 
-from cosigner_ha.handler.reference import REMEMBERED, HandlerRules, RecentCounts, ReferenceHandler
+from cosigner_ha.handler.reference import (
+    KEPT_REQUESTS,
+    REMEMBERED,
+    HandlerRules,
+    RecentCounts,
+    ReferenceHandler,
+)
 
 
 def test_recent_counts_count_attempts_and_forget_the_oldest_ids() -> None:
@@ -22,4 +28,4 @@ def test_retry_first_still_counts_per_request_and_state_stays_bounded() -> None:
     for i in range(REMEMBERED + 50):
         handler.decide({"requestId": f"x-{i}"})
     assert len(handler.attempts) == REMEMBERED
-    assert handler.seen.maxlen == handler.raw.maxlen == REMEMBERED
+    assert handler.seen.maxlen == handler.raw.maxlen == KEPT_REQUESTS

@@ -225,7 +225,7 @@ BAD = [
         "dst.ids[0][2]",
         "expected one of EXTERNAL, INTERNAL, CONTRACT",
     ),
-    ({"dst": {"ids": [[7]]}}, "dst.ids[0][0]", "expected a non-empty string, got int 7"),
+    ({"dst": {"ids": [[7]]}}, "dst.ids[0][0]", "expected a non-empty string, got 7"),
     ({"src": {"ids": [["hot", "VAULT"]]}, "srcType": "EXCHANGE"}, "srcType", "is not among src.ids"),
     ({"srcType": "BANK"}, "srcType", "expected one of EXCHANGE, UNMANAGED"),
     ({"dstSubType": "OTHER"}, "dstSubType", "expected one of EXTERNAL"),
@@ -266,7 +266,7 @@ BAD = [
     (
         {"rawMessageSigning": {"derivationPath": {"path": [44]}}},
         "rawMessageSigning.algorithm",
-        "expected a non-empty string, got NoneType None",
+        "expected a non-empty string, got null",
     ),
     (
         {"rawMessageSigning": {"algorithm": "X", "derivationPath": {"path": ["44"]}}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cosigner_ha.env import Environment, simulate
+from cosigner_ha.env.compute import SigningCapacity
 from cosigner_ha.saas_sim import SaasConfig, Status
 
 from .harness import ready, running_world
@@ -12,13 +13,18 @@ from .protocol_node import Behaviour
 
 
 def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_released() -> None:
+    # Instant cloud rounds: the SaaS answers the commitments at once, so the node crashes with no long
+    # poll held at the SaaS and the broken connections show at once. With cloud compute time the node
+    # may already hold a new long poll, whose break the SaaS sees only when the poll ends (30 s later).
+    config = SaasConfig(cloud_signing=SigningCapacity(1, 0.0))
+
     async def main(env: Environment) -> None:
         behaviours = {
             "node-a": Behaviour(probe_delay=0.1, vanish_after_commit=True),
             "node-b": Behaviour(probe_delay=0.4),
             "node-c": Behaviour(probe_delay=0.6),
         }
-        async with running_world(env, behaviours=behaviours) as w:
+        async with running_world(env, behaviours=behaviours, config=config) as w:
             await ready(w)
             tx = await w.settle(w.submit())
             assert tx.status is Status.COMPLETED

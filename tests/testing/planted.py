@@ -144,8 +144,8 @@ def sign_twice_after_a_failover(monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
         self.ctx.record("attempt_ended", tx=session.tx.id, session=session.id, outcome=outcome, reason=reason)
         session.progress()
 
-    def on_signature_share(self: signing.SigningService, cosigner: Any, msg: Any) -> None:
-        session = self._session(cosigner, msg.session_id, "share")
+    async def on_signature_share(self: signing.SigningService, cosigner: Any, msg: Any) -> None:
+        session = await self._cloud_round(cosigner, msg.session_id, "share")
         self._release(session, mpc.SignatureShare.from_bytes(msg.share))  # no "already signed?" check
         self._sessions.pop(session.id, None)
 

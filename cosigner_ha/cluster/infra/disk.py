@@ -26,7 +26,10 @@ class SimDisk:
     crash, so every completed step survives (a writer that updates a file in place is caught torn).
 
     Every mutating call is one or more numbered *steps*; `fail_at(n)` makes step `n` (counted from now)
-    raise `DiskFault` before it happens, after which the disk is as after a power loss.
+    raise `DiskFault` before it happens, after which the disk is as after a power loss. `fail_at(n,
+    torn=k)` tears that step when it is an append: the first `k` bytes of its block reach the cache
+    before the power goes (a sector written, the next not), so a record smaller than a block can be cut
+    anywhere; in writeback mode the torn prefix survives.
     """
 
     BLOCK = 4096
@@ -42,13 +45,19 @@ class SimDisk:
         self._next_inode = 1
         self.steps = 0
         self._fail_at: int | None = None
+        self._torn = 0
         self.lost = False
 
     # -- faults --
 
-    def fail_at(self, step: int | None) -> None:
-        """Arm a fault: the `step`-th write step from now (0 = the next one) raises `DiskFault`."""
+    def fail_at(self, step: int | None, *, torn: int = 0) -> None:
+        """Arm a fault: the `step`-th write step from now (0 = the next one) raises `DiskFault`; an append
+        torn there writes its first `torn` bytes first."""
         self._fail_at = None if step is None else self.steps + step
+        self._torn = torn
+
+    def _failing(self) -> bool:
+        return self._fail_at is not None and self.steps >= self._fail_at
 
     def power_loss(self) -> None:
         """Drop everything that was not durable, as a crash of the host does."""
@@ -73,7 +82,7 @@ class SimDisk:
         return copy.deepcopy(self)
 
     def _step(self, what: str) -> None:
-        if self._fail_at is not None and self.steps >= self._fail_at:
+        if self._failing():
             self._fail_at = None
             self.power_loss()
             raise DiskFault(
@@ -117,8 +126,11 @@ class SimDisk:
         if ino is None:
             raise InfraError(f"disk {self.name!r}: append to {path}, which does not exist")
         for start in range(0, max(len(data), 1), self.BLOCK):
+            block = data[start : start + self.BLOCK]
+            if self._failing() and self._torn:  # the power goes while this block is being written
+                self._data[ino] += block[: self._torn]
             self._step(f"append to {path} at byte {start}")
-            self._data[ino] += data[start : start + self.BLOCK]
+            self._data[ino] += block
 
     def fsync(self, path: str) -> None:
         ino = self._names.get(path)

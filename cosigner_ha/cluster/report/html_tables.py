@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.model import Breakdown, Check, RunReport
 from cosigner_ha.cluster.report.palette import node_colours
+from cosigner_ha.cluster.report.workspaces import workspaces_html
 
 
 def escape(text: object) -> str:
@@ -62,6 +63,15 @@ def summary_tables(report: RunReport) -> str:
         ]
         for f in report.failovers
     ] or [['<span class="dim">none</span>', "", ""]]
+    refused = [
+        [
+            fmt.clock(e.at),
+            f"#{e.index} {escape(e.label)}",
+            f'<span class="fail">{escape(e.code)}</span>',
+            escape(e.reason),
+        ]
+        for e in report.fault_errors
+    ]
     return "\n".join(
         [
             _table("run", ["", ""], facts, "facts"),
@@ -70,6 +80,8 @@ def summary_tables(report: RunReport) -> str:
             _table("signing latency", ["", "seconds"], latency),
             _table("signed by", ["node", "count", "share"], signers),
             _table("failovers", ["at", "from → to", "gap"], failovers),
+            *([_table("faults refused", ["at", "fault", "code", "reason"], refused)] if refused else []),
+            *([workspaces_html(report.workspaces)] if report.workspaces else []),
         ]
     )
 

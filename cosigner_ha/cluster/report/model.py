@@ -13,9 +13,12 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cosigner_ha.env.files import write_text_atomic
+
+if TYPE_CHECKING:
+    from cosigner_ha.cluster.report.workspaces import WorkspaceFigures
 
 #: The percentiles a report gives, in `LatencyStats` field order.
 PERCENTILES = (50, 90, 99)
@@ -35,6 +38,7 @@ JSON_KEYS = (
     "faults",
     "failovers",
     "fault_impacts",
+    "fault_errors",
     "invariants",
     "expectations",
     "notices",
@@ -127,6 +131,29 @@ class FaultImpact:
             "cancelled": self.cancelled,
             "rejected": self.rejected,
             "moved": self.moved,
+        }
+
+
+@dataclass(frozen=True)
+class FaultError:
+    """A fault whose action the cluster refused at run time (`fault_error` in the trace): what an operator
+    would have seen on the console or the command line. The run went on without it."""
+
+    at: float
+    index: int
+    label: str
+    api_user: str | None
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "index": self.index,
+            "fault": self.label,
+            "api_user": self.api_user,
+            "code": self.code,
+            "reason": self.reason,
         }
 
 
@@ -306,11 +333,14 @@ class RunReport:
     signatures: tuple[SignatureMark, ...] = ()
     transactions: tuple[TxPoint, ...] = ()
     impacts: tuple[FaultImpact, ...] = ()
+    #: With several workspaces: each one's figures (`--json` key "workspaces"); empty otherwise.
+    workspaces: tuple[WorkspaceFigures, ...] = ()
     # in the JSON report too:
     failures: tuple[FailureCause, ...] = ()
     workloads: Mapping[str, Breakdown] = field(default_factory=dict)
     rules: Mapping[str, Breakdown] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
+    fault_errors: tuple[FaultError, ...] = ()
     #: "runtime" for a run on real processes (`run --runtime`): a `--json` key after `JSON_KEYS`; None in
     #: simulation, whose report has exactly `JSON_KEYS`.
     mode: str | None = None
@@ -391,12 +421,15 @@ class RunReport:
                 for f in self.failovers
             ],
             "fault_impacts": [i.to_json() for i in self.impacts],
+            "fault_errors": [e.to_json() for e in self.fault_errors],
             "invariants": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.invariants.items()},
             "expectations": {name: {"ok": c.ok, "detail": c.detail} for name, c in self.expectations.items()},
             "notices": list(self.notices),
             "verdict": self.verdict,
             "passed": self.passed,
         }
+        if self.workspaces:  # only for several workspaces: one-workspace reports keep their keys
+            data["workspaces"] = [w.to_json() for w in self.workspaces]
         if self.mode is not None:
             data["mode"] = self.mode
         _check_finite(data, "")

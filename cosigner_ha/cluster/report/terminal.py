@@ -18,6 +18,7 @@ from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.model import Check, RunReport
 from cosigner_ha.cluster.report.palette import DOWN_COLOUR, FAIL_COLOUR, FAULT_COLOUR, OK_COLOUR, node_colours
 from cosigner_ha.cluster.report.timeline import Timeline, bin_timeline
+from cosigner_ha.cluster.report.workspaces import workspaces_table
 
 #: Terminal statuses first (as DESIGN.md section 4 lists them), anything else (still pending) after.
 STATUS_STYLES: Mapping[str, str] = {
@@ -46,10 +47,14 @@ def render_summary(report: RunReport, console: Console, *, timeline_columns: int
     if report.node_names() and timeline_columns > 0:
         parts.append(_timeline(report, colours, timeline_columns, console.width))
     parts.append(_figures(report))
+    if report.workspaces:
+        parts.append(workspaces_table(report.workspaces))
     if report.failures:
         parts.append(_failures(report))
     parts.append(_signatures(report, colours, console.width))
     parts.append(_impacts(report, colours) if report.impacts else _failovers(report, colours))
+    if report.fault_errors:
+        parts.append(_fault_errors(report))
     parts.append(_checks(report))
     parts.append(_verdict(report))
     for part in parts:
@@ -296,6 +301,18 @@ def _impacts(report: RunReport, colours: Mapping[str, str]) -> RenderableType:
             fmt.seconds(i.added_latency_max),
             then,
         )
+    return table
+
+
+def _fault_errors(report: RunReport) -> RenderableType:
+    """Faults the cluster refused at run time (the run went on without them), as an operator saw them."""
+    table = Table(title="faults refused (the run went on)", title_justify="left", title_style="bold")
+    table.add_column("at")
+    table.add_column("fault", overflow="fold")
+    table.add_column("code", style=FAIL_COLOUR)
+    table.add_column("reason", overflow="fold")
+    for e in report.fault_errors:
+        table.add_row(fmt.clock(e.at), Text(f"#{e.index} {e.label}"), Text(e.code), Text(e.reason))
     return table
 
 

@@ -4,37 +4,49 @@
         cluster.start()          # SaaS up, every node paired and online
         cluster.control.post(...)
 
-Every node runs as SGX on its own home (`workdir/nodes/NAME`), whatever enclave the scenario names; the
+Started in order: the owner's device (`owner serve`, behind its link), the cloud services when the scenario
+has Nitro or GCP nodes (`cloud serve`: each such node's KMS key bound to its image, its role and bucket,
+its own link), `saas serve --owner ...`, one `callback serve` per scripted handler the API users name
+(behind its link), then each node's link, pairing (`node setup`/`add-user`, with its API users' handlers)
+and `node start`. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
-Each node reaches the SaaS through its own `proxy serve` process (`link_fault` partitions, delays, loses,
-clogs or heals it). Callbacks are not wired yet: every node approves what it is asked to sign. Leaving the
-block stops every process (`ProcessGroup.close`).
+Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
+`callback_fault`, `clock_skew`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
+service processes as specs a launcher can start with `start_spec`; the `run --runtime` launcher
+(`launcher.Drill`) plays a scenario's workloads and faults on the cluster. Leaving the block stops every
+process (`ProcessGroup.close`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import anyio
 import httpx
 
+from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
-from cosigner_ha.cluster.runtime.specs import ProcessSpec, cloud_spec, owner_spec, proxy_spec
+from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Enclave, Scenario, load_scenario
+from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
 from cosigner_ha.env import OsCrypto
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
 CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
 #: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
 READY_LIMIT = 60.0
+#: Real seconds a running node gets to answer on its admin socket.
+ADMIN_LIMIT = 10.0
 
 
 @dataclasses.dataclass
@@ -77,6 +89,13 @@ class RuntimeCluster:
         self.service_links: dict[str, dict[str, Any]] = {}
         self.owner_ready: dict[str, Any] = {}
         self.cloud_ready: dict[str, Any] = {}
+        #: Scripted callback handlers (`callback serve`) by name, and the node options each API user's
+        #: pairing gives its handler (url, public key).
+        self.callback_ready: dict[str, dict[str, Any]] = {}
+        self._callback_args: dict[str, list[str]] = {}
+        #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
+        self.clock_skews: dict[str, float] = {}
+        self._backups = 0
 
     def __enter__(self) -> RuntimeCluster:
         return self
@@ -124,6 +143,7 @@ class RuntimeCluster:
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
         self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
+        self._start_callbacks()
         for spec in self.scenario.nodes:
             ready = self.workdir / "links" / f"{spec.name}.json"
             ready.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +160,7 @@ class RuntimeCluster:
             if spec.standby:
                 self._ok(self.control.post(f"/cosigners/{spec.name}/standby", json={"standby": True}))
         self.wait_online()
+        self._trust_nodes()
         self.times.online = time.monotonic() - began
 
     def node_args(self, name: str) -> list[str]:
@@ -152,8 +173,74 @@ class RuntimeCluster:
         """`node start` on the node's home: a first start or a restart after a crash."""
         trace = self.workdir / "traces" / f"{name}.jsonl"
         trace.parent.mkdir(parents=True, exist_ok=True)
+        skew = self.clock_skews.get(name, 0.0)
         argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
-        return self.processes.start(name, "node", *argv)
+        return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
+
+    # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
+
+    def lose_disk(self, name: str, *, backup: bool) -> Path | None:
+        """The node's host disk (`HOME/disk`: its sealed database or its Nitro/GCP host files, and its logs)
+        wiped; with `backup`, copied first (the image taken at that instant). The node must be down."""
+        disk = self.home(name) / "disk"
+        saved = None
+        if backup:
+            self._backups += 1
+            saved = self.workdir / "backups" / f"{name}-{self._backups}"
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            if disk.exists():
+                shutil.copytree(disk, saved)
+            else:
+                saved.mkdir()
+        shutil.rmtree(disk, ignore_errors=True)
+        disk.mkdir()
+        return saved
+
+    def replace_disk(self, name: str, backup: Path | None, *, new_host: bool) -> None:
+        """The node's disk restored from `backup` (or left empty); with `new_host`, the home becomes a fresh
+        machine with the same role: a new CPU secret, so an SGX node cannot unseal what its old CPU sealed,
+        while a Nitro or GCP node reopens its bucket with the KMS key."""
+        disk = self.home(name) / "disk"
+        if backup is not None:
+            shutil.rmtree(disk, ignore_errors=True)
+            shutil.copytree(backup, disk)
+        if new_host:
+            path = self.home(name) / "hardware.json"
+            profile = json.loads(path.read_text())
+            profile["cpu_secret"] = OsCrypto().randbytes(32).hex()
+            path.write_text(json.dumps(profile, indent=2))
+
+    def swap_image(self, name: str, *, tampered: bool) -> None:
+        """The node's machine gets a tampered image (modified code, the original signature), or the signed
+        one back, from its next `node start` on."""
+        path = self.home(name) / "hardware.json"
+        profile = json.loads(path.read_text())
+        profile.pop("image", None)
+        if tampered:
+            profile["image"] = "tampered"
+        path.write_text(json.dumps(profile, indent=2))
+
+    def clock_skew(self, name: str, seconds: float, *, running: bool = True) -> None:
+        """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,
+        and on `node start` whenever it starts again."""
+        self.clock_skews[name] = seconds
+        if not running:
+            return
+        request = {"command": "clock-skew", "seconds": seconds}
+
+        async def ask() -> admin_socket.Answer | None:
+            with anyio.move_on_after(ADMIN_LIMIT):
+                while True:  # a node just started may not serve its socket yet
+                    answered = await admin_socket.ask_running(self.home(name), request)
+                    if answered is not None:
+                        return answered
+                    await anyio.sleep(0.05)
+            return None
+
+        answered = anyio.run(ask)
+        if answered is None or answered[0] != 0:
+            why = "no answer" if answered is None else answered[2]
+            raise ProcessFailed(f"{name}: its admin socket did not take the clock skew ({why})")
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
@@ -162,6 +249,8 @@ class RuntimeCluster:
             files["owner"] = self.workdir / "owner" / TRACE_FILE
         if self.cloud_ready:
             files["cloud"] = self.workdir / "cloud" / TRACE_FILE
+        for name in self.callback_ready:
+            files[f"callback-{name}"] = self.workdir / "callbacks" / name / TRACE_FILE
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
@@ -224,6 +313,63 @@ class RuntimeCluster:
         self.owner_ready = self.start_spec(self.owner_spec(self.owner_ready["url"].removeprefix("http://")))
         return self.owner_ready
 
+    def callback_args(self, api_user: str) -> list[str]:
+        """`--callback-url ...` for the API user's handler in the scenario (none: no handler)."""
+        user = next(u for u in self.scenario.api_users if u.name == api_user)
+        return [] if user.callback is None else self._callback_args[user.callback]
+
+    def callback_fault(self, name: str, mode: str | None) -> None:
+        """A callback fault on a scripted handler (`timeout`, `reject`, `retry`, `down`, `error`...; None heals)."""
+        self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
+
+    def _start_callbacks(self) -> None:
+        """Each scripted handler an API user names, as `callback serve` behind a link; `url` handlers as given."""
+        for name in sorted({u.callback for u in self.scenario.api_users if u.callback is not None}):
+            spec = self.scenario.callback(name)
+            if isinstance(spec, UrlCallback):
+                self._callback_args[name] = ["--callback-url", spec.url]
+                continue
+            if not isinstance(spec, ScriptedCallback):
+                kind = type(spec).__name__.removesuffix("Callback").lower()
+                raise ProcessFailed(
+                    f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
+                    "handlers (`callback serve`) and url handlers"
+                )
+            state = self.workdir / "callbacks" / name
+            ready = self.callback_ready[name] = self.start_spec(
+                callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
+            )
+            target = ready["url"].removeprefix("http://")
+            link_ready = self.workdir / "links" / f"callback-{name}.json"
+            link = self.service_links[f"callback-{name}"] = self.start_spec(
+                proxy_spec(f"link-callback-{name}", target, link_ready, loop=self.loop)
+            )
+            pem = state / "public.pem"
+            pem.write_text(ready["public_key"])
+            self._callback_args[name] = [
+                "--callback-url",
+                f"http://{link['listen']}",
+                "--callback-public-key",
+                str(pem),
+            ]
+
+    def _trust_nodes(self) -> None:
+        """Each scripted handler checks request JWTs against the keys of the nodes whose users name it."""
+        for node in self.scenario.nodes:
+            names = {u.callback for u in self.scenario.api_users if u.name in node.api_users}
+            handlers = {name for name in self.callback_ready if name in names}
+            if not handlers:
+                continue
+            text = self.processes.run(
+                f"{node.name}-public-key", "node", "print-public-key", *self.node_args(node.name)
+            )
+            found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
+            if not found:
+                raise ProcessFailed(f"{node.name}: print-public-key printed no PEM key:\n{text}")
+            for name in sorted(handlers):
+                url = f"{self.callback_ready[name]['control']}/trust"
+                self._ok(httpx.post(url, json={"public_key": found[-1] + "\n"}, timeout=10))
+
     def _start_cloud(self, hardware: Hardware) -> None:
         """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
         and its link (a fault proxy); its hardware profile then names them."""
@@ -245,7 +391,9 @@ class RuntimeCluster:
             self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
             self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
             ready = self.workdir / "links" / f"cloud-{node.name}.json"
-            link = self.start_spec(proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready))
+            link = self.start_spec(
+                proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
+            )
             self.service_links[f"cloud-{node.name}"] = link
             path = self.home(node.name) / "hardware.json"
             profile = json.loads(path.read_text())
@@ -293,7 +441,8 @@ class RuntimeCluster:
         for spec in self.scenario.nodes:
             if spec.api_users:
                 token = self.token(spec.api_users[0])
-                argv = ("node", "setup", *self.node_args(spec.name), "--token", token)
+                callback = self.callback_args(spec.api_users[0])
+                argv = ("node", "setup", *self.node_args(spec.name), "--token", token, *callback)
                 setups.append(self.processes.start(f"{spec.name}-setup", "setup", *argv))
         deadline = (
             time.monotonic() + READY_LIMIT + 2 * self.scenario.saas.owner_approval_latency / self.time_scale
@@ -305,7 +454,15 @@ class RuntimeCluster:
             del self.processes.children[child.name]
         for spec in self.scenario.nodes:
             for api_user in spec.api_users[1:]:
-                argv = ("node", "add-user", *self.node_args(spec.name), "--token", self.token(api_user))
+                token = self.token(api_user)
+                argv = (
+                    "node",
+                    "add-user",
+                    *self.node_args(spec.name),
+                    "--token",
+                    token,
+                    *self.callback_args(api_user),
+                )
                 self.processes.run(f"{spec.name}-add-{api_user}", *argv)
 
     @staticmethod

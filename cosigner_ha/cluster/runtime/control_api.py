@@ -128,6 +128,11 @@ class ControlApi:
 
     async def setup_from_scenario(self, path: Path) -> str:
         scenario = load_scenario(path)
+        if scenario.multi_workspace:
+            raise BadRequest(
+                f"body.scenario: {path} declares {len(scenario.workspaces)} workspaces ([[workspaces]]); the "
+                "runtime sets up one: expected a file with one [workspace]"
+            )
         workspace = scenario.workspace.name
         await self.saas.setup_workspace(workspace_spec(scenario))
         for name, latency in approver_latencies(scenario).items():

@@ -1,11 +1,19 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
+                         (a site outage also cuts the link of every scripted handler at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
     latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
     policy, pair, unpair through the SaaS's control API
+    callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
+    disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
+                         `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
+    attestation          the node's hardware profile names a tampered image and the node is SIGKILLed and
+                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one
+    clock-skew           the node's wall view shifted through its admin socket (and `node start
+                         --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
 Faults nest as in simulation (`cluster/faults.py`): a node held down by a crash and a site outage comes
 back when both are over, two latency faults on a link add up. A fault the runtime cannot play yet is
@@ -22,7 +30,7 @@ from typing import Any
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import CallbackAction, ScriptedCallback
+from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -41,6 +49,10 @@ PLAYABLE = frozenset(
         FaultAction.POLICY,
         FaultAction.PAIR,
         FaultAction.UNPAIR,
+        FaultAction.CALLBACK,
+        FaultAction.CLOCK_SKEW,
+        FaultAction.DISK_LOSS,
+        FaultAction.ATTESTATION,
     }
 )
 
@@ -49,6 +61,11 @@ def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
     empty when it can."""
     out = []
+    if scenario.multi_workspace:
+        out.append(
+            f"workspaces: {len(scenario.workspaces)} workspaces ([[workspaces]]); the runtime sets up one "
+            "(run several workspaces in simulation)"
+        )
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
@@ -64,17 +81,19 @@ def refusals(scenario: Scenario) -> list[str]:
             out.append(
                 f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
+    named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
-        approves = (
-            isinstance(callback, ScriptedCallback)
-            and callback.action == CallbackAction.APPROVE
-            and not callback.retry_first_n
-        )
-        if not approves:
+        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
+            kind = type(callback).__name__.removesuffix("Callback").lower()
             out.append(
-                f"callbacks.{callback.name}: the runtime does not run callback handlers yet; only a scripted "
-                "handler whose action is APPROVE (without retry_first_n) is played, by nodes that approve"
+                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
+                "scripted handlers (`callback serve`) and url handlers"
             )
+    for i, fault in enumerate(scenario.faults):
+        if fault.action == FaultAction.CALLBACK and fault.callback is not None:
+            spec = next((c for c in scenario.callbacks if c.name == fault.callback), None)
+            if not isinstance(spec, ScriptedCallback):
+                out.append(f"faults[{i}].callback: only a scripted handler takes injected faults")
     return out
 
 
@@ -100,7 +119,10 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
         out.append(f"{', '.join(kinds)} nodes run as SGX on their own directory (not emulated yet)")
     if scenario.callbacks:
         names = ", ".join(c.name for c in scenario.callbacks)
-        out.append(f"callback handlers ({names}) are not run: the nodes approve every request")
+        out.append(
+            f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
+            "mode); callback faults through its control API"
+        )
     return out
 
 
@@ -118,6 +140,9 @@ class FaultPlayer:
         self._partitions: Counter[str] = Counter()
         self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
+        self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._tampered: Counter[str] = Counter()
 
     @property
     def down(self) -> set[str]:
@@ -129,6 +154,10 @@ class FaultPlayer:
             return fault.node, (fault.node,)
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.callback is not None:
+            users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
+            nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
+            return f"callback {fault.callback}", nodes
         return "", ()
 
     def apply(self, index: int, fault: Fault) -> Undo | None:
@@ -137,12 +166,19 @@ class FaultPlayer:
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name)
+            handlers = self._handlers_at(fault.site) if action == FaultAction.SITE_OUTAGE else []
+            self._partitions.update(f"callback-{h}" for h in handlers)  # a handler at the site goes dark
+            self._relink(tuple(f"callback-{h}" for h in handlers))
 
             def power_back() -> None:
                 for name in nodes:
                     self._release(name)
+                self._partitions.subtract(f"callback-{h}" for h in handlers)
+                self._relink(tuple(f"callback-{h}" for h in handlers))
 
             return power_back
+        if action == FaultAction.CALLBACK:
+            return self._callback(index, fault)
         if action == FaultAction.RESTART:
             for name in nodes:
                 if self.holds[name]:  # a restart after a crash brings the machine back
@@ -161,6 +197,8 @@ class FaultPlayer:
                     self._paused[name] -= 1
                     if not self._paused[name]:
                         self.cluster.processes.send(name, signal.SIGCONT)
+                        if self.cluster.clock_skews.get(name):  # a skew set while it was stopped
+                            self._reskew((name,))
 
             return resume
         if action == FaultAction.PARTITION or (action == FaultAction.LOSS and (fault.ratio or 0.0) >= 1.0):
@@ -192,7 +230,102 @@ class FaultPlayer:
             body = {"api_user": fault.api_user, "requested_by": self.admin}
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
+        if action == FaultAction.ATTESTATION:
+            return self._attestation(index, nodes[0])
+        if action == FaultAction.DISK_LOSS:
+            return self._disk_loss(index, fault, nodes[0])
+        if action == FaultAction.CLOCK_SKEW:
+            self._skews[index] = (nodes, fault.skew or 0.0)
+            self._reskew(nodes)
+
+            def unskew() -> None:
+                del self._skews[index]
+                self._reskew(nodes)
+
+            return unskew
         raise AssertionError(f"{action}: refused before the run (fault_play.refusals)")
+
+    # -- disks ---------------------------------------------------------------------------------------------
+
+    def _disk_loss(self, index: int, fault: Fault, name: str) -> Undo | None:
+        """SIGKILL, the host disk wiped (copied first with `backup`); after `for`, or at once without it,
+        restored (or left empty), on a new host with `new_host`, and started (as `FaultInjector._disk_loss`)."""
+        self._hold_down(name)  # SIGKILLed (and waited for), or held down already: the disk can go
+        backup = self.cluster.lose_disk(name, backup=bool(fault.backup))
+        self.record("disk_lost", index=index, node=name, backup=backup is not None)
+
+        def recover() -> None:
+            self.cluster.replace_disk(name, backup, new_host=bool(fault.new_host))
+            self.record("disk_replaced", index=index, node=name, restored=backup is not None)
+            self._release(name)
+
+        if fault.for_ is None:
+            recover()
+            return None
+        return recover
+
+    # -- images ------------------------------------------------------------------------------------------
+
+    def _attestation(self, index: int, name: str) -> Undo:
+        """The node restarted on a tampered image until the last overlapping attestation fault on it ends,
+        then on the signed one (as `FaultInjector._attestation`); a node held down boots on whichever image
+        its machine has when it comes back."""
+        if self._tampered[name] == 0:
+            self._swap(index, name, tampered=True)
+        self._tampered[name] += 1
+
+        def restore() -> None:
+            self._tampered[name] -= 1
+            if not self._tampered[name]:
+                self._swap(index, name, tampered=False)
+
+        return restore
+
+    def _swap(self, index: int, name: str, *, tampered: bool) -> None:
+        self.cluster.swap_image(name, tampered=tampered)
+        self.record("image_swapped", index=index, node=name, image="tampered" if tampered else "signed")
+        if not self.holds[name]:
+            self.cluster.processes.kill(name)
+            self.cluster.start_node(name)
+
+    # -- clocks --------------------------------------------------------------------------------------------
+
+    def _reskew(self, nodes: tuple[str, ...]) -> None:
+        """Each node's wall view shifted by the sum of the skews in force on it (as `FaultInjector._reskew`);
+        a node a fault holds down or stops gets it when it runs again."""
+        for name in nodes:
+            total = sum(skew for covered, skew in self._skews.values() if name in covered)
+            running = self.holds[name] == 0 and self._paused[name] == 0  # a stopped node cannot answer
+            self.cluster.clock_skew(name, total, running=running)
+
+    # -- callback handlers ---------------------------------------------------------------------------------
+
+    def _handlers_at(self, site: str | None) -> list[str]:
+        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        if site is None:
+            return []
+        return [
+            c.name
+            for c in self.scenario.callbacks
+            if isinstance(c, ScriptedCallback)
+            and c.site is not None
+            and site_is_under(c.site, site)
+            and c.name in self.cluster.callback_ready
+        ]
+
+    def _callback(self, index: int, fault: Fault) -> Undo:
+        """The latest callback fault on a handler decides its answers until it ends, then the one before it
+        (as in simulation)."""
+        name, mode = str(fault.callback), str(fault.mode)
+        active = self._callbacks.setdefault(name, [])
+        active.append((index, mode))
+        self.cluster.callback_fault(name, mode)
+
+        def clear() -> None:
+            active[:] = [(i, m) for i, m in active if i != index]
+            self.cluster.callback_fault(name, active[-1][1] if active else None)
+
+        return clear
 
     # -- processes -----------------------------------------------------------------------------------------
 

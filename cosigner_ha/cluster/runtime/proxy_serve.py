@@ -29,6 +29,7 @@ from starlette.routing import Route
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.saas_serve import LOOPS, serve_http
 from cosigner_ha.env.files import write_text_atomic
+from cosigner_ha.net import option_address
 from cosigner_ha.net.proxy import FaultProxy
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -46,10 +47,7 @@ def register(subparsers: Any) -> None:
 
 
 def _host_port(text: str, what: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{what} {text!r}: expected HOST:PORT, such as 127.0.0.1:8443")
-    return host, int(port)
+    return option_address(what, text)
 
 
 def control_app(proxy: FaultProxy) -> Starlette:
@@ -93,6 +91,7 @@ def control_app(proxy: FaultProxy) -> Starlette:
 async def serve(args: argparse.Namespace) -> None:
     target_host, target_port = _host_port(args.target, "--target")
     listen_host, listen_port = _host_port(args.listen, "--listen")
+    _host_port(args.control, "--control")
     proxy = FaultProxy(target_host, target_port, listen_host=listen_host, listen_port=listen_port)
     stop, stopped = anyio.Event(), anyio.Event()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cosigner_ha.cluster import bundled
+from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import missing
 from cosigner_ha.cluster.report import render_summary, write_html
 from cosigner_ha.cluster.report.model import report_json_text
@@ -64,6 +64,7 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
             if not path.exists():
                 raise InputError(missing(path))
             scenario = bundled.load(path)
+            limits.check_limits(scenario, limits.limits_of(args), origin=str(path))
             check_outputs(
                 [("--json", args.json), ("--trace", args.trace), ("--html", args.html)],
                 scenario_inputs(path, scenario),
@@ -74,7 +75,15 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
                     f"{path}: the runtime cannot play this scenario as written:\n  " + "\n  ".join(reasons)
                 )
             _check_fault_policies(scenario)
-        except (InputError, OutputPathError, ScenarioError, PolicyError, WorldError, RuntimeRefused) as exc:
+        except (
+            InputError,
+            OutputPathError,
+            ScenarioError,
+            PolicyError,
+            WorldError,
+            RuntimeRefused,
+            limits.LimitError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         for note in approximations(scenario, args.time_scale or 1.0):

@@ -40,7 +40,7 @@ from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
-from cosigner_ha.net import AddressInUse, TcpNetwork
+from cosigner_ha.net import AddressInUse, TcpNetwork, option_address
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig, durable
 from cosigner_ha.saas_sim.errors import SaasError
@@ -132,17 +132,25 @@ def server_tls(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def serve_http(
-    app: Any, bind: str, stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[list[str]]
+    app: Any,
+    bind: str,
+    stop: anyio.Event,
+    *,
+    task_status: anyio.abc.TaskStatus[list[str]],
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
 ) -> None:
     """Serve an ASGI app with hypercorn on whichever loop anyio runs on, until `stop` is set; reports the
-    bound URLs. Stopping goes through hypercorn's shutdown trigger: its asyncio server does not survive
-    being cancelled."""
+    bound URLs (https with `certfile`/`keyfile`). Stopping goes through hypercorn's shutdown trigger: its
+    asyncio server does not survive being cancelled."""
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [bind]
     config.accesslog = None
     config.errorlog = None
+    if certfile is not None and keyfile is not None:
+        config.certfile, config.keyfile = str(certfile), str(keyfile)
     if sniffio.current_async_library() == "trio":
         from hypercorn.trio import serve as trio_serve
 
@@ -160,7 +168,8 @@ async def serve_http(
     sock.listen(128)
     sock.set_inheritable(True)
     config.bind = [f"fd://{sock.fileno()}"]
-    task_status.started([f"http://{host}:{sock.getsockname()[1]}"])
+    scheme = "https" if config.ssl_enabled else "http"
+    task_status.started([f"{scheme}://{host}:{sock.getsockname()[1]}"])
     await asyncio_serve(app, config, shutdown_trigger=stop.wait)
 
 
@@ -248,6 +257,8 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
 def run(args: argparse.Namespace) -> int:
     try:
+        option_address("--gateway", args.gateway)
+        option_address("--control", args.control)
         anyio.run(serve, args, backend=args.loop)
     except BaseException as exc:  # task groups wrap what their tasks raise
         found = first_of(

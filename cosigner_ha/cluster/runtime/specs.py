@@ -41,6 +41,17 @@ def cloud_spec(
     return ProcessSpec("cloud", "cloud", (*argv, *keys), state / "ready.json")
 
 
+def callback_spec(
+    name: str, scenario: Path, state: Path, *, time_scale: float = 1.0, listen: str = "127.0.0.1:0"
+) -> ProcessSpec:
+    """`callback serve SCENARIO --handler NAME`: a scripted handler in public-key mode on loopback
+    (ready file: `pid`, `url`, `control`, `public_key`)."""
+    argv = ("callback", "serve", str(scenario), "--handler", name, "--state", str(state), "--listen", listen)
+    return ProcessSpec(
+        f"callback-{name}", "callback", (*argv, "--time-scale", repr(time_scale)), state / "ready.json"
+    )
+
+
 def proxy_spec(name: str, target: str, ready: Path, *, loop: str = "trio") -> ProcessSpec:
     """`proxy serve` on one link (ready file: `pid`, `listen`, `control`)."""
     argv = ("proxy", "serve", "--target", target, "--ready", str(ready), "--loop", loop)

@@ -49,6 +49,7 @@ from cosigner_ha.cluster.scenario.model import (
     ScenarioInfo,
     ScriptedCallback,
     Selection,
+    Tenant,
     TxStatus,
     UrlCallback,
     User,
@@ -56,6 +57,7 @@ from cosigner_ha.cluster.scenario.model import (
     Workload,
     Workspace,
     WorkspaceEnv,
+    WorkspacePart,
     site_is_under,
 )
 
@@ -93,6 +95,7 @@ __all__ = [
     "ScenarioInfo",
     "ScriptedCallback",
     "Selection",
+    "Tenant",
     "TxStatus",
     "UrlCallback",
     "User",
@@ -100,6 +103,7 @@ __all__ = [
     "Workload",
     "Workspace",
     "WorkspaceEnv",
+    "WorkspacePart",
     "content_hash",
     "format_duration",
     "format_rate",

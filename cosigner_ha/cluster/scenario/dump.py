@@ -21,10 +21,12 @@ import tomli_w
 from cosigner_ha.cluster.scenario.durations import format_duration, format_rate
 from cosigner_ha.cluster.scenario.frozen import thaw
 from cosigner_ha.cluster.scenario.model import (
+    ApiUser,
     AsgiCallback,
     Callback,
     Expect,
     Fault,
+    Group,
     InlinePolicy,
     Node,
     PolicySpec,
@@ -33,8 +35,11 @@ from cosigner_ha.cluster.scenario.model import (
     Scenario,
     ScenarioInfo,
     ScriptedCallback,
+    Tenant,
     UrlCallback,
+    User,
     Workload,
+    Workspace,
 )
 from cosigner_ha.env import canonical
 from cosigner_ha.env.files import write_text_atomic
@@ -84,7 +89,26 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
     out: dict[str, Any] = {"scenario": _info(scenario.scenario, full)}
     if full or scenario.saas != SaasSettings():
         out["saas"] = _saas(scenario.saas, full)
-    w = scenario.workspace
+    if scenario.workspaces:  # the [[workspaces]] form: each workspace holds its people and workloads
+        out["workspaces"] = [_tenant(tenant, full, for_hash) for tenant in scenario.tenants()]
+    else:
+        out["workspace"] = _workspace(scenario.workspace, full)
+        out.update(_people(scenario.users, scenario.api_users, scenario.groups, full, for_hash))
+    out["nodes"] = [_node(n, full) for n in scenario.nodes]
+    if scenario.callbacks or full:
+        out["callbacks"] = {c.name: _callback(c, full, for_hash) for c in scenario.callbacks}
+    if scenario.policy is not None and not scenario.workspaces:
+        out["policy"] = _policy(scenario.policy, for_hash)
+    if (scenario.workloads or full) and not scenario.workspaces:
+        out["workload"] = [_workload(w, full) for w in scenario.workloads]
+    if scenario.faults or full:
+        out["faults"] = [_fault(f, full, for_hash) for f in scenario.faults]
+    if full or scenario.expect != Expect():
+        out["expect"] = _expect(scenario.expect, full)
+    return out
+
+
+def _workspace(w: Workspace, full: bool) -> dict[str, Any]:
     workspace = _Out(full)
     workspace.put("name", w.name)
     workspace.put("env", w.env.value)
@@ -100,12 +124,22 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
         workspace.put("prices_eur", dict(w.prices_eur))
     if w.balances:
         workspace.put("balances", {vault: dict(assets) for vault, assets in w.balances.items()})
-    out["workspace"] = dict(workspace)
-    if scenario.users or full:
-        out["users"] = [_person(u.name, u.role.value, u.id) for u in scenario.users]
-    if scenario.api_users or full:
+    return dict(workspace)
+
+
+def _people(
+    users: tuple[User, ...],
+    api_users: tuple[ApiUser, ...],
+    groups: tuple[Group, ...],
+    full: bool,
+    for_hash: bool,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if users or full:
+        out["users"] = [_person(u.name, u.role.value, u.id) for u in users]
+    if api_users or full:
         out["api_users"] = []
-        for u in scenario.api_users:
+        for u in api_users:
             api_user = _Out(full)
             api_user.put("name", u.name)
             api_user.put("role", u.role.value)
@@ -115,22 +149,22 @@ def _to_dict(scenario: Scenario, *, full: bool, for_hash: bool) -> dict[str, Any
             if u.public_key is not None:  # the hash covers the key, not where its file sits
                 api_user.put("public_key", u.public_key.pem if for_hash else str(u.public_key.path))
             out["api_users"].append(dict(api_user))
-    if scenario.groups or full:
+    if groups or full:
         out["groups"] = [
             {"name": g.name, "members": list(g.members), **({} if g.id is None else {"id": g.id})}
-            for g in scenario.groups
+            for g in groups
         ]
-    out["nodes"] = [_node(n, full) for n in scenario.nodes]
-    if scenario.callbacks or full:
-        out["callbacks"] = {c.name: _callback(c, full, for_hash) for c in scenario.callbacks}
-    if scenario.policy is not None:
-        out["policy"] = _policy(scenario.policy, for_hash)
-    if scenario.workloads or full:
-        out["workload"] = [_workload(w, full) for w in scenario.workloads]
-    if scenario.faults or full:
-        out["faults"] = [_fault(f, full, for_hash) for f in scenario.faults]
-    if full or scenario.expect != Expect():
-        out["expect"] = _expect(scenario.expect, full)
+    return out
+
+
+def _tenant(tenant: Tenant, full: bool, for_hash: bool) -> dict[str, Any]:
+    """One `[[workspaces]]` table: the workspace's keys, then its people, policy and workloads."""
+    out = _workspace(tenant.workspace, full)
+    out.update(_people(tenant.users, tenant.api_users, tenant.groups, full, for_hash))
+    if tenant.policy is not None:
+        out["policy"] = _policy(tenant.policy, for_hash)
+    if tenant.workloads or full:
+        out["workload"] = [_workload(w, full) for w in tenant.workloads]
     return out
 
 
@@ -153,7 +187,11 @@ def _saas(saas: SaasSettings, full: bool) -> dict[str, Any]:
     out = _Out(full)
     for field in dataclasses.fields(SaasSettings):
         value, base = getattr(saas, field.name), getattr(default, field.name)
-        if field.name in _SAAS_DURATIONS:
+        if value is None:  # keys added later (cloud capacity): written only when set
+            continue
+        if field.name == "cloud_signing_round_time":
+            out.put(field.name, _d(value))
+        elif field.name in _SAAS_DURATIONS:
             out.put(field.name, _d(value), _d(base))
         elif isinstance(value, enum.Enum):
             out.put(field.name, value.value, base.value)
@@ -266,6 +304,7 @@ def _fault(f: Fault, full: bool, for_hash: bool) -> dict[str, Any]:
     out.put("backup", f.backup, False)
     out.put("new_host", f.new_host, False)
     out.put("token_age", None if f.token_age is None else _d(f.token_age))
+    out.put("workspace", f.workspace)
     if f.policy is not None:
         out.update(_policy(f.policy, for_hash))
     return dict(out)

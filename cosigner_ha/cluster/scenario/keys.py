@@ -13,6 +13,7 @@ SECTIONS = (
     "scenario",
     "saas",
     "workspace",
+    "workspaces",
     "users",
     "api_users",
     "groups",
@@ -64,7 +65,7 @@ FAULT_KEYS: dict[FaultAction, tuple[str, ...]] = {
     FaultAction.CALLBACK: ("mode",),
     FaultAction.DISK_LOSS: ("backup", "new_host"),
     FaultAction.CLOCK_SKEW: ("skew",),
-    FaultAction.POLICY: ("rules", "fireblocks_json"),
+    FaultAction.POLICY: ("rules", "fireblocks_json", "workspace"),
     FaultAction.UNPAIR: ("api_user",),
     FaultAction.PAIR: ("api_user", "token_age"),
 }

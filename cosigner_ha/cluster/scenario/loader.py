@@ -22,7 +22,6 @@ from cosigner_ha.cluster.scenario.keys import (
 )
 from cosigner_ha.cluster.scenario.loader_base import SEED_MAX, TOML_POSITION
 from cosigner_ha.cluster.scenario.loader_faults import FaultReader
-from cosigner_ha.cluster.scenario.loader_workspace import WorkspaceReader
 from cosigner_ha.cluster.scenario.model import (
     VERSION,
     CallbackFailurePolicy,
@@ -84,28 +83,41 @@ def scenario_from_dict(
     return _Loader(origin, Path(base_dir) if base_dir is not None else Path.cwd()).load(data)
 
 
-class _Loader(WorkspaceReader, FaultReader):
+class _Loader(FaultReader):
     """The whole file, section by section; each section's reader lives in its own module."""
 
     def load(self, data: Mapping[str, Any]) -> Scenario:
         root = Table(self.problems, data, "")
         info = self.scenario(root.table("scenario", required=True))
         saas = self.saas(root.table("saas"))
-        workspace = self.workspace(root.table("workspace", required=True))
-        callbacks = self.callbacks(root.table("callbacks"))
-        users = self.users(root.tables("users", what="an array of tables ([[users]])"))
-        api_users = self.api_users(root.tables("api_users", what="an array of tables ([[api_users]])"))
-        groups = self.groups(root.tables("groups", what="an array of tables ([[groups]])"))
-        self.check_ids()
+        several = "workspaces" in data
+        if several:  # the [[workspaces]] form: each workspace with its people, policy and workloads
+            callbacks = self.callbacks(root.table("callbacks"))
+            tenancy = self.several_workspaces(root, root.tables("workspaces", what="[[workspaces]] tables"))
+            workspace, policy, parts = tenancy.workspace, tenancy.policy, tenancy.parts
+            users, api_users, groups = tenancy.users, tenancy.api_users, tenancy.groups
+            self.check_ids()
+        else:
+            parts = ()
+            workspace = self.workspace(root.table("workspace", required=True))
+            callbacks = self.callbacks(root.table("callbacks"))
+            users = self.users(root.tables("users", what="an array of tables ([[users]])"))
+            api_users = self.api_users(root.tables("api_users", what="an array of tables ([[api_users]])"))
+            groups = self.groups(root.tables("groups", what="an array of tables ([[groups]])"))
+            self.check_ids()
         node_tables = root.tables("nodes", what="an array of tables ([[nodes]])")
         if not data.get("nodes"):
             self.problems.add("nodes", "required: at least one [[nodes]] table")
         nodes = self.nodes(node_tables)
-        policy = None
-        if (policy_table := root.table("policy")) is not None:
-            policy = self.policy_spec(policy_table, workspace=True)
-            policy_table.finish(("rules", "fireblocks_json", "amount_match"))
-        workloads = self.workloads(root.tables("workload", what="an array of tables ([[workload]])"))
+        if several:
+            nodes = self.check_workspace_topology(node_tables, nodes)
+            workloads = tenancy.workloads
+        else:
+            policy = None
+            if (policy_table := root.table("policy")) is not None:
+                policy = self.policy_spec(policy_table, workspace=True)
+                policy_table.finish(("rules", "fireblocks_json", "amount_match"))
+            workloads = self.workloads(root.tables("workload", what="an array of tables ([[workload]])"))
         faults = self.faults(root.tables("faults", what="an array of tables ([[faults]])"))
         expect = self.expect(root.table("expect"))
         root.finish(SECTIONS)
@@ -124,6 +136,7 @@ class _Loader(WorkspaceReader, FaultReader):
             workloads=tuple(workloads),
             faults=tuple(faults),
             expect=expect,
+            workspaces=parts,
             origin=self.problems.origin,
         )
 
@@ -183,6 +196,8 @@ class _Loader(WorkspaceReader, FaultReader):
             "signing_timeout": t.get("signing_timeout", POSITIVE_DURATION, d.signing_timeout),
             "owner_approval_latency": t.get("owner_approval_latency", DURATION, d.owner_approval_latency),
             "admin_approval_latency": t.get("admin_approval_latency", DURATION, d.admin_approval_latency),
+            "cloud_signing_sessions": t.get("cloud_signing_sessions", integer(1, 10_000), None),
+            "cloud_signing_round_time": t.get("cloud_signing_round_time", DURATION, None),
         }
         t.finish()
         self.token_validity = values["pairing_token_validity"]  # type: ignore[assignment]

@@ -105,8 +105,12 @@ def target_reference(value: Any) -> str:
 def https_url(value: Any) -> str:
     if not isinstance(value, str):
         raise Invalid("an https:// URL")
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host, _port = parts.hostname, parts.port  # a bracket left open, a port out of range: ValueError
+    except ValueError as exc:
+        raise Invalid(f"an https:// URL with a host and an optional port ({exc})") from None
+    if parts.scheme != "https" or not host:
         raise Invalid("an https:// URL with a host (the co-signer calls handlers over TLS only)")
     return value
 

@@ -14,7 +14,7 @@ from cosigner_ha.cluster.scenario.keys import (
 from cosigner_ha.cluster.scenario.loader_base import (
     SITE,
 )
-from cosigner_ha.cluster.scenario.loader_traffic import TrafficReader
+from cosigner_ha.cluster.scenario.loader_workspaces import WorkspacesReader
 from cosigner_ha.cluster.scenario.model import (
     SAAS_ENDPOINT,
     SIGNING_ROLES,
@@ -40,8 +40,8 @@ from cosigner_ha.cluster.scenario.reading import (
 )
 
 
-class FaultReader(TrafficReader):
-    """A `policy` fault publishes a policy read as `[policy]` is, hence the base."""
+class FaultReader(WorkspacesReader):
+    """A `policy` fault publishes a policy read as `[policy]` is (in its workspace's names), hence the base."""
 
     def faults(self, tables: list[Table]) -> list[Fault]:
         out: list[tuple[Fault, Table]] = []
@@ -112,7 +112,9 @@ class FaultReader(TrafficReader):
                 t.error("skew", "expected a skew other than zero")
             fields["skew"] = skew
         elif action is FaultAction.POLICY:
+            fields["workspace"], saved = self.policy_fault_scope(t)
             fields["policy"] = self.policy_spec(t)
+            self.leave_scope(saved)
         elif action in (FaultAction.PAIR, FaultAction.UNPAIR):
             user = t.require("api_user", self.refs.api_user())
             if action is FaultAction.PAIR and user is not None:
@@ -177,6 +179,14 @@ class FaultReader(TrafficReader):
     def _endpoint(self, endpoints: list[str]) -> Conv[str]:
         return strings_in(endpoints, one_of(f"link endpoints ({SAAS_ENDPOINT!r} or a node name)", endpoints))
 
+    def gcp_refuses(self, node: str, user: str, paired: dict[str, str]) -> bool:
+        """Whether the SaaS refuses this pairing because the node is a GCP co-signer already serving
+        another workspace: a `fault_error` (GCP_SINGLE_WORKSPACE) at run time, not a mistake in the file."""
+        if self.enclaves.get(node) is not Enclave.GCP or user not in self.user_workspace:
+            return False
+        served = {self.user_workspace.get(u) for u, n in paired.items() if n == node}
+        return bool(served) and self.user_workspace[user] not in served
+
     def check_pairing_timeline(self, faults: list[tuple[Fault, Table]]) -> None:
         """Walk pair/unpair faults in time order: pair an unpaired API user, unpair a paired one."""
         paired = dict(self.served_by)
@@ -194,8 +204,8 @@ class FaultReader(TrafficReader):
                         "api_user",
                         f"API user {user!r} is paired with node {paired[user]} at {when}; expected an unpaired API user (unpair it first)",
                     )
-                elif not expired:  # an expired token pairs nothing: the API user stays unpaired
-                    paired[user] = node
+                elif not expired and not self.gcp_refuses(node, user, paired):
+                    paired[user] = node  # an expired token, a refused pairing: the API user stays unpaired
             elif fault.action is FaultAction.UNPAIR:
                 if paired.get(user) != node:
                     now = f"is paired with node {paired[user]}" if user in paired else "is not paired"

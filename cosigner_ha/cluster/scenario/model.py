@@ -136,6 +136,10 @@ class SaasSettings:
     signing_timeout: float = 2 * 3600.0
     owner_approval_latency: float = 60.0
     admin_approval_latency: float = 60.0
+    #: The SaaS's cloud co-signers' signing capacity; None: `saas_sim.config.CLOUD_SIGNING` (documented
+    #: assumptions, docs/performance.md "Signing capacity").
+    cloud_signing_sessions: int | None = None
+    cloud_signing_round_time: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -357,6 +361,7 @@ class Fault:
     backup: bool | None = None  # disk-loss: whether a backup exists to restore from
     new_host: bool | None = None  # disk-loss: the node comes back on a replacement host
     policy: PolicySpec | None = None  # policy: the policy published at `at`
+    workspace: str | None = None  # policy, with [[workspaces]]: the workspace it is published in
     token_age: float | None = None  # pair: the token is issued at `at` and used this much later
 
     @property
@@ -418,7 +423,37 @@ class Expect:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WorkspacePart:
+    """One workspace of a multi-workspace scenario (`[[workspaces]]`): its accounts and policy, and the
+    names of the users, API users, groups and workloads it holds (the objects are the scenario's own)."""
+
+    workspace: Workspace
+    users: tuple[str, ...] = ()
+    api_users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    workloads: tuple[str, ...] = ()
+    policy: PolicySpec | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tenant:
+    """One workspace with everything in it, as the world builds it: the one view single- and
+    multi-workspace scenarios share (`Scenario.tenants()`)."""
+
+    workspace: Workspace
+    users: tuple[User, ...]
+    api_users: tuple[ApiUser, ...]
+    groups: tuple[Group, ...]
+    workloads: tuple[Workload, ...]
+    policy: PolicySpec | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Scenario:
+    """A scenario. Users, API users, groups and workloads are those of every workspace (their names are
+    unique across the file); `workspace` and `policy` are the first workspace's. `workspaces` is empty for
+    the single-`[workspace]` form and lists every workspace of the `[[workspaces]]` form."""
+
     scenario: ScenarioInfo
     workspace: Workspace
     nodes: tuple[Node, ...]
@@ -431,6 +466,7 @@ class Scenario:
     workloads: tuple[Workload, ...] = ()
     faults: tuple[Fault, ...] = ()
     expect: Expect = Expect()
+    workspaces: tuple[WorkspacePart, ...] = ()
     #: Where the scenario came from, for messages; not part of its identity.
     origin: str = dataclasses.field(default="<scenario>", compare=False)
 
@@ -465,6 +501,41 @@ class Scenario:
             if callback.name == name:
                 return callback
         raise KeyError(f"no callback named {name!r} in {self.origin}")
+
+    # -- workspaces ------------------------------------------------------------------------------------
+
+    @property
+    def multi_workspace(self) -> bool:
+        return len(self.workspaces) > 1
+
+    def tenants(self) -> tuple[Tenant, ...]:
+        """Every workspace with its users, API users, groups, workloads and policy, in file order."""
+        if not self.workspaces:
+            return (
+                Tenant(self.workspace, self.users, self.api_users, self.groups, self.workloads, self.policy),
+            )
+        return tuple(
+            Tenant(
+                part.workspace,
+                tuple(u for u in self.users if u.name in part.users),
+                tuple(u for u in self.api_users if u.name in part.api_users),
+                tuple(g for g in self.groups if g.name in part.groups),
+                tuple(w for w in self.workloads if w.name in part.workloads),
+                part.policy,
+            )
+            for part in self.workspaces
+        )
+
+    def workspace_of(self, name: str) -> str:
+        """The workspace holding a user, API user, group or workload (the first workspace when none
+        lists it: the single-workspace form, or a name the file does not declare)."""
+        for part in self.workspaces:
+            if name in part.api_users or name in part.users or name in part.workloads or name in part.groups:
+                return part.workspace.name
+        return self.workspace.name
+
+    def workspace_names(self) -> tuple[str, ...]:
+        return tuple(part.workspace.name for part in self.workspaces) or (self.workspace.name,)
 
     # -- topology --------------------------------------------------------------------------------------
 

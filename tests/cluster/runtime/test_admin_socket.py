@@ -16,6 +16,7 @@ from tests.cluster.runtime.processes import Processes
 from tests.cluster.runtime.test_owner_serve import _scenario
 
 
+@pytest.mark.slow  # ~50 s of processes; the default run covers the owner device in test_cluster
 @pytest.mark.timeout(240)
 def test_admin_commands_go_through_the_running_node(tmp_path: Path) -> None:
     with (

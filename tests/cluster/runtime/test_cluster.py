@@ -17,18 +17,17 @@ from cosigner_ha.cluster.bundled import find_scenario
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 
+TX = {
+    "initiator": "ops",
+    "asset": "ETH",
+    "amount": "1",
+    "source": "vault:hot",
+    "destination": "wallet:partner-a",
+}
+
 
 def _sign(cluster: RuntimeCluster, timeout: float = 60) -> dict[str, Any]:
-    response = cluster.control.post(
-        f"/workspaces/{cluster.workspace}/transactions",
-        json={
-            "initiator": "ops",
-            "asset": "ETH",
-            "amount": "1",
-            "source": "vault:hot",
-            "destination": "wallet:partner-a",
-        },
-    )
+    response = cluster.control.post(f"/workspaces/{cluster.workspace}/transactions", json=TX)
     assert response.status_code == 201, response.text
     tx: dict[str, Any] = response.json()
     deadline = time.monotonic() + timeout
@@ -59,6 +58,7 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
         pids = [child.pid for child in cluster.processes.children.values()]
         nodes = ["nitro-a", "nitro-b", "sgx-dc1"]
         services = ["saas", "owner", "link-owner", "cloud", "link-cloud-nitro-a", "link-cloud-nitro-b"]
+        services += ["callback-risk", "link-callback-risk"]  # the scenario's scripted handler
         assert sorted(cluster.processes.children) == sorted(
             [*nodes, *services, *(f"link-{n}" for n in nodes)]
         )
@@ -78,6 +78,16 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
         cluster.link_fault(other, "partition")
         assert _sign(cluster)["signedBy"] != other
         cluster.link_fault(other, "heal")
+        # a callback fault on the scripted handler (`callback serve`): every node asks it, so nothing signs
+        cluster.callback_fault("risk", "reject")
+        tx = cluster.control.post(f"/workspaces/{cluster.workspace}/transactions", json=TX).json()
+        deadline = time.monotonic() + 60
+        while not tx["terminal"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            tx = cluster.control.get(f"/transactions/{tx['id']}").json()
+        assert tx["status"] == "REJECTED", tx
+        cluster.callback_fault("risk", None)
+        assert _sign(cluster)["status"] == "COMPLETED"
         cluster.close()
         trace = cluster.merged_trace()
     assert not [pid for pid in pids if _alive(pid)]
@@ -85,10 +95,10 @@ def test_three_nodes_start_pair_sign_survive_a_crash_and_a_pause(tmp_path: Path)
     started = [(e["process"], e["role"]) for e in trace if e["kind"] == "process_started"]
     assert started.count((signer, "node")) == 2 and ("saas", "saas") in started
     exited = {(e["process"], e["status"]) for e in trace if e["kind"] == "process_exited"}
-    # 3 nodes + 1 restart, their links, saas, owner, cloud and their links (a set: the restart counts once)
-    assert (signer, -9) in exited and len(exited) == 13
+    # 3 nodes + 1 restart, their links, saas, owner, cloud, the handler and their links
+    assert (signer, -9) in exited and len(exited) == 15
     signed = [e for e in trace if e["kind"] == "signed"]
-    assert len(signed) == 4
+    assert len(signed) == 5
     for event in signed:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(event["public_key"])).verify(
             bytes.fromhex(event["signature"]), bytes.fromhex(event["message"])

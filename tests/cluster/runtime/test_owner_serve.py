@@ -55,6 +55,7 @@ def _pair(cluster: RuntimeCluster, api_user: str) -> dict[str, Any]:
     return _request_final(cluster, answer.json()["request"])
 
 
+@pytest.mark.slow  # ~50 s of processes; the default run covers the owner device in test_cluster
 @pytest.mark.timeout(240)
 def test_the_owner_device_holds_its_share_and_approves_over_the_network(tmp_path: Path) -> None:
     with RuntimeCluster(_scenario(tmp_path), tmp_path / "run", time_scale=60) as cluster:

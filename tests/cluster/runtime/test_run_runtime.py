@@ -104,6 +104,8 @@ def test_a_drill_with_a_crash_a_pause_and_a_partition_reports_as_a_simulated_run
     exits = {(e["process"], e["status"]) for e in events if e["kind"] == "process_exited"}
     assert ("sgx-a", -9) in exits
     assert [e["action"] for e in events if e["kind"] == "fault"] == ["crash", "pause", "partition"]
+    answered = {e["tx"] for e in events if e["kind"] == "callback_response" and e.get("action") == "APPROVE"}
+    assert answered >= {e["tx"] for e in signed}  # the handler process approved every signed transaction
     assert [e["t"] for e in events] == sorted(e["t"] for e in events)
 
     assert not list(tmp.iterdir()), "the temporary work directory was not removed"
@@ -198,27 +200,27 @@ def _run(
 def test_a_fault_the_runtime_cannot_play_is_refused_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = DRILL.read_text() + '\n[[faults]]\nat = "2m"\naction = "clock-skew"\nnode = "sgx-b"\nskew = "5m"\n'
-    scenario = tmp_path / "skew.toml"
+    jitter = 'action = "latency"\nnode = "sgx-b"\namount = "1s"\njitter = "1s"\n'
+    text = DRILL.read_text() + f'\n[[faults]]\nat = "2m"\n{jitter}'
+    scenario = tmp_path / "jitter.toml"
     scenario.write_text(text)
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", "--json", "r.json", cwd=tmp_path)
     assert status == 2
-    assert "faults[3].action = 'clock-skew': the runtime cannot play this fault yet" in err
+    assert "faults[3].jitter: the runtime's link proxy adds a fixed delay, without jitter" in err
     assert not (tmp_path / "r.json").exists()
 
 
 def test_a_callback_handler_the_runtime_cannot_run_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = (
-        DRILL.read_text().replace('role = "SIGNER"\n', 'role = "SIGNER"\ncallback = "risk"\n', 1)
-        + '\n[callbacks.risk]\naction = "REJECT"\n'
-    )
-    scenario = tmp_path / "reject.toml"
+    scripted = 'latency = "1s"\naction = "APPROVE"\n'
+    assert scripted in DRILL.read_text()
+    text = DRILL.read_text().replace(scripted, 'python = "tests.cluster.handlers.plain:approve"\n')
+    scenario = tmp_path / "python-handler.toml"
     scenario.write_text(text)
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", cwd=tmp_path)
     assert status == 2
-    assert "callbacks.risk: the runtime does not run callback handlers yet" in err
+    assert "callbacks.risk: a python handler runs in simulation only" in err
 
 
 @pytest.mark.parametrize(

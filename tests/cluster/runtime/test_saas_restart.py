@@ -48,8 +48,13 @@ def _settled(cluster: RuntimeCluster, tx_id: str, timeout: float = 90) -> dict[s
 
 
 @pytest.mark.timeout(240)
-def test_a_saas_killed_mid_run_restarts_on_its_state_and_every_transaction_completes(tmp_path: Path) -> None:
-    with RuntimeCluster(find_scenario("single-cosigner"), tmp_path, time_scale=60) as cluster:
+@pytest.mark.parametrize("loop", ["trio", "asyncio"])
+def test_a_saas_killed_mid_run_restarts_on_its_state_and_every_transaction_completes(
+    tmp_path: Path, loop: str
+) -> None:
+    """A short drill on each event loop: every process of the cluster (SaaS, owner device, cloud, proxies,
+    node) runs on `loop`."""
+    with RuntimeCluster(find_scenario("single-cosigner"), tmp_path, time_scale=60, loop=loop) as cluster:
         cluster.start()
         key = cluster.control.get(f"/workspaces/{cluster.workspace}").json()["public_key"]
         first = _settled(cluster, _submit(cluster))

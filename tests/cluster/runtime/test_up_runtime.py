@@ -107,12 +107,12 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
     assert not workdir.exists()
 
 
-def _with_rejecting_handler(tmp_path: Path) -> Path:
+def _with_python_handler(tmp_path: Path) -> Path:
     text = SCENARIO.read_text().replace(
         'name = "signer-a"\nrole = "SIGNER"\n', 'name = "signer-a"\nrole = "SIGNER"\ncallback = "risk"\n', 1
     )
     scenario = tmp_path / "handler.toml"
-    scenario.write_text(text + '\n[callbacks.risk]\naction = "REJECT"\n')
+    scenario.write_text(text + '\n[callbacks.risk]\npython = "tests.cluster.handlers.plain:approve"\n')
     return scenario
 
 
@@ -121,17 +121,17 @@ def test_up_refuses_what_the_runtime_cannot_run_and_names_in_process(
 ) -> None:
     from cosigner_ha.cli import main
 
-    scenario = _with_rejecting_handler(tmp_path)
+    scenario = _with_python_handler(tmp_path)
     assert main(["up", str(scenario), "--api", "127.0.0.1:0", "--workdir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
     assert "the runtime cannot run this scenario as written (--in-process can)" in err
-    assert "callbacks.risk: the runtime does not run callback handlers yet" in err
+    assert "callbacks.risk: a python handler runs in simulation only" in err
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path) -> None:
-    scenario = _with_rejecting_handler(tmp_path)
+    scenario = _with_python_handler(tmp_path)
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "cosigner_ha.cli", "up", str(scenario)),
@@ -150,3 +150,47 @@ def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path)
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_up_with_the_timeline_plays_the_workloads_and_faults_while_the_api_serves(tmp_path: Path) -> None:
+    drill = Path(__file__).parent / "scenarios" / "drill.toml"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "cosigner_ha.cli", "up", str(drill), "--api", "127.0.0.1:0"),
+            *("--timeline", "--time-scale", "60", "--workdir", str(tmp_path / "w")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        match = READY.search(_first_line(process, 180).strip())
+        assert match, process.poll()
+        base_url, credentials = match.group(1), Path(match.group(2))
+        ops = next(u for u in json.loads(credentials.read_text()) if u["name"] == "ops")
+        config = ClientConfiguration(
+            api_key=ops["api_key"], secret_key=Path(ops["secret_key_file"]).read_text(), base_path=base_url
+        )
+        deadline = time.monotonic() + 120
+        with Fireblocks(config) as client:
+            while True:  # the workload's transactions, submitted by the launcher, seen through the API
+                listed = client.transactions.get_transactions(limit=500).result().data or []
+                done = [tx for tx in listed if tx.status == "COMPLETED"]
+                if len(done) >= 20:
+                    break
+                assert time.monotonic() < deadline, len(done)
+                time.sleep(0.5)
+        assert {tx.external_tx_id.split("-")[0] for tx in done if tx.external_tx_id} == {"withdrawals"}
+        trace = tmp_path / "w" / "runtime" / "traces" / "sgx-a.jsonl"
+        while trace.read_text().count('"kind":"process_started"') < 2:  # the timeline's crash, for 2 minutes
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert not _left_behind(tmp_path / "w")

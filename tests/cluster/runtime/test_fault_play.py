@@ -1,0 +1,106 @@
+"""How the runtime nests faults (`fault_play.FaultPlayer`), on a recording stand-in for the cluster: the
+processes and proxies themselves are exercised by test_run_runtime.py; here, which signal or proxy call
+each fault and each undo makes, in order."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from cosigner_ha.cluster.runtime.fault_play import FaultPlayer, refusals
+from cosigner_ha.cluster.scenario import CallbackFaultMode, FaultAction, load_scenario
+
+DRILL = Path(__file__).parent / "scenarios" / "drill.toml"
+
+
+class Recorder:
+    """Stands where `RuntimeCluster` does and writes down what the player asks of it."""
+
+    def __init__(self) -> None:
+        self.scenario = load_scenario(DRILL)
+        self.time_scale = 60.0
+        self.workspace = "acme"
+        self.callback_ready = {"risk": {}}
+        self.calls: list[tuple[Any, ...]] = []
+        self.processes = self
+
+    def kill(self, name: str, **options: Any) -> None:
+        self.calls.append(("kill", name, *options.values()))
+
+    def send(self, name: str, signum: int) -> None:
+        self.calls.append(("signal", name, signum))
+
+    def start_node(self, name: str) -> None:
+        self.calls.append(("start", name))
+
+    def link_fault(self, name: str, fault: str, **values: float) -> None:
+        self.calls.append(("link", name, fault, *values.values()))
+
+    def callback_fault(self, name: str, mode: str | None) -> None:
+        self.calls.append(("callback", name, mode))
+
+
+def _fault(index: int, **fields: Any) -> Any:
+    base = load_scenario(DRILL).faults[0]
+    return dataclasses.replace(base, **{"node": None, "for_": None, **fields})
+
+
+def test_a_node_held_down_by_a_crash_and_a_site_outage_comes_back_when_both_end() -> None:
+    cluster = Recorder()
+    player = FaultPlayer(cluster, lambda kind, **f: None)  # type: ignore[arg-type]
+    crash = player.apply(0, _fault(0, action=FaultAction.CRASH, node="sgx-a"))
+    outage = player.apply(1, _fault(1, action=FaultAction.SITE_OUTAGE, site="dc/a"))
+    assert cluster.calls == [("kill", "sgx-a")] and player.down == {"sgx-a"}
+    assert crash is not None and outage is not None
+    crash()
+    assert ("start", "sgx-a") not in cluster.calls  # the outage still holds it
+    outage()
+    assert cluster.calls[-1] == ("start", "sgx-a") and player.down == set()
+
+
+def test_latencies_add_up_and_a_partition_wins_until_it_heals() -> None:
+    cluster = Recorder()
+    player = FaultPlayer(cluster, lambda kind, **f: None)  # type: ignore[arg-type]
+    slow = player.apply(0, _fault(0, action=FaultAction.LATENCY, node="sgx-b", amount=30.0))
+    slower = player.apply(1, _fault(1, action=FaultAction.LATENCY, node="sgx-b", amount=60.0))
+    assert cluster.calls[-2:] == [("link", "sgx-b", "heal"), ("link", "sgx-b", "latency", 1.5)]
+    cut = player.apply(2, _fault(2, action=FaultAction.PARTITION, node="sgx-b"))
+    assert cluster.calls[-1] == ("link", "sgx-b", "partition")
+    assert slow is not None and slower is not None and cut is not None
+    slow()
+    assert cluster.calls[-1] == ("link", "sgx-b", "partition")  # still cut
+    cut()
+    assert cluster.calls[-2:] == [("link", "sgx-b", "heal"), ("link", "sgx-b", "latency", 1.0)]
+
+
+def test_the_latest_callback_fault_decides_until_it_ends_then_the_one_before() -> None:
+    cluster = Recorder()
+    player = FaultPlayer(cluster, lambda kind, **f: None)  # type: ignore[arg-type]
+    first = player.apply(
+        0, _fault(0, action=FaultAction.CALLBACK, callback="risk", mode=CallbackFaultMode.RETRY)
+    )
+    second = player.apply(
+        1, _fault(1, action=FaultAction.CALLBACK, callback="risk", mode=CallbackFaultMode.REJECT)
+    )
+    assert first is not None and second is not None
+    second()
+    first()
+    assert cluster.calls == [
+        ("callback", "risk", "retry"),
+        ("callback", "risk", "reject"),
+        ("callback", "risk", "retry"),
+        ("callback", "risk", None),
+    ]
+
+
+def test_a_callback_fault_on_a_url_handler_is_refused(tmp_path: Path) -> None:
+    text = DRILL.read_text().replace(
+        'latency = "1s"\naction = "APPROVE"\n', 'url = "https://risk.example/"\n'
+    )
+    text += '\n[[faults]]\nat = "7m"\naction = "callback"\ncallback = "risk"\nmode = "reject"\nfor = "10s"\n'
+    path = tmp_path / "url-handler.toml"
+    path.write_text(text)
+    assert refusals(load_scenario(path)) == [
+        "faults[3].callback: only a scripted handler takes injected faults"
+    ]
