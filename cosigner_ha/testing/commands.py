@@ -121,11 +121,13 @@ def _progress_bar(console: Console, budget: int, shrink_budget: int) -> Iterator
 
     def update(p: explorer.Progress) -> None:
         if not console.is_terminal:  # a log, not a bar: one line per schedule simulated
-            done = f"{p.examples}/{budget}" if p.phase == "search" else f"{p.shrink_runs}/{shrink_budget}"
+            done = {"search": f" {p.examples}/{budget}", "shrink": f" {p.shrink_runs}/{shrink_budget}"}.get(
+                p.phase, ""
+            )
             tried = "; ".join(describe_fault(f) for f in p.candidate) or "no added fault"
             verdict = f"breaks {', '.join(p.candidate_broken)}" if p.candidate_broken else "holds"
             console.print(
-                f"{p.phase} {done}: {tried} -> {verdict}", markup=False, highlight=False, soft_wrap=True
+                f"{p.phase}{done}: {tried} -> {verdict}", markup=False, highlight=False, soft_wrap=True
             )
             return
         best = "no counterexample yet"
@@ -146,7 +148,8 @@ def _summary(console: Console, result: Exploration, path: Path | None, source: P
     table.add_row("search", f"seed {result.search_seed}, budget {result.budget}")
     table.add_row(
         "simulations",
-        f"{result.examples} searching, {result.shrink_runs} shrinking, {result.wall_seconds:.1f} s",
+        f"{result.examples} searching, {result.shrink_runs} shrinking, {result.prune_runs} pruning, "
+        f"{result.wall_seconds:.1f} s",
     )
     if not result.found:
         console.print(table)

@@ -56,7 +56,7 @@ class ExploreError(RuntimeError):
 class Progress:
     """Where a search stands, for a progress display."""
 
-    phase: str  # "search" or "shrink"
+    phase: str  # "search", "shrink" or "prune" (the last pass dropping faults the failure does not need)
     examples: int  # distinct schedules simulated while searching
     budget: int
     shrink_runs: int
@@ -77,6 +77,8 @@ class Exploration:
     examples: int
     shrink_runs: int
     wall_seconds: float
+    #: Runs of the last pass that drops faults the failure does not need (beyond the shrink budget).
+    prune_runs: int = 0
     counterexample: Scenario | None = None
     added: tuple[Fault, ...] = ()
     report: RunReport | None = None
@@ -180,7 +182,7 @@ def explore(
     started = time.perf_counter()
     broken_by: dict[tuple[Fault, ...], tuple[str, ...]] = {}
     reports: dict[tuple[Fault, ...], RunReport] = {}
-    state = {"examples": 0, "shrink_runs": 0}
+    state = {"examples": 0, "shrink_runs": 0, "prune_runs": 0}
     best: list[tuple[Fault, ...]] = []
     search_settings = settings(
         max_examples=budget,  # its first example is the empty schedule again, answered from the cache
@@ -229,9 +231,9 @@ def explore(
     def run_one(extra: tuple[Fault, ...]) -> tuple[str, ...]:
         """What `extra` breaks, simulated once (a shrink run; cached like the rest)."""
         if extra not in broken_by:
-            state["shrink_runs"] += 1
+            state["prune_runs"] += 1
             report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
-            seen(extra, _broken(report, check), "shrink")
+            seen(extra, _broken(report, check), "prune")
         return broken_by[extra]
 
     def fails(extra: tuple[Fault, ...]) -> bool:
@@ -271,6 +273,7 @@ def explore(
         budget=budget,
         examples=state["examples"],
         shrink_runs=state["shrink_runs"],
+        prune_runs=state["prune_runs"],
         wall_seconds=time.perf_counter() - started,
         check=check,
         distinct=tuple(distinct.items()) if collect else (),
