@@ -25,7 +25,6 @@ import ipaddress
 import json
 import os
 import random
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, ScriptedCallback, load_scenario
 from cosigner_ha.cluster.world_handlers import SilentFirstAttempts
@@ -46,7 +44,6 @@ from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.handler.reference import FAULTS, HandlerRules, ReferenceHandler
 from cosigner_ha.node.rsa_keys import generate_rsa_key, load_private_key_pem
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 READY_FILE, TRACE_FILE = "ready.json", "trace.jsonl"
 
 
@@ -211,12 +208,4 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        anyio.run(serve, args, backend=getattr(args, "loop", "trio"))
-    except BaseException as exc:
-        found = first_of(exc, (ValueError, OSError, ScenarioError))
-        if found is None:
-            raise
-        print(f"error: {found}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
+    return run_service(serve, args, (ValueError, OSError, ScenarioError))

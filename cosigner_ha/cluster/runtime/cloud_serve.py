@@ -32,7 +32,6 @@ import argparse
 import base64
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -44,16 +43,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.infra import AttestationDocument, Bucket, KeyPolicy, Kms, VendorKey
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
 from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.node.errors import AccessDenied, AttestationError, BucketFault, InfraError
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 READY_FILE, TRACE_FILE, STATE_FILE = "ready.json", "trace.jsonl", "cloud.json"
 KMS_NAMES = ("aws", "gcp")
 
@@ -369,12 +366,4 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        anyio.run(serve, args, backend=args.loop)
-    except BaseException as exc:
-        found = first_of(exc, (ValueError, OSError))
-        if found is None:
-            raise
-        print(f"error: {found}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
+    return run_service(serve, args, (ValueError, OSError))

@@ -5,13 +5,39 @@ is cancelled: hypercorn's asyncio server does not survive being cancelled."""
 
 from __future__ import annotations
 
+import argparse
 import signal
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.abc
 import sniffio
+
+from cosigner_ha.cluster.grouped import first_of
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def run_service(
+    serve: Callable[[argparse.Namespace], Awaitable[None]],
+    args: argparse.Namespace,
+    explainable: tuple[type[BaseException], ...],
+) -> int:
+    """Run a service process's `serve` on its loop until a signal stops it: 0, or 2 with one line for an
+    error a person can act on (a bad option or file, a port in use), found inside the task groups that wrap
+    it. Anything else is a bug and propagates."""
+    try:
+        anyio.run(serve, args, backend=getattr(args, "loop", "trio"))
+    except BaseException as exc:
+        found = first_of(exc, explainable)
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 class HttpServers:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha import mpc
-from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
 from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
@@ -49,7 +47,6 @@ from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.keyholders import OwnerDevice
 from cosigner_ha.saas_sim.owner_client import CONTENT_TYPE, pack, unpack
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 READY_FILE, TRACE_FILE, KEYS_FILE = "ready.json", "trace.jsonl", "owner.json"
 DEFAULT_LATENCY = 60.0
 
@@ -244,12 +241,4 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        anyio.run(serve, args, backend=args.loop)
-    except BaseException as exc:
-        found = first_of(exc, (ValueError, OSError, ScenarioError, WorldError))
-        if found is None:
-            raise
-        print(f"error: {found}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
+    return run_service(serve, args, (ValueError, OSError, ScenarioError, WorldError))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,14 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
 from cosigner_ha.cluster.runtime.saas_serve import LOOPS
 from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net import option_address
 from cosigner_ha.net.proxy import FaultProxy
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
 def register(subparsers: Any) -> None:
@@ -103,12 +99,4 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        anyio.run(serve, args, backend=args.loop)
-    except BaseException as exc:
-        found = first_of(exc, (ValueError, OSError))
-        if found is None:
-            raise
-        print(f"error: {found}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return EXIT_OK
+    return run_service(serve, args, (ValueError, OSError))
