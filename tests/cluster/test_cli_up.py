@@ -61,9 +61,15 @@ def test_up_serves_until_ctrl_c(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 130
         assert "stopped" in (process.stderr.read() if process.stderr else "")
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        if (
+            process.poll() is None
+        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def test_up_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,9 +100,15 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
         err = process.stderr.read() if process.stderr else ""
         assert "stopped: every process of the local cluster is down" in err and "Traceback" not in err
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        if (
+            process.poll() is None
+        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
     assert not _left_behind(tmp)
     assert not workdir.exists()
 
@@ -147,9 +153,15 @@ def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        if (
+            process.poll() is None
+        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 @pytest.mark.slow
@@ -190,7 +202,13 @@ def test_up_with_the_timeline_plays_the_workloads_and_faults_while_the_api_serve
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        if (
+            process.poll() is None
+        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
     assert not _left_behind(tmp_path / "w")
