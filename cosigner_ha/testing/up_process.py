@@ -70,6 +70,12 @@ class UpProcess:
         return {"api_key": user.api_key, "secret_key": user.secret_key, "base_path": self.base_url}
 
 
+def _ctrl_c_default() -> None:
+    """In the child before exec: a suite run as a shell's background job has SIGINT ignored, which `up`
+    would inherit and the harness's Ctrl-C would never stop it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     for line in stream:
         lines.put(line)
@@ -118,6 +124,7 @@ def fireblocks_up(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: the harness can always end all of it
+        preexec_fn=_ctrl_c_default,
     )
     assert process.stdout is not None and process.stderr is not None
     lines: queue.Queue[str | None] = queue.Queue()
