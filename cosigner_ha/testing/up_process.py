@@ -170,13 +170,15 @@ def fireblocks_up(
 
 
 def _stop(process: subprocess.Popen[str]) -> int:
-    """Ctrl-C, as a user stops `up`; its process group killed if it does not stop in time."""
+    """Ctrl-C, as a user stops `up`; then SIGTERM, which `up` also answers by stopping every process it
+    started; its process group killed only if neither worked in time."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if process.poll() is None:
+            process.send_signal(signum)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_TIMEOUT)
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
     return process.returncode
