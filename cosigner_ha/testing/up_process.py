@@ -156,20 +156,20 @@ def fireblocks_up(
                 raise UpFailed(f"`up` exited with status {process.returncode} before it was ready: {said()}")
             match = READY.search(line.strip())
         yield UpProcess(match["url"], _users(Path(match["file"])), folder, process.pid)
-        status = _stop(process)
+        status = stop_up(process)
         if status != EXIT_INTERRUPTED:
             raise UpFailed(
                 f"`up` ended with status {status} instead of {EXIT_INTERRUPTED} on Ctrl-C: {said()}"
             )
     finally:
-        _stop(process)
+        stop_up(process)
         for pump in pumps:
             pump.join(timeout=5)
         if own:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stop(process: subprocess.Popen[str]) -> int:
+def stop_up(process: subprocess.Popen[str]) -> int:
     """Ctrl-C, as a user stops `up`; then SIGTERM, which `up` also answers by stopping every process it
     started; its process group killed only if neither worked in time."""
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -178,7 +178,9 @@ def _stop(process: subprocess.Popen[str]) -> int:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=STOP_TIMEOUT)
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # not started in a session of its own
+            process.kill()
         process.wait()
     return process.returncode

@@ -18,6 +18,7 @@ from fireblocks.client_configuration import ClientConfiguration
 from fireblocks.models import VaultAccountsPagedResponse
 
 from cosigner_ha.cli import main
+from cosigner_ha.testing.up_process import stop_up
 
 SCENARIO = Path(__file__).resolve().parents[1] / "saas_sim" / "rest" / "local.toml"
 READY = re.compile(r"local Fireblocks API ready at (http://127\.0\.0\.1:\d+/v1) .*; credentials in (\S+)$")
@@ -61,15 +62,7 @@ def test_up_serves_until_ctrl_c(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 130
         assert "stopped" in (process.stderr.read() if process.stderr else "")
     finally:
-        if (
-            process.poll() is None
-        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_up(process)  # after a failed assertion too: Ctrl-C stops `up`'s processes, a kill would not
 
 
 def test_up_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -28,20 +26,11 @@ from fireblocks.models import (
     TransactionResponse,
 )
 
+from cosigner_ha.testing.up_process import stop_up
 from tests.cluster.runtime.test_run_runtime import _left_behind, _processes
+from tests.cluster.test_cli_up import READY, _read_line
 
 SCENARIO = Path(__file__).resolve().parents[2] / "saas_sim" / "rest" / "local.toml"
-READY = re.compile(r"local Fireblocks API ready at (http://127\.0\.0\.1:\d+/v1) .*; credentials in (\S+)$")
-
-
-def _first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: lines.append(process.stdout.readline() if process.stdout else "")
-    )
-    reader.start()
-    reader.join(timeout)
-    return lines[0] if lines else ""
 
 
 @pytest.mark.slow  # tests/cluster/test_cli_up.py runs `up` (on processes) with the SDK and Ctrl-C by default
@@ -57,7 +46,7 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
         env={**os.environ, "TMPDIR": str(tmp)},
     )
     try:
-        line = _first_line(process, 180).strip()
+        line = _read_line(process, 180).strip()
         match = READY.search(line)
         assert match, (line, process.poll())
         base_url, credentials = match.group(1), Path(match.group(2))
@@ -100,15 +89,7 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
         err = process.stderr.read() if process.stderr else ""
         assert "stopped: every process of the local cluster is down" in err and "Traceback" not in err
     finally:
-        if (
-            process.poll() is None
-        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_up(process)  # after a failed assertion too: Ctrl-C stops `up`'s processes, a kill would not
     assert not _left_behind(tmp)
     assert not workdir.exists()
 
@@ -148,20 +129,12 @@ def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path)
         text=True,
     )
     try:
-        line = _first_line(process, 90).strip()
+        line = _read_line(process, 90).strip()
         assert READY.search(line), (line, process.poll())
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
     finally:
-        if (
-            process.poll() is None
-        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_up(process)  # after a failed assertion too: Ctrl-C stops `up`'s processes, a kill would not
 
 
 @pytest.mark.slow
@@ -178,7 +151,7 @@ def test_up_with_the_timeline_plays_the_workloads_and_faults_while_the_api_serve
         text=True,
     )
     try:
-        match = READY.search(_first_line(process, 180).strip())
+        match = READY.search(_read_line(process, 180).strip())
         assert match, process.poll()
         base_url, credentials = match.group(1), Path(match.group(2))
         ops = next(u for u in json.loads(credentials.read_text()) if u["name"] == "ops")
@@ -202,13 +175,5 @@ def test_up_with_the_timeline_plays_the_workloads_and_faults_while_the_api_serve
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
     finally:
-        if (
-            process.poll() is None
-        ):  # a failed assertion: Ctrl-C still stops `up`'s processes, a kill would not
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_up(process)  # after a failed assertion too: Ctrl-C stops `up`'s processes, a kill would not
     assert not _left_behind(tmp_path / "w")
