@@ -97,26 +97,35 @@ def _request() -> TransactionRequest:
     )
 
 
+#: The transfer every transaction of the benchmark makes, as the REST API takes it.
+BODY = json.dumps(
+    {
+        "assetId": "ETH",
+        "amount": "0.01",
+        "source": {"type": "VAULT_ACCOUNT", "id": "hot"},
+        "destination": {"type": "EXTERNAL_WALLET", "id": "partner-a"},
+    }
+).encode()
+
+
+def _create(client: httpx.Client, target: LocalApi | UpProcess, count: int) -> list[str]:
+    """`count` transactions created one after another through REST with a parsed key; their ids."""
+    root = target.base_url.removesuffix("/v1")
+    ids = []
+    for _ in range(count):
+        headers = signed(target, "ops", "/v1/transactions", BODY) | {"Content-Type": "application/json"}
+        response = client.post(root + "/v1/transactions", content=BODY, headers=headers)
+        response.raise_for_status()
+        ids.append(response.json()["id"])
+    return ids
+
+
 def transactions_per_second(local: LocalApi, count: int) -> tuple[float, float, float]:
     """(created with httpx and a parsed key, created through the SDK, submitted to the SaaS directly):
     `count` at once each, clocked from the first create to the last COMPLETED (the SaaS's own record)."""
-    root = local.base_url.removesuffix("/v1")
-    body = json.dumps(
-        {
-            "assetId": "ETH",
-            "amount": "0.01",
-            "source": {"type": "VAULT_ACCOUNT", "id": "hot"},
-            "destination": {"type": "EXTERNAL_WALLET", "id": "partner-a"},
-        }
-    ).encode()
     with httpx.Client() as client:
         started_wall = time.time()
-        ids = []
-        for _ in range(count):
-            headers = signed(local, "ops", "/v1/transactions", body) | {"Content-Type": "application/json"}
-            response = client.post(root + "/v1/transactions", content=body, headers=headers)
-            response.raise_for_status()
-            ids.append(response.json()["id"])
+        ids = _create(client, local, count)
     rest = count / _until_completed(local, ids, started_wall)
 
     with Fireblocks(ClientConfiguration(**local.sdk_config("ops"))) as sdk:
@@ -150,22 +159,9 @@ def runtime_transactions_per_second(up: UpProcess, count: int) -> float:
     """`count` created at once through REST against `up` on processes, clocked from the first create to the
     last COMPLETED as the SaaS process stamped it (`lastUpdated`, read back through the API)."""
     root = up.base_url.removesuffix("/v1")
-    body = json.dumps(
-        {
-            "assetId": "ETH",
-            "amount": "0.01",
-            "source": {"type": "VAULT_ACCOUNT", "id": "hot"},
-            "destination": {"type": "EXTERNAL_WALLET", "id": "partner-a"},
-        }
-    ).encode()
     with httpx.Client(timeout=60) as client:
         started_wall = time.time()
-        ids = []
-        for _ in range(count):
-            headers = signed(up, "ops", "/v1/transactions", body) | {"Content-Type": "application/json"}
-            response = client.post(root + "/v1/transactions", content=body, headers=headers)
-            response.raise_for_status()
-            ids.append(response.json()["id"])
+        ids = _create(client, up, count)
         deadline = time.monotonic() + 300
         pending, last = set(ids), 0.0
         while pending:
