@@ -44,8 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha.cluster.infra import AttestationDocument, Bucket, KeyPolicy, Kms, VendorKey
-from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers, run_service
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic

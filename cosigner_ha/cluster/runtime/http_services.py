@@ -19,6 +19,8 @@ import sniffio
 from cosigner_ha.cluster.grouped import first_of
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+#: The event loops a service process runs on (`--loop`).
+LOOPS = ("trio", "asyncio")
 
 
 def run_service(

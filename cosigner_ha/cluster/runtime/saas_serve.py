@@ -33,7 +33,7 @@ import anyio.abc
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime import rest_serve
 from cosigner_ha.cluster.runtime.control_api import ControlApi
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
@@ -50,7 +50,6 @@ from cosigner_ha.saas_sim.state_store import StateStore
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 READY_FILE = "ready.json"
 TRACE_FILE = "trace.jsonl"
-LOOPS = ("trio", "asyncio")
 
 
 def register(subparsers: Any) -> None:

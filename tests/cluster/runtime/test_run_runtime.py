@@ -5,6 +5,7 @@ and options that make no sense, are refused before anything starts."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -163,6 +164,38 @@ def test_an_interrupted_drill_stops_every_process_and_removes_its_directory(
     assert "Traceback" not in err
     assert not _left_behind(tmp)
     assert not workdir.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.timeout(180)
+def test_a_sigkilled_launcher_takes_every_process_it_started_with_it(tmp_path: Path) -> None:
+    """SIGKILL gives the launcher no chance to stop its process groups: each child dies with it anyway."""
+    tmp = tmp_path / "tmp"
+    launcher = subprocess.Popen(
+        [*COMMAND, str(DRILL), "--runtime", "--time-scale", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp),
+    )
+    started: list[int] = []
+    try:
+        workdir = _wait_running(tmp, launcher)
+        started = [pid for pid, cmdline in _processes().items() if str(workdir) in cmdline]
+        assert len(started) >= 7  # the SaaS, the owner's device, the handler, their links, the nodes...
+        launcher.kill()
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while (alive := set(started) & set(_processes())) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"still running after the launcher was SIGKILLed: {_left_behind(workdir)}"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in started:  # whatever the kernel left: this test never leaves an orphan either
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
