@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha.cli import main
+from cosigner_ha.cluster import bundled
 
 DRILL = Path(__file__).parent / "scenarios" / "drill.toml"
 COMMAND = [sys.executable, "-m", "cosigner_ha.cli", "run"]
@@ -112,6 +113,15 @@ def test_a_drill_with_a_crash_a_pause_and_a_partition_reports_as_a_simulated_run
     answered = {e["tx"] for e in events if e["kind"] == "callback_response" and e.get("action") == "APPROVE"}
     assert answered >= {e["tx"] for e in signed}  # the handler process approved every signed transaction
     assert [e["t"] for e in events] == sorted(e["t"] for e in events)
+    # `t` counts from the scenario's start, as in a simulated trace: set-up before it is negative
+    start = next(e for e in events if e["kind"] == "scenario_start")
+    assert start["t"] == 0.0 and start["setup_seconds"] > 0
+    saas_start = next(e for e in events if e["kind"] == "process_started" and e["process"] == "saas")
+    assert -start["setup_seconds"] - 1e-6 <= saas_start["t"] < 0
+    faults = {e["index"]: e["t"] for e in events if e["kind"] == "fault"}
+    drill = bundled.load(DRILL)
+    for index, t in faults.items():  # each fault near its `at` in scenario seconds (late by real overheads)
+        assert drill.faults[index].at <= t <= drill.faults[index].at + 180  # 3 s of real time
 
     assert not list(tmp.iterdir()), "the temporary work directory was not removed"
     assert not _left_behind(tmp)
