@@ -44,6 +44,7 @@ from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_
 from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
 from cosigner_ha.cluster.scenario import Node as NodeSpec
+from cosigner_ha.cluster.world import console_admin
 from cosigner_ha.env import OsCrypto
 
 T = TypeVar("T")
@@ -102,6 +103,8 @@ class RuntimeCluster:
         self._callback_args: dict[str, list[str]] = {}
         #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
         self.clock_skews: dict[str, float] = {}
+        #: A GCP node's deployment metadata (`node start --token ...`): its first API user's pairing.
+        self._deployment: dict[str, list[str]] = {}
         self._backups = 0
 
     def __enter__(self) -> RuntimeCluster:
@@ -195,9 +198,86 @@ class RuntimeCluster:
                 tasks.start_soon(link, spec.name)
 
     async def _bring_up(self, http: httpx.AsyncClient, spec: NodeSpec, began: float) -> None:
-        """One node: paired (`node setup`, `node add-user` for its other API users, as an operator would),
-        started, in standby if the scenario says so, online, and its key given to its handlers."""
-        approval = self.scenario.saas.owner_approval_latency / self.time_scale
+        """One node: paired as an operator would (`node setup`, then `node add-user` for its other API
+        users; a GCP node has no local administration: `_deploy`), started, in standby if the scenario says
+        so, online, and its key given to its handlers."""
+        if spec.enclave == Enclave.GCP:
+            await self._deploy(http, spec)
+        else:
+            await self._pair_locally(http, spec)
+            self.start_node(spec.name)
+        self.times.paired = max(self.times.paired, time.monotonic() - began)
+        if spec.standby:
+            url = f"{self.ready['control']}/cosigners/{spec.name}/standby"
+            self._ok(await http.post(url, json={"standby": True}))
+        if spec.api_users:
+            await self._online(http, None, {spec.name})
+        await self._trust_node(http, spec.name)
+
+    def _pairing_limit(self) -> float:
+        """Real seconds a pairing may take: start-up, boot and the owner's (scaled) approval, twice over."""
+        return 2 * (READY_LIMIT + self.scenario.saas.owner_approval_latency / self.time_scale)
+
+    async def _deploy(self, http: httpx.AsyncClient, spec: NodeSpec) -> None:
+        """A GCP node as the simulator pairs one: started with its first API user's pairing token (the
+        deployment's metadata: `node start --token`), which it pairs at boot; its other API users paired
+        through the SaaS (a console user's request, approved as any), one after the other."""
+        if spec.api_users:
+            first = spec.api_users[0]
+            token = await self._token(http, first)
+            self._deployment[spec.name] = ["--token", token, *self.callback_args(first)]
+        self.start_node(spec.name)
+        for i, api_user in enumerate(spec.api_users):
+            request = None
+            if i > 0:
+                body = {
+                    "cosigner": spec.name,
+                    "api_user": api_user,
+                    "requested_by": console_admin(self.scenario),
+                    "callback": self._callback_dict(api_user),
+                }
+                url = f"{self.ready['control']}/workspaces/{self.workspace}/pair"
+                request = str(self._ok(await http.post(url, json=body))["request"])
+            await self._until_paired(http, spec.name, api_user, request)
+
+    async def _until_paired(
+        self, http: httpx.AsyncClient, node: str, api_user: str, request: str | None
+    ) -> None:
+        """Until the SaaS lists `api_user` paired on `node`; `ProcessFailed` when its pairing `request` is
+        refused or it takes too long."""
+        control = self.ready["control"]
+        with anyio.move_on_after(self._pairing_limit()):
+            while True:
+                self.processes.check()
+                if request is not None:
+                    status = self._ok(await http.get(f"{control}/requests/{request}"))
+                    if status["status"] in ("REJECTED", "CANCELLED"):
+                        why = status.get("detail") or "no detail"
+                        raise ProcessFailed(
+                            f"{node}: pairing {api_user} through the SaaS: {status['status']}, {why}"
+                        )
+                cosigners = self._ok(await http.get(f"{control}/cosigners"))
+                if any(c["id"] == node and api_user in c["api_users"] for c in cosigners):
+                    return
+                await anyio.sleep(0.05)
+        log = self.processes.children[node].tail()
+        raise ProcessFailed(f"{node}: {api_user} not paired within {self._pairing_limit():g} s; log:\n{log}")
+
+    def _callback_dict(self, api_user: str) -> dict[str, str] | None:
+        """The API user's handler as the SaaS's pairing request carries it (`url`, `publicKey`, `cert`)."""
+        args = self.callback_args(api_user)
+        options = dict(zip(args[::2], args[1::2], strict=True))
+        if "--callback-url" not in options:
+            return None
+        pem = options.get("--callback-public-key")
+        return {
+            "url": options["--callback-url"],
+            "publicKey": Path(pem).read_text() if pem else "",
+            "cert": "",
+        }
+
+    async def _pair_locally(self, http: httpx.AsyncClient, spec: NodeSpec) -> None:
+        """`node setup` for the first API user, `node add-user` for the others, each to completion."""
         for i, api_user in enumerate(spec.api_users):
             token = await self._token(http, api_user)
             command, name = (
@@ -211,15 +291,7 @@ class RuntimeCluster:
                 token,
                 *self.callback_args(api_user),
             )
-            await self.processes.finish(name, "setup", *argv, timeout=2 * (READY_LIMIT + approval))
-        self.times.paired = max(self.times.paired, time.monotonic() - began)
-        self.start_node(spec.name)
-        if spec.standby:
-            url = f"{self.ready['control']}/cosigners/{spec.name}/standby"
-            self._ok(await http.post(url, json={"standby": True}))
-        if spec.api_users:
-            await self._online(http, None, {spec.name})
-        await self._trust_node(http, spec.name)
+            await self.processes.finish(name, "setup", *argv, timeout=self._pairing_limit())
 
     def node_args(self, name: str) -> list[str]:
         return [
@@ -232,7 +304,14 @@ class RuntimeCluster:
         trace = self.workdir / "traces" / f"{name}.jsonl"
         trace.parent.mkdir(parents=True, exist_ok=True)
         skew = self.clock_skews.get(name, 0.0)
-        argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
+        argv = (
+            "node",
+            "start",
+            *self.node_args(name),
+            "--trace",
+            str(trace),
+            *self._deployment.get(name, ()),
+        )
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
 
     # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
@@ -430,7 +509,8 @@ class RuntimeCluster:
         handlers = sorted(name for name in self.callback_ready if name in names)
         if not handlers:
             return
-        text = "\n".join(await self._admin(node, {"command": "print-public-key"}, "print-public-key"))
+        request = {"command": "callback-public-key"}  # print-public-key's key, for every enclave kind
+        text = "\n".join(await self._admin(node, request, "callback-public-key"))
         found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
         if not found:
             raise ProcessFailed(f"{node}: print-public-key printed no PEM key:\n{text}")
