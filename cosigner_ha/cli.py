@@ -14,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
+from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
 
 
 def build_parser() -> argparse.ArgumentParser:

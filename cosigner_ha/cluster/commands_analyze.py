@@ -18,9 +18,10 @@ from rich.text import Text
 from cosigner_ha.cluster.analyze import LEVELS, Analysis, LevelOutcome, RuleAnalysis, analyze
 from cosigner_ha.cluster.bundled import find_scenario, load, missing
 from cosigner_ha.cluster.scenario import ScenarioError
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_OK
+from cosigner_ha.exits import EXIT_FAILED as EXIT_PROBLEMS
 from cosigner_ha.policy import PolicyError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
 LISTED = 3  # failure domains named in a cell before "+N more"
 PLURALS = {"node": "nodes", "zone": "zones", "region": "regions", "provider": "providers"}
 

@@ -17,8 +17,7 @@ import anyio.abc
 import sniffio
 
 from cosigner_ha.cluster.grouped import first_of
-
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_OK
 
 
 def run_service(
