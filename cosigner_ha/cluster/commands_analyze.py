@@ -66,11 +66,15 @@ def render_analysis(analysis: Analysis, console: Console) -> None:
         console.rule(Text(f"workspace {name}", style="bold"), align="left")
         _render_one(part, console)
         console.print()
-    verdict = (
-        "OK: every workspace's analysis passed"
-        if analysis.ok
-        else "PROBLEMS in workspace " + ", ".join(name for name, part in analysis.workspaces if not part.ok)
-    )
+    for shared in analysis.shared:
+        mark, style = ("✓", "green") if shared.ok else ("✗ OVER CAPACITY", "bold red")
+        line = Text(f"co-signer {shared.node} capacity: ", style="bold").append(mark, style=style)
+        console.print(line.append(f"  {shared.detail()}", style="" if shared.ok else "red"))
+    if analysis.shared:
+        console.print()
+    problems = [f"workspace {name}" for name, part in analysis.workspaces if not part.ok]
+    problems += [f"co-signer {load.node} (shared)" for load in analysis.shared if not load.ok]
+    verdict = "OK: every workspace's analysis passed" if analysis.ok else "PROBLEMS in " + ", ".join(problems)
     console.print(Text(verdict, style="bold green" if analysis.ok else "bold red"))
 
 
