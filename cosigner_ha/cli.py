@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
+from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
 
 
 #: Each command's module (its `register(subparsers)` and `run(args)`), in the order `--help` lists them.

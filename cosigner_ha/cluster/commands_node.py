@@ -42,6 +42,7 @@ from cosigner_ha.cluster.infra import (
 from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.inputs import shorten
 from cosigner_ha.net import TcpNetwork, option_address
@@ -52,7 +53,6 @@ from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 from cosigner_ha.node.storage import LocalDisk
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
 
 

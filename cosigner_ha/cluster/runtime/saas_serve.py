@@ -39,6 +39,7 @@ from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from cosigner_ha.net import AddressInUse, TcpNetwork, option_address
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig, durable
@@ -47,7 +48,6 @@ from cosigner_ha.saas_sim.owner_client import RemoteOwner
 from cosigner_ha.saas_sim.state_store import FILE_NAME as STATE_FILE
 from cosigner_ha.saas_sim.state_store import StateStore
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 READY_FILE = "ready.json"
 TRACE_FILE = "trace.jsonl"
 
