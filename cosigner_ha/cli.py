@@ -18,7 +18,6 @@ from types import FrameType
 
 from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
 
-
 #: Each command's module (its `register(subparsers)` and `run(args)`), in the order `--help` lists them.
 COMMANDS = {
     "run": "cosigner_ha.cluster.commands_run",
