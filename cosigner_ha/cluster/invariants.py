@@ -269,27 +269,36 @@ class SignedWithNodeShare:
 
 class AttestationGatesSecrets:
     """A node running a tampered image (an `attestation` fault) never opens its secrets: it does not
-    reach `running` and releases no share until the signed image is back."""
+    reach `running` and releases no share until the signed image is back. The tampered image runs from the
+    node's next change of state after the fault (its restart on it: at once in simulation; in the runtime
+    once the launcher has killed the process still on the signed image, whose last shares are its own)."""
 
     KINDS: tuple[str, ...] = ("fault", "fault_end", "share_released", "node_state")
 
     def __init__(self) -> None:
-        self.tampered: dict[int, str] = {}  # fault index -> node
+        self.swapped: dict[int, str] = {}  # fault index -> node, still on the image it booted
+        self.tampered: dict[int, str] = {}  # fault index -> node, restarted since the swap
         self.wrong = _Examples()
 
     def feed(self, e: Event) -> None:
         kind = e.kind
         if kind == "fault" and e.fields.get("action") == "attestation":
             for node in e.fields.get("nodes") or ():
-                self.tampered[int(e.fields["index"])] = str(node)
+                self.swapped[int(e.fields["index"])] = str(node)
         elif kind == "fault_end" and e.fields.get("action") == "attestation":
+            self.swapped.pop(int(e.fields["index"]), None)
             self.tampered.pop(int(e.fields["index"]), None)
-        elif (
-            self.tampered
-            and str(e.fields.get("node")) in self.tampered.values()
-            and (kind == "share_released" or (kind == "node_state" and e.fields.get("state") == "running"))
+            return
+        if not (self.swapped or self.tampered):
+            return
+        node = str(e.fields.get("node"))
+        if kind == "node_state":
+            for index in [i for i, n in self.swapped.items() if n == node]:
+                self.tampered[index] = self.swapped.pop(index)
+        if node in self.tampered.values() and (
+            kind == "share_released" or (kind == "node_state" and e.fields.get("state") == "running")
         ):
-            self.wrong.add(f"{e.fields.get('node')} {kind} at {e.t:g} s")
+            self.wrong.add(f"{node} {kind} at {e.t:g} s")
 
     def verdict(self) -> Verdict:
         if self.wrong:
