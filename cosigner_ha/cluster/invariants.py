@@ -378,7 +378,7 @@ class StandbyOnlyWhenNoActive:
         if kind == "standby_set":
             self.configured[str(f["cosigner"])] = bool(f["standby"])
         elif kind == "probe_sent":
-            self.probes[_id(f["probe"])] = _id(f["tx"])
+            self.probes[str(f["probe"])] = _id(f["tx"])  # read once: not worth interning
             self.probed[str(f["cosigner"])] = bool(f.get("standby"))
         elif kind == "probe_answered" and not f.get("late") and f.get("available"):
             tx = self.probes.get(str(f["probe"]))
