@@ -332,7 +332,8 @@ class CallbackClient:
                 f"the handler answered HTTP {response.status_code}, expected 200 ({response.text[:80]!r})",
             )
         if settings.mode == "public_key":
-            return self._check_answer(self._verify_jwt(settings, response.text), request_id)
+            # the body's bytes as they came: a JWT is ASCII, and PyJWT takes bytes (no charset decoding)
+            return self._check_answer(self._verify_jwt(settings, response.content), request_id)
         try:
             answer = json.loads(response.content)
         except ValueError as exc:
@@ -479,7 +480,7 @@ class CallbackClient:
             )
 
     @staticmethod
-    def _verify_jwt(settings: CallbackSettings, token: str) -> Any:
+    def _verify_jwt(settings: CallbackSettings, token: bytes | str) -> Any:
         key, kid = _handler_key(settings.public_key)
         token = token.strip()
         try:  # the common case in one pass: it verifies under the configured key and names no other
