@@ -195,7 +195,7 @@ class ReferenceHandler:
             body = self._read(raw)
         except ValueError as exc:
             return PlainTextResponse(str(exc), status_code=401 if self.key is not None else 400)
-        self.seen.append((request.url.path, body))
+        self.seen.append((request.scope["path"], body))  # the path as served (no URL object built)
         answer = self.decide(body, kind=kind)
         if fault == "garbage":
             return PlainTextResponse("<html>not an answer</html>")
