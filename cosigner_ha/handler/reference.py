@@ -121,9 +121,8 @@ class ReferenceHandler:
         ]
         self._wrong_key = wrong_key
         self._sleep = sleep
-        self._thumbprints: dict[
-            int, tuple[rsa.RSAPublicKey | rsa.RSAPrivateKey, str]
-        ] = {}  # id(key) -> (key, kid)
+        # id(key) -> (key, kid): the trusted co-signer keys' and the handler's own signing keys'
+        self._thumbprints: dict[int, tuple[rsa.RSAPublicKey | rsa.RSAPrivateKey, str]] = {}
         self.attempts = RecentCounts()
         # the latest requests, oldest first: (path, request body) and the raw bodies
         self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)

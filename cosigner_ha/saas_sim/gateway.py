@@ -33,10 +33,10 @@ class Connection:
 
 
 Handler = Callable[[wire.Request, Connection], Awaitable[wire.Response]]
+Undelivered = Callable[[wire.Response, Connection], None]
 
 #: Most answers are a bare `Ack`, whose frame is always the same bytes: encoded once.
 _ACK_FRAME = wire.encode(wire.Ack())
-Undelivered = Callable[[wire.Response, Connection], None]
 
 
 class Gateway:

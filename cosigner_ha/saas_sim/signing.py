@@ -80,13 +80,13 @@ class Session:
     cosigner: Cosigner
     api_user: ApiUser
     attempt: Attempt
+    #: The clock the attempt's timeouts run on, and when the node last moved the session on.
+    now: Callable[[], float]
+    progressed_at: float
     phase: str = "callback"
     package: mpc.SigningPackage | None = None
     outcome: str | None = None
     reason: str = ""
-    #: The clock the attempt's timeouts run on, and when the node last moved the session on.
-    now: Callable[[], float] = float
-    progressed_at: float = 0.0
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
 
     def progress(self) -> None:
@@ -257,9 +257,7 @@ class SigningService:
         attempt = Attempt(session_id, cosigner.id, user.name, self.ctx.env.clock.now())
         tx.attempts.append(attempt)
         clock = self.ctx.env.clock
-        session = Session(
-            session_id, tx, state, cosigner, user, attempt, now=clock.now, progressed_at=clock.now()
-        )
+        session = Session(session_id, tx, state, cosigner, user, attempt, clock.now, clock.now())
         self._sessions[session_id] = session
         timeout = self.ctx.config.attempt_timeout
         self.ctx.mailbox(cosigner.id).put(
