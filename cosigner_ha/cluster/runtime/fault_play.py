@@ -5,7 +5,10 @@
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
-    latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
+    latency, loss        the node's link proxy delays each chunk (plus a `jitter` draw, in order) / resets a
+                         connection with that probability
+                         (a `link` between a node and the SaaS is that node's link proxy; a `link` between two
+                         nodes carries nothing, here as in simulation: the fault is recorded, nothing changes)
     policy, pair, unpair through the SaaS's control API
     callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
     disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
@@ -30,7 +33,7 @@ from typing import Any
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
+from cosigner_ha.cluster.scenario.model import SAAS_ENDPOINT, ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -73,10 +76,6 @@ def refusals(scenario: Scenario) -> list[str]:
                 f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
                 f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
             )
-        elif fault.link is not None:
-            out.append(f"{where}.link: the runtime has links between each node and the SaaS only")
-        elif fault.action == FaultAction.LATENCY and fault.jitter:
-            out.append(f"{where}.jitter: the runtime's link proxy adds a fixed delay, without jitter")
         elif fault.token_age:
             out.append(
                 f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
@@ -138,7 +137,7 @@ class FaultPlayer:
         self.holds: Counter[str] = Counter()
         self._paused: Counter[str] = Counter()
         self._partitions: Counter[str] = Counter()
-        self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._latency: dict[int, tuple[tuple[str, ...], float, float]] = {}  # nodes, delay, jitter
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
@@ -154,15 +153,29 @@ class FaultPlayer:
             return fault.node, (fault.node,)
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.link is not None:
+            a, b = fault.link
+            return f"{a}<->{b}", tuple(x for x in (a, b) if x != SAAS_ENDPOINT)
         if fault.callback is not None:
             users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
             nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
             return f"callback {fault.callback}", nodes
         return "", ()
 
+    @staticmethod
+    def linked(fault: Fault, nodes: tuple[str, ...]) -> tuple[str, ...]:
+        """The nodes whose link proxy (to the SaaS) a network fault acts on: its nodes, or the node end of a
+        `link` with the SaaS; none for a `link` between two nodes, which never talk to each other (in
+        simulation no frame crosses such a link either, so the fault changes nothing there too)."""
+        if fault.link is None:
+            return nodes
+        return tuple(end for end in fault.link if end != SAAS_ENDPOINT) if SAAS_ENDPOINT in fault.link else ()
+
     def apply(self, index: int, fault: Fault) -> Undo | None:
         _, nodes = self.targets(fault)
         action = fault.action
+        if action in (FaultAction.PARTITION, FaultAction.LATENCY, FaultAction.LOSS):
+            nodes = self.linked(fault, nodes)
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name)
@@ -211,13 +224,24 @@ class FaultPlayer:
 
             return heal
         if action == FaultAction.LATENCY:
-            self._latency[index] = (nodes, (fault.amount or 0.0) / self.cluster.time_scale)
+            scale = self.cluster.time_scale
+            self._latency[index] = (nodes, (fault.amount or 0.0) / scale, (fault.jitter or 0.0) / scale)
             self._relink(nodes)
-            return lambda: self._unlink(self._latency, index, nodes)
+
+            def unlatency() -> None:
+                del self._latency[index]
+                self._relink(nodes)
+
+            return unlatency
         if action == FaultAction.LOSS:
             self._loss[index] = (nodes, fault.ratio or 0.0)
             self._relink(nodes)
-            return lambda: self._unlink(self._loss, index, nodes)
+
+            def unloss() -> None:
+                del self._loss[index]
+                self._relink(nodes)
+
+            return unloss
         if action == FaultAction.POLICY:
             source, _ = policy_source(self.scenario, fault.policy, where=f"faults[{index}]")
             self._control(index, fault, nodes, "put", "policy", source)
@@ -343,27 +367,25 @@ class FaultPlayer:
 
     # -- links ---------------------------------------------------------------------------------------------
 
-    def _unlink(
-        self, active: dict[int, tuple[tuple[str, ...], float]], index: int, nodes: tuple[str, ...]
-    ) -> None:
-        del active[index]
-        self._relink(nodes)
-
     def _relink(self, nodes: tuple[str, ...]) -> None:
         """Set each node's link proxy to every link fault in force on it: cut while a partition holds,
-        else healed, with the sum of the latencies and the combined loss."""
+        else healed, with the sum of the latencies, the largest jitter and the combined loss (as
+        `FaultInjector._relink`; the real loopback's own jitter stands for the simulated link's default)."""
         for name in nodes:
             if self._partitions[name] > 0:
                 self.cluster.link_fault(name, "partition")
                 continue
             self.cluster.link_fault(name, "heal")
-            delay = sum(seconds for covered, seconds in self._latency.values() if name in covered)
+            latencies = [(s, j) for covered, s, j in self._latency.values() if name in covered]
+            delay = sum(seconds for seconds, _ in latencies)
+            jitter = max((j for _, j in latencies), default=0.0)
             kept = 1.0
             for covered, ratio in self._loss.values():
                 if name in covered:
                     kept *= 1.0 - ratio
-            if delay:
-                self.cluster.link_fault(name, "latency", seconds=delay)
+            if delay or jitter:
+                extra = {"jitter": jitter} if jitter else {}
+                self.cluster.link_fault(name, "latency", seconds=delay, **extra)
             if kept < 1.0:
                 self.cluster.link_fault(name, "loss", probability=1.0 - kept)
 

@@ -104,3 +104,38 @@ def test_a_callback_fault_on_a_url_handler_is_refused(tmp_path: Path) -> None:
     assert refusals(load_scenario(path)) == [
         "faults[3].callback: only a scripted handler takes injected faults"
     ]
+
+
+def test_jitter_is_scaled_the_largest_applies_and_latencies_add_up_as_in_simulation() -> None:
+    cluster = Recorder()  # time scale 60
+    player = FaultPlayer(cluster, lambda kind, **f: None)  # type: ignore[arg-type]
+    jittery = player.apply(0, _fault(0, action=FaultAction.LATENCY, node="sgx-b", amount=30.0, jitter=6.0))
+    assert cluster.calls[-1] == ("link", "sgx-b", "latency", 0.5, 0.1)
+    steady = player.apply(1, _fault(1, action=FaultAction.LATENCY, node="sgx-b", amount=60.0, jitter=3.0))
+    assert cluster.calls[-1] == ("link", "sgx-b", "latency", 1.5, 0.1)  # summed delays, the larger jitter
+    assert jittery is not None and steady is not None
+    jittery()
+    assert cluster.calls[-1] == ("link", "sgx-b", "latency", 1.0, 0.05)
+    steady()
+    assert cluster.calls[-1] == ("link", "sgx-b", "heal")
+
+
+def test_a_link_with_the_saas_is_the_node_s_proxy_and_a_link_between_two_nodes_changes_nothing() -> None:
+    cluster = Recorder()
+    player = FaultPlayer(cluster, lambda kind, **f: None)  # type: ignore[arg-type]
+    node_node = _fault(0, action=FaultAction.PARTITION, link=("sgx-a", "sgx-b"))
+    assert player.targets(node_node) == ("sgx-a<->sgx-b", ("sgx-a", "sgx-b"))  # as the simulation names it
+    heal = player.apply(0, node_node)
+    assert cluster.calls == [] and heal is not None
+    heal()
+    assert cluster.calls == [], "nodes never talk to each other: no proxy sits between them"
+    cut = player.apply(1, _fault(1, action=FaultAction.PARTITION, link=("saas", "sgx-c")))
+    slow = player.apply(2, _fault(2, action=FaultAction.LATENCY, link=("sgx-b", "saas"), amount=60.0))
+    assert cluster.calls == [
+        ("link", "sgx-c", "partition"),
+        ("link", "sgx-b", "heal"),
+        ("link", "sgx-b", "latency", 1.0),
+    ]
+    assert cut is not None and slow is not None
+    cut()
+    assert cluster.calls[-1] == ("link", "sgx-c", "heal")
