@@ -225,6 +225,14 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="shift the node's wall clock (tokens, JWTs, certificates) by SECONDS (a drill's clock-skew)",
     )
+    p.add_argument(
+        "--pairing-token",
+        default=None,
+        metavar="TOKEN",
+        help="gcp: the deployment-time pairing token (the Confidential Space deployment's metadata); the "
+        "co-signer pairs its first API user with it when it boots without one",
+    )
+    callback_options(p)
 
     cb = subparsers.add_parser("callback", help="the reference callback handler (runtime)")
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
@@ -457,6 +465,7 @@ async def _node_command(
             getattr(args, "time_scale", 1.0),
         ),
         callback_network=True,
+        **_deployment_pairing(args),
     )
     result = EXIT_OK
     failure: NodeError | None = None
@@ -500,9 +509,21 @@ async def _node_command(
     return result
 
 
+def _deployment_pairing(args: argparse.Namespace) -> dict[str, Any]:
+    """`node start --pairing-token`: a GCP co-signer's first pairing, made at boot (as the simulated world
+    gives it to the node it builds)."""
+    token = getattr(args, "pairing_token", None) if args.node_command == "start" else None
+    if not token:
+        return {}
+    return {"initial_pairing_token": token, "initial_callback": _callback(args)}
+
+
 async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:
     """One admin command, from this process's arguments or from the admin socket of `node start`."""
     command = request["command"]
+    if command == "pair":  # a launcher's pair fault, as the operator does it: once the node runs, setup
+        await node.ready()  # on a node without API users, else add-user
+        command = "add-user" if node.list_users() else "setup"
     if command in ("setup", "add-user"):
         token, settings = request.get("token"), request.get("callback") or {}
         if not isinstance(token, str) or not isinstance(settings, dict):

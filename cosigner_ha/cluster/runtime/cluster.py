@@ -39,6 +39,7 @@ from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
+from cosigner_ha.cluster.world import console_admin
 from cosigner_ha.env import OsCrypto
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
@@ -95,6 +96,8 @@ class RuntimeCluster:
         self._callback_args: dict[str, list[str]] = {}
         #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
         self.clock_skews: dict[str, float] = {}
+        #: GCP nodes' deployment-time pairing (`node start --pairing-token ...`), given at every start.
+        self._deployment: dict[str, list[str]] = {}
         self._backups = 0
 
     def __enter__(self) -> RuntimeCluster:
@@ -160,6 +163,7 @@ class RuntimeCluster:
             if spec.standby:
                 self._ok(self.control.post(f"/cosigners/{spec.name}/standby", json={"standby": True}))
         self.wait_online()
+        self._pair_through_console()
         self._trust_nodes()
         self.times.online = time.monotonic() - began
 
@@ -174,7 +178,14 @@ class RuntimeCluster:
         trace = self.workdir / "traces" / f"{name}.jsonl"
         trace.parent.mkdir(parents=True, exist_ok=True)
         skew = self.clock_skews.get(name, 0.0)
-        argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
+        argv = (
+            "node",
+            "start",
+            *self.node_args(name),
+            "--trace",
+            str(trace),
+            *self._deployment.get(name, ()),
+        )
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
 
     # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
@@ -254,11 +265,39 @@ class RuntimeCluster:
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
-    def token(self, api_user: str) -> str:
-        answer = self._ok(
-            self.control.post(f"/workspaces/{self.workspace}/pairing-tokens", json={"api_user": api_user})
+    def token(self, api_user: str, *, age: float = 0.0) -> str:
+        """A pairing token from the console of the API user's workspace; with `age`, one that has what a
+        token issued `age` wall seconds ago has left of its validity."""
+        body = {"api_user": api_user, **({"age": age} if age else {})}
+        url = f"/workspaces/{self.scenario.workspace_of(api_user)}/pairing-tokens"
+        return str(self._ok(self.control.post(url, json=body))["token"])
+
+    def callback_settings(self, api_user: str) -> dict[str, str]:
+        """The API user's handler as an admin request (`node start`'s admin socket) carries it: what
+        `callback_args` gives `node setup` on its command line."""
+        args = self.callback_args(api_user)
+        options = dict(zip(args[::2], args[1::2], strict=True))
+        pem = options.get("--callback-public-key")
+        return {
+            "url": options.get("--callback-url", ""),
+            "public_key": Path(pem).read_text() if pem else "",
+            "certificate": "",
+        }
+
+    def trust(self, node: str, handler: str) -> None:
+        """The scripted handler accepts the running node's request JWTs (after a pairing that names it)."""
+        if handler not in self.callback_ready:
+            return
+        answered = anyio.run(admin_socket.ask_running, self.home(node), {"command": "print-public-key"})
+        if answered is None or answered[0] != 0:
+            why = "no answer" if answered is None else answered[2]
+            raise ProcessFailed(f"{node}: its admin socket did not give its public key ({why})")
+        pem = "\n".join(answered[1]).strip() + "\n"
+        self._ok(
+            httpx.post(
+                f"{self.callback_ready[handler]['control']}/trust", json={"public_key": pem}, timeout=10
+            )
         )
-        return str(answer["token"])
 
     def wait_online(self, since: float | None = None, names: set[str] | None = None) -> None:
         """Until every node with an API user (or those `names`) is online; with `since` (wall time), until
@@ -439,7 +478,13 @@ class RuntimeCluster:
         would; the nodes' first pairings run side by side."""
         setups = []
         for spec in self.scenario.nodes:
-            if spec.api_users:
+            if spec.api_users and spec.enclave == Enclave.GCP:  # paired at its first boot
+                api_user = spec.api_users[0]
+                self._deployment[spec.name] = [
+                    *("--pairing-token", self.token(api_user)),
+                    *self.callback_args(api_user),
+                ]
+            elif spec.api_users:
                 token = self.token(spec.api_users[0])
                 callback = self.callback_args(spec.api_users[0])
                 argv = ("node", "setup", *self.node_args(spec.name), "--token", token, *callback)
@@ -453,7 +498,7 @@ class RuntimeCluster:
                 raise child.failure()
             del self.processes.children[child.name]
         for spec in self.scenario.nodes:
-            for api_user in spec.api_users[1:]:
+            for api_user in spec.api_users[1:] if spec.enclave != Enclave.GCP else ():
                 token = self.token(api_user)
                 argv = (
                     "node",
@@ -464,6 +509,38 @@ class RuntimeCluster:
                     *self.callback_args(api_user),
                 )
                 self.processes.run(f"{spec.name}-add-{api_user}", *argv)
+
+    def _pair_through_console(self) -> None:
+        """A GCP node's other API users: paired from the console (the SaaS commands the running node), each
+        request waited for, as the simulator does (`world._pair_node`)."""
+        for spec in self.scenario.nodes:
+            if spec.enclave != Enclave.GCP:
+                continue
+            for api_user in spec.api_users[1:]:
+                workspace = self.scenario.workspace_of(api_user)
+                tenant = next(t for t in self.scenario.tenants() if t.workspace.name == workspace)
+                settings = self.callback_settings(api_user)
+                callback = {"url": settings["url"], "publicKey": settings["public_key"], "cert": ""}
+                body = {
+                    "cosigner": spec.name,
+                    "api_user": api_user,
+                    "requested_by": console_admin(self.scenario, tenant),
+                    "callback": callback if settings["url"] else None,
+                }
+                request = self._ok(self.control.post(f"/workspaces/{workspace}/pair", json=body))["request"]
+                self._wait_request(str(request))
+
+    def _wait_request(self, request: str) -> None:
+        deadline = time.monotonic() + READY_LIMIT
+        while time.monotonic() < deadline:
+            self.processes.check()
+            status = self._ok(self.control.get(f"/requests/{request}"))
+            if status["status"] == "COMPLETED":
+                return
+            if status["status"] in ("REJECTED", "CANCELLED", "FAILED"):
+                raise ProcessFailed(f"pairing request {request}: {status}")
+            time.sleep(0.05)
+        raise ProcessFailed(f"pairing request {request} not completed within {READY_LIMIT:g} s")
 
     @staticmethod
     def _ok(response: httpx.Response) -> Any:

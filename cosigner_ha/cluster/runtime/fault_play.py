@@ -9,7 +9,11 @@
                          connection with that probability
                          (a `link` between a node and the SaaS is that node's link proxy; a `link` between two
                          nodes carries nothing, here as in simulation: the fault is recorded, nothing changes)
-    policy, pair, unpair through the SaaS's control API
+    policy, unpair       through the SaaS's control API
+    pair                 as the operator does it (`FaultInjector._pair`): a pairing token from the console at
+                         `at` (issued for what is left of a token `token_age` old when it is used), then at
+                         `at + token_age` `setup` or `add-user` on the running node (its admin socket), waiting
+                         for it to run; a GCP node through the console (`pair_api_key`), as in simulation
     callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
     disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
                          `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
@@ -25,14 +29,17 @@ refused before anything starts (`refusals`), never skipped: the run would not be
 
 from __future__ import annotations
 
+import dataclasses
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
-from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
+from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
 from cosigner_ha.cluster.scenario.model import SAAS_ENDPOINT, ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
@@ -64,21 +71,12 @@ def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
     empty when it can."""
     out = []
-    if scenario.multi_workspace:
-        out.append(
-            f"workspaces: {len(scenario.workspaces)} workspaces ([[workspaces]]); the runtime sets up one "
-            "(run several workspaces in simulation)"
-        )
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
             out.append(
                 f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
                 f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
-            )
-        elif fault.token_age:
-            out.append(
-                f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
     named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
@@ -125,6 +123,18 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
     return out
 
 
+@dataclasses.dataclass
+class _Pairing:
+    """An operator's pairing under way: the token, when it is used, and the request once it is sent."""
+
+    index: int
+    fault: Fault
+    node: str
+    token: str
+    due: float  # time.monotonic() at which the operator runs setup or add-user
+    posted: admin_socket.Posted | None = None
+
+
 class FaultPlayer:
     """Applies faults to a started `RuntimeCluster`; `record(kind, **fields)` writes the launcher's events."""
 
@@ -132,7 +142,8 @@ class FaultPlayer:
         self.cluster = cluster
         self.scenario = cluster.scenario
         self.record = record
-        self.admin = console_admin(self.scenario)
+        #: Each workspace's console admin, who requests unpairings and console pairings there.
+        self.admins = {t.workspace.name: console_admin(self.scenario, t) for t in self.scenario.tenants()}
         #: Nodes a fault keeps down (SIGKILLed, not restarted yet): not an unexpected death.
         self.holds: Counter[str] = Counter()
         self._paused: Counter[str] = Counter()
@@ -142,6 +153,7 @@ class FaultPlayer:
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
         self._tampered: Counter[str] = Counter()
+        self._pairings: list[_Pairing] = []
 
     @property
     def down(self) -> set[str]:
@@ -243,15 +255,22 @@ class FaultPlayer:
 
             return unloss
         if action == FaultAction.POLICY:
-            source, _ = policy_source(self.scenario, fault.policy, where=f"faults[{index}]")
+            workspace = self._workspace(fault)
+            tenant = next(t for t in self.scenario.tenants() if t.workspace.name == workspace)
+            where = f"faults[{index}]"
+            source, _ = policy_source(self.scenario, fault.policy, where=where, tenant=tenant)
             self._control(index, fault, nodes, "put", "policy", source)
             return None
         if action == FaultAction.PAIR:
-            body = {"cosigner": nodes[0], "api_user": fault.api_user, "requested_by": self.admin}
+            if self.scenario.node(nodes[0]).enclave != Enclave.GCP:
+                self._pair(index, fault, nodes[0])
+                return None
+            admin = self.admins[self._workspace(fault)]
+            body = {"cosigner": nodes[0], "api_user": fault.api_user, "requested_by": admin}
             self._control(index, fault, nodes, "post", "pair", body)
             return None
         if action == FaultAction.UNPAIR:
-            body = {"api_user": fault.api_user, "requested_by": self.admin}
+            body = {"api_user": fault.api_user, "requested_by": self.admins[self._workspace(fault)]}
             self._control(index, fault, nodes, "post", "unpair", body)
             return None
         if action == FaultAction.ATTESTATION:
@@ -389,15 +408,89 @@ class FaultPlayer:
             if kept < 1.0:
                 self.cluster.link_fault(name, "loss", probability=1.0 - kept)
 
+    # -- pairings -------------------------------------------------------------------------------------------
+
+    def _pair(self, index: int, fault: Fault, name: str) -> None:
+        """A token from the console now, used `token_age` later (scenario time) by the operator on the node.
+
+        Token lifetimes are wall seconds, not divided by the time scale, so the token is issued with what a
+        token `token_age` old has left when it is used: it has aged `token_age / N` real seconds by then, and
+        the SaaS issues it `token_age - token_age / N` older. It expires (TOKEN_EXPIRED) exactly when the
+        simulation's does: at or beyond `pairing_token_validity`."""
+        assert fault.api_user is not None
+        age = fault.token_age or 0.0
+        wait = age / self.cluster.time_scale
+        workspace = self.scenario.workspace_of(fault.api_user)
+        body = {"api_user": fault.api_user, **({"age": age - wait} if age else {})}
+        answer = self._ask(index, fault, (name,), "POST", f"/workspaces/{workspace}/pairing-tokens", body)
+        if answer is not None:
+            self._pairings.append(_Pairing(index, fault, name, str(answer["token"]), time.monotonic() + wait))
+            self.poll()
+
+    def poll(self) -> None:
+        """Carry the pairings under way one step on, without waiting (the launcher calls this between the
+        steps of its agenda): a token due is sent to its node once the node runs (not held down, serving its
+        admin socket), and an answer that arrived is taken; a refusal is a `fault_error`, as in simulation."""
+        now = time.monotonic()
+        for pairing in list(self._pairings):
+            if pairing.posted is None:
+                if now < pairing.due or self.holds[pairing.node]:
+                    continue
+                request = {
+                    "command": "pair",
+                    "token": pairing.token,
+                    "callback": self.cluster.callback_settings(str(pairing.fault.api_user)),
+                }
+                try:
+                    pairing.posted = admin_socket.Posted(self.cluster.home(pairing.node), request)
+                except OSError:  # just started, not serving its admin socket yet: next time
+                    continue
+            try:
+                answer = pairing.posted.poll()
+            except ConnectionError:  # the node was killed meanwhile: its own pending pairing carries on
+                self._pairings.remove(pairing)
+                continue
+            if answer is None:
+                continue
+            self._pairings.remove(pairing)
+            self._paired(pairing, answer)
+
+    def _paired(self, pairing: _Pairing, answer: dict[str, Any]) -> None:
+        fault = pairing.fault
+        if answer.get("exit") != 0:
+            self.record(
+                "fault_error",
+                index=pairing.index,
+                action=str(fault.action),
+                nodes=[pairing.node],
+                api_user=fault.api_user,
+                code=answer.get("code"),
+                reason=answer.get("error"),
+            )
+            return
+        user = next(u for u in self.scenario.api_users if u.name == fault.api_user)
+        if user.callback is not None:  # its handler accepts the node's requests (`trust_nodes`)
+            self.cluster.trust(pairing.node, user.callback)
+
     # -- the control API -----------------------------------------------------------------------------------
 
     def _control(
         self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, path: str, body: Any
     ) -> None:
-        """A console action through the SaaS's control API; a refusal is a `fault_error` event, as in
-        simulation, and the run goes on."""
-        url = f"/workspaces/{self.cluster.workspace}/{path}"
-        response = self.cluster.control.request(method.upper(), url, json=body)
+        """A console action through the SaaS's control API, in the fault's workspace."""
+        url = f"/workspaces/{self._workspace(fault)}/{path}"
+        self._ask(index, fault, nodes, method.upper(), url, body)
+
+    def _workspace(self, fault: Fault) -> str:
+        """Where a console action happens: the fault's `workspace` (a policy), its API user's, or the first."""
+        if fault.workspace is not None:
+            return fault.workspace
+        return self.scenario.workspace_of(fault.api_user) if fault.api_user else self.scenario.workspace.name
+
+    def _ask(self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, url: str, body: Any) -> Any:
+        """The control API's answer; a refusal is a `fault_error` event (None), as in simulation, and the
+        run goes on."""
+        response = self.cluster.control.request(method, url, json=body)
         if response.status_code >= 500:
             raise ProcessFailed(f"SaaS control API {url}: {response.status_code} {response.text}")
         if response.is_error:
@@ -411,3 +504,5 @@ class FaultPlayer:
                 code=answer.get("error"),
                 reason=answer.get("message"),
             )
+            return None
+        return response.json()
