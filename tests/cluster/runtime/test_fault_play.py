@@ -139,3 +139,63 @@ def test_a_link_with_the_saas_is_the_node_s_proxy_and_a_link_between_two_nodes_c
     assert cut is not None and slow is not None
     cut()
     assert cluster.calls[-1] == ("link", "sgx-c", "heal")
+
+
+class _Answer:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status_code, self._body = status, body
+        self.is_error = status >= 400
+        self.text = str(body)
+
+    def json(self) -> dict[str, Any]:
+        return self._body
+
+
+class Console:
+    """The SaaS's control API as the player sees it: records each request, answers from `answers`."""
+
+    def __init__(self, *answers: _Answer) -> None:
+        self.requests: list[tuple[str, str, Any]] = []
+        self.answers = list(answers)
+
+    def request(self, method: str, url: str, json: Any) -> _Answer:
+        self.requests.append((method, url, json))
+        return self.answers.pop(0)
+
+
+def test_an_aged_token_is_asked_for_what_a_token_that_old_has_left_and_a_refusal_is_a_fault_error(
+    tmp_path: Path,
+) -> None:
+    cluster = Recorder()  # time scale 60
+    cluster.control = Console(  # type: ignore[attr-defined]
+        _Answer(201, {"token": "t1"}), _Answer(409, {"error": "CONFLICT", "message": "signer-b is ACTIVE"})
+    )
+    cluster.home = lambda name: tmp_path / name  # type: ignore[attr-defined]  # no node serves there
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    player = FaultPlayer(cluster, lambda kind, **f: recorded.append((kind, f)))  # type: ignore[arg-type]
+    pair = _fault(0, action=FaultAction.PAIR, node="sgx-a", api_user="signer-b", token_age=1200.0)
+    assert player.apply(0, pair) is None
+    # used 1200/60 = 20 real seconds from now, when a token 1200 s old has 1200 s less of its lifetime
+    assert cluster.control.requests == [  # type: ignore[attr-defined]
+        ("POST", "/workspaces/acme/pairing-tokens", {"api_user": "signer-b", "age": 1200.0 - 20.0})
+    ]
+    assert recorded == [], "issued, not used yet: nothing to report"
+    player.apply(1, _fault(1, action=FaultAction.PAIR, node="sgx-b", api_user="signer-b"))
+    assert cluster.control.requests[-1] == (  # type: ignore[attr-defined]
+        "POST",
+        "/workspaces/acme/pairing-tokens",
+        {"api_user": "signer-b"},
+    )
+    assert recorded == [
+        (
+            "fault_error",
+            {
+                "index": 1,
+                "action": "pair",
+                "nodes": ["sgx-b"],
+                "api_user": "signer-b",
+                "code": "CONFLICT",
+                "reason": "signer-b is ACTIVE",
+            },
+        )
+    ]
