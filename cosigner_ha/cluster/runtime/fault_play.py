@@ -9,7 +9,7 @@
                          connection with that probability
                          (a `link` between a node and the SaaS is that node's link proxy; a `link` between two
                          nodes carries nothing, here as in simulation: the fault is recorded, nothing changes)
-    policy, unpair       through the SaaS's control API
+    policy, unpair       through the SaaS's control API (an unpairing followed until the admin decides it)
     pair                 as the operator does it (`FaultInjector._pair`): a pairing token from the console at
                          `at` (issued for what is left of a token `token_age` old when it is used), then at
                          `at + token_age` `setup` or `add-user` on the running node (its admin socket), waiting
@@ -154,6 +154,8 @@ class FaultPlayer:
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
         self._tampered: Counter[str] = Counter()
         self._pairings: list[_Pairing] = []
+        #: Unpairing requests not decided yet -> their fault (`FaultInjector._follow_unpairing`).
+        self._unpairings: dict[str, tuple[int, Fault, tuple[str, ...]]] = {}
 
     @property
     def down(self) -> set[str]:
@@ -271,7 +273,9 @@ class FaultPlayer:
             return None
         if action == FaultAction.UNPAIR:
             body = {"api_user": fault.api_user, "requested_by": self.admins[self._workspace(fault)]}
-            self._control(index, fault, nodes, "post", "unpair", body)
+            answer = self._control(index, fault, nodes, "post", "unpair", body)
+            if answer is not None:  # decided later (the admin's approval): followed by `poll`
+                self._unpairings[str(answer["request"])] = (index, fault, nodes)
             return None
         if action == FaultAction.ATTESTATION:
             return self._attestation(index, nodes[0])
@@ -430,7 +434,18 @@ class FaultPlayer:
     def poll(self) -> None:
         """Carry the pairings under way one step on, without waiting (the launcher calls this between the
         steps of its agenda): a token due is sent to its node once the node runs (not held down, serving its
-        admin socket), and an answer that arrived is taken; a refusal is a `fault_error`, as in simulation."""
+        admin socket), and an answer that arrived is taken; a refusal is a `fault_error`, as in simulation.
+        An unpairing the admin's approval has decided is looked up: one refused or cancelled (an overlapping
+        unpairing of the same API user approved first) is its fault's `fault_error` then."""
+        for request_id, (index, fault, nodes) in list(self._unpairings.items()):
+            status = self._ask(index, fault, nodes, "GET", f"/requests/{request_id}", None)
+            decided = None if status is None else status.get("status")
+            if status is None or decided == "COMPLETED":
+                del self._unpairings[request_id]
+            elif decided in ("REJECTED", "CANCELLED"):
+                del self._unpairings[request_id]
+                reason = str(status.get("detail") or str(decided).lower())
+                self._error(index, fault, nodes, str(decided), reason)
         now = time.monotonic()
         for pairing in list(self._pairings):
             if pairing.posted is None:
@@ -458,15 +473,7 @@ class FaultPlayer:
     def _paired(self, pairing: _Pairing, answer: dict[str, Any]) -> None:
         fault = pairing.fault
         if answer.get("exit") != 0:
-            self.record(
-                "fault_error",
-                index=pairing.index,
-                action=str(fault.action),
-                nodes=[pairing.node],
-                api_user=fault.api_user,
-                code=answer.get("code"),
-                reason=answer.get("error"),
-            )
+            self._error(pairing.index, fault, (pairing.node,), answer.get("code"), answer.get("error"))
             return
         user = next(u for u in self.scenario.api_users if u.name == fault.api_user)
         if user.callback is not None:  # its handler accepts the node's requests (`trust_nodes`)
@@ -476,10 +483,10 @@ class FaultPlayer:
 
     def _control(
         self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, path: str, body: Any
-    ) -> None:
+    ) -> Any:
         """A console action through the SaaS's control API, in the fault's workspace."""
         url = f"/workspaces/{self._workspace(fault)}/{path}"
-        self._ask(index, fault, nodes, method.upper(), url, body)
+        return self._ask(index, fault, nodes, method.upper(), url, body)
 
     def _workspace(self, fault: Fault) -> str:
         """Where a console action happens: the fault's `workspace` (a policy), its API user's, or the first."""
@@ -495,14 +502,18 @@ class FaultPlayer:
             raise ProcessFailed(f"SaaS control API {url}: {response.status_code} {response.text}")
         if response.is_error:
             answer = response.json()
-            self.record(
-                "fault_error",
-                index=index,
-                action=str(fault.action),
-                nodes=list(nodes),
-                api_user=fault.api_user,
-                code=answer.get("error"),
-                reason=answer.get("message"),
-            )
+            self._error(index, fault, nodes, answer.get("error"), answer.get("message"))
             return None
         return response.json()
+
+    def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: Any, reason: Any) -> None:
+        """The fault's action was refused (what an operator would see on the console or the CLI)."""
+        self.record(
+            "fault_error",
+            index=index,
+            action=str(fault.action),
+            nodes=list(nodes),
+            api_user=fault.api_user,
+            code=code,
+            reason=reason,
+        )

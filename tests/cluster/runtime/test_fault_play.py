@@ -199,3 +199,42 @@ def test_an_aged_token_is_asked_for_what_a_token_that_old_has_left_and_a_refusal
             },
         )
     ]
+
+
+def test_an_unpairing_cancelled_later_is_its_fault_s_fault_error_and_a_completed_one_is_not() -> None:
+    cluster = Recorder()
+    cluster.control = Console(  # type: ignore[attr-defined]
+        _Answer(202, {"request": "req-7"}),
+        _Answer(202, {"request": "req-8"}),
+        _Answer(200, {"id": "req-7", "status": "WAITING_FOR_APPROVAL", "detail": ""}),
+        _Answer(200, {"id": "req-8", "status": "COMPLETED", "detail": "unpaired"}),
+        _Answer(200, {"id": "req-7", "status": "CANCELLED", "detail": "req-8 unpaired signer-b first"}),
+    )
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    player = FaultPlayer(cluster, lambda kind, **f: recorded.append((kind, f)))  # type: ignore[arg-type]
+    player.apply(0, _fault(0, action=FaultAction.UNPAIR, node="sgx-b", api_user="signer-b"))
+    player.apply(1, _fault(1, action=FaultAction.UNPAIR, node="sgx-b", api_user="signer-b"))
+    player.poll()
+    assert recorded == [], "one waits for the admin, the other completed: nothing refused"
+    player.poll()
+    assert recorded == [
+        (
+            "fault_error",
+            {
+                "index": 0,
+                "action": "unpair",
+                "nodes": ["sgx-b"],
+                "api_user": "signer-b",
+                "code": "CANCELLED",
+                "reason": "req-8 unpaired signer-b first",
+            },
+        )
+    ]
+    player.poll()  # decided: not asked again
+    assert [url for _, url, _ in cluster.control.requests] == [  # type: ignore[attr-defined]
+        "/workspaces/acme/unpair",
+        "/workspaces/acme/unpair",
+        "/requests/req-7",
+        "/requests/req-8",
+        "/requests/req-7",
+    ]
