@@ -112,9 +112,9 @@ class SimConnection:
             due = max(pipe.last_due, now + self.net._draw_delay(pipe.src, pipe.dst))
             pipe.last_due = due
             pipe.in_flight.append((due, item))
-            for scope in pipe.waiters:  # cheaper than waking the reader only to sleep again
-                if due < scope.deadline:
-                    scope.deadline = due
+            for sleeper in pipe.waiters:  # cheaper than waking the reader only to sleep again
+                if due < sleeper.deadline:
+                    sleeper.deadline = due
 
     def block(self, pipe: Pipe, now: float) -> None:
         """The link just closed: what was on the wire is held with anything sent later."""
