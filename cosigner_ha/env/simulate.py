@@ -62,8 +62,9 @@ def _mock_clock() -> trio.testing.MockClock:
             return
         deadlines = _trio_run.GLOBAL_RUN_CONTEXT.runner.deadlines
         now = clock._virtual_base
-        if now < deadlines.next_deadline() < math.inf:
-            clock.jump(deadlines.next_deadline() - now)
+        deadline = deadlines.next_deadline()
+        if now < deadline < math.inf:
+            clock.jump(deadline - now)
             deadlines.expire(clock._virtual_base)
 
     setattr(clock, "current_time", current_time)  # noqa: B010  (mypy refuses assigning to a method)
