@@ -9,36 +9,43 @@ commands are still being imported.
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from types import FrameType
 
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
+from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
+
+#: Each command's module (its `register(subparsers)` and `run(args)`), in the order `--help` lists them.
+COMMANDS = {
+    "run": "cosigner_ha.cluster.commands_run",
+    "up": "cosigner_ha.cluster.commands_up",
+    "policy": "cosigner_ha.policy.commands",
+    "analyze": "cosigner_ha.cluster.commands_analyze",
+    "keys": "cosigner_ha.cluster.commands_keys",
+    "node": "cosigner_ha.cluster.commands_node",
+    "callback": "cosigner_ha.cluster.commands_node",
+    "saas": "cosigner_ha.cluster.runtime.saas_serve",
+    "proxy": "cosigner_ha.cluster.runtime.proxy_serve",
+    "owner": "cosigner_ha.cluster.runtime.owner_serve",
+    "cloud": "cosigner_ha.cluster.runtime.cloud_serve",
+    "explore": "cosigner_ha.testing.commands",
+    "sweep": "cosigner_ha.testing.sweep_commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of the command `argv` names: a runtime launcher starts a dozen
+    processes (`proxy serve`, `node start`...) and each would otherwise import every command's modules."""
     # the commands are imported here, not at the top: `main` handles a Ctrl-C during these (slow) imports
-    from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
-    from cosigner_ha.policy import commands as policy_commands
-    from cosigner_ha.testing import commands as explore_commands
-    from cosigner_ha.testing import sweep_commands
-
+    named = COMMANDS.get(argv[0]) if argv else None
+    modules = [named] if named is not None else list(dict.fromkeys(COMMANDS.values()))
     parser = argparse.ArgumentParser(prog="cosigner-ha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    commands_run.register(sub)
-    commands_up.register(sub)
-    policy_commands.register(sub)
-    commands_analyze.register(sub)
-    commands_keys.register(sub)
-    commands_node.register(sub)
-    saas_serve.register(sub)
-    proxy_serve.register(sub)
-    owner_serve.register(sub)
-    cloud_serve.register(sub)
-    explore_commands.register(sub)
-    sweep_commands.register(sub)
+    for module in modules:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     args = argparse.Namespace(command=None)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
         return _dispatch(args)
     except BaseException as exc:
         stopped = _stopped_by(exc)
@@ -110,38 +117,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from cosigner_ha.cluster import commands_analyze, commands_keys, commands_node, commands_run, commands_up
-    from cosigner_ha.cluster.runtime import cloud_serve, owner_serve, proxy_serve, saas_serve
-    from cosigner_ha.policy import commands as policy_commands
-    from cosigner_ha.testing import commands as explore_commands
-    from cosigner_ha.testing import sweep_commands
-
-    if args.command == "run":
-        return commands_run.run(args)
-    if args.command == "keys":
-        return commands_keys.run(args)
-    if args.command == "up":
-        return commands_up.run(args)
-    if args.command == "policy":
-        return policy_commands.run(args)
-    if args.command == "analyze":
-        return commands_analyze.run(args)
-    if args.command in ("node", "callback"):
-        return commands_node.run(args)
-    if args.command == "saas":
-        return saas_serve.run(args)
-    if args.command == "proxy":
-        return proxy_serve.run(args)
-    if args.command == "owner":
-        return owner_serve.run(args)
-    if args.command == "cloud":
-        return cloud_serve.run(args)
-    if args.command == "explore":
-        return explore_commands.run(args)
-    if args.command == "sweep":
-        return sweep_commands.run(args)
-    return 2  # pragma: no cover - argparse enforces the choices
+    code: int = importlib.import_module(COMMANDS[args.command]).run(args)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover
+    from cosigner_ha.cluster.runtime.parent_death import die_with_launcher
+
+    die_with_launcher()  # a runtime launcher's child: SIGKILLed with it (before the slow imports)
     sys.exit(main())

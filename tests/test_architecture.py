@@ -13,7 +13,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cosigner_ha"
 ALLOWED: dict[str, set[str]] = {
     # the reading of hostile input files (size, kind, encoding, nesting): below everything, imports nothing
     "inputs": set(),
-    "policy": {"inputs"},
+    # the exit statuses every command shares: below everything, imports nothing
+    "exits": set(),
+    "policy": {"inputs", "exits"},
     "mpc": set(),
     "wire": set(),
     "env": set(),
@@ -23,9 +25,21 @@ ALLOWED: dict[str, set[str]] = {
     # the customer's reference callback handler: a server the node calls, never part of it; it reads the
     # node's RSA key helpers (the callback protocol's JWT keys)
     "handler": {"inputs", "node"},
-    "cluster": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
-    "testing": {"inputs", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler", "cluster"},
-    "cli": {"inputs", "cluster", "policy", "testing"},
+    "cluster": {"inputs", "exits", "policy", "mpc", "wire", "net", "env", "saas_sim", "node", "handler"},
+    "testing": {
+        "inputs",
+        "exits",
+        "policy",
+        "mpc",
+        "wire",
+        "net",
+        "env",
+        "saas_sim",
+        "node",
+        "handler",
+        "cluster",
+    },
+    "cli": {"inputs", "exits", "cluster", "policy", "testing"},
 }
 
 

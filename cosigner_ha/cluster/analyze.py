@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cosigner_ha.cluster.capacity_check import RuleLoad, rule_loads
+from cosigner_ha.cluster.capacity_check import RuleLoad, SharedLoad, rule_loads, shared_loads
 from cosigner_ha.cluster.scenario import (
     FaultAction,
     FireblocksPolicy,
@@ -137,6 +137,8 @@ class Analysis:
     #: With [[workspaces]]: each workspace's own analysis (its policy, rules and load), in file order;
     #: the fields above are then the first workspace's.
     workspaces: tuple[tuple[str, Analysis], ...] = field(default=())
+    #: With [[workspaces]]: the combined load on each co-signer shared by several of them.
+    shared: tuple[SharedLoad, ...] = field(default=())
 
     @property
     def overloaded(self) -> tuple[RuleLoad, ...]:
@@ -156,7 +158,7 @@ class Analysis:
     def ok(self) -> bool:
         """Every analysed rule signable with everything up, and no lint error (exit status 0)."""
         if self.workspaces:
-            return all(part.ok for _, part in self.workspaces)
+            return all(part.ok for _, part in self.workspaces) and all(load.ok for load in self.shared)
         return not self.unsignable and not self.lint_errors and not self.overloaded
 
     def to_json(self) -> dict[str, Any]:
@@ -165,6 +167,7 @@ class Analysis:
                 "scenario": self.scenario,
                 "file": self.origin,
                 "workspaces": [{"workspace": name, **part.to_json()} for name, part in self.workspaces],
+                "shared_capacity": [load.to_json() for load in self.shared],
                 "ok": self.ok,
             }
         return {
@@ -241,7 +244,8 @@ def analyze(scenario: Scenario) -> Analysis:
         parts = tuple(
             (name, _analyze_one(tenant_scenario(scenario, name))) for name in scenario.workspace_names()
         )
-        return dataclasses.replace(parts[0][1], workspaces=parts)
+        shared = shared_loads(scenario.nodes, [(name, part.loads) for name, part in parts])
+        return dataclasses.replace(parts[0][1], workspaces=parts, shared=shared)
     return _analyze_one(scenario)
 
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cosigner_ha.env import Environment
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, LifespanError, is_asgi_app
 from cosigner_ha.node.callback import (
     ACTIONS,
@@ -41,7 +42,6 @@ from cosigner_ha.node.callback import (
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IN_PROCESS_URL = "https://handler-under-check.local"
 
 

@@ -91,3 +91,73 @@ def rule_loads(
         capacity = sum(signing_capacity(n).rate for n in active)
         out.append(RuleLoad(rule, offered[rule], capacity, tuple(by[rule]), tuple(n.name for n in active)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class SharedLoad:
+    """A co-signer that serves several workspaces, with every rule it signs for across them.
+
+    Each workspace's own check counts the co-signer's whole capacity, so two workspaces that each fit
+    can still overload it together. The rules' offered rates are added up against the capacity of every
+    active co-signer that serves any of them: a generous bound (the others may be busy with rules of
+    their own), so a shared load over it is certainly too much.
+    """
+
+    node: str
+    workspaces: tuple[str, ...]
+    rules: tuple[tuple[str, int], ...]  # (workspace, rule index)
+    offered: float
+    capacity: float
+    nodes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.offered <= self.capacity
+
+    def detail(self) -> str:
+        rules = ", ".join(f"{ws} rule {rule}" for ws, rule in self.rules)
+        return (
+            f"shared by {', '.join(self.workspaces)}: {rules} offer {self.offered * 60:g}/min together; "
+            f"their active co-signers ({', '.join(self.nodes)}) sign at most {self.capacity * 60:g}/min"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "ok": self.ok,
+            "workspaces": list(self.workspaces),
+            "rules": [{"workspace": ws, "rule": rule} for ws, rule in self.rules],
+            "offered_per_minute": self.offered * 60,
+            "capacity_per_minute": self.capacity * 60,
+            "nodes": list(self.nodes),
+        }
+
+
+def shared_loads(
+    nodes: Sequence[Node], loads_by_workspace: Sequence[tuple[str, Sequence[RuleLoad]]]
+) -> tuple[SharedLoad, ...]:
+    """The combined load on each active co-signer that signs for rules of more than one workspace."""
+    by_name = {n.name: n for n in nodes}
+    serving: dict[str, list[tuple[str, RuleLoad]]] = {}
+    for workspace, loads in loads_by_workspace:
+        for load in loads:
+            for node in load.nodes:
+                serving.setdefault(node, []).append((workspace, load))
+    out = []
+    for node in by_name:
+        served = serving.get(node, [])
+        workspaces = tuple(dict.fromkeys(ws for ws, _ in served))
+        if len(workspaces) < 2:
+            continue
+        union = tuple(dict.fromkeys(n for _, load in served for n in load.nodes))
+        out.append(
+            SharedLoad(
+                node=node,
+                workspaces=workspaces,
+                rules=tuple((ws, load.rule) for ws, load in served),
+                offered=sum(load.offered for _, load in served),
+                capacity=sum(signing_capacity(by_name[n]).rate for n in union),
+                nodes=union,
+            )
+        )
+    return tuple(out)

@@ -18,9 +18,10 @@ from rich.text import Text
 from cosigner_ha.cluster.analyze import LEVELS, Analysis, LevelOutcome, RuleAnalysis, analyze
 from cosigner_ha.cluster.bundled import find_scenario, load, missing
 from cosigner_ha.cluster.scenario import ScenarioError
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_OK
+from cosigner_ha.exits import EXIT_FAILED as EXIT_PROBLEMS
 from cosigner_ha.policy import PolicyError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
 LISTED = 3  # failure domains named in a cell before "+N more"
 PLURALS = {"node": "nodes", "zone": "zones", "region": "regions", "provider": "providers"}
 
@@ -65,11 +66,15 @@ def render_analysis(analysis: Analysis, console: Console) -> None:
         console.rule(Text(f"workspace {name}", style="bold"), align="left")
         _render_one(part, console)
         console.print()
-    verdict = (
-        "OK: every workspace's analysis passed"
-        if analysis.ok
-        else "PROBLEMS in workspace " + ", ".join(name for name, part in analysis.workspaces if not part.ok)
-    )
+    for shared in analysis.shared:
+        mark, style = ("✓", "green") if shared.ok else ("✗ OVER CAPACITY", "bold red")
+        line = Text(f"co-signer {shared.node} capacity: ", style="bold").append(mark, style=style)
+        console.print(line.append(f"  {shared.detail()}", style="" if shared.ok else "red"))
+    if analysis.shared:
+        console.print()
+    problems = [f"workspace {name}" for name, part in analysis.workspaces if not part.ok]
+    problems += [f"co-signer {load.node} (shared)" for load in analysis.shared if not load.ok]
+    verdict = "OK: every workspace's analysis passed" if analysis.ok else "PROBLEMS in " + ", ".join(problems)
     console.print(Text(verdict, style="bold green" if analysis.ok else "bold red"))
 
 

@@ -19,9 +19,9 @@ from cosigner_ha.cluster.runner import SetupError, node_callback_keys
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.env.files import OutputPathError, check_outputs, write_text_atomic
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_OK
 from cosigner_ha.policy import PolicyError
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 SUFFIX = "-cosigner-public.pem"
 
 

@@ -42,6 +42,7 @@ from cosigner_ha.cluster.infra import (
 from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment, OsCrypto
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.inputs import shorten
 from cosigner_ha.net import TcpNetwork, option_address
@@ -52,7 +53,6 @@ from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 from cosigner_ha.node.storage import LocalDisk
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 IMAGE_VERSION = "1.0.0"
 
 
@@ -218,6 +218,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("n", nargs="?", type=int, default=100)
     p = sub.add_parser("start", help="run the co-signer until interrupted")
     common(p)
+    p.add_argument(
+        "--token",
+        default=None,
+        help="GCP: the first API user's pairing token, as the deployment's metadata gives it (a GCP node has "
+        "no setup command; it pairs at boot, its other users through the SaaS)",
+    )
+    callback_options(p)
     p.add_argument(
         "--clock-skew",
         type=float,
@@ -446,10 +453,19 @@ async def _node_command(
     out: Callable[[str], None],
 ) -> int:
     command = args.node_command
+    backend = hardware.backend()
+    deployment: dict[str, Any] = {}
+    if command == "start" and args.token is not None:
+        if backend.local_admin:
+            raise ValueError(
+                f"node start --token: a {backend.kind} node is paired with `node setup`; --token is a GCP "
+                "node's deployment pairing token"
+            )
+        deployment = {"initial_pairing_token": args.token, "initial_callback": _callback(args)}
     node = Node(
         env,
         name=args.name or hardware.name,
-        backend=hardware.backend(),
+        backend=backend,
         network=network or saas_network(args.saas_cert),
         saas=args.saas,
         config=scaled_config(
@@ -457,6 +473,7 @@ async def _node_command(
             getattr(args, "time_scale", 1.0),
         ),
         callback_network=True,
+        **deployment,
     )
     result = EXIT_OK
     failure: NodeError | None = None
@@ -522,6 +539,8 @@ async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str
             _print_user_to(out, user)
     elif command == "print-public-key":
         out(node.print_public_key().rstrip())
+    elif command == "callback-public-key":  # a drill's launcher: the handlers' trust, every enclave kind
+        out(node.callback_public_key.rstrip())
     elif command == "clock-skew":  # a drill's clock-skew fault, on the running node
         seconds = request.get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):

@@ -22,9 +22,6 @@ from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.run_options import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_OK,
     InputError,
     check_runtime_options,
     check_seed,
@@ -34,6 +31,7 @@ from cosigner_ha.cluster.runner import SetupError, run_scenario
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.policy import PolicyError
 
 

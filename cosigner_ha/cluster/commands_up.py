@@ -37,10 +37,10 @@ from cosigner_ha.cluster.runtime.launcher import Drill
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.model import Scenario
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from cosigner_ha.inputs import shorten
 from cosigner_ha.net import split_address
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_API = "127.0.0.1:8080"
 CREDENTIALS_FILE = "api_users.json"
 #: The public halves of the API users' keys, for `saas serve --rest-users` (the secrets stay here).

@@ -135,19 +135,28 @@ def signed_with_node_share(events: Sequence[Event]) -> Verdict:
 
 def attestation_gates_secrets(events: Sequence[Event]) -> Verdict:
     """A node running a tampered image (an `attestation` fault) never opens its secrets: it does not
-    reach `running` and releases no share until the signed image is back."""
-    tampered: dict[int, str] = {}  # fault index -> node
+    reach `running` and releases no share until the signed image is back. The tampered image runs from the
+    node's next change of state after the fault (its restart on it: at once in simulation; in the runtime
+    once the launcher has killed the process still on the signed image, whose last shares are its own)."""
+    swapped: dict[int, str] = {}  # fault index -> node, still on the image it booted
+    tampered: dict[int, str] = {}  # fault index -> node, restarted since the swap
     wrong: list[str] = []
     for e in events:
         if e.kind == "fault" and e.fields.get("action") == "attestation":
             for node in e.fields.get("nodes") or ():
-                tampered[int(e.fields["index"])] = str(node)
+                swapped[int(e.fields["index"])] = str(node)
         elif e.kind == "fault_end" and e.fields.get("action") == "attestation":
+            swapped.pop(int(e.fields["index"]), None)
             tampered.pop(int(e.fields["index"]), None)
-        elif str(e.fields.get("node")) in tampered.values() and (
+            continue
+        node = str(e.fields.get("node"))
+        if e.kind == "node_state":
+            for index in [i for i, n in swapped.items() if n == node]:
+                tampered[index] = swapped.pop(index)
+        if node in tampered.values() and (
             e.kind == "share_released" or (e.kind == "node_state" and e.fields.get("state") == "running")
         ):
-            wrong.append(f"{e.fields.get('node')} {e.kind} at {e.t:g} s")
+            wrong.append(f"{node} {e.kind} at {e.t:g} s")
     if wrong:
         return Verdict(False, f"a node on a tampered image used its secrets: {listed(wrong)}")
     return Verdict(True, "no node on a tampered image opened its secrets")

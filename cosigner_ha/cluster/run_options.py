@@ -10,8 +10,6 @@ from cosigner_ha.cluster.scenario.loader_base import SEED_MAX
 from cosigner_ha.cluster.scenario.model import Scenario
 from cosigner_ha.inputs import shorten
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
 
 class InputError(ValueError):
     """A command-line argument that cannot work (a missing file, an output folder that does not exist)."""

@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import inputs
+from ..exits import EXIT_BAD_INPUT, EXIT_OK
+from ..exits import EXIT_FAILED as EXIT_FINDINGS
 from .directory import Directory
 from .engine import PolicyEngine
 from .errors import PolicyError
@@ -25,8 +27,6 @@ from .model import Policy
 from .transaction import Transaction
 from .validation import validate
 from .workspaces import people_of, workspace_documents
-
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:

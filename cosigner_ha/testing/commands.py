@@ -29,12 +29,13 @@ from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.env.files import OutputPathError, check_outputs
+from cosigner_ha.exits import EXIT_BAD_INPUT
+from cosigner_ha.exits import EXIT_FAILED as EXIT_FOUND
+from cosigner_ha.exits import EXIT_OK as EXIT_NOTHING_FOUND
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import explorer
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
 from cosigner_ha.testing.explorer import CHECKS, DEFAULT_SHRINK_BUDGET, Exploration, describe_fault
-
-EXIT_NOTHING_FOUND, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(subparsers: Any) -> None:

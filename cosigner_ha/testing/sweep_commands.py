@@ -23,12 +23,11 @@ from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.world import WorldError
 from cosigner_ha.env.files import OutputPathError, check_outputs
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import sweep_report
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
 from cosigner_ha.testing.sweep import SeedResult, SeedsError, parse_seeds, sweep
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def register(subparsers: Any) -> None:

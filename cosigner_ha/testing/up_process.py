@@ -28,12 +28,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from ..exits import EXIT_INTERRUPTED
+
 #: How long start-up (processes, key generation, pairing) may take before the harness gives up.
 START_TIMEOUT = 240.0
 #: How long `up` may take to stop its processes after Ctrl-C before its process group is killed.
 STOP_TIMEOUT = 60.0
-#: `up`'s status after Ctrl-C: every process it started is down.
-EXIT_INTERRUPTED = 130
 #: `up`'s ready line (cluster/commands_up.py): the base URL, and the file that holds the credentials.
 READY = re.compile(
     r"local Fireblocks API ready at (?P<url>\S+) for API users: .*; credentials in (?P<file>.+)$"

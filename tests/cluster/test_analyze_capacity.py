@@ -7,6 +7,8 @@ import json
 import pytest
 
 from cosigner_ha.cli import main
+from cosigner_ha.cluster.analyze import analyze
+from cosigner_ha.cluster.scenario import load_scenario_text
 from tests.cluster.test_analyze import GROUP_RULE, NITRO_A, NITRO_B, SGX_STANDBY, analysis_of, scenario_text
 
 SLOW = 'signing_sessions = 1\nsigning_round_time = "1s"\n'  # 30 tx/min per node
@@ -89,3 +91,72 @@ def test_the_cli_reports_it_in_text_and_json_and_exits_1(
 
 def test_the_bundled_saturation_scenario_is_within_capacity() -> None:
     assert main(["analyze", "capacity-saturation"]) == 0
+
+
+def two_workspaces(rate_a: str, rate_b: str) -> str:
+    """Two workspaces, each with its signer on one shared slow Nitro co-signer (30 tx/min)."""
+
+    def workspace(name: str, rate: str) -> str:
+        return f"""
+[[workspaces]]
+name = "{name}"
+prices_usd = {{ ETH = 3000 }}
+vaults = ["hot"]
+wallets = ["cold"]
+[[workspaces.users]]
+name = "{name}-owner"
+role = "OWNER"
+[[workspaces.api_users]]
+name = "{name}-ops"
+role = "EDITOR"
+[[workspaces.api_users]]
+name = "{name}-signer"
+role = "SIGNER"
+[[workspaces.policy.rules]]
+action = "ALLOW"
+designated_signers = {{ users = ["{name}-signer"] }}
+[[workspaces.workload]]
+name = "{name}-moves"
+rate = "{rate}"
+initiator = "{name}-ops"
+asset = "ETH"
+amount = {{ min = 0.1, max = 1 }}
+source = "vault:hot"
+destination = "wallet:cold"
+"""
+
+    return f"""[scenario]
+name = "shared"
+seed = 1
+duration = "10m"
+{workspace("alpha", rate_a)}{workspace("beta", rate_b)}
+[[nodes]]
+name = "nitro-shared"
+enclave = "nitro"
+site = "aws/us-east-1/a"
+api_users = ["alpha-signer", "beta-signer"]
+{SLOW}"""
+
+
+def test_workspaces_that_each_fit_can_overload_a_shared_co_signer_together(
+    tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    over = load_scenario_text(two_workspaces("20/min", "20/min"), "shared.toml")
+    analysis = analyze(over)
+    assert all(part.ok for _, part in analysis.workspaces)  # alone, each fits in 30/min
+    [shared] = analysis.shared
+    assert (shared.node, shared.workspaces) == ("nitro-shared", ("alpha", "beta"))
+    assert (shared.offered * 60, shared.capacity * 60) == (pytest.approx(40.0), pytest.approx(30.0))
+    assert not shared.ok and not analysis.ok
+    assert analyze(load_scenario_text(two_workspaces("10/min", "15/min"), "fits.toml")).ok
+
+    path = tmp_path / "shared.toml"  # type: ignore[operator]
+    path.write_text(two_workspaces("20/min", "20/min"), encoding="utf-8")
+    assert main(["analyze", str(path)]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "co-signer nitro-shared capacity: ✗ OVER CAPACITY" in out
+    assert "PROBLEMS in co-signer nitro-shared (shared)" in out
+    assert main(["analyze", str(path), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["shared_capacity"][0]["ok"] is False
+    assert data["shared_capacity"][0]["offered_per_minute"] == pytest.approx(40.0)

@@ -71,6 +71,14 @@ def test_a_node_on_a_tampered_image_must_not_open_its_secrets(good: RunResult) -
     )
     assert not inv.attestation_gates_secrets([fault, running, end]).ok
     assert inv.attestation_gates_secrets([fault, end, running]).ok
+    # the tampered image runs from the node's restart on it: a share the process still on the signed image
+    # released before it was killed (the runtime's launcher kills it a moment after the fault) is its own
+    share = Event(10.01, "share_released", {"node": "nitro-a", "nonce_id": "n1"})
+    crashed = Event(10.02, "node_state", {"node": "nitro-a", "state": "crashed", "reason": "killed"})
+    late = Event(12.0, "share_released", {"node": "nitro-a", "nonce_id": "n2"})
+    assert inv.attestation_gates_secrets([fault, share, crashed, end]).ok
+    assert not inv.attestation_gates_secrets([fault, share, crashed, late, end]).ok
+    assert not inv.attestation_gates_secrets([fault, crashed, running, end]).ok
 
 
 def test_the_attestation_check_holds_on_a_real_tampered_image(single_cosigner: Scenario) -> None:

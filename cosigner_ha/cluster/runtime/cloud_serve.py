@@ -44,8 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha.cluster.infra import AttestationDocument, Bucket, KeyPolicy, Kms, VendorKey
-from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers, run_service
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
@@ -261,15 +260,21 @@ class CloudServices:
         self.env.trace.record("bucket_lost", bucket=bucket.name)
         return JSONResponse({"version": bucket.version})
 
+    def _refused(self, request: Request, code: str, exc: Exception) -> JSONResponse:
+        """A request refused for what the caller is (its attestation, its role): a 403 and a `cloud_refused`
+        event, so a drill's trace shows why a tampered image got no key."""
+        self.env.trace.record("cloud_refused", path=request.url.path, code=code, reason=str(exc))
+        return _error(403, code, str(exc))
+
     def app(self) -> Starlette:
         def guarded(handler: Handler) -> Handler:
             async def endpoint(request: Request) -> Response:
                 try:
                     return await handler(request)
                 except AttestationError as exc:
-                    return _error(403, "ATTESTATION", str(exc))
+                    return self._refused(request, "ATTESTATION", exc)
                 except AccessDenied as exc:
-                    return _error(403, "ACCESS_DENIED", str(exc))
+                    return self._refused(request, "ACCESS_DENIED", exc)
                 except BucketFault as exc:
                     return _error(503, "BUCKET_FAULT", str(exc))
                 except InfraError as exc:

@@ -4,11 +4,13 @@
         cluster.start()          # SaaS up, every node paired and online
         cluster.control.post(...)
 
-Started in order: the owner's device (`owner serve`, behind its link), the cloud services when the scenario
-has Nitro or GCP nodes (`cloud serve`: each such node's KMS key bound to its image, its role and bucket,
-its own link), `saas serve --owner ...`, one `callback serve` per scripted handler the API users name
-(behind its link), then each node's link, pairing (`node setup`/`add-user`, with its API users' handlers)
-and `node start`. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
+Each process starts as soon as the processes it needs listen, the others side by side (anyio task groups;
+start-up is mostly each Python process's own start-up, so this is what makes a cluster start quickly):
+the cloud services when the scenario has Nitro or GCP nodes (`cloud serve`, then each such node's KMS key
+bound to its image, its role and bucket, and its own link), one `callback serve` per scripted handler the
+API users name (then its link), and the owner's device (`owner serve`), its link, `saas serve --owner ...`
+and then every node's link. Then each node, beside the others: pairing (`node setup`/`add-user`, with its
+API users' handlers), `node start`, online, its handlers told its key. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
 nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
 Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
 `callback_fault`, `clock_skew`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
@@ -24,22 +26,28 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.certs import self_signed
-from cosigner_ha.cluster.runtime.processes import Child, ProcessFailed, ProcessGroup
+from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
+from cosigner_ha.cluster.scenario import Node as NodeSpec
+from cosigner_ha.cluster.world import console_admin
 from cosigner_ha.env import OsCrypto
+
+T = TypeVar("T")
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
 CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
@@ -95,6 +103,8 @@ class RuntimeCluster:
         self._callback_args: dict[str, list[str]] = {}
         #: Each node's clock skew in force (a clock-skew fault): given to `node start` when it starts again.
         self.clock_skews: dict[str, float] = {}
+        #: A GCP node's deployment metadata (`node start --token ...`): its first API user's pairing.
+        self._deployment: dict[str, list[str]] = {}
         self._backups = 0
 
     def __enter__(self) -> RuntimeCluster:
@@ -124,44 +134,164 @@ class RuntimeCluster:
         return self.workdir / "nodes" / node
 
     def start(self) -> None:
-        began = time.monotonic()
+        """Every process started and paired, every node online (`_start`)."""
         self.start_wall = time.time()
+        self._run(self._start, time.monotonic())
+
+    def _run(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """`work(*args)` on the launcher's loop, in this thread (the main one: the children's parent-death
+        signal follows the thread that started them); Ctrl-C, else the first `ProcessFailed` of its task
+        groups, is raised as itself."""
+        try:
+            return anyio.run(work, *args, backend=self.loop)
+        except BaseExceptionGroup as group:
+            found = first_of(group, (KeyboardInterrupt,)) or first_of(group, (ProcessFailed,))
+            if found is None:
+                raise
+            raise found from None
+
+    async def _start(self, began: float) -> None:
+        """Each process as soon as what it needs listens, the independent ones side by side: the cloud
+        services (then each Nitro/GCP node's key, bucket and link), each scripted handler (then its link),
+        and the owner's device, its link, the SaaS, then every node's link. Then each node's own chain
+        (pairing, its other API users, `node start`, online, its handlers told its key) beside the others'."""
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
         hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
         self.cert, key = self_signed(self.workdir / "tls")
-        if any(n.enclave in CLOUD_KINDS for n in self.scenario.nodes):
-            self._start_cloud(hardware[0])
-        owner = ["--owner", self._start_owner()] if self.owner_device else []
+        async with httpx.AsyncClient(timeout=30) as http:
+            async with anyio.create_task_group() as tasks:
+                if any(n.enclave in CLOUD_KINDS for n in self.scenario.nodes):
+                    tasks.start_soon(self._start_cloud, http, hardware[0])
+                for name in sorted({u.callback for u in self.scenario.api_users if u.callback is not None}):
+                    tasks.start_soon(self._start_callback, name)
+                tasks.start_soon(self._start_saas, hardware[0], key)
+            self.times.saas_ready = time.monotonic() - began
+            async with anyio.create_task_group() as tasks:
+                for spec in self.scenario.nodes:
+                    tasks.start_soon(self._bring_up, http, spec, began)
+        self.times.online = time.monotonic() - began
+
+    async def _start_saas(self, hardware: Hardware, key: Path) -> None:
+        """The owner's device and its link, `saas serve` told where that link listens, then every node's
+        link to the SaaS gateway."""
+        owner = ["--owner", await self._start_owner()] if self.owner_device else []
         self._saas_argv = [
             *("saas", "serve", "--state", str(self.workdir / "saas"), "--cert", str(self.cert)),
             *("--key", str(key), "--scenario", str(self.scenario_path)),
             *("--time-scale", repr(self.time_scale), "--loop", self.loop),
-            *("--vendor-key", hardware[0].vendor.public_key.hex()),
-            *("--measurement", hardware[0].image.measurement.hex()),
+            *("--vendor-key", hardware.vendor.public_key.hex()),
+            *("--measurement", hardware.image.measurement.hex()),
             *owner,
             *self.saas_options,
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
-        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, saas)
-        self._start_callbacks()
-        for spec in self.scenario.nodes:
-            ready = self.workdir / "links" / f"{spec.name}.json"
-            ready.parent.mkdir(parents=True, exist_ok=True)
-            argv = ("proxy", "serve", "--target", self.ready["gateway"], "--ready", str(ready))
-            link = self.processes.start(f"link-{spec.name}", "proxy", *argv, "--loop", self.loop)
-            self.links[spec.name] = _wait_ready(ready, link)
+        self.ready = await _ready(self.workdir / "saas" / READY_FILE, saas)
         self._control = httpx.Client(base_url=self.ready["control"], timeout=30)
-        self.times.saas_ready = time.monotonic() - began
-        self._pair()
-        self.times.paired = time.monotonic() - began
-        for spec in self.scenario.nodes:
+
+        async def link(name: str) -> None:
+            ready = self.workdir / "links" / f"{name}.json"
+            spec = proxy_spec(f"link-{name}", self.ready["gateway"], ready, loop=self.loop)
+            self.links[name] = await self._launch(spec)
+
+        async with anyio.create_task_group() as tasks:
+            for spec in self.scenario.nodes:
+                tasks.start_soon(link, spec.name)
+
+    async def _bring_up(self, http: httpx.AsyncClient, spec: NodeSpec, began: float) -> None:
+        """One node: paired as an operator would (`node setup`, then `node add-user` for its other API
+        users; a GCP node has no local administration: `_deploy`), started, in standby if the scenario says
+        so, online, and its key given to its handlers."""
+        if spec.enclave == Enclave.GCP:
+            await self._deploy(http, spec)
+        else:
+            await self._pair_locally(http, spec)
             self.start_node(spec.name)
-        for spec in self.scenario.nodes:
-            if spec.standby:
-                self._ok(self.control.post(f"/cosigners/{spec.name}/standby", json={"standby": True}))
-        self.wait_online()
-        self._trust_nodes()
-        self.times.online = time.monotonic() - began
+        self.times.paired = max(self.times.paired, time.monotonic() - began)
+        if spec.standby:
+            url = f"{self.ready['control']}/cosigners/{spec.name}/standby"
+            self._ok(await http.post(url, json={"standby": True}))
+        if spec.api_users:
+            await self._online(http, None, {spec.name})
+        await self._trust_node(http, spec.name)
+
+    def _pairing_limit(self) -> float:
+        """Real seconds a pairing may take: start-up, boot and the owner's (scaled) approval, twice over."""
+        return 2 * (READY_LIMIT + self.scenario.saas.owner_approval_latency / self.time_scale)
+
+    async def _deploy(self, http: httpx.AsyncClient, spec: NodeSpec) -> None:
+        """A GCP node as the simulator pairs one: started with its first API user's pairing token (the
+        deployment's metadata: `node start --token`), which it pairs at boot; its other API users paired
+        through the SaaS (a console user's request, approved as any), one after the other."""
+        if spec.api_users:
+            first = spec.api_users[0]
+            token = await self._token(http, first)
+            self._deployment[spec.name] = ["--token", token, *self.callback_args(first)]
+        self.start_node(spec.name)
+        for i, api_user in enumerate(spec.api_users):
+            request = None
+            if i > 0:
+                body = {
+                    "cosigner": spec.name,
+                    "api_user": api_user,
+                    "requested_by": console_admin(self.scenario),
+                    "callback": self._callback_dict(api_user),
+                }
+                url = f"{self.ready['control']}/workspaces/{self.workspace}/pair"
+                request = str(self._ok(await http.post(url, json=body))["request"])
+            await self._until_paired(http, spec.name, api_user, request)
+
+    async def _until_paired(
+        self, http: httpx.AsyncClient, node: str, api_user: str, request: str | None
+    ) -> None:
+        """Until the SaaS lists `api_user` paired on `node`; `ProcessFailed` when its pairing `request` is
+        refused or it takes too long."""
+        control = self.ready["control"]
+        with anyio.move_on_after(self._pairing_limit()):
+            while True:
+                self.processes.check()
+                if request is not None:
+                    status = self._ok(await http.get(f"{control}/requests/{request}"))
+                    if status["status"] in ("REJECTED", "CANCELLED"):
+                        why = status.get("detail") or "no detail"
+                        raise ProcessFailed(
+                            f"{node}: pairing {api_user} through the SaaS: {status['status']}, {why}"
+                        )
+                cosigners = self._ok(await http.get(f"{control}/cosigners"))
+                if any(c["id"] == node and api_user in c["api_users"] for c in cosigners):
+                    return
+                await anyio.sleep(0.05)
+        log = self.processes.children[node].tail()
+        raise ProcessFailed(f"{node}: {api_user} not paired within {self._pairing_limit():g} s; log:\n{log}")
+
+    def _callback_dict(self, api_user: str) -> dict[str, str] | None:
+        """The API user's handler as the SaaS's pairing request carries it (`url`, `publicKey`, `cert`)."""
+        args = self.callback_args(api_user)
+        options = dict(zip(args[::2], args[1::2], strict=True))
+        if "--callback-url" not in options:
+            return None
+        pem = options.get("--callback-public-key")
+        return {
+            "url": options["--callback-url"],
+            "publicKey": Path(pem).read_text() if pem else "",
+            "cert": "",
+        }
+
+    async def _pair_locally(self, http: httpx.AsyncClient, spec: NodeSpec) -> None:
+        """`node setup` for the first API user, `node add-user` for the others, each to completion."""
+        for i, api_user in enumerate(spec.api_users):
+            token = await self._token(http, api_user)
+            command, name = (
+                ("setup", f"{spec.name}-setup") if i == 0 else ("add-user", f"{spec.name}-add-{api_user}")
+            )
+            argv = (
+                "node",
+                command,
+                *self.node_args(spec.name),
+                "--token",
+                token,
+                *self.callback_args(api_user),
+            )
+            await self.processes.finish(name, "setup", *argv, timeout=self._pairing_limit())
 
     def node_args(self, name: str) -> list[str]:
         return [
@@ -174,7 +304,14 @@ class RuntimeCluster:
         trace = self.workdir / "traces" / f"{name}.jsonl"
         trace.parent.mkdir(parents=True, exist_ok=True)
         skew = self.clock_skews.get(name, 0.0)
-        argv = ("node", "start", *self.node_args(name), "--trace", str(trace))
+        argv = (
+            "node",
+            "start",
+            *self.node_args(name),
+            "--trace",
+            str(trace),
+            *self._deployment.get(name, ()),
+        )
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
 
     # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
@@ -224,23 +361,22 @@ class RuntimeCluster:
         """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,
         and on `node start` whenever it starts again."""
         self.clock_skews[name] = seconds
-        if not running:
-            return
-        request = {"command": "clock-skew", "seconds": seconds}
+        if running:
+            self._run(self._admin, name, {"command": "clock-skew", "seconds": seconds}, "the clock skew")
 
-        async def ask() -> admin_socket.Answer | None:
-            with anyio.move_on_after(ADMIN_LIMIT):
-                while True:  # a node just started may not serve its socket yet
-                    answered = await admin_socket.ask_running(self.home(name), request)
-                    if answered is not None:
-                        return answered
+    async def _admin(self, name: str, request: dict[str, Any], what: str) -> list[str]:
+        """The running node's answer to an admin request on its socket (a node just started may not serve
+        it yet); `ProcessFailed` naming `what` when it does not take it."""
+        answered: admin_socket.Answer | None = None
+        with anyio.move_on_after(ADMIN_LIMIT):
+            while answered is None:
+                answered = await admin_socket.ask_running(self.home(name), request)
+                if answered is None:
                     await anyio.sleep(0.05)
-            return None
-
-        answered = anyio.run(ask)
         if answered is None or answered[0] != 0:
             why = "no answer" if answered is None else answered[2]
-            raise ProcessFailed(f"{name}: its admin socket did not take the clock skew ({why})")
+            raise ProcessFailed(f"{name}: its admin socket did not take {what} ({why})")
+        return answered[1]
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
@@ -255,26 +391,37 @@ class RuntimeCluster:
         return merge(files, self.start_wall, self.processes.exits)
 
     def token(self, api_user: str) -> str:
-        answer = self._ok(
-            self.control.post(f"/workspaces/{self.workspace}/pairing-tokens", json={"api_user": api_user})
-        )
-        return str(answer["token"])
+        url = f"/workspaces/{self.workspace}/pairing-tokens"
+        return str(self._ok(self.control.post(url, json={"api_user": api_user}))["token"])
+
+    async def _token(self, http: httpx.AsyncClient, api_user: str) -> str:
+        url = f"{self.ready['control']}/workspaces/{self.workspace}/pairing-tokens"
+        return str(self._ok(await http.post(url, json={"api_user": api_user}))["token"])
 
     def wait_online(self, since: float | None = None, names: set[str] | None = None) -> None:
         """Until every node with an API user (or those `names`) is online; with `since` (wall time), until
         each has polled after it (a restarted node, which the SaaS still counts online from before)."""
-        deadline = time.monotonic() + READY_LIMIT
+
+        async def wait() -> None:
+            async with httpx.AsyncClient(timeout=30) as http:
+                await self._online(http, since, names)
+
+        self._run(wait)
+
+    async def _online(self, http: httpx.AsyncClient, since: float | None, names: set[str] | None) -> None:
         expected = names or {n.name for n in self.scenario.nodes if n.api_users}
-        while time.monotonic() < deadline:
-            self.processes.check()
-            online = {
-                c["id"]
-                for c in self._ok(self.control.get("/cosigners"))
-                if c["online"] and (since is None or (c["last_seen"] or 0.0) > since)
-            }
-            if expected <= online:
-                return
-            time.sleep(0.05)
+        with anyio.move_on_after(READY_LIMIT):
+            while True:
+                self.processes.check()
+                response = await http.get(f"{self.ready['control']}/cosigners")
+                online = {
+                    c["id"]
+                    for c in self._ok(response)
+                    if c["online"] and (since is None or (c["last_seen"] or 0.0) > since)
+                }
+                if expected <= online:
+                    return
+                await anyio.sleep(0.05)
         raise ProcessFailed(f"co-signers {sorted(expected)} not all online within {READY_LIMIT:g} s")
 
     def link_fault(self, node: str, fault: str, **values: float) -> None:
@@ -294,10 +441,13 @@ class RuntimeCluster:
 
     def start_spec(self, spec: ProcessSpec) -> dict[str, Any]:
         """Start a service process (again: on the same state) and wait for its ready file."""
+        return self._run(self._launch, spec)
+
+    async def _launch(self, spec: ProcessSpec) -> dict[str, Any]:
         spec.ready.parent.mkdir(parents=True, exist_ok=True)
         spec.ready.unlink(missing_ok=True)
         child = self.processes.start(spec.name, spec.role, *spec.argv)
-        return _wait_ready(spec.ready, child)
+        return await _ready(spec.ready, child)
 
     def owner_spec(self, listen: str = "127.0.0.1:0") -> ProcessSpec:
         return owner_spec(
@@ -322,76 +472,74 @@ class RuntimeCluster:
         """A callback fault on a scripted handler (`timeout`, `reject`, `retry`, `down`, `error`...; None heals)."""
         self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
 
-    def _start_callbacks(self) -> None:
-        """Each scripted handler an API user names, as `callback serve` behind a link; `url` handlers as given."""
-        for name in sorted({u.callback for u in self.scenario.api_users if u.callback is not None}):
-            spec = self.scenario.callback(name)
-            if isinstance(spec, UrlCallback):
-                self._callback_args[name] = ["--callback-url", spec.url]
-                continue
-            if not isinstance(spec, ScriptedCallback):
-                kind = type(spec).__name__.removesuffix("Callback").lower()
-                raise ProcessFailed(
-                    f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
-                    "handlers (`callback serve`) and url handlers"
-                )
-            state = self.workdir / "callbacks" / name
-            ready = self.callback_ready[name] = self.start_spec(
-                callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
+    async def _start_callback(self, name: str) -> None:
+        """A handler an API user names: a scripted one as `callback serve` behind its link; a `url` one as given."""
+        spec = self.scenario.callback(name)
+        if isinstance(spec, UrlCallback):
+            self._callback_args[name] = ["--callback-url", spec.url]
+            return
+        if not isinstance(spec, ScriptedCallback):
+            kind = type(spec).__name__.removesuffix("Callback").lower()
+            raise ProcessFailed(
+                f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
+                "handlers (`callback serve`) and url handlers"
             )
-            target = ready["url"].removeprefix("http://")
-            link_ready = self.workdir / "links" / f"callback-{name}.json"
-            link = self.service_links[f"callback-{name}"] = self.start_spec(
-                proxy_spec(f"link-callback-{name}", target, link_ready, loop=self.loop)
-            )
-            pem = state / "public.pem"
-            pem.write_text(ready["public_key"])
-            self._callback_args[name] = [
-                "--callback-url",
-                f"http://{link['listen']}",
-                "--callback-public-key",
-                str(pem),
-            ]
+        state = self.workdir / "callbacks" / name
+        ready = self.callback_ready[name] = await self._launch(
+            callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
+        )
+        target = ready["url"].removeprefix("http://")
+        link_ready = self.workdir / "links" / f"callback-{name}.json"
+        link = self.service_links[f"callback-{name}"] = await self._launch(
+            proxy_spec(f"link-callback-{name}", target, link_ready, loop=self.loop)
+        )
+        pem = state / "public.pem"
+        pem.write_text(ready["public_key"])
+        self._callback_args[name] = [
+            "--callback-url",
+            f"http://{link['listen']}",
+            "--callback-public-key",
+            str(pem),
+        ]
 
-    def _trust_nodes(self) -> None:
-        """Each scripted handler checks request JWTs against the keys of the nodes whose users name it."""
-        for node in self.scenario.nodes:
-            names = {u.callback for u in self.scenario.api_users if u.name in node.api_users}
-            handlers = {name for name in self.callback_ready if name in names}
-            if not handlers:
-                continue
-            text = self.processes.run(
-                f"{node.name}-public-key", "node", "print-public-key", *self.node_args(node.name)
-            )
-            found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
-            if not found:
-                raise ProcessFailed(f"{node.name}: print-public-key printed no PEM key:\n{text}")
-            for name in sorted(handlers):
-                url = f"{self.callback_ready[name]['control']}/trust"
-                self._ok(httpx.post(url, json={"public_key": found[-1] + "\n"}, timeout=10))
+    async def _trust_node(self, http: httpx.AsyncClient, node: str) -> None:
+        """The node's scripted handlers check request JWTs against its key (asked of the running node)."""
+        spec = next(n for n in self.scenario.nodes if n.name == node)
+        names = {u.callback for u in self.scenario.api_users if u.name in spec.api_users}
+        handlers = sorted(name for name in self.callback_ready if name in names)
+        if not handlers:
+            return
+        request = {"command": "callback-public-key"}  # print-public-key's key, for every enclave kind
+        text = "\n".join(await self._admin(node, request, "callback-public-key"))
+        found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
+        if not found:
+            raise ProcessFailed(f"{node}: print-public-key printed no PEM key:\n{text}")
+        for name in handlers:
+            url = f"{self.callback_ready[name]['control']}/trust"
+            self._ok(await http.post(url, json={"public_key": found[-1] + "\n"}))
 
-    def _start_cloud(self, hardware: Hardware) -> None:
-        """`cloud serve`, and for each Nitro / GCP node its KMS key (bound to the image it runs), its bucket
-        and its link (a fault proxy); its hardware profile then names them."""
+    async def _start_cloud(self, http: httpx.AsyncClient, hardware: Hardware) -> None:
+        """`cloud serve`, then for each Nitro / GCP node side by side its KMS key (bound to the image it
+        runs), its bucket and its link (a fault proxy); its hardware profile then names them."""
         vendor = hardware.vendor.public_key.hex()  # the simulated vendor plays AWS and Google too
         spec = cloud_spec(
             self.workdir / "cloud", nitro_vendor_key=vendor, cs_vendor_key=vendor, loop=self.loop
         )
-        self.cloud_ready = self.start_spec(spec)
+        self.cloud_ready = await self._launch(spec)
         url = self.cloud_ready["url"]
-        for node in self.scenario.nodes:
-            if node.enclave not in CLOUD_KINDS:
-                continue
+
+        async def provision(node: NodeSpec) -> None:
             role, key_id, bucket = f"role-{node.name}", f"cmk-{node.name}", f"bucket-{node.name}"
             image = hardware.images.image(str(node.enclave), IMAGE_VERSION)  # type: ignore[arg-type]
             if node.enclave == Enclave.NITRO:
                 kms, policy = "aws", {"pcr8": image.pcr8.hex()}
             else:
                 kms, policy = "gcp", {"image_digest": image.digest}
-            self._ok(httpx.post(f"{url}/kms/{kms}/keys", json={"key_id": key_id, "roles": [role], **policy}))
-            self._ok(httpx.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
+            key = {"key_id": key_id, "roles": [role], **policy}
+            self._ok(await http.post(f"{url}/kms/{kms}/keys", json=key))
+            self._ok(await http.post(f"{url}/buckets", json={"name": bucket, "roles": [role]}))
             ready = self.workdir / "links" / f"cloud-{node.name}.json"
-            link = self.start_spec(
+            link = await self._launch(
                 proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
             )
             self.service_links[f"cloud-{node.name}"] = link
@@ -401,12 +549,17 @@ class RuntimeCluster:
             profile.update(key_id=key_id, bucket=bucket)
             path.write_text(json.dumps(profile, indent=2))
 
-    def _start_owner(self) -> str:
+        async with anyio.create_task_group() as tasks:
+            for node in self.scenario.nodes:
+                if node.enclave in CLOUD_KINDS:
+                    tasks.start_soon(provision, node)
+
+    async def _start_owner(self) -> str:
         """The owner's device, and its link to the SaaS (a fault proxy); the URL the SaaS is given."""
-        ready = self.owner_ready = self.start_spec(self.owner_spec())
+        ready = self.owner_ready = await self._launch(self.owner_spec())
         target = ready["url"].removeprefix("http://")
         link = proxy_spec("link-owner", target, self.workdir / "links" / "owner.json", loop=self.loop)
-        self.service_links["owner"] = self.start_spec(link)
+        self.service_links["owner"] = await self._launch(link)
         return f"http://{self.service_links['owner']['listen']}"
 
     # --- the SaaS restarted on its state (a `saas` crash/restart fault) ----------------------------------
@@ -419,7 +572,7 @@ class RuntimeCluster:
         argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
         (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
         child = self.processes.start("saas", "saas", *argv)
-        self.ready = _wait_ready(self.workdir / "saas" / READY_FILE, child)
+        self.ready = self._run(_ready, self.workdir / "saas" / READY_FILE, child)
         return child
 
     def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
@@ -434,37 +587,6 @@ class RuntimeCluster:
         (home / "hardware.json").write_text(json.dumps(secrets, indent=2))
         return Hardware(home, secrets)
 
-    def _pair(self) -> None:
-        """Every node's first API user with `node setup`, the others with `node add-user`, as an operator
-        would; the nodes' first pairings run side by side."""
-        setups = []
-        for spec in self.scenario.nodes:
-            if spec.api_users:
-                token = self.token(spec.api_users[0])
-                callback = self.callback_args(spec.api_users[0])
-                argv = ("node", "setup", *self.node_args(spec.name), "--token", token, *callback)
-                setups.append(self.processes.start(f"{spec.name}-setup", "setup", *argv))
-        deadline = (
-            time.monotonic() + READY_LIMIT + 2 * self.scenario.saas.owner_approval_latency / self.time_scale
-        )
-        for child in setups:
-            child.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if child.popen.returncode != 0:
-                raise child.failure()
-            del self.processes.children[child.name]
-        for spec in self.scenario.nodes:
-            for api_user in spec.api_users[1:]:
-                token = self.token(api_user)
-                argv = (
-                    "node",
-                    "add-user",
-                    *self.node_args(spec.name),
-                    "--token",
-                    token,
-                    *self.callback_args(api_user),
-                )
-                self.processes.run(f"{spec.name}-add-{api_user}", *argv)
-
     @staticmethod
     def _ok(response: httpx.Response) -> Any:
         if response.is_error:
@@ -472,13 +594,15 @@ class RuntimeCluster:
         return response.json()
 
 
-def _wait_ready(path: Path, child: Child) -> dict[str, Any]:
-    deadline = time.monotonic() + READY_LIMIT
-    while time.monotonic() < deadline:
-        if path.exists():
-            ready: dict[str, Any] = json.loads(path.read_text())
-            return ready
-        if child.popen.poll() is not None:
-            raise child.failure()
-        time.sleep(0.05)
-    raise ProcessFailed(f"saas serve did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}")
+async def _ready(path: Path, child: Child) -> dict[str, Any]:
+    """The service's ready file once it is written; `ProcessFailed` if it dies first or takes too long."""
+    with anyio.move_on_after(READY_LIMIT):
+        while not path.exists():
+            if child.popen.poll() is not None:
+                raise child.failure()
+            await anyio.sleep(POLL)
+        ready: dict[str, Any] = json.loads(path.read_text())
+        return ready
+    raise ProcessFailed(
+        f"{child.role} {child.name} did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}"
+    )

@@ -17,8 +17,10 @@ import anyio.abc
 import sniffio
 
 from cosigner_ha.cluster.grouped import first_of
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_OK
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+#: The event loops a service process runs on (`--loop`).
+LOOPS = ("trio", "asyncio")
 
 
 def run_service(

@@ -182,7 +182,10 @@ class Drill:
         for at, submission in schedule(self.scenario, self.seed):
             heapq.heappush(agenda, (at, next(counter), self._submit(submission)))
         self.origin = time.monotonic()
-        self.record("scenario_start", time_scale=self.time_scale)
+        setup = time.time() - self.cluster.start_wall  # in scenario seconds in the trace, as every time
+        self.record(
+            "scenario_start", time_scale=self.time_scale, setup_seconds=round(setup * self.time_scale, 6)
+        )
         while agenda and agenda[0][0] < duration:
             at, _, do = heapq.heappop(agenda)
             self._wait_until(at, tick)
@@ -264,8 +267,9 @@ class Drill:
 
     def _result(self, wall: float) -> DrillResult:
         merged = sorted(self.cluster.merged_trace() + self.events, key=lambda e: e["t"])
+        origin = next((e["t"] for e in self.events if e["kind"] == "scenario_start"), 0.0)
         events = scenario_events(
-            merged, time_scale=self.time_scale, nodes=(n.name for n in self.scenario.nodes)
+            merged, time_scale=self.time_scale, origin=origin, nodes=(n.name for n in self.scenario.nodes)
         )
         header = {
             "mode": "runtime",

@@ -35,8 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cosigner_ha import mpc
-from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers, run_service
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, approver_latencies

@@ -1,5 +1,6 @@
 """The runtime's child processes: each in its own process group (session), so a signal reaches it and
-whatever it started, and `close` leaves nothing behind (SIGTERM, then SIGKILL, then reaped)."""
+whatever it started, and `close` leaves nothing behind (SIGTERM, then SIGKILL, then reaped). Each child
+also dies with the launcher when the launcher is SIGKILLed (Linux, `parent_death`)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
+import anyio
+
+from cosigner_ha.cluster.runtime.parent_death import child_environment
 from cosigner_ha.cluster.runtime.trace_merge import Exit
 
 #: How every child runs the product: the same interpreter, the same package.
 COMMAND = (sys.executable, "-m", "cosigner_ha.cli")
 #: Lines of a dead process's log shown in its report.
 LOG_TAIL = 20
+#: Real seconds between two looks at a child a task waits for.
+POLL = 0.02
 
 
 class ProcessFailed(RuntimeError):
@@ -82,32 +88,45 @@ class ProcessGroup:
         if previous is not None:
             previous.popen.poll()
             self._note_exit(previous)
-        log = self.logs / f"{name}.log"
-        with log.open("ab") as out:
-            popen = subprocess.Popen(
-                [*COMMAND, *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        child = Child(name, role, popen, log)
+        child = self._spawn(name, role, argv)
         self.children[name] = child
         return child
 
-    def run(self, name: str, *argv: str, timeout: float = 120) -> str:
-        """A command to completion in its own group; its output, or `ProcessFailed` with its log."""
+    def _spawn(self, name: str, role: str, argv: tuple[str, ...]) -> Child:
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                [*COMMAND, *argv], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [*COMMAND, *argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=child_environment(),
             )
-            try:
-                popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(popen)
-                raise ProcessFailed(f"{name}: no answer within {timeout:g} s; log:\n{_tail(log)}") from None
-            finally:
-                _kill(popen)
-        if popen.returncode != 0:
-            raise Child(name, "command", popen, log).failure()
-        return log.read_text(errors="replace")
+        return Child(name, role, popen, log)
+
+    def run(self, name: str, *argv: str, timeout: float = 120) -> str:
+        """A command to completion in its own group; its output, or `ProcessFailed` with its log."""
+        child = self._spawn(name, "command", argv)
+        try:
+            child.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ProcessFailed(f"{name}: no answer within {timeout:g} s; log:\n{child.tail()}") from None
+        finally:
+            _kill(child.popen)
+        return _output(child)
+
+    async def finish(self, name: str, role: str, *argv: str, timeout: float = 120) -> str:
+        """`run` for a task: the other tasks go on while it waits; cancelled, the command is killed."""
+        child = self._spawn(name, role, argv)
+        try:
+            with anyio.move_on_after(timeout):
+                while child.popen.poll() is None:
+                    await anyio.sleep(POLL)
+            if child.popen.returncode is None:
+                raise ProcessFailed(f"{name}: no answer within {timeout:g} s; log:\n{child.tail()}")
+        finally:
+            _kill(child.popen)
+        return _output(child)
 
     def check(self, expected_down: Collection[str] = ()) -> None:
         """`ProcessFailed` for the first child that died, other than those `expected_down` (killed on
@@ -156,5 +175,8 @@ def _kill(popen: subprocess.Popen[bytes]) -> None:
     popen.wait()
 
 
-def _tail(log: Path) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
+def _output(child: Child) -> str:
+    """A finished command's output, or `ProcessFailed` with its log's tail when it did not exit 0."""
+    if child.popen.returncode != 0:
+        raise child.failure()
+    return child.log.read_text(errors="replace")

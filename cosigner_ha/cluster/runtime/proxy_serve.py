@@ -24,8 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
-from cosigner_ha.cluster.runtime.saas_serve import LOOPS
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers, run_service
 from cosigner_ha.env.files import write_text_atomic
 from cosigner_ha.net import option_address
 from cosigner_ha.net.proxy import FaultProxy

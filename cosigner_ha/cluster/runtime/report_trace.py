@@ -4,7 +4,9 @@ The runtime's merged trace (`trace_merge`) is in real seconds since the launcher
 event with the `process` that wrote it. The analysis (`cluster/analysis.py`, `cluster/invariants.py`) reads
 `Event`s in scenario seconds, so a drill at time scale N is reported on the scenario's own time line (a
 signature 0.5 s after submission at scale 60 is a latency of 30 s, to compare with `max_signing_latency_p99`
-and the expectation windows). A node process that exits becomes the `node_state` the simulator records when
+and the expectation windows). As in a simulated run's trace, `t` counts from the scenario's start (the
+launcher's `scenario_start`, once every process is up and paired, `t` 0): set-up events are negative, and a
+fault `at = "2m"` is an event near `t` 120, whatever the time scale. A node process that exits becomes the `node_state` the simulator records when
 a node crashes or stops, since a SIGKILLed process records nothing itself.
 """
 
@@ -24,9 +26,10 @@ DURATION_FIELDS = {kind: ("latency",) for kind in TERMINAL_KINDS}
 
 
 def scenario_events(
-    merged: Iterable[Mapping[str, Any]], *, time_scale: float, nodes: Iterable[str]
+    merged: Iterable[Mapping[str, Any]], *, time_scale: float, nodes: Iterable[str], origin: float = 0.0
 ) -> list[Event]:
-    """Every merged event in scenario seconds, with a `node_state` for each node process's exit."""
+    """Every merged event in scenario seconds from `origin` (the merged trace's time of `scenario_start`),
+    with a `node_state` for each node process's exit."""
     node_names = set(nodes)
     out: list[Event] = []
     for raw in merged:
@@ -34,7 +37,7 @@ def scenario_events(
         for key in DURATION_FIELDS.get(raw["kind"], ()):
             if isinstance(fields.get(key), int | float):
                 fields[key] = round(fields[key] * time_scale, TIME_DIGITS)
-        t = round(float(raw["t"]) * time_scale, TIME_DIGITS)
+        t = round((float(raw["t"]) - origin) * time_scale, TIME_DIGITS)
         out.append(Event(t, str(raw["kind"]), fields))
         if raw["kind"] == PROCESS_EXITED and raw.get("process") in node_names:
             status = raw.get("status")

@@ -22,9 +22,6 @@ from cosigner_ha.cluster.bundled import missing
 from cosigner_ha.cluster.report import render_summary, write_html
 from cosigner_ha.cluster.report.model import report_json_text
 from cosigner_ha.cluster.run_options import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_OK,
     InputError,
     check_runtime_options,
     check_seed,
@@ -38,6 +35,7 @@ from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.model import Scenario
 from cosigner_ha.cluster.world import WorldError, check_fault_policies, workspace_spec
 from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs, write_text_atomic
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Workspace
 from cosigner_ha.saas_sim.errors import SaasError

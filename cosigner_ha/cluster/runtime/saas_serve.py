@@ -33,12 +33,13 @@ import anyio.abc
 from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime import rest_serve
 from cosigner_ha.cluster.runtime.control_api import ControlApi
-from cosigner_ha.cluster.runtime.http_services import HttpServers
+from cosigner_ha.cluster.runtime.http_services import LOOPS, HttpServers
 from cosigner_ha.cluster.runtime.trace_merge import record_started
 from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
 from cosigner_ha.cluster.world import WorldError, saas_config
 from cosigner_ha.env import Environment
 from cosigner_ha.env.files import write_text_atomic
+from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from cosigner_ha.net import AddressInUse, TcpNetwork, option_address
 from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Saas, SaasConfig, durable
@@ -47,10 +48,8 @@ from cosigner_ha.saas_sim.owner_client import RemoteOwner
 from cosigner_ha.saas_sim.state_store import FILE_NAME as STATE_FILE
 from cosigner_ha.saas_sim.state_store import StateStore
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 READY_FILE = "ready.json"
 TRACE_FILE = "trace.jsonl"
-LOOPS = ("trio", "asyncio")
 
 
 def register(subparsers: Any) -> None:

@@ -121,6 +121,82 @@ def test_an_attestation_fault_restarts_the_node_on_a_tampered_image_then_on_the_
     assert not [t for t in signed_by_a if tampered < t < signed], "its secrets stayed shut"
 
 
+def _cloud_attestation(tmp_path: Path) -> Path:
+    """attestation.toml with sgx-a on Nitro and sgx-b on GCP (a second API user paired through the SaaS,
+    as a GCP node has no local administration), each under an attestation fault (sgx-b's from 2m to 6m)."""
+    text = ATTESTATION.read_text()
+    text = text.replace('name = "sgx-a"\nenclave = "sgx"', 'name = "sgx-a"\nenclave = "nitro"')
+    text = text.replace(
+        'name = "sgx-b"\nenclave = "sgx"\nsite = "dc/b"\napi_users = ["signer-b"]',
+        'name = "sgx-b"\nenclave = "gcp"\nsite = "dc/b"\napi_users = ["signer-b", "signer-d"]',
+    )
+    text = text.replace(
+        "[[groups]]", '[[api_users]]\nname = "signer-d"\nrole = "SIGNER"\ncallback = "risk"\n\n[[groups]]'
+    )
+    text += '\n[[faults]]\nat = "2m"\naction = "attestation"\nnode = "sgx-b"\nfor = "4m"\n'
+    path = tmp_path / "cloud-attestation.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_an_attestation_fault_on_nitro_and_gcp_nodes_gets_no_key_until_the_signed_image_is_back(
+    tmp_path: Path,
+) -> None:
+    scenario = _cloud_attestation(tmp_path)
+    report, events = _report(tmp_path, "--runtime", "--time-scale", "60", scenario=scenario)
+    assert report["passed"] and report["invariants"]["attestation_gates_secrets"]["ok"]
+    assert set(report["transactions"]["by_status"]) == {"COMPLETED"}
+    impacts = {i["fault"]: i["nodes"] for i in report["fault_impacts"]}
+    assert impacts == {"attestation sgx-a": ["sgx-a"], "attestation sgx-b": ["sgx-b"]}
+    paired = {e["api_user"] for e in events if e["kind"] == "paired" and e.get("cosigner") == "sgx-b"}
+    assert paired == {"signer-b", "signer-d"}  # the first from its deployment, the second through the SaaS
+
+    def swaps(node: str) -> tuple[float, float]:
+        (tampered, signed) = [
+            (e["t"], e["image"]) for e in events if e["kind"] == "image_swapped" and e["node"] == node
+        ]
+        assert (tampered[1], signed[1]) == ("tampered", "signed")
+        return tampered[0], signed[0]
+
+    def states(node: str, since: float, until: float) -> list[tuple[str, str]]:
+        return [
+            (e["state"], e["reason"])
+            for e in events
+            if e["kind"] == "node_state" and e.get("node") == node and since < e["t"] < until
+        ]
+
+    refused_by = {  # who refused the tampered image
+        "sgx-a": "ImageRejected: nitro enclave",  # nitro-cli: the EIF signature does not match the image
+        "sgx-b": "AttestationError: gcp-kms: key 'cmk-sgx-b' is bound to image",  # the KMS at cloud serve
+    }
+    for node, refusal in refused_by.items():
+        tampered, signed = swaps(node)
+        during = states(node, tampered, signed)
+        failed = [reason for state, reason in during if state == "failed"]
+        assert failed and all(reason.startswith(refusal) for reason in failed), (node, during)
+        assert "running" not in {state for state, _ in during}, node
+        assert "running" in {state for state, _ in states(node, signed, float("inf"))}, (
+            "back on the signed image"
+        )
+        shares = [e["t"] for e in events if e["kind"] == "share_released" and e["node"] == node]
+        crashed = min(
+            t
+            for t in (e["t"] for e in events if e["kind"] == "process_exited" and e["process"] == node)
+            if t > tampered
+        )
+        assert not [t for t in shares if crashed < t < signed], f"{node}: its secrets stayed shut"
+    tampered, signed = swaps("sgx-b")
+    refused = [
+        e
+        for e in events
+        if e["kind"] == "cloud_refused" and e["process"] == "cloud" and tampered < e["t"] < signed
+    ]
+    assert refused and {e["code"] for e in refused} == {"ATTESTATION"}
+    assert all(e["path"].startswith("/kms/gcp/") for e in refused)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_nitro_node_that_loses_its_host_disk_reopens_its_bucket_even_on_a_new_host(tmp_path: Path) -> None:

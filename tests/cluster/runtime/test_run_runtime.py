@@ -5,6 +5,7 @@ and options that make no sense, are refused before anything starts."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha.cli import main
+from cosigner_ha.cluster import bundled
 
 DRILL = Path(__file__).parent / "scenarios" / "drill.toml"
 COMMAND = [sys.executable, "-m", "cosigner_ha.cli", "run"]
@@ -111,6 +113,15 @@ def test_a_drill_with_a_crash_a_pause_and_a_partition_reports_as_a_simulated_run
     answered = {e["tx"] for e in events if e["kind"] == "callback_response" and e.get("action") == "APPROVE"}
     assert answered >= {e["tx"] for e in signed}  # the handler process approved every signed transaction
     assert [e["t"] for e in events] == sorted(e["t"] for e in events)
+    # `t` counts from the scenario's start, as in a simulated trace: set-up before it is negative
+    start = next(e for e in events if e["kind"] == "scenario_start")
+    assert start["t"] == 0.0 and start["setup_seconds"] > 0
+    saas_start = next(e for e in events if e["kind"] == "process_started" and e["process"] == "saas")
+    assert -start["setup_seconds"] - 1e-6 <= saas_start["t"] < 0
+    faults = {e["index"]: e["t"] for e in events if e["kind"] == "fault"}
+    drill = bundled.load(DRILL)
+    for index, t in faults.items():  # each fault near its `at` in scenario seconds (late by real overheads)
+        assert drill.faults[index].at <= t <= drill.faults[index].at + 180  # 3 s of real time
 
     assert not list(tmp.iterdir()), "the temporary work directory was not removed"
     assert not _left_behind(tmp)
@@ -163,6 +174,38 @@ def test_an_interrupted_drill_stops_every_process_and_removes_its_directory(
     assert "Traceback" not in err
     assert not _left_behind(tmp)
     assert not workdir.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.timeout(180)
+def test_a_sigkilled_launcher_takes_every_process_it_started_with_it(tmp_path: Path) -> None:
+    """SIGKILL gives the launcher no chance to stop its process groups: each child dies with it anyway."""
+    tmp = tmp_path / "tmp"
+    launcher = subprocess.Popen(
+        [*COMMAND, str(DRILL), "--runtime", "--time-scale", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp),
+    )
+    started: list[int] = []
+    try:
+        workdir = _wait_running(tmp, launcher)
+        started = [pid for pid, cmdline in _processes().items() if str(workdir) in cmdline]
+        assert len(started) >= 7  # the SaaS, the owner's device, the handler, their links, the nodes...
+        launcher.kill()
+        launcher.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while (alive := set(started) & set(_processes())) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"still running after the launcher was SIGKILLed: {_left_behind(workdir)}"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+        for pid in started:  # whatever the kernel left: this test never leaves an orphan either
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
