@@ -89,11 +89,12 @@ def _checker(hint: Any) -> Checker:
         return lambda v, p: None if v is None else inner(v, p)
     if origin is list:
         item = _checker(args[0])
+        exact = _exact_types(args[0])
 
         def check_list(value: Any, path: str) -> Any:
             if not isinstance(value, list):
                 raise CodecError(f"{path}: expected a list, got {type(value).__name__}")
-            return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [v if type(v) in exact else item(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
         return check_list
     if origin is dict and args[0] is str and args[1] is Any:
@@ -145,20 +146,18 @@ def _exact_types(hint: Any) -> tuple[type, ...]:
     return ()
 
 
+def _conv(value: Any) -> Any:
+    if isinstance(value, Message):
+        return to_plain(value)
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _ATOMS else _conv(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if type(v) in _ATOMS else _conv(v) for k, v in value.items()}
+    return value
+
+
 def to_plain(msg: Message) -> dict[str, Any]:
     """`{"type": ..., "body": {...}}` with nested messages turned into the same shape."""
-
-    def conv(value: Any) -> Any:
-        if type(value) in _ATOMS:
-            return value
-        if isinstance(value, Message):
-            return to_plain(value)
-        if isinstance(value, list | tuple):
-            return [conv(v) for v in value]
-        if isinstance(value, dict):
-            return {k: conv(v) for k, v in value.items()}
-        return value
-
     cls = type(msg)
     names = _FIELD_NAMES.get(cls)
     if names is None:
@@ -166,7 +165,7 @@ def to_plain(msg: Message) -> dict[str, Any]:
     body = {}
     for name in names:
         value = getattr(msg, name)
-        body[name] = value if type(value) in _ATOMS else conv(value)
+        body[name] = value if type(value) in _ATOMS else _conv(value)
     return {"type": msg.TYPE, "body": body}
 
 
