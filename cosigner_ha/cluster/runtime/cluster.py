@@ -36,8 +36,8 @@ import httpx
 
 from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
-from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.certs import self_signed
+from cosigner_ha.cluster.runtime.loop_run import run_on_loop
 from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
@@ -140,15 +140,8 @@ class RuntimeCluster:
 
     def _run(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
         """`work(*args)` on the launcher's loop, in this thread (the main one: the children's parent-death
-        signal follows the thread that started them); Ctrl-C, else the first `ProcessFailed` of its task
-        groups, is raised as itself."""
-        try:
-            return anyio.run(work, *args, backend=self.loop)
-        except BaseExceptionGroup as group:
-            found = first_of(group, (KeyboardInterrupt,)) or first_of(group, (ProcessFailed,))
-            if found is None:
-                raise
-            raise found from None
+        signal follows the thread that started them); `loop_run` says how signals and errors come out."""
+        return run_on_loop(work, *args, backend=self.loop, errors=(ProcessFailed,))
 
     async def _start(self, began: float) -> None:
         """Each process as soon as what it needs listens, the independent ones side by side: the cloud

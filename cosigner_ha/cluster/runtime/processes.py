@@ -59,7 +59,7 @@ class Child:
 
 
 class ProcessGroup:
-    """Children started with `start`, commands run to completion with `run`; `close` ends them all."""
+    """Children started with `start`, commands run to completion with `finish`; `close` ends them all."""
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
@@ -104,19 +104,9 @@ class ProcessGroup:
             )
         return Child(name, role, popen, log)
 
-    def run(self, name: str, *argv: str, timeout: float = 120) -> str:
-        """A command to completion in its own group; its output, or `ProcessFailed` with its log."""
-        child = self._spawn(name, "command", argv)
-        try:
-            child.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ProcessFailed(f"{name}: no answer within {timeout:g} s; log:\n{child.tail()}") from None
-        finally:
-            _kill(child.popen)
-        return _output(child)
-
     async def finish(self, name: str, role: str, *argv: str, timeout: float = 120) -> str:
-        """`run` for a task: the other tasks go on while it waits; cancelled, the command is killed."""
+        """A command to completion in its own group, its output; `ProcessFailed` with its log when it
+        fails or takes longer than `timeout`. The other tasks go on meanwhile; cancelled, it is killed."""
         child = self._spawn(name, role, argv)
         try:
             with anyio.move_on_after(timeout):

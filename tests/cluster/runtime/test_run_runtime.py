@@ -176,6 +176,36 @@ def test_an_interrupted_drill_stops_every_process_and_removes_its_directory(
     assert not workdir.exists()
 
 
+@pytest.mark.timeout(180)
+def test_sigterm_while_the_cluster_starts_stops_every_process_without_a_traceback(tmp_path: Path) -> None:
+    """Start-up runs on an event loop (task groups); SIGTERM there, with SIGINT ignored as in a shell's
+    background job (so no loop handler turns it into Ctrl-C), still ends the loop cleanly and stops all."""
+    tmp = tmp_path / "tmp"
+    launcher = subprocess.Popen(
+        [*COMMAND, str(DRILL), "--runtime", "--time-scale", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # a background job
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp.glob("cosigner-ha-run-*/saas/ready.json")):  # the SaaS is up: pairing is next
+            assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()
+            time.sleep(0.05)
+        launcher.send_signal(signal.SIGTERM)
+        _, err = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+    assert launcher.returncode == 143, err
+    assert "interrupted by SIGTERM" in err and "Traceback" not in err and "Exception ignored" not in err
+    assert not _left_behind(tmp)
+    assert not list(tmp.iterdir())
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 @pytest.mark.timeout(180)
 def test_a_sigkilled_launcher_takes_every_process_it_started_with_it(tmp_path: Path) -> None:
