@@ -12,11 +12,13 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
-import trio.testing
 from trio._core import _run as _trio_run
+
+if TYPE_CHECKING:
+    import trio.testing
 
 from cosigner_ha.env.environment import Environment
 
@@ -44,7 +46,11 @@ def _mock_clock() -> trio.testing.MockClock:
     is `virtual_base` exactly; trio and the components read the clock hundreds of times per simulated
     transaction, so skipping the real-clock read and the arithmetic is measurable. MockClock is final (no
     subclass), so the instance gets its own `current_time`, and its own `_autojump` (see there): the jumps
-    are MockClock's own arithmetic to the same deadlines, so the run is the same run."""
+    are MockClock's own arithmetic to the same deadlines, so the run is the same run. `trio.testing` (which
+    imports pytest) is imported here, not at the top: every runtime process imports this package and never
+    runs a simulation."""
+    import trio.testing
+
     clock = trio.testing.MockClock(autojump_threshold=0)
     full = clock.current_time
     jump = clock._autojump
