@@ -11,7 +11,8 @@ bound to its image, its role and bucket, and its own link), one `callback serve`
 API users name (then its link), and the owner's device (`owner serve`), its link, `saas serve --owner ...`
 and then every node's link. Then each node, beside the others: pairing (`node setup`/`add-user`, with its
 API users' handlers), `node start`, online, its handlers told its key. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
-nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
+nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement
+(each node's machine, its hardware profile and disk, as files: `machines`).
 Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
 `callback_fault`, `clock_skew`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
 service processes as specs a launcher can start with `start_spec`; the `run --runtime` launcher
@@ -24,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,12 +36,13 @@ import httpx
 
 from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
+from cosigner_ha.cluster.runtime import machines
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.loop_run import run_on_loop
 from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, ProcessGroup
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
-from cosigner_ha.cluster.runtime.trace_merge import merge
+from cosigner_ha.cluster.runtime.trace_merge import merge, segment
 from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
 from cosigner_ha.cluster.scenario import Node as NodeSpec
 from cosigner_ha.cluster.world import console_admin
@@ -149,7 +150,10 @@ class RuntimeCluster:
         and the owner's device, its link, the SaaS, then every node's link. Then each node's own chain
         (pairing, its other API users, `node start`, online, its handlers told its key) beside the others'."""
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
-        hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
+        hardware = [
+            machines.new_machine(self.home(n.name), n.name, vendor_key=vendor_key, image_key=image_key)
+            for n in self.scenario.nodes
+        ]
         self.cert, key = self_signed(self.workdir / "tls")
         async with httpx.AsyncClient(timeout=30) as http:
             async with anyio.create_task_group() as tasks:
@@ -292,9 +296,17 @@ class RuntimeCluster:
             *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
+    def node_trace(self, name: str) -> Path:
+        return self.workdir / "traces" / f"{name}.jsonl"
+
+    def node_states(self, name: str) -> list[str]:
+        """The states the node's current `node start` has recorded so far (booting, failed, running...)."""
+        child = self.processes.children[name]
+        return [e["state"] for e in segment(self.node_trace(name), child.pid) if e["kind"] == "node_state"]
+
     def start_node(self, name: str) -> Child:
         """`node start` on the node's home: a first start or a restart after a crash."""
-        trace = self.workdir / "traces" / f"{name}.jsonl"
+        trace = self.node_trace(name)
         trace.parent.mkdir(parents=True, exist_ok=True)
         skew = self.clock_skews.get(name, 0.0)
         argv = (
@@ -307,48 +319,22 @@ class RuntimeCluster:
         )
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
 
-    # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
+    # --- a node's machine (disk-loss and attestation faults: `machines`) --------------------------------
 
     def lose_disk(self, name: str, *, backup: bool) -> Path | None:
-        """The node's host disk (`HOME/disk`: its sealed database or its Nitro/GCP host files, and its logs)
-        wiped; with `backup`, copied first (the image taken at that instant). The node must be down."""
-        disk = self.home(name) / "disk"
+        """The node's host disk wiped, copied first to a new backup directory (returned) with `backup`."""
         saved = None
         if backup:
             self._backups += 1
             saved = self.workdir / "backups" / f"{name}-{self._backups}"
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            if disk.exists():
-                shutil.copytree(disk, saved)
-            else:
-                saved.mkdir()
-        shutil.rmtree(disk, ignore_errors=True)
-        disk.mkdir()
+        machines.lose_disk(self.home(name), saved)
         return saved
 
     def replace_disk(self, name: str, backup: Path | None, *, new_host: bool) -> None:
-        """The node's disk restored from `backup` (or left empty); with `new_host`, the home becomes a fresh
-        machine with the same role: a new CPU secret, so an SGX node cannot unseal what its old CPU sealed,
-        while a Nitro or GCP node reopens its bucket with the KMS key."""
-        disk = self.home(name) / "disk"
-        if backup is not None:
-            shutil.rmtree(disk, ignore_errors=True)
-            shutil.copytree(backup, disk)
-        if new_host:
-            path = self.home(name) / "hardware.json"
-            profile = json.loads(path.read_text())
-            profile["cpu_secret"] = OsCrypto().randbytes(32).hex()
-            path.write_text(json.dumps(profile, indent=2))
+        machines.replace_disk(self.home(name), backup, new_host=new_host)
 
     def swap_image(self, name: str, *, tampered: bool) -> None:
-        """The node's machine gets a tampered image (modified code, the original signature), or the signed
-        one back, from its next `node start` on."""
-        path = self.home(name) / "hardware.json"
-        profile = json.loads(path.read_text())
-        profile.pop("image", None)
-        if tampered:
-            profile["image"] = "tampered"
-        path.write_text(json.dumps(profile, indent=2))
+        machines.swap_image(self.home(name), tampered=tampered)
 
     def clock_skew(self, name: str, seconds: float, *, running: bool = True) -> None:
         """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,
@@ -380,7 +366,7 @@ class RuntimeCluster:
             files["cloud"] = self.workdir / "cloud" / TRACE_FILE
         for name in self.callback_ready:
             files[f"callback-{name}"] = self.workdir / "callbacks" / name / TRACE_FILE
-        files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
+        files.update({n.name: self.node_trace(n.name) for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
     def token(self, api_user: str) -> str:
@@ -536,11 +522,14 @@ class RuntimeCluster:
                 proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
             )
             self.service_links[f"cloud-{node.name}"] = link
-            path = self.home(node.name) / "hardware.json"
-            profile = json.loads(path.read_text())
-            profile.update(kind=str(node.enclave), cloud=f"http://{link['listen']}", role=role)
-            profile.update(key_id=key_id, bucket=bucket)
-            path.write_text(json.dumps(profile, indent=2))
+            machines.update_profile(
+                self.home(node.name),
+                kind=str(node.enclave),
+                cloud=f"http://{link['listen']}",
+                role=role,
+                key_id=key_id,
+                bucket=bucket,
+            )
 
         async with anyio.create_task_group() as tasks:
             for node in self.scenario.nodes:
@@ -567,18 +556,6 @@ class RuntimeCluster:
         child = self.processes.start("saas", "saas", *argv)
         self.ready = self._run(_ready, self.workdir / "saas" / READY_FILE, child)
         return child
-
-    def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
-        home = self.home(name)
-        home.mkdir(parents=True, exist_ok=True)
-        secrets = {
-            "host": name,
-            "cpu_secret": OsCrypto().randbytes(32).hex(),
-            "vendor_key": vendor_key,
-            "image_key": image_key,
-        }
-        (home / "hardware.json").write_text(json.dumps(secrets, indent=2))
-        return Hardware(home, secrets)
 
     @staticmethod
     def _ok(response: httpx.Response) -> Any:
