@@ -23,8 +23,6 @@ process (`ProcessGroup.close`).
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,16 +32,22 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
-from cosigner_ha.cluster.runtime import machines
+from cosigner_ha.cluster.runtime import machines, node_admin
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.loop_run import run_on_loop
-from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, ProcessGroup
+from cosigner_ha.cluster.runtime.processes import READY_LIMIT, Child, ProcessFailed, ProcessGroup, ready_file
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge, segment
-from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
+from cosigner_ha.cluster.scenario import (
+    Enclave,
+    Scenario,
+    ScriptedCallback,
+    Tenant,
+    UrlCallback,
+    load_scenario,
+)
 from cosigner_ha.cluster.scenario import Node as NodeSpec
 from cosigner_ha.cluster.world import console_admin
 from cosigner_ha.env import OsCrypto
@@ -52,10 +56,6 @@ T = TypeVar("T")
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
 CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
-#: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
-READY_LIMIT = 60.0
-#: Real seconds a running node gets to answer on its admin socket.
-ADMIN_LIMIT = 10.0
 
 
 @dataclasses.dataclass
@@ -182,7 +182,7 @@ class RuntimeCluster:
             *self.saas_options,
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
-        self.ready = await _ready(self.workdir / "saas" / READY_FILE, saas)
+        self.ready = await ready_file(self.workdir / "saas" / READY_FILE, saas)
         self._control = httpx.Client(base_url=self.ready["control"], timeout=30)
 
         async def link(name: str) -> None:
@@ -230,10 +230,11 @@ class RuntimeCluster:
                 body = {
                     "cosigner": spec.name,
                     "api_user": api_user,
-                    "requested_by": console_admin(self.scenario),
+                    "requested_by": console_admin(self.scenario, self._tenant(api_user)),
                     "callback": self._callback_dict(api_user),
                 }
-                url = f"{self.ready['control']}/workspaces/{self.workspace}/pair"
+                workspace = self.scenario.workspace_of(api_user)
+                url = f"{self.ready['control']}/workspaces/{workspace}/pair"
                 request = str(self._ok(await http.post(url, json=body))["request"])
             await self._until_paired(http, spec.name, api_user, request)
 
@@ -259,6 +260,10 @@ class RuntimeCluster:
                 await anyio.sleep(0.05)
         log = self.processes.children[node].tail()
         raise ProcessFailed(f"{node}: {api_user} not paired within {self._pairing_limit():g} s; log:\n{log}")
+
+    def _tenant(self, api_user: str) -> Tenant:
+        workspace = self.scenario.workspace_of(api_user)
+        return next(t for t in self.scenario.tenants() if t.workspace.name == workspace)
 
     def _callback_dict(self, api_user: str) -> dict[str, str] | None:
         """The API user's handler as the SaaS's pairing request carries it (`url`, `publicKey`, `cert`)."""
@@ -341,21 +346,8 @@ class RuntimeCluster:
         and on `node start` whenever it starts again."""
         self.clock_skews[name] = seconds
         if running:
-            self._run(self._admin, name, {"command": "clock-skew", "seconds": seconds}, "the clock skew")
-
-    async def _admin(self, name: str, request: dict[str, Any], what: str) -> list[str]:
-        """The running node's answer to an admin request on its socket (a node just started may not serve
-        it yet); `ProcessFailed` naming `what` when it does not take it."""
-        answered: admin_socket.Answer | None = None
-        with anyio.move_on_after(ADMIN_LIMIT):
-            while answered is None:
-                answered = await admin_socket.ask_running(self.home(name), request)
-                if answered is None:
-                    await anyio.sleep(0.05)
-        if answered is None or answered[0] != 0:
-            why = "no answer" if answered is None else answered[2]
-            raise ProcessFailed(f"{name}: its admin socket did not take {what} ({why})")
-        return answered[1]
+            request = {"command": "clock-skew", "seconds": seconds}
+            self._run(node_admin.ask, self.home(name), name, request, "the clock skew")
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
@@ -369,13 +361,39 @@ class RuntimeCluster:
         files.update({n.name: self.node_trace(n.name) for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
-    def token(self, api_user: str) -> str:
-        url = f"/workspaces/{self.workspace}/pairing-tokens"
-        return str(self._ok(self.control.post(url, json={"api_user": api_user}))["token"])
+    def token(self, api_user: str, *, age: float = 0.0) -> str:
+        """A pairing token from the console of the API user's workspace; with `age`, one that has what a
+        token issued `age` wall seconds ago has left of its validity."""
+        body = {"api_user": api_user, **({"age": age} if age else {})}
+        url = f"/workspaces/{self.scenario.workspace_of(api_user)}/pairing-tokens"
+        return str(self._ok(self.control.post(url, json=body))["token"])
 
     async def _token(self, http: httpx.AsyncClient, api_user: str) -> str:
-        url = f"{self.ready['control']}/workspaces/{self.workspace}/pairing-tokens"
+        url = f"{self.ready['control']}/workspaces/{self.scenario.workspace_of(api_user)}/pairing-tokens"
         return str(self._ok(await http.post(url, json={"api_user": api_user}))["token"])
+
+    def callback_settings(self, api_user: str) -> dict[str, str]:
+        """The API user's handler as an admin request (`node start`'s admin socket) carries it: what
+        `callback_args` gives `node setup` on its command line."""
+        handler = self._callback_dict(api_user) or {}
+        return {
+            "url": handler.get("url", ""),
+            "public_key": handler.get("publicKey", ""),
+            "certificate": handler.get("cert", ""),
+        }
+
+    def trust(self, node: str, handler: str) -> None:
+        """The scripted handler accepts the running node's request JWTs (after a pairing that names it)."""
+        if handler not in self.callback_ready:
+            return
+
+        async def trust() -> None:
+            pem = await node_admin.callback_key(self.home(node), node)
+            async with httpx.AsyncClient(timeout=10) as http:
+                url = f"{self.callback_ready[handler]['control']}/trust"
+                self._ok(await http.post(url, json={"public_key": pem}))
+
+        self._run(trust)
 
     def wait_online(self, since: float | None = None, names: set[str] | None = None) -> None:
         """Until every node with an API user (or those `names`) is online; with `since` (wall time), until
@@ -426,7 +444,7 @@ class RuntimeCluster:
         spec.ready.parent.mkdir(parents=True, exist_ok=True)
         spec.ready.unlink(missing_ok=True)
         child = self.processes.start(spec.name, spec.role, *spec.argv)
-        return await _ready(spec.ready, child)
+        return await ready_file(spec.ready, child)
 
     def owner_spec(self, listen: str = "127.0.0.1:0") -> ProcessSpec:
         return owner_spec(
@@ -488,14 +506,10 @@ class RuntimeCluster:
         handlers = sorted(name for name in self.callback_ready if name in names)
         if not handlers:
             return
-        request = {"command": "callback-public-key"}  # print-public-key's key, for every enclave kind
-        text = "\n".join(await self._admin(node, request, "callback-public-key"))
-        found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
-        if not found:
-            raise ProcessFailed(f"{node}: print-public-key printed no PEM key:\n{text}")
+        pem = await node_admin.callback_key(self.home(node), node)
         for name in handlers:
             url = f"{self.callback_ready[name]['control']}/trust"
-            self._ok(await http.post(url, json={"public_key": found[-1] + "\n"}))
+            self._ok(await http.post(url, json={"public_key": pem}))
 
     async def _start_cloud(self, http: httpx.AsyncClient, hardware: Hardware) -> None:
         """`cloud serve`, then for each Nitro / GCP node side by side its KMS key (bound to the image it
@@ -554,7 +568,7 @@ class RuntimeCluster:
         argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
         (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
         child = self.processes.start("saas", "saas", *argv)
-        self.ready = self._run(_ready, self.workdir / "saas" / READY_FILE, child)
+        self.ready = self._run(ready_file, self.workdir / "saas" / READY_FILE, child)
         return child
 
     @staticmethod
@@ -562,17 +576,3 @@ class RuntimeCluster:
         if response.is_error:
             raise ProcessFailed(f"SaaS control API {response.request.url.path}: {response.text}")
         return response.json()
-
-
-async def _ready(path: Path, child: Child) -> dict[str, Any]:
-    """The service's ready file once it is written; `ProcessFailed` if it dies first or takes too long."""
-    with anyio.move_on_after(READY_LIMIT):
-        while not path.exists():
-            if child.popen.poll() is not None:
-                raise child.failure()
-            await anyio.sleep(POLL)
-        ready: dict[str, Any] = json.loads(path.read_text())
-        return ready
-    raise ProcessFailed(
-        f"{child.role} {child.name} did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}"
-    )
