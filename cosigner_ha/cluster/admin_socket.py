@@ -8,7 +8,9 @@ a second one is refused with a clear error instead of opening it too, even when 
 was killed is left behind (a stale socket is noticed and replaced).
 
 One request per connection: a JSON line `{"command", "token"?, "callback"?, "api_user"?, "url"?, "wait"?}`,
-answered with one JSON line `{"exit", "lines", "error"?}`.
+answered with one JSON line `{"exit", "lines", "error"?, "code"?}` (`code`: a refusal's stable code, such
+as TOKEN_EXPIRED, else the error's kind). A launcher that must not wait for the answer (a pairing lasts
+until the owner approves) sends its request with `Posted` and polls it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -113,11 +116,13 @@ async def serve(
                 if not isinstance(request, dict) or not isinstance(request.get("command"), str):
                     raise ValueError("expected a JSON object with a command")
                 code, lines, error = await run(request)
+                kind = None
             except (ValueError, anyio.IncompleteRead, anyio.DelimiterNotFound) as exc:
-                code, lines, error = 2, [], f"bad admin request: {exc}"
+                code, lines, error, kind = 2, [], f"bad admin request: {exc}", type(exc).__name__
             except NodeError as exc:
                 code, lines, error = 1, [], str(exc)
-            answer = {"exit": code, "lines": lines, "error": error}
+                kind = str(getattr(exc, "code", None) or type(exc).__name__)
+            answer = {"exit": code, "lines": lines, "error": error, "code": kind}
             with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                 await stream.send(json.dumps(answer).encode() + b"\n")
 
@@ -127,3 +132,52 @@ async def serve(
             await listener.serve(handle)
     finally:
         path.unlink(missing_ok=True)
+
+
+class Posted:
+    """An admin request sent to the node running on `home` without waiting for its answer: `poll()` reads
+    what has arrived and returns the answer (`{"exit", "lines", "error", "code"}`) once it is whole.
+
+    Plain non-blocking socket calls, so a synchronous launcher polls it between the steps of its agenda.
+    `OSError` from the constructor: no node answers there (none running, or the socket of a killed one);
+    `ConnectionError` from `poll`: the node went away before answering."""
+
+    def __init__(self, home: Path, request: Request) -> None:
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with _address(home / SOCKET) as address:
+                self._socket.connect(address)
+            self._socket.sendall(json.dumps(request).encode() + b"\n")
+        except OSError:
+            self._socket.close()
+            raise
+        self._socket.setblocking(False)
+        self._received = b""
+
+    def poll(self) -> dict[str, Any] | None:
+        while b"\n" not in self._received:
+            try:
+                data = self._socket.recv(65536)
+            except BlockingIOError:
+                return None
+            except OSError as exc:
+                self.close()
+                raise ConnectionError(f"the node's admin socket failed before it answered: {exc}") from None
+            if not data:
+                self.close()
+                raise ConnectionError("the node closed its admin socket before it answered (it stopped)")
+            self._received += data
+            if len(self._received) > MAX_REQUEST:
+                self.close()
+                raise ConnectionError("the node's answer is too long")
+        self.close()
+        try:
+            answer = json.loads(self._received.partition(b"\n")[0])
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ConnectionError(f"the node answered {answer!r}, not an admin answer")
+        return answer
+
+    def close(self) -> None:
+        self._socket.close()

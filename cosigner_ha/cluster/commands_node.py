@@ -520,6 +520,9 @@ async def _node_command(
 async def _admin_request(node: Node, request: dict[str, Any], out: Callable[[str], None]) -> int:
     """One admin command, from this process's arguments or from the admin socket of `node start`."""
     command = request["command"]
+    if command == "pair":  # a launcher's pair fault, as the operator does it: once the node runs, setup
+        await node.ready()  # on a node without API users, else add-user
+        command = "add-user" if node.list_users() else "setup"
     if command in ("setup", "add-user"):
         token, settings = request.get("token"), request.get("callback") or {}
         if not isinstance(token, str) or not isinstance(settings, dict):

@@ -6,7 +6,10 @@ and applies the faults the simulated network knows:
 
 - partition: live connections are cut and new ones are closed at once, so both ends see a broken
   connection, as a peer behind a partition eventually does;
-- latency: every chunk is delivered `seconds` after it was read, in order, without limiting throughput;
+- latency: every chunk is delivered `seconds` plus a uniform draw in [0, `jitter`] after it was read, and
+  never before the chunk read before it on that direction: a chunk is due at `max(previous due, now +
+  latency + U(0, jitter))`, as the simulated network's frames are (`LinkSpec.draw_delay`, `SimConnection.
+  enqueue`), so jitter spreads delays without reordering bytes and throughput is not limited;
 - loss: each chunk is lost with the given probability; TCP cannot skip bytes, so a lost chunk resets
   its connection (the peer's framing would otherwise misread everything after it);
 - clogging: bytes are held, connections stay open, until the link is unclogged or healed;
@@ -22,6 +25,9 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import ObjectReceiveStream, SocketAttribute, SocketStream, TaskStatus
 
+from cosigner_ha.net._checks import check_seconds
+from cosigner_ha.net.link import LinkSpec
+
 __all__ = ["FaultProxy", "LinkFaults"]
 
 _CHUNK = 65536
@@ -33,6 +39,7 @@ class LinkFaults:
 
     partitioned: bool = False
     latency: float = 0.0
+    jitter: float = 0.0
     loss: float = 0.0
     clogged: bool = False
 
@@ -59,6 +66,7 @@ class FaultProxy:
         self.listen_host = listen_host
         self.listen_port = listen_port
         self.faults = LinkFaults()
+        self._delay = LinkSpec()  # latency and jitter, drawn as the simulated network draws them
         self._random = random.Random(seed)
         self._connections: set[_Connection] = set()
         self._unclogged = anyio.Event()
@@ -71,10 +79,12 @@ class FaultProxy:
         for connection in list(self._connections):
             connection.scope.cancel()
 
-    def set_latency(self, seconds: float) -> None:
-        if not math.isfinite(seconds) or seconds < 0:
-            raise ValueError(f"latency must be a finite number of seconds >= 0, got {seconds!r}")
-        self.faults.latency = seconds
+    def set_latency(self, seconds: float, jitter: float = 0.0) -> None:
+        """Each chunk from now on takes `seconds` plus a uniform draw in [0, `jitter`] (chunks in flight
+        keep their due time, as frames on the simulated network do when its link changes)."""
+        latency, jitter = check_seconds("latency", seconds), check_seconds("jitter", jitter)
+        self.faults.latency, self.faults.jitter = latency, jitter
+        self._delay = LinkSpec(latency=latency, jitter=jitter)
 
     def set_loss(self, probability: float) -> None:
         if not 0.0 <= probability <= 1.0:
@@ -92,6 +102,7 @@ class FaultProxy:
 
     def heal(self) -> None:
         self.faults = LinkFaults()
+        self._delay = LinkSpec()
         self._unclogged.set()
 
     @property
@@ -131,6 +142,7 @@ class FaultProxy:
 
     async def _pipe(self, source: SocketStream, sink: SocketStream, connection: _Connection) -> None:
         send, receive = anyio.create_memory_object_stream[tuple[float, bytes]](math.inf)
+        last_due = 0.0  # this direction's chunks leave in the order they came: FIFO
         async with anyio.create_task_group() as group:
             group.start_soon(self._deliver, receive, sink, connection)
             async with send:
@@ -142,7 +154,9 @@ class FaultProxy:
                     if self.faults.loss and self._random.random() < self.faults.loss:
                         connection.scope.cancel()
                         return
-                    await send.send((anyio.current_time() + self.faults.latency, data))
+                    delay, _ = self._delay.draw_delay(self._random)
+                    last_due = max(last_due, anyio.current_time() + delay)
+                    await send.send((last_due, data))
 
     async def _deliver(
         self, receive: ObjectReceiveStream[tuple[float, bytes]], sink: SocketStream, connection: _Connection

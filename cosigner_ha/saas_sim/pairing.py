@@ -55,7 +55,9 @@ class PairingService(RequestSteps):
                 "pending activation (unpair it first to re-enroll)"
             )
         token, claims = self.ctx.tokens.issue_pairing(
-            workspace_id=state.workspace.id, api_user_id=user.id, ttl=ttl or self.ctx.config.pairing_token_ttl
+            workspace_id=state.workspace.id,
+            api_user_id=user.id,
+            ttl=self.ctx.config.pairing_token_ttl if ttl is None else ttl,
         )
         assert claims.expires_at is not None
         record = state.pairing_tokens[claims.jti] = PairingTokenRecord(

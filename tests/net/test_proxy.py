@@ -62,6 +62,44 @@ async def test_latency_delays_each_direction(proxy: FaultProxy) -> None:
     assert await _round_trip(proxy) < 0.2
 
 
+async def test_jitter_spreads_each_chunk_s_delay_between_latency_and_latency_plus_jitter(
+    proxy: FaultProxy,
+) -> None:
+    proxy.set_latency(0.02, jitter=0.2)
+    trips = [await _round_trip(proxy) for _ in range(12)]
+    assert min(trips) >= 0.04, "never less than the latency, there and back"
+    assert max(trips) <= 0.44 + 0.3, "at most latency plus jitter each way (and a loaded machine's slack)"
+    assert max(trips) - min(trips) > 0.1, f"the draws spread the delays: {trips}"
+    proxy.heal()
+    assert await _round_trip(proxy) < 0.02 + 0.1, "healed: no latency, no jitter"
+
+
+async def test_jitter_never_reorders_bytes_each_direction_is_first_in_first_out(proxy: FaultProxy) -> None:
+    proxy.set_latency(0.0, jitter=0.15)
+    sent = b"".join(b"%03d," % i for i in range(40))
+    async with await anyio.connect_tcp("127.0.0.1", proxy.listen_port) as stream:
+        started = anyio.current_time()
+        for i in range(40):  # separate chunks, each with its own draw
+            await stream.send(b"%03d," % i)
+            await anyio.sleep(0.003)
+        received = b""
+        with anyio.fail_after(10):
+            while len(received) < len(sent):
+                received += await stream.receive()
+        elapsed = anyio.current_time() - started
+    assert received == sent, "a chunk drawn a shorter delay waits for the one before it"
+    assert elapsed >= 0.12 + 0.02, "the chunks were delayed (draws up to 0.15 s each way)"
+
+
+def test_a_latency_or_jitter_that_is_not_a_duration_is_refused_and_changes_nothing() -> None:
+    proxy = FaultProxy("127.0.0.1", 1)
+    proxy.set_latency(0.1, jitter=0.05)
+    for seconds, jitter in ((0.2, -0.1), (0.2, float("nan")), (-1.0, 0.0)):
+        with pytest.raises(ValueError, match=r"(latency|jitter) must be a finite number of seconds"):
+            proxy.set_latency(seconds, jitter=jitter)
+    assert (proxy.faults.latency, proxy.faults.jitter) == (0.1, 0.05)
+
+
 async def test_partition_cuts_live_connections_and_refuses_new_ones_until_healed(proxy: FaultProxy) -> None:
     async with await anyio.connect_tcp("127.0.0.1", proxy.listen_port) as live:
         await live.send(b"a")

@@ -42,7 +42,14 @@ from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, Pr
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
 from cosigner_ha.cluster.runtime.trace_merge import merge
-from cosigner_ha.cluster.scenario import Enclave, Scenario, ScriptedCallback, UrlCallback, load_scenario
+from cosigner_ha.cluster.scenario import (
+    Enclave,
+    Scenario,
+    ScriptedCallback,
+    Tenant,
+    UrlCallback,
+    load_scenario,
+)
 from cosigner_ha.cluster.scenario import Node as NodeSpec
 from cosigner_ha.cluster.world import console_admin
 from cosigner_ha.env import OsCrypto
@@ -226,10 +233,11 @@ class RuntimeCluster:
                 body = {
                     "cosigner": spec.name,
                     "api_user": api_user,
-                    "requested_by": console_admin(self.scenario),
+                    "requested_by": console_admin(self.scenario, self._tenant(api_user)),
                     "callback": self._callback_dict(api_user),
                 }
-                url = f"{self.ready['control']}/workspaces/{self.workspace}/pair"
+                workspace = self.scenario.workspace_of(api_user)
+                url = f"{self.ready['control']}/workspaces/{workspace}/pair"
                 request = str(self._ok(await http.post(url, json=body))["request"])
             await self._until_paired(http, spec.name, api_user, request)
 
@@ -255,6 +263,10 @@ class RuntimeCluster:
                 await anyio.sleep(0.05)
         log = self.processes.children[node].tail()
         raise ProcessFailed(f"{node}: {api_user} not paired within {self._pairing_limit():g} s; log:\n{log}")
+
+    def _tenant(self, api_user: str) -> Tenant:
+        workspace = self.scenario.workspace_of(api_user)
+        return next(t for t in self.scenario.tenants() if t.workspace.name == workspace)
 
     def _callback_dict(self, api_user: str) -> dict[str, str] | None:
         """The API user's handler as the SaaS's pairing request carries it (`url`, `publicKey`, `cert`)."""
@@ -383,13 +395,40 @@ class RuntimeCluster:
         files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
-    def token(self, api_user: str) -> str:
-        url = f"/workspaces/{self.workspace}/pairing-tokens"
-        return str(self._ok(self.control.post(url, json={"api_user": api_user}))["token"])
+    def token(self, api_user: str, *, age: float = 0.0) -> str:
+        """A pairing token from the console of the API user's workspace; with `age`, one that has what a
+        token issued `age` wall seconds ago has left of its validity."""
+        body = {"api_user": api_user, **({"age": age} if age else {})}
+        url = f"/workspaces/{self.scenario.workspace_of(api_user)}/pairing-tokens"
+        return str(self._ok(self.control.post(url, json=body))["token"])
 
     async def _token(self, http: httpx.AsyncClient, api_user: str) -> str:
-        url = f"{self.ready['control']}/workspaces/{self.workspace}/pairing-tokens"
+        url = f"{self.ready['control']}/workspaces/{self.scenario.workspace_of(api_user)}/pairing-tokens"
         return str(self._ok(await http.post(url, json={"api_user": api_user}))["token"])
+
+    def callback_settings(self, api_user: str) -> dict[str, str]:
+        """The API user's handler as an admin request (`node start`'s admin socket) carries it: what
+        `callback_args` gives `node setup` on its command line."""
+        handler = self._callback_dict(api_user) or {}
+        return {
+            "url": handler.get("url", ""),
+            "public_key": handler.get("publicKey", ""),
+            "certificate": handler.get("cert", ""),
+        }
+
+    def trust(self, node: str, handler: str) -> None:
+        """The scripted handler accepts the running node's request JWTs (after a pairing that names it)."""
+        if handler not in self.callback_ready:
+            return
+
+        async def trust() -> None:
+            request = {"command": "callback-public-key"}
+            pem = "\n".join(await self._admin(node, request, "callback-public-key")).strip() + "\n"
+            async with httpx.AsyncClient(timeout=10) as http:
+                url = f"{self.callback_ready[handler]['control']}/trust"
+                self._ok(await http.post(url, json={"public_key": pem}))
+
+        self._run(trust)
 
     def wait_online(self, since: float | None = None, names: set[str] | None = None) -> None:
         """Until every node with an API user (or those `names`) is online; with `since` (wall time), until

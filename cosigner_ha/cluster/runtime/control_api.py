@@ -5,9 +5,9 @@ simulator's operations directly, as the in-process runner does, so a runtime dri
 what a simulated one does by calling `Saas`. Every refusal is a JSON body `{"error": code, "message": ...}`
 with 400 (bad input), 404 (unknown id) or 409 (state clash), never a traceback.
 
-    POST /workspace                        {"scenario": PATH}            set up the scenario's workspace
+    POST /workspace                        {"scenario": PATH}            set up the scenario's workspaces
     GET  /workspaces/{ws}                                                -> {"public_key": hex}
-    POST /workspaces/{ws}/pairing-tokens   {"api_user": NAME}            -> {"token": ...}
+    POST /workspaces/{ws}/pairing-tokens   {"api_user": NAME, "age"?: s} -> {"token": ...}
     POST /workspaces/{ws}/transactions     {"initiator", "asset", ...}   -> transaction summary
     GET  /transactions/{id}                                              -> transaction summary
     GET  /transactions                                                   -> every summary
@@ -23,6 +23,7 @@ with 400 (bad input), 404 (unknown id) or 409 (state clash), never a traceback.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -126,20 +127,22 @@ class ControlApi:
         self.saas = saas
         self.time_scale = time_scale
 
-    async def setup_from_scenario(self, path: Path) -> str:
+    async def setup_from_scenario(self, path: Path) -> list[str]:
+        """Every workspace of the scenario (one, or each of its `[[workspaces]]`), as the simulator sets them
+        up (`build_world`): users, API users, accounts, approvers and policy; their names."""
         scenario = load_scenario(path)
-        if scenario.multi_workspace:
-            raise BadRequest(
-                f"body.scenario: {path} declares {len(scenario.workspaces)} workspaces ([[workspaces]]); the "
-                "runtime sets up one: expected a file with one [workspace]"
-            )
-        workspace = scenario.workspace.name
-        await self.saas.setup_workspace(workspace_spec(scenario))
-        for name, latency in approver_latencies(scenario).items():
-            self.saas.set_approver(workspace, name, ApproverBehaviour(latency=latency / self.time_scale))
-        source, origin = policy_source(scenario, scenario.policy)
-        self.saas.publish_policy(workspace, source, origin=origin)
-        return workspace
+        names = []
+        for tenant in scenario.tenants():
+            workspace = tenant.workspace.name
+            await self.saas.setup_workspace(workspace_spec(scenario, tenant))
+            for name, latency in approver_latencies(scenario, tenant).items():
+                behaviour = ApproverBehaviour(latency=latency / self.time_scale)
+                self.saas.set_approver(workspace, name, behaviour)
+            where = f"[[workspaces]] {workspace} [policy]" if scenario.workspaces else "[policy]"
+            source, origin = policy_source(scenario, tenant.policy, where=where, tenant=tenant)
+            self.saas.publish_policy(workspace, source, origin=origin)
+            names.append(workspace)
+        return names
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "gateway": self.saas.address})
@@ -149,10 +152,12 @@ class ControlApi:
         path = Path(_text(body, "scenario"))
         if not path.is_file():
             raise BadRequest(f"body.scenario: {path}: no such scenario file")
-        name = await self.setup_from_scenario(path)
-        ws = self.saas.workspace(name)
-        key = ws.public_key
-        return JSONResponse({"workspace": name, "public_key": key.hex() if key else None}, status_code=201)
+        names = await self.setup_from_scenario(path)
+        keys = [self.saas.workspace(name).public_key for name in names]
+        views = [
+            {"workspace": n, "public_key": k.hex() if k else None} for n, k in zip(names, keys, strict=True)
+        ]
+        return JSONResponse({**views[0], "workspaces": views}, status_code=201)
 
     async def workspace_state(self, request: Request) -> Response:
         ws = self.saas.workspace(request.path_params["ws"])
@@ -160,9 +165,15 @@ class ControlApi:
         return JSONResponse({"workspace": ws.name, "public_key": key.hex() if key else None})
 
     async def pairing_token(self, request: Request) -> Response:
+        """A pairing token; with `age` (wall seconds, not scaled, as token lifetimes are not), one that has
+        only what a token issued `age` seconds ago has left of its validity (a drill's `token_age`)."""
         body = await _body(request)
         ws = request.path_params["ws"]
-        token = self.saas.issue_pairing_token(ws, _text(body, "api_user"))
+        age = body.get("age", 0.0)
+        if isinstance(age, bool) or not isinstance(age, int | float) or not math.isfinite(age) or age < 0:
+            raise BadRequest(f"body.age: expected seconds, a number at least 0, got {age!r}")
+        ttl = self.saas.config.pairing_token_ttl - age if age else None
+        token = self.saas.issue_pairing_token(ws, _text(body, "api_user"), ttl=ttl)
         return JSONResponse({"token": token}, status_code=201)
 
     async def submit(self, request: Request) -> Response:

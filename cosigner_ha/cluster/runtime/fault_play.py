@@ -5,8 +5,15 @@
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
-    latency, loss        the node's link proxy delays each chunk / resets a connection with that probability
-    policy, pair, unpair through the SaaS's control API
+    latency, loss        the node's link proxy delays each chunk (plus a `jitter` draw, in order) / resets a
+                         connection with that probability
+                         (a `link` between a node and the SaaS is that node's link proxy; a `link` between two
+                         nodes carries nothing, here as in simulation: the fault is recorded, nothing changes)
+    policy, unpair       through the SaaS's control API (an unpairing followed until the admin decides it)
+    pair                 as the operator does it (`FaultInjector._pair`): a pairing token from the console at
+                         `at` (issued for what is left of a token `token_age` old when it is used), then at
+                         `at + token_age` `setup` or `add-user` on the running node (its admin socket), waiting
+                         for it to run; a GCP node through the console (`pair_api_key`), as in simulation
     callback             the scripted handler's `callback serve` told to time out, reject, retry or be down
     disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
                          `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
@@ -22,15 +29,18 @@ refused before anything starts (`refusals`), never skipped: the run would not be
 
 from __future__ import annotations
 
+import dataclasses
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
-from cosigner_ha.cluster.scenario import Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import ScriptedCallback, UrlCallback, site_is_under
+from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
+from cosigner_ha.cluster.scenario.model import SAAS_ENDPOINT, ScriptedCallback, UrlCallback, site_is_under
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -61,25 +71,12 @@ def refusals(scenario: Scenario) -> list[str]:
     """Why the runtime cannot play this scenario as written, one line per reason naming its key path;
     empty when it can."""
     out = []
-    if scenario.multi_workspace:
-        out.append(
-            f"workspaces: {len(scenario.workspaces)} workspaces ([[workspaces]]); the runtime sets up one "
-            "(run several workspaces in simulation)"
-        )
     for i, fault in enumerate(scenario.faults):
         where = f"faults[{i}]"
         if fault.action not in PLAYABLE:
             out.append(
                 f"{where}.action = {str(fault.action)!r}: the runtime cannot play this fault yet "
                 f"(it plays {', '.join(sorted(str(a) for a in PLAYABLE))})"
-            )
-        elif fault.link is not None:
-            out.append(f"{where}.link: the runtime has links between each node and the SaaS only")
-        elif fault.action == FaultAction.LATENCY and fault.jitter:
-            out.append(f"{where}.jitter: the runtime's link proxy adds a fixed delay, without jitter")
-        elif fault.token_age:
-            out.append(
-                f"{where}.token_age: the runtime pairs through the SaaS at once, without a token's age"
             )
     named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
@@ -126,6 +123,18 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
     return out
 
 
+@dataclasses.dataclass
+class _Pairing:
+    """An operator's pairing under way: the token, when it is used, and the request once it is sent."""
+
+    index: int
+    fault: Fault
+    node: str
+    token: str
+    due: float  # time.monotonic() at which the operator runs setup or add-user
+    posted: admin_socket.Posted | None = None
+
+
 class FaultPlayer:
     """Applies faults to a started `RuntimeCluster`; `record(kind, **fields)` writes the launcher's events."""
 
@@ -133,16 +142,20 @@ class FaultPlayer:
         self.cluster = cluster
         self.scenario = cluster.scenario
         self.record = record
-        self.admin = console_admin(self.scenario)
+        #: Each workspace's console admin, who requests unpairings and console pairings there.
+        self.admins = {t.workspace.name: console_admin(self.scenario, t) for t in self.scenario.tenants()}
         #: Nodes a fault keeps down (SIGKILLed, not restarted yet): not an unexpected death.
         self.holds: Counter[str] = Counter()
         self._paused: Counter[str] = Counter()
         self._partitions: Counter[str] = Counter()
-        self._latency: dict[int, tuple[tuple[str, ...], float]] = {}
+        self._latency: dict[int, tuple[tuple[str, ...], float, float]] = {}  # nodes, delay, jitter
         self._loss: dict[int, tuple[tuple[str, ...], float]] = {}
         self._callbacks: dict[str, list[tuple[int, str]]] = {}  # handler -> active (fault, mode), in order
         self._skews: dict[int, tuple[tuple[str, ...], float]] = {}
         self._tampered: Counter[str] = Counter()
+        self._pairings: list[_Pairing] = []
+        #: Unpairing requests not decided yet -> their fault (`FaultInjector._follow_unpairing`).
+        self._unpairings: dict[str, tuple[int, Fault, tuple[str, ...]]] = {}
 
     @property
     def down(self) -> set[str]:
@@ -154,15 +167,29 @@ class FaultPlayer:
             return fault.node, (fault.node,)
         if fault.site is not None:
             return fault.site, tuple(n.name for n in self.scenario.nodes_under(fault.site))
+        if fault.link is not None:
+            a, b = fault.link
+            return f"{a}<->{b}", tuple(x for x in (a, b) if x != SAAS_ENDPOINT)
         if fault.callback is not None:
             users = {u.name for u in self.scenario.api_users if u.callback == fault.callback}
             nodes = tuple(n.name for n in self.scenario.nodes if users & set(n.api_users))
             return f"callback {fault.callback}", nodes
         return "", ()
 
+    @staticmethod
+    def linked(fault: Fault, nodes: tuple[str, ...]) -> tuple[str, ...]:
+        """The nodes whose link proxy (to the SaaS) a network fault acts on: its nodes, or the node end of a
+        `link` with the SaaS; none for a `link` between two nodes, which never talk to each other (in
+        simulation no frame crosses such a link either, so the fault changes nothing there too)."""
+        if fault.link is None:
+            return nodes
+        return tuple(end for end in fault.link if end != SAAS_ENDPOINT) if SAAS_ENDPOINT in fault.link else ()
+
     def apply(self, index: int, fault: Fault) -> Undo | None:
         _, nodes = self.targets(fault)
         action = fault.action
+        if action in (FaultAction.PARTITION, FaultAction.LATENCY, FaultAction.LOSS):
+            nodes = self.linked(fault, nodes)
         if action in (FaultAction.CRASH, FaultAction.SITE_OUTAGE):
             for name in nodes:
                 self._hold_down(name)
@@ -211,24 +238,44 @@ class FaultPlayer:
 
             return heal
         if action == FaultAction.LATENCY:
-            self._latency[index] = (nodes, (fault.amount or 0.0) / self.cluster.time_scale)
+            scale = self.cluster.time_scale
+            self._latency[index] = (nodes, (fault.amount or 0.0) / scale, (fault.jitter or 0.0) / scale)
             self._relink(nodes)
-            return lambda: self._unlink(self._latency, index, nodes)
+
+            def unlatency() -> None:
+                del self._latency[index]
+                self._relink(nodes)
+
+            return unlatency
         if action == FaultAction.LOSS:
             self._loss[index] = (nodes, fault.ratio or 0.0)
             self._relink(nodes)
-            return lambda: self._unlink(self._loss, index, nodes)
+
+            def unloss() -> None:
+                del self._loss[index]
+                self._relink(nodes)
+
+            return unloss
         if action == FaultAction.POLICY:
-            source, _ = policy_source(self.scenario, fault.policy, where=f"faults[{index}]")
+            workspace = self._workspace(fault)
+            tenant = next(t for t in self.scenario.tenants() if t.workspace.name == workspace)
+            where = f"faults[{index}]"
+            source, _ = policy_source(self.scenario, fault.policy, where=where, tenant=tenant)
             self._control(index, fault, nodes, "put", "policy", source)
             return None
         if action == FaultAction.PAIR:
-            body = {"cosigner": nodes[0], "api_user": fault.api_user, "requested_by": self.admin}
+            if self.scenario.node(nodes[0]).enclave != Enclave.GCP:
+                self._pair(index, fault, nodes[0])
+                return None
+            admin = self.admins[self._workspace(fault)]
+            body = {"cosigner": nodes[0], "api_user": fault.api_user, "requested_by": admin}
             self._control(index, fault, nodes, "post", "pair", body)
             return None
         if action == FaultAction.UNPAIR:
-            body = {"api_user": fault.api_user, "requested_by": self.admin}
-            self._control(index, fault, nodes, "post", "unpair", body)
+            body = {"api_user": fault.api_user, "requested_by": self.admins[self._workspace(fault)]}
+            answer = self._control(index, fault, nodes, "post", "unpair", body)
+            if answer is not None:  # decided later (the admin's approval): followed by `poll`
+                self._unpairings[str(answer["request"])] = (index, fault, nodes)
             return None
         if action == FaultAction.ATTESTATION:
             return self._attestation(index, nodes[0])
@@ -343,49 +390,130 @@ class FaultPlayer:
 
     # -- links ---------------------------------------------------------------------------------------------
 
-    def _unlink(
-        self, active: dict[int, tuple[tuple[str, ...], float]], index: int, nodes: tuple[str, ...]
-    ) -> None:
-        del active[index]
-        self._relink(nodes)
-
     def _relink(self, nodes: tuple[str, ...]) -> None:
         """Set each node's link proxy to every link fault in force on it: cut while a partition holds,
-        else healed, with the sum of the latencies and the combined loss."""
+        else healed, with the sum of the latencies, the largest jitter and the combined loss (as
+        `FaultInjector._relink`; the real loopback's own jitter stands for the simulated link's default)."""
         for name in nodes:
             if self._partitions[name] > 0:
                 self.cluster.link_fault(name, "partition")
                 continue
             self.cluster.link_fault(name, "heal")
-            delay = sum(seconds for covered, seconds in self._latency.values() if name in covered)
+            latencies = [(s, j) for covered, s, j in self._latency.values() if name in covered]
+            delay = sum(seconds for seconds, _ in latencies)
+            jitter = max((j for _, j in latencies), default=0.0)
             kept = 1.0
             for covered, ratio in self._loss.values():
                 if name in covered:
                     kept *= 1.0 - ratio
-            if delay:
-                self.cluster.link_fault(name, "latency", seconds=delay)
+            if delay or jitter:
+                extra = {"jitter": jitter} if jitter else {}
+                self.cluster.link_fault(name, "latency", seconds=delay, **extra)
             if kept < 1.0:
                 self.cluster.link_fault(name, "loss", probability=1.0 - kept)
+
+    # -- pairings -------------------------------------------------------------------------------------------
+
+    def _pair(self, index: int, fault: Fault, name: str) -> None:
+        """A token from the console now, used `token_age` later (scenario time) by the operator on the node.
+
+        Token lifetimes are wall seconds, not divided by the time scale, so the token is issued with what a
+        token `token_age` old has left when it is used: it has aged `token_age / N` real seconds by then, and
+        the SaaS issues it `token_age - token_age / N` older. It expires (TOKEN_EXPIRED) exactly when the
+        simulation's does: at or beyond `pairing_token_validity`."""
+        assert fault.api_user is not None
+        age = fault.token_age or 0.0
+        wait = age / self.cluster.time_scale
+        workspace = self.scenario.workspace_of(fault.api_user)
+        body = {"api_user": fault.api_user, **({"age": age - wait} if age else {})}
+        answer = self._ask(index, fault, (name,), "POST", f"/workspaces/{workspace}/pairing-tokens", body)
+        if answer is not None:
+            self._pairings.append(_Pairing(index, fault, name, str(answer["token"]), time.monotonic() + wait))
+            self.poll()
+
+    def poll(self) -> None:
+        """Carry the pairings under way one step on, without waiting (the launcher calls this between the
+        steps of its agenda): a token due is sent to its node once the node runs (not held down, serving its
+        admin socket), and an answer that arrived is taken; a refusal is a `fault_error`, as in simulation.
+        An unpairing the admin's approval has decided is looked up: one refused or cancelled (an overlapping
+        unpairing of the same API user approved first) is its fault's `fault_error` then."""
+        for request_id, (index, fault, nodes) in list(self._unpairings.items()):
+            status = self._ask(index, fault, nodes, "GET", f"/requests/{request_id}", None)
+            decided = None if status is None else status.get("status")
+            if status is None or decided == "COMPLETED":
+                del self._unpairings[request_id]
+            elif decided in ("REJECTED", "CANCELLED"):
+                del self._unpairings[request_id]
+                reason = str(status.get("detail") or str(decided).lower())
+                self._error(index, fault, nodes, str(decided), reason)
+        now = time.monotonic()
+        for pairing in list(self._pairings):
+            if pairing.posted is None:
+                if now < pairing.due or self.holds[pairing.node]:
+                    continue
+                request = {
+                    "command": "pair",
+                    "token": pairing.token,
+                    "callback": self.cluster.callback_settings(str(pairing.fault.api_user)),
+                }
+                try:
+                    pairing.posted = admin_socket.Posted(self.cluster.home(pairing.node), request)
+                except OSError:  # just started, not serving its admin socket yet: next time
+                    continue
+            try:
+                answer = pairing.posted.poll()
+            except ConnectionError:  # the node was killed meanwhile: its own pending pairing carries on
+                self._pairings.remove(pairing)
+                continue
+            if answer is None:
+                continue
+            self._pairings.remove(pairing)
+            self._paired(pairing, answer)
+
+    def _paired(self, pairing: _Pairing, answer: dict[str, Any]) -> None:
+        fault = pairing.fault
+        if answer.get("exit") != 0:
+            self._error(pairing.index, fault, (pairing.node,), answer.get("code"), answer.get("error"))
+            return
+        user = next(u for u in self.scenario.api_users if u.name == fault.api_user)
+        if user.callback is not None:  # its handler accepts the node's requests (`trust_nodes`)
+            self.cluster.trust(pairing.node, user.callback)
 
     # -- the control API -----------------------------------------------------------------------------------
 
     def _control(
         self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, path: str, body: Any
-    ) -> None:
-        """A console action through the SaaS's control API; a refusal is a `fault_error` event, as in
-        simulation, and the run goes on."""
-        url = f"/workspaces/{self.cluster.workspace}/{path}"
-        response = self.cluster.control.request(method.upper(), url, json=body)
+    ) -> Any:
+        """A console action through the SaaS's control API, in the fault's workspace."""
+        url = f"/workspaces/{self._workspace(fault)}/{path}"
+        return self._ask(index, fault, nodes, method.upper(), url, body)
+
+    def _workspace(self, fault: Fault) -> str:
+        """Where a console action happens: the fault's `workspace` (a policy), its API user's, or the first."""
+        if fault.workspace is not None:
+            return fault.workspace
+        return self.scenario.workspace_of(fault.api_user) if fault.api_user else self.scenario.workspace.name
+
+    def _ask(self, index: int, fault: Fault, nodes: tuple[str, ...], method: str, url: str, body: Any) -> Any:
+        """The control API's answer; a refusal is a `fault_error` event (None), as in simulation, and the
+        run goes on."""
+        response = self.cluster.control.request(method, url, json=body)
         if response.status_code >= 500:
             raise ProcessFailed(f"SaaS control API {url}: {response.status_code} {response.text}")
         if response.is_error:
             answer = response.json()
-            self.record(
-                "fault_error",
-                index=index,
-                action=str(fault.action),
-                nodes=list(nodes),
-                api_user=fault.api_user,
-                code=answer.get("error"),
-                reason=answer.get("message"),
-            )
+            self._error(index, fault, nodes, answer.get("error"), answer.get("message"))
+            return None
+        return response.json()
+
+    def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: Any, reason: Any) -> None:
+        """The fault's action was refused (what an operator would see on the console or the CLI)."""
+        self.record(
+            "fault_error",
+            index=index,
+            action=str(fault.action),
+            nodes=list(nodes),
+            api_user=fault.api_user,
+            code=code,
+            reason=reason,
+        )

@@ -165,6 +165,7 @@ class Drill:
         """Until interrupted (Ctrl-C, SIGTERM): `ProcessFailed` if a process dies that no fault killed."""
         while True:
             self.cluster.processes.check(expected_down=self.player.down)
+            self.player.poll()
             time.sleep(TICK * 4)
 
     def _work(self) -> str:
@@ -197,6 +198,7 @@ class Drill:
         due = self.origin + at / self.time_scale
         while True:
             self.cluster.processes.check(expected_down=self.player.down)
+            self.player.poll()  # pairings under way (an operator's setup or add-user)
             now = time.monotonic()
             tick((now - self.origin) * self.time_scale)
             if now >= due:
@@ -216,7 +218,7 @@ class Drill:
                 "external_id": sub.external_id,
                 "extra_parameters": None if sub.extra_parameters is None else dict(sub.extra_parameters),
             }
-            url = f"/workspaces/{self.cluster.workspace}/transactions"
+            url = f"/workspaces/{self.scenario.workspace_of(sub.initiator)}/transactions"
             response = self.cluster.control.post(url, json=body)
             # a refusal (4xx) is the SaaS's own `submission_refused` event, as in simulation
             if response.status_code >= 500:
@@ -257,6 +259,7 @@ class Drill:
         limit = time.monotonic() + (s.authorization_timeout + s.signing_timeout + 600) / self.time_scale
         while True:
             self.cluster.processes.check(expected_down=self.player.down)
+            self.player.poll()
             response = self.cluster.control.get("/transactions")
             if response.is_error:
                 raise ProcessFailed(f"SaaS control API /transactions: {response.status_code} {response.text}")

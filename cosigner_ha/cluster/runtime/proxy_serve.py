@@ -2,7 +2,10 @@
 applies partition, latency, loss and clogging to a link of a running cluster in real time.
 
     POST /partition   POST /heal   POST /clog   POST /unclog
-    POST /latency {"seconds": s}   POST /loss {"probability": p}   GET /health
+    POST /latency {"seconds": s, "jitter": j}   POST /loss {"probability": p}   GET /health
+
+`/latency`: each chunk takes `seconds` plus a uniform draw in [0, `jitter`] (optional, 0), in order
+(`FaultProxy.set_latency`, the simulated network's semantics).
 
 Once both listeners are bound it writes `--ready FILE` (`pid`, `listen` HOST:PORT, `control` URL).
 A bad value is a 400 naming the field; a port in use or an unreadable target, exit 2.
@@ -45,6 +48,10 @@ def _host_port(text: str, what: str) -> tuple[str, int]:
     return option_address(what, text)
 
 
+def _bad(where: str, why: str) -> Response:
+    return JSONResponse({"error": "BAD_REQUEST", "message": f"{where}: {why}"}, 400)
+
+
 def control_app(proxy: FaultProxy) -> Starlette:
     def action(do: Callable[[], None]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -53,16 +60,30 @@ def control_app(proxy: FaultProxy) -> Starlette:
 
         return endpoint
 
-    def valued(field: str, do: Callable[[float], None]) -> Callable[[Request], Awaitable[Response]]:
+    def valued(
+        do: Callable[..., None], field: str, *optional: str
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`do(body[field], *(body[o] for o in optional if given))`: numbers, each checked by name."""
+
         async def endpoint(request: Request) -> Response:
             try:
                 body = json.loads(await request.body() or b"{}")
-                value = body[field] if isinstance(body, dict) else None
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return _bad("body", "expected a JSON object")
+            values = []
+            for name in (field, *optional):
+                if name not in body and name != field:
+                    continue
+                value = body.get(name)
                 if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ValueError(f"expected a number, got {value!r}")
-                do(float(value))
-            except (ValueError, KeyError) as exc:
-                return JSONResponse({"error": "BAD_REQUEST", "message": f"body.{field}: {exc}"}, 400)
+                    return _bad(f"body.{name}", f"expected a number, got {value!r}")
+                values.append(float(value))
+            try:
+                do(*values)
+            except ValueError as exc:
+                return _bad("body", str(exc))
             return JSONResponse({"ok": True})
 
         return endpoint
@@ -77,8 +98,8 @@ def control_app(proxy: FaultProxy) -> Starlette:
             Route("/heal", action(proxy.heal), methods=["POST"]),
             Route("/clog", action(proxy.clog), methods=["POST"]),
             Route("/unclog", action(proxy.unclog), methods=["POST"]),
-            Route("/latency", valued("seconds", proxy.set_latency), methods=["POST"]),
-            Route("/loss", valued("probability", proxy.set_loss), methods=["POST"]),
+            Route("/latency", valued(proxy.set_latency, "seconds", "jitter"), methods=["POST"]),
+            Route("/loss", valued(proxy.set_loss, "probability"), methods=["POST"]),
         ]
     )
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from cosigner_ha.cli import main
 from cosigner_ha.cluster.runtime.fault_play import refusals
 from cosigner_ha.cluster.scenario import load_scenario
 
@@ -250,14 +249,12 @@ def test_every_fault_of_these_scenarios_is_played_not_refused() -> None:
         assert refusals(load_scenario(path)) == [], path
 
 
-def test_a_refused_scenario_starts_nothing_and_exits_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fault = 'action = "partition"\nlink = ["sgx-a", "sgx-b"]\nfor = "1m"\n'
-    (tmp_path / "s.toml").write_text(DRILL.read_text() + f'\n[[faults]]\nat = "2m"\n{fault}')
-    monkeypatch.chdir(tmp_path)
-    assert main(["run", "s.toml", "--runtime", "--json", "r.json"]) == 2
-    assert (
-        "faults[3].link: the runtime has links between each node and the SaaS only" in capsys.readouterr().err
-    )
-    assert not (tmp_path / "r.json").exists()
+def test_link_faults_and_jitter_are_played_not_refused(tmp_path: Path) -> None:
+    faults = [
+        'action = "partition"\nlink = ["sgx-a", "sgx-b"]\nfor = "1m"\n',
+        'action = "latency"\nlink = ["saas", "sgx-c"]\namount = "1s"\njitter = "2s"\nfor = "1m"\n',
+        'action = "loss"\nlink = ["sgx-b", "saas"]\nratio = 0.1\nfor = "1m"\n',
+    ]
+    text = DRILL.read_text() + "".join(f'\n[[faults]]\nat = "2m"\n{fault}' for fault in faults)
+    (tmp_path / "s.toml").write_text(text)
+    assert refusals(load_scenario(tmp_path / "s.toml")) == []

@@ -4,6 +4,7 @@ control API, and refuses bad values and bad addresses clearly."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -48,6 +49,14 @@ def test_forwards_partitions_and_heals(tmp_path: Path) -> None:
         bad = control.post("/latency", json={"seconds": "soon"})
         assert bad.status_code == 400 and "body.seconds" in bad.json()["message"]
         assert control.post("/loss", json={"probability": 2}).status_code == 400
+        bad = control.post("/latency", json={"seconds": 0.01, "jitter": "a bit"})
+        assert bad.status_code == 400 and "body.jitter" in bad.json()["message"]
+        bad = control.post("/latency", json={"seconds": 0.01, "jitter": -1})
+        assert bad.status_code == 400 and "jitter must be" in bad.json()["message"]
+        assert control.post("/latency", json={"seconds": 0.05, "jitter": 0.05}).status_code == 200
+        began = time.monotonic()
+        assert _round_trip(ready["listen"], server) == b"ping"
+        assert time.monotonic() - began >= 0.05, "delayed by the latency, plus the jitter's draw"
 
 
 def test_a_bad_target_is_a_clear_error(tmp_path: Path) -> None:

@@ -277,13 +277,14 @@ def _run(
 def test_a_fault_the_runtime_cannot_play_is_refused_before_anything_starts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jitter = 'action = "latency"\nnode = "sgx-b"\namount = "1s"\njitter = "1s"\n'
-    text = DRILL.read_text() + f'\n[[faults]]\nat = "2m"\n{jitter}'
-    scenario = tmp_path / "jitter.toml"
-    scenario.write_text(text)
+    scripted = 'latency = "1s"\naction = "APPROVE"\n'
+    text = DRILL.read_text().replace(scripted, 'url = "https://risk.example/"\n')
+    fault = 'action = "callback"\ncallback = "risk"\nmode = "reject"\nfor = "10s"\n'
+    scenario = tmp_path / "url-handler-fault.toml"
+    scenario.write_text(text + f'\n[[faults]]\nat = "2m"\n{fault}')
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", "--json", "r.json", cwd=tmp_path)
     assert status == 2
-    assert "faults[3].jitter: the runtime's link proxy adds a fixed delay, without jitter" in err
+    assert "faults[3].callback: only a scripted handler takes injected faults" in err
     assert not (tmp_path / "r.json").exists()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -47,6 +48,9 @@ def test_a_node_process_pairs_and_signs_through_saas_serve(tmp_path: Path, loop:
         vendor, measurement = _hardware(procs, home)
         ready = _serve(procs, tmp_path, "--vendor-key", vendor, "--measurement", measurement, loop=loop)
         control = httpx.Client(base_url=ready["control"], timeout=10)
+        aged = control.post("/workspaces/acme/pairing-tokens", json={"api_user": "signer-a", "age": 3000})
+        claims = jwt.decode(aged.json()["token"], options={"verify_signature": False})
+        assert 590 <= claims["exp"] - time.time() <= 600, "what a token 3000 s old has left of its hour"
         token = control.post("/workspaces/acme/pairing-tokens", json={"api_user": "signer-a"})
         assert token.status_code == 201, token.text
         common = ["--home", str(home), "--saas", ready["gateway"], "--saas-cert", str(tmp_path / "cert.pem")]
@@ -95,6 +99,10 @@ def _refusals(control: httpx.Client, tmp_path: Path) -> None:
     assert garbage.status_code == 400 and "not JSON" in garbage.json()["message"]
     no_user = control.post("/workspaces/acme/pairing-tokens", json={})
     assert no_user.status_code == 400 and "body.api_user" in no_user.json()["message"]
+    for age in ("-1", '"old"', "true", "Infinity"):
+        body = '{"api_user": "signer-a", "age": ' + age + "}"
+        aged = control.post("/workspaces/acme/pairing-tokens", content=body)
+        assert aged.status_code == 400 and "body.age" in aged.json()["message"], aged.text
     assert control.get("/transactions/tx-nope").status_code == 404
     assert control.get("/transactions").json() == before
 
