@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
+from cosigner_ha.cluster.node_hardware import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime import machines, node_admin
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.loop_run import run_on_loop

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cosigner_ha.cluster.commands_node import Hardware
+from cosigner_ha.cluster.node_hardware import Hardware
 from cosigner_ha.env import OsCrypto
 
 PROFILE = "hardware.json"

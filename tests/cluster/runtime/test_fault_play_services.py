@@ -237,7 +237,7 @@ def test_a_nitro_node_that_loses_its_host_disk_reopens_its_bucket_even_on_a_new_
 
 
 def test_a_swapped_image_is_the_machine_s_until_it_is_put_back(tmp_path: Path) -> None:
-    from cosigner_ha.cluster.commands_node import Hardware
+    from cosigner_ha.cluster.node_hardware import Hardware
     from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 
     cluster = RuntimeCluster(ATTESTATION, tmp_path)
