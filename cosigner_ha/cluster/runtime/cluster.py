@@ -45,7 +45,6 @@ from cosigner_ha.cluster.runtime.trace_merge import merge
 from cosigner_ha.cluster.scenario import (
     Enclave,
     Scenario,
-    ScriptedCallback,
     Tenant,
     UrlCallback,
     load_scenario,
@@ -426,7 +425,7 @@ class RuntimeCluster:
             pem = "\n".join(await self._admin(node, request, "callback-public-key")).strip() + "\n"
             async with httpx.AsyncClient(timeout=10) as http:
                 url = f"{self.callback_ready[handler]['control']}/trust"
-                self._ok(await http.post(url, json={"public_key": pem}))
+                self._ok(await http.post(url, json={"public_key": pem, "node": node}))
 
         self._run(trust)
 
@@ -505,17 +504,12 @@ class RuntimeCluster:
         self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
 
     async def _start_callback(self, name: str) -> None:
-        """A handler an API user names: a scripted one as `callback serve` behind its link; a `url` one as given."""
+        """A handler an API user names: a `url` one as given; any other (scripted, asgi, python) as `callback
+        serve` behind its link."""
         spec = self.scenario.callback(name)
         if isinstance(spec, UrlCallback):
             self._callback_args[name] = ["--callback-url", spec.url]
             return
-        if not isinstance(spec, ScriptedCallback):
-            kind = type(spec).__name__.removesuffix("Callback").lower()
-            raise ProcessFailed(
-                f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
-                "handlers (`callback serve`) and url handlers"
-            )
         state = self.workdir / "callbacks" / name
         ready = self.callback_ready[name] = await self._launch(
             callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
@@ -548,7 +542,7 @@ class RuntimeCluster:
             raise ProcessFailed(f"{node}: print-public-key printed no PEM key:\n{text}")
         for name in handlers:
             url = f"{self.callback_ready[name]['control']}/trust"
-            self._ok(await http.post(url, json={"public_key": found[-1] + "\n"}))
+            self._ok(await http.post(url, json={"public_key": found[-1] + "\n", "node": node}))
 
     async def _start_cloud(self, http: httpx.AsyncClient, hardware: Hardware) -> None:
         """`cloud serve`, then for each Nitro / GCP node side by side its KMS key (bound to the image it
