@@ -13,6 +13,8 @@ A control API (plain HTTP, loopback) is how a launcher applies callback faults:
     POST /fault {"mode": "timeout"|"reject"|"retry"|"down"|"error"|... or null}   (null: healthy again)
     POST /latency {"seconds": s}      POST /trust {"public_key": PEM}   (a node's request key)   GET /health
 
+A user's own handler (`asgi`, `python`) is served the same way by `user_handler.UserHandlerProcess`.
+
 Latencies are divided by `--time-scale`. Once both listen it writes `STATE/ready.json` (`pid`, `url`,
 `control`, `public_key` in public-key mode); events go to `STATE/trace.jsonl`. Exit 2: no such scripted
 handler, plain HTTP on a non-loopback address, a missing certificate, a port in use.

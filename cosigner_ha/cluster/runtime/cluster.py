@@ -7,7 +7,7 @@
 Each process starts as soon as the processes it needs listen, the others side by side (anyio task groups;
 start-up is mostly each Python process's own start-up, so this is what makes a cluster start quickly):
 the cloud services when the scenario has Nitro or GCP nodes (`cloud serve`, then each such node's KMS key
-bound to its image, its role and bucket, and its own link), one `callback serve` per scripted handler the
+bound to its image, its role and bucket, and its own link), one `callback serve` per handler (scripted, asgi, python) the
 API users name (then its link), and the owner's device (`owner serve`), its link, `saas serve --owner ...`
 and then every node's link. Then each node, beside the others: pairing (`node setup`/`add-user`, with its
 API users' handlers), `node start`, online, its handlers told its key. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the

@@ -1,7 +1,7 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
-                         (a site outage also cuts the link of every scripted handler at the site)
+                         (a site outage also cuts the link of every handler `callback serve` runs at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
