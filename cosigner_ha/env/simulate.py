@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,18 +45,36 @@ def _mock_clock() -> trio.testing.MockClock:
     At rate 0, `MockClock.current_time` computes `virtual_base + 0.0 * (perf_counter() - real_base)`, which
     is `virtual_base` exactly; trio and the components read the clock hundreds of times per simulated
     transaction, so skipping the real-clock read and the arithmetic is measurable. MockClock is final (no
-    subclass), so the instance gets its own `current_time`; jumps, autojump included, stay MockClock's own,
-    so the run is the same run. `trio.testing` (which imports pytest) is imported here, not at the top:
-    every runtime process imports this package and never runs a simulation."""
+    subclass), so the instance gets its own `current_time`, and its own `_autojump` (see there): the jumps
+    are MockClock's own arithmetic to the same deadlines, so the run is the same run. `trio.testing` (which
+    imports pytest) is imported here, not at the top: every runtime process imports this package and never
+    runs a simulation."""
     import trio.testing
 
     clock = trio.testing.MockClock(autojump_threshold=0)
     full = clock.current_time
+    jump = clock._autojump
 
     def current_time() -> float:
         return clock._virtual_base if clock._rate == 0.0 else full()
 
+    def autojump() -> None:
+        # MockClock's own jump (to the next deadline: base + (deadline - base), the same arithmetic), read
+        # from the deadline heap instead of a whole `current_statistics()` snapshot, and the deadlines it
+        # reached expired at once, so the tasks they wake run in this pass of the loop, not the next.
+        # Same times, same tasks woken together: the same run, one loop pass (an epoll call) fewer per jump.
+        if clock._rate != 0.0:
+            jump()
+            return
+        deadlines = _trio_run.GLOBAL_RUN_CONTEXT.runner.deadlines
+        now = clock._virtual_base
+        deadline = deadlines.next_deadline()
+        if now < deadline < math.inf:
+            clock.jump(deadline - now)
+            deadlines.expire(clock._virtual_base)
+
     setattr(clock, "current_time", current_time)  # noqa: B010  (mypy refuses assigning to a method)
+    setattr(clock, "_autojump", autojump)  # noqa: B010
     return clock
 
 

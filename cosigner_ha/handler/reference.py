@@ -121,7 +121,8 @@ class ReferenceHandler:
         ]
         self._wrong_key = wrong_key
         self._sleep = sleep
-        self._thumbprints: dict[int, tuple[rsa.RSAPublicKey, str]] = {}  # id(key) -> (key, kid)
+        # id(key) -> (key, kid): the trusted co-signer keys' and the handler's own signing keys'
+        self._thumbprints: dict[int, tuple[rsa.RSAPublicKey | rsa.RSAPrivateKey, str]] = {}
         self.attempts = RecentCounts()
         # the latest requests, oldest first: (path, request body) and the raw bodies
         self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)
@@ -193,7 +194,7 @@ class ReferenceHandler:
             body = self._read(raw)
         except ValueError as exc:
             return PlainTextResponse(str(exc), status_code=401 if self.key is not None else 400)
-        self.seen.append((request.url.path, body))
+        self.seen.append((request.scope["path"], body))  # the path as served (no URL object built)
         answer = self.decide(body, kind=kind)
         if fault == "garbage":
             return PlainTextResponse("<html>not an answer</html>")
@@ -204,7 +205,7 @@ class ReferenceHandler:
             if self._wrong_key is None:
                 raise ValueError("the wrong-key fault needs `wrong_key` at construction")
             signer = self._wrong_key
-        token = jwt.encode(answer, signer, algorithm="RS256", headers={"kid": thumbprint(signer)})
+        token = jwt.encode(answer, signer, algorithm="RS256", headers={"kid": self._thumbprint(signer)})
         if fault == "bad-signature":
             head, payload, signature = token.split(".")
             token = ".".join(
@@ -248,12 +249,15 @@ class ReferenceHandler:
     def _keys_for(self, token: str) -> list[rsa.RSAPublicKey]:
         """The trusted keys, the one the token's `kid` names first (each failed try is a full RS256 check)."""
         keys = list(self.cosigner_keys)
+        if len(keys) < 2:
+            return keys
         kid = _kid_hint(token)
-        if kid is None or len(keys) < 2:
+        if kid is None:
             return keys
         return sorted(keys, key=lambda key: self._thumbprint(key) != kid)
 
-    def _thumbprint(self, key: rsa.RSAPublicKey) -> str:
+    def _thumbprint(self, key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> str:
+        """A key's RFC 7638 thumbprint, computed once per key (the handler signs every answer with one)."""
         known = self._thumbprints.get(id(key))
         if known is None or known[0] is not key:
             known = self._thumbprints[id(key)] = (key, thumbprint(key))

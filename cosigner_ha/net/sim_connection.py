@@ -72,7 +72,8 @@ class SimConnection:
         """Deliver every frame due by `now`, and break the connection if a stall deadline passed."""
         if self.broken is not None:
             return
-        deadline = self.stall_deadline()
+        up, down = self.pipes
+        deadline = self.stall_deadline() if up.held or down.held else math.inf  # held: only during faults
         horizon = min(now, deadline)
         for pipe in self.pipes:
             flight = pipe.in_flight
@@ -99,22 +100,24 @@ class SimConnection:
 
     def next_wake(self, pipe: Pipe) -> float:
         due = pipe.in_flight[0][0] if pipe.in_flight else math.inf
-        return min(due, self.stall_deadline())
+        up, down = self.pipes
+        return min(due, self.stall_deadline()) if up.held or down.held else due
 
     # -- sending and faults ----------------------------------------------------------------------------
 
     def enqueue(self, pipe: Pipe, item: Item, now: float) -> None:
         """Put `item` on the wire, or hold it if the link is blocked; wake whoever must re-plan."""
-        if self.net._blocked(pipe.src, pipe.dst):
+        net = self.net
+        if (net._cuts or net._clogs) and net._blocked(pipe.src, pipe.dst):
             pipe.held.append((now, item))
             self.signal.fire()  # a new stall deadline for both ends
         else:
-            due = max(pipe.last_due, now + self.net._draw_delay(pipe.src, pipe.dst))
+            due = max(pipe.last_due, now + net._draw_delay(pipe.src, pipe.dst))
             pipe.last_due = due
             pipe.in_flight.append((due, item))
-            for scope in pipe.waiters:  # cheaper than waking the reader only to sleep again
-                if due < scope.deadline:
-                    scope.deadline = due
+            for sleeper in pipe.waiters:  # cheaper than waking the reader only to sleep again
+                if due < sleeper.deadline:
+                    sleeper.deadline = due
 
     def block(self, pipe: Pipe, now: float) -> None:
         """The link just closed: what was on the wire is held with anything sent later."""
@@ -194,14 +197,15 @@ class SimStream(AsyncResource):
 
     async def send(self, frame: bytes) -> None:
         await checkpoint_if_cancelled()
-        data = frame_bytes(frame)
+        data = frame if type(frame) is bytes else frame_bytes(frame)
         limit = self._conn.net.max_frame_size
         if len(data) > limit:
             raise FrameTooLarge(
                 f"{self._local} -> {self._peer}: frame of {len(data)} bytes exceeds the maximum of {limit} "
                 "bytes; nothing was sent"
             )
-        await self._host._wait_unpaused()
+        if self._host._paused:
+            await self._host._wait_unpaused()
         conn = self._conn
         now = trio.current_time()
         conn.settle(now)
@@ -214,15 +218,18 @@ class SimStream(AsyncResource):
         stats.frames_sent += 1
         stats.bytes_sent += len(data)
         conn.enqueue(self._outbound, data, now)
-        await cancel_shielded_checkpoint()
+        # No schedule point after queueing: a frame costs no CPU in simulated time and the sender usually
+        # goes on to `receive` the answer, which sleeps. A yield here was a quarter of all task steps.
 
     async def receive(self) -> bytes:
         await checkpoint_if_cancelled()
         conn = self._conn
         ready = self._inbound.ready
         slept = False
+        host = self._host
         while True:
-            await self._host._wait_unpaused()
+            if host._paused:
+                await host._wait_unpaused()
             conn.settle(trio.current_time())
             self._raise_if_over()
             if ready:

@@ -10,9 +10,8 @@ import enum
 import math
 from collections import deque
 
-import trio
-
 from cosigner_ha.net.link import LinkStats
+from cosigner_ha.net.sim_sleeper import Sleeper
 
 
 class End(enum.Enum):
@@ -28,30 +27,28 @@ Item = bytes | End
 class Signal:
     """A re-armable wake-up: waiters sleep until the next `fire()` or their deadline."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_sleepers",)
 
     def __init__(self) -> None:
-        self._event: trio.Event | None = None
+        self._sleepers: dict[Sleeper, None] = {}  # a dict: ordered, and a woken sleeper leaves in O(1)
 
     def fire(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
+        sleepers, self._sleepers = self._sleepers, {}
+        for sleeper in sleepers:
+            sleeper.wake()
 
-    async def wait(self, deadline: float = math.inf, waiters: list[trio.CancelScope] | None = None) -> None:
+    async def wait(self, deadline: float = math.inf, waiters: list[Sleeper] | None = None) -> None:
         """Sleep until `fire()` or `deadline`; listed in `waiters` so a sender can bring it forward."""
-        if self._event is None:
-            self._event = trio.Event()
-        event = self._event
-        with trio.CancelScope(deadline=deadline) as scope:
-            if waiters is None:
-                await event.wait()
-                return
-            waiters.append(scope)
-            try:
-                await event.wait()
-            finally:
-                waiters.remove(scope)
+        sleeper = Sleeper(deadline)
+        self._sleepers[sleeper] = None
+        if waiters is not None:
+            waiters.append(sleeper)
+        try:
+            await sleeper.sleep()
+        finally:
+            self._sleepers.pop(sleeper, None)
+            if waiters is not None:
+                waiters.remove(sleeper)
 
 
 class Pipe:
@@ -68,7 +65,7 @@ class Pipe:
         self.in_flight: deque[tuple[float, Item]] = deque()
         self.held: deque[tuple[float, Item]] = deque()
         self.last_due = -math.inf
-        self.waiters: list[trio.CancelScope] = []  # receivers sleeping until the head is due
+        self.waiters: list[Sleeper] = []  # receivers sleeping until the head is due
 
     def drop_all(self) -> None:
         for item in self.ready:

@@ -15,9 +15,13 @@ import anyio
 
 from cosigner_ha.net import ConnectionClosed, FramedStream, NetError, Network
 from cosigner_ha.node.errors import SaasError, SaasUnreachable
-from cosigner_ha.wire import CodecError, Error, Request, Response, decode, encode
+from cosigner_ha.wire import Ack, CodecError, Error, Poll, Request, Response, decode, encode
 
 MAX_IDLE = 4
+
+#: Most answers are a bare `Ack`: its frame is always the same bytes, so it is recognised, not decoded.
+_ACK = Ack()
+_ACK_FRAME = encode(_ACK)
 
 
 class SaasClient:
@@ -30,6 +34,8 @@ class SaasClient:
         self.request_timeout = request_timeout
         self._idle: list[FramedStream] = []
         self.requests = 0
+        #: The last poll and its frame: a node polls with the same token and users until either changes.
+        self._poll: tuple[Poll | None, bytes] = (None, b"")
 
     async def request(self, message: Request, *, timeout: float | None = None) -> Response:
         """The SaaS's response (an `Error` response included); `SaasUnreachable` when there is none."""
@@ -37,7 +43,7 @@ class SaasClient:
         reusable = False
         try:
             with anyio.move_on_after(self.request_timeout if timeout is None else timeout) as scope:
-                await stream.send(encode(message))
+                await stream.send(self._frame(message))
                 payload = await stream.receive()
             if scope.cancelled_caught:
                 raise SaasUnreachable(
@@ -45,7 +51,7 @@ class SaasClient:
                     f"{self.request_timeout if timeout is None else timeout:g} s"
                 )
             try:
-                response = decode(payload)
+                response = _ACK if payload == _ACK_FRAME else decode(payload)
             except CodecError as exc:
                 raise SaasError(
                     f"the SaaS answered {message.TYPE} with an undecodable frame: {exc}"
@@ -62,6 +68,13 @@ class SaasClient:
                 self._idle.append(stream)
             else:
                 await _discard(stream)
+
+    def _frame(self, message: Request) -> bytes:
+        if type(message) is not Poll:
+            return encode(message)
+        if message != self._poll[0]:
+            self._poll = (message, encode(message))
+        return self._poll[1]
 
     async def _stream(self) -> FramedStream:
         if self._idle:

@@ -22,10 +22,23 @@ from cosigner_ha.wire import (
 class SaasSession(Lifecycle):
     """Token-authenticated requests to the SaaS."""
 
+    def _cached_token(self) -> str:
+        """The access token while it is good for more than `token_margin` seconds, else ""."""
+        proc = self.proc
+        if proc.token and proc.token_expires - self.config.token_margin > self.env.clock.wall():
+            return proc.token
+        return ""
+
     async def _access_token(self) -> str:
+        # Every request asks for the token and it is almost always still good: read without the lock,
+        # which only has to keep refreshes from overlapping (taking it is a schedule point each time).
+        token = self._cached_token()
+        if token:
+            return token
         async with self.proc.token_lock:
-            if self.proc.token and self.proc.token_expires - self.config.token_margin > self.env.clock.wall():
-                return self.proc.token
+            token = self._cached_token()  # another task may have refreshed it while this one waited
+            if token:
+                return token
             for user in self._users():
                 answer = await self.saas.request(RefreshAccess(self.cosigner_id, user.refresh_token))
                 if isinstance(answer, TokenGrant):

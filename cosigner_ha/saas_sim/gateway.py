@@ -35,6 +35,9 @@ class Connection:
 Handler = Callable[[wire.Request, Connection], Awaitable[wire.Response]]
 Undelivered = Callable[[wire.Response, Connection], None]
 
+#: Most answers are a bare `Ack`, whose frame is always the same bytes: encoded once.
+_ACK_FRAME = wire.encode(wire.Ack())
+
 
 class Gateway:
     def __init__(
@@ -141,7 +144,7 @@ class Gateway:
                 conn, "INTERNAL_ERROR", "the SaaS failed to handle this request", log=False
             )
         try:
-            await conn.stream.send(wire.encode(response))
+            await conn.stream.send(_ACK_FRAME if type(response) is wire.Ack else wire.encode(response))
         except ConnectionClosed:
             self._undelivered(response, conn)
             return False

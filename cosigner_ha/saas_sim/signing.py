@@ -80,17 +80,21 @@ class Session:
     cosigner: Cosigner
     api_user: ApiUser
     attempt: Attempt
+    #: The clock the attempt's timeouts run on, and when the node last moved the session on.
+    now: Callable[[], float]
+    progressed_at: float
     phase: str = "callback"
     package: mpc.SigningPackage | None = None
     outcome: str | None = None
     reason: str = ""
-    progressed: bool = False
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
 
     def progress(self) -> None:
-        """The node moved the session on (or it ended)."""
-        self.progressed = True
-        self.nudge()
+        """The node moved the session on (or it ended). Only an end wakes the attempt: a move on just
+        pushes its idle deadline back, which the attempt reads when it wakes at the old one."""
+        self.progressed_at = self.now()
+        if self.outcome is not None:
+            self.nudge()
 
     def nudge(self) -> None:
         """Something the attempt watches changed (the node's connections)."""
@@ -252,7 +256,8 @@ class SigningService:
         session_id = self.ctx.env.ids.uuid()
         attempt = Attempt(session_id, cosigner.id, user.name, self.ctx.env.clock.now())
         tx.attempts.append(attempt)
-        session = Session(session_id, tx, state, cosigner, user, attempt)
+        clock = self.ctx.env.clock
+        session = Session(session_id, tx, state, cosigner, user, attempt, clock.now, clock.now())
         self._sessions[session_id] = session
         timeout = self.ctx.config.attempt_timeout
         self.ctx.mailbox(cosigner.id).put(
@@ -275,31 +280,27 @@ class SigningService:
             api_user=user.name,
             attempt=len(tx.attempts),
         )
-        clock = self.ctx.env.clock
         grace = self.ctx.config.disconnect_grace
-        idle_deadline = clock.now() + timeout
         lost_since: float | None = None
         try:
+            # Wakes at the end of the session, when the node's connections change, or at the earlier of
+            # the idle deadline (from the node's last progress) and the end of a lost connection's grace.
             while session.outcome is None:
                 now = clock.now()
+                idle_deadline = session.progressed_at + timeout
                 if self.connected(cosigner.id):
                     lost_since = None
                 elif lost_since is None:
                     lost_since = now
-                wake = idle_deadline if lost_since is None else min(idle_deadline, lost_since + grace)
-                await session.wait(max(0.0, wake - now))
-                if session.outcome is not None:
-                    break
-                now = clock.now()
-                if session.progressed:
-                    session.progressed = False
-                    idle_deadline = now + timeout
-                elif now >= idle_deadline:
+                if now >= idle_deadline:
                     why = f"no progress from the node for {timeout:.0f} s (phase {session.phase})"
                     self._close(session, RETRY, why, Cause.COSIGNER_LOST)
-                elif lost_since is not None and now >= lost_since + grace and not self.connected(cosigner.id):
+                elif lost_since is not None and now >= lost_since + grace:
                     why = f"the node lost its connection for {grace:.0f} s (phase {session.phase})"
                     self._close(session, RETRY, why, Cause.COSIGNER_LOST)
+                else:
+                    wake = idle_deadline if lost_since is None else min(idle_deadline, lost_since + grace)
+                    await session.wait(wake - now)
         finally:
             if session.outcome is None:
                 why = (

@@ -28,6 +28,8 @@ class Message:
 REGISTRY: dict[str, type[Message]] = {}
 _CHECKERS: dict[type[Message], dict[str, Checker]] = {}
 _FIELD_NAMES: dict[type[Message], tuple[str, ...]] = {}
+#: Per message class, in field order: (name, exact types accepted as they are, checker for the rest).
+_FIELDS: dict[type[Message], tuple[tuple[str, tuple[type, ...], Checker], ...]] = {}
 #: Exact types that are plain values as they are. Most values of a message are one of these, so they are
 #: tested first and the field path (an f-string, only for error messages) is built only for the others.
 _ATOMS = frozenset({type(None), bool, int, float, str, bytes})
@@ -87,11 +89,12 @@ def _checker(hint: Any) -> Checker:
         return lambda v, p: None if v is None else inner(v, p)
     if origin is list:
         item = _checker(args[0])
+        exact = _exact_types(args[0])
 
         def check_list(value: Any, path: str) -> Any:
             if not isinstance(value, list):
                 raise CodecError(f"{path}: expected a list, got {type(value).__name__}")
-            return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return [v if type(v) in exact else item(v, f"{path}[{i}]") for i, v in enumerate(value)]
 
         return check_list
     if origin is dict and args[0] is str and args[1] is Any:
@@ -127,35 +130,50 @@ def _checkers(cls: type[Message]) -> dict[str, Checker]:
         hints = typing.get_type_hints(cls)
         found = {f.name: _checker(hints[f.name]) for f in dataclasses.fields(cls)}
         _CHECKERS[cls] = found
+        _FIELDS[cls] = tuple((name, _exact_types(hints[name]), check) for name, check in found.items())
     return found
+
+
+def _exact_types(hint: Any) -> tuple[type, ...]:
+    """The exact types a field's checker would pass through unchanged: a value of one of them needs no
+    check (`type(v) is int` already excludes a bool). Empty for lists, maps and messages."""
+    if hint in (str, int, float, bool, bytes):
+        return (hint,)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union) and type(None) in args and len(args) == 2:
+        inner = _exact_types(next(a for a in args if a is not type(None)))
+        return (type(None), *inner) if inner else ()
+    return ()
+
+
+def _conv(value: Any) -> Any:
+    if isinstance(value, Message):
+        return to_plain(value)
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _ATOMS else _conv(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if type(v) in _ATOMS else _conv(v) for k, v in value.items()}
+    return value
 
 
 def to_plain(msg: Message) -> dict[str, Any]:
     """`{"type": ..., "body": {...}}` with nested messages turned into the same shape."""
-
-    def conv(value: Any) -> Any:
-        if type(value) in _ATOMS:
-            return value
-        if isinstance(value, Message):
-            return to_plain(value)
-        if isinstance(value, list | tuple):
-            return [conv(v) for v in value]
-        if isinstance(value, dict):
-            return {k: conv(v) for k, v in value.items()}
-        return value
-
     cls = type(msg)
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(msg))
-    return {"type": msg.TYPE, "body": {name: conv(getattr(msg, name)) for name in names}}
+    body = {}
+    for name in names:
+        value = getattr(msg, name)
+        body[name] = value if type(value) in _ATOMS else _conv(value)
+    return {"type": msg.TYPE, "body": body}
 
 
 def from_plain(value: Any, path: str = "message", *, expected: type[Message] | None = None) -> Message:
     """Check and build a message; any deviation is a CodecError naming the path and the field."""
     if not isinstance(value, dict):
         raise CodecError(f"{path}: expected a map with 'type' and 'body', got {type(value).__name__}")
-    if set(value) != {"type", "body"}:
+    if len(value) != 2 or "type" not in value or "body" not in value:
         raise CodecError(
             f"{path}: expected exactly the keys 'type' and 'body', got {sorted(map(str, value))}"
         )
@@ -170,13 +188,16 @@ def from_plain(value: Any, path: str = "message", *, expected: type[Message] | N
     if not isinstance(body, dict):
         raise CodecError(f"{path}.body: expected a map, got {type(body).__name__}")
     checkers = _checkers(cls)
-    missing = [k for k in checkers if k not in body]
-    if missing:
-        raise CodecError(f"{path} ({name}): missing field(s) {', '.join(missing)}")
-    extra = [str(k) for k in body if k not in checkers]
-    if extra:
+    if body.keys() != checkers.keys():
+        missing = [k for k in checkers if k not in body]
+        if missing:
+            raise CodecError(f"{path} ({name}): missing field(s) {', '.join(missing)}")
+        extra = [str(k) for k in body if k not in checkers]
         raise CodecError(f"{path} ({name}): unexpected field(s) {', '.join(sorted(extra))}")
-    kwargs = {k: check(body[k], f"{path}.{k}") for k, check in checkers.items()}
+    kwargs = {}
+    for k, exact, check in _FIELDS[cls]:  # the field's path (an f-string) only for values that need a check
+        v = body[k]
+        kwargs[k] = v if type(v) in exact else check(v, f"{path}.{k}")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

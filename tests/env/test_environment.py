@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 import trio
+import trio.testing
 from hypothesis import given
 from hypothesis import strategies as st
 from trio._core import _run as trio_run
@@ -22,6 +23,7 @@ from cosigner_ha.env import (
     RandomStreams,
     SeededDrbg,
     TraceError,
+    deterministic_scheduling,
     simulate,
 )
 
@@ -147,6 +149,33 @@ def test_simulate_leaves_trio_as_it_found_it() -> None:
     simulate(main, seed=5)
     assert trio_run._r.getstate() == state
     assert flag == trio_run._ALLOW_DETERMINISTIC_SCHEDULING
+
+
+def test_the_simulation_clock_runs_the_same_run_as_trios_mock_clock() -> None:
+    """The run's MockClock reads its time and jumps without trio's statistics snapshot and wakes the
+    sleepers it jumps to in the same loop pass: the same times and the same interleaving as stock MockClock."""
+
+    async def main(env: Environment) -> list[tuple[float, int, int]]:
+        order: list[tuple[float, int, int]] = []
+
+        async def worker(i: int) -> None:
+            for step in range(6):
+                await trio.sleep((i * 7 + step * 3) % 5 * 0.25)  # zero, equal and distinct deadlines
+                order.append((trio.current_time(), i, step))
+                if step % 2:
+                    with trio.move_on_after(0.5):
+                        await trio.sleep_forever()
+
+        async with trio.open_nursery() as nursery:
+            for i in range(10):
+                nursery.start_soon(worker, i)
+        return order
+
+    ours = simulate(main, seed=11)
+    with deterministic_scheduling(11):
+        stock = trio.run(main, Environment.simulated(11), clock=trio.testing.MockClock(autojump_threshold=0))
+    assert ours == stock
+    assert ours[-1][0] > 4
 
 
 def test_interleaving_is_a_function_of_the_seed() -> None:

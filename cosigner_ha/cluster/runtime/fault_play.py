@@ -18,7 +18,8 @@
     disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
                          `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
     attestation          the node's hardware profile names a tampered image and the node is SIGKILLed and
-                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one
+                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one,
+                         once the node has tried to boot on the tampered one (a slow start delays the end)
     clock-skew           the node's wall view shifted through its admin socket (and `node start
                          --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
@@ -33,12 +34,12 @@ import dataclasses
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
-from cosigner_ha.cluster.runtime.processes import ProcessFailed
+from cosigner_ha.cluster.runtime.processes import POLL, READY_LIMIT, ProcessFailed
 from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
 from cosigner_ha.cluster.scenario.model import (
     SAAS_ENDPOINT,
@@ -50,6 +51,8 @@ from cosigner_ha.cluster.scenario.model import (
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
+#: A node's states once a boot attempt is over (the loader refused its image, or it booted).
+BOOTED = frozenset({"failed", "running", "crashed"})
 Record = Callable[..., None]
 
 #: The actions the runtime plays; every other one is refused up front (`refusals`).
@@ -333,6 +336,7 @@ class FaultPlayer:
         def restore() -> None:
             self._tampered[name] -= 1
             if not self._tampered[name]:
+                self.until_booted([name])  # the tampered image refused before the signed one is back
                 self._swap(index, name, tampered=False)
 
         return restore
@@ -343,6 +347,22 @@ class FaultPlayer:
         if not self.holds[name]:
             self.cluster.processes.kill(name)
             self.cluster.start_node(name)
+
+    def until_booted(self, names: Iterable[str]) -> None:
+        """Until each node a fault does not hold down (nor stop) has tried to boot in its current process (booted, or
+        refused by its loader): the agenda runs in scenario time divided by the time scale, a process starts
+        in real time (seconds on a loaded machine), so a fault's end, or the run's, waits for a restart to
+        be played rather than cutting it short."""
+        deadline = time.monotonic() + READY_LIMIT
+        for name in names:
+            while not (self.holds[name] or self._paused[name]) and not BOOTED.intersection(
+                self.cluster.node_states(name)
+            ):
+                self.cluster.processes.check(expected_down=self.down)
+                if time.monotonic() > deadline:
+                    log = self.cluster.processes.children[name].tail()
+                    raise ProcessFailed(f"{name}: no boot within {READY_LIMIT:g} s of its start; log:\n{log}")
+                time.sleep(POLL)
 
     # -- clocks --------------------------------------------------------------------------------------------
 

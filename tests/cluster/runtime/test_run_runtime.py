@@ -225,7 +225,7 @@ def test_a_sigkilled_launcher_takes_every_process_it_started_with_it(tmp_path: P
         assert len(started) >= 7  # the SaaS, the owner's device, the handler, their links, the nodes...
         launcher.kill()
         launcher.wait(timeout=10)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # a bound: each exits at once, but a loaded machine is slow
         while (alive := set(started) & set(_processes())) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not alive, f"still running after the launcher was SIGKILLed: {_left_behind(workdir)}"
