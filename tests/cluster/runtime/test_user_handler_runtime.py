@@ -214,3 +214,37 @@ def test_an_asgi_handler_whose_lifespan_startup_fails_is_exit_2_naming_it(tmp_pa
     assert "error: callback risk: its lifespan startup failed" in log, log
     assert "cannot load plugins from /etc/handler/plugins" in log
     assert "Traceback" not in log and not (state / "ready.json").exists()
+
+
+@pytest.mark.slow  # ~20 s, as the FastAPI drill
+@pytest.mark.timeout(240)
+def test_a_python_function_handler_approves_a_runtime_drill(tmp_path: Path) -> None:
+    """`python = "module:function"` behind `callback serve`'s HTTP front: every request it approves is
+    signed, nothing fails."""
+    workdir = tmp_path / "work"
+    text = SCENARIO.format(module="unused")
+    start = text.index("[callbacks.risk]")
+    handler = f'[callbacks.risk]\npython = "tests.cluster.handlers.plain:approve"\npath = "{ROOT}"\n'
+    scenario = tmp_path / "python-handler.toml"
+    scenario.write_text(text[:start] + handler + text[text.index("[expect]") :])
+    report_file, trace_file = tmp_path / "r.json", tmp_path / "t.jsonl"
+    done = subprocess.run(
+        [
+            *(*COMMAND, str(scenario), "--runtime", "--time-scale", "20", "--workdir", str(workdir)),
+            *("--json", str(report_file), "--trace", str(trace_file)),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    report: dict[str, Any] = json.loads(report_file.read_text())
+    assert report["passed"] and report["transactions"]["by_status"] == {
+        "COMPLETED": report["transactions"]["total"]
+    }
+    events = [json.loads(line) for line in trace_file.read_text().splitlines()[1:]]
+    approved = {e["tx"] for e in events if e["kind"] == "callback_response" and e["action"] == "APPROVE"}
+    signed = {e["tx"] for e in events if e["kind"] == "signed"}
+    assert signed and signed == approved
+    assert not [e for e in events if e["kind"] == "callback_error"]
