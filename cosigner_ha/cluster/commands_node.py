@@ -138,7 +138,7 @@ def register(subparsers: Any) -> None:
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
     p = cbsub.add_parser(
         "serve",
-        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+        help="serve the reference handler, or a scenario's handler: scripted, asgi or python (SCENARIO --handler NAME)",
     )
     p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")

@@ -7,7 +7,7 @@
 Each process starts as soon as the processes it needs listen, the others side by side (anyio task groups;
 start-up is mostly each Python process's own start-up, so this is what makes a cluster start quickly):
 the cloud services when the scenario has Nitro or GCP nodes (`cloud serve`, then each such node's KMS key
-bound to its image, its role and bucket, and its own link), one `callback serve` per scripted handler the
+bound to its image, its role and bucket, and its own link), one `callback serve` per handler (scripted, asgi, python) the
 API users name (then its link), and the owner's device (`owner serve`), its link, `saas serve --owner ...`
 and then every node's link. Then each node, beside the others: pairing (`node setup`/`add-user`, with its
 API users' handlers), `node start`, online, its handlers told its key. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
@@ -43,7 +43,6 @@ from cosigner_ha.cluster.runtime.trace_merge import merge, segment
 from cosigner_ha.cluster.scenario import (
     Enclave,
     Scenario,
-    ScriptedCallback,
     Tenant,
     UrlCallback,
     load_scenario,
@@ -391,7 +390,7 @@ class RuntimeCluster:
             pem = await node_admin.callback_key(self.home(node), node)
             async with httpx.AsyncClient(timeout=10) as http:
                 url = f"{self.callback_ready[handler]['control']}/trust"
-                self._ok(await http.post(url, json={"public_key": pem}))
+                self._ok(await http.post(url, json={"public_key": pem, "node": node}))
 
         self._run(trust)
 
@@ -470,17 +469,12 @@ class RuntimeCluster:
         self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
 
     async def _start_callback(self, name: str) -> None:
-        """A handler an API user names: a scripted one as `callback serve` behind its link; a `url` one as given."""
+        """A handler an API user names: a `url` one as given; any other (scripted, asgi, python) as `callback
+        serve` behind its link."""
         spec = self.scenario.callback(name)
         if isinstance(spec, UrlCallback):
             self._callback_args[name] = ["--callback-url", spec.url]
             return
-        if not isinstance(spec, ScriptedCallback):
-            kind = type(spec).__name__.removesuffix("Callback").lower()
-            raise ProcessFailed(
-                f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
-                "handlers (`callback serve`) and url handlers"
-            )
         state = self.workdir / "callbacks" / name
         ready = self.callback_ready[name] = await self._launch(
             callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
@@ -500,7 +494,8 @@ class RuntimeCluster:
         ]
 
     async def _trust_node(self, http: httpx.AsyncClient, node: str) -> None:
-        """The node's scripted handlers check request JWTs against its key (asked of the running node)."""
+        """The node's handlers (`callback serve`) check request JWTs against its key (asked of the running
+        node); a user's handler finds it in its `cosigner-keys` folder."""
         spec = next(n for n in self.scenario.nodes if n.name == node)
         names = {u.callback for u in self.scenario.api_users if u.name in spec.api_users}
         handlers = sorted(name for name in self.callback_ready if name in names)
@@ -509,7 +504,7 @@ class RuntimeCluster:
         pem = await node_admin.callback_key(self.home(node), node)
         for name in handlers:
             url = f"{self.callback_ready[name]['control']}/trust"
-            self._ok(await http.post(url, json={"public_key": pem}))
+            self._ok(await http.post(url, json={"public_key": pem, "node": node}))
 
     async def _start_cloud(self, http: httpx.AsyncClient, hardware: Hardware) -> None:
         """`cloud serve`, then for each Nitro / GCP node side by side its KMS key (bound to the image it

@@ -1,7 +1,7 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
-                         (a site outage also cuts the link of every scripted handler at the site)
+                         (a site outage also cuts the link of every handler `callback serve` runs at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
@@ -41,7 +41,13 @@ from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import POLL, READY_LIMIT, ProcessFailed
 from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import SAAS_ENDPOINT, ScriptedCallback, UrlCallback, site_is_under
+from cosigner_ha.cluster.scenario.model import (
+    SAAS_ENDPOINT,
+    AsgiCallback,
+    ScriptedCallback,
+    UrlCallback,
+    site_is_under,
+)
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
@@ -83,11 +89,12 @@ def refusals(scenario: Scenario) -> list[str]:
             )
     named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
-        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
-            kind = type(callback).__name__.removesuffix("Callback").lower()
+        if callback.name not in named:
+            continue
+        if isinstance(callback, AsgiCallback) and callback.public_key is None:
             out.append(
-                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
-                "scripted handlers (`callback serve`) and url handlers"
+                f"callbacks.{callback.name}.public_key: missing; an asgi handler in the runtime needs the "
+                "key the nodes verify its answers with"
             )
     for i, fault in enumerate(scenario.faults):
         if fault.action == FaultAction.CALLBACK and fault.callback is not None:
@@ -120,8 +127,10 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
     if scenario.callbacks:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(
-            f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
-            "mode); callback faults through its control API"
+            f"callback handlers ({names}) run as `callback serve` processes in public-key mode (scripted "
+            "handlers; asgi apps under hypercorn with their lifespan; python functions behind an HTTP "
+            "front, where an exception is an HTTP 500); callback faults through the scripted handler's "
+            "control API"
         )
     return out
 
@@ -368,13 +377,14 @@ class FaultPlayer:
     # -- callback handlers ---------------------------------------------------------------------------------
 
     def _handlers_at(self, site: str | None) -> list[str]:
-        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        """The handlers the runtime runs (`callback serve`: scripted, asgi, python) whose site is under
+        `site`."""
         if site is None:
             return []
         return [
             c.name
             for c in self.scenario.callbacks
-            if isinstance(c, ScriptedCallback)
+            if not isinstance(c, UrlCallback)
             and c.site is not None
             and site_is_under(c.site, site)
             and c.name in self.cluster.callback_ready

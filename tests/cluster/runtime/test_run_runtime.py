@@ -293,12 +293,12 @@ def test_a_callback_handler_the_runtime_cannot_run_is_refused(
 ) -> None:
     scripted = 'latency = "1s"\naction = "APPROVE"\n'
     assert scripted in DRILL.read_text()
-    text = DRILL.read_text().replace(scripted, 'python = "tests.cluster.handlers.plain:approve"\n')
-    scenario = tmp_path / "python-handler.toml"
-    scenario.write_text(text)
+    asgi = 'asgi = "tests.cluster.handlers.fastapi_handler:app"\n'  # no `public_key`
+    scenario = tmp_path / "asgi-handler.toml"
+    scenario.write_text(DRILL.read_text().replace(scripted, asgi))
     status, err = _run(capsys, monkeypatch, str(scenario), "--runtime", cwd=tmp_path)
     assert status == 2
-    assert "callbacks.risk: a python handler runs in simulation only" in err
+    assert "callbacks.risk.public_key: missing; an asgi handler in the runtime needs the key" in err
 
 
 @pytest.mark.parametrize(
