@@ -30,6 +30,11 @@ class Connection:
     cosigner_id: str | None = None
     requests: int = 0
     closed: bool = False
+    #: A frame that arrived while a long poll was held (a node that does not wait for the answer): it is
+    #: the connection's next request.
+    early: bytes | None = None
+    #: The connection broke while a long poll was held on it: it no longer counts as the co-signer there.
+    lost: bool = False
 
 
 Handler = Callable[[wire.Request, Connection], Awaitable[wire.Response]]
@@ -63,7 +68,9 @@ class Gateway:
 
     def connected(self, cosigner_id: str) -> bool:
         """Whether the co-signer has an open connection on which it authenticated."""
-        return any(c.cosigner_id == cosigner_id and not c.closed for c in self._connections.values())
+        return any(
+            c.cosigner_id == cosigner_id and not c.closed and not c.lost for c in self._connections.values()
+        )
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED) -> None:
         """Listen and serve until cancelled. `task_status.started` reports the bound address."""
@@ -93,10 +100,12 @@ class Gateway:
         self._connections[conn.id] = conn
         try:
             while not conn.closed:
-                try:
-                    payload = await stream.receive()
-                except ConnectionClosed:
-                    break
+                payload, conn.early = conn.early, None
+                if payload is None:
+                    try:
+                        payload = await stream.receive()
+                    except ConnectionClosed:
+                        break
                 if not await self._one(conn, payload):
                     break
         finally:
@@ -119,7 +128,10 @@ class Gateway:
                 conn, "UNEXPECTED_MESSAGE", f"{request.TYPE!r} is not a request a node may send to the SaaS"
             )
         try:
-            response = await self._handle(request, conn)
+            if type(request) is wire.Poll:
+                response = await self._held(request, conn)
+            else:
+                response = await self._handle(request, conn)
         except TokenError as exc:
             self._record(
                 "token_refused",
@@ -143,12 +155,48 @@ class Gateway:
             return await self._refuse(
                 conn, "INTERNAL_ERROR", "the SaaS failed to handle this request", log=False
             )
+        if conn.lost:
+            self._undelivered(response, conn)
+            return False
         try:
             await conn.stream.send(_ACK_FRAME if type(response) is wire.Ack else wire.encode(response))
         except ConnectionClosed:
             self._undelivered(response, conn)
             return False
         return True
+
+    async def _held(self, request: wire.Request, conn: Connection) -> wire.Response:
+        """A long poll, with the connection watched while it is held.
+
+        The poll holds the connection for up to the poll interval, and nothing is read from it meanwhile:
+        a node that crashes then (its connections reset at once) would be noticed only when the answer
+        found the connection gone, up to an interval later. Watching it while the poll waits lets the
+        SaaS count the co-signer gone when its connection breaks, which is when `disconnect_grace`
+        starts (docs/saas.md). The poll itself runs to its end, so that work it took is put back as any
+        undelivered answer's is. The node sends nothing while its poll is held, so the watcher is
+        cancelled only between frames.
+        """
+        response: wire.Response | None = None
+        failed: Exception | None = None
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._watch, conn)
+            try:
+                response = await self._handle(request, conn)
+            except Exception as exc:  # raised after the group, unwrapped, for `_one` to answer
+                failed = exc
+            tasks.cancel_scope.cancel()
+        if failed is not None:
+            raise failed
+        assert response is not None
+        return response
+
+    async def _watch(self, conn: Connection) -> None:
+        try:
+            conn.early = await conn.stream.receive()
+        except ConnectionClosed:
+            conn.lost = True
+            self._record("connection_lost", conn=conn.id, cosigner=conn.cosigner_id)
+            self._closed(conn)
 
     async def _refuse(self, conn: Connection, code: str, message: str, *, log: bool = True) -> bool:
         if log:

@@ -12,11 +12,18 @@ from .harness import ready, running_world
 from .protocol_node import Behaviour
 
 
-def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_released() -> None:
-    # Instant cloud rounds: the SaaS answers the commitments at once, so the node crashes with no long
-    # poll held at the SaaS and the broken connections show at once. With cloud compute time the node
-    # may already hold a new long poll, whose break the SaaS sees only when the poll ends (30 s later).
-    config = SaasConfig(cloud_signing=SigningCapacity(1, 0.0))
+@pytest.mark.parametrize(
+    "cloud",
+    [SigningCapacity(1, 0.0), None],
+    ids=["instant-cloud-rounds", "default-cloud-rounds"],
+)
+def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_released(
+    cloud: SigningCapacity | None,
+) -> None:
+    # With instant cloud rounds the node crashes with no long poll held at the SaaS; with the cloud's
+    # compute time it already holds a new one, whose break the SaaS must see while the poll is held
+    # (the gateway watches a held poll's connection), not when the poll ends 30 s later.
+    config = SaasConfig() if cloud is None else SaasConfig(cloud_signing=cloud)
 
     async def main(env: Environment) -> None:
         behaviours = {
@@ -40,6 +47,8 @@ def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_
             assert all(cloud.open_sessions == 0 for cloud in w.saas.ctx.clouds)
             # the crash was noticed from the broken connections: failover after the 10 s grace, not 75 s
             assert tx.finished_at is not None and tx.finished_at - tx.created_at < 15
+            if cloud is None:  # the break was seen on the held poll's connection
+                assert [e.get("cosigner") for e in w.events("connection_lost")] == ["node-a"]
 
     simulate(main, seed=11)
 
