@@ -107,7 +107,7 @@ def material(seed: int = 7) -> Material:
     node_rsa = rsa_keys.generate_rsa_key(drbg.child("node-rsa").randbytes)
     handler_rsa = rsa_keys.generate_rsa_key(drbg.child("handler-rsa").randbytes)
     saas_key = Ed25519PrivateKey.from_private_bytes(drbg.randbytes(32))
-    # the shape and size of the `tx_sign_request` body the SaaS builds (saas_sim/signing.py callback_request)
+    # the shape and size of the `tx_sign_request` body the SaaS builds (saas_sim/sign_request.py callback_request)
     body: dict[str, Any] = {
         "txId": "tx-1",
         "requestId": "tx-1",
@@ -291,6 +291,22 @@ class RunFigures:
         return self.wall / self.signed
 
 
+@contextlib.contextmanager
+def _consumed(consumer: Callable[[Event], None]) -> Iterator[None]:
+    """Every trace made inside the block also feeds `consumer` each event as it is written."""
+    init = Trace.__init__
+
+    def patched(self: Trace, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.consume(consumer)
+
+    Trace.__init__ = patched  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Trace.__init__ = init  # type: ignore[method-assign]
+
+
 def run_once(scenario: Scenario, label: str, *, progress_every: float | None = None) -> RunFigures:
     rsa_keys._key_from_seed.cache_clear()  # every run pays its RSA key generation, as a fresh process does
     console = Console(stderr=True)
@@ -299,12 +315,17 @@ def run_once(scenario: Scenario, label: str, *, progress_every: float | None = N
         if progress_every is not None and not console.is_terminal
         else contextlib.nullcontext()
     )
-    with progress:
+    issues = 0
+
+    def count(event: Event) -> None:  # the run keeps no events: count the token issues as they are written
+        nonlocal issues
+        issues += event.kind == "token_refreshed"
+
+    with progress, _consumed(count):
         started, cpu_started = time.perf_counter(), time.process_time()
         result = runner.run_scenario(scenario, console=console if progress_every is not None else None)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     report = result.report
-    issues = sum(1 for e in result.events if e.kind == "token_refreshed")
     return RunFigures(
         name=label,
         wall=wall,

@@ -2,16 +2,20 @@
 
 Everything here reads events only, so a saved `--trace` file can be re-analysed without re-running.
 Times in the report are simulated seconds from `scenario_start` (the instant setup and pairing ended).
+
+`RunFold` reads the events one at a time, as a run writes them (`Trace.consume`), and keeps only what the
+report needs: every transaction in a few bytes (`TxTable`), the invariants' folds (`Checks`), and the few
+events about faults and node states. `analyse` is the same fold over a sequence (a runtime's merged trace).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cosigner_ha.cluster.impact import fault_impacts, losses
-from cosigner_ha.cluster.invariants import TERMINAL_KINDS, check_all
+from cosigner_ha.cluster.invariants import Checks
 from cosigner_ha.cluster.outcomes import by_rule, by_workload, failure_causes, fault_detail, notices
 from cosigner_ha.cluster.report import (
     Check,
@@ -29,13 +33,10 @@ from cosigner_ha.cluster.report.workspaces import TxOfWorkspace, workspace_figur
 from cosigner_ha.cluster.scenario import Expect, ExpectOutcome, Fault, Scenario
 from cosigner_ha.cluster.scenario.durations import format_duration
 from cosigner_ha.cluster.scenario.keys import FAULTS_WITH_FOR
+from cosigner_ha.cluster.tx_table import SIGNABLE, TxTable, workload_of
 from cosigner_ha.env import Event
 
-SIGNABLE = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
-
-
-def _start(events: Sequence[Event]) -> float:
-    return next((e.t for e in events if e.kind == "scenario_start"), 0.0)
+__all__ = ["SIGNABLE", "RunFold", "analyse", "workload_of"]
 
 
 def fault_spans(events: Sequence[Event], t0: float, faults: Sequence[Fault] = ()) -> list[FaultSpan]:
@@ -134,14 +135,6 @@ def _failover(impact: FaultImpact, signatures: Sequence[SignatureMark]) -> Failo
         to_node=impact.resumed_by,
         gap_seconds=impact.unavailable_seconds,
     )
-
-
-def workload_of(external_id: object) -> str | None:
-    """The workload that submitted a transaction: its external id is `<workload>-<n>` (workloads.py)."""
-    if not isinstance(external_id, str):
-        return None
-    name, sep, n = external_id.rpartition("-")
-    return name if sep and n.isdigit() else None
 
 
 def _outcome(
@@ -300,75 +293,73 @@ def _expectations(
     return out
 
 
+#: The events the report reads beside the transactions and the invariants: few in any run.
+RARE_KINDS = frozenset({"scenario_start", "fault", "fault_end", "fault_error", "node_state"})
+
+
+class RunFold:
+    """The analysis as a fold: `feed` every event in trace order, then `report` once."""
+
+    def __init__(self) -> None:
+        self.table = TxTable()
+        self.checks = Checks()
+        self.rare: list[Event] = []
+        self.start: float | None = None  # the first `scenario_start`
+        self.last: float | None = None  # the latest time of any event
+
+    def feed(self, e: Event) -> None:
+        self.table.feed(e)
+        self.checks.feed(e)
+        t = e.t
+        if self.last is None or t > self.last:
+            self.last = t
+        if e.kind in RARE_KINDS:
+            self.rare.append(e)
+            if self.start is None and e.kind == "scenario_start":
+                self.start = t
+
+    def report(self, scenario: Scenario, *, seed: int, trace_hash: str, wall_seconds: float) -> RunReport:
+        return _report(self, scenario, seed=seed, trace_hash=trace_hash, wall_seconds=wall_seconds)
+
+
 def analyse(
-    scenario: Scenario, events: Sequence[Event], *, seed: int, trace_hash: str, wall_seconds: float
+    scenario: Scenario, events: Iterable[Event], *, seed: int, trace_hash: str, wall_seconds: float
 ) -> RunReport:
-    t0 = _start(events)
-    end = max((e.t for e in events), default=t0)
-    submitted: dict[str, Event] = {}
-    terminal: dict[str, Event] = {}
-    last_status: dict[str, str] = {}
-    signed_node: dict[str, str] = {}
-    rules: dict[str, int | None] = {}
-    signatures: list[SignatureMark] = []
-    decided_signable = 0
+    fold = RunFold()
     for e in events:
-        tx = str(e.fields.get("tx"))
-        if e.kind == "submitted":
-            submitted[tx] = e
-            last_status[tx] = "SUBMITTED"
-        elif e.kind == "policy_decision":
-            last_status[tx] = e.fields["status"]
-            rules[tx] = e.fields.get("rule")
-            decided_signable += e.fields["status"] in SIGNABLE
-        elif e.kind == "tx_status":
-            last_status[tx] = e.fields.get("status", last_status.get(tx, ""))
-        elif e.kind in TERMINAL_KINDS and "tx" in e.fields:
-            terminal[tx] = e
-        elif e.kind == "signed":
-            signed_node[tx] = e.fields["node"]
-            signatures.append(SignatureMark(e.t - t0, e.fields["node"], tx, e.fields["api_user"]))
-    points: list[TxPoint] = []
-    of_workspace: list[TxOfWorkspace] = []
-    workloads = [workload_of(sub.fields.get("external_id")) for sub in submitted.values()]
-    for (tx, sub), workload in zip(submitted.items(), workloads, strict=True):
-        end_event = terminal.get(tx)
-        status = end_event.fields["status"] if end_event else last_status.get(tx, "SUBMITTED")
-        latency = end_event.fields.get("latency") if end_event and status == "COMPLETED" else None
-        points.append(
-            TxPoint(
-                t_submitted=sub.t - t0,
-                t_terminal=None if end_event is None else end_event.t - t0,
-                status=status,
-                sub_status=None if end_event is None else end_event.fields.get("sub_status"),
-                latency=latency,
-                node=signed_node.get(tx),
-                tx=tx,
-                cause=None if end_event is None else end_event.fields.get("cause"),
-                reason="" if end_event is None else str(end_event.fields.get("reason", "")),
-                workload=workload,
-                rule=rules.get(tx),
-            )
-        )
-        of_workspace.append(
-            TxOfWorkspace(str(sub.fields.get("workspace")), status, latency, signed_node.get(tx))
-        )
+        fold.feed(e)
+    return fold.report(scenario, seed=seed, trace_hash=trace_hash, wall_seconds=wall_seconds)
+
+
+def _report(
+    fold: RunFold, scenario: Scenario, *, seed: int, trace_hash: str, wall_seconds: float
+) -> RunReport:
+    t0 = 0.0 if fold.start is None else fold.start
+    end = t0 if fold.last is None else fold.last
+    events = fold.rare
+    table = fold.table
+    signatures = table.signatures(t0)
+    kept = table.points(t0)
+    points = list(kept)  # once, for the many passes below; the report keeps the compact rows
+    decided_signable = table.decided_signable
+    workloads = [p.workload for p in points]
     spans = fault_spans(events, t0, scenario.faults)
     down = {node.name: down_intervals(events, spans, node.name, t0, end) for node in scenario.nodes}
-    impacts = fault_impacts(spans, points, signatures, down)
+    marks = list(signatures)
+    impacts = fault_impacts(spans, points, marks, down)
     lost = losses(impacts)
-    verdicts = check_all(events)
+    verdicts = fold.checks.verdicts()
     invariants = {name: Check(v.ok, v.detail) for name, v in verdicts.items()}
     stats = latency_stats(p.latency for p in points if p.latency is not None)
     expectations = _expectations(
-        scenario.expect, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
+        scenario.expect, invariants, points, workloads, decided_signable, stats.p99, lost, marks
     )
     if not names_expectations(scenario.expect):
         defaults = _expectations(
-            DEFAULT_EXPECT, invariants, points, workloads, decided_signable, stats.p99, lost, signatures
+            DEFAULT_EXPECT, invariants, points, workloads, decided_signable, stats.p99, lost, marks
         )
         expectations.update((name + DEFAULT_SUFFIX, check) for name, check in defaults.items())
-    found_failovers = [_failover(i, signatures) for i in lost]
+    found_failovers = [_failover(i, marks) for i in lost]
     lanes = [
         NodeLane(
             node.name,
@@ -379,6 +370,9 @@ def analyse(
         )
         for node in scenario.nodes
     ]
+    of_workspace = (
+        TxOfWorkspace(table.workspace(row), p.status, p.latency, p.node) for row, p in enumerate(points)
+    )
     return RunReport(
         scenario=scenario.scenario.name,
         seed=seed,
@@ -389,15 +383,15 @@ def analyse(
         by_status=dict(sorted(Counter(p.status for p in points).items())),
         by_sub_status=dict(sorted(Counter(p.sub_status for p in points if p.sub_status).items())),
         latency=stats,
-        signed_by={n.name: sum(1 for s in signatures if s.node == n.name) for n in scenario.nodes},
+        signed_by={n.name: sum(1 for s in marks if s.node == n.name) for n in scenario.nodes},
         failovers=tuple(found_failovers),
         invariants=invariants,
         expectations=expectations,
         passed=all(c.ok for c in invariants.values()) and all(c.ok for c in expectations.values()),
         lanes=tuple(lanes),
         faults=tuple(spans),
-        signatures=tuple(signatures),
-        transactions=tuple(points),
+        signatures=signatures,
+        transactions=kept,
         impacts=tuple(impacts),
         workspaces=workspace_figures(scenario.workspace_names(), of_workspace)
         if scenario.multi_workspace
@@ -405,6 +399,6 @@ def analyse(
         failures=failure_causes(points),
         workloads=by_workload(scenario, points),
         rules=by_rule(points),
-        notices=notices(scenario, points, len(signatures)),
+        notices=notices(scenario, points, len(marks)),
         fault_errors=tuple(fault_errors(events, t0)),
     )

@@ -2,13 +2,21 @@
 
 Each check reads only events, so anyone holding a `--trace` file can run the same checks: the signatures
 are verified with `cryptography`'s standard Ed25519 verifier, not with the code that produced them.
+
+Each check is a fold (`feed` one event at a time, `verdict` at any point), so a run checks its events as
+they are written and keeps none of them: what a check remembers is only what a later event could need
+(the transactions signed, the nonces used, the decisions a later signature is held to), in compact form
+(identifiers interned, shared tuples, raw nonce bytes). The functions of the same names fold a sequence.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -19,6 +27,8 @@ TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
 #: Source kinds (the prefix of a `submitted` event's `source`) that allow exactly one signer.
 EXCHANGE_OR_FIAT = ("exchange", "fiat")
+#: Examples a verdict names (`listed`); a fold keeps only these beside the count.
+SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,235 +37,506 @@ class Verdict:
     detail: str
 
 
-def listed(items: Sequence[str], limit: int = 5) -> str:
+def listed(items: Sequence[str], limit: int = SHOWN, total: int | None = None) -> str:
+    """The first `limit` items, and how many more (of `total`, when only the first few were kept)."""
+    total = len(items) if total is None else total
     shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    return shown + (f" and {total - limit} more" if total > limit else "")
 
 
-def at_most_one_signature(events: Sequence[Event]) -> Verdict:
-    counts = Counter(e.fields["tx"] for e in events if e.kind == "signed")
-    twice = sorted(tx for tx, n in counts.items() if n > 1)
-    if twice:
-        return Verdict(False, f"{len(twice)} transaction(s) signed more than once: {listed(twice)}")
-    return Verdict(True, f"{len(counts)} signature(s), none twice for one transaction")
+class Fold(Protocol):
+    """One check as a fold over events: `feed` each in trace order, `verdict` on what came so far.
+    `KINDS` are the event kinds it reads; feeding it others is allowed and changes nothing."""
+
+    KINDS: tuple[str, ...]
+
+    def feed(self, e: Event) -> None: ...
+
+    def verdict(self) -> Verdict: ...
 
 
-def signatures_verify(events: Sequence[Event]) -> Verdict:
-    signed = [e for e in events if e.kind == "signed"]
-    bad: list[str] = []
-    for e in signed:
+def _id(value: object) -> str:
+    """An identifier as the checks compare it (`str`), interned: a run's sets share one string per id."""
+    return sys.intern(str(value))
+
+
+class _Examples:
+    """What a check found wrong: counted, the first `SHOWN` kept for the verdict (a broken run may find
+    a wrong thing per transaction; the verdict names a few)."""
+
+    __slots__ = ("count", "first")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def add(self, item: str) -> None:
+        self.count += 1
+        if len(self.first) < SHOWN:
+            self.first.append(item)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def listed(self) -> str:
+        return listed(self.first, total=self.count)
+
+
+class AtMostOneSignature:
+    KINDS: tuple[str, ...] = ("signed",)
+
+    def __init__(self) -> None:
+        self.signed: set[str] = set()
+        self.twice: set[str] = set()
+
+    def feed(self, e: Event) -> None:
+        if e.kind == "signed":
+            tx = _id(e.fields["tx"])
+            if tx in self.signed:
+                self.twice.add(tx)
+            self.signed.add(tx)
+
+    def verdict(self) -> Verdict:
+        if self.twice:
+            twice = sorted(self.twice)
+            return Verdict(False, f"{len(twice)} transaction(s) signed more than once: {listed(twice)}")
+        return Verdict(True, f"{len(self.signed)} signature(s), none twice for one transaction")
+
+
+class SignaturesVerify:
+    KINDS: tuple[str, ...] = ("signed",)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.bad = _Examples()
+
+    def feed(self, e: Event) -> None:
+        if e.kind != "signed":
+            return
+        self.count += 1
         try:
             key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(e.fields["public_key"]))
             key.verify(bytes.fromhex(e.fields["signature"]), bytes.fromhex(e.fields["message"]))
         except (InvalidSignature, ValueError):
-            bad.append(str(e.fields["tx"]))
-    if bad:
-        return Verdict(False, f"{len(bad)} released signature(s) fail Ed25519 verification: {listed(bad)}")
-    return Verdict(True, f"all {len(signed)} released signature(s) verify with a standard Ed25519 verifier")
+            self.bad.add(str(e.fields["tx"]))
+
+    def verdict(self) -> Verdict:
+        if self.bad:
+            return Verdict(
+                False,
+                f"{self.bad.count} released signature(s) fail Ed25519 verification: {self.bad.listed()}",
+            )
+        return Verdict(
+            True, f"all {self.count} released signature(s) verify with a standard Ed25519 verifier"
+        )
 
 
-def signed_within_policy(events: Sequence[Event]) -> Verdict:
+class SignedWithinPolicy:
     """Each signature follows a decision that allowed signing, by one of the rule's designated signers."""
-    decisions: dict[str, Event] = {}
-    approved: set[str] = set()
-    wrong: list[str] = []
-    for e in events:
-        tx = str(e.fields.get("tx"))
-        if e.kind == "policy_decision":
-            decisions[tx] = e
-        elif e.kind == "approval" and e.fields.get("outcome") == "APPROVED":
-            approved.add(tx)
-        elif e.kind == "signed":
-            decision = decisions.get(tx)
-            if decision is None:
-                wrong.append(f"{tx} (no policy decision)")
-            elif decision.fields["status"] not in SIGNABLE_STATUSES:
-                wrong.append(f"{tx} (decided {decision.fields['status']})")
-            elif decision.fields["status"] == "PENDING_AUTHORIZATION" and tx not in approved:
-                wrong.append(f"{tx} (2-TIER approval not granted)")
-            elif e.fields["api_user"] not in decision.fields["designated_signers"]:
-                wrong.append(f"{tx} (signed by {e.fields['api_user']}, not a designated signer)")
-    if wrong:
-        return Verdict(False, f"{len(wrong)} signature(s) against policy: {listed(wrong)}")
-    return Verdict(True, "every signature followed an allowing decision by a designated signer")
+
+    KINDS: tuple[str, ...] = ("policy_decision", "approval", "signed")
+
+    def __init__(self) -> None:
+        #: tx -> (status, designated signers) of its latest decision; equal decisions share one tuple.
+        self.decisions: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+        self._shared: dict[tuple[Any, tuple[Any, ...]], tuple[Any, tuple[Any, ...]]] = {}
+        self.approved: set[str] = set()
+        self.wrong = _Examples()
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind == "policy_decision":
+            f = e.fields
+            decision = (f.get("status"), tuple(f.get("designated_signers") or ()))
+            self.decisions[_id(f.get("tx"))] = self._shared.setdefault(decision, decision)
+        elif kind == "approval" and e.fields.get("outcome") == "APPROVED":
+            self.approved.add(_id(e.fields.get("tx")))
+        elif kind == "signed":
+            tx = str(e.fields.get("tx"))
+            found = self.decisions.get(tx)
+            if found is None:
+                self.wrong.add(f"{tx} (no policy decision)")
+                return
+            status, signers = found
+            if status not in SIGNABLE_STATUSES:
+                self.wrong.add(f"{tx} (decided {status})")
+            elif status == "PENDING_AUTHORIZATION" and tx not in self.approved:
+                self.wrong.add(f"{tx} (2-TIER approval not granted)")
+            elif e.fields["api_user"] not in signers:
+                self.wrong.add(f"{tx} (signed by {e.fields['api_user']}, not a designated signer)")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(False, f"{self.wrong.count} signature(s) against policy: {self.wrong.listed()}")
+        return Verdict(True, "every signature followed an allowing decision by a designated signer")
 
 
-def signed_with_callback_approval(events: Sequence[Event]) -> Verdict:
+class _Pairs:
+    """A set of (transaction, party) pairs, kept as a set of transactions per party (a handful)."""
+
+    __slots__ = ("_by",)
+
+    def __init__(self) -> None:
+        self._by: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, tx: str, party: str) -> None:
+        self._by[_id(party)].add(_id(tx))
+
+    def __contains__(self, pair: tuple[str, str]) -> bool:
+        tx, party = pair
+        found = self._by.get(party)
+        return found is not None and tx in found
+
+
+class SignedWithCallbackApproval:
     """Each signature had its callback handler's APPROVE before it was released.
 
     Two witnesses must agree: the SaaS saw the node report APPROVE for that transaction, and, wherever the
     node consulted a handler for it, the node itself recorded the handler's APPROVE answer.
     """
-    saas_approved: set[tuple[str, str]] = set()
-    asked: set[tuple[str, str]] = set()
-    node_approved: set[tuple[str, str]] = set()
-    wrong: list[str] = []
-    for e in events:
+
+    KINDS: tuple[str, ...] = ("callback_result", "callback_request", "callback_response", "signed")
+
+    def __init__(self) -> None:
+        self.saas_approved = _Pairs()
+        self.asked = _Pairs()
+        self.node_approved = _Pairs()
+        self.wrong = _Examples()
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind not in ("callback_result", "callback_request", "callback_response", "signed"):
+            return
         f = e.fields
-        if e.kind == "callback_result" and f.get("action") == "APPROVE":
-            saas_approved.add((str(f.get("tx")), str(f.get("cosigner"))))
-        elif e.kind == "callback_request":  # `tx` names the transaction; `request` is the request's own id
-            asked.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
-        elif e.kind == "callback_response" and f.get("action") == "APPROVE":
-            node_approved.add((str(f.get("tx", f.get("request"))), str(f.get("node"))))
-        elif e.kind == "signed":
+        if kind == "callback_result" and f.get("action") == "APPROVE":
+            self.saas_approved.add(str(f.get("tx")), str(f.get("cosigner")))
+        elif kind == "callback_request":  # `tx` names the transaction; `request` is the request's own id
+            self.asked.add(str(f.get("tx", f.get("request"))), str(f.get("node")))
+        elif kind == "callback_response" and f.get("action") == "APPROVE":
+            self.node_approved.add(str(f.get("tx", f.get("request"))), str(f.get("node")))
+        elif kind == "signed":
             tx, node = str(f["tx"]), str(f.get("node"))
-            if (tx, str(f.get("cosigner"))) not in saas_approved:
-                wrong.append(f"{tx} (no APPROVE reported to the SaaS)")
-            elif (tx, node) in asked and (tx, node) not in node_approved:
-                wrong.append(f"{tx} (node {node} asked its handler but recorded no APPROVE)")
-    if wrong:
-        return Verdict(False, f"{len(wrong)} signature(s) without the callback's APPROVE: {listed(wrong)}")
-    return Verdict(True, "every signature followed its callback handler's APPROVE")
+            if (tx, str(f.get("cosigner"))) not in self.saas_approved:
+                self.wrong.add(f"{tx} (no APPROVE reported to the SaaS)")
+            elif (tx, node) in self.asked and (tx, node) not in self.node_approved:
+                self.wrong.add(f"{tx} (node {node} asked its handler but recorded no APPROVE)")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(
+                False,
+                f"{self.wrong.count} signature(s) without the callback's APPROVE: {self.wrong.listed()}",
+            )
+        return Verdict(True, "every signature followed its callback handler's APPROVE")
 
 
-def signed_with_node_share(events: Sequence[Event]) -> Verdict:
+class SignedWithNodeShare:
     """No signature without the node's share: each `signed` event follows a `share_released` by that
     node for a session of that transaction, and that session's rounds named all three parties (3-of-3)."""
-    sessions: dict[str, str] = {}
-    released: set[tuple[str, str]] = set()  # (tx, node)
-    signers: dict[str, tuple[int, ...]] = {}
-    wrong: list[str] = []
-    for e in events:
-        if e.kind == "dispatched":
-            sessions[str(e.fields["session"])] = str(e.fields["tx"])
-        elif e.kind == "mpc_round":
-            signers[str(e.fields["session"])] = tuple(e.fields.get("signers") or ())
-        elif e.kind == "share_released":
+
+    KINDS: tuple[str, ...] = ("dispatched", "mpc_round", "share_released", "signed")
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, str] = {}
+        self.released = _Pairs()
+        self.signers: dict[str, tuple[Any, ...]] = {}
+        self._shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.wrong = _Examples()
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind == "dispatched":
+            self.sessions[_id(e.fields["session"])] = _id(e.fields["tx"])
+        elif kind == "mpc_round":
+            signers = tuple(e.fields.get("signers") or ())
+            self.signers[_id(e.fields["session"])] = self._shared.setdefault(signers, signers)
+        elif kind == "share_released":
             session = str(e.fields["session"])
-            tx = sessions.get(session)
-            if tx is not None and set(signers.get(session, ())) >= {1, 2, 3}:
-                released.add((tx, str(e.fields["node"])))
-        elif e.kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in released:
-            wrong.append(f"{e.fields['tx']} by {e.fields['node']}")
-    if wrong:
-        return Verdict(False, f"{len(wrong)} signature(s) without the node's released share: {listed(wrong)}")
-    return Verdict(True, "every signature followed its node's share in a 3-of-3 session")
+            tx = self.sessions.get(session)
+            if tx is not None and set(self.signers.get(session, ())) >= {1, 2, 3}:
+                self.released.add(tx, str(e.fields["node"]))
+        elif kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in self.released:
+            self.wrong.add(f"{e.fields['tx']} by {e.fields['node']}")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(
+                False,
+                f"{self.wrong.count} signature(s) without the node's released share: {self.wrong.listed()}",
+            )
+        return Verdict(True, "every signature followed its node's share in a 3-of-3 session")
 
 
-def attestation_gates_secrets(events: Sequence[Event]) -> Verdict:
+class AttestationGatesSecrets:
     """A node running a tampered image (an `attestation` fault) never opens its secrets: it does not
     reach `running` and releases no share until the signed image is back. The tampered image runs from the
     node's next change of state after the fault (its restart on it: at once in simulation; in the runtime
     once the launcher has killed the process still on the signed image, whose last shares are its own)."""
-    swapped: dict[int, str] = {}  # fault index -> node, still on the image it booted
-    tampered: dict[int, str] = {}  # fault index -> node, restarted since the swap
-    wrong: list[str] = []
-    for e in events:
-        if e.kind == "fault" and e.fields.get("action") == "attestation":
+
+    KINDS: tuple[str, ...] = ("fault", "fault_end", "share_released", "node_state")
+
+    def __init__(self) -> None:
+        self.swapped: dict[int, str] = {}  # fault index -> node, still on the image it booted
+        self.tampered: dict[int, str] = {}  # fault index -> node, restarted since the swap
+        self.wrong = _Examples()
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind == "fault" and e.fields.get("action") == "attestation":
             for node in e.fields.get("nodes") or ():
-                swapped[int(e.fields["index"])] = str(node)
-        elif e.kind == "fault_end" and e.fields.get("action") == "attestation":
-            swapped.pop(int(e.fields["index"]), None)
-            tampered.pop(int(e.fields["index"]), None)
-            continue
+                self.swapped[int(e.fields["index"])] = str(node)
+        elif kind == "fault_end" and e.fields.get("action") == "attestation":
+            self.swapped.pop(int(e.fields["index"]), None)
+            self.tampered.pop(int(e.fields["index"]), None)
+            return
+        if not (self.swapped or self.tampered):
+            return
         node = str(e.fields.get("node"))
-        if e.kind == "node_state":
-            for index in [i for i, n in swapped.items() if n == node]:
-                tampered[index] = swapped.pop(index)
-        if node in tampered.values() and (
-            e.kind == "share_released" or (e.kind == "node_state" and e.fields.get("state") == "running")
+        if kind == "node_state":
+            for index in [i for i, n in self.swapped.items() if n == node]:
+                self.tampered[index] = self.swapped.pop(index)
+        if node in self.tampered.values() and (
+            kind == "share_released" or (kind == "node_state" and e.fields.get("state") == "running")
         ):
-            wrong.append(f"{node} {e.kind} at {e.t:g} s")
-    if wrong:
-        return Verdict(False, f"a node on a tampered image used its secrets: {listed(wrong)}")
-    return Verdict(True, "no node on a tampered image opened its secrets")
+            self.wrong.add(f"{node} {kind} at {e.t:g} s")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(False, f"a node on a tampered image used its secrets: {self.wrong.listed()}")
+        return Verdict(True, "no node on a tampered image opened its secrets")
 
 
-def no_nonce_reuse(events: Sequence[Event]) -> Verdict:
+def _nonce_key(value: object) -> bytes | str:
+    """A nonce as the check remembers it: raw bytes (32 of them, not 64 hex digits or a bytes repr)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    text = str(value)
+    if len(text) % 2 == 0 and text == text.lower():
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    return text
+
+
+class NoNonceReuse:
     """No party ever uses a signing nonce twice: the cloud co-signers (`nonce_used`) and the nodes
     (`share_released`, recorded after the node persisted the nonce as consumed)."""
-    seen: dict[tuple[str, str], int] = defaultdict(int)
-    for e in events:
+
+    KINDS: tuple[str, ...] = ("nonce_used", "share_released")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[bytes | str]] = defaultdict(set)  # party -> nonces it used
+        self.count = 0
+        self.reused: set[tuple[str, bytes | str]] = set()
+
+    def _use(self, party: object, nonce: object) -> None:
+        used, key = self.seen[_id(party)], _nonce_key(nonce)
+        if key in used:
+            self.reused.add((str(party), key))
+        else:
+            used.add(key)
+            self.count += 1
+
+    def feed(self, e: Event) -> None:
         if e.kind == "nonce_used":
-            seen[(str(e.fields.get("party")), str(e.fields["nonce"]))] += 1
+            self._use(e.fields.get("party"), e.fields["nonce"])
         elif e.kind == "share_released":
-            seen[(str(e.fields.get("node")), str(e.fields["nonce_id"]))] += 1
-    reused = sorted(f"{party}:{nonce[:16]}" for (party, nonce), n in seen.items() if n > 1)
-    if reused:
-        return Verdict(False, f"{len(reused)} nonce(s) used twice: {listed(reused)}")
-    return Verdict(True, f"{len(seen)} nonce(s) used, each once")
+            self._use(e.fields.get("node"), e.fields["nonce_id"])
+
+    def verdict(self) -> Verdict:
+        if self.reused:
+            reused = sorted(
+                f"{party}:{(key.hex() if isinstance(key, bytes) else key)[:16]}" for party, key in self.reused
+            )
+            return Verdict(False, f"{len(reused)} nonce(s) used twice: {listed(reused)}")
+        return Verdict(True, f"{self.count} nonce(s) used, each once")
 
 
-def standby_only_when_no_active(events: Sequence[Event]) -> Verdict:
+class StandbyOnlyWhenNoActive:
     """A standby co-signer is chosen only when no active one answered available in that probe round
     (DESIGN.md section 2, step 4). Who is a standby comes from the configuration (`standby_set`), not from
     the selection's own belief; a round is the probes sent for a transaction since its last `probe_result`."""
-    configured: dict[str, bool] = {}  # cosigner -> standby, as configured
-    probed: dict[str, bool] = {}  # cosigner -> standby, as the SaaS probed it (when nothing was configured)
-    probes: dict[str, str] = {}  # probe id -> tx
-    available: dict[str, list[str]] = defaultdict(list)  # tx -> co-signers that answered available
-    wrong: list[str] = []
 
-    def is_standby(cosigner: str) -> bool:
-        return configured.get(cosigner, probed.get(cosigner, False))
+    KINDS: tuple[str, ...] = ("standby_set", "probe_sent", "probe_answered", "probe_result")
 
-    for e in events:
+    def __init__(self) -> None:
+        self.configured: dict[str, bool] = {}  # cosigner -> standby, as configured
+        self.probed: dict[str, bool] = {}  # cosigner -> standby, as probed (when nothing was configured)
+        self.probes: dict[str, str] = {}  # probe id -> tx
+        self.available: dict[str, list[str]] = defaultdict(list)  # tx -> co-signers that answered available
+        self.wrong = _Examples()
+
+    def _is_standby(self, cosigner: str) -> bool:
+        return self.configured.get(cosigner, self.probed.get(cosigner, False))
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind not in ("standby_set", "probe_sent", "probe_answered", "probe_result"):
+            return
         f = e.fields
-        if e.kind == "standby_set":
-            configured[str(f["cosigner"])] = bool(f["standby"])
-        elif e.kind == "probe_sent":
-            probes[str(f["probe"])] = str(f["tx"])
-            probed[str(f["cosigner"])] = bool(f.get("standby"))
-        elif e.kind == "probe_answered" and not f.get("late") and f.get("available"):
-            tx = probes.get(str(f["probe"]))
+        if kind == "standby_set":
+            self.configured[str(f["cosigner"])] = bool(f["standby"])
+        elif kind == "probe_sent":
+            self.probes[str(f["probe"])] = _id(f["tx"])  # read once: not worth interning
+            self.probed[str(f["cosigner"])] = bool(f.get("standby"))
+        elif kind == "probe_answered" and not f.get("late") and f.get("available"):
+            tx = self.probes.get(str(f["probe"]))
             if tx is not None:
-                available[tx].append(str(f["cosigner"]))
-        elif e.kind == "probe_result":
+                self.available[tx].append(_id(f["cosigner"]))
+        elif kind == "probe_result":
             tx, chosen = str(f["tx"]), f.get("chosen")
-            active = [c for c in available.pop(tx, []) if not is_standby(c)]
-            if chosen is not None and is_standby(str(chosen)) and active:
-                wrong.append(f"{tx} (standby {chosen} chosen; {listed(active)} answered available)")
-    if wrong:
-        return Verdict(
-            False, f"{len(wrong)} standby choice(s) over an available active node: {listed(wrong)}"
-        )
-    return Verdict(True, "no standby was chosen while an active co-signer answered available")
+            active = [c for c in self.available.pop(tx, []) if not self._is_standby(c)]
+            if chosen is not None and self._is_standby(str(chosen)) and active:
+                self.wrong.add(f"{tx} (standby {chosen} chosen; {listed(active)} answered available)")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(
+                False,
+                f"{self.wrong.count} standby choice(s) over an available active node: {self.wrong.listed()}",
+            )
+        return Verdict(True, "no standby was chosen while an active co-signer answered available")
 
 
-def exchange_fiat_single_signer(events: Sequence[Event]) -> Verdict:
+class ExchangeFiatSingleSigner:
     """A transfer from an exchange or fiat account is signed only by the one API user its rule allows
     (tap-policy.md section 3: such sources take exactly one signer, never a group), however the cluster
     fails over: no co-signer of another API user takes it when that one is unavailable."""
-    sources: dict[str, str] = {}
-    signers: dict[str, list[str]] = {}
-    wrong: list[str] = []
-    for e in events:
-        tx = str(e.fields.get("tx"))
-        if e.kind == "submitted":
-            sources[tx] = str(e.fields.get("source", ""))
-        elif e.kind == "policy_decision":
-            signers[tx] = [str(s) for s in e.fields.get("designated_signers") or ()]
-        elif e.kind == "signed" and sources.get(tx, "").split(":", 1)[0] in EXCHANGE_OR_FIAT:
-            allowed = signers.get(tx, [])
+
+    KINDS: tuple[str, ...] = ("submitted", "policy_decision", "signed")
+
+    def __init__(self) -> None:
+        self.restricted: set[str] = set()  # transactions from an exchange or fiat source
+        self.signers: dict[str, tuple[str, ...]] = {}  # their designated signers
+        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.wrong = _Examples()
+
+    def feed(self, e: Event) -> None:
+        kind = e.kind
+        if kind == "submitted":
+            tx = _id(e.fields.get("tx"))
+            if str(e.fields.get("source", "")).split(":", 1)[0] in EXCHANGE_OR_FIAT:
+                self.restricted.add(tx)
+            else:
+                self.restricted.discard(tx)
+        elif kind == "policy_decision":
+            signers = tuple(str(s) for s in e.fields.get("designated_signers") or ())
+            self.signers[_id(e.fields.get("tx"))] = self._shared.setdefault(signers, signers)
+        elif kind == "signed":
+            tx = str(e.fields.get("tx"))
+            if tx not in self.restricted:
+                return
+            allowed = self.signers.get(tx, ())
             if len(allowed) != 1:
-                wrong.append(f"{tx} (its rule names {len(allowed)} signers)")
+                self.wrong.add(f"{tx} (its rule names {len(allowed)} signers)")
             elif e.fields["api_user"] != allowed[0]:
-                wrong.append(f"{tx} (signed by {e.fields['api_user']}, not {allowed[0]})")
-    if wrong:
-        return Verdict(
-            False, f"{len(wrong)} exchange/fiat transfer(s) not signed by their one signer: {listed(wrong)}"
-        )
-    return Verdict(True, "every exchange/fiat transfer was signed by the one API user its rule allows")
+                self.wrong.add(f"{tx} (signed by {e.fields['api_user']}, not {allowed[0]})")
+
+    def verdict(self) -> Verdict:
+        if self.wrong:
+            return Verdict(
+                False,
+                f"{self.wrong.count} exchange/fiat transfer(s) not signed by their one signer: "
+                f"{self.wrong.listed()}",
+            )
+        return Verdict(True, "every exchange/fiat transfer was signed by the one API user its rule allows")
 
 
-def all_terminal(events: Sequence[Event]) -> Verdict:
-    submitted = [e.fields["tx"] for e in events if e.kind == "submitted"]
-    ended = {e.fields["tx"] for e in events if e.kind in TERMINAL_KINDS}
-    open_ = [tx for tx in submitted if tx not in ended]
-    if open_:
-        return Verdict(
-            False, f"{len(open_)} of {len(submitted)} transaction(s) not terminal: {listed(open_)}"
-        )
-    return Verdict(True, f"all {len(submitted)} transaction(s) reached a terminal status")
+class AllTerminal:
+    KINDS: tuple[str, ...] = ("submitted", *TERMINAL_KINDS)
+
+    def __init__(self) -> None:
+        self.open: dict[str, int] = {}  # submitted and not ended (times submitted), in submission order
+        self.submitted = 0
+        self.ended: set[str] = set()
+
+    def feed(self, e: Event) -> None:
+        if e.kind == "submitted":
+            tx = _id(e.fields["tx"])
+            self.submitted += 1
+            if tx not in self.ended:
+                self.open[tx] = self.open.get(tx, 0) + 1
+        elif e.kind in TERMINAL_KINDS:
+            tx = _id(e.fields["tx"])
+            self.ended.add(tx)
+            self.open.pop(tx, None)
+
+    def verdict(self) -> Verdict:
+        if self.open:
+            count = sum(self.open.values())
+            first = list(islice((tx for tx, n in self.open.items() for _ in range(n)), SHOWN))
+            return Verdict(
+                False,
+                f"{count} of {self.submitted} transaction(s) not terminal: {listed(first, total=count)}",
+            )
+        return Verdict(True, f"all {self.submitted} transaction(s) reached a terminal status")
 
 
-def no_internal_errors(events: Sequence[Event]) -> Verdict:
-    errors = [e for e in events if e.kind == "internal_error"]
-    if errors:
-        first = errors[0].fields
-        return Verdict(False, f"{len(errors)} internal error(s); first: {first.get('error') or first}")
-    return Verdict(True, "no component reported an internal error")
+class NoInternalErrors:
+    KINDS: tuple[str, ...] = ("internal_error",)
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Any = None
+
+    def feed(self, e: Event) -> None:
+        if e.kind == "internal_error":
+            self.count += 1
+            if self.first is None:
+                self.first = e.fields
+
+    def verdict(self) -> Verdict:
+        if self.count:
+            return Verdict(
+                False, f"{self.count} internal error(s); first: {self.first.get('error') or self.first}"
+            )
+        return Verdict(True, "no component reported an internal error")
+
+
+def folded(fold: Fold, events: Iterable[Event]) -> Verdict:
+    """The verdict of `fold` over `events`."""
+    for e in events:
+        fold.feed(e)
+    return fold.verdict()
+
+
+def _check(make: Callable[[], Fold], name: str) -> Callable[[Sequence[Event]], Verdict]:
+    def check(events: Sequence[Event]) -> Verdict:
+        return folded(make(), events)
+
+    check.__name__ = check.__qualname__ = name
+    check.__doc__ = make.__doc__
+    return check
+
+
+#: The one registry of invariants, as folds: every `cosigner-ha run` report, `explore`, the pytest plugin
+#: and the tests check these, under these names, in this order.
+FOLDS: dict[str, Callable[[], Fold]] = {
+    "at_most_one_signature": AtMostOneSignature,
+    "signatures_verify": SignaturesVerify,
+    "signed_within_policy": SignedWithinPolicy,
+    "signed_with_callback_approval": SignedWithCallbackApproval,
+    "signed_with_node_share": SignedWithNodeShare,
+    "no_nonce_reuse": NoNonceReuse,
+    "attestation_gates_secrets": AttestationGatesSecrets,
+    "standby_only_when_no_active": StandbyOnlyWhenNoActive,
+    "exchange_fiat_single_signer": ExchangeFiatSingleSigner,
+    "all_terminal": AllTerminal,
+    "no_internal_errors": NoInternalErrors,
+}
+
+at_most_one_signature = _check(AtMostOneSignature, "at_most_one_signature")
+signatures_verify = _check(SignaturesVerify, "signatures_verify")
+signed_within_policy = _check(SignedWithinPolicy, "signed_within_policy")
+signed_with_callback_approval = _check(SignedWithCallbackApproval, "signed_with_callback_approval")
+signed_with_node_share = _check(SignedWithNodeShare, "signed_with_node_share")
+no_nonce_reuse = _check(NoNonceReuse, "no_nonce_reuse")
+attestation_gates_secrets = _check(AttestationGatesSecrets, "attestation_gates_secrets")
+standby_only_when_no_active = _check(StandbyOnlyWhenNoActive, "standby_only_when_no_active")
+exchange_fiat_single_signer = _check(ExchangeFiatSingleSigner, "exchange_fiat_single_signer")
+all_terminal = _check(AllTerminal, "all_terminal")
+no_internal_errors = _check(NoInternalErrors, "no_internal_errors")
 
 
 Check = Callable[[Sequence[Event]], Verdict]
@@ -281,6 +562,27 @@ LIVENESS: dict[str, Check] = {"all_terminal": all_terminal}
 SAFETY: dict[str, Check] = {name: check for name, check in INVARIANTS.items() if name not in LIVENESS}
 
 
+class Checks:
+    """Every invariant of `FOLDS` at once, fed each event as a run writes it: an event goes only to the
+    checks that read its kind."""
+
+    def __init__(self) -> None:
+        self.folds = {name: make() for name, make in FOLDS.items()}
+        self._by_kind: dict[str, list[Callable[[Event], None]]] = defaultdict(list)
+        for fold in self.folds.values():
+            for kind in fold.KINDS:
+                self._by_kind[kind].append(fold.feed)
+
+    def feed(self, e: Event) -> None:
+        for feed in self._by_kind.get(e.kind, ()):
+            feed(e)
+
+    def verdicts(self) -> dict[str, Verdict]:
+        return {name: fold.verdict() for name, fold in self.folds.items()}
+
+
 def check_all(events: Iterable[Event]) -> dict[str, Verdict]:
-    listed = list(events)
-    return {name: check(listed) for name, check in INVARIANTS.items()}
+    checks = Checks()
+    for e in events:
+        checks.feed(e)
+    return checks.verdicts()

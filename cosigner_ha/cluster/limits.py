@@ -1,8 +1,8 @@
 """Bounded work: what a run of a scenario will cost, estimated from the file before anything runs, and the
 limits beyond which `run`, `explore`, `sweep` and `up` refuse it (`--no-limits` lifts them).
 
-A simulated run keeps every trace event in memory (the report is computed from them), and its wall time
-grows with the transactions it signs and the long polls its nodes make. A file that asks for
+A simulated run encodes, hashes and checks every trace event (its report is folded from them), and its
+wall time grows with the transactions it signs and the long polls its nodes make. A file that asks for
 `count = 9223372036854775807`, `duration = "100000d"`, `rate = "1000/s"` for hours or
 `long_poll_interval = "1ms"` would otherwise run for days or until memory runs out; with these limits it is
 refused at once, with the estimate and the flag that runs it anyway. The limits sit well above the
@@ -179,7 +179,7 @@ def problems(scenario: Scenario, limits: Limits = DEFAULT_LIMITS, *, timeline: b
         )
     if work.events > limits.events and not found:
         found.append(
-            f"about {_count(work.events)} trace events (each kept in memory for the report), more than the "
+            f"about {_count(work.events)} trace events (each encoded, hashed and checked), more than the "
             f"limit of {_count(limits.events)}"
         )
     return found

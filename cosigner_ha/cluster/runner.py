@@ -12,6 +12,7 @@ The timeline of a run:
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import anyio
 import anyio.abc
 from rich.console import Console
 
-from cosigner_ha.cluster.analysis import analyse
+from cosigner_ha.cluster.analysis import RunFold
 from cosigner_ha.cluster.faults import FaultInjector
 from cosigner_ha.cluster.invariants import TERMINAL_KINDS
 from cosigner_ha.cluster.progress import simulated_time_progress
@@ -45,10 +46,25 @@ class SetupError(RuntimeError):
     """The world could not be set up (a node never paired): the scenario cannot run as written."""
 
 
+class EventsNotKept(RuntimeError):
+    """A run made without `keep_events` has no events to give: its report was folded as it went."""
+
+
 @dataclass
 class RunResult:
     report: RunReport
-    events: Sequence[Event]  # an EventLog: compact once a run is long
+    kept: Sequence[Event] | None = None  # an EventLog (compact once a run is long) when asked for
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Every event of the run, in trace order; only for a run made with `keep_events=True` (what
+        the testing toolkit's `simulate` does): a long run keeps none, its `--trace` file has them all."""
+        if self.kept is None:
+            raise EventsNotKept(
+                "this run kept no events (run_scenario(..., keep_events=True) keeps them; "
+                "a --trace file holds them all, cosigner_ha.testing.read_trace reads it)"
+            )
+        return self.kept
 
 
 @contextlib.contextmanager
@@ -182,13 +198,19 @@ def run_scenario(
     seed: int | None = None,
     trace_path: Path | None = None,
     console: Console | None = None,
+    keep_events: bool = False,
 ) -> RunResult:
-    """Run `scenario` in virtual time; the same seed gives the same trace, byte for byte."""
+    """Run `scenario` in virtual time; the same seed gives the same trace, byte for byte.
+
+    The report is folded from the events as they are written (`RunFold`), so a run's memory does not grow
+    with its events; `keep_events` also keeps them in memory, for `RunResult.events`."""
     seed = scenario.scenario.seed if seed is None else seed
     header = {"scenario": scenario.scenario.name, "scenario_hash": content_hash(scenario)}
     console = console or Console(quiet=True)
+    fold = RunFold()
     with _atomic_sink(trace_path) as sink:
-        env = Environment.simulated(seed, header=header, sink=sink)
+        env = Environment.simulated(seed, header=header, sink=sink, keep_events=keep_events)
+        env.trace.consume(fold.feed)
         env.trace.hold()
         started = time.perf_counter()
         label = scenario.scenario.name
@@ -200,5 +222,9 @@ def run_scenario(
         ):
             run_simulated(lambda e: _drive(e, scenario), env)
         wall = time.perf_counter() - started
-    report = analyse(scenario, env.trace.events, seed=seed, trace_hash=env.trace.hash, wall_seconds=wall)
-    return RunResult(report, env.trace.events)
+    # The world is garbage now but held in reference cycles (tasks, scopes) that only a full collection
+    # frees: free it before the report's own objects are built, so a long run's peak is its end, not both.
+    gc.collect()
+    trace_hash = env.trace.hash
+    report = fold.report(scenario, seed=seed, trace_hash=trace_hash, wall_seconds=wall)
+    return RunResult(report, env.trace.events if keep_events else None)

@@ -1,13 +1,15 @@
-"""Where a run keeps its events for the analysis: compact once a run is long, so memory stays flat.
+"""Where a run keeps its events when asked to (the testing toolkit's runs, a live cluster): compact once
+a run is long.
 
-A day-long run records millions of events; as Python objects (an `Event`, its dict, its values) they cost
-about half a kilobyte each. Once a log holds `COMPACT_AFTER` events, `EventLog` seals every `CHUNK` of them
-into one pickled, zlib-compressed block (about 30 bytes an event): pickle keeps every value's type (bytes,
-enums, tuples) exactly, so a reader sees the same events. Reading decodes one block at a time (iteration,
-or an index: the last block read is cached), so a pass holds at most one block's objects beyond the tail.
+A plain run keeps none (its report is folded as the events are written, cluster/analysis.py). A run that
+keeps them may record millions; as Python objects (an `Event`, its dict, its values) they cost about half
+a kilobyte each. Once a log holds `COMPACT_AFTER` events, `EventLog` seals every `CHUNK` of them into one
+pickled, zlib-compressed block (about 30 bytes an event): pickle keeps every value's type (bytes, enums,
+tuples) exactly, so a reader sees the same events. Reading decodes one block at a time (iteration, or an
+index: the last block read is cached), so a pass holds at most one block's objects beyond the tail.
 
-Decoding costs about 6 µs an event per pass and the analysis makes several passes, so shorter runs (the
-busy-desk hour has about 107,000 events, every bundled scenario fewer) keep plain objects and pay nothing.
+Decoding costs about 6 µs an event per pass, so shorter runs (every bundled scenario has fewer events)
+keep plain objects and pay nothing.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ One JSON object per line with sorted keys and no spaces; bytes become hex. The f
 (scenario hash and seed). The trace hash is the SHA-256 of exactly the bytes a `--trace` file holds, so
 `sha256sum trace.jsonl` checks a published hash. A scenario run holds its set-up back (`hold`) and writes
 it once the scenario starts (`set_origin`): every `t` then counts from the scenario's start, set-up negative.
+
+A long run need not keep its events: `keep=False` and a consumer (`consume`) fed each event as it is
+written (in file order, with its final time) let an analysis fold the run as it goes, so memory stays flat
+in the length of the run while the file and the hash are exactly those of a kept trace.
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def canonical(obj: Mapping[str, Any]) -> str:
 
 
 class Trace:
-    """Records events with the time from `now`, feeds the running hash, and optionally a sink and memory."""
+    """Records events with the time from `now`, feeds the running hash, the sink and the consumers, and
+    keeps them in memory (`events`) only when asked (`keep`)."""
 
     def __init__(
         self,
@@ -66,13 +71,14 @@ class Trace:
         self._now = now
         self._sha = hashlib.sha256()
         self._sink = sink
-        self._keep = keep
-        self.events = EventLog()  # compact: sealed into compressed blocks as it grows
+        self.keep = keep
+        self.events = EventLog()  # compact: sealed into compressed blocks as it grows; empty unless `keep`
         self.count = 0
         self._listeners: list[Callable[[Event], None]] = []
+        self._consumers: list[Callable[[Event], None]] = []
         #: Times count from here (`set_origin`); events before it are held back while `_held` is a list.
         self._origin = 0.0
-        self._held: list[tuple[int, float, str, Mapping[str, Any]]] | None = None
+        self._held: list[tuple[float, str, Mapping[str, Any]]] | None = None
         self._write(canonical({"kind": "header", **header}))
 
     def hold(self) -> None:
@@ -84,22 +90,26 @@ class Trace:
 
     def set_origin(self, origin: float) -> None:
         """From now on `t` counts from `origin` (the clock's reading); held events are written now, their
-        times shifted the same way, and the kept events with them."""
+        times shifted the same way, and kept and consumed as written."""
         self._origin = origin
         held, self._held = self._held, None
-        for index, raw, kind, fields in held or ():
+        for raw, kind, fields in held or ():
             t = round(raw - origin, TIME_DIGITS)
-            self._write(canonical({"t": t, "kind": kind, **fields}))
-            if self._keep:
-                self.events[index] = Event(t, kind, fields)
-        if not self._keep:
-            self.events.clear()
+            self._emit(Event(t, kind, fields), canonical({"t": t, "kind": kind, **fields}))
 
     def _write(self, line: str) -> None:
         data = line + "\n"
         self._sha.update(data.encode("ascii"))
         if self._sink is not None:
             self._sink.write(data)
+
+    def _emit(self, event: Event, line: str) -> None:
+        """An event as the file has it: written, hashed, kept if asked, and given to every consumer."""
+        self._write(line)
+        if self.keep:
+            self.events.append(event)
+        for consumer in self._consumers:
+            consumer(event)
 
     def record(self, kind: str, /, **fields: Any) -> Event:
         raw = self._now()
@@ -115,20 +125,24 @@ class Trace:
                         f"event {kind!r}: field {key!r} is {value}, which JSON cannot carry"
                     ) from None
             raise
-        if self._held is None:
-            self._write(line)
-        else:  # set-up: written by `set_origin`, with its time from the origin
-            self._held.append((len(self.events), raw, kind, fields))
         event = Event(t, kind, fields)
+        if self._held is None:
+            self._emit(event, line)
+        else:  # set-up: written by `set_origin`, with its time from the origin
+            self._held.append((raw, kind, fields))
         self.count += 1
-        if self._keep or self._held is not None:
-            self.events.append(event)
         for listener in self._listeners:
             listener(event)
         return event
 
+    def consume(self, consumer: Callable[[Event], None]) -> None:
+        """Called with every later event as it is written: in the file's order and with the file's times
+        (a held set-up event when `set_origin` writes it), so a fold over them equals one over the file."""
+        self._consumers.append(consumer)
+
     def subscribe(self, listener: Callable[[Event], None]) -> None:
-        """Called with every later event: live progress, invariant checks that watch as the run goes."""
+        """Called with every later event as it is recorded (a held set-up event with its time before the
+        origin): live progress, invariant checks that watch as the run goes."""
         self._listeners.append(listener)
 
     @property

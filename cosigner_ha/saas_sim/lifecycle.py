@@ -23,8 +23,9 @@ from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
-from cosigner_ha.saas_sim.signing import SigningService, signing_message
-from cosigner_ha.saas_sim.transactions import CANCELLABLE, Status, SubStatus, Transaction
+from cosigner_ha.saas_sim.sign_request import signing_message
+from cosigner_ha.saas_sim.signing import SigningService
+from cosigner_ha.saas_sim.transactions import CANCELLABLE, Status, SubStatus, Transaction, shared_text
 from cosigner_ha.saas_sim.workspace import AccountKind, AccountRef
 
 SOURCE_KINDS = (AccountKind.VAULT, AccountKind.EXCHANGE, AccountKind.FIAT)
@@ -97,12 +98,13 @@ class TransactionService:
             id=self.ctx.env.ids.sequence("tx"),
             workspace_id=state.workspace.id,
             initiator=initiator,
-            operation=operation,
+            # the few distinct words every record repeats, one string each (a day's records are many)
+            operation=shared_text(operation),
             asset=asset,
             amount=_decimal(amount),
             source=source,
             destination=destination,
-            destination_address=str(ptx.destination_address),
+            destination_address=shared_text(str(ptx.destination_address)),
             external_id=external_id,
             note=note,
             created_at=now,

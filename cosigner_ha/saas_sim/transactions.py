@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +72,13 @@ TRANSITIONS: dict[Status, tuple[Status, ...]] = {
 
 #: Statuses from which the initiator may still cancel (a released signature cannot be taken back).
 CANCELLABLE = (Status.SUBMITTED, Status.PENDING_AUTHORIZATION, Status.PENDING_SIGNATURE)
+
+
+def shared_text(text: str) -> str:
+    """One string object for text that repeats across records (a reason, an operation): a long run keeps
+    every transaction's record, and equal words need not cost a string each. A `str` subclass (an enum
+    member) is kept as it is."""
+    return sys.intern(text) if type(text) is str else text
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -143,7 +151,8 @@ class Transaction:
         previous = self.status
         self.status = status
         self.sub_status = sub_status
-        self.history.append(StatusChange(at, status, sub_status, reason))
+        # reasons repeat ("signed by nitro-a"): one string each, not one per record
+        self.history.append(StatusChange(at, status, sub_status, shared_text(reason)))
         if status is Status.PENDING_SIGNATURE:
             self.pending_signature_at = at
         return previous

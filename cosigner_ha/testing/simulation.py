@@ -107,7 +107,7 @@ def simulate(source: ScenarioSource, *, seed: int | None = None, trace_path: Pat
     if seed is None and log is not None:
         seed = log.seed
     seed = scenario.scenario.seed if seed is None else seed
-    result = run_scenario(scenario, seed=seed, trace_path=trace_path)
+    result = run_scenario(scenario, seed=seed, trace_path=trace_path, keep_events=True)
     if log is not None:
         ran = dataclasses.replace(scenario, scenario=dataclasses.replace(scenario.scenario, seed=seed))
         log.runs.append(Run(ran, seed, result, log.example_id()))

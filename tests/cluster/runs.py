@@ -115,7 +115,7 @@ class Run:
 
 
 def run(data: Mapping[str, Any], *, seed: int | None = None) -> Run:
-    result = run_scenario(scenario_from_dict(data), seed=seed)
+    result = run_scenario(scenario_from_dict(data), seed=seed, keep_events=True)
     start = next(i for i, e in enumerate(result.events) if e.kind == "scenario_start")
     return Run(result, result.events[start].t, start)
 

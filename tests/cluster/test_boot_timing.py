@@ -57,7 +57,7 @@ for = "2m"
 def back_after_crash(enclave: str, extra: str = "") -> float:
     """Seconds from the crash's end (7m) to the node's next boot record."""
     scenario = load_scenario_text(TEXT.format(enclave=enclave, extra=extra))
-    events = run_scenario(scenario).events
+    events = run_scenario(scenario, keep_events=True).events
     start = next(e.t for e in events if e.kind == "scenario_start")
     boots = [e.t - start for e in events if e.kind == "node_boot" and e.t - start > 5 * 60]
     return boots[0] - 7 * 60
@@ -106,7 +106,7 @@ def back_after_restore(restore: str) -> tuple[float, float, float]:
     """(restore_started, restore_finished, running again), in seconds after the disk-loss ends (11m)."""
     extra = f'boot_time = "10s"\nattest_time = "2s"\nrestore_time = "{restore}"'
     text = TEXT.format(enclave="sgx", extra=extra).replace('at = "5m"', 'at = "2m"') + DISK_LOSS
-    events = run_scenario(load_scenario_text(text)).events
+    events = run_scenario(load_scenario_text(text), keep_events=True).events
     start = next(e.t for e in events if e.kind == "scenario_start")
 
     def first(kind: str, **match: object) -> float:

@@ -47,7 +47,7 @@ def bundled(name: str) -> Scenario:
 
 
 def as_run(scenario: Scenario) -> Run:
-    result = run_scenario(scenario)
+    result = run_scenario(scenario, keep_events=True)
     start = next(i for i, e in enumerate(result.events) if e.kind == "scenario_start")
     return Run(result, result.events[start].t, start)
 

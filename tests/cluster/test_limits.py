@@ -133,7 +133,7 @@ def test_the_bundled_scenarios_are_well_within_the_limits(name: str) -> None:
 def test_the_estimate_is_close_to_what_a_run_does() -> None:
     scenario = load(find_scenario(Path("single-cosigner")))
     work = estimate(scenario)
-    result = run_scenario(scenario)
+    result = run_scenario(scenario, keep_events=True)
     events = len(result.events)
     assert work.events / 3 <= events <= work.events * 1.5, (events, work)
     assert work.transactions / 2 <= result.report.transactions_total <= work.transactions * 2

@@ -47,7 +47,7 @@ def shortened(scenario: Scenario, duration: float = SHORT) -> Scenario:
 
 
 def traced(scenario: Scenario, path: Path, seed: int | None = None) -> tuple[RunResult, bytes]:
-    result = run_scenario(scenario, seed=seed, trace_path=path)
+    result = run_scenario(scenario, seed=seed, trace_path=path, keep_events=True)
     return result, path.read_bytes()
 
 

@@ -27,7 +27,7 @@ def test_trace_times_count_from_the_scenario_start_and_setup_is_negative(tmp_pat
     data = scenario_dict(FAULTS, callback={"latency": "50ms"})
     data["scenario"] = {**data["scenario"], "duration": "7m"}
     path = tmp_path / "t.jsonl"
-    result = run_scenario(scenario_from_dict(data), trace_path=path)
+    result = run_scenario(scenario_from_dict(data), trace_path=path, keep_events=True)
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert lines[0]["kind"] == "header"
     events = lines[1:]

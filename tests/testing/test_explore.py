@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -174,13 +173,20 @@ def test_check_safety_finds_a_safety_breach_behind_a_broken_expectation(
     the safety search finds it, names only it, and the written file replays the same breach."""
     from cosigner_ha.cluster import invariants
 
-    real = invariants.INVARIANTS["no_internal_errors"]
+    class BreachedOnCrash(invariants.NoInternalErrors):
+        KINDS = (*invariants.NoInternalErrors.KINDS, "fault")
+        crashed = False
 
-    def breached_on_crash(events: Sequence[Event]) -> invariants.Verdict:
-        crashes = [e for e in events if e.kind == "fault" and e.fields.get("action") == "crash"]
-        return invariants.Verdict(False, "a crash (stand-in breach)") if crashes else real(events)
+        def feed(self, e: Event) -> None:
+            self.crashed |= e.kind == "fault" and e.fields.get("action") == "crash"
+            super().feed(e)
 
-    monkeypatch.setitem(invariants.INVARIANTS, "no_internal_errors", breached_on_crash)
+        def verdict(self) -> invariants.Verdict:
+            if self.crashed:
+                return invariants.Verdict(False, "a crash (stand-in breach)")
+            return super().verdict()
+
+    monkeypatch.setitem(invariants.FOLDS, "no_internal_errors", BreachedOnCrash)
     result = explore(single_cosigner, budget=BUDGET, seed=1, shrink_budget=5, check="safety")
     assert result.found and result.check == "safety"
     assert list(result.broken) == ["no_internal_errors"]

@@ -16,7 +16,7 @@ from cosigner_ha.testing import invariants as inv
 
 @pytest.fixture(scope="module")
 def good(single_cosigner: Scenario) -> RunResult:
-    return run_scenario(single_cosigner)
+    return run_scenario(single_cosigner, keep_events=True)
 
 
 def _replace(events: list[Event], kind: str, **fields: object) -> list[Event]:
@@ -85,7 +85,7 @@ def test_the_attestation_check_holds_on_a_real_tampered_image(single_cosigner: S
     scenario = dataclasses.replace(
         single_cosigner, faults=(Fault(300.0, FaultAction.ATTESTATION, node="nitro-a", for_=300.0),)
     )
-    result = run_scenario(scenario)
+    result = run_scenario(scenario, keep_events=True)
     assert any(e.kind == "fault" and e.fields["action"] == "attestation" for e in result.events)
     assert inv.attestation_gates_secrets(result.events).ok
     assert inv.signed_with_node_share(result.events).ok
@@ -125,7 +125,7 @@ def test_a_standby_is_chosen_only_when_no_active_node_answered_available() -> No
 
 
 def test_the_standby_check_holds_on_the_bundled_active_active_passive_run() -> None:
-    result = run_scenario(load(find_scenario("active-active-passive")))
+    result = run_scenario(load(find_scenario("active-active-passive")), keep_events=True)
     chosen = {e.fields.get("chosen") for e in result.events if e.kind == "probe_result"}
     standby = {e.fields["cosigner"] for e in result.events if e.kind == "probe_sent" and e.fields["standby"]}
     assert chosen & standby  # the region outage hands work to the standby
@@ -145,7 +145,7 @@ def test_assert_passed_names_a_failed_expectation(single_cosigner: Scenario) -> 
     scenario = dataclasses.replace(
         single_cosigner, faults=(Fault(600.0, FaultAction.CRASH, node="nitro-a", for_=300.0),)
     )
-    result = run_scenario(scenario)
+    result = run_scenario(scenario, keep_events=True)
     with pytest.raises(inv.InvariantViolation) as caught:
         inv.assert_passed(result)
     assert list(caught.value.failed) == ["expectation max_failover"]
@@ -154,7 +154,7 @@ def test_assert_passed_names_a_failed_expectation(single_cosigner: Scenario) -> 
 
 def test_a_trace_file_reads_back_to_the_same_checks(single_cosigner: Scenario, tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
-    result = run_scenario(single_cosigner, trace_path=path)
+    result = run_scenario(single_cosigner, trace_path=path, keep_events=True)
     events = inv.read_trace(path)
     assert [(e.t, e.kind) for e in events] == [(e.t, e.kind) for e in result.events]
     assert inv.check_invariants(events) == inv.check_invariants(result)
@@ -178,7 +178,7 @@ def test_an_exchange_or_fiat_transfer_signed_by_anyone_but_its_one_signer_is_cau
 
 def test_the_single_signer_check_holds_on_the_bundled_seed_method_runs() -> None:
     for name in ("seed-method-1", "seed-method-2"):
-        result = run_scenario(load(find_scenario(name)))
+        result = run_scenario(load(find_scenario(name)), keep_events=True)
         exchange = [
             e for e in result.events if e.kind == "submitted" and e.fields["source"][:4] in ("exch", "fiat")
         ]

@@ -27,7 +27,7 @@ def _quiet(scenario: Scenario) -> Scenario:
 
 
 def test_advancing_through_the_duration_replays_run_scenario_byte_for_byte(single_cosigner: Scenario) -> None:
-    expected = run_scenario(single_cosigner)
+    expected = run_scenario(single_cosigner, keep_events=True)
     cluster = LiveCluster(single_cosigner)
     cluster.advance(single_cosigner.scenario.duration)
     result = cluster.finish()

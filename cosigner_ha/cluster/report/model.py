@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -330,8 +330,9 @@ class RunReport:
     # for drawing, not in the JSON report:
     lanes: tuple[NodeLane, ...] = ()
     faults: tuple[FaultSpan, ...] = ()
-    signatures: tuple[SignatureMark, ...] = ()
-    transactions: tuple[TxPoint, ...] = ()
+    #: Read-only sequences: a simulated run's are compact rows (cluster/tx_table.py), not tuples.
+    signatures: Sequence[SignatureMark] = ()
+    transactions: Sequence[TxPoint] = ()
     impacts: tuple[FaultImpact, ...] = ()
     #: With several workspaces: each one's figures (`--json` key "workspaces"); empty otherwise.
     workspaces: tuple[WorkspaceFigures, ...] = ()
