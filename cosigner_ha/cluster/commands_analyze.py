@@ -67,9 +67,7 @@ def render_analysis(analysis: Analysis, console: Console) -> None:
         _render_one(part, console)
         console.print()
     for shared in analysis.shared:
-        mark, style = ("✓", "green") if shared.ok else ("✗ OVER CAPACITY", "bold red")
-        line = Text(f"co-signer {shared.node} capacity: ", style="bold").append(mark, style=style)
-        console.print(line.append(f"  {shared.detail()}", style="" if shared.ok else "red"))
+        console.print(_capacity_line(f"co-signer {shared.node}", shared.ok, shared.detail()))
     if analysis.shared:
         console.print()
     problems = [f"workspace {name}" for name, part in analysis.workspaces if not part.ok]
@@ -94,9 +92,7 @@ def _render_one(analysis: Analysis, console: Console) -> None:
     if not analysis.rules:
         console.print(Text("no rule designates signers: nothing to analyse", style="dim"))
     for rule_load in analysis.loads:
-        mark, style = ("✓", "green") if rule_load.ok else ("✗ OVER CAPACITY", "bold red")
-        line = Text(f"rule {rule_load.rule} capacity: ", style="bold").append(mark, style=style)
-        console.print(line.append(f"  {rule_load.detail()}", style="" if rule_load.ok else "red"))
+        console.print(_capacity_line(f"rule {rule_load.rule}", rule_load.ok, rule_load.detail()))
     if analysis.loads:
         console.print()
     for skipped in analysis.skipped:
@@ -107,6 +103,12 @@ def _render_one(analysis: Analysis, console: Console) -> None:
     _findings(analysis, console)
     console.print()
     console.print(_verdict(analysis))
+
+
+def _capacity_line(what: str, ok: bool, detail: str) -> Text:
+    mark, style = ("✓", "green") if ok else ("✗ OVER CAPACITY", "bold red")
+    line = Text(f"{what} capacity: ", style="bold").append(mark, style=style)
+    return line.append(f"  {detail}", style="" if ok else "red")
 
 
 def _rule_block(rule: RuleAnalysis) -> Group:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -60,6 +61,19 @@ from cosigner_ha.saas_sim.management import RequestState
 
 Undo = Callable[[], None]
 Pair = tuple[str, str]  # two host names, sorted: a link both ways
+
+
+def fault_error(index: int, fault: Fault, nodes: tuple[str, ...], code: Any, reason: Any) -> dict[str, Any]:
+    """The fields of a `fault_error` event, in simulation and in the runtime: the fault (its index and
+    action), the nodes and API user it concerned, and the refusal's code and reason."""
+    return {
+        "index": index,
+        "action": str(fault.action),
+        "nodes": list(nodes),
+        "api_user": fault.api_user,
+        "code": code,
+        "reason": reason,
+    }
 
 
 class FaultInjector:
@@ -367,15 +381,7 @@ class FaultInjector:
 
     def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: str, reason: str) -> None:
         """The fault's action was refused (what an operator would see on the console or the CLI)."""
-        self.world.env.trace.record(
-            "fault_error",
-            index=index,
-            action=str(fault.action),
-            nodes=list(nodes),
-            api_user=fault.api_user,
-            code=code,
-            reason=reason,
-        )
+        self.world.env.trace.record("fault_error", **fault_error(index, fault, nodes, code, reason))
 
     def _follow_unpairing(self, request: str, index: int, fault: Fault, nodes: tuple[str, ...]) -> None:
         """An unpairing is decided later (the admin's approval): one that ends refused or cancelled (an

@@ -9,7 +9,7 @@ about a second more the first time (its RSA key), then comes from the key cache.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +85,7 @@ class Run:
         return self.result.report
 
     @property
-    def events(self) -> list[Event]:
+    def events(self) -> Sequence[Event]:
         return self.result.events
 
     def at(self, event: Event) -> float:

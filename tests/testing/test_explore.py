@@ -32,8 +32,9 @@ def test_explore_breaks_the_single_cosigner_baseline_with_one_fault_of_its_only_
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cx.toml"
+    argv = ["explore", str(single_cosigner_path()), "--budget", str(BUDGET), "--out", str(out), "--seed", "1"]
     code, text, err = _explore_cli(
-        ["explore", str(single_cosigner_path()), "--budget", str(BUDGET), "--out", str(out), "--seed", "1"],
+        [*argv, "--shrink-budget", "10"],
         capsys,
     )
     assert (code, err) == (1, "")

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from cosigner_ha.cluster import admin_socket
+from cosigner_ha.cluster.faults import fault_error
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
 from cosigner_ha.cluster.runtime.processes import POLL, READY_LIMIT, ProcessFailed
 from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
@@ -538,12 +539,4 @@ class FaultPlayer:
 
     def _error(self, index: int, fault: Fault, nodes: tuple[str, ...], code: Any, reason: Any) -> None:
         """The fault's action was refused (what an operator would see on the console or the CLI)."""
-        self.record(
-            "fault_error",
-            index=index,
-            action=str(fault.action),
-            nodes=list(nodes),
-            api_user=fault.api_user,
-            code=code,
-            reason=reason,
-        )
+        self.record("fault_error", **fault_error(index, fault, nodes, code, reason))

@@ -125,11 +125,8 @@ def test_the_runtime_refuses_no_asgi_handler_and_names_one_without_its_public_ke
     ]
 
 
-@pytest.mark.slow  # ~22 s: start-up, pairing and 6 s of drill at time scale 20
-@pytest.mark.timeout(240)
-def test_a_users_fastapi_handler_decides_a_runtime_drill(tmp_path: Path) -> None:
-    workdir = tmp_path / "work"
-    scenario = _deployed(tmp_path, workdir)
+def _drill(scenario: Path, workdir: Path, tmp_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run the scenario in the runtime at time scale 20; its --json report and its trace's events."""
     report_file, trace_file = tmp_path / "r.json", tmp_path / "t.jsonl"
     done = subprocess.run(
         [
@@ -142,9 +139,17 @@ def test_a_users_fastapi_handler_decides_a_runtime_drill(tmp_path: Path) -> None
         timeout=200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    report: dict[str, Any] = json.loads(report_file.read_text())
-    assert report["passed"] and all(c["ok"] for c in report["invariants"].values())
     events = [json.loads(line) for line in trace_file.read_text().splitlines()[1:]]
+    return json.loads(report_file.read_text()), events
+
+
+@pytest.mark.slow  # ~22 s: start-up, pairing and 6 s of drill at time scale 20
+@pytest.mark.timeout(240)
+def test_a_users_fastapi_handler_decides_a_runtime_drill(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    scenario = _deployed(tmp_path, workdir)
+    report, events = _drill(scenario, workdir, tmp_path)
+    assert report["passed"] and all(c["ok"] for c in report["invariants"].values())
     started = {(e["process"], e["role"]) for e in events if e["kind"] == "process_started"}
     assert ("callback-risk", "callback") in started  # the handler ran as its own process
     answers = [e for e in events if e["kind"] == "callback_response"]
@@ -227,23 +232,10 @@ def test_a_python_function_handler_approves_a_runtime_drill(tmp_path: Path) -> N
     handler = f'[callbacks.risk]\npython = "tests.cluster.handlers.plain:approve"\npath = "{ROOT}"\n'
     scenario = tmp_path / "python-handler.toml"
     scenario.write_text(text[:start] + handler + text[text.index("[expect]") :])
-    report_file, trace_file = tmp_path / "r.json", tmp_path / "t.jsonl"
-    done = subprocess.run(
-        [
-            *(*COMMAND, str(scenario), "--runtime", "--time-scale", "20", "--workdir", str(workdir)),
-            *("--json", str(report_file), "--trace", str(trace_file)),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "120"},
-        timeout=200,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    report: dict[str, Any] = json.loads(report_file.read_text())
+    report, events = _drill(scenario, workdir, tmp_path)
     assert report["passed"] and report["transactions"]["by_status"] == {
         "COMPLETED": report["transactions"]["total"]
     }
-    events = [json.loads(line) for line in trace_file.read_text().splitlines()[1:]]
     approved = {e["tx"] for e in events if e["kind"] == "callback_response" and e["action"] == "APPROVE"}
     signed = {e["tx"] for e in events if e["kind"] == "signed"}
     assert signed and signed == approved
