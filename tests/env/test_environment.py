@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ from cosigner_ha.env import (
     deterministic_scheduling,
     simulate,
 )
+from cosigner_ha.env.simulate import SIMULATION_GC_GEN0_THRESHOLD
 
 
 def test_streams_replay_and_adding_a_consumer_never_shifts_another() -> None:
@@ -149,6 +151,35 @@ def test_simulate_leaves_trio_as_it_found_it() -> None:
     simulate(main, seed=5)
     assert trio_run._r.getstate() == state
     assert flag == trio_run._ALLOW_DETERMINISTIC_SCHEDULING
+
+
+def test_simulate_collects_young_garbage_less_often_and_restores_the_callers_thresholds() -> None:
+    """A run sweeps the young generation every `SIMULATION_GC_GEN0_THRESHOLD` allocations (not CPython's
+    700); the caller's thresholds come back afterwards, also when the run fails, and a caller that already
+    collects less often is not made to collect more."""
+    saved = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    async def main(env: Environment) -> None:
+        seen.append(gc.get_threshold())
+        await trio.sleep(1)
+
+    async def fails(env: Environment) -> None:
+        raise ValueError("boom")
+
+    try:
+        gc.set_threshold(700, 9, 8)
+        simulate(main, seed=5)
+        assert seen[-1] == (SIMULATION_GC_GEN0_THRESHOLD, 9, 8)
+        assert gc.get_threshold() == (700, 9, 8)
+        with pytest.raises(ValueError, match="boom"):
+            simulate(fails, seed=5)
+        assert gc.get_threshold() == (700, 9, 8)
+        gc.set_threshold(50_000, 10, 10)
+        simulate(main, seed=5)
+        assert seen[-1] == (50_000, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
 
 
 def test_the_simulation_clock_runs_the_same_run_as_trios_mock_clock() -> None:
