@@ -117,6 +117,7 @@ def test_crash_breaks_failover(cosigner_run):
     assert main(["run", str(written)]) == 1
 
 
+@pytest.mark.slow  # Hypothesis shrinks two faults to one: about fifty simulations, 45 s or more
 def test_a_failing_hypothesis_test_writes_the_shrunk_example(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
