@@ -107,7 +107,7 @@ def material(seed: int = 7) -> Material:
     node_rsa = rsa_keys.generate_rsa_key(drbg.child("node-rsa").randbytes)
     handler_rsa = rsa_keys.generate_rsa_key(drbg.child("handler-rsa").randbytes)
     saas_key = Ed25519PrivateKey.from_private_bytes(drbg.randbytes(32))
-    # the shape and size of the `tx_sign_request` body the SaaS builds (saas_sim/signing.py callback_request)
+    # the shape and size of the `tx_sign_request` body the SaaS builds (saas_sim/sign_request.py callback_request)
     body: dict[str, Any] = {
         "txId": "tx-1",
         "requestId": "tx-1",

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import ssl
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,120 +29,23 @@ import anyio.abc
 from cosigner_ha import inputs
 from cosigner_ha.cluster import admin_socket, callback_check
 from cosigner_ha.cluster.grouped import first_of
-from cosigner_ha.cluster.infra import (
-    AttestationAuthority,
-    ConfidentialSpace,
-    Host,
-    ImageAuthority,
-    NitroHypervisor,
-    SgxCpu,
-)
+from cosigner_ha.cluster.node_hardware import IMAGE_VERSION, Hardware
 from cosigner_ha.cluster.runtime import callback_serve
 from cosigner_ha.cluster.runtime.trace_merge import record_started
-from cosigner_ha.env import Environment, OsCrypto
+from cosigner_ha.env import Environment
 from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler, serve
 from cosigner_ha.inputs import shorten
 from cosigner_ha.net import TcpNetwork, option_address
-from cosigner_ha.node.enclave import EnclaveBackend, GcpEnclave, NitroEnclave, SgxEnclave
 from cosigner_ha.node.errors import NodeError, SaasUnreachable
 from cosigner_ha.node.node import Node, NodeConfig, UserInfo
 from cosigner_ha.node.records import CallbackSettings
 from cosigner_ha.node.rsa_keys import load_private_key_pem, load_public_key_pem
 from cosigner_ha.node.storage import LocalDisk
 
-IMAGE_VERSION = "1.0.0"
-
 
 class Unreachable(NodeError):
     """The SaaS named by `--saas` did not answer: a set-up error (exit 2), like a missing certificate."""
-
-
-class Hardware:
-    """The simulated machine a runtime node runs on, kept in `home/hardware.json`."""
-
-    def __init__(self, home: Path, secrets: dict[str, str]) -> None:
-        self.home = home
-        self.name = secrets["host"]
-
-        def fixed(hex_value: str) -> Callable[[int], bytes]:
-            return lambda n: bytes.fromhex(hex_value)[:n]
-
-        self.vendor = AttestationAuthority(fixed(secrets["vendor_key"]), "intel-sgx")
-        self.images = ImageAuthority(fixed(secrets["image_key"]))
-        self.cpu = SgxCpu(f"cpu-{self.name}", fixed(secrets["cpu_secret"]), self.vendor)
-        self.image = self.images.image("sgx", IMAGE_VERSION)
-        #: sgx (the node's own directory), or nitro / gcp (KMS and a bucket at `cloud serve`, `cloud` below)
-        self.kind = secrets.get("kind", "sgx")
-        #: `"image": "tampered"`: the machine runs a modified image with the original signature (a drill's
-        #: attestation fault); the enclave loader, nitro-cli or the KMS refuses it.
-        self.tampered = secrets.get("image") == "tampered"
-        self.cloud: dict[str, str] = {
-            k: secrets[k] for k in ("cloud", "role", "key_id", "bucket") if k in secrets
-        }
-        if self.kind not in ("sgx", "nitro", "gcp"):
-            raise NodeError(f"{home / 'hardware.json'}: kind {self.kind!r}; expected sgx, nitro or gcp")
-        if self.kind != "sgx" and len(self.cloud) != 4:
-            raise NodeError(
-                f"{home / 'hardware.json'}: a {self.kind} node needs cloud, role, key_id and bucket "
-                "(the cloud services' URL, its IAM role / service account, its KMS key and bucket)"
-            )
-
-    @classmethod
-    def load(
-        cls, home: Path, *, create: bool = False, host: str = "cosigner", cloud: dict[str, str] | None = None
-    ) -> Hardware:
-        path = home / "hardware.json"
-        if home.exists() and not home.is_dir():
-            raise ValueError(f"--home {home}: not a folder; expected the node's directory")
-        if not path.exists():
-            if not create:
-                raise HardwareMissing(
-                    f"{path}: no hardware profile; create one with `cosigner-ha node hardware --home {home}`"
-                )
-            home.mkdir(parents=True, exist_ok=True)
-            data = {k: OsCrypto().randbytes(32).hex() for k in ("cpu_secret", "vendor_key", "image_key")}
-            path.write_text(json.dumps({"host": host, **data, **(cloud or {})}, indent=2))
-        text = inputs.read_text(path, "hardware profile")
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"{path}: not a hardware profile (JSON: {exc})") from None
-        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in HARDWARE_KEYS):
-            raise ValueError(
-                f"{path}: not a hardware profile; expected a JSON object with {', '.join(HARDWARE_KEYS)}"
-            )
-        try:
-            return cls(home, data)
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{path}: not a hardware profile ({type(exc).__name__}: {exc})") from None
-
-    def backend(self) -> EnclaveBackend:
-        disk = LocalDisk(self.home / "disk")
-        rand = OsCrypto().randbytes
-        if self.kind == "sgx":
-            host = Host(self.name, "runtime", disk, sgx=self.cpu)
-            image = self.image.tampered() if self.tampered else self.image
-            return SgxEnclave(host, image, trusted_signer=self.images.public_key, randbytes=rand)
-        from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
-
-        url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
-        bucket = RemoteBucket(url, self.cloud["bucket"])
-        if self.kind == "nitro":
-            nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
-            host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
-            image = self.images.image("nitro", IMAGE_VERSION)
-            image = image.tampered() if self.tampered else image
-            return NitroEnclave(
-                host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
-            )
-        space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
-        host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
-        image = self.images.image("gcp", IMAGE_VERSION)
-        image = image.tampered() if self.tampered else image
-        return GcpEnclave(
-            host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
-        )
 
 
 def register(subparsers: Any) -> None:
@@ -237,7 +138,7 @@ def register(subparsers: Any) -> None:
     cbsub = cb.add_subparsers(dest="callback_command", required=True)
     p = cbsub.add_parser(
         "serve",
-        help="serve the reference handler, or a scenario's scripted handler (SCENARIO --handler NAME)",
+        help="serve the reference handler, or a scenario's handler: scripted, asgi or python (SCENARIO --handler NAME)",
     )
     p.add_argument("--bind", "--listen", dest="bind", default="127.0.0.1:8443", metavar="HOST:PORT")
     p.add_argument("--cert", help="TLS certificate (PEM); with --tls-key, serves HTTPS")
@@ -277,14 +178,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {found}", file=sys.stderr)
         bad = isinstance(found, ValueError | OSError | Unreachable)
         return EXIT_BAD_INPUT if bad else EXIT_FAILED
-
-
-class HardwareMissing(NodeError, ValueError):
-    """The node's directory has no hardware profile: a mistaken --home (exit 2)."""
-
-
-#: The keys every hardware profile holds (`node hardware` writes them).
-HARDWARE_KEYS = ("host", "cpu_secret", "vendor_key", "image_key")
 
 
 def check_address(option: str, value: str) -> None:

@@ -61,7 +61,7 @@ def check_callback_faults(scenario: Scenario, callbacks: dict[str, CallbackRunti
             )
 
 
-def _import(target: str, what: str, path: Path | None = None) -> Any:
+def import_target(target: str, what: str, path: Path | None = None) -> Any:
     """The handler object; `path` (its folder) joins the import path for the run, lazy imports included."""
     if path is not None and str(path) not in sys.path:
         sys.path.insert(0, str(path))
@@ -71,10 +71,10 @@ def _import(target: str, what: str, path: Path | None = None) -> Any:
     except (ImportError, AttributeError) as exc:
         raise WorldError(f"callback {what}: cannot import {target!r}: {exc}") from None
     except (Exception, SystemExit) as exc:  # the module itself failed while importing
-        raise WorldError(f"callback {what}: importing {target!r} raised {_describe(exc)}") from None
+        raise WorldError(f"callback {what}: importing {target!r} raised {describe(exc)}") from None
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     if isinstance(error, SystemExit):
         return f"SystemExit({error.code!r})"
     return f"{type(error).__name__}: {error}"
@@ -166,7 +166,7 @@ def build_callbacks(
             settings = CallbackSettings(url=url, public_key=handler.public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings, handler)
         elif isinstance(spec, PythonCallback):
-            function = _import(spec.target, spec.name, spec.path)
+            function = import_target(spec.target, spec.name, spec.path)
             if not callable(function):
                 raise WorldError(
                     f"callback {spec.name}: {spec.target!r} is a {type(function).__name__}, not a callable; "
@@ -177,7 +177,7 @@ def build_callbacks(
             settings = CallbackSettings(url=url, public_key=ReferenceHandler(key=key).public_key)
             built[spec.name] = CallbackRuntime(spec.name, url, settings)
         elif isinstance(spec, AsgiCallback):
-            app = _import(spec.target, spec.name, spec.path)
+            app = import_target(spec.target, spec.name, spec.path)
             if not is_asgi_app(app):
                 raise WorldError(
                     f"callback {spec.name}: {spec.target!r} is a {type(app).__name__}, not an ASGI app; "

@@ -213,6 +213,11 @@ class ReferenceHandler:
             )
         return PlainTextResponse(token)
 
+    def verified(self, raw: bytes) -> dict[str, Any]:
+        """A request body as this handler reads it (a JWT checked against the trusted co-signer keys, or
+        JSON without a key); `ValueError` saying why it is refused."""
+        return self._read(raw)
+
     def _read(self, raw: bytes) -> dict[str, Any]:
         if self.key is None:
             try:

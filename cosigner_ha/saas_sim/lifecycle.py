@@ -23,7 +23,8 @@ from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.causes import Cause
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import Conflict, Forbidden, NotFound, SaasError, ValidationError
-from cosigner_ha.saas_sim.signing import SigningService, signing_message
+from cosigner_ha.saas_sim.sign_request import signing_message
+from cosigner_ha.saas_sim.signing import SigningService
 from cosigner_ha.saas_sim.transactions import CANCELLABLE, Status, SubStatus, Transaction, shared_text
 from cosigner_ha.saas_sim.workspace import AccountKind, AccountRef
 

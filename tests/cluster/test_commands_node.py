@@ -9,7 +9,8 @@ import anyio
 import pytest
 
 from cosigner_ha.cli import build_parser
-from cosigner_ha.cluster.commands_node import Hardware, node_command
+from cosigner_ha.cluster.commands_node import node_command
+from cosigner_ha.cluster.node_hardware import Hardware
 from cosigner_ha.env import Environment
 from cosigner_ha.net import TcpNetwork
 from cosigner_ha.node.errors import NodeError

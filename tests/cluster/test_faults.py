@@ -337,7 +337,9 @@ def test_sgx_disk_loss_with_a_backup_comes_back_with_its_api_users() -> None:
     assert len(boots) == 1 and r.at(boots[0]) >= TO
     assert boots[0].fields["users"], "the restored database still holds the API user"
     assert r.signed("b", FROM + 0.001, TO) == 0
-    assert r.signed("b", TO, TO + 2 * MINUTE) > 0
+    # it signs again once restored; when is the first-responder selection's draw (the other node may win
+    # the probes of the next few transactions), so no fixed window after the boot
+    assert r.signed("b", r.at(boots[0])) > 0
     all_completed(r)
 
 

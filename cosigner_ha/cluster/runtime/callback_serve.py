@@ -13,6 +13,8 @@ A control API (plain HTTP, loopback) is how a launcher applies callback faults:
     POST /fault {"mode": "timeout"|"reject"|"retry"|"down"|"error"|... or null}   (null: healthy again)
     POST /latency {"seconds": s}      POST /trust {"public_key": PEM}   (a node's request key)   GET /health
 
+A user's own handler (`asgi`, `python`) is served the same way by `user_handler.UserHandlerProcess`.
+
 Latencies are divided by `--time-scale`. Once both listen it writes `STATE/ready.json` (`pid`, `url`,
 `control`, `public_key` in public-key mode); events go to `STATE/trace.jsonl`. Exit 2: no such scripted
 handler, plain HTTP on a non-loopback address, a missing certificate, a port in use.
@@ -30,14 +32,24 @@ from typing import Any
 
 import anyio
 import anyio.abc
+from hypercorn.utils import LifespanFailureError, LifespanTimeoutError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cosigner_ha.cluster.grouped import first_of
 from cosigner_ha.cluster.runtime.http_services import HttpServers, run_service
 from cosigner_ha.cluster.runtime.trace_merge import record_started
-from cosigner_ha.cluster.scenario import ScenarioError, ScriptedCallback, load_scenario
+from cosigner_ha.cluster.runtime.user_handler import UserHandlerProcess
+from cosigner_ha.cluster.scenario import (
+    AsgiCallback,
+    PythonCallback,
+    ScenarioError,
+    ScriptedCallback,
+    UrlCallback,
+    load_scenario,
+)
 from cosigner_ha.cluster.world_handlers import SilentFirstAttempts
 from cosigner_ha.env import Environment, OsCrypto
 from cosigner_ha.env.files import write_text_atomic
@@ -166,10 +178,9 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
         raise ValueError(
             f"--handler {args.handler!r}: {args.scenario} has callbacks {', '.join(names) or 'none'}"
         )
-    if not isinstance(spec, ScriptedCallback):
-        kind = type(spec).__name__.removesuffix("Callback").lower()
+    if isinstance(spec, UrlCallback):
         raise ValueError(
-            f"--handler {args.handler!r}: a {kind} handler; callback serve runs scripted handlers"
+            f"--handler {args.handler!r}: a url handler ({spec.url}); it is served where that URL points"
         )
     tls = bool(args.cert or args.tls_key)
     cert = key = None
@@ -189,23 +200,48 @@ async def serve(args: argparse.Namespace, *, task_status: Any = anyio.TASK_STATU
     with (state / TRACE_FILE).open("a", buffering=1) as sink:
         env = Environment.runtime(header={"role": "callback", "pid": os.getpid()}, sink=sink)
         record_started(env, "callback", spec.name)
-        process = ScriptedHandlerProcess(env, spec, tls=tls, time_scale=args.time_scale)
-        async with anyio.create_task_group() as tasks:
-            servers = HttpServers(tasks)
-            urls = await servers.start(process.app, args.bind, certfile=cert, keyfile=key)
-            control = await servers.start(process.control_app(), args.control)
-            ready = {
-                "pid": os.getpid(),
-                "url": urls[0],
-                "control": control[0],
-                "public_key": process.public_key,
-            }
-            write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
-            mode = "HTTPS, certificate pinned" if tls else "public-key JWTs over HTTP (loopback)"
-            print(f"callback handler {spec.name} ready: {urls[0]} ({mode}), control {control[0]}", flush=True)
-            task_status.started(ready)
-            await servers.serve_until_signalled()
+        process: ScriptedHandlerProcess | UserHandlerProcess
+        if isinstance(spec, AsgiCallback | PythonCallback):
+            process = UserHandlerProcess(env, spec, state, tls=tls, time_scale=args.time_scale)
+        else:
+            process = ScriptedHandlerProcess(env, spec, tls=tls, time_scale=args.time_scale)
+        try:  # hypercorn runs a user app's lifespan startup before it serves (on asyncio, once it listens)
+            async with anyio.create_task_group() as tasks:
+                servers = HttpServers(tasks)
+                urls = await servers.start(process.app, args.bind, certfile=cert, keyfile=key)
+                control = await servers.start(process.control_app(), args.control)
+                ready = {
+                    "pid": os.getpid(),
+                    "url": urls[0],
+                    "control": control[0],
+                    "public_key": process.public_key,
+                }
+                write_text_atomic(state / READY_FILE, json.dumps(ready) + "\n")
+                mode = "HTTPS, certificate pinned" if tls else "public-key JWTs over HTTP (loopback)"
+                print(
+                    f"callback handler {spec.name} ready: {urls[0]} ({mode}), control {control[0]}",
+                    flush=True,
+                )
+                task_status.started(ready)
+                await servers.serve_until_signalled()
+        except BaseException as exc:
+            failed = first_of(exc, (LifespanFailureError, LifespanTimeoutError))
+            if failed is None:
+                raise
+            (state / READY_FILE).unlink(missing_ok=True)
+            raise ValueError(f"callback {spec.name}: its lifespan startup failed: {failed}") from None
 
 
 def run(args: argparse.Namespace) -> int:
+    args.loop = _loop_of(args)
     return run_service(serve, args, (ValueError, OSError, ScenarioError))
+
+
+def _loop_of(args: argparse.Namespace) -> str:
+    """The event loop the process runs on: an asgi handler's own (`loop`, asyncio by default), trio for
+    the rest; a scenario that does not load is reported by `serve`."""
+    try:
+        spec = next(c for c in load_scenario(args.scenario).callbacks if c.name == args.handler)
+    except (ScenarioError, OSError, ValueError, StopIteration):
+        return "trio"
+    return spec.loop if isinstance(spec, AsgiCallback) else "trio"

@@ -7,11 +7,12 @@
 Each process starts as soon as the processes it needs listen, the others side by side (anyio task groups;
 start-up is mostly each Python process's own start-up, so this is what makes a cluster start quickly):
 the cloud services when the scenario has Nitro or GCP nodes (`cloud serve`, then each such node's KMS key
-bound to its image, its role and bucket, and its own link), one `callback serve` per scripted handler the
+bound to its image, its role and bucket, and its own link), one `callback serve` per handler (scripted, asgi, python) the
 API users name (then its link), and the owner's device (`owner serve`), its link, `saas serve --owner ...`
 and then every node's link. Then each node, beside the others: pairing (`node setup`/`add-user`, with its
 API users' handlers), `node start`, online, its handlers told its key. SGX and communal nodes keep their database on their home (`workdir/nodes/NAME`); the
-nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement.
+nodes share one simulated attestation vendor and image-signing key, so the SaaS trusts one measurement
+(each node's machine, its hardware profile and disk, as files: `machines`).
 Faults: `link_fault` on any link (a node's name, or "owner", "cloud-NODE", "callback-NAME"),
 `callback_fault`, `clock_skew`, `restart_node`, `restart_saas`, `restart_owner`. `cluster/runtime/specs.py` describes the
 service processes as specs a launcher can start with `start_spec`; the `run --runtime` launcher
@@ -22,9 +23,6 @@ process (`ProcessGroup.close`).
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,18 +32,17 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from cosigner_ha.cluster import admin_socket
-from cosigner_ha.cluster.commands_node import IMAGE_VERSION, Hardware
+from cosigner_ha.cluster.node_hardware import IMAGE_VERSION, Hardware
+from cosigner_ha.cluster.runtime import machines, node_admin
 from cosigner_ha.cluster.runtime.certs import self_signed
 from cosigner_ha.cluster.runtime.loop_run import run_on_loop
-from cosigner_ha.cluster.runtime.processes import POLL, Child, ProcessFailed, ProcessGroup
+from cosigner_ha.cluster.runtime.processes import READY_LIMIT, Child, ProcessFailed, ProcessGroup, ready_file
 from cosigner_ha.cluster.runtime.saas_serve import READY_FILE, TRACE_FILE
 from cosigner_ha.cluster.runtime.specs import ProcessSpec, callback_spec, cloud_spec, owner_spec, proxy_spec
-from cosigner_ha.cluster.runtime.trace_merge import merge
+from cosigner_ha.cluster.runtime.trace_merge import merge, segment
 from cosigner_ha.cluster.scenario import (
     Enclave,
     Scenario,
-    ScriptedCallback,
     Tenant,
     UrlCallback,
     load_scenario,
@@ -58,10 +55,6 @@ T = TypeVar("T")
 
 #: Enclaves that reach KMS and a bucket at `cloud serve` (the others run on the node's own directory).
 CLOUD_KINDS = (Enclave.NITRO, Enclave.GCP)
-#: Real seconds the SaaS gets to answer on its control API after it starts, and nodes to come online.
-READY_LIMIT = 60.0
-#: Real seconds a running node gets to answer on its admin socket.
-ADMIN_LIMIT = 10.0
 
 
 @dataclasses.dataclass
@@ -156,7 +149,10 @@ class RuntimeCluster:
         and the owner's device, its link, the SaaS, then every node's link. Then each node's own chain
         (pairing, its other API users, `node start`, online, its handlers told its key) beside the others'."""
         vendor_key, image_key = OsCrypto().randbytes(32).hex(), OsCrypto().randbytes(32).hex()
-        hardware = [self._hardware(n.name, vendor_key, image_key) for n in self.scenario.nodes]
+        hardware = [
+            machines.new_machine(self.home(n.name), n.name, vendor_key=vendor_key, image_key=image_key)
+            for n in self.scenario.nodes
+        ]
         self.cert, key = self_signed(self.workdir / "tls")
         async with httpx.AsyncClient(timeout=30) as http:
             async with anyio.create_task_group() as tasks:
@@ -185,7 +181,7 @@ class RuntimeCluster:
             *self.saas_options,
         ]
         saas = self.processes.start("saas", "saas", *self._saas_argv)
-        self.ready = await _ready(self.workdir / "saas" / READY_FILE, saas)
+        self.ready = await ready_file(self.workdir / "saas" / READY_FILE, saas)
         self._control = httpx.Client(base_url=self.ready["control"], timeout=30)
 
         async def link(name: str) -> None:
@@ -304,9 +300,17 @@ class RuntimeCluster:
             *("--saas-cert", str(self.cert), "--loop", self.loop, "--time-scale", repr(self.time_scale)),
         ]
 
+    def node_trace(self, name: str) -> Path:
+        return self.workdir / "traces" / f"{name}.jsonl"
+
+    def node_states(self, name: str) -> list[str]:
+        """The states the node's current `node start` has recorded so far (booting, failed, running...)."""
+        child = self.processes.children[name]
+        return [e["state"] for e in segment(self.node_trace(name), child.pid) if e["kind"] == "node_state"]
+
     def start_node(self, name: str) -> Child:
         """`node start` on the node's home: a first start or a restart after a crash."""
-        trace = self.workdir / "traces" / f"{name}.jsonl"
+        trace = self.node_trace(name)
         trace.parent.mkdir(parents=True, exist_ok=True)
         skew = self.clock_skews.get(name, 0.0)
         argv = (
@@ -319,69 +323,30 @@ class RuntimeCluster:
         )
         return self.processes.start(name, "node", *argv, *(("--clock-skew", repr(skew)) if skew else ()))
 
-    # --- a node's disk (a disk-loss fault) ---------------------------------------------------------------
+    # --- a node's machine (disk-loss and attestation faults: `machines`) --------------------------------
 
     def lose_disk(self, name: str, *, backup: bool) -> Path | None:
-        """The node's host disk (`HOME/disk`: its sealed database or its Nitro/GCP host files, and its logs)
-        wiped; with `backup`, copied first (the image taken at that instant). The node must be down."""
-        disk = self.home(name) / "disk"
+        """The node's host disk wiped, copied first to a new backup directory (returned) with `backup`."""
         saved = None
         if backup:
             self._backups += 1
             saved = self.workdir / "backups" / f"{name}-{self._backups}"
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            if disk.exists():
-                shutil.copytree(disk, saved)
-            else:
-                saved.mkdir()
-        shutil.rmtree(disk, ignore_errors=True)
-        disk.mkdir()
+        machines.lose_disk(self.home(name), saved)
         return saved
 
     def replace_disk(self, name: str, backup: Path | None, *, new_host: bool) -> None:
-        """The node's disk restored from `backup` (or left empty); with `new_host`, the home becomes a fresh
-        machine with the same role: a new CPU secret, so an SGX node cannot unseal what its old CPU sealed,
-        while a Nitro or GCP node reopens its bucket with the KMS key."""
-        disk = self.home(name) / "disk"
-        if backup is not None:
-            shutil.rmtree(disk, ignore_errors=True)
-            shutil.copytree(backup, disk)
-        if new_host:
-            path = self.home(name) / "hardware.json"
-            profile = json.loads(path.read_text())
-            profile["cpu_secret"] = OsCrypto().randbytes(32).hex()
-            path.write_text(json.dumps(profile, indent=2))
+        machines.replace_disk(self.home(name), backup, new_host=new_host)
 
     def swap_image(self, name: str, *, tampered: bool) -> None:
-        """The node's machine gets a tampered image (modified code, the original signature), or the signed
-        one back, from its next `node start` on."""
-        path = self.home(name) / "hardware.json"
-        profile = json.loads(path.read_text())
-        profile.pop("image", None)
-        if tampered:
-            profile["image"] = "tampered"
-        path.write_text(json.dumps(profile, indent=2))
+        machines.swap_image(self.home(name), tampered=tampered)
 
     def clock_skew(self, name: str, seconds: float, *, running: bool = True) -> None:
         """The node's wall clock shifted by `seconds` from now on: through its admin socket when it runs,
         and on `node start` whenever it starts again."""
         self.clock_skews[name] = seconds
         if running:
-            self._run(self._admin, name, {"command": "clock-skew", "seconds": seconds}, "the clock skew")
-
-    async def _admin(self, name: str, request: dict[str, Any], what: str) -> list[str]:
-        """The running node's answer to an admin request on its socket (a node just started may not serve
-        it yet); `ProcessFailed` naming `what` when it does not take it."""
-        answered: admin_socket.Answer | None = None
-        with anyio.move_on_after(ADMIN_LIMIT):
-            while answered is None:
-                answered = await admin_socket.ask_running(self.home(name), request)
-                if answered is None:
-                    await anyio.sleep(0.05)
-        if answered is None or answered[0] != 0:
-            why = "no answer" if answered is None else answered[2]
-            raise ProcessFailed(f"{name}: its admin socket did not take {what} ({why})")
-        return answered[1]
+            request = {"command": "clock-skew", "seconds": seconds}
+            self._run(node_admin.ask, self.home(name), name, request, "the clock skew")
 
     def merged_trace(self) -> list[dict[str, Any]]:
         """Every process's events on one clock (seconds since `start`), with `process_exited` events."""
@@ -392,7 +357,7 @@ class RuntimeCluster:
             files["cloud"] = self.workdir / "cloud" / TRACE_FILE
         for name in self.callback_ready:
             files[f"callback-{name}"] = self.workdir / "callbacks" / name / TRACE_FILE
-        files.update({n.name: self.workdir / "traces" / f"{n.name}.jsonl" for n in self.scenario.nodes})
+        files.update({n.name: self.node_trace(n.name) for n in self.scenario.nodes})
         return merge(files, self.start_wall, self.processes.exits)
 
     def token(self, api_user: str, *, age: float = 0.0) -> str:
@@ -422,11 +387,10 @@ class RuntimeCluster:
             return
 
         async def trust() -> None:
-            request = {"command": "callback-public-key"}
-            pem = "\n".join(await self._admin(node, request, "callback-public-key")).strip() + "\n"
+            pem = await node_admin.callback_key(self.home(node), node)
             async with httpx.AsyncClient(timeout=10) as http:
                 url = f"{self.callback_ready[handler]['control']}/trust"
-                self._ok(await http.post(url, json={"public_key": pem}))
+                self._ok(await http.post(url, json={"public_key": pem, "node": node}))
 
         self._run(trust)
 
@@ -479,7 +443,7 @@ class RuntimeCluster:
         spec.ready.parent.mkdir(parents=True, exist_ok=True)
         spec.ready.unlink(missing_ok=True)
         child = self.processes.start(spec.name, spec.role, *spec.argv)
-        return await _ready(spec.ready, child)
+        return await ready_file(spec.ready, child)
 
     def owner_spec(self, listen: str = "127.0.0.1:0") -> ProcessSpec:
         return owner_spec(
@@ -505,17 +469,12 @@ class RuntimeCluster:
         self._ok(httpx.post(f"{self.callback_ready[name]['control']}/fault", json={"mode": mode}, timeout=10))
 
     async def _start_callback(self, name: str) -> None:
-        """A handler an API user names: a scripted one as `callback serve` behind its link; a `url` one as given."""
+        """A handler an API user names: a `url` one as given; any other (scripted, asgi, python) as `callback
+        serve` behind its link."""
         spec = self.scenario.callback(name)
         if isinstance(spec, UrlCallback):
             self._callback_args[name] = ["--callback-url", spec.url]
             return
-        if not isinstance(spec, ScriptedCallback):
-            kind = type(spec).__name__.removesuffix("Callback").lower()
-            raise ProcessFailed(
-                f"callback {name}: a {kind} handler runs in simulation only; the runtime serves scripted "
-                "handlers (`callback serve`) and url handlers"
-            )
         state = self.workdir / "callbacks" / name
         ready = self.callback_ready[name] = await self._launch(
             callback_spec(name, self.scenario_path, state, time_scale=self.time_scale)
@@ -535,20 +494,17 @@ class RuntimeCluster:
         ]
 
     async def _trust_node(self, http: httpx.AsyncClient, node: str) -> None:
-        """The node's scripted handlers check request JWTs against its key (asked of the running node)."""
+        """The node's handlers (`callback serve`) check request JWTs against its key (asked of the running
+        node); a user's handler finds it in its `cosigner-keys` folder."""
         spec = next(n for n in self.scenario.nodes if n.name == node)
         names = {u.callback for u in self.scenario.api_users if u.name in spec.api_users}
         handlers = sorted(name for name in self.callback_ready if name in names)
         if not handlers:
             return
-        request = {"command": "callback-public-key"}  # print-public-key's key, for every enclave kind
-        text = "\n".join(await self._admin(node, request, "callback-public-key"))
-        found = re.findall(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
-        if not found:
-            raise ProcessFailed(f"{node}: print-public-key printed no PEM key:\n{text}")
+        pem = await node_admin.callback_key(self.home(node), node)
         for name in handlers:
             url = f"{self.callback_ready[name]['control']}/trust"
-            self._ok(await http.post(url, json={"public_key": found[-1] + "\n"}))
+            self._ok(await http.post(url, json={"public_key": pem, "node": node}))
 
     async def _start_cloud(self, http: httpx.AsyncClient, hardware: Hardware) -> None:
         """`cloud serve`, then for each Nitro / GCP node side by side its KMS key (bound to the image it
@@ -575,11 +531,14 @@ class RuntimeCluster:
                 proxy_spec(f"link-cloud-{node.name}", url.removeprefix("http://"), ready, loop=self.loop)
             )
             self.service_links[f"cloud-{node.name}"] = link
-            path = self.home(node.name) / "hardware.json"
-            profile = json.loads(path.read_text())
-            profile.update(kind=str(node.enclave), cloud=f"http://{link['listen']}", role=role)
-            profile.update(key_id=key_id, bucket=bucket)
-            path.write_text(json.dumps(profile, indent=2))
+            machines.update_profile(
+                self.home(node.name),
+                kind=str(node.enclave),
+                cloud=f"http://{link['listen']}",
+                role=role,
+                key_id=key_id,
+                bucket=bucket,
+            )
 
         async with anyio.create_task_group() as tasks:
             for node in self.scenario.nodes:
@@ -604,37 +563,11 @@ class RuntimeCluster:
         argv = [*self._saas_argv, "--gateway", gateway, "--control", control]
         (self.workdir / "saas" / READY_FILE).unlink(missing_ok=True)  # the dead one's
         child = self.processes.start("saas", "saas", *argv)
-        self.ready = self._run(_ready, self.workdir / "saas" / READY_FILE, child)
+        self.ready = self._run(ready_file, self.workdir / "saas" / READY_FILE, child)
         return child
-
-    def _hardware(self, name: str, vendor_key: str, image_key: str) -> Hardware:
-        home = self.home(name)
-        home.mkdir(parents=True, exist_ok=True)
-        secrets = {
-            "host": name,
-            "cpu_secret": OsCrypto().randbytes(32).hex(),
-            "vendor_key": vendor_key,
-            "image_key": image_key,
-        }
-        (home / "hardware.json").write_text(json.dumps(secrets, indent=2))
-        return Hardware(home, secrets)
 
     @staticmethod
     def _ok(response: httpx.Response) -> Any:
         if response.is_error:
             raise ProcessFailed(f"SaaS control API {response.request.url.path}: {response.text}")
         return response.json()
-
-
-async def _ready(path: Path, child: Child) -> dict[str, Any]:
-    """The service's ready file once it is written; `ProcessFailed` if it dies first or takes too long."""
-    with anyio.move_on_after(READY_LIMIT):
-        while not path.exists():
-            if child.popen.poll() is not None:
-                raise child.failure()
-            await anyio.sleep(POLL)
-        ready: dict[str, Any] = json.loads(path.read_text())
-        return ready
-    raise ProcessFailed(
-        f"{child.role} {child.name} did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}"
-    )

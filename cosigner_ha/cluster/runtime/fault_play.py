@@ -1,7 +1,7 @@
 """A scenario's faults played on real processes: what each `[[faults]]` action does in the runtime.
 
     crash, site-outage   SIGKILL to the node's process group; `for`: a new `node start` on the same home
-                         (a site outage also cuts the link of every scripted handler at the site)
+                         (a site outage also cuts the link of every handler `callback serve` runs at the site)
     restart              SIGTERM (the node drains and stops), then a new `node start` on the same home
     pause                SIGSTOP to the node's process group; `for`: SIGCONT
     partition            the node's link proxy cuts every connection and refuses new ones; `for`: healed
@@ -18,7 +18,8 @@
     disk-loss            SIGKILL, the node's host disk (HOME/disk) wiped, copied first with `backup`; after
                          `for` (or at once): restored or empty, a new CPU secret with `new_host`, started
     attestation          the node's hardware profile names a tampered image and the node is SIGKILLed and
-                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one
+                         started on it (its attestation fails, its secrets stay shut); `for`: the signed one,
+                         once the node has tried to boot on the tampered one (a slow start delays the end)
     clock-skew           the node's wall view shifted through its admin socket (and `node start
                          --clock-skew` when it starts again while the skew holds); `for`: shifted back
 
@@ -33,17 +34,25 @@ import dataclasses
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cosigner_ha.cluster import admin_socket
 from cosigner_ha.cluster.runtime.cluster import RuntimeCluster
-from cosigner_ha.cluster.runtime.processes import ProcessFailed
+from cosigner_ha.cluster.runtime.processes import POLL, READY_LIMIT, ProcessFailed
 from cosigner_ha.cluster.scenario import Enclave, Fault, FaultAction, Scenario
-from cosigner_ha.cluster.scenario.model import SAAS_ENDPOINT, ScriptedCallback, UrlCallback, site_is_under
+from cosigner_ha.cluster.scenario.model import (
+    SAAS_ENDPOINT,
+    AsgiCallback,
+    ScriptedCallback,
+    UrlCallback,
+    site_is_under,
+)
 from cosigner_ha.cluster.world import console_admin, policy_source
 
 Undo = Callable[[], None]
+#: A node's states once a boot attempt is over (the loader refused its image, or it booted).
+BOOTED = frozenset({"failed", "running", "crashed"})
 Record = Callable[..., None]
 
 #: The actions the runtime plays; every other one is refused up front (`refusals`).
@@ -80,11 +89,12 @@ def refusals(scenario: Scenario) -> list[str]:
             )
     named = {u.callback for u in scenario.api_users if u.callback is not None}
     for callback in scenario.callbacks:
-        if callback.name in named and not isinstance(callback, ScriptedCallback | UrlCallback):
-            kind = type(callback).__name__.removesuffix("Callback").lower()
+        if callback.name not in named:
+            continue
+        if isinstance(callback, AsgiCallback) and callback.public_key is None:
             out.append(
-                f"callbacks.{callback.name}: a {kind} handler runs in simulation only; the runtime serves "
-                "scripted handlers (`callback serve`) and url handlers"
+                f"callbacks.{callback.name}.public_key: missing; an asgi handler in the runtime needs the "
+                "key the nodes verify its answers with"
             )
     for i, fault in enumerate(scenario.faults):
         if fault.action == FaultAction.CALLBACK and fault.callback is not None:
@@ -117,8 +127,10 @@ def approximations(scenario: Scenario, time_scale: float = 1.0) -> list[str]:
     if scenario.callbacks:
         names = ", ".join(c.name for c in scenario.callbacks)
         out.append(
-            f"callback handlers ({names}) run as `callback serve` processes (scripted handlers, public-key "
-            "mode); callback faults through its control API"
+            f"callback handlers ({names}) run as `callback serve` processes in public-key mode (scripted "
+            "handlers; asgi apps under hypercorn with their lifespan; python functions behind an HTTP "
+            "front, where an exception is an HTTP 500); callback faults through the scripted handler's "
+            "control API"
         )
     return out
 
@@ -324,6 +336,7 @@ class FaultPlayer:
         def restore() -> None:
             self._tampered[name] -= 1
             if not self._tampered[name]:
+                self.until_booted([name])  # the tampered image refused before the signed one is back
                 self._swap(index, name, tampered=False)
 
         return restore
@@ -334,6 +347,22 @@ class FaultPlayer:
         if not self.holds[name]:
             self.cluster.processes.kill(name)
             self.cluster.start_node(name)
+
+    def until_booted(self, names: Iterable[str]) -> None:
+        """Until each node a fault does not hold down (nor stop) has tried to boot in its current process (booted, or
+        refused by its loader): the agenda runs in scenario time divided by the time scale, a process starts
+        in real time (seconds on a loaded machine), so a fault's end, or the run's, waits for a restart to
+        be played rather than cutting it short."""
+        deadline = time.monotonic() + READY_LIMIT
+        for name in names:
+            while not (self.holds[name] or self._paused[name]) and not BOOTED.intersection(
+                self.cluster.node_states(name)
+            ):
+                self.cluster.processes.check(expected_down=self.down)
+                if time.monotonic() > deadline:
+                    log = self.cluster.processes.children[name].tail()
+                    raise ProcessFailed(f"{name}: no boot within {READY_LIMIT:g} s of its start; log:\n{log}")
+                time.sleep(POLL)
 
     # -- clocks --------------------------------------------------------------------------------------------
 
@@ -348,13 +377,14 @@ class FaultPlayer:
     # -- callback handlers ---------------------------------------------------------------------------------
 
     def _handlers_at(self, site: str | None) -> list[str]:
-        """The scripted handlers the runtime runs (`callback serve`) whose site is under `site`."""
+        """The handlers the runtime runs (`callback serve`: scripted, asgi, python) whose site is under
+        `site`."""
         if site is None:
             return []
         return [
             c.name
             for c in self.scenario.callbacks
-            if isinstance(c, ScriptedCallback)
+            if not isinstance(c, UrlCallback)
             and c.site is not None
             and site_is_under(c.site, site)
             and c.name in self.cluster.callback_ready

@@ -145,6 +145,7 @@ class Drill:
             self.play(progress)
             draining = progress.add_task("draining", total=None, sim="", work="")
             open_ = self._drain()
+            self.player.until_booted(n.name for n in self.scenario.nodes)  # a node restarted late boots
             progress.update(draining, total=1, completed=1, work=f"{open_} open")
         self.record("end", transactions=self.submitted)
         self.cluster.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import anyio
 
@@ -26,6 +28,9 @@ COMMAND = (sys.executable, "-m", "cosigner_ha.cli")
 LOG_TAIL = 20
 #: Real seconds between two looks at a child a task waits for.
 POLL = 0.02
+#: Real seconds a service gets to write its ready file (the SaaS to answer on its control API), and nodes
+#: to come online.
+READY_LIMIT = 60.0
 
 
 class ProcessFailed(RuntimeError):
@@ -153,6 +158,20 @@ class ProcessGroup:
         for child in self.children.values():
             _kill(child.popen)
             self._note_exit(child)
+
+
+async def ready_file(path: Path, child: Child) -> dict[str, Any]:
+    """The service's ready file once it is written; `ProcessFailed` if it dies first or takes too long."""
+    with anyio.move_on_after(READY_LIMIT):
+        while not path.exists():
+            if child.popen.poll() is not None:
+                raise child.failure()
+            await anyio.sleep(POLL)
+        ready: dict[str, Any] = json.loads(path.read_text())
+        return ready
+    raise ProcessFailed(
+        f"{child.role} {child.name} did not become ready within {READY_LIMIT:g} s; log:\n{child.tail()}"
+    )
 
 
 def _signal(popen: subprocess.Popen[bytes], signum: int) -> None:

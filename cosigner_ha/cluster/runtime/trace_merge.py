@@ -64,3 +64,28 @@ def merge(files: Mapping[str, Path], start_wall: float, exits: Iterable[Exit] = 
         )
     events.sort(key=lambda e: e["t"])
     return events
+
+
+def segment(path: Path, pid: int) -> list[dict[str, Any]]:
+    """The events the process `pid` has written to `path` so far (its segment: from its `process_started`
+    to the next header), on its own clock; none before it has started. The launcher reads a running
+    node's progress this way (its trace is line-buffered)."""
+    out: list[dict[str, Any]] = []
+    mine = False
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:  # a line being written, or cut short by SIGKILL
+            continue
+        if not isinstance(event, dict) or event.get("kind") == "header":
+            mine = False
+            continue
+        if event.get("kind") == PROCESS_STARTED:
+            mine = event.get("pid") == pid
+        if mine:
+            out.append(event)
+    return out

@@ -107,7 +107,7 @@ def test_the_owner_device_holds_its_share_and_approves_over_the_network(tmp_path
 
         # killed and restarted on its state (same port, its link unchanged), it approves and deals again
         os.killpg(cluster.processes.children["owner"].pid, signal.SIGKILL)
-        time.sleep(0.2)
+        cluster.processes.children["owner"].popen.wait(timeout=30)  # its port free before the new one binds
         cluster.restart_owner()
         paired = _pair(cluster, "signer-b")
         assert paired["status"] == "COMPLETED", paired

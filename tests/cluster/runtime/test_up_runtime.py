@@ -94,13 +94,18 @@ def test_up_on_processes_signs_through_the_sdk_and_stops_on_ctrl_c(tmp_path: Pat
     assert not workdir.exists()
 
 
-def _with_python_handler(tmp_path: Path) -> Path:
+def _with_handler(tmp_path: Path, handler: str) -> Path:
     text = SCENARIO.read_text().replace(
         'name = "signer-a"\nrole = "SIGNER"\n', 'name = "signer-a"\nrole = "SIGNER"\ncallback = "risk"\n', 1
     )
     scenario = tmp_path / "handler.toml"
-    scenario.write_text(text + '\n[callbacks.risk]\npython = "tests.cluster.handlers.plain:approve"\n')
+    scenario.write_text(text + f"\n[callbacks.risk]\n{handler}")
     return scenario
+
+
+def _with_keyless_asgi_handler(tmp_path: Path) -> Path:
+    """An asgi handler without `public_key`: what the runtime cannot run (nothing verifies its answers)."""
+    return _with_handler(tmp_path, 'asgi = "tests.cluster.handlers.fastapi_handler:app"\n')
 
 
 def test_up_refuses_what_the_runtime_cannot_run_and_names_in_process(
@@ -108,17 +113,17 @@ def test_up_refuses_what_the_runtime_cannot_run_and_names_in_process(
 ) -> None:
     from cosigner_ha.cli import main
 
-    scenario = _with_python_handler(tmp_path)
+    scenario = _with_keyless_asgi_handler(tmp_path)
     assert main(["up", str(scenario), "--api", "127.0.0.1:0", "--workdir", str(tmp_path / "w")]) == 2
     err = capsys.readouterr().err
     assert "the runtime cannot run this scenario as written (--in-process can)" in err
-    assert "callbacks.risk: a python handler runs in simulation only" in err
+    assert "callbacks.risk.public_key: missing; an asgi handler in the runtime needs the key" in err
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_up_in_process_serves_a_scenario_with_a_callback_handler(tmp_path: Path) -> None:
-    scenario = _with_python_handler(tmp_path)
+    scenario = _with_handler(tmp_path, 'python = "tests.cluster.handlers.plain:approve"\n')
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "cosigner_ha.cli", "up", str(scenario)),
