@@ -22,17 +22,15 @@ from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import DEFAULT_SCENARIO, find_scenario, missing
 from cosigner_ha.cluster.report import render_summary, write_html, write_json
 from cosigner_ha.cluster.run_options import (
+    BAD_INPUT_ERRORS,
     InputError,
     check_runtime_options,
     check_seed,
     scenario_inputs,
 )
-from cosigner_ha.cluster.runner import SetupError, run_scenario
-from cosigner_ha.cluster.scenario import ScenarioError
-from cosigner_ha.cluster.world import WorldError
-from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs
+from cosigner_ha.cluster.runner import run_scenario
+from cosigner_ha.env.files import OutputSet, check_outputs
 from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from cosigner_ha.policy import PolicyError
 
 
 def register(subparsers: Any) -> None:
@@ -92,15 +90,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
             check_outputs(outputs, scenario_inputs(path, scenario))
             trace = staged.path(args.trace)
             result = run_scenario(scenario, seed=args.seed, trace_path=trace, console=console)
-        except (
-            InputError,
-            OutputPathError,
-            ScenarioError,
-            PolicyError,
-            WorldError,
-            SetupError,
-            limits.LimitError,
-        ) as exc:
+        except BAD_INPUT_ERRORS as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         report = result.report

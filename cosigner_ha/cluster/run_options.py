@@ -6,13 +6,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cosigner_ha.cluster import limits
+from cosigner_ha.cluster.runner import SetupError
+from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.loader_base import SEED_MAX
 from cosigner_ha.cluster.scenario.model import Scenario
+from cosigner_ha.cluster.world import WorldError
+from cosigner_ha.env.files import OutputPathError
 from cosigner_ha.inputs import shorten
+from cosigner_ha.policy import PolicyError
 
 
 class InputError(ValueError):
     """A command-line argument that cannot work (a missing file, an output folder that does not exist)."""
+
+
+#: What stops a command that runs a scenario (`run`, `run --runtime`, `explore`, `sweep`) before it
+#: starts: each is reported as a bad input (exit 2, what and where on standard error), never a traceback.
+BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
+    InputError,
+    OutputPathError,
+    ScenarioError,
+    PolicyError,
+    WorldError,
+    SetupError,
+    limits.LimitError,
+)
 
 
 def check_seed(seed: int | None, option: str = "--seed") -> None:

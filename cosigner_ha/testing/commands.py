@@ -25,17 +25,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cosigner_ha.cluster import limits
-from cosigner_ha.cluster.runner import SetupError
-from cosigner_ha.cluster.scenario import ScenarioError, load_scenario
-from cosigner_ha.cluster.world import WorldError
-from cosigner_ha.env.files import OutputPathError, check_outputs
+from cosigner_ha.cluster.run_options import BAD_INPUT_ERRORS, InputError
+from cosigner_ha.cluster.scenario import load_scenario
+from cosigner_ha.env.files import check_outputs
 from cosigner_ha.exits import EXIT_BAD_INPUT
 from cosigner_ha.exits import EXIT_FAILED as EXIT_FOUND
 from cosigner_ha.exits import EXIT_OK as EXIT_NOTHING_FOUND
-from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import explorer
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
 from cosigner_ha.testing.explorer import CHECKS, DEFAULT_SHRINK_BUDGET, Exploration, describe_fault
+
+#: This command's bad inputs: every scenario-running command's, and its own.
+_BAD_INPUT: tuple[type[Exception], ...] = (*BAD_INPUT_ERRORS, EngineError)
 
 
 def register(subparsers: Any) -> None:
@@ -84,10 +85,6 @@ def register(subparsers: Any) -> None:
         help="go on through the whole budget after the first failure and list each distinct one",
     )
     limits.add_flag(p)
-
-
-class InputError(ValueError):
-    pass
 
 
 def _check(args: argparse.Namespace) -> Path:
@@ -201,16 +198,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 collect=args.all_failures,
             )
         path = explorer.write_counterexample(result, out) if result.found else None
-    except (
-        InputError,
-        OutputPathError,
-        EngineError,
-        ScenarioError,
-        PolicyError,
-        WorldError,
-        SetupError,
-        limits.LimitError,
-    ) as exc:
+    except _BAD_INPUT as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _summary(console, result, path, args.scenario)

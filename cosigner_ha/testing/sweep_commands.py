@@ -19,15 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cosigner_ha.cluster import bundled, limits
 from cosigner_ha.cluster.bundled import find_scenario, missing
-from cosigner_ha.cluster.runner import SetupError
-from cosigner_ha.cluster.scenario import ScenarioError
-from cosigner_ha.cluster.world import WorldError
-from cosigner_ha.env.files import OutputPathError, check_outputs
+from cosigner_ha.cluster.run_options import BAD_INPUT_ERRORS, InputError
+from cosigner_ha.env.files import check_outputs
 from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from cosigner_ha.policy import PolicyError
 from cosigner_ha.testing import sweep_report
 from cosigner_ha.testing.engine import ENGINES, EngineError, open_engine
 from cosigner_ha.testing.sweep import SeedResult, SeedsError, parse_seeds, sweep
+
+#: This command's bad inputs: every scenario-running command's, and its own.
+_BAD_INPUT: tuple[type[Exception], ...] = (*BAD_INPUT_ERRORS, SeedsError, EngineError)
 
 
 def register(subparsers: Any) -> None:
@@ -42,10 +42,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write per-seed results and the summary as JSON")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a page with the distributions drawn")
     limits.add_flag(p)
-
-
-class InputError(ValueError):
-    pass
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -80,17 +76,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
                 progress.update(task, advance=1, passed=counts["passed"], failed=counts["failed"])
 
             result = sweep(scenario, seeds, engine, scenario_path=str(args.scenario), on_result=seen)
-    except (
-        InputError,
-        OutputPathError,
-        SeedsError,
-        EngineError,
-        ScenarioError,
-        PolicyError,
-        WorldError,
-        SetupError,
-        limits.LimitError,
-    ) as exc:
+    except _BAD_INPUT as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -56,6 +56,9 @@ class LatencyStats:
     p99: float | None
     max: float | None
 
+    def to_json(self) -> dict[str, float | None]:
+        return {"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max}
+
 
 @dataclass(frozen=True)
 class Failover:
@@ -407,12 +410,7 @@ class RunReport:
                 "by_cause": dict(self.by_cause),
                 "failures": [f.to_json() for f in self.failures],
             },
-            "latency_seconds": {
-                "p50": self.latency.p50,
-                "p90": self.latency.p90,
-                "p99": self.latency.p99,
-                "max": self.latency.max,
-            },
+            "latency_seconds": self.latency.to_json(),
             "signed_by": dict(self.signed_by),
             "workloads": {name: b.to_json() for name, b in self.workloads.items()},
             "rules": {name: b.to_json() for name, b in self.rules.items()},

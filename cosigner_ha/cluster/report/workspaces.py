@@ -32,12 +32,7 @@ class WorkspaceFigures:
             "workspace": self.name,
             "transactions": self.transactions,
             "by_status": dict(self.by_status),
-            "latency_seconds": {
-                "p50": self.latency.p50,
-                "p90": self.latency.p90,
-                "p99": self.latency.p99,
-                "max": self.latency.max,
-            },
+            "latency_seconds": self.latency.to_json(),
             "signed_by": dict(self.signed_by),
         }
 

@@ -22,6 +22,7 @@ from cosigner_ha.cluster.bundled import missing
 from cosigner_ha.cluster.report import render_summary, write_html
 from cosigner_ha.cluster.report.model import report_json_text
 from cosigner_ha.cluster.run_options import (
+    BAD_INPUT_ERRORS,
     InputError,
     check_runtime_options,
     check_seed,
@@ -31,18 +32,20 @@ from cosigner_ha.cluster.runner import SetupError
 from cosigner_ha.cluster.runtime.fault_play import approximations, refusals
 from cosigner_ha.cluster.runtime.launcher import Drill
 from cosigner_ha.cluster.runtime.processes import ProcessFailed
-from cosigner_ha.cluster.scenario import ScenarioError
 from cosigner_ha.cluster.scenario.model import Scenario
 from cosigner_ha.cluster.world import WorldError, check_fault_policies, workspace_spec
-from cosigner_ha.env.files import OutputPathError, OutputSet, check_outputs, write_text_atomic
+from cosigner_ha.env.files import OutputSet, check_outputs, write_text_atomic
 from cosigner_ha.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-from cosigner_ha.policy import PolicyError
 from cosigner_ha.saas_sim import Workspace
 from cosigner_ha.saas_sim.errors import SaasError
 
 
 class RuntimeRefused(ValueError):
     """The scenario asks for something the runtime cannot play yet (every reason, one per line)."""
+
+
+#: This command's bad inputs: every scenario-running command's, and its own.
+_BAD_INPUT: tuple[type[Exception], ...] = (*BAD_INPUT_ERRORS, RuntimeRefused)
 
 
 def _check_fault_policies(scenario: Scenario) -> None:
@@ -73,15 +76,7 @@ def run_runtime(args: argparse.Namespace, path: Path, console: Console) -> int:
                     f"{path}: the runtime cannot play this scenario as written:\n  " + "\n  ".join(reasons)
                 )
             _check_fault_policies(scenario)
-        except (
-            InputError,
-            OutputPathError,
-            ScenarioError,
-            PolicyError,
-            WorldError,
-            RuntimeRefused,
-            limits.LimitError,
-        ) as exc:
+        except _BAD_INPUT as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         for note in approximations(scenario, args.time_scale or 1.0):
