@@ -13,6 +13,7 @@ from cosigner_ha import inputs
 from cosigner_ha.cluster.infra import (
     AttestationAuthority,
     ConfidentialSpace,
+    EnclaveImage,
     Host,
     ImageAuthority,
     NitroHypervisor,
@@ -93,13 +94,17 @@ class Hardware:
         except (KeyError, ValueError) as exc:
             raise ValueError(f"{path}: not a hardware profile ({type(exc).__name__}: {exc})") from None
 
+    def _running(self) -> EnclaveImage:
+        """The image this machine boots: its kind's signed image, or a tampered copy (`"image": "tampered"`)."""
+        image = self.images.image(self.kind, IMAGE_VERSION)  # type: ignore[arg-type]
+        return image.tampered() if self.tampered else image
+
     def backend(self) -> EnclaveBackend:
         disk = LocalDisk(self.home / "disk")
         rand = OsCrypto().randbytes
         if self.kind == "sgx":
             host = Host(self.name, "runtime", disk, sgx=self.cpu)
-            image = self.image.tampered() if self.tampered else self.image
-            return SgxEnclave(host, image, trusted_signer=self.images.public_key, randbytes=rand)
+            return SgxEnclave(host, self._running(), trusted_signer=self.images.public_key, randbytes=rand)
         from cosigner_ha.cluster.runtime.cloud_client import RemoteBucket, RemoteKms
 
         url, role, key_id = self.cloud["cloud"], self.cloud["role"], self.cloud["key_id"]
@@ -107,15 +112,11 @@ class Hardware:
         if self.kind == "nitro":
             nitro = NitroHypervisor(f"i-{self.name}", self.vendor, time.time)
             host = Host(self.name, "runtime", disk, role=role, nitro=nitro)
-            image = self.images.image("nitro", IMAGE_VERSION)
-            image = image.tampered() if self.tampered else image
             return NitroEnclave(
-                host, image, kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
+                host, self._running(), kms=RemoteKms(url, "aws"), key_id=key_id, bucket=bucket, randbytes=rand
             )
         space = ConfidentialSpace(f"vm-{self.name}", self.vendor, time.time)
         host = Host(self.name, "runtime", disk, role=role, confidential_space=space)
-        image = self.images.image("gcp", IMAGE_VERSION)
-        image = image.tampered() if self.tampered else image
         return GcpEnclave(
-            host, image, kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
+            host, self._running(), kms=RemoteKms(url, "gcp"), key_id=key_id, bucket=bucket, randbytes=rand
         )
