@@ -87,6 +87,14 @@ def _stopped_by(exc: BaseException) -> type[BaseException] | None:
     return None
 
 
+def _forget_escaped_interrupt() -> None:
+    """CPython marks a KeyboardInterrupt that escaped an `exec` of source text as unhandled even when a caller
+    catches it, and `python -m` then kills itself by SIGINT after its exit code is set (exit -2, not 130).
+    Ctrl-C during an import lands there often: dataclasses and namedtuple build their methods with `exec`.
+    Every run of source text clears the mark first, so running one trivial piece of it clears it."""
+    exec("pass", {})  # constant source text, run for its side effect on the interpreter
+
+
 def main(argv: list[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if main_thread:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _forget_escaped_interrupt()
         command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
         print(
             f"interrupted by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: {command} stopped; nothing was written",

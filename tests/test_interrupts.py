@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -51,3 +52,38 @@ def test_an_interrupted_run_leaves_nothing_and_says_so(
     assert f"interrupted by {name}: cosigner-ha run stopped" in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # no trace, report, page or temporary file
+
+
+STOPPED_IN_EXEC = """
+import sys, types
+
+command = types.ModuleType("cosigner_ha.cluster.commands_run")
+command.register = lambda sub: sub.add_parser("run")
+
+
+def run(args):
+    # Ctrl-C landing while a dataclass builds its methods: the KeyboardInterrupt escapes an exec of source
+    exec("import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\nunreached = 1")
+    return 0
+
+
+command.run = run
+sys.modules[command.__name__] = command
+"""
+
+
+def test_ctrl_c_escaping_an_exec_of_source_text_still_exits_130(tmp_path: Path) -> None:
+    """`python -m` (how the runtime starts its children) kills itself by SIGINT after exiting when a
+    KeyboardInterrupt escaped an `exec` of source text, even one the CLI caught; it must exit 130 instead."""
+    (tmp_path / "sitecustomize.py").write_text(STOPPED_IN_EXEC)
+    proc = subprocess.run(
+        [*COMMAND, "run"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip() == "interrupted by Ctrl-C: cosigner-ha run stopped; nothing was written"
