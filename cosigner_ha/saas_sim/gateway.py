@@ -128,10 +128,7 @@ class Gateway:
                 conn, "UNEXPECTED_MESSAGE", f"{request.TYPE!r} is not a request a node may send to the SaaS"
             )
         try:
-            if type(request) is wire.Poll:
-                response = await self._held(request, conn)
-            else:
-                response = await self._handle(request, conn)
+            response = await self._handle(request, conn)
         except TokenError as exc:
             self._record(
                 "token_refused",
@@ -165,32 +162,20 @@ class Gateway:
             return False
         return True
 
-    async def _held(self, request: wire.Request, conn: Connection) -> wire.Response:
-        """A long poll, with the connection watched while it is held.
+    async def watch(self, conn: Connection) -> None:
+        """Watch a connection while a long poll is held on it, until it sends a frame or ends; run by
+        the poll's own wait (`Mailbox.wait`), which cancels it when work arrives.
 
         The poll holds the connection for up to the poll interval, and nothing is read from it meanwhile:
         a node that crashes then (its connections reset at once) would be noticed only when the answer
         found the connection gone, up to an interval later. Watching it while the poll waits lets the
         SaaS count the co-signer gone when its connection breaks, which is when `disconnect_grace`
         starts (docs/saas.md). The poll itself runs to its end, so that work it took is put back as any
-        undelivered answer's is. The node sends nothing while its poll is held, so the watcher is
+        undelivered answer's is. The node sends nothing while its poll is held, so the watch is
         cancelled only between frames.
         """
-        response: wire.Response | None = None
-        failed: Exception | None = None
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(self._watch, conn)
-            try:
-                response = await self._handle(request, conn)
-            except Exception as exc:  # raised after the group, unwrapped, for `_one` to answer
-                failed = exc
-            tasks.cancel_scope.cancel()
-        if failed is not None:
-            raise failed
-        assert response is not None
-        return response
-
-    async def _watch(self, conn: Connection) -> None:
+        if conn.early is not None or conn.lost or conn.closed:
+            return
         try:
             conn.early = await conn.stream.receive()
         except ConnectionClosed:

@@ -7,7 +7,7 @@ answer could not be sent, so a broken connection loses nothing the SaaS still wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
 
@@ -19,7 +19,8 @@ PRUNE_ABOVE = 64
 class Mailbox:
     def __init__(self, *, still_wanted: Callable[[wire.WorkItem], bool] = lambda item: True) -> None:
         self._items: list[wire.WorkItem] = []
-        self._waiters: list[anyio.Event] = []
+        #: What an arriving item wakes: a waiting poll's event, or the cancel of its connection watch.
+        self._waiters: list[Callable[[], object]] = []
         self._still_wanted = still_wanted
 
     def __len__(self) -> int:
@@ -54,8 +55,14 @@ class Mailbox:
         self._items = []
         return items
 
-    async def wait(self, timeout: float) -> list[wire.WorkItem]:
-        """The queued items as soon as there are any, or an empty list after `timeout` seconds."""
+    async def wait(
+        self, timeout: float, *, watch: Callable[[], Awaitable[object]] | None = None
+    ) -> list[wire.WorkItem]:
+        """The queued items as soon as there are any, or an empty list after `timeout` seconds.
+
+        `watch` (the gateway watching the poll's connection) runs while the box is empty, in this task:
+        an arriving item cancels it; when it returns by itself (the connection ended or sent a frame) the
+        wait goes on without it. A held poll thus costs no task of its own."""
         items = self.take()
         if items:  # the common case under load: no timeout scope, no wake-up event
             return items
@@ -64,12 +71,20 @@ class Mailbox:
                 items = self.take()
                 if items:
                     return items
+                if watch is not None:
+                    with anyio.CancelScope() as woken:
+                        self._waiters.append(woken.cancel)
+                        await watch()
+                        watch = None
+                    if not woken.cancel_called:
+                        self._waiters.remove(woken.cancel)
+                    continue
                 event = anyio.Event()
-                self._waiters.append(event)
+                self._waiters.append(event.set)
                 await event.wait()
         return self.take()
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
-        for event in waiters:
-            event.set()
+        for wake in waiters:
+            wake()

@@ -8,6 +8,7 @@ protocol on `saas.address`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -415,7 +416,7 @@ class Saas:
         if isinstance(request, wire.Poll):
             cosigner = self.tokens.authenticate(request.access_token, request.cosigner_id)
             self._bind(conn, cosigner.id)
-            return await self._poll(cosigner, request)
+            return await self._poll(cosigner, request, conn)
         token = getattr(request, "access_token", None)
         if not isinstance(token, str):
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")
@@ -440,7 +441,7 @@ class Saas:
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")
         return wire.Ack()
 
-    async def _poll(self, cosigner: Cosigner, request: wire.Poll) -> wire.Response:
+    async def _poll(self, cosigner: Cosigner, request: wire.Poll, conn: Connection) -> wire.Response:
         paired = [p.api_user_id for p in cosigner.pairings] + list(cosigner.unpairing)
         unknown = [u for u in request.api_users if u not in paired]
         if unknown:
@@ -449,7 +450,9 @@ class Saas:
                 f"(paired: {', '.join(paired) or 'none'})"
             )
         self.ctx.registry.seen(cosigner)
-        items = await self.ctx.mailbox(cosigner.id).wait(self.config.long_poll_interval)
+        items = await self.ctx.mailbox(cosigner.id).wait(
+            self.config.long_poll_interval, watch=functools.partial(self.gateway.watch, conn)
+        )
         self.ctx.registry.seen(cosigner)
         return wire.PollResult(items)
 

@@ -50,7 +50,10 @@ def test_a_node_that_vanishes_mid_signing_is_replaced_and_only_one_signature_is_
             if cloud is None:  # the break was seen on the held poll's connection
                 assert [e.get("cosigner") for e in w.events("connection_lost")] == ["node-a"]
 
-    simulate(main, seed=11)
+    # The seed decides a race at the crash: whether the node's next long poll reaches the SaaS before the
+    # Ack of its commitments makes it crash (both at the same simulated instant, latencies drawn per
+    # frame); with this one it does, so the held poll's break is what the SaaS sees.
+    simulate(main, seed=4)
 
 
 def test_a_node_cut_off_mid_signing_is_replaced_after_the_attempt_timeout() -> None:
