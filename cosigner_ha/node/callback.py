@@ -44,14 +44,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import anyio
 import httpx
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from cosigner_ha.env import Environment
+from cosigner_ha.env import Environment, scopes
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, HandlerTimeout
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
@@ -351,7 +350,7 @@ class CallbackClient:
     async def _call_function(
         self, handler: InProcessHandler, function: HandlerFunction, body: dict[str, Any]
     ) -> Any:
-        with anyio.move_on_after(self.policy.deadline) as scope:
+        with scopes.move_on_after(self.policy.deadline) as scope:
             await self._delay(handler)
             try:
                 answer = function(copy.deepcopy(body))
@@ -383,7 +382,7 @@ class CallbackClient:
         self, settings: CallbackSettings, path: str, content: bytes, handler: InProcessHandler | None
     ) -> httpx.Response:
         headers = {"content-type": "text/plain" if settings.mode == "public_key" else "application/json"}
-        with anyio.move_on_after(self.policy.deadline) as scope:
+        with scopes.move_on_after(self.policy.deadline) as scope:
             await self._delay(handler)
             if handler is not None and handler.host is not None:
                 return self._hosted(handler.host, path, content, headers)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-import anyio
-
+from cosigner_ha.env import scopes
 from cosigner_ha.net import ConnectionClosed, FramedStream, NetError, Network
 from cosigner_ha.node.errors import SaasError, SaasUnreachable
 from cosigner_ha.wire import Ack, CodecError, Error, Poll, Request, Response, decode, encode
@@ -42,7 +41,7 @@ class SaasClient:
         stream = await self._stream()
         reusable = False
         try:
-            with anyio.move_on_after(self.request_timeout if timeout is None else timeout) as scope:
+            with scopes.move_on_after(self.request_timeout if timeout is None else timeout) as scope:
                 await stream.send(self._frame(message))
                 payload = await stream.receive()
             if scope.cancelled_caught:
@@ -91,5 +90,5 @@ class SaasClient:
 
 
 async def _discard(stream: FramedStream) -> None:
-    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):  # already gone: nothing to release
+    with scopes.cancel_scope(shield=True), contextlib.suppress(Exception):  # already gone: nothing to release
         await stream.abort()

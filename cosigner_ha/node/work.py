@@ -10,6 +10,7 @@ import anyio
 import anyio.abc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cosigner_ha.env import scopes
 from cosigner_ha.node.callback import (
     CallbackFailure,
     check_settings,
@@ -96,7 +97,7 @@ class WorkHandlers(SigningWork):
                 continue
             for item in answer.items:
                 assert self.proc.tasks is not None
-                self.proc.tasks.start_soon(self._handle, item)
+                scopes.start_soon(self.proc.tasks, self._handle, item)
             if not answer.items:
                 await self.env.clock.sleep_until(started + self.config.poll_interval)
 

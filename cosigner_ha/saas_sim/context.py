@@ -13,7 +13,7 @@ import anyio
 import anyio.abc
 
 from cosigner_ha import mpc, policy, wire
-from cosigner_ha.env import Environment
+from cosigner_ha.env import Environment, scopes
 from cosigner_ha.env.compute import SigningSlots
 from cosigner_ha.saas_sim.approvers import Approver, ApproverBehaviour, SimulatedApprover
 from cosigner_ha.saas_sim.config import SaasConfig
@@ -105,7 +105,7 @@ class SaasContext:
     def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         if self._nursery is None:
             raise RuntimeError("the SaaS is not running: start `await saas.run()` in a task group first")
-        self._nursery.start_soon(fn, *args)
+        scopes.start_soon(self._nursery, fn, *args)
 
     # --- look-ups ------------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 
 from cosigner_ha import wire
+from cosigner_ha.env import scopes
 from cosigner_ha.net import ConnectionClosed, FramedStream, Listener, NetError, Network
 from cosigner_ha.saas_sim.errors import SaasError, TokenError
 
@@ -113,7 +114,7 @@ class Gateway:
             self._closed(conn)
             if not conn.closed:
                 conn.closed = True
-                with anyio.CancelScope(shield=True), contextlib.suppress(NetError):
+                with scopes.cancel_scope(shield=True), contextlib.suppress(NetError):
                     await stream.aclose()
 
     async def _one(self, conn: Connection, payload: bytes) -> bool:
@@ -196,5 +197,5 @@ class Gateway:
             return
         conn.closed = True
         self._record("connection_closed", conn=conn.id, cosigner=conn.cosigner_id, reason=reason)
-        with anyio.CancelScope(shield=True), contextlib.suppress(NetError):
+        with scopes.cancel_scope(shield=True), contextlib.suppress(NetError):
             await conn.stream.aclose()

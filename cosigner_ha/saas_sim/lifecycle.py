@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from cosigner_ha import policy
+from cosigner_ha.env import scopes
 from cosigner_ha.policy.vocabulary import INITIATING_ROLES
 from cosigner_ha.saas_sim.approvers import Verdict
 from cosigner_ha.saas_sim.causes import Cause
@@ -328,7 +329,7 @@ class TransactionService:
         timeout = self.ctx.config.signing_timeout
         began = tx.pending_signature_at
         left = timeout if began is None else timeout - (self.ctx.env.clock.now() - began)
-        with anyio.move_on_after(left):
+        with scopes.move_on_after(left):
             await self.signing.sign(tx, state, candidates)
         if not tx.terminal:
             last = next((a for a in reversed(tx.attempts) if a.cause), None)
@@ -386,7 +387,7 @@ class TransactionService:
         timeout = self.ctx.config.authorization_timeout
         entered = [h.at for h in tx.history if h.status is Status.PENDING_AUTHORIZATION]
         left = timeout - (self.ctx.env.clock.now() - entered[-1]) if entered else timeout
-        with anyio.move_on_after(left):
+        with scopes.move_on_after(left):
             async with anyio.create_task_group() as tasks:
                 for name in tracker.awaiting:
                     tasks.start_soon(ask, name)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import anyio
 
 from cosigner_ha import wire
+from cosigner_ha.env import scopes
 
 PRUNE_ABOVE = 64
 
@@ -66,13 +67,13 @@ class Mailbox:
         items = self.take()
         if items:  # the common case under load: no timeout scope, no wake-up event
             return items
-        with anyio.move_on_after(timeout):
+        with scopes.move_on_after(timeout):
             while True:
                 items = self.take()
                 if items:
                     return items
                 if watch is not None:
-                    with anyio.CancelScope() as woken:
+                    with scopes.cancel_scope() as woken:
                         self._waiters.append(woken.cancel)
                         await watch()
                         watch = None

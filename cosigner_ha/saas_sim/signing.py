@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha import mpc, wire
+from cosigner_ha.env import scopes
 from cosigner_ha.saas_sim.causes import Cause, callback_cause, callback_failure_sub_status
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
@@ -100,7 +101,7 @@ class Session:
     async def wait(self, timeout: float) -> None:
         event = anyio.Event()
         self._waiters.append(event)
-        with anyio.move_on_after(timeout):
+        with scopes.move_on_after(timeout):
             await event.wait()
 
 
@@ -194,7 +195,7 @@ class SigningService:
                 standby=answer.standby,
             )
         try:
-            with anyio.move_on_after(window):
+            with scopes.move_on_after(window):
                 while not settled(answers, selection):
                     await probe_round.changed()
         finally:
@@ -414,7 +415,7 @@ class SigningService:
         self._session(cosigner, session_id, phase)  # refuse at once what is already wrong
         # shielded: the node's message was received, so the round goes on even if its connection drops
         # meanwhile (as when it was handled at once); the attempt then fails over as for any lost node
-        with anyio.CancelScope(shield=True):
+        with scopes.cancel_scope(shield=True):
             async with self.ctx.cloud_slots.round():
                 pass
         return self._session(cosigner, session_id, phase)
