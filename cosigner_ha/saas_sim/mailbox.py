@@ -7,6 +7,7 @@ answer could not be sent, so a broken connection loses nothing the SaaS still wa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
@@ -20,7 +21,7 @@ PRUNE_ABOVE = 64
 class Mailbox:
     def __init__(self, *, still_wanted: Callable[[wire.WorkItem], bool] = lambda item: True) -> None:
         self._items: list[wire.WorkItem] = []
-        #: What an arriving item wakes: a waiting poll's event, or the cancel of its connection watch.
+        #: What an arriving item calls: the `cancel` of each waiting poll's scope.
         self._waiters: list[Callable[[], object]] = []
         self._still_wanted = still_wanted
 
@@ -65,25 +66,22 @@ class Mailbox:
         an arriving item cancels it; when it returns by itself (the connection ended or sent a frame) the
         wait goes on without it. A held poll thus costs no task of its own."""
         items = self.take()
-        if items:  # the common case under load: no timeout scope, no wake-up event
+        if items:  # the common case under load: no timeout scope
             return items
-        with scopes.move_on_after(timeout):
-            while True:
-                items = self.take()
-                if items:
-                    return items
+        while True:
+            # One scope: its deadline is the poll's end, and an arriving item cancels it (`_wake`).
+            with scopes.move_on_after(timeout) as scope:
+                self._waiters.append(scope.cancel)
                 if watch is not None:
-                    with scopes.cancel_scope() as woken:
-                        self._waiters.append(woken.cancel)
-                        await watch()
-                        watch = None
-                    if not woken.cancel_called:
-                        self._waiters.remove(woken.cancel)
-                    continue
-                event = anyio.Event()
-                self._waiters.append(event.set)
-                await event.wait()
-        return self.take()
+                    await watch()
+                    watch = None
+                await anyio.sleep_forever()
+            with contextlib.suppress(ValueError):  # still listed when the deadline ended it
+                self._waiters.remove(scope.cancel)
+            items = self.take()
+            timeout = scope.deadline - anyio.current_time()
+            if items or timeout <= 0:  # else another poll of this box took what woke this one
+                return items
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
