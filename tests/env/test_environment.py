@@ -24,6 +24,7 @@ from cosigner_ha.env import (
     RandomStreams,
     SeededDrbg,
     TraceError,
+    canonical,
     deterministic_scheduling,
     simulate,
 )
@@ -240,3 +241,25 @@ def test_the_runtime_clock_runs_on_asyncio_too() -> None:
 
     before, after = asyncio.run(main())
     assert after - before >= 0.009
+
+
+_json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _json_values | st.binary(max_size=8), max_size=6))
+def test_the_canonical_line_is_json_dumps_with_sorted_keys_compact_and_ascii(obj: dict[str, object]) -> None:
+    expected = json.dumps(
+        {k: v.hex() if isinstance(v, bytes) else v for k, v in obj.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
+    assert canonical(obj) == expected
