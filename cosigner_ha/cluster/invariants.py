@@ -6,7 +6,7 @@ are verified with `cryptography`'s standard Ed25519 verifier, not with the code 
 Each check is a fold (`feed` one event at a time, `verdict` at any point), so a run checks its events as
 they are written and keeps none of them: what a check remembers is only what a later event could need
 (the transactions signed, the nonces used, the decisions a later signature is held to), in compact form
-(identifiers interned, shared tuples, raw nonce bytes). The functions of the same names fold a sequence.
+(identifiers interned, shared tuples, nonce ids as 32 bytes each in one sorted blob a party). The functions of the same names fold a sequence.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha.env import Event
+from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
 
 TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
@@ -326,17 +327,28 @@ class NoNonceReuse:
     KINDS: tuple[str, ...] = ("nonce_used", "share_released")
 
     def __init__(self) -> None:
-        self.seen: dict[str, set[bytes | str]] = defaultdict(set)  # party -> nonces it used
+        # party -> the 32-byte nonce ids it used, compact (one per signature for the whole run), and
+        # anything else a trace names a nonce by
+        self.seen: dict[str, ConsumedNonces] = defaultdict(ConsumedNonces)
+        self.other: dict[str, set[bytes | str]] = defaultdict(set)
         self.count = 0
         self.reused: set[tuple[str, bytes | str]] = set()
 
     def _use(self, party: object, nonce: object) -> None:
-        used, key = self.seen[_id(party)], _nonce_key(nonce)
-        if key in used:
-            self.reused.add((str(party), key))
+        key, who = _nonce_key(nonce), _id(party)
+        if isinstance(key, bytes) and len(key) == NONCE_ID_SIZE:
+            ids = self.seen[who]
+            if key not in ids:
+                ids.mark(key)
+                self.count += 1
+                return
         else:
-            used.add(key)
-            self.count += 1
+            others = self.other[who]
+            if key not in others:
+                others.add(key)
+                self.count += 1
+                return
+        self.reused.add((str(party), key))
 
     def feed(self, e: Event) -> None:
         if e.kind == "nonce_used":
