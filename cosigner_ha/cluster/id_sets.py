@@ -144,3 +144,60 @@ class IdToId:
         n = number(ident, self.prefix)
         m = self._numbers[n] if 0 <= n < len(self._numbers) else 0
         return f"{self.target}-{m}" if m else self._other.get(ident)
+
+
+class IdIndex:
+    """A map from identifiers to non-negative ints (a transaction's row): `<prefix>-<n>` as slot `n` of an
+    array, any other id in a dict."""
+
+    __slots__ = ("_other", "_slots", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._slots = array("q")  # value + 1; 0: none
+        self._other: dict[str, int] = {}
+
+    def __setitem__(self, ident: str, value: int) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            self._other[ident] = value
+            return
+        slots = self._slots
+        if n >= len(slots):
+            slots.extend(array("q", [0]) * (n + 1 - len(slots)))
+        slots[n] = value + 1
+
+    def get(self, ident: str) -> int | None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            return self._other.get(ident)
+        value = self._slots[n] if n < len(self._slots) else 0
+        return value - 1 if value else None
+
+    def __contains__(self, ident: str) -> bool:
+        return self.get(ident) is not None
+
+
+class IdColumn:
+    """A list of identifiers (each transaction's id, in row order): `<prefix>-<n>` as `n` in an array,
+    any other id beside, by position; read back as the same strings."""
+
+    __slots__ = ("_numbers", "_other", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._numbers = array("q")  # 0: the id is in `_other`
+        self._other: dict[int, str] = {}
+
+    def append(self, ident: str) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            self._other[len(self._numbers)] = ident
+        self._numbers.append(max(n, 0))
+
+    def __getitem__(self, i: int) -> str:
+        n = self._numbers[i]
+        return f"{self.prefix}-{n}" if n else self._other[i % len(self._numbers)]
+
+    def __len__(self) -> int:
+        return len(self._numbers)

@@ -8,7 +8,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cosigner_ha.cluster.id_sets import IdMap, IdSet, IdToId, number
+from cosigner_ha.cluster.id_sets import IdColumn, IdIndex, IdMap, IdSet, IdToId, number
 
 # numbered ids, and every near miss that must not be taken for one: leading zeros, signs, other
 # prefixes, huge numbers, non-ASCII digits, plain text
@@ -77,6 +77,19 @@ def test_id_to_id_is_a_dict(items: list[tuple[str, str]]) -> None:
     assert compact.get("probe-999") is None
 
 
+@given(st.lists(IDS, max_size=60))
+def test_id_index_and_column_are_a_dict_and_a_list(idents: list[str]) -> None:
+    index, column, plain = IdIndex(), IdColumn(), {}
+    for row, ident in enumerate(idents):
+        index[ident] = row
+        plain[ident] = row
+        column.append(ident)
+    assert [column[i] for i in range(len(column))] == idents and len(column) == len(idents)
+    for ident in idents:
+        assert index.get(ident) == plain[ident] and ident in index
+    assert index.get("tx-999") is None and "nothing" not in index
+
+
 def test_a_run_of_numbered_ids_costs_bits_not_entries() -> None:
     """100,000 transactions: an eighth of a byte each in a set, four bytes each in a map."""
     signed, decisions, probes = IdSet(), IdMap[tuple[str, ...]](), IdToId("probe")
@@ -89,3 +102,9 @@ def test_a_run_of_numbered_ids_costs_bits_not_entries() -> None:
     assert sys.getsizeof(signed._bits) < 100_000 // 8 + 4_096
     assert len(decisions._values) == 2 and decisions._codes.itemsize * len(decisions._codes) <= 4 * 100_001
     assert not signed._other and not decisions._other and not probes._other
+    rows, column = IdIndex(), IdColumn()
+    for n in range(1, 100_001):
+        rows[f"tx-{n}"] = n - 1
+        column.append(f"tx-{n}")
+    assert rows.get("tx-100000") == 99_999 and column[99_999] == "tx-100000"
+    assert not rows._other and not column._other and len(column._numbers) == 100_000
