@@ -6,7 +6,7 @@ are verified with `cryptography`'s standard Ed25519 verifier, not with the code 
 Each check is a fold (`feed` one event at a time, `verdict` at any point), so a run checks its events as
 they are written and keeps none of them: what a check remembers is only what a later event could need
 (the transactions signed, the nonces used, the decisions a later signature is held to), in compact form
-(identifiers interned, shared tuples, raw nonce bytes). The functions of the same names fold a sequence.
+(identifiers interned, shared tuples, nonce ids as 32 bytes each in one sorted blob a party). The functions of the same names fold a sequence.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cosigner_ha.cluster.id_sets import IdMap, IdSet, IdToId
 from cosigner_ha.env import Event
+from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
 
 TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
@@ -86,12 +88,12 @@ class AtMostOneSignature:
     KINDS: tuple[str, ...] = ("signed",)
 
     def __init__(self) -> None:
-        self.signed: set[str] = set()
+        self.signed = IdSet()
         self.twice: set[str] = set()
 
     def feed(self, e: Event) -> None:
         if e.kind == "signed":
-            tx = _id(e.fields["tx"])
+            tx = str(e.fields["tx"])
             if tx in self.signed:
                 self.twice.add(tx)
             self.signed.add(tx)
@@ -138,19 +140,17 @@ class SignedWithinPolicy:
 
     def __init__(self) -> None:
         #: tx -> (status, designated signers) of its latest decision; equal decisions share one tuple.
-        self.decisions: dict[str, tuple[Any, tuple[Any, ...]]] = {}
-        self._shared: dict[tuple[Any, tuple[Any, ...]], tuple[Any, tuple[Any, ...]]] = {}
-        self.approved: set[str] = set()
+        self.decisions: IdMap[tuple[Any, tuple[Any, ...]]] = IdMap()
+        self.approved = IdSet()
         self.wrong = _Examples()
 
     def feed(self, e: Event) -> None:
         kind = e.kind
         if kind == "policy_decision":
             f = e.fields
-            decision = (f.get("status"), tuple(f.get("designated_signers") or ()))
-            self.decisions[_id(f.get("tx"))] = self._shared.setdefault(decision, decision)
+            self.decisions[str(f.get("tx"))] = (f.get("status"), tuple(f.get("designated_signers") or ()))
         elif kind == "approval" and e.fields.get("outcome") == "APPROVED":
-            self.approved.add(_id(e.fields.get("tx")))
+            self.approved.add(str(e.fields.get("tx")))
         elif kind == "signed":
             tx = str(e.fields.get("tx"))
             found = self.decisions.get(tx)
@@ -177,10 +177,10 @@ class _Pairs:
     __slots__ = ("_by",)
 
     def __init__(self) -> None:
-        self._by: dict[str, set[str]] = defaultdict(set)
+        self._by: dict[str, IdSet] = defaultdict(IdSet)
 
     def add(self, tx: str, party: str) -> None:
-        self._by[_id(party)].add(_id(tx))
+        self._by[_id(party)].add(tx)
 
     def __contains__(self, pair: tuple[str, str]) -> bool:
         tx, party = pair
@@ -326,17 +326,28 @@ class NoNonceReuse:
     KINDS: tuple[str, ...] = ("nonce_used", "share_released")
 
     def __init__(self) -> None:
-        self.seen: dict[str, set[bytes | str]] = defaultdict(set)  # party -> nonces it used
+        # party -> the 32-byte nonce ids it used, compact (one per signature for the whole run), and
+        # anything else a trace names a nonce by
+        self.seen: dict[str, ConsumedNonces] = defaultdict(ConsumedNonces)
+        self.other: dict[str, set[bytes | str]] = defaultdict(set)
         self.count = 0
         self.reused: set[tuple[str, bytes | str]] = set()
 
     def _use(self, party: object, nonce: object) -> None:
-        used, key = self.seen[_id(party)], _nonce_key(nonce)
-        if key in used:
-            self.reused.add((str(party), key))
+        key, who = _nonce_key(nonce), _id(party)
+        if isinstance(key, bytes) and len(key) == NONCE_ID_SIZE:
+            ids = self.seen[who]
+            if key not in ids:
+                ids.mark(key)
+                self.count += 1
+                return
         else:
-            used.add(key)
-            self.count += 1
+            others = self.other[who]
+            if key not in others:
+                others.add(key)
+                self.count += 1
+                return
+        self.reused.add((str(party), key))
 
     def feed(self, e: Event) -> None:
         if e.kind == "nonce_used":
@@ -363,7 +374,7 @@ class StandbyOnlyWhenNoActive:
     def __init__(self) -> None:
         self.configured: dict[str, bool] = {}  # cosigner -> standby, as configured
         self.probed: dict[str, bool] = {}  # cosigner -> standby, as probed (when nothing was configured)
-        self.probes: dict[str, str] = {}  # probe id -> tx
+        self.probes = IdToId("probe")  # probe id -> tx
         self.available: dict[str, list[str]] = defaultdict(list)  # tx -> co-signers that answered available
         self.wrong = _Examples()
 
@@ -378,7 +389,7 @@ class StandbyOnlyWhenNoActive:
         if kind == "standby_set":
             self.configured[str(f["cosigner"])] = bool(f["standby"])
         elif kind == "probe_sent":
-            self.probes[str(f["probe"])] = _id(f["tx"])  # read once: not worth interning
+            self.probes[str(f["probe"])] = str(f["tx"])
             self.probed[str(f["cosigner"])] = bool(f.get("standby"))
         elif kind == "probe_answered" and not f.get("late") and f.get("available"):
             tx = self.probes.get(str(f["probe"]))
@@ -407,27 +418,27 @@ class ExchangeFiatSingleSigner:
     KINDS: tuple[str, ...] = ("submitted", "policy_decision", "signed")
 
     def __init__(self) -> None:
-        self.restricted: set[str] = set()  # transactions from an exchange or fiat source
-        self.signers: dict[str, tuple[str, ...]] = {}  # their designated signers
-        self._shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.restricted = IdSet()  # transactions from an exchange or fiat source
+        self.signers: IdMap[tuple[str, ...]] = IdMap()  # their designated signers
         self.wrong = _Examples()
 
     def feed(self, e: Event) -> None:
         kind = e.kind
         if kind == "submitted":
-            tx = _id(e.fields.get("tx"))
+            tx = str(e.fields.get("tx"))
             if str(e.fields.get("source", "")).split(":", 1)[0] in EXCHANGE_OR_FIAT:
                 self.restricted.add(tx)
             else:
                 self.restricted.discard(tx)
         elif kind == "policy_decision":
-            signers = tuple(str(s) for s in e.fields.get("designated_signers") or ())
-            self.signers[_id(e.fields.get("tx"))] = self._shared.setdefault(signers, signers)
+            self.signers[str(e.fields.get("tx"))] = tuple(
+                str(s) for s in e.fields.get("designated_signers") or ()
+            )
         elif kind == "signed":
             tx = str(e.fields.get("tx"))
             if tx not in self.restricted:
                 return
-            allowed = self.signers.get(tx, ())
+            allowed = self.signers.get(tx) or ()
             if len(allowed) != 1:
                 self.wrong.add(f"{tx} (its rule names {len(allowed)} signers)")
             elif e.fields["api_user"] != allowed[0]:
@@ -449,7 +460,7 @@ class AllTerminal:
     def __init__(self) -> None:
         self.open: dict[str, int] = {}  # submitted and not ended (times submitted), in submission order
         self.submitted = 0
-        self.ended: set[str] = set()
+        self.ended = IdSet()
 
     def feed(self, e: Event) -> None:
         if e.kind == "submitted":
@@ -458,7 +469,7 @@ class AllTerminal:
             if tx not in self.ended:
                 self.open[tx] = self.open.get(tx, 0) + 1
         elif e.kind in TERMINAL_KINDS:
-            tx = _id(e.fields["tx"])
+            tx = str(e.fields["tx"])
             self.ended.add(tx)
             self.open.pop(tx, None)
 

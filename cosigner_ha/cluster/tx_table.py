@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from cosigner_ha.cluster.id_sets import IdColumn, IdIndex
 from cosigner_ha.cluster.invariants import TERMINAL_KINDS
 from cosigner_ha.cluster.report import SignatureMark, TxPoint
 from cosigner_ha.env import Event
@@ -83,8 +84,8 @@ class TxTable:
     """The fold: `feed` each event of the run in trace order; then `points(t0)`, `signatures(t0)`."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, int] = {}
-        self._tx: list[str] = []
+        self._rows = IdIndex()  # tx -> row (a few bytes a transaction: cluster/id_sets.py)
+        self._tx = IdColumn()
         self._t_sub = _Floats()
         self._t_end = _Floats()
         self._latency = _Floats()
@@ -95,7 +96,7 @@ class TxTable:
         self._sig_t = _Floats()
         self._sig_node = array("i")
         self._sig_user = array("i")
-        self._sig_tx: list[str] = []
+        self._sig_tx = IdColumn()
         self.decided_signable = 0
         self._none = self.codes(None)
 
@@ -149,11 +150,10 @@ class TxTable:
         tx = str(e.fields.get("tx"))
         node = e.fields["node"]
         self._set(tx, "node", node)
-        row = self._rows.get(tx)
         self._sig_t.append(e.t)
         self._sig_node.append(self.codes(node))
         self._sig_user.append(self.codes(e.fields["api_user"]))
-        self._sig_tx.append(tx if row is None else self._tx[row])
+        self._sig_tx.append(tx)
 
     def _set(self, tx: str, what: str, value: Any) -> None:
         row = self._rows.get(tx)

@@ -42,7 +42,7 @@ from .errors import (
     UnknownIdentifierError,
 )
 from .keys import KeyPackage, PublicKeyPackage, SecretShare, trusted_dealer_keygen, trusted_dealer_shares
-from .nonces import ConsumedNonces
+from .nonces import NONCE_ID_SIZE, ConsumedNonces
 from .resharing import (
     DealerCommitment,
     refresh,
@@ -72,6 +72,7 @@ from .signing import (
 scheme = "frost-ed25519"
 
 __all__ = [
+    "NONCE_ID_SIZE",
     "CommitmentMismatchError",
     "ConsumedNonces",
     "DealerCommitment",

@@ -105,41 +105,87 @@ N = TypeVar("N", bound="SingleUseNonces[Any]")
 
 
 class ConsumedNonces:
-    """A set of consumed `nonce_id`s. `mark` is the `persist` hook for `sign_once` in memory."""
+    """A set of consumed `nonce_id`s. `mark` is the `persist` hook for `sign_once` in memory.
+
+    Kept compact, because a co-signer consumes one pair a signature and must remember every one for as long
+    as it runs: the ids merged so far are one sorted blob (32 bytes an id, found by binary search), the
+    latest few a small set that is merged in when it reaches `MERGE_AT`. A `set` of `bytes` costs about
+    100 bytes an id; this about 33. The answers are exactly those of a set of the ids."""
+
+    __slots__ = ("_recent", "_sorted")
+
+    #: How many ids wait in the small set before a merge into the blob (which copies the blob once).
+    MERGE_AT = 1024
 
     def __init__(self, nonce_ids: Iterable[bytes] = ()) -> None:
-        self._ids: set[bytes] = set()
+        self._sorted = b""  # every merged id, sorted, concatenated
+        self._recent: set[bytes] = set()
         for nonce_id in nonce_ids:
             self.mark(nonce_id)
 
     def mark(self, nonce_id: bytes) -> None:
         """Record a pair as consumed; refuses one already recorded (that would be a second share)."""
         _check_id(nonce_id)
-        if nonce_id in self._ids:
+        if nonce_id in self:
             raise NonceReuseError(f"nonce pair {nonce_id.hex()[:16]}… is already recorded as consumed")
-        self._ids.add(nonce_id)
+        self._recent.add(nonce_id)
+        if len(self._recent) >= self.MERGE_AT:
+            self._merge()
 
     def check(self, nonces: N) -> N:
         """Return `nonces` if its pair was never consumed; the gate for a pair restored from storage."""
-        if nonces.nonce_id in self._ids:
+        if nonces.nonce_id in self:
             raise NonceReuseError(
                 f"restored nonce pair {nonces.nonce_id.hex()[:16]}… was already used for a signature share",
                 participant=nonces.identifier,
             )
         return nonces
 
+    def _position(self, nonce_id: bytes) -> int:
+        """Index of the first merged id not below `nonce_id` (binary search over the blob)."""
+        blob, size = self._sorted, NONCE_ID_SIZE
+        lo, hi = 0, len(blob) // size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if blob[mid * size : mid * size + size] < nonce_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _merge(self) -> None:
+        """Put the recent ids into the blob at their places: one copy of the blob, no object an id."""
+        if not self._recent:
+            return
+        pieces: list[bytes] = []
+        done = 0
+        for nonce_id in sorted(self._recent):
+            at = self._position(nonce_id) * NONCE_ID_SIZE
+            pieces += (self._sorted[done:at], nonce_id)
+            done = at
+        pieces.append(self._sorted[done:])
+        self._sorted = b"".join(pieces)
+        self._recent = set()
+
     def __contains__(self, nonce_id: object) -> bool:
-        return nonce_id in self._ids
+        if nonce_id in self._recent:
+            return True
+        if type(nonce_id) is not bytes or len(nonce_id) != NONCE_ID_SIZE:
+            return False
+        at = self._position(nonce_id) * NONCE_ID_SIZE
+        return self._sorted[at : at + NONCE_ID_SIZE] == nonce_id
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._sorted) // NONCE_ID_SIZE + len(self._recent)
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(sorted(self._ids))
+        blob = self.to_bytes()
+        return (blob[k : k + NONCE_ID_SIZE] for k in range(0, len(blob), NONCE_ID_SIZE))
 
     def to_bytes(self) -> bytes:
         """The ids, sorted and concatenated (32 bytes each)."""
-        return b"".join(sorted(self._ids))
+        self._merge()
+        return self._sorted
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ConsumedNonces:

@@ -26,6 +26,7 @@ import datetime as _dt
 import posixpath
 from collections.abc import Callable
 
+from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, NonceError
 from cosigner_ha.node.records import NonceLedger, Secrets, decode_record, encode_record
 from cosigner_ha.node.sealing import seal, unseal
@@ -72,8 +73,10 @@ class Database:
         self.secrets: Secrets | None = None
         self.generation = 0
         self.ledger = NonceLedger(cosigner_id="")
-        self._consumed: set[bytes] = set()
-        self._journal: list[bytes] = []  # ids appended since the last compaction
+        # every spent id, compact (32 bytes an id: a node signs for as long as it runs), and the ids
+        # appended since the last compaction, concatenated
+        self._consumed = ConsumedNonces()
+        self._journal = bytearray()
         self.recovered_ledger = False
 
     # -- opening --
@@ -111,7 +114,7 @@ class Database:
                 cosigner_id=db.secrets.cosigner_id, tainted=tuple(u.api_user for u in db.secrets.users)
             )
         folded = list(dict.fromkeys([*db.ledger.consumed, *db._read_journal()]))
-        db._consumed = set(folded)
+        db._consumed = ConsumedNonces(folded)
         if db.secrets is not None or raw_ledger is not None:
             # compaction: the journal folded into the ledger (atomically), then emptied; a crash in between
             # leaves ids in both, which the next open folds again
@@ -194,8 +197,8 @@ class Database:
             )
         header = {"kind": NONCE_KIND, "cosigner_id": self.ledger.cosigner_id, "epoch": self.ledger.epoch}
         self.store.append(self.layout.journal, seal(self._key, header, nonce_id, self._rand))
-        self._consumed.add(nonce_id)
-        self._journal.append(nonce_id)
+        self._consumed.mark(nonce_id)
+        self._journal += nonce_id
 
     def _read_journal(self) -> list[bytes]:
         where = self.store.describe(self.layout.journal)
@@ -211,7 +214,8 @@ class Database:
 
     def consumed_ids(self) -> tuple[bytes, ...]:
         """Every spent nonce id, in the order they were spent."""
-        return (*self.ledger.consumed, *self._journal)
+        journal, size = bytes(self._journal), NONCE_ID_SIZE
+        return (*self.ledger.consumed, *(journal[k : k + size] for k in range(0, len(journal), size)))
 
     def is_consumed(self, nonce_id: bytes) -> bool:
         return nonce_id in self._consumed

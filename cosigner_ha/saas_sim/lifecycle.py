@@ -372,7 +372,7 @@ class TransactionService:
                 return
             verdict = answer.verdict
             outcome = tracker.approve(name) if verdict is Verdict.APPROVE else tracker.reject(name)
-            tx.approvals.append((name, verdict.value))
+            tx.approvals = (*tx.approvals, (name, verdict.value))
             self.ctx.record(
                 "approval",
                 tx=tx.id,

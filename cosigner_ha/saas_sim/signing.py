@@ -251,7 +251,7 @@ class SigningService:
         user = state.workspace.api_user(answer.api_user)
         session_id = self.ctx.env.ids.uuid()
         attempt = Attempt(session_id, cosigner.id, user.name, self.ctx.env.clock.now())
-        tx.attempts.append(attempt)
+        tx.attempts = (*tx.attempts, attempt)
         clock = self.ctx.env.clock
         session = Session(session_id, tx, state, cosigner, user, attempt, clock.now, clock.now())
         self._sessions[session_id] = session

@@ -119,13 +119,15 @@ class Transaction:
     status: Status = Status.SUBMITTED
     sub_status: str | None = None
     cause: str | None = None  # why it ended, beside the sub-status (saas_sim/causes.py); None while open
-    history: list[StatusChange] = dataclasses.field(default_factory=list)
+    # history, approvals and attempts are tuples, replaced as they grow (a few times a transaction): a
+    # run keeps every record, and an empty tuple costs nothing where an empty list costs 56 bytes
+    history: tuple[StatusChange, ...] = ()
     rule: int | None = None
     action: str | None = None  # the matched rule's action: ALLOW | BLOCK | 2-TIER
     designated_signers: tuple[str, ...] = ()
     extra_parameters: dict[str, Any] | None = None  # Fireblocks' extraParameters, as submitted
-    approvals: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    attempts: list[Attempt] = dataclasses.field(default_factory=list)
+    approvals: tuple[tuple[str, str], ...] = ()
+    attempts: tuple[Attempt, ...] = ()
     pending_signature_at: float | None = None
     #: The bytes the FROST signature covers (fixed when the transaction enters PENDING_SIGNATURE).
     message: bytes = b""
@@ -152,7 +154,7 @@ class Transaction:
         self.status = status
         self.sub_status = sub_status
         # reasons repeat ("signed by nitro-a"): one string each, not one per record
-        self.history.append(StatusChange(at, status, sub_status, shared_text(reason)))
+        self.history = (*self.history, StatusChange(at, status, sub_status, shared_text(reason)))
         if status is Status.PENDING_SIGNATURE:
             self.pending_signature_at = at
         return previous

@@ -28,6 +28,7 @@ from cosigner_ha.cluster.report import (
     write_html,
 )
 from cosigner_ha.cluster.report.html import (
+    SERIES_MARKS,
     WEBGL_ABOVE,
     _label_levels,
     _log_ticks,
@@ -317,3 +318,53 @@ def test_latency_points_of_unknown_nodes_are_kept() -> None:
     report = replace(sample_report(), transactions=(TxPoint(1.0, 3.0, "COMPLETED", None, 2.0, None),))
     names = [t["name"] for t in figure_dict(report)["data"]]
     assert "unknown node" in names
+
+
+def _long_run(n: int) -> RunReport:
+    """`n` transactions over six hours, all signed by nitro-a, a few failed."""
+    step = 6 * 3600.0 / n
+    marks = tuple(SignatureMark(i * step, "nitro-a", f"tx-{i}", "signer-a") for i in range(n))
+    txs = tuple(
+        TxPoint(i * step, i * step + 0.5 + (i % 97) / 10, "COMPLETED", None, 0.5 + (i % 97) / 10, "nitro-a")
+        if i % 50
+        else TxPoint(i * step, i * step + 30.0, "FAILED", "TIMEOUT", None, None)
+        for i in range(n)
+    )
+    return replace(sample_report(), signatures=marks, transactions=txs)
+
+
+def test_a_long_run_is_drawn_by_time_buckets_and_says_what_each_mark_stands_for() -> None:
+    """A page stays bounded however long the run: each series at most SERIES_MARKS marks (three for
+    latency: lowest, median, highest), the legend still counts every signature, the extremes are kept."""
+    n = 30_000
+    report = _long_run(n)
+    figure = figure_dict(report)
+    traces = {trace["name"]: trace for trace in figure["data"]}
+    signed = traces["nitro-a: 30000 signed"]
+    assert len(signed["x"]) <= SERIES_MARKS
+    assert sum(int(text.split(" ")[0]) for text in signed["text"]) == n  # every signature stood for
+    latency = [t for t in figure["data"] if t["yaxis"] == "y2" and t["mode"] == "markers"]
+    completed = [t.latency for t in report.transactions if t.latency is not None]
+    drawn = [y for t in latency for y in t["y"]]
+    assert len(drawn) <= 3 * SERIES_MARKS and max(drawn) == max(completed) and min(drawn) == min(completed)
+    failed = traces["failed: 600"]
+    assert len(failed["x"]) <= SERIES_MARKS and failed["x"] == sorted(failed["x"])
+    rolling = traces[f"rolling p99 (last {max(50, len(completed) // 100)})"]
+    assert len(rolling["x"]) <= SERIES_MARKS and rolling["x"] == sorted(rolling["x"])
+    assert rolling["y"][-1] == rolling_percentile(completed_in_order(report), 99, len(completed) // 100)[-1]
+    go_figure_is_valid(figure)
+    # twice the transactions, about the same page
+    assert len(render_html(_long_run(2 * n))) < 1.2 * len(render_html(report))
+
+
+def completed_in_order(report: RunReport) -> list[float]:
+    done = sorted(
+        (t for t in report.transactions if t.latency is not None), key=lambda t: (t.t_terminal, t.t_submitted)
+    )
+    return [t.latency or 0.0 for t in done]
+
+
+def go_figure_is_valid(figure: dict[str, object]) -> None:
+    import plotly.graph_objects as go
+
+    go.Figure(figure)

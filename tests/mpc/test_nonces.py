@@ -4,9 +4,12 @@ and restores through the persisted consumed set. And why it matters: reuse gives
 from __future__ import annotations
 
 import copy
+import hashlib
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cosigner_ha.mpc import (
     CommitmentMismatchError,
@@ -128,6 +131,45 @@ def test_consumed_set_rejects_malformed_ids() -> None:
         ConsumedNonces.from_bytes(bytes(33))
     with pytest.raises(NonceReuseError):
         ConsumedNonces([bytes(32), bytes(32)])
+
+
+class _SmallMerges(ConsumedNonces):
+    __slots__ = ()
+    MERGE_AT = 3  # merges every few ids, so that every path of the blob is taken
+
+
+@given(
+    st.lists(st.binary(min_size=32, max_size=32) | st.sampled_from([bytes(32), b"\xff" * 32]), max_size=40)
+)
+def test_consumed_set_answers_as_a_set_of_the_ids_would(ids: list[bytes]) -> None:
+    """Marks, refusals, membership, order and the durable bytes are those of a plain set."""
+    consumed, plain = _SmallMerges(), set()
+    for nonce_id in ids:
+        if nonce_id in plain:
+            with pytest.raises(NonceReuseError, match="already recorded"):
+                consumed.mark(nonce_id)
+        else:
+            consumed.mark(nonce_id)
+            plain.add(nonce_id)
+        assert nonce_id in consumed and len(consumed) == len(plain)
+    assert list(consumed) == sorted(plain)
+    assert consumed.to_bytes() == b"".join(sorted(plain))
+    for other in ids[::2]:
+        flipped = bytes([other[0] ^ 1]) + other[1:]
+        assert (flipped in consumed) == (flipped in plain)
+    assert ConsumedNonces.from_bytes(consumed.to_bytes()).to_bytes() == consumed.to_bytes()
+
+
+def test_consumed_set_costs_about_its_ids_bytes_however_many() -> None:
+    """A long-lived co-signer remembers every pair: 32 bytes an id, not an object an id."""
+    consumed = ConsumedNonces()
+    for n in range(5_000):
+        consumed.mark(hashlib.sha256(n.to_bytes(4, "big")).digest())
+    assert len(consumed) == 5_000
+    assert len(consumed._recent) < ConsumedNonces.MERGE_AT  # the rest is one blob of 32 bytes an id
+    assert len(consumed._sorted) == 32 * (5_000 - len(consumed._recent))
+    assert hashlib.sha256((4_999).to_bytes(4, "big")).digest() in consumed
+    assert hashlib.sha256((5_000).to_bytes(4, "big")).digest() not in consumed
 
 
 def _solve_mod_l(rows: list[list[int]], rhs: list[int]) -> list[int]:

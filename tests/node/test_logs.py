@@ -78,3 +78,38 @@ def test_bad_log_settings_are_refused() -> None:
             NodeLog(env, node="n", disk=None, level="LOUD")
 
     simulate(main, seed=1)
+
+
+def test_a_rotated_log_holds_only_its_files_in_memory() -> None:
+    """Rotation drops the oldest file for good: the simulated disk keeps no bytes of a removed file, so a
+    node that logs for days holds at most its ten files."""
+    disk = SimDisk()
+
+    async def main(env: Environment) -> None:
+        log = NodeLog(env, node="n1", disk=disk, max_bytes=1000)
+        for i in range(4_000):
+            log.for_class("C").info("m", f"line {i:04d} " + "x" * 40)
+
+    simulate(main, seed=1)
+    assert len(disk._data) == 10 and not disk._durable_data
+    assert sum(len(contents) for contents in disk._data.values()) <= 10 * 1000
+
+
+def test_a_long_log_is_held_compressed_and_read_back_whole() -> None:
+    disk = SimDisk()
+
+    async def main(env: Environment) -> NodeLog:
+        log = NodeLog(env, node="n1", disk=disk)
+        for i in range(20_000):
+            await env.clock.sleep(1.0)
+            log.for_class("SigningService").info("sign", f"tx tx-{i} for signer-a: APPROVE")
+        return log
+
+    log = simulate(main, seed=1)
+    path = "/databases/cosigner/log/customer_cosigner.log"
+    text = (disk.read(path) or b"").decode()
+    assert len(text.splitlines()) == 20_000 and disk.size(path) == len(text.encode())
+    assert log.tail(1)[0].endswith("tx tx-19999 for signer-a: APPROVE")
+    (contents,) = disk._data.values()
+    held = sum(len(chunk) for chunk in contents._chunks) + len(contents._tail)
+    assert held < disk.size(path) / 4  # about 1.5 MB of lines in a few hundred kilobytes

@@ -190,7 +190,7 @@ def test_no_available_node_until_the_signing_timeout_cancels() -> None:
             assert "no co-signer was available" in tx.history[-1].reason
             assert tx.pending_signature_at is not None
             assert tx.finished_at is not None and abs(tx.finished_at - tx.pending_signature_at - 600.0) < 1e-6
-            assert tx.attempts == [] and len(w.events("probe_result", tx=tx.id)) > 10
+            assert tx.attempts == () and len(w.events("probe_result", tx=tx.id)) > 10
 
     simulate(main, seed=16)
 

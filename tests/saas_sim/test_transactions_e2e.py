@@ -21,7 +21,7 @@ def test_exchange_and_fiat_sources_with_a_group_fail_and_a_single_api_user_signs
             for source in ("exchange:exch-main", "fiat:bank-usd"):
                 tx = await w.settle(w.submit(source=source))
                 assert (tx.status, tx.sub_status) == (Status.FAILED, "SIGNER_NOT_FOUND")
-                assert tx.attempts == [] and w.events("probe_sent", tx=tx.id) == []
+                assert tx.attempts == () and w.events("probe_sent", tx=tx.id) == []
             # the documented workaround: a group-free exchange rule above the group rule
             single = {"action": "ALLOW", "source": "exchange:*", "designated_signers": ["signer-c"]}
             w.saas.publish_policy("acme", {"rules": [single, *POLICY["rules"]]}, approval=False)
@@ -78,7 +78,7 @@ def test_one_rejection_rejects_a_two_tier_transaction() -> None:
             w.saas.set_approver("acme", "varys", ApproverBehaviour(latency=5, verdict=Verdict.REJECT))
             tx = await w.settle(w.submit(asset="BTC", amount=20))
             assert (tx.status, tx.sub_status) == (Status.REJECTED, "REJECTED_BY_USER")
-            assert "varys" in tx.history[-1].reason and tx.attempts == []
+            assert "varys" in tx.history[-1].reason and tx.attempts == ()
 
     simulate(main, seed=44)
 

@@ -6,11 +6,55 @@ from __future__ import annotations
 
 import copy
 import posixpath
+import zlib
+from typing import Self
 
 from cosigner_ha.node.errors import (
     DiskFault,
     InfraError,
 )
+
+
+class Contents:
+    """A file's bytes, held compressed but for the tail being appended to: a node writes its log for as
+    long as it runs (rotated only at 10 files of 4.1 MB), and a day of log lines kept plain would be tens of
+    megabytes a node in the simulator's memory. Every `CHUNK` bytes appended are compressed (zlib, fastest
+    level) into an immutable chunk; reads, sizes and copies see the plain bytes."""
+
+    __slots__ = ("_chunks", "_sealed", "_tail")
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, data: bytes | bytearray = b"") -> None:
+        self._chunks: list[bytes] = []
+        self._sealed = 0  # plain bytes in the chunks
+        self._tail = bytearray()
+        self += data
+
+    def __iadd__(self, data: bytes | bytearray) -> Self:
+        self._tail += data
+        if len(self._tail) >= self.CHUNK:
+            self._chunks.append(zlib.compress(self._tail, 1))
+            self._sealed += len(self._tail)
+            self._tail = bytearray()
+        return self
+
+    def __len__(self) -> int:
+        return self._sealed + len(self._tail)
+
+    def __bytes__(self) -> bytes:
+        return b"".join([*(zlib.decompress(chunk) for chunk in self._chunks), self._tail])
+
+    def after(self, start: int) -> bytes:
+        """The bytes from offset `start` on."""
+        if start >= self._sealed:
+            return bytes(self._tail[start - self._sealed :])
+        return bytes(self)[start:]
+
+    def copy(self) -> Contents:
+        new = Contents()
+        new._chunks, new._sealed, new._tail = list(self._chunks), self._sealed, bytearray(self._tail)
+        return new
 
 
 class SimDisk:
@@ -38,9 +82,9 @@ class SimDisk:
         self.name = name
         self.writeback = writeback
         self._names: dict[str, int] = {}
-        self._data: dict[int, bytearray] = {}
+        self._data: dict[int, Contents] = {}
         self._durable_names: dict[str, int] = {}
-        self._durable_data: dict[int, bytearray] = {}
+        self._durable_data: dict[int, Contents] = {}
         self._truncated: set[int] = set()  # inodes truncated since their last fsync (else: only appended to)
         self._next_inode = 1
         self.steps = 0
@@ -63,12 +107,11 @@ class SimDisk:
         """Drop everything that was not durable, as a crash of the host does."""
         if self.writeback:
             self._durable_names = dict(self._names)
-            self._durable_data = {
-                ino: bytearray(self._data[ino]) for ino in sorted(set(self._names.values()))
-            }
+            self._durable_data = {ino: self._data[ino].copy() for ino in sorted(set(self._names.values()))}
         self._names = dict(self._durable_names)
         self._data = {
-            ino: bytearray(self._durable_data.get(ino, b"")) for ino in sorted(set(self._names.values()))
+            ino: self._durable_data[ino].copy() if ino in self._durable_data else Contents()
+            for ino in sorted(set(self._names.values()))
         }
         self._truncated = set()
 
@@ -118,7 +161,7 @@ class SimDisk:
             ino = self._next_inode
             self._next_inode += 1
             self._names[path] = ino
-        self._data[ino] = bytearray()
+        self._data[ino] = Contents()
         self._truncated.add(ino)
 
     def append(self, path: str, data: bytes) -> None:
@@ -139,31 +182,51 @@ class SimDisk:
         self._step(f"fsync {path}")
         durable = self._durable_data.get(ino)
         if durable is None or ino in self._truncated or len(durable) > len(self._data[ino]):
-            self._durable_data[ino] = bytearray(self._data[ino])
+            self._durable_data[ino] = self._data[ino].copy()
             self._truncated.discard(ino)
         else:  # only appended to since the last sync: the durable copy grows by the new tail
-            durable += self._data[ino][len(durable) :]
+            durable += self._data[ino].after(len(durable))
 
     def rename(self, source: str, target: str) -> None:
         """Atomically replace `target` with `source` (POSIX `rename`)."""
         if source not in self._names:
             raise InfraError(f"disk {self.name!r}: rename of {source}, which does not exist")
         self._step(f"rename {source} -> {target}")
+        replaced = self._names.get(target)
         self._names[target] = self._names.pop(source)
+        self._forget(replaced)
 
     def remove(self, path: str) -> None:
         if path not in self._names:
             return
         self._step(f"remove {path}")
-        del self._names[path]
+        self._forget(self._names.pop(path))
+
+    def _forget(self, ino: int | None) -> None:
+        """Free the contents of an inode no name reaches any more (a removed or replaced file): its volatile
+        bytes at once, its durable ones once no durable name reaches them either (a power loss before the
+        directory's fsync brings the old name back, with those bytes)."""
+        if ino is None or ino in self._names.values():
+            return
+        self._data.pop(ino, None)
+        self._truncated.discard(ino)
+        if ino not in self._durable_names.values():
+            self._durable_data.pop(ino, None)
 
     def fsync_dir(self, directory: str) -> None:
         """Make the entries of `directory` durable as they are now."""
         directory = directory.rstrip("/") or "/"
         self._step(f"fsync directory {directory}")
+        dropped = set()
         for path in [p for p in self._durable_names if posixpath.dirname(p) == directory]:
             if path not in self._names:
-                del self._durable_names[path]
+                dropped.add(self._durable_names.pop(path))
         for path, ino in self._names.items():
             if posixpath.dirname(path) == directory:
+                replaced = self._durable_names.get(path)
+                if replaced is not None and replaced != ino:
+                    dropped.add(replaced)
                 self._durable_names[path] = ino
+        for ino in dropped:
+            if ino not in self._durable_names.values() and ino not in self._names.values():
+                self._durable_data.pop(ino, None)

@@ -1,6 +1,7 @@
 """The `--html` page: one self-contained file (plotly.js inlined, nothing fetched) with the summary figures
 in small tables, a timeline with a lane per node (down intervals, faults shaded and labelled, each
-signature a mark coloured by node) and signing latency over time with a rolling p50 and p99.
+signature a mark coloured by node) and signing latency over time with a rolling p50 and p99; a long
+run's series are drawn by time buckets (`SERIES_MARKS`), so the page stays bounded.
 
 plotly is imported when a page is written, not when the package is: `cosigner-ha run` without `--html`
 does not pay for it.
@@ -11,9 +12,9 @@ from __future__ import annotations
 import bisect
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cosigner_ha.cluster.report import fmt
 from cosigner_ha.cluster.report.html_tables import checks_table, outcome_tables, summary_tables
@@ -33,11 +34,18 @@ from cosigner_ha.env.files import write_text_atomic
 ROLLING_WINDOW = 50
 #: Above this many points plotly draws with WebGL, which stays responsive where SVG would not.
 WEBGL_ABOVE = 10_000
+#: A series of more marks than this is drawn by as many equal time buckets (a page is some 1,200 pixels
+#: wide: finer buckets would not show): per bucket a signature tick, the lowest, median and highest
+#: latency, the rolling percentiles' last value, each saying how many it stands for. A day-long run's page
+#: so stays a few megabytes and quick to open, and looks as it would with every mark.
+SERIES_MARKS = 2_000
 PLOT_ID = "cosigner-ha-run"
 #: Rows of fault labels above the top lane, and the page geometry their widths are estimated with.
 LABEL_LEVELS = 3
 LABEL_CHAR_PX = 6.5
 LABEL_PAGE_PX = 1200
+
+T = TypeVar("T")
 
 
 def write_html(report: RunReport, path: str | os.PathLike[str]) -> Path:
@@ -147,21 +155,27 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
     for name in names:
         marks = by_node[name]
         standby = " (standby)" if name in lanes and lanes[name].standby else ""
+        drawn = [(m, _mark_text(m)) for m in marks]
+        if len(marks) > SERIES_MARKS:
+            drawn = [
+                (b[0], _bucket_text(b, "signature", lambda m: m.t))
+                for b in _buckets(marks, lambda m: m.t, end)
+            ]
         data.append(
             {
                 "type": scatter,
                 "mode": "markers",
                 "name": f"{_e(name)}{standby}: {len(marks)} signed",
                 "legendgroup": name,
-                "x": [m.t / unit for m in marks],
-                "y": [name] * len(marks),
+                "x": [m.t / unit for m, _ in drawn],
+                "y": [name] * len(drawn),
                 "marker": {
                     "symbol": "line-ns",
                     "size": 14,
                     "color": colours[name],
                     "line": {"color": colours[name], "width": 1.5},
                 },
-                "text": [f"{_e(m.tx)}<br>for {_e(m.api_user)}<br>at {fmt.clock(m.t)}" for m in marks],
+                "text": [text for _, text in drawn],
                 "hovertemplate": "%{text}<extra>" + _e(name) + "</extra>",
                 **top,
             }
@@ -175,21 +189,25 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         mine = [t for t in unsigned if t.status == status]
         if not mine:
             continue
+        shown = [(t, _unsigned_text(t)) for t in mine]
+        if len(mine) > SERIES_MARKS:
+            in_order = sorted(mine, key=_ended)
+            shown = [(b[0], _bucket_text(b, status.lower(), _ended)) for b in _buckets(in_order, _ended, end)]
         data.append(
             {
                 "type": scatter,
                 "mode": "markers",
                 "name": f"{status.lower()}: {len(mine)}",
                 "legendgroup": status,
-                "x": [(t.t_terminal or 0.0) / unit for t in mine],
-                "y": [UNSIGNED_LANE] * len(mine),
+                "x": [_ended(t) / unit for t, _ in shown],
+                "y": [UNSIGNED_LANE] * len(shown),
                 "marker": {
                     "symbol": symbol,
                     "size": 9,
                     "color": colour,
                     "line": {"width": 1, "color": colour},
                 },
-                "text": [_unsigned_text(t) for t in mine],
+                "text": [text for _, text in shown],
                 "hovertemplate": "%{text}<extra>" + status + "</extra>",
                 **top,
             }
@@ -202,6 +220,9 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
     for key in [*names, None]:
         mine = groups.get(key, [])
         if mine:
+            points = [(t, f"submitted {fmt.clock(t.t_submitted)}") for t in mine]
+            if len(mine) > SERIES_MARKS:
+                points = _latency_extremes(mine, end)
             data.append(
                 {
                     "type": scatter,
@@ -209,10 +230,10 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
                     "name": _e(key or "unknown node"),
                     "legendgroup": key or "unknown",
                     "showlegend": key is None,
-                    "x": [(t.t_terminal or 0.0) / unit for t in mine],
-                    "y": [t.latency for t in mine],
+                    "x": [_ended(t) / unit for t, _ in points],
+                    "y": [t.latency for t, _ in points],
                     "marker": {"size": 5, "color": colours.get(key or "", "#555555"), "opacity": 0.75},
-                    "text": [f"submitted {fmt.clock(t.t_submitted)}" for t in mine],
+                    "text": [text for _, text in points],
                     "hovertemplate": "latency %{y:.3f} s<br>%{text}<extra>" + _e(key or "?") + "</extra>",
                     **bottom,
                 }
@@ -221,14 +242,17 @@ def figure_dict(report: RunReport) -> dict[str, Any]:
         xs = [(t.t_terminal or 0.0) / unit for t in completed]
         latencies = [t.latency or 0.0 for t in completed]
         window = max(ROLLING_WINDOW, len(completed) // 100)
+        # on a long run, each bucket's last value (the line is a rolling percentile: it moves slowly)
+        kept = _bucket_ends([_ended(t) for t in completed], end) if len(completed) > SERIES_MARKS else None
         for q, dash in ((50, "solid"), (99, "dot")):
+            rolling = rolling_percentile(latencies, q, window)
             data.append(
                 {
                     "type": "scatter",
                     "mode": "lines",
                     "name": f"rolling p{q} (last {window})",
-                    "x": xs,
-                    "y": rolling_percentile(latencies, q, window),
+                    "x": xs if kept is None else [xs[i] for i in kept],
+                    "y": rolling if kept is None else [rolling[i] for i in kept],
                     "line": {"color": "#333333", "width": 1.5, "dash": dash},
                     "hoverinfo": "skip",
                     **bottom,
@@ -436,6 +460,55 @@ def _time_unit(end: float) -> tuple[float, str]:
     if end >= 180:
         return 60.0, "minutes"
     return 1.0, "seconds"
+
+
+def _ended(t: TxPoint) -> float:
+    return t.t_terminal or 0.0
+
+
+def _mark_text(m: SignatureMark) -> str:
+    return f"{_e(m.tx)}<br>for {_e(m.api_user)}<br>at {fmt.clock(m.t)}"
+
+
+def _buckets(items: Sequence[T], time: Callable[[T], float], end: float) -> list[list[T]]:
+    """`items` (in time order) in `SERIES_MARKS` equal time buckets over the run; the non-empty ones."""
+    width = max(end, 1e-9) / SERIES_MARKS
+    out: list[list[T]] = []
+    current = -1
+    for item in items:
+        k = min(int(time(item) / width), SERIES_MARKS - 1)
+        if k != current or not out:
+            out.append([])
+            current = k
+        out[-1].append(item)
+    return out
+
+
+def _bucket_text(bucket: Sequence[T], what: str, time: Callable[[T], float]) -> str:
+    first, last = time(bucket[0]), time(bucket[-1])
+    span = f"at {fmt.clock(first)}" if len(bucket) == 1 else f"from {fmt.clock(first)} to {fmt.clock(last)}"
+    return f"{len(bucket)} {what}(s)<br>{span}"
+
+
+def _latency_extremes(mine: Sequence[TxPoint], end: float) -> list[tuple[TxPoint, str]]:
+    """Per time bucket, the lowest, median and highest latency: the cloud's outline and body."""
+    out: list[tuple[TxPoint, str]] = []
+    for bucket in _buckets(mine, _ended, end):
+        ranked = sorted(bucket, key=lambda t: t.latency or 0.0)
+        picks = {0: "lowest", len(ranked) // 2: "median", len(ranked) - 1: "highest"}
+        for i, label in sorted(picks.items()):
+            t = ranked[i]
+            note = "" if len(ranked) == 1 else f"<br>{label} of {len(ranked)} completed in this interval"
+            out.append((t, f"submitted {fmt.clock(t.t_submitted)}{note}"))
+    out.sort(key=lambda p: _ended(p[0]))
+    return out
+
+
+def _bucket_ends(times: Sequence[float], end: float) -> list[int]:
+    """The index of the last of `times` (in order) in each non-empty bucket."""
+    width = max(end, 1e-9) / SERIES_MARKS
+    keys = [min(int(t / width), SERIES_MARKS - 1) for t in times]
+    return [i for i in range(len(keys)) if i + 1 == len(keys) or keys[i + 1] != keys[i]]
 
 
 def rolling_percentile(values: Sequence[float], q: int, window: int) -> list[float]:

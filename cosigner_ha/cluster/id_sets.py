@@ -1,0 +1,203 @@
+"""Sets and maps of a run's numbered identifiers, a few bits or bytes an identifier.
+
+The invariant folds remember something about every transaction of a run (signed, approved by whom, its
+decision): as hash-set and dict entries that is 30 to 70 bytes a fact, and a day-long run has 86,400
+transactions. The SaaS numbers what it names (`tx-1`, `probe-7`: `IdFactory.sequence`), so such an id is
+its number: bit `n` of a bitmap in a set, slot `n` of an array of small codes in a map. Any other id (a
+hand-built trace, a runtime that names differently) goes to a plain set or dict beside, so the answers
+are exactly those of a `set` or `dict` of the ids.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V", bound=Hashable)
+
+#: Numbers up to this many digits go to the bitmaps and arrays (a run's ids stay far below); a larger
+#: number (only a hand-built trace has one) goes to the plain set, so no trace can make a table huge.
+MAX_DIGITS = 7
+
+
+def number(ident: str, prefix: str) -> int:
+    """`n` for `<prefix>-<n>` written as `IdFactory.sequence` writes it (no sign, no leading zero); -1
+    for any other id, so that each number stands for one id only."""
+    if not ident.startswith(prefix) or ident[len(prefix) : len(prefix) + 1] != "-":
+        return -1
+    digits = ident[len(prefix) + 1 :]
+    if 0 < len(digits) <= MAX_DIGITS and digits.isascii() and digits.isdigit() and digits[0] != "0":
+        return int(digits)
+    return -1
+
+
+class IdSet:
+    """A set of identifiers: `<prefix>-<n>` as bit `n`, any other in a set."""
+
+    __slots__ = ("_bits", "_count", "_other", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._bits = bytearray()
+        self._other: set[str] = set()
+        self._count = 0
+
+    def add(self, ident: str) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            if ident not in self._other:
+                self._other.add(ident)
+                self._count += 1
+            return
+        byte, bit = n >> 3, 1 << (n & 7)
+        bits = self._bits
+        if byte >= len(bits):
+            bits.extend(bytes(byte + 1 - len(bits)))
+        if not bits[byte] & bit:
+            bits[byte] |= bit
+            self._count += 1
+
+    def discard(self, ident: str) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            if ident in self._other:
+                self._other.discard(ident)
+                self._count -= 1
+        elif ident in self:
+            self._bits[n >> 3] &= ~(1 << (n & 7)) & 0xFF
+            self._count -= 1
+
+    def __contains__(self, ident: object) -> bool:
+        if not isinstance(ident, str):
+            return False
+        n = number(ident, self.prefix)
+        if n < 0:
+            return ident in self._other
+        byte = n >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (n & 7)))
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class IdMap(Generic[V]):
+    """A map from identifiers to values that repeat (a decision, a tuple of signers): `<prefix>-<n>` as
+    slot `n` of an array of codes into one table of the distinct values, any other id in a dict."""
+
+    __slots__ = ("_code", "_codes", "_other", "_values", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._codes = array("i")  # -1: no value
+        self._values: list[V] = []
+        self._code: dict[V, int] = {}
+        self._other: dict[str, V] = {}
+
+    def __setitem__(self, ident: str, value: V) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            self._other[ident] = value
+            return
+        code = self._code.get(value)
+        if code is None:
+            code = self._code[value] = len(self._values)
+            self._values.append(value)
+        codes = self._codes
+        if n >= len(codes):
+            codes.extend(array("i", [-1]) * (n + 1 - len(codes)))
+        codes[n] = code
+
+    def get(self, ident: str, default: V | None = None) -> V | None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            return self._other.get(ident, default)
+        code = self._codes[n] if n < len(self._codes) else -1
+        return default if code < 0 else self._values[code]
+
+
+class IdToId:
+    """A map from identifiers to identifiers (a probe's transaction): `<prefix>-<n>` to `<target>-<m>` as
+    `m` in slot `n` of an array; any other pair in a dict."""
+
+    __slots__ = ("_numbers", "_other", "prefix", "target")
+
+    def __init__(self, prefix: str, target: str = "tx") -> None:
+        self.prefix, self.target = prefix, target
+        self._numbers = array("i")  # 0: none (numbers start at 1)
+        self._other: dict[str, str] = {}
+
+    def __setitem__(self, ident: str, value: str) -> None:
+        n, m = number(ident, self.prefix), number(value, self.target)
+        numbers = self._numbers
+        if n < 0 or m < 0:
+            self._other[ident] = value
+            if 0 <= n < len(numbers):
+                numbers[n] = 0
+            return
+        self._other.pop(ident, None)
+        if n >= len(numbers):
+            numbers.extend(array("i", [0]) * (n + 1 - len(numbers)))
+        numbers[n] = m
+
+    def get(self, ident: str) -> str | None:
+        n = number(ident, self.prefix)
+        m = self._numbers[n] if 0 <= n < len(self._numbers) else 0
+        return f"{self.target}-{m}" if m else self._other.get(ident)
+
+
+class IdIndex:
+    """A map from identifiers to non-negative ints (a transaction's row): `<prefix>-<n>` as slot `n` of an
+    array, any other id in a dict."""
+
+    __slots__ = ("_other", "_slots", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._slots = array("q")  # value + 1; 0: none
+        self._other: dict[str, int] = {}
+
+    def __setitem__(self, ident: str, value: int) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            self._other[ident] = value
+            return
+        slots = self._slots
+        if n >= len(slots):
+            slots.extend(array("q", [0]) * (n + 1 - len(slots)))
+        slots[n] = value + 1
+
+    def get(self, ident: str) -> int | None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            return self._other.get(ident)
+        value = self._slots[n] if n < len(self._slots) else 0
+        return value - 1 if value else None
+
+    def __contains__(self, ident: str) -> bool:
+        return self.get(ident) is not None
+
+
+class IdColumn:
+    """A list of identifiers (each transaction's id, in row order): `<prefix>-<n>` as `n` in an array,
+    any other id beside, by position; read back as the same strings."""
+
+    __slots__ = ("_numbers", "_other", "prefix")
+
+    def __init__(self, prefix: str = "tx") -> None:
+        self.prefix = prefix
+        self._numbers = array("q")  # 0: the id is in `_other`
+        self._other: dict[int, str] = {}
+
+    def append(self, ident: str) -> None:
+        n = number(ident, self.prefix)
+        if n < 0:
+            self._other[len(self._numbers)] = ident
+        self._numbers.append(max(n, 0))
+
+    def __getitem__(self, i: int) -> str:
+        n = self._numbers[i]
+        return f"{self.prefix}-{n}" if n else self._other[i % len(self._numbers)]
+
+    def __len__(self) -> int:
+        return len(self._numbers)
