@@ -32,6 +32,14 @@ def number(ident: str, prefix: str) -> int:
     return -1
 
 
+def _put(slots: array[int], n: int, value: int, *, empty: int) -> None:
+    """`slots[n] = value`, first growing the array with `empty` up to slot `n` (numbers arrive in order, so
+    it grows by one slot at a time, amortised by array's own over-allocation)."""
+    if n >= len(slots):
+        slots.extend(array(slots.typecode, [empty]) * (n + 1 - len(slots)))
+    slots[n] = value
+
+
 class IdSet:
     """A set of identifiers: `<prefix>-<n>` as bit `n`, any other in a set."""
 
@@ -103,10 +111,7 @@ class IdMap(Generic[V]):
         if code is None:
             code = self._code[value] = len(self._values)
             self._values.append(value)
-        codes = self._codes
-        if n >= len(codes):
-            codes.extend(array("i", [-1]) * (n + 1 - len(codes)))
-        codes[n] = code
+        _put(self._codes, n, code, empty=-1)
 
     def get(self, ident: str, default: V | None = None) -> V | None:
         n = number(ident, self.prefix)
@@ -129,16 +134,13 @@ class IdToId:
 
     def __setitem__(self, ident: str, value: str) -> None:
         n, m = number(ident, self.prefix), number(value, self.target)
-        numbers = self._numbers
         if n < 0 or m < 0:
             self._other[ident] = value
-            if 0 <= n < len(numbers):
-                numbers[n] = 0
+            if 0 <= n < len(self._numbers):
+                self._numbers[n] = 0
             return
         self._other.pop(ident, None)
-        if n >= len(numbers):
-            numbers.extend(array("i", [0]) * (n + 1 - len(numbers)))
-        numbers[n] = m
+        _put(self._numbers, n, m, empty=0)
 
     def get(self, ident: str) -> str | None:
         n = number(ident, self.prefix)
@@ -162,10 +164,7 @@ class IdIndex:
         if n < 0:
             self._other[ident] = value
             return
-        slots = self._slots
-        if n >= len(slots):
-            slots.extend(array("q", [0]) * (n + 1 - len(slots)))
-        slots[n] = value + 1
+        _put(self._slots, n, value + 1, empty=0)
 
     def get(self, ident: str) -> int | None:
         n = number(ident, self.prefix)
