@@ -95,7 +95,10 @@ def reuse_nonces_after_a_restart(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     with monkeypatch.context() as m:
         m.setattr(Lifecycle, "_boot", boot)
         m.setattr(
-            Database, "_consumed", property(lambda self: set(), lambda self, value: None), raising=False
+            Database,
+            "_consumed",
+            property(lambda self: mpc.ConsumedNonces(), lambda self, value: None),  # a ledger that forgets
+            raising=False,
         )
         yield
 
