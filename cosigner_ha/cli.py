@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
@@ -87,6 +88,32 @@ def _stopped_by(exc: BaseException) -> type[BaseException] | None:
     return None
 
 
+#: How long after a swallowed stop it is delivered again: time for the callback that swallowed it to return.
+REDELIVERY_DELAY = 0.01
+
+
+def _redeliver_swallowed_stops(
+    previous: Callable[[sys.UnraisableHookArgs], object],
+) -> Callable[[sys.UnraisableHookArgs], object]:
+    """An unraisable-exception hook for a stop raised where Python can only print it: a signal handler runs
+    wherever the main thread is, also inside a `__del__` or a weakref callback (the import system's module
+    locks have one), and a KeyboardInterrupt or Terminated raised there is printed and dropped, so the
+    command would run on to the end. The signal is sent again from a thread a moment later; its handler
+    then runs once the main thread has left the callback."""
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, Terminated | KeyboardInterrupt):
+            signum = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            timer = threading.Timer(REDELIVERY_DELAY, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def _forget_escaped_interrupt() -> None:
     """CPython marks a KeyboardInterrupt that escaped an `exec` of source text as unhandled even when a caller
     catches it, and `python -m` then kills itself by SIGINT after its exit code is set (exit -2, not 130).
@@ -98,6 +125,9 @@ def _forget_escaped_interrupt() -> None:
 def main(argv: list[str] | None = None) -> int:
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    previous_hook = sys.unraisablehook
+    if main_thread:
+        sys.unraisablehook = _redeliver_swallowed_stops(previous_hook)
     args = argparse.Namespace(command=None)
     try:
         args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
@@ -121,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
     finally:
         _terminated.clear()
-        if main_thread and signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            sys.unraisablehook = previous_hook
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -87,3 +87,52 @@ def test_ctrl_c_escaping_an_exec_of_source_text_still_exits_130(tmp_path: Path) 
     )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip() == "interrupted by Ctrl-C: cosigner-ha run stopped; nothing was written"
+
+
+STOPPED_IN_A_FINALIZER = """
+import os, signal, sys, time, types
+
+command = types.ModuleType("cosigner_ha.cluster.commands_run")
+command.register = lambda sub: sub.add_parser("run")
+
+
+class Collected:
+    def __del__(self):
+        # the stop lands inside a finalizer (as inside the import system's module-lock callbacks)
+        os.kill(os.getpid(), signal.SIGNUM)
+        for _ in range(1000):
+            pass
+
+
+def run(args):
+    Collected()
+    for _ in range(300):  # three seconds of work that the stop must end
+        time.sleep(0.01)
+    return 0
+
+
+command.run = run
+sys.modules[command.__name__] = command
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "name"), [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_a_stop_landing_in_a_finalizer_still_stops_the_command(
+    sig: signal.Signals, code: int, name: str, tmp_path: Path
+) -> None:
+    """Python prints and drops an exception raised in a finalizer or weakref callback; a signal handled
+    there must not let the command run on to the end and exit 0."""
+    (tmp_path / "sitecustomize.py").write_text(STOPPED_IN_A_FINALIZER.replace("SIGNUM", sig.name))
+    proc = subprocess.run(
+        [*COMMAND, "run"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip() == f"interrupted by {name}: cosigner-ha run stopped; nothing was written"
