@@ -54,6 +54,21 @@ def test_an_interrupted_run_leaves_nothing_and_says_so(
     assert list(tmp_path.iterdir()) == []  # no trace, report, page or temporary file
 
 
+def _run_with_a_planted_run_command(tmp_path: Path, sitecustomize: str) -> subprocess.CompletedProcess[str]:
+    """`python -m cosigner_ha.cli run` (as the runtime starts its children) with `run` replaced by the
+    module that `sitecustomize` plants before the CLI imports it."""
+    (tmp_path / "sitecustomize.py").write_text(sitecustomize)
+    return subprocess.run(
+        [*COMMAND, "run"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 STOPPED_IN_EXEC = """
 import sys, types
 
@@ -75,16 +90,7 @@ sys.modules[command.__name__] = command
 def test_ctrl_c_escaping_an_exec_of_source_text_still_exits_130(tmp_path: Path) -> None:
     """`python -m` (how the runtime starts its children) kills itself by SIGINT after exiting when a
     KeyboardInterrupt escaped an `exec` of source text, even one the CLI caught; it must exit 130 instead."""
-    (tmp_path / "sitecustomize.py").write_text(STOPPED_IN_EXEC)
-    proc = subprocess.run(
-        [*COMMAND, "run"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run_with_a_planted_run_command(tmp_path, STOPPED_IN_EXEC)
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip() == "interrupted by Ctrl-C: cosigner-ha run stopped; nothing was written"
 
@@ -124,15 +130,6 @@ def test_a_stop_landing_in_a_finalizer_still_stops_the_command(
 ) -> None:
     """Python prints and drops an exception raised in a finalizer or weakref callback; a signal handled
     there must not let the command run on to the end and exit 0."""
-    (tmp_path / "sitecustomize.py").write_text(STOPPED_IN_A_FINALIZER.replace("SIGNUM", sig.name))
-    proc = subprocess.run(
-        [*COMMAND, "run"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _run_with_a_planted_run_command(tmp_path, STOPPED_IN_A_FINALIZER.replace("SIGNUM", sig.name))
     assert proc.returncode == code, proc.stderr
     assert proc.stderr.strip() == f"interrupted by {name}: cosigner-ha run stopped; nothing was written"
