@@ -25,13 +25,27 @@ def workspace_documents(data: Mapping[str, Any], origin: str) -> list[tuple[str,
         if not isinstance(table, Mapping) or not isinstance(table.get("name"), str):
             raise PolicyError("expected a table with a string name", origin=origin, field=f"workspaces[{i}]")
         name = table["name"]
-        mine = {u.get("name") for u in table.get("api_users", []) if isinstance(u, Mapping)}
+        mine = {u["name"] for u in _entries(table, "api_users") if isinstance(u, Mapping) and _named(u)}
         doc: dict[str, Any] = {"workspace": {k: v for k, v in table.items() if k not in SECTIONS}}
         doc.update({k: table[k] for k in SECTIONS if k in table})
-        doc["nodes"] = [{**n, "api_users": [u for u in n.get("api_users", []) if u in mine]} for n in nodes]
+        doc["nodes"] = [
+            {**n, "api_users": [u for u in _entries(n, "api_users") if isinstance(u, str) and u in mine]}
+            for n in nodes
+        ]
         doc["faults"] = [f for f in faults if f.get("action") == "policy" and f.get("workspace") == name]
         out.append((name, doc))
     return out
+
+
+def _entries(table: Mapping[str, Any], key: str) -> list[Any]:
+    """`table[key]` when it is a list: a malformed one is the one-workspace loader's to report, with its
+    key path, not this split's to trip over."""
+    value = table.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _named(entry: Mapping[str, Any]) -> bool:
+    return isinstance(entry.get("name"), str)
 
 
 def people_of(doc: Mapping[str, Any]) -> set[str]:

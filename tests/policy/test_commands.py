@@ -345,3 +345,17 @@ def test_eval_of_a_v2_export_by_id(
     assert (code, err) == (0, "")
     decision = json.loads(out)
     assert (decision["rule"], decision["designated_signers"]) == (2, ["signer-a", "signer-b", "signer-c"])
+
+
+def test_lint_of_several_workspaces_with_a_name_that_is_not_a_string_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Splitting a file by workspace must not trip over a malformed API user (found by tests/test_fuzz.py)."""
+    bundled = Path(__file__).parents[2] / "scenarios" / "multi-workspace.toml"
+    text = bundled.read_text().replace('name = "treasury-nitro"', "name = []", 1)
+    assert "name = []" in text
+    scenario = write(tmp_path / "s.toml", text)
+    code, out, err = run(capsys, "policy", "lint", str(scenario))
+    assert (code, out) == (2, "")
+    assert "workspace acme-treasury, field 'api_users[2].name': expected a string" in err
+    assert "Traceback" not in err
