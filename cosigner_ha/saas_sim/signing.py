@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import scopes
 from cosigner_ha.saas_sim.causes import Cause, callback_cause, callback_failure_sub_status
+from cosigner_ha.saas_sim.config import Selection
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
 from cosigner_ha.saas_sim.keyholders import NODE_ID, USER_IDS
@@ -47,23 +48,21 @@ COMPLETED, REJECTED, FAILED, RETRY, ABANDONED = "completed", "rejected", "failed
 
 @dataclasses.dataclass(slots=True, eq=False)
 class ProbeRound:
+    """One transaction's probes. The dispatch waiting on it wakes once the answers settle the choice: an
+    answer that cannot (a standby's while an active node may still answer) is only noted."""
+
     tx_id: str
     answers: list[Answer]
+    selection: Selection
     _seq: int = 0
-    _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
+    settled: anyio.Event = dataclasses.field(default_factory=anyio.Event)
 
     def record(self, answer: Answer, available: bool) -> None:
         answer.available = available
         answer.seq = self._seq
         self._seq += 1
-        waiters, self._waiters = self._waiters, []
-        for event in waiters:
-            event.set()
-
-    async def changed(self) -> None:
-        event = anyio.Event()
-        self._waiters.append(event)
-        await event.wait()
+        if settled(self.answers, self.selection):
+            self.settled.set()
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -180,7 +179,7 @@ class SigningService:
             return None, False
         window = self.ctx.config.probe_window
         deadline = self.ctx.env.clock.wall() + window
-        probe_round = ProbeRound(tx.id, answers)
+        probe_round = ProbeRound(tx.id, answers, selection)
         for answer in answers:
             self._probes[answer.probe_id] = (probe_round, answer)
             user = state.workspace.api_user(answer.api_user)
@@ -197,8 +196,7 @@ class SigningService:
             )
         try:
             with scopes.move_on_after(window):
-                while not settled(answers, selection):
-                    await probe_round.changed()
+                await probe_round.settled.wait()
         finally:
             for answer in answers:
                 self._probes.pop(answer.probe_id, None)
