@@ -588,6 +588,10 @@ class Checks:
         for feed in self._by_kind.get(e.kind, ()):
             feed(e)
 
+    def handlers(self) -> dict[str, list[Callable[[Event], None]]]:
+        """What `feed` calls, by kind: for a caller that dispatches on kind once for several folds."""
+        return {kind: list(feeds) for kind, feeds in self._by_kind.items()}
+
     def verdicts(self) -> dict[str, Verdict]:
         return {name: fold.verdict() for name, fold in self.folds.items()}
 
