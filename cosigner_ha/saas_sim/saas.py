@@ -424,11 +424,9 @@ class Saas:
         self._bind(conn, cosigner.id)
         signing = self.signing
         if isinstance(request, wire.ProbeAnswer):
-            signing.on_probe_answer(cosigner, request)
+            signing.on_probe_answer(cosigner, request.probe_id, request.available)
         elif isinstance(request, wire.CallbackResult):
-            signing.on_callback_result(cosigner, request)
-        elif isinstance(request, wire.Commitments):
-            await signing.on_commitments(cosigner, request)
+            return await signing.on_callback_result(cosigner, request)
         elif isinstance(request, wire.SignatureShare):
             await signing.on_signature_share(cosigner, request)
         elif isinstance(request, wire.ConfigChangeAnswer):
@@ -450,6 +448,8 @@ class Saas:
                 f"(paired: {', '.join(paired) or 'none'})"
             )
         self.ctx.registry.seen(cosigner)
+        for answer in request.answers:
+            self.signing.on_probe_answer(cosigner, answer.probe_id, answer.available)
         items = await self.ctx.mailbox(cosigner.id).wait(
             self.config.long_poll_interval, watch=functools.partial(self.gateway.watch, conn)
         )
