@@ -27,7 +27,7 @@ import datetime as _dt
 import posixpath
 from collections.abc import Callable
 
-from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
+from cosigner_ha.mpc import ConsumedNonces
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, NonceError
 from cosigner_ha.node.records import NonceLedger, Secrets, decode_record, encode_record
 from cosigner_ha.node.sealing import seal, unseal
@@ -74,12 +74,10 @@ class Database:
         self.secrets: Secrets | None = None
         self.generation = 0
         # the ledger's epoch, owner and tainted users; its spent ids are not kept here (`consumed` stays
-        # empty in memory) but in `_spent`, which also holds the journal's: see `consumed_ids`
+        # empty in memory) but in `_consumed`, which also holds the journal's: see `consumed_ids`
         self.ledger = NonceLedger(cosigner_id="")
-        # every spent id, compact (32 bytes an id: a node signs for as long as it runs): a set for the
-        # check, and the same ids concatenated in the order they were spent, for the ledger file
+        # every spent id, compact (32 bytes an id, one sorted blob: a node signs for as long as it runs)
         self._consumed = ConsumedNonces()
-        self._spent = bytearray()
         self._unfolded = 0  # records in the journal since the last fold
         self.recovered_ledger = False
 
@@ -120,7 +118,6 @@ class Database:
         journal = db._read_journal()
         folded = list(dict.fromkeys([*db.ledger.consumed, *journal]))
         db._consumed = ConsumedNonces(folded)
-        db._spent = bytearray(b"".join(folded))
         db.ledger = dataclasses.replace(db.ledger, consumed=())
         db._unfolded = len(journal)
         if db.secrets is not None or raw_ledger is not None:
@@ -217,7 +214,6 @@ class Database:
         header = {"kind": NONCE_KIND, "cosigner_id": self.ledger.cosigner_id, "epoch": self.ledger.epoch}
         self.store.append(self.layout.journal, seal(self._key, header, nonce_id, self._rand))
         self._consumed.mark(nonce_id)
-        self._spent += nonce_id
         self._unfolded += 1
         if self._unfolded >= self.FOLD_EVERY:
             self._fold(self.ledger)
@@ -235,9 +231,8 @@ class Database:
         return ids
 
     def consumed_ids(self) -> tuple[bytes, ...]:
-        """Every spent nonce id, in the order they were spent."""
-        spent, size = bytes(self._spent), NONCE_ID_SIZE
-        return tuple(spent[k : k + size] for k in range(0, len(spent), size))
+        """Every spent nonce id (the ledger's and the journal's), sorted: the ledger file's order."""
+        return tuple(self._consumed)
 
     def is_consumed(self, nonce_id: bytes) -> bool:
         return nonce_id in self._consumed

@@ -342,7 +342,7 @@ def test_every_few_consumptions_the_journal_is_folded_into_the_ledger(fold_every
     db.consume(nonce(3))
     assert DiskBlobStore(disk, ROOT).records("db/nonces.log") == []
     db.consume(nonce(4))
-    assert db.consumed_ids() == tuple(nonce(n) for n in range(1, 5))
+    assert db.consumed_ids() == tuple(nonce(n) for n in range(1, 5))  # sorted, as the ledger file
     with pytest.raises(NonceError, match="consumed already"):
         db.consume(nonce(2))  # folded ids are refused as before
     reopened = open_disk(disk)
