@@ -11,8 +11,8 @@ events about faults and node states. `analyse` is the same fold over a sequence 
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 
 from cosigner_ha.cluster.impact import fault_impacts, losses
 from cosigner_ha.cluster.invariants import Checks
@@ -298,7 +298,11 @@ RARE_KINDS = frozenset({"scenario_start", "fault", "fault_end", "fault_error", "
 
 
 class RunFold:
-    """The analysis as a fold: `feed` every event in trace order, then `report` once."""
+    """The analysis as a fold: `feed` every event in trace order, then `report` once.
+
+    Tens of events a transaction pass through here, so `feed` looks the kind up once, in one table of
+    everything that reads it (the transaction table, the invariants' folds, the rare events); an event
+    nobody reads (a node's log line, a probe's reply) only moves the end of the run."""
 
     def __init__(self) -> None:
         self.table = TxTable()
@@ -306,17 +310,28 @@ class RunFold:
         self.rare: list[Event] = []
         self.start: float | None = None  # the first `scenario_start`
         self.last: float | None = None  # the latest time of any event
+        on: dict[str, list[Callable[[Event], None]]] = defaultdict(list)
+        for kind, handler in self.table.handlers().items():
+            on[kind].append(handler)
+        for kind, feeds in self.checks.handlers().items():
+            on[kind].extend(feeds)
+        for kind in RARE_KINDS:
+            on[kind].append(self._rare)
+        self._on = {kind: tuple(handlers) for kind, handlers in on.items()}
 
     def feed(self, e: Event) -> None:
-        self.table.feed(e)
-        self.checks.feed(e)
         t = e.t
         if self.last is None or t > self.last:
             self.last = t
-        if e.kind in RARE_KINDS:
-            self.rare.append(e)
-            if self.start is None and e.kind == "scenario_start":
-                self.start = t
+        handlers = self._on.get(e.kind)
+        if handlers is not None:
+            for handler in handlers:
+                handler(e)
+
+    def _rare(self, e: Event) -> None:
+        self.rare.append(e)
+        if self.start is None and e.kind == "scenario_start":
+            self.start = e.t
 
     def report(self, scenario: Scenario, *, seed: int, trace_hash: str, wall_seconds: float) -> RunReport:
         return _report(self, scenario, seed=seed, trace_hash=trace_hash, wall_seconds=wall_seconds)

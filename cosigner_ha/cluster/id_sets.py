@@ -21,9 +21,28 @@ V = TypeVar("V", bound=Hashable)
 MAX_DIGITS = 7
 
 
+#: Ids already numbered, per prefix: a run looks each transaction's id up some thirty times (every check
+#: and the table), within a few simulated seconds, so a small cache answers nearly all. Cleared when full,
+#: so it stays a few hundred kilobytes whatever the length of the run.
+_NUMBERED: dict[str, dict[str, int]] = {}
+NUMBERED_KEPT = 4096
+
+
 def number(ident: str, prefix: str) -> int:
     """`n` for `<prefix>-<n>` written as `IdFactory.sequence` writes it (no sign, no leading zero); -1
     for any other id, so that each number stands for one id only."""
+    cache = _NUMBERED.get(prefix)
+    if cache is None:
+        cache = _NUMBERED[prefix] = {}
+    n = cache.get(ident)
+    if n is None:
+        if len(cache) >= NUMBERED_KEPT:
+            cache.clear()
+        n = cache[ident] = _number(ident, prefix)
+    return n
+
+
+def _number(ident: str, prefix: str) -> int:
     if not ident.startswith(prefix) or ident[len(prefix) : len(prefix) + 1] != "-":
         return -1
     digits = ident[len(prefix) + 1 :]

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from cosigner_ha.cluster.id_sets import IdMap, IdSet, IdToId
 from cosigner_ha.env import Event
-from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
+from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces, NonceReuseError
 
 TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
@@ -181,10 +181,13 @@ class _Pairs:
     __slots__ = ("_by",)
 
     def __init__(self) -> None:
-        self._by: dict[str, IdSet] = defaultdict(IdSet)
+        self._by: dict[str, IdSet] = {}
 
     def add(self, tx: str, party: str) -> None:
-        self._by[_id(party)].add(tx)
+        found = self._by.get(party)
+        if found is None:  # a new party (a handful a run): its name interned once
+            found = self._by[_id(party)] = IdSet()
+        found.add(tx)
 
     def __contains__(self, pair: tuple[str, str]) -> bool:
         tx, party = pair
@@ -209,8 +212,6 @@ class SignedWithCallbackApproval:
 
     def feed(self, e: Event) -> None:
         kind = e.kind
-        if kind not in ("callback_result", "callback_request", "callback_response", "signed"):
-            return
         f = e.fields
         if kind == "callback_result" and f.get("action") == "APPROVE":
             self.saas_approved.add(str(f.get("tx")), str(f.get("cosigner")))
@@ -245,6 +246,7 @@ class SignedWithNodeShare:
         self.released = _Pairs()
         self.signers: dict[str, tuple[Any, ...]] = {}
         self._shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._all_three: dict[tuple[Any, ...], bool] = {}  # signers -> they name parties 1, 2 and 3
         self.wrong = _Examples()
 
     def feed(self, e: Event) -> None:
@@ -257,10 +259,16 @@ class SignedWithNodeShare:
         elif kind == "share_released":
             session = str(e.fields["session"])
             tx = self.sessions.get(session)
-            if tx is not None and set(self.signers.get(session, ())) >= {1, 2, 3}:
+            if tx is not None and self._names_all_three(self.signers.get(session, ())):
                 self.released.add(tx, str(e.fields["node"]))
         elif kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in self.released:
             self.wrong.add(f"{e.fields['tx']} by {e.fields['node']}")
+
+    def _names_all_three(self, signers: tuple[Any, ...]) -> bool:
+        found = self._all_three.get(signers)
+        if found is None:
+            found = self._all_three[signers] = set(signers) >= {1, 2, 3}
+        return found
 
     def verdict(self) -> Verdict:
         if self.wrong:
@@ -340,9 +348,11 @@ class NoNonceReuse:
     def _use(self, party: object, nonce: object) -> None:
         key, who = _nonce_key(nonce), _id(party)
         if isinstance(key, bytes) and len(key) == NONCE_ID_SIZE:
-            ids = self.seen[who]
-            if key not in ids:
-                ids.mark(key)
+            try:
+                self.seen[who].mark(key)  # refuses an id it holds: one search, not a test and a mark
+            except NonceReuseError:
+                pass
+            else:
                 self.count += 1
                 return
         else:
@@ -387,8 +397,6 @@ class StandbyOnlyWhenNoActive:
 
     def feed(self, e: Event) -> None:
         kind = e.kind
-        if kind not in ("standby_set", "probe_sent", "probe_answered", "probe_result"):
-            return
         f = e.fields
         if kind == "standby_set":
             self.configured[str(f["cosigner"])] = bool(f["standby"])
@@ -430,14 +438,12 @@ class ExchangeFiatSingleSigner:
         kind = e.kind
         if kind == "submitted":
             tx = str(e.fields.get("tx"))
-            if str(e.fields.get("source", "")).split(":", 1)[0] in EXCHANGE_OR_FIAT:
+            if str(e.fields.get("source", "")).partition(":")[0] in EXCHANGE_OR_FIAT:
                 self.restricted.add(tx)
             else:
                 self.restricted.discard(tx)
         elif kind == "policy_decision":
-            self.signers[str(e.fields.get("tx"))] = tuple(
-                str(s) for s in e.fields.get("designated_signers") or ()
-            )
+            self.signers[str(e.fields.get("tx"))] = tuple(map(str, e.fields.get("designated_signers") or ()))
         elif kind == "signed":
             tx = str(e.fields.get("tx"))
             if tx not in self.restricted:
@@ -591,6 +597,10 @@ class Checks:
     def feed(self, e: Event) -> None:
         for feed in self._by_kind.get(e.kind, ()):
             feed(e)
+
+    def handlers(self) -> dict[str, list[Callable[[Event], None]]]:
+        """What `feed` calls, by kind: for a caller that dispatches on kind once for several folds."""
+        return {kind: list(feeds) for kind, feeds in self._by_kind.items()}
 
     def verdicts(self) -> dict[str, Verdict]:
         return {name: fold.verdict() for name, fold in self.folds.items()}

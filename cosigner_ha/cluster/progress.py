@@ -22,8 +22,12 @@ def simulated_time_progress(
 ) -> Iterator[None]:
     """Advance a bar as events with later simulated times are recorded; refreshes at most every 0.1 s.
 
-    With `offset_kind`, time counts from the first event of that kind (the end of a run's setup).
+    With `offset_kind`, time counts from the first event of that kind (the end of a run's setup). Without
+    a terminal there is no bar, and no listener on the run's events (tens a transaction) either.
     """
+    if not console.is_terminal:
+        yield
+        return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -33,10 +37,10 @@ def simulated_time_progress(
         console=console,
         transient=False,
         refresh_per_second=10,
-        disable=not console.is_terminal,
     )
     task = progress.add_task(label, total=duration, sim=_hms(0), events=0)
     shown = -1.0
+    step = duration / 500
     origin: float | None = None if offset_kind else 0.0
 
     def on_event(event: Event) -> None:
@@ -46,7 +50,7 @@ def simulated_time_progress(
                 return
             origin = event.t
         t = event.t - origin
-        if t - shown >= duration / 500 or event.kind == "end":
+        if t - shown >= step or event.kind == "end":
             shown = t
             progress.update(task, completed=min(t, duration), sim=_hms(t), events=trace.count)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from types import MethodType
 from typing import Any, Generic, TypeVar, overload
 
 from cosigner_ha.cluster.id_sets import IdColumn, IdIndex
@@ -104,12 +105,13 @@ class TxTable:
         return len(self._tx)
 
     def feed(self, e: Event) -> None:
-        kind = e.kind
-        handler = _HANDLERS.get(kind)
+        handler = _HANDLERS.get(e.kind)
         if handler is not None:
             handler(self, e)
-        elif kind in TERMINAL_KINDS and "tx" in e.fields:
-            self._set(str(e.fields.get("tx")), "end", e)
+
+    def handlers(self) -> dict[str, Callable[[Event], None]]:
+        """What `feed` calls, by kind, bound: for a caller that dispatches on kind once for several folds."""
+        return {kind: MethodType(handler, self) for kind, handler in _HANDLERS.items()}
 
     # -- the events
 
@@ -154,6 +156,10 @@ class TxTable:
         self._sig_node.append(self.codes(node))
         self._sig_user.append(self.codes(e.fields["api_user"]))
         self._sig_tx.append(tx)
+
+    def _ended(self, e: Event) -> None:
+        if "tx" in e.fields:
+            self._set(str(e.fields.get("tx")), "end", e)
 
     def _set(self, tx: str, what: str, value: Any) -> None:
         row = self._rows.get(tx)
@@ -218,6 +224,7 @@ _HANDLERS: dict[str, Callable[[TxTable, Event], None]] = {
     "policy_decision": TxTable._decision,
     "tx_status": TxTable._status,
     "signed": TxTable._signed,
+    **dict.fromkeys(TERMINAL_KINDS, TxTable._ended),
 }
 
 T = TypeVar("T")

@@ -1,5 +1,6 @@
-"""Signing work: a signing request goes to the callback handler, then the node commits to nonces; round 2
-releases its signature share once; an abort or the end of a session drops the session's nonces."""
+"""Signing work: a signing request goes to the callback handler; on APPROVE the node commits to nonces and
+sends the commitments with the approval, whose answer is round two; round two releases its signature share
+once; an abort or the end of a session drops the session's nonces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from cosigner_ha.node.callback import (
 )
 from cosigner_ha.wire import (
     CallbackResult,
-    Commitments,
     Error,
     Response,
     SignAbort,
@@ -51,14 +51,17 @@ class SigningWork(LocalAdmin):
             await self._report(item, "FAILED", failure.detail, cause=failure.kind)
             self._end_session(session)
             return
-        answer = await self._report(item, decision.action, decision.reason)
-        if decision.action != "APPROVE" or isinstance(answer, Error):
+        if decision.action != "APPROVE":
+            await self._report(item, decision.action, decision.reason)
             self._end_session(session)
             return
         signer = self.proc.signers.get(api_user)
         if signer is None or session not in self.proc.sessions:
+            if session in self.proc.sessions:  # unpaired while the handler decided
+                await self._report(item, "FAILED", f"no key share for {api_user} here", cause="CANNOT_SIGN")
             self._end_session(session)
             return
+        # Protocol v2: the approval carries the node's commitments and is answered with round two.
         async with self.signing.round():
             if session not in self.proc.sessions:
                 return  # aborted while it queued for the enclave
@@ -71,25 +74,32 @@ class SigningWork(LocalAdmin):
             api_user=api_user,
             nonce_id=commitments.nonce_id.hex(),
         )
-        answer = await self._call(
-            lambda token: Commitments(token, session, commitments.to_bytes()), until=item.deadline
-        )
+        answer = await self._report(item, "APPROVE", decision.reason, commitments=commitments.to_bytes())
+        if isinstance(answer, SignRound2) and answer.session_id == session:
+            await self._round2(session, answer.signing_package)
+            return
         if isinstance(answer, Error):
             self._log_signer.warn(
                 "commit", f"session {session}: commitments refused: {answer.code}: {answer.message}"
             )
-            self._end_session(session)
+        else:
+            self._log_signer.warn(
+                "commit", f"session {session}: the SaaS answered the approval with {answer.TYPE}"
+            )
+        self._end_session(session)
 
-    async def _report(self, item: SignRequest, action: str, reason: str, *, cause: str = "") -> Response:
+    async def _report(
+        self, item: SignRequest, action: str, reason: str, *, cause: str = "", commitments: bytes = b""
+    ) -> Response:
         """Tell the SaaS what the handler decided; a failure carries its kind (`wire.CALLBACK_FAILURES`)."""
         what = f"{action} {cause}" if cause else action
         self._log_signer.info("callback", f"tx {item.tx_id} for {item.api_user}: {what} {reason}".rstrip())
         return await self._call(
-            lambda token: CallbackResult(token, item.session_id, action, reason, cause), until=item.deadline
+            lambda token: CallbackResult(token, item.session_id, action, reason, cause, commitments),
+            until=item.deadline,
         )
 
-    async def _on_round2(self, item: SignRound2) -> None:
-        session = item.session_id
+    async def _round2(self, session: str, signing_package: bytes) -> None:
         known = self.proc.sessions.get(session)
         signer = self.proc.signers.get(known[0]) if known else None
         if known is None or signer is None:
@@ -102,7 +112,7 @@ class SigningWork(LocalAdmin):
         async with self.signing.round():
             if session not in self.proc.sessions:
                 return  # aborted while it queued for the enclave
-            share, nonce_id = signer.sign(session, item.signing_package, persist=self._persist_nonce)
+            share, nonce_id = signer.sign(session, signing_package, persist=self._persist_nonce)
         self.env.trace.record(
             "share_released", node=self.name, session=session, api_user=api_user, nonce_id=nonce_id.hex()
         )

@@ -27,6 +27,7 @@ from cosigner_ha.node.records import CallbackSettings, Secrets
 from cosigner_ha.node.signing_work import SigningWork
 from cosigner_ha.wire import (
     AddUserCommand,
+    Availability,
     AvailabilityProbe,
     CallbackUpdateCommand,
     CommandResult,
@@ -40,7 +41,6 @@ from cosigner_ha.wire import (
     RequestStatus,
     SignAbort,
     SignRequest,
-    SignRound2,
     UnpairCommand,
     WorkItem,
     encode,
@@ -63,6 +63,9 @@ class WorkHandlers(SigningWork):
 
     async def _poll_loop(self) -> None:
         backoff = self.config.backoff_min
+        #: Answers to the probes of the last poll, each with its probe's deadline: the next poll carries
+        #: them (protocol v2), again after a failed poll while their probe is open.
+        answers: list[tuple[Availability, float]] = []
         while True:
             users = [u.api_user for u in self._users()]
             if not users:
@@ -73,7 +76,7 @@ class WorkHandlers(SigningWork):
             try:
                 token = await self._access_token()
                 answer = await self.saas.request(
-                    Poll(token, self.cosigner_id, users),
+                    Poll(token, self.cosigner_id, users, [a for a, _ in answers]),
                     timeout=self.config.poll_interval + self.config.poll_grace,
                 )
             except (SaasUnreachable, SaasError) as exc:
@@ -81,7 +84,10 @@ class WorkHandlers(SigningWork):
                 self._log_agent.warn("poll", f"{exc}; retrying in {backoff:g} s")
                 await self.env.clock.sleep(backoff)
                 backoff = min(backoff * 2, self.config.backoff_max)
+                now = self.env.clock.wall()
+                answers = [(a, deadline) for a, deadline in answers if deadline > now]
                 continue
+            answers = []
             backoff = self.config.backoff_min
             if isinstance(answer, Error):
                 self.env.trace.record(
@@ -96,6 +102,9 @@ class WorkHandlers(SigningWork):
                 self._log_agent.error("poll", f"the SaaS answered a poll with {answer.TYPE!r}")
                 continue
             for item in answer.items:
+                if type(item) is AvailabilityProbe and self.signing.probe_delay() <= 0:
+                    answers.append((self._probe_answer(item), item.deadline))
+                    continue
                 assert self.proc.tasks is not None
                 scopes.start_soon(self.proc.tasks, self._handle, item)
             if not answer.items:
@@ -107,8 +116,6 @@ class WorkHandlers(SigningWork):
                 await self._on_probe(item)
             elif isinstance(item, SignRequest):
                 await self._on_sign_request(item)
-            elif isinstance(item, SignRound2):
-                await self._on_round2(item)
             elif isinstance(item, SignAbort):
                 self._on_abort(item)
             elif isinstance(item, ConfigChange):
@@ -127,10 +134,7 @@ class WorkHandlers(SigningWork):
             )
             self._log_agent.error("handle", f"{item.TYPE}: {exc}")
 
-    async def _on_probe(self, item: AvailabilityProbe) -> None:
-        delay = self.signing.probe_delay()
-        if delay > 0:
-            await self.env.clock.sleep(delay)  # a busy enclave answers later (`capacity`)
+    def _probe_answer(self, item: AvailabilityProbe) -> Availability:
         available, why = self.can_sign(item.api_user)
         self.env.trace.record(
             "probe_reply",
@@ -140,8 +144,15 @@ class WorkHandlers(SigningWork):
             available=available,
             reason=why,
         )
+        return Availability(item.probe_id, item.api_user, available)
+
+    async def _on_probe(self, item: AvailabilityProbe) -> None:
+        """A busy enclave answers later (`capacity`), on its own: its next poll is held by then."""
+        await self.env.clock.sleep(self.signing.probe_delay())
+        answer = self._probe_answer(item)
         await self._call(
-            lambda token: ProbeAnswer(token, item.probe_id, item.api_user, available), until=item.deadline
+            lambda token: ProbeAnswer(token, answer.probe_id, answer.api_user, answer.available),
+            until=item.deadline,
         )
 
     async def _on_config_change(self, item: ConfigChange) -> None:

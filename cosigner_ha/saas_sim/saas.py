@@ -84,6 +84,9 @@ class Saas:
         self.management = CosignerManagement(self.ctx, self.pairing)
         self.lifecycle = TransactionService(self.ctx)
         self.signing = self.lifecycle.signing
+        #: Probe answers that ride on one poll arrive together: which of them counts first is a tie, broken
+        #: at random (seeded), as separate answers racing would be.
+        self._ties = env.rng("probe-answer-ties")
         self.management.on_unpaired = lambda cosigner_id, api_user: self.signing.abort_for(
             cosigner_id, api_user, f"API user {api_user!r} was unpaired"
         )
@@ -424,11 +427,9 @@ class Saas:
         self._bind(conn, cosigner.id)
         signing = self.signing
         if isinstance(request, wire.ProbeAnswer):
-            signing.on_probe_answer(cosigner, request)
+            signing.on_probe_answer(cosigner, request.probe_id, request.available)
         elif isinstance(request, wire.CallbackResult):
-            signing.on_callback_result(cosigner, request)
-        elif isinstance(request, wire.Commitments):
-            await signing.on_commitments(cosigner, request)
+            return await signing.on_callback_result(cosigner, request)
         elif isinstance(request, wire.SignatureShare):
             await signing.on_signature_share(cosigner, request)
         elif isinstance(request, wire.ConfigChangeAnswer):
@@ -450,6 +451,11 @@ class Saas:
                 f"(paired: {', '.join(paired) or 'none'})"
             )
         self.ctx.registry.seen(cosigner)
+        answers = request.answers
+        if len(answers) > 1:
+            answers = self._ties.sample(answers, len(answers))
+        for answer in answers:
+            self.signing.on_probe_answer(cosigner, answer.probe_id, answer.available)
         items = await self.ctx.mailbox(cosigner.id).wait(
             self.config.long_poll_interval, watch=functools.partial(self.gateway.watch, conn)
         )

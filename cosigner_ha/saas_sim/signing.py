@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import scopes
 from cosigner_ha.saas_sim.causes import Cause, callback_cause, callback_failure_sub_status
+from cosigner_ha.saas_sim.config import Selection
 from cosigner_ha.saas_sim.context import SaasContext, WorkspaceState
 from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
 from cosigner_ha.saas_sim.keyholders import NODE_ID, USER_IDS
@@ -47,23 +48,21 @@ COMPLETED, REJECTED, FAILED, RETRY, ABANDONED = "completed", "rejected", "failed
 
 @dataclasses.dataclass(slots=True, eq=False)
 class ProbeRound:
+    """One transaction's probes. The dispatch waiting on it wakes once the answers settle the choice: an
+    answer that cannot (a standby's while an active node may still answer) is only noted."""
+
     tx_id: str
     answers: list[Answer]
+    selection: Selection
     _seq: int = 0
-    _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
+    settled: anyio.Event = dataclasses.field(default_factory=anyio.Event)
 
     def record(self, answer: Answer, available: bool) -> None:
         answer.available = available
         answer.seq = self._seq
         self._seq += 1
-        waiters, self._waiters = self._waiters, []
-        for event in waiters:
-            event.set()
-
-    async def changed(self) -> None:
-        event = anyio.Event()
-        self._waiters.append(event)
-        await event.wait()
+        if settled(self.answers, self.selection):
+            self.settled.set()
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -81,6 +80,7 @@ class Session:
     progressed_at: float
     phase: str = "callback"
     package: mpc.SigningPackage | None = None
+    node_commitments: bytes = b""  # as the node sent them: a resent approval is recognised by them
     outcome: str | None = None
     reason: str = ""
     _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
@@ -179,7 +179,7 @@ class SigningService:
             return None, False
         window = self.ctx.config.probe_window
         deadline = self.ctx.env.clock.wall() + window
-        probe_round = ProbeRound(tx.id, answers)
+        probe_round = ProbeRound(tx.id, answers, selection)
         for answer in answers:
             self._probes[answer.probe_id] = (probe_round, answer)
             user = state.workspace.api_user(answer.api_user)
@@ -196,8 +196,7 @@ class SigningService:
             )
         try:
             with scopes.move_on_after(window):
-                while not settled(answers, selection):
-                    await probe_round.changed()
+                await probe_round.settled.wait()
         finally:
             for answer in answers:
                 self._probes.pop(answer.probe_id, None)
@@ -217,30 +216,34 @@ class SigningService:
         )
         return chosen, True
 
-    def on_probe_answer(self, cosigner: Cosigner, msg: wire.ProbeAnswer) -> None:
-        found = self._probes.get(msg.probe_id)
+    def on_probe_answer(self, cosigner: Cosigner, probe_id: str, available: bool) -> None:
+        """A probe's answer, on its own (`ProbeAnswer`) or carried by the node's next `Poll`. The same answer
+        twice is taken once: a node sends its poll's answers again when it never saw the poll's result."""
+        found = self._probes.get(probe_id)
         if found is None:
             self.ctx.record(
                 "probe_answered",
-                tx=self._closed_probes.get(msg.probe_id),
-                probe=msg.probe_id,
+                tx=self._closed_probes.get(probe_id),
+                probe=probe_id,
                 cosigner=cosigner.id,
-                available=msg.available,
+                available=available,
                 late=True,
             )
             return
         probe_round, answer = found
         if answer.cosigner_id != cosigner.id:
-            raise UnknownSession(f"probe {msg.probe_id} was not sent to co-signer {cosigner.id!r}")
+            raise UnknownSession(f"probe {probe_id} was not sent to co-signer {cosigner.id!r}")
         if answer.answered:
-            raise SessionClosed(f"probe {msg.probe_id} was already answered")
-        probe_round.record(answer, msg.available)
+            if answer.available == available:
+                return
+            raise SessionClosed(f"probe {probe_id} was already answered (available: {answer.available})")
+        probe_round.record(answer, available)
         self.ctx.record(
             "probe_answered",
             tx=probe_round.tx_id,
-            probe=msg.probe_id,
+            probe=probe_id,
             cosigner=cosigner.id,
-            available=msg.available,
+            available=available,
             late=False,
         )
 
@@ -371,7 +374,21 @@ class SigningService:
 
     # --- messages from the chosen node ---------------------------------------------------------------------
 
-    def on_callback_result(self, cosigner: Cosigner, msg: wire.CallbackResult) -> None:
+    async def on_callback_result(self, cosigner: Cosigner, msg: wire.CallbackResult) -> wire.Response:
+        """The handler's decision; an APPROVE carries the node's commitments and is answered with round two.
+
+        The node sends it again when it lost the answer (it retries while the SaaS is unreachable): an
+        APPROVE with the same commitments for a session already in round two gets round two again."""
+        known = self._sessions.get(msg.session_id)
+        if (
+            known is not None
+            and known.phase == "share"
+            and known.cosigner.id == cosigner.id
+            and msg.action == "APPROVE"
+            and msg.commitments == known.node_commitments
+            and known.package is not None
+        ):
+            return wire.SignRound2(known.id, known.package.to_bytes())
         session = self._session(cosigner, msg.session_id, "callback")
         tx = session.tx
         config = self.ctx.config
@@ -390,7 +407,8 @@ class SigningService:
         if msg.action == "APPROVE":
             session.phase = "commit"
             session.progress()
-        elif msg.action == "REJECT":
+            return await self._on_commitments(cosigner, session.id, msg.commitments)
+        if msg.action == "REJECT":
             # Final: one rejection denies the transaction; no other node is tried.
             self._close(session, REJECTED, f"callback handler rejected: {msg.reason}", Cause.CALLBACK_REJECT)
             self._finish(
@@ -408,6 +426,7 @@ class SigningService:
                 self._finish(tx, Status.FAILED, callback_failure_sub_status(cause, config), why, cause=cause)
             else:
                 self._close(session, RETRY, why, cause)
+        return wire.Ack()
 
     async def _cloud_round(self, cosigner: Cosigner, session_id: str, phase: str) -> Session:
         """The cloud co-signers compute their part of a round (in parallel, as long as one round takes, after
@@ -420,10 +439,10 @@ class SigningService:
                 pass
         return self._session(cosigner, session_id, phase)
 
-    async def on_commitments(self, cosigner: Cosigner, msg: wire.Commitments) -> None:
-        session = await self._cloud_round(cosigner, msg.session_id, "commit")
+    async def _on_commitments(self, cosigner: Cosigner, session_id: str, data: bytes) -> wire.SignRound2:
+        session = await self._cloud_round(cosigner, session_id, "commit")
         try:
-            node = mpc.SigningCommitments.from_bytes(msg.commitments)
+            node = mpc.SigningCommitments.from_bytes(data)
             if node.identifier != NODE_ID:
                 raise mpc.UnknownIdentifierError(
                     f"the node signs as participant {NODE_ID}, not {node.identifier}"
@@ -436,8 +455,8 @@ class SigningService:
         for cloud in self.ctx.clouds:
             commitments[cloud.identifier] = cloud.commit(session.id, ws_id, user_id)
         session.package = mpc.SigningPackage(session.tx.message, commitments)
+        session.node_commitments = data
         session.phase = "share"
-        self.ctx.mailbox(cosigner.id).put(wire.SignRound2(session.id, session.package.to_bytes()))
         self.ctx.record(
             "mpc_round",
             tx=session.tx.id,
@@ -447,6 +466,7 @@ class SigningService:
             signers=list(USER_IDS),
         )
         session.progress()
+        return wire.SignRound2(session.id, session.package.to_bytes())
 
     async def on_signature_share(self, cosigner: Cosigner, msg: wire.SignatureShare) -> None:
         session = await self._cloud_round(cosigner, msg.session_id, "share")

@@ -1,16 +1,23 @@
-"""The node <-> SaaS protocol, version 1.
+"""The node <-> SaaS protocol, version 2.
 
 The conversation is HTTP-like: the node opens a stream and sends requests; each request gets exactly one
 response. Work reaches the node as the answer to a long `Poll`, which the SaaS holds until work arrives or
-the long-poll interval ends. Everything the node does in return (probe answers, callback outcomes, MPC
-rounds, configuration-change answers) is a further request.
+the long-poll interval ends. Everything the node does in return (callback outcomes, MPC rounds,
+configuration-change answers) is a further request, except what can ride on a request the node sends
+anyway: a node re-polls as soon as a poll brings work, so the answers to the probes it brought travel in
+that next `Poll`; and the SaaS answers an approving `CallbackResult`, which carries the node's
+commitments, with round two's signing package. Version 2 is version 1 less two round trips per signature
+(a separate probe answer per node, and commitments apart from the callback's outcome).
 
 Pairing:   Pair -> PairPending;  PairStatus (held like a poll) -> PairPending | PairCompleted | Error
 Access:    RefreshAccess -> TokenGrant
 SGX keys:  AttestationQuote -> AttestationResult
-Work:      Poll -> PollResult[AvailabilityProbe | SignRequest | SignRound2 | SignAbort | ConfigChange
-                              | RequestStatus]
-Signing:   ProbeAnswer, CallbackResult, Commitments, SignatureShare -> Ack | Error
+Work:      Poll[Availability...] -> PollResult[AvailabilityProbe | SignRequest | SignAbort | ConfigChange
+                                               | RequestStatus | commands]
+Signing:   ProbeAnswer (a probe answered late, by a busy node) -> Ack | Error
+           CallbackResult (APPROVE with commitments) -> SignRound2 | Error
+           CallbackResult (REJECT, FAILED) -> Ack | Error
+           SignatureShare -> Ack | Error
 Admin:     ManagementRequest (add user, callback update, unpair, rename) -> RequestAccepted | Error
 """
 
@@ -21,7 +28,7 @@ from typing import Any
 
 from cosigner_ha.wire.schema import Message, message
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class Request(Message):
@@ -133,6 +140,19 @@ class Poll(Request):
     access_token: str
     cosigner_id: str
     api_users: list[str]
+    #: The answers to the probes the previous poll brought (the SaaS takes them before it holds the poll).
+    answers: list[Availability] = dataclasses.field(default_factory=list)
+
+
+@message
+@dataclasses.dataclass(frozen=True, slots=True)
+class Availability(Message):
+    """A node's answer to one `AvailabilityProbe`, carried by its next `Poll`."""
+
+    TYPE = "availability"
+    probe_id: str
+    api_user: str
+    available: bool
 
 
 @message
@@ -171,8 +191,9 @@ class SignRequest(WorkItem):
 
 @message
 @dataclasses.dataclass(frozen=True, slots=True)
-class SignRound2(WorkItem):
-    """Everyone's commitments for the session: the node answers with its signature share."""
+class SignRound2(Response):
+    """Everyone's commitments for the session (the answer to an approving `CallbackResult`): the node
+    answers with its signature share."""
 
     TYPE = "sign_round2"
     session_id: str
@@ -216,6 +237,8 @@ class RequestStatus(WorkItem):
 @message
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProbeAnswer(Request):
+    """A probe's answer sent on its own: a busy node answers late, while its next poll is already held."""
+
     TYPE = "probe_answer"
     access_token: str
     probe_id: str
@@ -235,6 +258,9 @@ class CallbackResult(Request):
     action: str
     reason: str
     cause: str = ""
+    #: With APPROVE: the node's round-one commitments (`mpc.SigningCommitments.to_bytes`), so that the
+    #: SaaS can answer with round two at once. Empty otherwise.
+    commitments: bytes = b""
 
 
 #: Why a node's callback request failed (`CallbackResult.cause` with action FAILED): the callback client's
@@ -254,15 +280,6 @@ CALLBACK_FAILURES = (
     "HANDLER_ERROR",
     "CANNOT_SIGN",
 )
-
-
-@message
-@dataclasses.dataclass(frozen=True, slots=True)
-class Commitments(Request):
-    TYPE = "commitments"
-    access_token: str
-    session_id: str
-    commitments: bytes
 
 
 @message

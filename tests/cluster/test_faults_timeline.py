@@ -34,8 +34,12 @@ def test_a_restart_after_a_crash_at_the_same_instant_brings_the_node_back() -> N
 
 def test_a_crash_after_a_restart_at_the_same_instant_keeps_the_node_down() -> None:
     r = run_faults({"at": "5m", "action": "restart", "node": "a"}, crash("5m"))
-    assert [s for _, s, _ in r.states("a")] == ["draining", "stopped", "crashed"]
-    assert boots(r, "a") == [], "the restart's boot does not override the crash"
+    states = [s for _, s, _ in r.states("a")]
+    # with nothing to drain the stop ends at once, and the boot may begin before the crash lands
+    assert states[:2] == ["draining", "stopped"] and states[-1] == "crashed", states
+    assert set(states[2:-1]) <= {"booting"}, states
+    unlocked = [e for e in r.of("node_boot", node="a") if r.at(e) >= 5 * MINUTE]
+    assert unlocked == [], "the restart's boot does not override the crash"
     assert r.signed("a", 5 * MINUTE + 1) == 0
     all_completed(r)
 

@@ -8,6 +8,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cosigner_ha.cluster import id_sets
 from cosigner_ha.cluster.id_sets import IdColumn, IdIndex, IdMap, IdSet, IdToId, number
 
 # numbered ids, and every near miss that must not be taken for one: leading zeros, signs, other
@@ -35,6 +36,18 @@ def test_only_the_sequence_form_is_a_number() -> None:
         "txx-1",
     ):
         assert number(other, "tx") == -1, other
+
+
+def test_numbers_stay_exact_past_the_memo_and_the_memo_stays_bounded() -> None:
+    """`number` memoises what it parsed (a run asks about each id some thirty times); past
+    `NUMBERED_KEPT` ids it starts again, so a day-long run holds no more than that many, and every answer
+    is the one the parse gives, the same id asked under another prefix included."""
+    ids = [f"tx-{n}" for n in range(1, 3 * id_sets.NUMBERED_KEPT)] + ["tx-007", "probe-9", "x"]
+    for ident in ids * 2:
+        assert number(ident, "tx") == id_sets._number(ident, "tx")
+        assert number(ident, "probe") == id_sets._number(ident, "probe")
+        assert all(len(memo) <= id_sets.NUMBERED_KEPT for memo in id_sets._NUMBERED.values())
+    assert number("tx-5", "tx") == 5 and number("tx-5", "probe") == -1
 
 
 @given(st.lists(st.tuples(st.booleans(), IDS), max_size=60), st.lists(IDS, max_size=20))

@@ -104,6 +104,21 @@ def test_a_nonce_used_twice_by_one_party_is_caught(kind: str) -> None:
     assert not verdict.ok and "used twice" in verdict.detail
 
 
+def test_a_32_byte_nonce_id_used_twice_is_caught_as_hex_or_bytes() -> None:
+    """The ids a real run writes (32 bytes: hex from a node, raw bytes from a cloud co-signer) go to the
+    compact per-party store; a second use is reuse whichever form each use has, and only it is counted."""
+    nonce = bytes(range(32))
+    run = [
+        ev("share_released", node="n1", nonce_id=nonce.hex()),
+        ev("nonce_used", party="cloud-1", nonce=nonce),
+        ev("nonce_used", party="n1", nonce=nonce),  # n1's nonce again, this time as bytes
+        ev("share_released", node="n1", nonce_id=bytes(32).hex()),
+    ]
+    verdict = invariants.no_nonce_reuse(run)
+    assert not verdict.ok and "1 nonce(s) used twice: n1:0001020304050607" in verdict.detail
+    assert invariants.no_nonce_reuse([run[0], run[1], run[3]]).detail == "3 nonce(s) used, each once"
+
+
 def test_the_same_nonce_id_at_two_parties_is_not_reuse() -> None:
     run = [*good_run(), ev("nonce_used", party="cloud-2", nonce="bb")]
     assert invariants.no_nonce_reuse(run).ok

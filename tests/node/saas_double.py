@@ -100,6 +100,8 @@ class SaasDouble:
         self.signed: list[tuple[str, bytes]] = []
         self.tamper_package: Callable[[mpc.SigningPackage], mpc.SigningPackage] | None = None
         self.before_round2: Callable[[], Awaitable[None]] | None = None
+        #: The driver's answer to an approving `CallbackResult` (round two, protocol v2), per session.
+        self._approvals: dict[str, tuple[anyio.Event, list[wire.Response]]] = {}
         self.polls = 0
         self.management = 0
 
@@ -201,6 +203,10 @@ class SaasDouble:
         if isinstance(request, wire.Poll):
             self.polls += 1
             return wire.PollResult(await self._take(request.cosigner_id))
+        if isinstance(request, wire.CallbackResult) and request.action == "APPROVE":
+            event, answer = self._approvals.setdefault(request.session_id, (anyio.Event(), []))
+            await event.wait()
+            return answer[0]
         if isinstance(request, wire.ManagementRequest):
             self.management += 1
             return wire.RequestAccepted(f"mgmt-{self.management}", "WAITING_FOR_APPROVAL")
@@ -357,16 +363,25 @@ class SaasDouble:
     # --- the signing driver ---------------------------------------------------------------------------------
 
     async def probe(self, cosigner: str, api_user: str, tx: str) -> bool | None:
+        """The node's answer: on its own (`ProbeAnswer`) or carried by its next poll (protocol v2)."""
         probe_id = self.env.ids.uuid()
+        seen = len(self.inbox)
         self.put(
             cosigner,
             wire.AvailabilityProbe(probe_id, tx, api_user, self.env.clock.wall() + self.probe_window),
         )
         with anyio.move_on_after(self.probe_window):
             while True:
-                answer = await self.next_request(wire.ProbeAnswer)
-                if answer.probe_id == probe_id:
-                    return bool(answer.available)
+                for msg in self.inbox[seen:]:
+                    answers = msg.answers if isinstance(msg, wire.Poll) else [msg]
+                    for answer in answers:
+                        if (
+                            isinstance(answer, wire.ProbeAnswer | wire.Availability)
+                            and answer.probe_id == probe_id
+                        ):
+                            return bool(answer.available)
+                seen = len(self.inbox)
+                await self._inbox_changed.wait()
         return None
 
     async def sign(
@@ -404,9 +419,7 @@ class SaasDouble:
                     return Outcome(
                         "REJECTED" if result.action == "REJECT" else "FAILED", detail, node=cosigner
                     )
-                node_commitments = mpc.SigningCommitments.from_bytes(
-                    (await self._for_session(wire.Commitments, session)).commitments
-                )
+                node_commitments = mpc.SigningCommitments.from_bytes(result.commitments)
                 cloud_nonces = {j: mpc.commit(clouds[j], self.env.randbytes) for j in (2, 3)}
                 package = mpc.SigningPackage(
                     message, {1: node_commitments, **{j: c for j, (_, c) in cloud_nonces.items()}}
@@ -415,11 +428,12 @@ class SaasDouble:
                     package = self.tamper_package(package)
                 if self.before_round2 is not None:
                     await self.before_round2()
-                self.put(cosigner, wire.SignRound2(session, package.to_bytes()))
+                self._answer_approval(session, wire.SignRound2(session, package.to_bytes()))
                 share = mpc.SignatureShare.from_bytes(
                     (await self._for_session(wire.SignatureShare, session)).share
                 )
         except TimeoutError:
+            self._answer_approval(session, wire.Error("SESSION_CLOSED", "no progress"))
             self.put(cosigner, wire.SignAbort(session, "no progress"))
             return Outcome("TIMEOUT", "no progress from the node", node=cosigner)
         shares = {1: share, **{j: mpc.sign(package, cloud_nonces[j][0], clouds[j]) for j in (2, 3)}}
@@ -437,6 +451,12 @@ class SaasDouble:
             signature=signature,
         )
         return Outcome("COMPLETED", signature=signature, node=cosigner)
+
+    def _answer_approval(self, session: str, answer: wire.Response) -> None:
+        event, box = self._approvals.setdefault(session, (anyio.Event(), []))
+        if not box:
+            box.append(answer)
+            event.set()
 
     async def _for_session(self, kind: type[wire.Request], session: str) -> Any:
         seen = 0

@@ -8,7 +8,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cosigner_ha import mpc
+from cosigner_ha import mpc, wire
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.node.callback import CallbackPolicy, InProcessHandler
 from cosigner_ha.node.errors import AdminError, PairingError
@@ -221,8 +221,30 @@ def test_a_crash_between_the_rounds_loses_the_nonces_and_a_new_session_signs() -
 
     (first, second), env = simulate_estate(scenario)
     assert first.status == "TIMEOUT" and second.status == "COMPLETED"
-    assert env.trace.of_kind("round2_refused")
-    assert len(env.trace.of_kind("share_released")) == 1
+    # round two answers the approval on the connection that died with the node: the restarted node
+    # never sees it, and the one share released is the second session's
+    (released,) = env.trace.of_kind("share_released")
+    (_, committed) = env.trace.of_kind("commitments_sent")
+    assert released.get("session") == committed.get("session")
+
+
+def test_round_two_after_an_abort_gets_no_share() -> None:
+    async def scenario(e: Estate) -> object:
+        await setup_sgx(e)
+        e.saas.attempt_timeout = 20
+
+        async def abort_first() -> None:
+            (request,) = [r for r in e.saas.inbox if isinstance(r, wire.CallbackResult)]
+            e.saas.put("n1", wire.SignAbort(request.session_id, "test abort"))
+            await e.env.clock.sleep(5)  # the node takes the abort from its poll
+
+        e.saas.before_round2 = abort_first
+        return await e.saas.sign("n1", "signer-a", b"m", tx="tx-1")
+
+    outcome, env = simulate_estate(scenario)
+    assert outcome.status == "TIMEOUT"
+    assert env.trace.of_kind("session_aborted") and env.trace.of_kind("round2_refused")
+    assert not env.trace.of_kind("share_released")
 
 
 def test_a_disk_fault_while_consuming_a_nonce_crashes_the_node_without_releasing_a_share() -> None:

@@ -68,7 +68,6 @@ class ProtocolNode:
         self._request_stream: FramedStream | None = None
         self._lock = anyio.Lock()
         self._nonces: dict[str, mpc.SigningNonces] = {}
-        self._session_users: dict[str, str] = {}
         self.consumed = mpc.ConsumedNonces()
         self.log: list[tuple[str, Any]] = []
         self._scope: anyio.CancelScope | None = None
@@ -234,6 +233,18 @@ class ProtocolNode:
         except (ConnectionClosed, NetError) as exc:  # cut off: what was in flight is lost, like a real node's
             self.log.append(("lost", f"{item.TYPE}: {exc}"))
 
+    async def _round2(self, api_user: str, item: wire.SignRound2) -> None:
+        b = self.behaviour
+        nonces = self._nonces.pop(item.session_id)
+        package = mpc.SigningPackage.from_bytes(item.signing_package)
+        share = mpc.sign_once(package, nonces, self.keys[api_user], persist=self.consumed.mark)
+        data = share.to_bytes()
+        if b.corrupt_share:
+            data = mpc.SignatureShare(share.identifier, (share.share + 1) % (2**252)).to_bytes()
+        self.log.append(("share_sent", item.session_id))
+        response = await self.call(wire.SignatureShare(self.access_token, item.session_id, data))
+        self.log.append(("share_answer", response))
+
     async def _handle_item(self, item: wire.WorkItem) -> None:
         b = self.behaviour
         if isinstance(item, wire.AvailabilityProbe):
@@ -246,38 +257,35 @@ class ProtocolNode:
         elif isinstance(item, wire.SignRequest):
             if b.callback == "SILENT":
                 return
-            self._session_users[item.session_id] = item.api_user
             await self.env.clock.sleep(b.callback_delay)
-            await self.call(
+            commitments = b""
+            if b.callback == "APPROVE":  # protocol v2: the approval carries the node's commitments
+                nonces, committed = mpc.commit(self.keys[item.api_user], self.env.randbytes)
+                self._nonces[item.session_id] = nonces
+                commitments = committed.to_bytes()
+            answer = await self.call(
                 wire.CallbackResult(
                     self.access_token,
                     item.session_id,
                     b.callback,
                     f"test {b.callback}",
                     b.callback_cause if b.callback == "FAILED" else "",
+                    commitments,
                 )
             )
-            if b.callback == "APPROVE":
-                nonces, commitments = mpc.commit(self.keys[item.api_user], self.env.randbytes)
-                self._nonces[item.session_id] = nonces
-                await self.call(wire.Commitments(self.access_token, item.session_id, commitments.to_bytes()))
-                if b.vanish_after_commit:
-                    self.crash()
-                if b.cut_off_after_commit:
-                    assert isinstance(self.net, SimNetwork)
-                    self.net.partition(self.host, self.saas.partition(":")[0])
-                    self.log.append(("cut_off", None))
-        elif isinstance(item, wire.SignRound2):
-            nonces = self._nonces.pop(item.session_id)
-            package = mpc.SigningPackage.from_bytes(item.signing_package)
-            api_user = self._session_users.pop(item.session_id)
-            share = mpc.sign_once(package, nonces, self.keys[api_user], persist=self.consumed.mark)
-            data = share.to_bytes()
-            if b.corrupt_share:
-                data = mpc.SignatureShare(share.identifier, (share.share + 1) % (2**252)).to_bytes()
-            self.log.append(("share_sent", item.session_id))
-            response = await self.call(wire.SignatureShare(self.access_token, item.session_id, data))
-            self.log.append(("share_answer", response))
+            if b.callback != "APPROVE":
+                return
+            if b.vanish_after_commit:
+                self.crash()
+                return
+            if b.cut_off_after_commit:
+                assert isinstance(self.net, SimNetwork)
+                self.net.partition(self.host, self.saas.partition(":")[0])
+                self.log.append(("cut_off", None))
+                return
+            self.log.append((answer.TYPE, answer))
+            if isinstance(answer, wire.SignRound2):
+                await self._round2(item.api_user, answer)
         elif isinstance(item, wire.SignAbort):
             self._nonces.pop(item.session_id, None)
         elif isinstance(item, wire.AddUserCommand):

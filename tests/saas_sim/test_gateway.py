@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from cosigner_ha import wire
+from cosigner_ha import mpc, wire
 from cosigner_ha.env import SIMULATION_EPOCH, Environment, simulate
 from cosigner_ha.net import ConnectionClosed, FramedStream
 from cosigner_ha.saas_sim import Status
@@ -107,9 +107,11 @@ def test_bad_frames_close_only_their_own_connection() -> None:
             node = spare(w)
             bad = {
                 "garbage": b"\xc1\xc1\xc1",
-                "unknown": msgpack.packb({"v": 1, "type": "launch_missiles", "body": {}}),
+                "unknown": msgpack.packb({"v": wire.PROTOCOL_VERSION, "type": "launch_missiles", "body": {}}),
                 "old-version": msgpack.packb({"v": 0, "type": "poll", "body": {}}),
-                "missing-field": msgpack.packb({"v": 1, "type": "poll", "body": {"access_token": "x"}}),
+                "missing-field": msgpack.packb(
+                    {"v": wire.PROTOCOL_VERSION, "type": "poll", "body": {"access_token": "x"}}
+                ),
                 "a-response": wire.encode(wire.Ack()),
             }
             errors = {name: (await refused(w, node, payload))[0] for name, payload in bad.items()}
@@ -195,6 +197,58 @@ def test_a_poll_is_held_until_work_arrives_or_the_interval_ends() -> None:
     simulate(main, seed=26)
 
 
+def test_protocol_v2_probe_answers_ride_on_the_next_poll_and_an_approval_is_answered_with_round_two() -> None:
+    async def main(env: Environment) -> None:
+        async with running_world(env, nodes=[("node-a", "signer-a")]) as w:
+            await ready(w)
+            node = w.nodes["node-a"]
+            node.crash()  # poll and sign by hand from another host
+            by_hand = ProtocolNode(
+                env.child("by-hand"), w.net, host="by-hand", saas=w.saas.address, cosigner_id="node-a"
+            )
+            by_hand.refresh_tokens = dict(node.refresh_tokens)
+            await by_hand.refresh()
+            token, users = by_hand.access_token, list(node.keys)
+            polls, requests = await by_hand.connect(), await by_hand.connect()
+            tx = w.submit()
+            work = await by_hand.exchange(polls, wire.Poll(token, "node-a", users))
+            assert isinstance(work, wire.PollResult)
+            (probe,) = work.items
+            assert isinstance(probe, wire.AvailabilityProbe)
+            answer = wire.Availability(probe.probe_id, probe.api_user, True)
+            work = await by_hand.exchange(polls, wire.Poll(token, "node-a", users, [answer]))
+            (answered,) = w.events("probe_answered", tx=tx.id)
+            assert (answered.get("late"), answered.get("available")) == (False, True)
+            assert isinstance(work, wire.PollResult)
+            (request,) = work.items
+            assert isinstance(request, wire.SignRequest)
+            # the round was settled by that answer: the same answer again is acknowledged, as late
+            again = await by_hand.exchange(
+                requests, wire.ProbeAnswer(token, probe.probe_id, probe.api_user, True)
+            )
+            assert isinstance(again, wire.Ack)
+            assert [e.get("late") for e in w.events("probe_answered", tx=tx.id)] == [False, True]
+            nonces, commitments = mpc.commit(node.keys[probe.api_user], env.randbytes)
+            approve = wire.CallbackResult(
+                token, request.session_id, "APPROVE", "", "", commitments.to_bytes()
+            )
+            round2 = await by_hand.exchange(requests, approve)
+            assert isinstance(round2, wire.SignRound2) and round2.session_id == request.session_id
+            assert await by_hand.exchange(requests, approve) == round2, (
+                "a resent approval: the same round two"
+            )
+            package = mpc.SigningPackage.from_bytes(round2.signing_package)
+            assert package.commitments[wire.NODE_IDENTIFIER] == commitments
+            share = mpc.sign(package, nonces, node.keys[probe.api_user])
+            done = await by_hand.exchange(
+                requests, wire.SignatureShare(token, request.session_id, share.to_bytes())
+            )
+            assert isinstance(done, wire.Ack)
+            assert (await w.settle(tx)).status is Status.COMPLETED
+
+    simulate(main, seed=26)
+
+
 def test_a_silent_node_goes_offline_after_fifteen_minutes_and_is_no_longer_probed() -> None:
     async def main(env: Environment) -> None:
         async with running_world(env, nodes=[("node-a", "signer-a"), ("node-b", "signer-b")]) as w:
@@ -231,7 +285,11 @@ def test_business_refusals_name_the_problem_and_keep_the_connection() -> None:
                     "SESSION_CLOSED",
                     "closed or unknown",
                 ),
-                (wire.Commitments(token, "no-such-session", b"\x00"), "SESSION_CLOSED", "closed or unknown"),
+                (
+                    wire.SignatureShare(token, "no-such-session", b"\x00"),
+                    "SESSION_CLOSED",
+                    "closed or unknown",
+                ),
                 (wire.Poll(token, "node-a", ["someone-else"]), "NOT_FOUND", "someone-else are not paired"),
                 (
                     wire.ManagementRequest(token, "DELETE_EVERYTHING", user, {}),

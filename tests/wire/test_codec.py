@@ -104,7 +104,7 @@ def test_any_msgpack_value_decodes_or_raises_codec_error(value: Any) -> None:
         decode(msgpack.packb(value, use_bin_type=True))
 
 
-def _raw(body: dict[str, Any], type_: str = "probe", v: Any = 1) -> bytes:
+def _raw(body: dict[str, Any], type_: str = "probe", v: Any = wire.PROTOCOL_VERSION) -> bytes:
     return msgpack.packb({"v": v, "type": type_, "body": body}, use_bin_type=True)
 
 
@@ -128,7 +128,7 @@ GOOD_SIGN_REQUEST = {
         (_raw({**GOOD_PROBE, "extra": 1}), "unexpected field(s) extra"),
         (_raw({**GOOD_PROBE, "tx_id": 5}), "message.tx_id: expected str, got int"),
         (_raw({**GOOD_PROBE, "deadline": True}), "message.deadline: expected float, got bool"),
-        (_raw(GOOD_PROBE, v=2), "protocol version 2 is not supported"),
+        (_raw(GOOD_PROBE, v=1), "protocol version 1 is not supported (this side speaks 2)"),
         (_raw(GOOD_PROBE)[:-3], "not a msgpack message"),
         (_raw(GOOD_PROBE) + b"\x00", "trailing bytes"),
         (b"\xc1", "not a msgpack message"),
