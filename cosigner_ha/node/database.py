@@ -10,8 +10,9 @@ Two files, each sealed under the data key the enclave backend produced and each 
   nonce pair a second time, because the fact that it was consumed lives on. The ledger also carries the
   boot epoch, bumped and made durable at every open, which the MPC party mixes into fresh nonces so that
   a restarted or restored node never even draws the same nonce twice. Consuming a nonce appends one
-  sealed record to the journal (constant cost, durable before the share leaves); every open folds the
-  journal into `nonces.db` (atomically) and empties it.
+  sealed record to the journal (constant cost, durable before the share leaves); every open, and every
+  `FOLD_EVERY` consumptions, folds the journal into `nonces.db` (atomically) and empties it, so that a
+  node that runs for days keeps 32 bytes an id in its ledger, not a sealed object an id in its journal.
 
 If the ledger is gone while `secrets.db` exists (copied without it, deleted), the node cannot know what
 it consumed: it writes a fresh ledger that marks every API user then present as *tainted*, and refuses
@@ -26,7 +27,7 @@ import datetime as _dt
 import posixpath
 from collections.abc import Callable
 
-from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces
+from cosigner_ha.mpc import ConsumedNonces
 from cosigner_ha.node.errors import DatabaseCorrupt, DatabaseMissing, NonceError
 from cosigner_ha.node.records import NonceLedger, Secrets, decode_record, encode_record
 from cosigner_ha.node.sealing import seal, unseal
@@ -72,11 +73,12 @@ class Database:
         self.keep_backups = keep_backups
         self.secrets: Secrets | None = None
         self.generation = 0
+        # the ledger's epoch, owner and tainted users; its spent ids are not kept here (`consumed` stays
+        # empty in memory) but in `_consumed`, which also holds the journal's: see `consumed_ids`
         self.ledger = NonceLedger(cosigner_id="")
-        # every spent id, compact (32 bytes an id: a node signs for as long as it runs), and the ids
-        # appended since the last compaction, concatenated
+        # every spent id, compact (32 bytes an id, one sorted blob: a node signs for as long as it runs)
         self._consumed = ConsumedNonces()
-        self._journal = bytearray()
+        self._unfolded = 0  # records in the journal since the last fold
         self.recovered_ledger = False
 
     # -- opening --
@@ -113,15 +115,14 @@ class Database:
             db.ledger = NonceLedger(
                 cosigner_id=db.secrets.cosigner_id, tainted=tuple(u.api_user for u in db.secrets.users)
             )
-        folded = list(dict.fromkeys([*db.ledger.consumed, *db._read_journal()]))
+        journal = db._read_journal()
+        folded = list(dict.fromkeys([*db.ledger.consumed, *journal]))
         db._consumed = ConsumedNonces(folded)
+        db.ledger = dataclasses.replace(db.ledger, consumed=())
+        db._unfolded = len(journal)
         if db.secrets is not None or raw_ledger is not None:
-            # compaction: the journal folded into the ledger (atomically), then emptied; a crash in between
-            # leaves ids in both, which the next open folds again
-            db._write_ledger(
-                dataclasses.replace(db.ledger, epoch=db.ledger.epoch + 1, consumed=tuple(folded))
-            )
-            db.store.truncate(layout.journal)
+            # a new boot epoch, and the journal folded in (`_fold`)
+            db._fold(dataclasses.replace(db.ledger, epoch=db.ledger.epoch + 1))
         if hasattr(store, "clean_temporaries"):  # what a crash left of atomic writes never counted
             store.clean_temporaries(posixpath.dirname(layout.secrets))
             if layout.backups is not None:
@@ -180,14 +181,29 @@ class Database:
             self._snapshot(data)
 
     def _write_ledger(self, ledger: NonceLedger) -> None:
+        """Write `ledger` with every id spent so far (the journal's too: an id in both is folded once)."""
+        spent = self.consumed_ids()
         data = seal(
             self._key,
-            {"kind": LEDGER_KIND, "cosigner_id": ledger.cosigner_id, "generation": len(ledger.consumed)},
-            encode_record(ledger),
+            {"kind": LEDGER_KIND, "cosigner_id": ledger.cosigner_id, "generation": len(spent)},
+            encode_record(dataclasses.replace(ledger, consumed=spent)),
             self._rand,
         )
+        del spent
         self.store.write(self.layout.ledger, data)
-        self.ledger = ledger
+        self.ledger = dataclasses.replace(ledger, consumed=())
+
+    def _fold(self, ledger: NonceLedger) -> None:
+        """Compaction: the journal folded into the ledger (atomically), then emptied. A crash in between
+        leaves ids in both, which the next open folds again; a failure here leaves the journal to fold."""
+        self._write_ledger(ledger)
+        self.store.truncate(self.layout.journal)
+        self._unfolded = 0
+
+    #: Consumptions between two folds of the journal into the ledger while the node runs: bounds the
+    #: journal (a sealed object an id in a bucket) at the cost of rewriting the ledger, 34 bytes an id, that
+    #: often (a day at one signature a second: 84 rewrites, the last of 2.9 MB).
+    FOLD_EVERY = 1024
 
     def consume(self, nonce_id: bytes) -> None:
         """Record, durably, that the nonce pair `nonce_id` is spent. Refuses one spent already."""
@@ -198,7 +214,9 @@ class Database:
         header = {"kind": NONCE_KIND, "cosigner_id": self.ledger.cosigner_id, "epoch": self.ledger.epoch}
         self.store.append(self.layout.journal, seal(self._key, header, nonce_id, self._rand))
         self._consumed.mark(nonce_id)
-        self._journal += nonce_id
+        self._unfolded += 1
+        if self._unfolded >= self.FOLD_EVERY:
+            self._fold(self.ledger)
 
     def _read_journal(self) -> list[bytes]:
         where = self.store.describe(self.layout.journal)
@@ -213,9 +231,8 @@ class Database:
         return ids
 
     def consumed_ids(self) -> tuple[bytes, ...]:
-        """Every spent nonce id, in the order they were spent."""
-        journal, size = bytes(self._journal), NONCE_ID_SIZE
-        return (*self.ledger.consumed, *(journal[k : k + size] for k in range(0, len(journal), size)))
+        """Every spent nonce id (the ledger's and the journal's), sorted: the ledger file's order."""
+        return tuple(self._consumed)
 
     def is_consumed(self, nonce_id: bytes) -> bool:
         return nonce_id in self._consumed

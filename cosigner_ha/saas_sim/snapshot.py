@@ -29,7 +29,7 @@ from cosigner_ha.saas_sim.context import PairingTokenRecord, SaasContext, Worksp
 from cosigner_ha.saas_sim.keyholders import OwnerDevice
 from cosigner_ha.saas_sim.management import ManagementRequest, RequestKind, RequestState
 from cosigner_ha.saas_sim.registry import Cosigner, CosignerType, Pairing
-from cosigner_ha.saas_sim.transactions import Attempt, Status, StatusChange, Transaction
+from cosigner_ha.saas_sim.transactions import Attempt, Status, StatusChange, StatusHistory, Transaction
 from cosigner_ha.saas_sim.workspace import ApiUser, ConsoleUser, Network, UserGroup, UserStatus, Workspace
 
 #: Bumped whenever a row's shape changes; a directory written by another version is refused.
@@ -353,7 +353,9 @@ def transaction_from_row(row: Mapping[str, Any]) -> tuple[Transaction, policy.De
         status=Status(row["status"]),
         sub_status=row["sub_status"],
         cause=row.get("cause"),
-        history=tuple(StatusChange(at, Status(s), sub, reason) for at, s, sub, reason in row["history"]),
+        history=StatusHistory(
+            StatusChange(at, Status(s), sub, reason) for at, s, sub, reason in row["history"]
+        ),
         rule=row["rule"],
         action=row["action"],
         designated_signers=tuple(row["designated_signers"]),

@@ -18,7 +18,7 @@ import pytest
 
 from cosigner_ha.cluster.infra import Bucket, SimDisk
 from cosigner_ha.node.database import Database, Layout
-from cosigner_ha.node.errors import BucketFault, DiskFault
+from cosigner_ha.node.errors import BucketFault, DiskFault, NonceError
 from cosigner_ha.node.records import Secrets
 from cosigner_ha.node.storage import TEMP_SUFFIX, BucketBlobStore, DiskBlobStore
 from tests.node.helpers import Wall, drbg
@@ -320,3 +320,56 @@ def test_the_bucket_store_is_old_or_new_at_every_step() -> None:
     bucket_everywhere(
         lost, lambda b: open_bucket(b).untaint("alice"), [(alice, ("alice",), spent), (alice, (), spent)]
     )
+
+
+# -- the journal folded while the node runs ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fold_every_three(monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(Database, "FOLD_EVERY", 3)
+    return 3
+
+
+def test_every_few_consumptions_the_journal_is_folded_into_the_ledger(fold_every_three: int) -> None:
+    """A long-running node keeps a bounded journal: the third consumption folds it into `nonces.db`."""
+    disk = SimDisk()
+    db = open_disk(disk)
+    db.commit(secrets(user("alice")))
+    for n in range(1, 3):
+        db.consume(nonce(n))
+    assert len(DiskBlobStore(disk, ROOT).records("db/nonces.log")) == 2
+    db.consume(nonce(3))
+    assert DiskBlobStore(disk, ROOT).records("db/nonces.log") == []
+    db.consume(nonce(4))
+    assert db.consumed_ids() == tuple(nonce(n) for n in range(1, 5))  # sorted, as the ledger file
+    with pytest.raises(NonceError, match="consumed already"):
+        db.consume(nonce(2))  # folded ids are refused as before
+    reopened = open_disk(disk)
+    assert reopened.consumed_ids() == tuple(nonce(n) for n in range(1, 5))
+    assert reopened.ledger.epoch == db.ledger.epoch + 1
+
+
+def consume_three(db: Database) -> None:
+    for n in range(1, 4):  # the third folds the journal (the open before them found it empty)
+        db.consume(nonce(n))
+
+
+def spent_prefixes(alice: Secrets) -> list[State]:
+    """Crashed after k of the three consumptions: the first k ids, whichever step the crash hit."""
+    return [(alice, (), frozenset(nonce(n) for n in range(1, k + 1))) for k in range(4)]
+
+
+def test_a_consumption_that_folds_the_journal_is_old_or_new(writeback: bool, fold_every_three: int) -> None:
+    base = SimDisk(writeback=writeback)
+    open_disk(base).commit(alice := secrets(user("alice")))
+    crash_everywhere(base, lambda d: consume_three(open_disk(d)), spent_prefixes(alice), torn=(0, 33))
+
+
+def test_a_consumption_that_folds_the_bucket_journal_is_old_or_new(fold_every_three: int) -> None:
+    paired = Bucket("b", roles=("node",))
+    open_bucket(paired).commit(alice := secrets(user("alice")))
+    probe = copy.deepcopy(paired)
+    consume_three(open_bucket(probe))
+    assert probe.list("cosigner/nonces.log/", role="node") == []  # folded: the journal's records deleted
+    bucket_everywhere(paired, lambda b: consume_three(open_bucket(b)), spent_prefixes(alice))

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cosigner_ha.saas_sim.errors import IllegalTransition
-from cosigner_ha.saas_sim.transactions import TERMINAL, TRANSITIONS, Status, Transaction
+from cosigner_ha.saas_sim.transactions import (
+    TERMINAL,
+    TRANSITIONS,
+    Status,
+    StatusChange,
+    StatusHistory,
+    Transaction,
+)
 
 
 def tx() -> Transaction:
@@ -67,3 +74,48 @@ def test_any_sequence_of_moves_keeps_the_machine_sound(moves: list[Status]) -> N
     assert all(b in TRANSITIONS[a] for a, b in itertools.pairwise(statuses))
     assert statuses.count(Status.COMPLETED) <= 1
     assert sum(s in TERMINAL for s in statuses) <= 1
+
+
+changes = st.lists(
+    st.builds(
+        StatusChange,
+        at=st.floats(allow_nan=False),
+        status=st.sampled_from(Status),
+        sub_status=st.none() | st.sampled_from(["TIMEOUT", "BLOCKED_BY_POLICY"]),
+        reason=st.text(max_size=5),
+    ),
+    max_size=6,
+)
+
+
+@given(changes, st.integers(-8, 8))
+def test_a_status_history_reads_as_the_tuple_of_its_changes(items: list[StatusChange], i: int) -> None:
+    """The compact history is the tuple of its changes to every reader: length, index, slice, iteration,
+    equality (both ways), hash and repr; adding one leaves the old history as it was."""
+    built = StatusHistory(items)
+    grown = StatusHistory()
+    for change in items:
+        before = grown
+        grown = grown.added(change)
+        assert len(before) == len(grown) - 1
+    expected = tuple(items)
+    for history in (built, grown):
+        assert len(history) == len(expected) and tuple(history) == expected and list(history) == items
+        assert history == expected and expected == history and history == built
+        assert hash(history) == hash(expected) and repr(history) == repr(expected)
+        assert history[i:] == expected[i:] and history[::-1] == expected[::-1]
+        assert (history != ()) == bool(expected) and bool(history) == bool(expected)
+        if -len(expected) <= i < len(expected):
+            assert history[i] == expected[i]
+        else:
+            with pytest.raises(IndexError):
+                history[i]
+
+
+def test_moves_keep_the_history_compact_and_a_restored_tuple_is_taken_over() -> None:
+    t = tx()
+    t.history = (StatusChange(0.5, Status.PENDING_AUTHORIZATION, None, "restored"),)
+    t.status = Status.PENDING_AUTHORIZATION
+    t.move(Status.PENDING_SIGNATURE, at=1.0)
+    assert isinstance(t.history, StatusHistory)
+    assert [c.reason for c in t.history] == ["restored", ""] and t.history[-1].at == 1.0
