@@ -215,10 +215,14 @@ class CallbackClient:
         """
         body = dict(body)
         request_id = str(body.get("requestId") or body.get("txId") or "")
-        subject = {"tx": str(body["txId"])} if body.get("txId") else {}  # the trace names the transaction
+        # the fields every event of this request carries (the trace names the transaction when there is one)
+        named: dict[str, Any] = {"node": self.node, "api_user": api_user, "request": request_id}
+        if body.get("txId"):
+            named["tx"] = str(body["txId"])
+        record = self.env.trace.record
 
         def trace(kind: str, **fields: Any) -> None:
-            self._trace(kind, api_user, request_id, **subject, **fields)
+            record(kind, **named, **fields)
 
         def fail(failure: CallbackFailure, attempt: int) -> None:
             trace("callback_error", error=failure.kind, detail=failure.detail, attempt=attempt)
@@ -540,10 +544,7 @@ class CallbackClient:
             )
         return str(action), reason
 
-    # -- trace and log --
-
-    def _trace(self, kind: str, api_user: str, request_id: str, **fields: Any) -> None:
-        self.env.trace.record(kind, node=self.node, api_user=api_user, request=request_id, **fields)
+    # -- log --
 
     def _say(self, level: str, method: str, message: str) -> None:
         if self._log is not None:
