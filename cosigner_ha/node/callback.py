@@ -435,7 +435,6 @@ class CallbackClient:
         raw = [(b"Host", url.netloc), *((k.encode(), v.encode()) for k, v in headers.items())]
         raw.append((b"Content-Length", str(len(content)).encode()))
         request = httpx.Request("POST", url, headers=raw, stream=httpx.ByteStream(content))
-        request._content = content  # what `Request(content=...)` holds read (hooks, repr)
         response = await transport.handle_async_request(request)
         await response.aread()
         return response
