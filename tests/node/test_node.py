@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cosigner_ha import mpc, wire
 from cosigner_ha.handler.reference import HandlerRules, ReferenceHandler
 from cosigner_ha.node.callback import CallbackPolicy, InProcessHandler
+from cosigner_ha.node.capacity import SigningCapacity
 from cosigner_ha.node.errors import AdminError, PairingError
 from cosigner_ha.node.node import NodeConfig
 from cosigner_ha.node.records import CallbackSettings
@@ -186,6 +187,36 @@ def test_the_callback_handler_decides(rules: HandlerRules, status: str, words: s
         assert body["txId"] == "tx-7" and body["requestId"] == "tx-7" and body["signerId"] == "signer-a"
     if status != "COMPLETED":
         assert not env.trace.of_kind("commitments_sent")  # no nonce drawn without an APPROVE
+
+
+def test_an_idle_node_answers_probes_in_its_next_poll_and_a_busy_one_late_on_its_own() -> None:
+    async def scenario(e: Estate) -> tuple[list[type], float, list[type]]:
+        node = await e.node("n1", config=NodeConfig(cosigner_id="n1", signing=SigningCapacity(1, 2.0)))
+        await node.setup(e.saas.pairing_token("signer-a"))
+
+        def carriers(probe_id: str) -> list[type]:
+            return [
+                type(r)
+                for r in e.saas.inbox
+                if (isinstance(r, wire.ProbeAnswer) and r.probe_id == probe_id)
+                or (isinstance(r, wire.Poll) and any(a.probe_id == probe_id for a in r.answers))
+            ]
+
+        assert await e.saas.probe("n1", "signer-a", "tx-1")
+        idle = carriers(
+            next(r for r in e.saas.inbox if isinstance(r, wire.Poll) and r.answers).answers[0].probe_id
+        )
+        e.tasks.start_soon(e.saas.sign, "n1", "signer-a", b"m")
+        await e.env.clock.sleep(0.5)  # round one holds the enclave for 2 s
+        start = e.env.clock.now()
+        assert await e.saas.probe("n1", "signer-a", "tx-2")
+        late = e.env.clock.now() - start
+        (answer,) = [r for r in e.saas.inbox if isinstance(r, wire.ProbeAnswer)]
+        return idle, late, carriers(answer.probe_id)
+
+    (idle, late, busy), _ = simulate_estate(scenario)
+    assert idle == [wire.Poll], "an idle node's answer rides on its next poll"
+    assert busy == [wire.ProbeAnswer] and late >= 1.0, "a busy one answers after its backlog, on its own"
 
 
 def test_a_signing_package_for_another_message_gets_no_share() -> None:
