@@ -72,6 +72,8 @@ def amount_usd(body: dict[str, Any]) -> float:
 #: handler process does not grow.
 REMEMBERED = 10_000
 KEPT_REQUESTS = 100
+#: How many distinct JWT headers a handler remembers the key order for (one per co-signer key in use).
+KEY_ORDERS = 64
 
 
 class RecentCounts:
@@ -124,6 +126,8 @@ class ReferenceHandler:
         self._sleep = sleep
         # id(key) -> (key, kid): the trusted co-signer keys' and the handler's own signing keys'
         self._thumbprints: dict[int, tuple[rsa.RSAPublicKey | rsa.RSAPrivateKey, str]] = {}
+        # JWT header segment -> (the trusted keys' ids, those keys in the order to try): a few entries
+        self._key_orders: dict[str, tuple[tuple[int, ...], tuple[rsa.RSAPublicKey, ...]]] = {}
         self.attempts = RecentCounts()
         # the latest requests, oldest first: (path, request body) and the raw bodies
         self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)
@@ -247,15 +251,25 @@ class ReferenceHandler:
             raise ValueError("request body is not an object")
         return body
 
-    def _keys_for(self, token: str) -> list[rsa.RSAPublicKey]:
-        """The trusted keys, the one the token's `kid` names first (each failed try is a full RS256 check)."""
-        keys = list(self.cosigner_keys)
+    def _keys_for(self, token: str) -> Sequence[rsa.RSAPublicKey]:
+        """The trusted keys, the one the token's `kid` names first (each failed try is a full RS256 check).
+
+        The order is worked out once per JWT header (a co-signer sends the same header every time) and
+        per set of trusted keys (`trust` adds one; the list is public and may be replaced)."""
+        keys = self.cosigner_keys
         if len(keys) < 2:
-            return keys
-        kid = _kid_hint(token)
-        if kid is None:
-            return keys
-        return sorted(keys, key=lambda key: self._thumbprint(key) != kid)
+            return tuple(keys)
+        head = token.split(".", 1)[0]
+        trusted = tuple(map(id, keys))
+        known = self._key_orders.get(head)
+        if known is not None and known[0] == trusted:  # the entry holds the keys: their ids stay theirs
+            return known[1]
+        kid = _kid_hint(head)
+        ordered = tuple(keys if kid is None else sorted(keys, key=lambda key: self._thumbprint(key) != kid))
+        if len(self._key_orders) >= KEY_ORDERS:
+            self._key_orders.pop(next(iter(self._key_orders)))  # the oldest header goes first
+        self._key_orders[head] = (trusted, ordered)
+        return ordered
 
     def _thumbprint(self, key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> str:
         """A key's RFC 7638 thumbprint, computed once per key (the handler signs every answer with one)."""
@@ -265,10 +279,9 @@ class ReferenceHandler:
         return known[1]
 
 
-def _kid_hint(token: str) -> str | None:
-    """The `kid` in a compact JWT's header, if it plainly has one; only orders the keys to try."""
+def _kid_hint(head: str) -> str | None:
+    """The `kid` in a compact JWT's header segment, if it plainly has one; only orders the keys to try."""
     try:
-        head = token.split(".", 1)[0]
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     except (ValueError, binascii.Error):
         return None

@@ -123,8 +123,7 @@ class HandlerDirectory:
 
     @staticmethod
     def _origin(url: str) -> str:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower()
+        return _origin(url)
 
     def register(self, url: str, handler: InProcessHandler) -> None:
         self._handlers[self._origin(url)] = handler
@@ -216,10 +215,14 @@ class CallbackClient:
         """
         body = dict(body)
         request_id = str(body.get("requestId") or body.get("txId") or "")
-        subject = {"tx": str(body["txId"])} if body.get("txId") else {}  # the trace names the transaction
+        # the fields every event of this request carries (the trace names the transaction when there is one)
+        named: dict[str, Any] = {"node": self.node, "api_user": api_user, "request": request_id}
+        if body.get("txId"):
+            named["tx"] = str(body["txId"])
+        record = self.env.trace.record
 
         def trace(kind: str, **fields: Any) -> None:
-            self._trace(kind, api_user, request_id, **subject, **fields)
+            record(kind, **named, **fields)
 
         def fail(failure: CallbackFailure, attempt: int) -> None:
             trace("callback_error", error=failure.kind, detail=failure.detail, attempt=attempt)
@@ -304,8 +307,7 @@ class CallbackClient:
 
     @staticmethod
     def _path(kind: RequestKind, settings: CallbackSettings) -> str:
-        base = urlsplit(settings.url).path.rstrip("/")
-        return f"{base}/v2/{PATHS[kind]}" if settings.mode == "public_key" else f"{base}/{PATHS[kind]}"
+        return _request_path(kind, settings.url, settings.mode == "public_key")
 
     async def _attempt(
         self, kind: RequestKind, settings: CallbackSettings, body: dict[str, Any], request_id: str
@@ -428,9 +430,12 @@ class CallbackClient:
             known = (handler, transport, httpx.URL(f"{parts.scheme}://{parts.netloc}{path}"))
             self._in_process_routes[key] = known
         _, transport, url = known
-        response = await transport.handle_async_request(
-            httpx.Request("POST", url, content=content, headers=headers)
-        )
+        # the headers `Request(content=...)` would add (Host first, Content-Length after the caller's),
+        # given whole with the body as its stream: httpx then skips re-deriving them on every request
+        raw = [(b"Host", url.netloc), *((k.encode(), v.encode()) for k, v in headers.items())]
+        raw.append((b"Content-Length", str(len(content)).encode()))
+        request = httpx.Request("POST", url, headers=raw, stream=httpx.ByteStream(content))
+        response = await transport.handle_async_request(request)
         await response.aread()
         return response
 
@@ -538,10 +543,7 @@ class CallbackClient:
             )
         return str(action), reason
 
-    # -- trace and log --
-
-    def _trace(self, kind: str, api_user: str, request_id: str, **fields: Any) -> None:
-        self.env.trace.record(kind, node=self.node, api_user=api_user, request=request_id, **fields)
+    # -- log --
 
     def _say(self, level: str, method: str, message: str) -> None:
         if self._log is not None:
@@ -556,6 +558,20 @@ def _handler_key(pem: str) -> tuple[rsa.RSAPublicKey, str]:
     """A handler's configured public key and its thumbprint, parsed once per PEM."""
     key = load_public_key_pem(pem, what="the callback handler's public key")
     return key, thumbprint(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(url: str) -> str:
+    """A handler URL's scheme and host, lower-cased: the directory's key (the same few URLs every time)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _request_path(kind: RequestKind, url: str, public_key: bool) -> str:
+    """The path a request of `kind` is POSTed to under the handler's URL, worked out once per URL."""
+    base = urlsplit(url).path.rstrip("/")
+    return f"{base}/v2/{PATHS[kind]}" if public_key else f"{base}/{PATHS[kind]}"
 
 
 def _describe(error: BaseException) -> str:

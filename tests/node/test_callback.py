@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -354,3 +355,52 @@ def test_a_handler_trusting_several_cosigners_checks_the_key_the_request_names_f
     else:
         with pytest.raises(ValueError, match="not signed by a known co-signer key"):
             handler._read(token.encode())
+
+
+@pytest.mark.parametrize("mode", ["public_key", "certificate"])
+def test_an_in_process_app_sees_the_request_an_http_client_sends(mode: str) -> None:
+    """The ASGI app gets what httpx's `Request(content=...)` would carry: method, path, Host, content type
+    and length, the body whole."""
+    seen: list[tuple[dict[str, Any], bytes]] = []
+    reference = ReferenceHandler(key=HANDLER_KEY if mode == "public_key" else None, prefix="/fb/cb")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        messages = [await receive()]
+        while messages[-1].get("more_body", False):
+            messages.append(await receive())
+        seen.append((scope, b"".join(m["body"] for m in messages)))
+        replay = iter(messages)
+
+        async def again() -> dict[str, Any]:
+            return next(replay, {"type": "http.disconnect"})
+
+        await reference.app(scope, again, send)
+
+    async def main(env: Environment) -> CallbackDecision:
+        directory = HandlerDirectory()
+        cert = self_signed_certificate(HANDLER_KEY, "risk.example")
+        directory.register(URL, InProcessHandler(app=app, certificate=cert))
+        if mode == "public_key":
+            reference.trust(public_key_pem(NODE_KEY))
+            settings = CallbackSettings(url=URL, public_key=reference.public_key)
+        else:
+            settings = CallbackSettings(url=URL, certificate=cert)
+        client = CallbackClient(env, node="n1", signing_key=lambda: NODE_KEY, directory=directory)
+        return await client.ask("tx", "signer-a", settings, TX)
+
+    assert simulate(main, seed=3) == CallbackDecision("APPROVE", "", 1)
+    ((scope, body),) = seen
+    expected = httpx.Request(
+        "POST",
+        "https://risk.example" + scope["path"],
+        content=body,
+        headers={"content-type": "text/plain" if mode == "public_key" else "application/json"},
+    )
+    assert scope["method"] == "POST"
+    assert scope["path"] == (
+        "/fb/cb/v2/tx_sign_request" if mode == "public_key" else "/fb/cb/tx_sign_request"
+    )
+    assert scope["headers"] == [(k.lower(), v) for k, v in expected.headers.raw]
+    assert [k for k, _ in scope["headers"]] == [b"host", b"content-type", b"content-length"]
+    assert scope["server"] == ("risk.example", None) and scope["scheme"] == "https"
+    assert reference.verified(body) == TX
