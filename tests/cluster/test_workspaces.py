@@ -195,6 +195,11 @@ def test_sgx_and_nitro_co_signers_may_serve_several_workspaces() -> None:
             "faults[0].workspace",
             "required",
         ),
+        (  # found by tests/test_fuzz.py: a node's name that is an array tripped the workspace checks
+            lambda d: d["nodes"][0].update(name=[]),
+            "nodes[0].name",
+            "expected",
+        ),
     ],
 )
 def test_refusals(change: Any, path: str, expected: str) -> None:

@@ -168,7 +168,8 @@ class WorkspacesReader(WorkspaceReader, TrafficReader):
     def check_workspace_topology(self, node_tables: list[Table], nodes: list[Node]) -> list[Node]:
         """The product's rules between co-signers and workspaces, per API user's workspace; then each
         sandbox workspace's signing API users no node lists go to the first communal co-signer."""
-        by_name = {t.data.get("name"): t for t in node_tables}
+        # a name that is not a string is the node table's own error; it names no node here
+        by_name = {name: t for t in node_tables if isinstance(name := t.data.get("name"), str)}
         for node in nodes:
             t = by_name.get(node.name)
             if t is None:
