@@ -77,6 +77,7 @@ def test_a_planted_bug_sleeps_without_faults_and_explore_wakes_it(plant: str) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # ten searches of up to 40 runs each: about 6 minutes on a loaded 2-core machine
 @pytest.mark.parametrize("plant", list(PLANTS), indirect=True)
 def test_detection_rate_over_ten_search_seeds(plant: str, capsys: pytest.CaptureFixture[str]) -> None:
     case = PLANTS[plant]
