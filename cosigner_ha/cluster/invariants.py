@@ -23,9 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cosigner_ha.cluster.id_sets import IdMap, IdSet, IdToId
 from cosigner_ha.env import Event
 from cosigner_ha.mpc import NONCE_ID_SIZE, ConsumedNonces, NonceReuseError
+from cosigner_ha.wire import CLOUD_IDENTIFIERS, NODE_IDENTIFIER
 
 TERMINAL_KINDS = ("completed", "failed", "rejected", "blocked", "cancelled")
 SIGNABLE_STATUSES = ("PENDING_SIGNATURE", "PENDING_AUTHORIZATION")
+#: The parties of every share set: the node and the two cloud co-signers.
+ALL_THREE = frozenset((NODE_IDENTIFIER, *CLOUD_IDENTIFIERS))
 #: Source kinds (the prefix of a `submitted` event's `source`) that allow exactly one signer.
 EXCHANGE_OR_FIAT = ("exchange", "fiat")
 #: Examples a verdict names (`listed`); a fold keeps only these beside the count.
@@ -246,7 +249,6 @@ class SignedWithNodeShare:
         self.released = _Pairs()
         self.signers: dict[str, tuple[Any, ...]] = {}
         self._shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self._all_three: dict[tuple[Any, ...], bool] = {}  # signers -> they name parties 1, 2 and 3
         self.wrong = _Examples()
 
     def feed(self, e: Event) -> None:
@@ -259,16 +261,10 @@ class SignedWithNodeShare:
         elif kind == "share_released":
             session = str(e.fields["session"])
             tx = self.sessions.get(session)
-            if tx is not None and self._names_all_three(self.signers.get(session, ())):
+            if tx is not None and ALL_THREE.issubset(self.signers.get(session, ())):
                 self.released.add(tx, str(e.fields["node"]))
         elif kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in self.released:
             self.wrong.add(f"{e.fields['tx']} by {e.fields['node']}")
-
-    def _names_all_three(self, signers: tuple[Any, ...]) -> bool:
-        found = self._all_three.get(signers)
-        if found is None:
-            found = self._all_three[signers] = set(signers) >= {1, 2, 3}
-        return found
 
     def verdict(self) -> Verdict:
         if self.wrong:

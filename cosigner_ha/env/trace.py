@@ -144,15 +144,8 @@ class Trace:
                     ) from None
             raise
         event = Event(t, kind, fields)
-        if self._held is None:  # `_emit`, inline: this runs tens of times per simulated transaction
-            data = line + "\n"
-            self._sha.update(data.encode("ascii"))
-            if self._sink is not None:
-                self._sink.write(data)
-            if self.keep:
-                self.events.append(event)
-            for consumer in self._consumers:
-                consumer(event)
+        if self._held is None:
+            self._emit(event, line)
         else:  # set-up: written by `set_origin`, with its time from the origin
             self._held.append((raw, kind, fields))
         self.count += 1

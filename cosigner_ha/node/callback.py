@@ -121,15 +121,11 @@ class HandlerDirectory:
     def __init__(self) -> None:
         self._handlers: dict[str, InProcessHandler] = {}
 
-    @staticmethod
-    def _origin(url: str) -> str:
-        return _origin(url)
-
     def register(self, url: str, handler: InProcessHandler) -> None:
-        self._handlers[self._origin(url)] = handler
+        self._handlers[_origin(url)] = handler
 
     def lookup(self, url: str) -> InProcessHandler | None:
-        return self._handlers.get(self._origin(url))
+        return self._handlers.get(_origin(url))
 
 
 def certificate_fingerprint(pem: str) -> str:
