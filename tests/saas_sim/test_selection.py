@@ -3,12 +3,17 @@ selection function itself, property-tested."""
 
 from __future__ import annotations
 
+import types
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cosigner_ha.env import Environment, simulate
 from cosigner_ha.saas_sim import SaasConfig, Status
+from cosigner_ha.saas_sim.errors import SessionClosed, UnknownSession
 from cosigner_ha.saas_sim.selection import Answer, choose, settled
+from cosigner_ha.saas_sim.signing import ProbeRound, SigningService
 
 from .harness import ready, running_world
 from .protocol_node import Behaviour
@@ -137,3 +142,33 @@ def test_settled_never_decides_before_the_choice_is_final(
             seq += 1
     after = choose(pool, selection)  # type: ignore[arg-type]
     assert (before is None) == (after is None) and (before is None or before is after)
+
+
+class _Recorder:
+    """The one part of a SaaS context `on_probe_answer` uses: the trace."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def record(self, kind: str, **fields: object) -> None:
+        self.events.append((kind, fields))
+
+
+def test_a_probe_answer_sent_again_counts_once_and_a_contradicting_one_is_refused() -> None:
+    ctx = _Recorder()
+    service = SigningService(ctx, finish=lambda *a, **k: True)  # type: ignore[arg-type]
+    standby = Answer("p-1", "c-standby", "u-1", order=1, standby=True)
+    active = Answer("p-2", "c-active", "u-2", order=0)
+    probe_round = ProbeRound("tx-1", [active, standby], "first-responder")
+    service._probes = {"p-1": (probe_round, standby), "p-2": (probe_round, active)}
+    node = types.SimpleNamespace(id="c-standby")
+    service.on_probe_answer(node, "p-1", True)  # type: ignore[arg-type]
+    assert not probe_round.settled.is_set(), "a standby's answer leaves the active node its chance"
+    service.on_probe_answer(node, "p-1", True)  # type: ignore[arg-type]
+    assert [kind for kind, _ in ctx.events] == ["probe_answered"], "the same answer again is taken once"
+    with pytest.raises(SessionClosed, match="already answered"):
+        service.on_probe_answer(node, "p-1", False)  # type: ignore[arg-type]
+    with pytest.raises(UnknownSession, match="not sent to co-signer"):
+        service.on_probe_answer(node, "p-2", True)  # type: ignore[arg-type]
+    service.on_probe_answer(types.SimpleNamespace(id="c-active"), "p-2", True)  # type: ignore[arg-type]
+    assert probe_round.settled.is_set()
