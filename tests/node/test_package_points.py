@@ -48,7 +48,7 @@ def test_a_bad_cloud_point_in_round_two_gets_no_share_and_spends_no_nonce(which:
     (first, second, refused), env = simulate_estate(scenario)
     assert first.status == "TIMEOUT" and refused == [], "no share, no nonce spent on the bad package"
     (failure,) = env.trace.of_kind("work_failed")
-    assert expected in failure.get("reason"), failure.get("reason")
+    assert f"the signing package does not decode: {expected}" in failure.get("reason"), failure.get("reason")
     assert second.status == "COMPLETED"
     (released,) = env.trace.of_kind("share_released")
     assert released.get("session") != failure.get("session")
