@@ -124,11 +124,19 @@ class NonceLedger:
 R = TypeVar("R")
 
 
+#: Values `to_plain` returns as they are. The nonce ledger is a tuple of every id a node spent (tens of
+#: thousands after a day), written again at every fold: its ids are taken as they are, not one call each.
+_PLAIN_TYPES = frozenset({bytes, str, int, float, bool, type(None)})
+
+
 def to_plain(record: Any) -> Any:
+    if type(record) in _PLAIN_TYPES:
+        return record
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
         return {f.name: to_plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
     if isinstance(record, tuple | list):
-        return [to_plain(v) for v in record]
+        plain = _PLAIN_TYPES
+        return [v if type(v) in plain else to_plain(v) for v in record]
     return record
 
 
