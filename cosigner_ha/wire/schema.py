@@ -45,7 +45,14 @@ def message(cls: M) -> M:
 
 def _plain(value: Any, path: str) -> Any:
     """A msgpack-native value: what dict payloads (callback request bodies, config changes) may hold."""
-    if type(value) in _ATOMS or value is None or isinstance(value, bool | int | float | str | bytes):
+    kind = type(value)  # exact types first: decoded values are never subclasses
+    if kind in _ATOMS:
+        return value
+    if kind is list:
+        return [v if type(v) in _ATOMS else _plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if kind is dict:
+        return _plain_map(value, path)
+    if isinstance(value, bool | int | float | str | bytes):
         return value
     if isinstance(value, list):
         return [v if type(v) in _ATOMS else _plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
@@ -57,7 +64,7 @@ def _plain(value: Any, path: str) -> Any:
 def _plain_map(value: dict[Any, Any], path: str) -> dict[str, Any]:
     out = {}
     for k, v in value.items():
-        if not isinstance(k, str):
+        if type(k) is not str and not isinstance(k, str):
             raise CodecError(f"{path}: map keys must be strings, got {type(k).__name__}")
         out[k] = v if type(v) in _ATOMS else _plain(v, f"{path}.{k}")
     return out
@@ -146,6 +153,12 @@ def _exact_types(hint: Any) -> tuple[type, ...]:
 
 
 def _conv(value: Any) -> Any:
+    kind = type(value)  # exact types first, then their subclasses
+    plan = _PLANS.get(kind)
+    if plan is not None:
+        return {"type": value.TYPE, "body": plan.body(value)}
+    if kind is list:
+        return [v if type(v) in _ATOMS else _conv(v) for v in value]
     if isinstance(value, Message):
         return to_plain(value)
     if isinstance(value, list | tuple):
@@ -240,8 +253,13 @@ def _compile(cls: type[Message]) -> _Plan:
         lines.append(f"    v{i} = m.{name}")
         if exact:
             lines += [f"    if type(v{i}) not in ATOMS:", f"        v{i} = conv(v{i})"]
-        else:
-            lines.append(f"    v{i} = conv(v{i})")
+        else:  # a list as `_conv` writes one, inline
+            lines += [
+                f"    if type(v{i}) is list:",
+                f"        v{i} = [x if type(x) in ATOMS else conv(x) for x in v{i}]",
+                "    else:",
+                f"        v{i} = conv(v{i})",
+            ]
         out.append(f"{name!r}: v{i}")
     lines.append(f"    return {{{', '.join(out)}}}")
     # The source is generated above from the class's own field names; the file name shows in profiles.
@@ -270,14 +288,14 @@ def plain_body(msg: Message) -> dict[str, Any]:
 
 def from_plain(value: Any, path: str = "message", *, expected: type[Message] | None = None) -> Message:
     """Check and build a message; any deviation is a CodecError naming the path and the field."""
-    if not isinstance(value, dict):
+    if type(value) is not dict and not isinstance(value, dict):
         raise CodecError(f"{path}: expected a map with 'type' and 'body', got {type(value).__name__}")
     if len(value) != 2 or "type" not in value or "body" not in value:
         raise CodecError(
             f"{path}: expected exactly the keys 'type' and 'body', got {sorted(map(str, value))}"
         )
     name, body = value["type"], value["body"]
-    if not isinstance(name, str):
+    if type(name) is not str and not isinstance(name, str):
         raise CodecError(f"{path}.type: expected a string, got {type(name).__name__}")
     cls = REGISTRY.get(name)
     if cls is None:
