@@ -211,10 +211,12 @@ def _compile(cls: type[Message]) -> _Plan:
     }
     # The message is built by setting its slots: a frozen dataclass's `__init__` goes through
     # `object.__setattr__` once per field, and every field is given here. A class whose construction
-    # does more (a `__post_init__`) is built by calling it.
+    # does more (a `__post_init__`, a field `__init__` does not take) is built by calling it.
     setters = [getattr(cls, name, None) for name in names]
-    direct = not hasattr(cls, "__post_init__") and all(
-        isinstance(s, types.MemberDescriptorType) for s in setters
+    direct = (
+        not hasattr(cls, "__post_init__")
+        and all(f.init for f in dataclasses.fields(cls))
+        and all(isinstance(s, types.MemberDescriptorType) for s in setters)
     )
     lines = [
         "def build(body, path):",
