@@ -310,3 +310,13 @@ def test_a_message_that_checks_itself_is_built_by_its_constructor() -> None:
         plan.build({"low": 3, "high": 2}, "message")
     with pytest.raises(CodecError, match=r"message\.high: expected int, got str"):
         plan.build({"low": 3, "high": "2"}, "message")
+
+
+def test_a_frame_that_cannot_be_packed_leaves_nothing_behind() -> None:
+    """The kept packer starts the next frame clean after refusing one."""
+    with pytest.raises(TypeError, match="set"):
+        encode(wire.ConfigChange("r-1", "signer-a", "ADD_WALLET", {"wallets": {"cold"}}))
+    assert encode(wire.Error("BAD", "no")) == msgpack.packb(
+        {"v": wire.PROTOCOL_VERSION, "type": "error", "body": {"code": "BAD", "message": "no"}},
+        use_bin_type=True,
+    )
