@@ -401,9 +401,8 @@ class Saas:
     # --- the gateway's requests ----------------------------------------------------------------------------
 
     async def _handle(self, request: wire.Request, conn: Connection) -> wire.Response:
-        if isinstance(
-            request, wire.Poll
-        ):  # most requests are polls (the classes are disjoint: order is free)
+        # Most requests are polls, so they are tested for first (the request classes are disjoint).
+        if isinstance(request, wire.Poll):
             cosigner = self.tokens.authenticate(request.access_token, request.cosigner_id)
             self._bind(conn, cosigner.id)
             return await self._poll(cosigner, request, conn)
