@@ -121,7 +121,11 @@ def phase(start: float, faults: list[list[Any]]) -> str:
     for at, until, what in faults:
         if at <= start < until:
             return f"outage {what} ({at / 60:g}-{until / 60:g} m)"
-    return "after recovery" if any(until <= start for _, until, _ in faults) else "before any outage"
+    return (
+        "after an outage (none under way)"
+        if any(until <= start for _, until, _ in faults)
+        else "before any outage"
+    )
 
 
 def main() -> None:
