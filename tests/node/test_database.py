@@ -208,6 +208,25 @@ def test_a_record_with_a_wrong_field_names_the_field() -> None:
     assert decode_record(Secrets, encode_record(secrets()), where="db") == secrets()
 
 
+def test_records_are_written_as_plain_msgpack_maps_field_by_field() -> None:
+    """The sealed files' format: a record is a map of its fields, tuples become lists, nested records
+    maps, and bytes stay bin; a ledger's spent ids are written as they are (a node reads old files)."""
+    import msgpack
+
+    from cosigner_ha.node.records import NonceLedger, encode_record
+
+    ids = (b"\x00" * 32, b"\xff" * 32)
+    assert encode_record(NonceLedger("cs-1", 3, ids, ("alice",))) == msgpack.packb(
+        {"cosigner_id": "cs-1", "epoch": 3, "consumed": list(ids), "tainted": ["alice"]}, use_bin_type=True
+    )
+    alice = user("alice", 1)
+    users = msgpack.unpackb(encode_record(secrets(alice)), raw=False)["users"]
+    assert users[0]["callback"] == {
+        f.name: getattr(alice.callback, f.name) for f in dataclasses.fields(alice.callback)
+    }
+    assert users[0]["key_package"] == b"\x01" * 40 and users[0]["paired_at"] == 1.0
+
+
 def test_restore_refuses_an_unknown_snapshot() -> None:
     db = open_db(SimDisk())
     db.commit(secrets(user("alice")))
