@@ -27,6 +27,7 @@ from anyio.abc import AsyncResource, ByteStream, SocketAttribute, SocketListener
 from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from anyio.streams.tls import TLSStream
 
+from cosigner_ha.env import scopes
 from cosigner_ha.net._checks import check_frame_size, check_seconds, frame_bytes
 from cosigner_ha.net.address import join_address, split_address
 from cosigner_ha.net.errors import (
@@ -190,6 +191,13 @@ class TcpStream(AsyncResource):
                         f"{self._local}: the connection with {self._peer} broke: {_describe(exc)}"
                     ) from exc
                 self._decoder.feed(data)
+
+    async def exchange(self, frame: bytes, timeout: float) -> bytes | None:
+        """`send` then `receive` under one timeout (a cancel scope): None when it ran out."""
+        with scopes.move_on_after(timeout):
+            await self.send(frame)
+            return await self.receive()
+        return None
 
     async def aclose(self) -> None:
         """Close gracefully (FIN). Bytes that arrived but were never read are discarded first: closing a
