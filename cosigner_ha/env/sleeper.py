@@ -33,9 +33,9 @@ class Sleeper:
     def __init__(self, deadline: float = math.inf) -> None:
         self._task: Any = current_task()
         self._deadlines: Any = GLOBAL_RUN_CONTEXT.runner.deadlines
-        self._registered_deadline = math.inf
+        self._registered_deadline = deadline
         if deadline != math.inf:
-            self.deadline = deadline
+            self._deadlines.add(deadline, self)
 
     @property
     def deadline(self) -> float:
@@ -63,8 +63,14 @@ class Sleeper:
         task = self._task
         if task is not None:
             self._task = None
-            self.deadline = math.inf
+            self._forget_deadline()
             reschedule(task)
+
+    def _forget_deadline(self) -> None:
+        deadline = self._registered_deadline
+        if deadline != math.inf:
+            self._deadlines.remove(deadline, self)
+            self._registered_deadline = math.inf
 
     def _cancel(self, reason: object) -> None:
         """Called by trio's run loop when the deadline passed (`Deadlines.expire`)."""
@@ -75,7 +81,7 @@ class Sleeper:
 
         def abort(_: RaiseCancelT) -> Abort:
             self._task = None
-            self.deadline = math.inf
+            self._forget_deadline()
             return Abort.SUCCEEDED
 
         await wait_task_rescheduled(abort)
