@@ -9,6 +9,9 @@ pickle; each side then replays them in fresh processes, the sides alternating, a
   record   `Trace.record` with no consumer (the line, the hash, a file sink, the `Event`)
   fold     `Trace.record` feeding a `RunFold`, as `run_scenario` does (invariant checks included)
 
+and how `fold` splits: `record`, the folds (`unverified`, the same with the Ed25519 verification of each
+`signed` event left out, less `record`) and that verification (`fold` less `unverified`).
+
 With `--against REV` the same replay runs on commit REV too (installed as `bench_cluster.py --against`
 installs it) and the ratio of the `fold` medians is the speed-up of this path. Both sides must give the
 same trace hash and the same verdicts, or the benchmark stops.
@@ -68,9 +71,20 @@ def replay(fold):
             record(kind, **fields)
     return trace.hash
 
-best = {"floor": [], "record": [], "fold": []}
+from cosigner_ha.cluster import invariants
+verify = invariants.SignaturesVerify.feed
+
+def unverified():
+    invariants.SignaturesVerify.feed = lambda self, e: None  # before RunFold binds its handlers
+    try:
+        return replay(RunFold())
+    finally:
+        invariants.SignaturesVerify.feed = verify
+
+best = {"floor": [], "record": [], "fold": [], "unverified": []}
 for _ in range(passes):
-    for name, run in (("floor", floor), ("record", lambda: replay(None)), ("fold", lambda: replay(RunFold()))):
+    for name, run in (("floor", floor), ("record", lambda: replay(None)), ("fold", lambda: replay(RunFold())),
+                      ("unverified", unverified)):
         cpu = time.process_time()
         run()
         best[name].append(time.process_time() - cpu)
@@ -139,6 +153,9 @@ def main() -> None:
         if len({r["trace_hash"] for r in rs}) != 1 or len({json.dumps(r["verdicts"]) for r in rs}) != 1:
             raise SystemExit(f"{name}: the same events gave different traces or verdicts")
         rows[name] = {k: round(statistics.median(r[k] for r in rs), 2) for k in ("floor", "record", "fold")}
+        unverified = statistics.median(r["unverified"] for r in rs)
+        rows[name]["of which folds"] = round(unverified - rows[name]["record"], 2)
+        rows[name]["of which Ed25519"] = round(rows[name]["fold"] - unverified, 2)
         rows[name]["fold/floor"] = round(rows[name]["fold"] / rows[name]["floor"], 2)
         rows[name]["ms per run (fold)"] = round(rows[name]["fold"] * n / 1000, 1)
     print()

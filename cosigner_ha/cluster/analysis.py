@@ -320,8 +320,8 @@ class RunFold:
         self._on = {kind: tuple(handlers) for kind, handlers in on.items()}
 
     def feed(self, e: Event) -> None:
-        t = e.t
-        if self.last is None or t > self.last:
+        t, last = e.t, self.last
+        if last is None or t > last:
             self.last = t
         handlers = self._on.get(e.kind)
         if handlers is not None:

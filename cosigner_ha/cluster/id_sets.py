@@ -28,12 +28,19 @@ _NUMBERED: dict[str, dict[str, int]] = {}
 NUMBERED_KEPT = 4096
 
 
-def number(ident: str, prefix: str) -> int:
-    """`n` for `<prefix>-<n>` written as `IdFactory.sequence` writes it (no sign, no leading zero); -1
-    for any other id, so that each number stands for one id only."""
+def _memo(prefix: str) -> dict[str, int]:
+    """The memo of `prefix`'s ids: one dict for the whole process, emptied (never replaced) when full, so
+    a set or map may hold it and look an id up there before it calls `number`."""
     cache = _NUMBERED.get(prefix)
     if cache is None:
         cache = _NUMBERED[prefix] = {}
+    return cache
+
+
+def number(ident: str, prefix: str) -> int:
+    """`n` for `<prefix>-<n>` written as `IdFactory.sequence` writes it (no sign, no leading zero); -1
+    for any other id, so that each number stands for one id only."""
+    cache = _memo(prefix)
     n = cache.get(ident)
     if n is None:
         if len(cache) >= NUMBERED_KEPT:
@@ -59,19 +66,36 @@ def _put(slots: array[int], n: int, value: int, *, empty: int) -> None:
     slots[n] = value
 
 
-class IdSet:
+class _Numbered:
+    """What the sets and maps below share: their prefix (fixed: the memo is that prefix's) and its memo,
+    held so that an id numbered before costs one dict look-up, not a call of `number` (the folds ask
+    some twenty thousand times in ten busy minutes)."""
+
+    __slots__ = ("_memo", "_prefix")
+
+    def __init__(self, prefix: str) -> None:
+        self._prefix, self._memo = prefix, _memo(prefix)
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+
+class IdSet(_Numbered):
     """A set of identifiers: `<prefix>-<n>` as bit `n`, any other in a set."""
 
-    __slots__ = ("_bits", "_count", "_other", "prefix")
+    __slots__ = ("_bits", "_count", "_other")
 
     def __init__(self, prefix: str = "tx") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self._bits = bytearray()
         self._other: set[str] = set()
         self._count = 0
 
     def add(self, ident: str) -> None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             if ident not in self._other:
                 self._other.add(ident)
@@ -86,7 +110,9 @@ class IdSet:
             self._count += 1
 
     def discard(self, ident: str) -> None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             if ident in self._other:
                 self._other.discard(ident)
@@ -98,7 +124,9 @@ class IdSet:
     def __contains__(self, ident: object) -> bool:
         if not isinstance(ident, str):
             return False
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             return ident in self._other
         byte = n >> 3
@@ -108,21 +136,23 @@ class IdSet:
         return self._count
 
 
-class IdMap(Generic[V]):
+class IdMap(_Numbered, Generic[V]):
     """A map from identifiers to values that repeat (a decision, a tuple of signers): `<prefix>-<n>` as
     slot `n` of an array of codes into one table of the distinct values, any other id in a dict."""
 
-    __slots__ = ("_code", "_codes", "_other", "_values", "prefix")
+    __slots__ = ("_code", "_codes", "_other", "_values")
 
     def __init__(self, prefix: str = "tx") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self._codes = array("i")  # -1: no value
         self._values: list[V] = []
         self._code: dict[V, int] = {}
         self._other: dict[str, V] = {}
 
     def __setitem__(self, ident: str, value: V) -> None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             self._other[ident] = value
             return
@@ -133,26 +163,33 @@ class IdMap(Generic[V]):
         _put(self._codes, n, code, empty=-1)
 
     def get(self, ident: str, default: V | None = None) -> V | None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             return self._other.get(ident, default)
         code = self._codes[n] if n < len(self._codes) else -1
         return default if code < 0 else self._values[code]
 
 
-class IdToId:
+class IdToId(_Numbered):
     """A map from identifiers to identifiers (a probe's transaction): `<prefix>-<n>` to `<target>-<m>` as
     `m` in slot `n` of an array; any other pair in a dict."""
 
-    __slots__ = ("_numbers", "_other", "prefix", "target")
+    __slots__ = ("_numbers", "_other", "_target", "_target_memo")
 
     def __init__(self, prefix: str, target: str = "tx") -> None:
-        self.prefix, self.target = prefix, target
+        super().__init__(prefix)
+        self._target, self._target_memo = target, _memo(target)
         self._numbers = array("i")  # 0: none (numbers start at 1)
         self._other: dict[str, str] = {}
 
     def __setitem__(self, ident: str, value: str) -> None:
-        n, m = number(ident, self.prefix), number(value, self.target)
+        n, m = self._memo.get(ident), self._target_memo.get(value)
+        if n is None:
+            n = number(ident, self._prefix)
+        if m is None:
+            m = number(value, self._target)
         if n < 0 or m < 0:
             self._other[ident] = value
             if 0 <= n < len(self._numbers):
@@ -162,31 +199,37 @@ class IdToId:
         _put(self._numbers, n, m, empty=0)
 
     def get(self, ident: str) -> str | None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         m = self._numbers[n] if 0 <= n < len(self._numbers) else 0
-        return f"{self.target}-{m}" if m else self._other.get(ident)
+        return f"{self._target}-{m}" if m else self._other.get(ident)
 
 
-class IdIndex:
+class IdIndex(_Numbered):
     """A map from identifiers to non-negative ints (a transaction's row): `<prefix>-<n>` as slot `n` of an
     array, any other id in a dict."""
 
-    __slots__ = ("_other", "_slots", "prefix")
+    __slots__ = ("_other", "_slots")
 
     def __init__(self, prefix: str = "tx") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self._slots = array("q")  # value + 1; 0: none
         self._other: dict[str, int] = {}
 
     def __setitem__(self, ident: str, value: int) -> None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             self._other[ident] = value
             return
         _put(self._slots, n, value + 1, empty=0)
 
     def get(self, ident: str) -> int | None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             return self._other.get(ident)
         value = self._slots[n] if n < len(self._slots) else 0
@@ -196,26 +239,28 @@ class IdIndex:
         return self.get(ident) is not None
 
 
-class IdColumn:
+class IdColumn(_Numbered):
     """A list of identifiers (each transaction's id, in row order): `<prefix>-<n>` as `n` in an array,
     any other id beside, by position; read back as the same strings."""
 
-    __slots__ = ("_numbers", "_other", "prefix")
+    __slots__ = ("_numbers", "_other")
 
     def __init__(self, prefix: str = "tx") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self._numbers = array("q")  # 0: the id is in `_other`
         self._other: dict[int, str] = {}
 
     def append(self, ident: str) -> None:
-        n = number(ident, self.prefix)
+        n = self._memo.get(ident)
+        if n is None:
+            n = number(ident, self._prefix)
         if n < 0:
             self._other[len(self._numbers)] = ident
         self._numbers.append(max(n, 0))
 
     def __getitem__(self, i: int) -> str:
         n = self._numbers[i]
-        return f"{self.prefix}-{n}" if n else self._other[i % len(self._numbers)]
+        return f"{self._prefix}-{n}" if n else self._other[i % len(self._numbers)]
 
     def __len__(self) -> int:
         return len(self._numbers)

@@ -62,8 +62,11 @@ class _Floats:
         self._odd: dict[int, Any] = {}
 
     def append(self, value: Any) -> None:
-        self._values.append(_NONE)
-        self[len(self._values) - 1] = value
+        if type(value) is float and value == value:  # a float, not NaN: what a run's times are
+            self._values.append(value)
+        else:
+            self._values.append(_NONE)
+            self[len(self._values) - 1] = value
 
     def __setitem__(self, i: int, value: Any) -> None:
         self._odd.pop(i, None)
@@ -93,6 +96,11 @@ class TxTable:
         self.codes = _Codes()  # one table for every coded column: a few dozen values in a run
         # coded columns: status so far, end status, sub-status, cause, reason, workload, rule, node, workspace
         self._cols: dict[str, array[int]] = {name: array("i") for name in _COLUMNS}
+        self._all_cols = tuple(self._cols.values())
+        # the columns every submission or signature writes, by name once
+        self._last, self._workload, self._workspace = (
+            self._cols[n] for n in ("last", "workload", "workspace")
+        )
         self._early: dict[str, dict[str, Any]] = {}  # facts about a transaction before its `submitted`
         self._sig_t = _Floats()
         self._sig_node = array("i")
@@ -100,6 +108,7 @@ class TxTable:
         self._sig_tx = IdColumn()
         self.decided_signable = 0
         self._none = self.codes(None)
+        self._submitted_code = self.codes("SUBMITTED")
 
     def __len__(self) -> int:
         return len(self._tx)
@@ -116,24 +125,28 @@ class TxTable:
     # -- the events
 
     def _submitted(self, e: Event) -> None:
-        tx = str(e.fields.get("tx"))
+        f = e.fields
+        tx = str(f.get("tx"))
         row = self._rows.get(tx)
-        if row is None:
+        if row is None:  # a new row (a transaction is submitted once, but a trace may say it twice)
             row = self._rows[tx] = len(self._tx)
             self._tx.append(tx)
             self._t_sub.append(e.t)
             self._t_end.append(None)
             self._latency.append(None)
-            for column in self._cols.values():
+            for column in self._all_cols:
                 column.append(self._none)
-        self._t_sub[row] = e.t
-        cols = self._cols
-        cols["workload"][row] = self.codes(workload_of(e.fields.get("external_id")))
-        cols["workspace"][row] = self.codes(str(e.fields.get("workspace")))
-        cols["last"][row] = self.codes("SUBMITTED")
-        for what, value in self._early.pop(tx, {}).items():
-            if what != "last":  # the submission sets the status so far, whatever came before it
-                self._apply(row, what, value)
+        else:
+            self._t_sub[row] = e.t
+        codes = self.codes
+        self._workload[row] = codes(workload_of(f.get("external_id")))
+        self._workspace[row] = codes(str(f.get("workspace")))
+        self._last[row] = self._submitted_code
+        if self._early:
+            early = self._early.pop(tx, None)
+            for what, value in (early or {}).items():
+                if what != "last":  # the submission sets the status so far, whatever came before it
+                    self._apply(row, what, value)
 
     def _decision(self, e: Event) -> None:
         tx = str(e.fields.get("tx"))
@@ -149,17 +162,28 @@ class TxTable:
             self._early.setdefault(tx, {}).setdefault("last", "")
 
     def _signed(self, e: Event) -> None:
-        tx = str(e.fields.get("tx"))
-        node = e.fields["node"]
-        self._set(tx, "node", node)
+        f = e.fields
+        tx = str(f.get("tx"))
+        node = self.codes(f["node"])
+        row = self._rows.get(tx)
+        if row is None:
+            self._early.setdefault(tx, {})["node"] = f["node"]
+        else:
+            self._cols["node"][row] = node
         self._sig_t.append(e.t)
-        self._sig_node.append(self.codes(node))
-        self._sig_user.append(self.codes(e.fields["api_user"]))
+        self._sig_node.append(node)
+        self._sig_user.append(self.codes(f["api_user"]))
         self._sig_tx.append(tx)
 
     def _ended(self, e: Event) -> None:
-        if "tx" in e.fields:
-            self._set(str(e.fields.get("tx")), "end", e)
+        f = e.fields
+        if "tx" in f:
+            tx = str(f["tx"])
+            row = self._rows.get(tx)
+            if row is None:
+                self._early.setdefault(tx, {})["end"] = e
+            else:
+                self._end(row, e)
 
     def _set(self, tx: str, what: str, value: Any) -> None:
         row = self._rows.get(tx)
@@ -169,18 +193,20 @@ class TxTable:
             self._apply(row, what, value)
 
     def _apply(self, row: int, what: str, value: Any) -> None:
-        if what != "end":
+        if what == "end":
+            self._end(row, value)
+        else:
             self._cols[what][row] = self.codes(value)
-            return
-        end: Event = value
+
+    def _end(self, row: int, end: Event) -> None:
         f = end.fields
         status = f["status"]
-        cols = self._cols
+        cols, codes = self._cols, self.codes
         self._t_end[row] = end.t
-        cols["end"][row] = self.codes(status)
-        cols["sub"][row] = self.codes(f.get("sub_status"))
-        cols["cause"][row] = self.codes(f.get("cause"))
-        cols["reason"][row] = self.codes(str(f.get("reason", "")))
+        cols["end"][row] = codes(status)
+        cols["sub"][row] = codes(f.get("sub_status"))
+        cols["cause"][row] = codes(f.get("cause"))
+        cols["reason"][row] = codes(str(f.get("reason", "")))
         self._latency[row] = f.get("latency") if status == "COMPLETED" else None
 
     # -- reading back

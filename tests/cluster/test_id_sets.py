@@ -65,6 +65,26 @@ def test_id_set_is_a_set(ops: list[tuple[bool, str]], probes: list[str]) -> None
         assert (ident in compact) == (ident in plain)
 
 
+def test_sets_and_maps_answer_exactly_across_the_memo_emptying_itself() -> None:
+    """Each set or map looks ids up in its prefix's memo itself; the memo empties when full (more ids
+    than `NUMBERED_KEPT` pass), and every answer stays that of a plain set and dict."""
+    n = 2 * id_sets.NUMBERED_KEPT + 10
+    ids = [f"tx-{i}" for i in range(1, n)] + ["tx-007", "other"]
+    signed, decided, rows, column = IdSet(), IdMap[int](), IdIndex(), IdColumn()
+    probes = IdToId("probe")
+    for i, ident in enumerate(ids):
+        signed.add(ident)
+        decided[ident] = i % 3
+        rows[ident] = i
+        column.append(ident)
+        probes[f"probe-{i + 1}"] = ident
+    for i, ident in enumerate(ids):
+        assert ident in signed and decided.get(ident) == i % 3 and rows.get(ident) == i
+        assert column[i] == ident and probes.get(f"probe-{i + 1}") == ident
+    assert len(signed) == len(ids) and "tx-0" not in signed and signed.prefix == "tx"
+    assert all(len(memo) <= id_sets.NUMBERED_KEPT for memo in id_sets._NUMBERED.values())
+
+
 @given(
     st.lists(st.tuples(IDS, st.sampled_from([("ALLOW", ()), ("ALLOW", ("a",)), ("BLOCK", ())])), max_size=60)
 )

@@ -60,6 +60,27 @@ def test_a_signature_that_does_not_verify_is_caught() -> None:
     assert not verdict.ok and "fail Ed25519 verification" in verdict.detail
 
 
+def test_each_signature_is_verified_though_the_parsed_key_is_reused() -> None:
+    """The fold keeps the latest public key parsed (a run signs under one group key a workspace): a bad
+    signature after good ones under that key, and a good signature under another key written after it,
+    still get their own verdicts."""
+    other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    other_public = other.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    under_other = signed("tx-3", message=b"m3", signature=other.sign(b"m3"))
+    under_other = Event(under_other.t, "signed", {**under_other.fields, "public_key": other_public})
+    wrong_key = Event(0.0, "signed", {**signed("tx-5", message=b"m5").fields, "public_key": other_public})
+    events = [
+        signed("tx-1"),
+        signed("tx-2", message=b"m2", signature=KEY.sign(b"not m2")),  # bad, under the key just parsed
+        under_other,  # good, under another key
+        signed("tx-4", message=b"m4"),  # good, back under the first key
+        wrong_key,  # KEY's signature written with the other key: bad
+    ]
+    verdict = invariants.signatures_verify(events)
+    assert not verdict.ok and verdict.detail.startswith("2 released signature(s)")
+    assert "tx-2" in verdict.detail and "tx-5" in verdict.detail and "tx-4" not in verdict.detail
+
+
 @pytest.mark.parametrize(
     ("decision", "why"),
     [
