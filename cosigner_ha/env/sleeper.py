@@ -32,10 +32,11 @@ class Sleeper:
 
     def __init__(self, deadline: float = math.inf) -> None:
         self._task: Any = current_task()
+        # trio's heap of deadlined scopes; it only reads `_registered_deadline` and calls `_cancel`
         self._deadlines: Any = GLOBAL_RUN_CONTEXT.runner.deadlines
         self._registered_deadline = deadline
         if deadline != math.inf:
-            self._deadlines.add(deadline, self)
+            self._deadlines.add(deadline, self)  # type: ignore[arg-type]
 
     @property
     def deadline(self) -> float:

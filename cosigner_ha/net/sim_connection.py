@@ -232,8 +232,8 @@ class SimStream(AsyncResource):
         host = self._host
         if host._paused:
             await host._wait_unpaused(deadline)
-            if host._paused and host._up:
-                return False
+            if deadline != math.inf and trio.current_time() >= deadline:
+                return False  # as a scope's deadline, which wins over a resume at the same instant
         conn = self._conn
         now = trio.current_time()
         conn.settle(now)
@@ -261,7 +261,7 @@ class SimStream(AsyncResource):
         while True:
             if host._paused:
                 await host._wait_unpaused(deadline)
-                if host._paused and host._up:
+                if deadline != math.inf and trio.current_time() >= deadline:
                     return None
             conn.settle(trio.current_time())
             self._raise_if_over()
