@@ -13,11 +13,12 @@ cryptography of one transaction) as a ratio to that cryptography.
 
 The reference, measured in the same process with the same libraries and keys of the same kinds: the
 cryptography one signed transaction performs in the run, straight-line with nothing around it: FROST
-3-of-3 as the run does it (the node's commitments and the SaaS's signing package and share travel as bytes,
-so their points are validated on decoding, the node's own excepted; the two cloud co-signers commit and sign
-in one `SigningSession` with the aggregator, their nonce terms folded into one base-point multiplication; the
-SaaS aggregates, which verifies, then checks with a standard Ed25519 verifier), the node sealing the consumed nonce id to
-its journal (AES-GCM), the callback's RS256 JWTs both ways (node signs, handler verifies, handler signs,
+3-of-3 as the run does it (the node's commitments and the SaaS's signing package and share travel as bytes:
+a peer's hiding commitment is validated on decoding, its binding commitment by the multiplication ρ_i·E_i that
+uses it, the node's own excepted; the two cloud co-signers commit, and sign in one `SigningSession` with the
+aggregator, built when the node's commitments arrive, their nonce terms folded into one base-point
+multiplication; the SaaS aggregates, which verifies with libsodium's standard verifier, and the run's invariant
+checker verifies the signature again with OpenSSL's), the node sealing the consumed nonce id to its journal (AES-GCM), the callback's RS256 JWTs both ways (node signs, handler verifies, handler signs,
 node verifies), and the SaaS's EdDSA access tokens at the rate the run issues and verifies them (the SaaS
 verifies a token's signature once, on first use, then only its expiry and revocation). To show that this
 is the work the run really does, the script counts the cryptographic library calls of one default run and
@@ -179,13 +180,16 @@ def one_transaction(m: Material) -> bytes:
     answer = {"action": "APPROVE", "requestId": seen["requestId"]}
     token = jwt.encode(answer, m.handler_rsa, algorithm="RS256", headers={"kid": m.handler_kid})
     jwt.decode(token, m.handler_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
-    # round one: the node commits; the SaaS decodes that (point validation) and the cloud co-signers commit
+    # round one: the node commits; the SaaS decodes that (hiding point validated), the cloud co-signers commit,
+    # and one session for both cloud co-signers and the aggregator is built (their nonce terms folded; the
+    # node's binding point validated by its multiplication)
     nonces, commitments = mpc.commit(m.keys[NODE_ID], m.rand)
     received = {NODE_ID: mpc.SigningCommitments.from_bytes(commitments.to_bytes())}
     cloud_nonces = {}
     for i in CLOUD_IDS:
         cloud_nonces[i], received[i] = mpc.commit(m.keys[i], m.rand)
     package = mpc.SigningPackage(message, received)
+    session = mpc.SigningSession(package, m.public, local_nonces=list(cloud_nonces.values()))
     # round two: the node decodes the package and signs, sealing the consumed nonce id to its journal first
     node_package = mpc.SigningPackage.from_bytes(package.to_bytes(), known=(commitments,))
 
@@ -194,11 +198,11 @@ def one_transaction(m: Material) -> bytes:
 
     share = mpc.sign_once(node_package, nonces, m.keys[NODE_ID], persist=persist)
     shares = {NODE_ID: mpc.SignatureShare.from_bytes(share.to_bytes())}
-    # the SaaS: one session for both cloud co-signers and the aggregator (their nonce terms folded)
-    session = mpc.SigningSession(package, m.public, local_nonces=list(cloud_nonces.values()))
+    # the SaaS: the cloud co-signers' shares, then the aggregate, verified inside (libsodium)
     for i in CLOUD_IDS:
         shares[i] = session.sign(cloud_nonces[i], m.keys[i], persist=m.consumed.mark)
-    signature = session.aggregate(shares)  # verified inside
+    signature = session.aggregate(shares)
+    # the invariant checker's independent verification of the signed event (OpenSSL)
     Ed25519PublicKey.from_public_bytes(m.public.group_public_key).verify(signature, message)
     return signature
 

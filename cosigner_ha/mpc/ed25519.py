@@ -4,8 +4,10 @@ Group elements travel as their 32-byte canonical encodings, because libsodium ta
 decoding costs a square root: keeping bytes avoids re-encoding between calls. Scalars are Python integers
 mod L, which beat libsodium's scalar bindings (no call overhead) and read like the RFC's formulas.
 
-libsodium's variable-base multiply validates its input point (canonical, on the curve, in the prime-order
-subgroup) on every call; that doubles as RFC 9591's `DeserializeElement` check for the binding commitments.
+libsodium's variable-base multiply validates its input point on every call with the same checks as
+`crypto_core_ed25519_is_valid_point` (canonical encoding, not of small order, decodes to a curve point, in
+the prime-order subgroup), so `mult_element` doubles as RFC 9591's `DeserializeElement` for a peer's point
+that is only ever multiplied (the binding commitments) and refuses it with `validate_element`'s error.
 Everything else coming from a peer goes through `validate_element`, whose slow path explains the failure.
 """
 
@@ -112,6 +114,20 @@ def mult(k: int, point: bytes) -> bytes:
     if k == 0:
         return IDENTITY
     return _mult(k.to_bytes(32, "little"), point)
+
+
+def mult_element(k: int, point: bytes, *, field: str, participant: int | None = None) -> bytes:
+    """k·point for a peer's point that was NOT validated on decoding: libsodium's multiplication validates
+    it as `validate_element` would (see the module docstring), so a refused point raises exactly the error
+    `validate_element` raises for it, and a valid one costs no second validation."""
+    if k == 0:  # libsodium is not called: validate on its own
+        validate_element(point, field=field, participant=participant)
+        return IDENTITY
+    try:
+        return _mult(k.to_bytes(32, "little"), point)
+    except (RuntimeError, TypeError):  # nacl.exceptions.RuntimeError / TypeError: libsodium refused it
+        validate_element(point, field=field, participant=participant)
+        raise  # a valid point and a scalar in (0, L) never fail: not an input error, let it through
 
 
 def add(a: bytes, b: bytes) -> bytes:

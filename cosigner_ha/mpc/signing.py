@@ -29,6 +29,7 @@ from .ed25519 import (
     h4,
     h5,
     mult,
+    mult_element,
     scalar_from_bytes,
     scalar_to_bytes,
     sum_elements,
@@ -60,8 +61,12 @@ _NONCE_ID_DOMAIN = b"cosigner-ha/frost-ed25519/nonce-id/v1"
 class SigningCommitments:
     """A signer's public round-one output: hiding D = d·B and binding E = e·B (32-byte points).
 
-    Constructing one validates both points (RFC 9591 `DeserializeElement`), so an instance is proof of
-    validity and later steps need not check again; `commit` builds its own output without re-checking."""
+    Constructing one (or `from_dict`) validates both points (RFC 9591 `DeserializeElement`); `commit` builds
+    its own output without re-checking. Decoding from bytes (`from_bytes`, `SigningPackage.from_bytes`: what
+    travels between parties) validates the hiding commitment and leaves the binding commitment to the one
+    place it is used, the variable-base multiplication ρ_i·E_i (`group_commitment`, `share_is_valid`), which
+    validates its input anyway and refuses a bad point with the same error, before any share exists: that
+    saves one full validation (a multiplication by L inside libsodium) per peer and signature."""
 
     identifier: int
     hiding: bytes
@@ -114,7 +119,10 @@ class SigningCommitments:
 
     @classmethod
     def _decode_entry(cls, entry: bytes, *, field: str) -> SigningCommitments:
-        return cls(codec.identifier_from_bytes(entry[:32], field=field), entry[32:64], entry[64:96])
+        """The hiding commitment is validated here; the binding one where it is multiplied (class docstring)."""
+        identifier = codec.identifier_from_bytes(entry[:32], field=field)
+        hiding = validate_element(entry[32:64], field="hiding commitment", participant=identifier)
+        return cls._trusted(identifier, hiding, entry[64:96])
 
 
 class SigningNonces(SingleUseNonces[SigningCommitments]):
@@ -236,7 +244,8 @@ class SigningPackage:
     @classmethod
     def from_bytes(cls, data: bytes, *, known: Iterable[SigningCommitments] = ()) -> SigningPackage:
         """Decode, validating every commitment except those byte-equal to one in `known` (a signer's own,
-        already valid: it made them), which are taken as they are instead of being validated again."""
+        already valid: it made them), which are taken as they are instead of being validated again. As for
+        `SigningCommitments.from_bytes`, a binding commitment is validated where it is multiplied."""
         body = codec.strip_header(data, "SigningPackage", min_body=2, exact=False)
         count = int.from_bytes(body[:2], "big")
         end = 2 + 96 * count
@@ -324,7 +333,8 @@ def group_commitment(package: SigningPackage, rho: Mapping[int, int], known: Map
     """RFC 9591 `compute_group_commitment`: R = Σ D_i + ρ_i·E_i.
 
     `known` maps in-process signers to d_i + ρ_i·e_i: their terms are summed as scalars and cost one
-    base-point multiplication in all, instead of a variable-base multiplication and an addition each."""
+    base-point multiplication in all, instead of a variable-base multiplication and an addition each. Every
+    other signer's binding commitment is validated by its multiplication (`mult_element`)."""
     terms: list[bytes] = []
     folded = 0
     for identifier, commitments in package.commitments.items():
@@ -332,7 +342,11 @@ def group_commitment(package: SigningPackage, rho: Mapping[int, int], known: Map
             folded += known[identifier]
         else:
             terms.append(commitments.hiding)
-            terms.append(mult(rho[identifier], commitments.binding))
+            terms.append(
+                mult_element(
+                    rho[identifier], commitments.binding, field="binding commitment", participant=identifier
+                )
+            )
     if known:
         terms.insert(0, base_mult(folded % L))
     return sum_elements(terms)
@@ -376,16 +390,19 @@ def _check_signer_count(package: SigningPackage, min_signers: int) -> None:
 def sign(signing_package: SigningPackage, nonces: SigningNonces, key_package: KeyPackage) -> SignatureShare:
     """Round two (RFC 9591 section 5.2): z_i = d_i + e_i·ρ_i + λ_i·s_i·c. Consumes `nonces`.
 
-    A signer's own term d_i·B + ρ_i·e_i·B is one base-point multiplication (it knows d_i and e_i)."""
+    A signer's own term d_i·B + ρ_i·e_i·B is one base-point multiplication (it knows d_i and e_i). The group
+    commitment, which validates the other signers' binding commitments, comes before the nonces are
+    consumed: a package with a bad point is refused and leaves the pair unused."""
     _check_own_commitments(signing_package, nonces, key_package)
     _check_signer_count(signing_package, key_package.min_signers)
     identifier = key_package.identifier
     group_key = key_package.group_public_key
     rho = binding_factors(group_key, signing_package)
-    hiding, binding = nonces._take()
+    hiding, binding = nonces._peek()
     own = (hiding + binding * rho[identifier]) % L
     r = group_commitment(signing_package, rho, {identifier: own})
     c = challenge(r, group_key, signing_package.message)
+    nonces._take()
     lam = lagrange_coefficient(identifier, signing_package.signers)
     return SignatureShare(identifier, (own + lam * key_package.signing_share * c) % L)
 
@@ -411,7 +428,8 @@ class SigningSession:
     Binding factors, the group commitment R, the challenge and the Lagrange coefficients are the same for
     every signer and for the aggregator; computing them once is legitimate when the parties share a process.
     `local_nonces` are in-process signers' nonce pairs (not consumed here): their terms are folded into a
-    single base-point multiplication."""
+    single base-point multiplication. Building a session validates the other signers' binding commitments
+    (their ρ_i·E_i), so a coordinator that builds it on receiving the commitments refuses a bad one there."""
 
     def __init__(
         self,
@@ -518,7 +536,12 @@ class SigningSession:
         expected = sum_elements(
             [
                 commitments.hiding,
-                mult(self.binding_factors[identifier], commitments.binding),
+                mult_element(
+                    self.binding_factors[identifier],
+                    commitments.binding,
+                    field="binding commitment",
+                    participant=identifier,
+                ),
                 mult(self.challenge * lam % L, self.public_key_package.verifying_shares[identifier]),
             ]
         )

@@ -155,6 +155,9 @@ class Signer:
             )
         try:
             share = mpc.sign_once(package, session.nonces, self.key, persist=persist)
+        except mpc.InvalidElementError as exc:  # a peer's binding point, validated by the multiplication
+            self._sessions.pop(session_id, None)
+            raise NodeError(f"session {session_id}: the signing package does not decode: {exc}") from None
         except mpc.MpcError as exc:
             self._sessions.pop(session_id, None)
             raise NodeError(f"session {session_id}: cannot sign: {exc}") from None

@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import NoReturn, Protocol
 
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import scopes
@@ -79,6 +76,9 @@ class Session:
     progressed_at: float
     phase: str = "callback"
     package: mpc.SigningPackage | None = None
+    #: The round's public values (binding factors, R, challenge) for the clouds and the aggregator, built
+    #: with the package: that multiplication checks the node's binding commitment before round two is sent.
+    signing: mpc.SigningSession | None = None
     node_commitments: bytes = b""  # as the node sent them: a resent approval is recognised by them
     outcome: str | None = None
     reason: str = ""
@@ -439,19 +439,23 @@ class SigningService:
     async def _on_commitments(self, cosigner: Cosigner, session_id: str, data: bytes) -> wire.SignRound2:
         session = await self._cloud_round(cosigner, session_id, "commit")
         try:
-            node = mpc.SigningCommitments.from_bytes(data)
+            node = mpc.SigningCommitments.from_bytes(data)  # its binding point: checked by the session
             if node.identifier != NODE_ID:
                 raise mpc.UnknownIdentifierError(
                     f"the node signs as participant {NODE_ID}, not {node.identifier}"
                 )
         except (mpc.MpcError, ValueError) as exc:
-            self._close(session, RETRY, f"bad commitments from the node: {exc}", Cause.SIGNING_ERROR)
-            raise SessionClosed(f"commitments refused: {exc}") from None
+            self._refuse_commitments(session, exc)
         ws_id, user_id = session.state.workspace.id, session.api_user.id
         commitments = {NODE_ID: node}
         for cloud in self.ctx.clouds:
             commitments[cloud.identifier] = cloud.commit(session.id, ws_id, user_id)
-        session.package = mpc.SigningPackage(session.tx.message, commitments)
+        package = mpc.SigningPackage(session.tx.message, commitments)
+        try:
+            signing = self._signing_session(session, package)
+        except mpc.InvalidElementError as exc:  # the node's binding commitment (the clouds' are their own)
+            self._refuse_commitments(session, exc)
+        session.package, session.signing = package, signing
         session.node_commitments = data
         session.phase = "share"
         self.ctx.record(
@@ -464,6 +468,10 @@ class SigningService:
         )
         session.progress()
         return wire.SignRound2(session.id, session.package.to_bytes())
+
+    def _refuse_commitments(self, session: Session, exc: Exception) -> NoReturn:
+        self._close(session, RETRY, f"bad commitments from the node: {exc}", Cause.SIGNING_ERROR)
+        raise SessionClosed(f"commitments refused: {exc}") from None
 
     async def on_signature_share(self, cosigner: Cosigner, msg: wire.SignatureShare) -> None:
         session = await self._cloud_round(cosigner, msg.session_id, "share")
@@ -478,24 +486,33 @@ class SigningService:
             raise SessionClosed(f"transaction {tx.id} is {tx.status.value}; no signature is released")
         self._release(session, node_share)
 
+    def _signing_session(self, session: Session, package: mpc.SigningPackage) -> mpc.SigningSession:
+        """The cloud co-signers and the aggregator share this process: R, the binding factors and the
+        challenge are computed once for the three of them, the clouds' nonce terms folded into one
+        base-point multiplication (the node's term costs the one variable-base multiplication, which
+        validates its binding commitment)."""
+        return mpc.SigningSession(
+            package,
+            session.state.user_keys[session.api_user.name],
+            local_nonces=[cloud.nonces(session.id) for cloud in self.ctx.clouds],
+        )
+
     def _release(self, session: Session, node_share: mpc.SignatureShare) -> None:
-        """Cloud shares, aggregate, standard verification, COMPLETED: one synchronous step."""
-        tx, state, package = session.tx, session.state, session.package
-        assert package is not None
+        """Cloud shares, aggregate (a standard Ed25519 verification), COMPLETED: one synchronous step."""
+        tx, state, package, signing = session.tx, session.state, session.package, session.signing
+        assert package is not None and signing is not None
         ws_id, user_id = state.workspace.id, session.api_user.id
         public = state.user_keys[session.api_user.name]
-        # The cloud co-signers and the aggregator share this process: R, the binding factors and the
-        # challenge are computed once for the three of them, the clouds' nonce terms folded into one
-        # base-point multiplication (the node's term costs the one variable-base multiplication).
-        signing = mpc.SigningSession(
-            package, public, local_nonces=[cloud.nonces(session.id) for cloud in self.ctx.clouds]
-        )
+        if signing.public_key_package is not public:  # the user's key package changed since round one
+            signing = self._signing_session(session, package)
         shares = {NODE_ID: node_share}
         for cloud in self.ctx.clouds:
             share, nonce_id = cloud.sign(session.id, ws_id, user_id, signing)
             shares[cloud.identifier] = share
             self.ctx.record("nonce_used", party=cloud.name, nonce=nonce_id, session=session.id, tx=tx.id)
         try:
+            # libsodium's standard RFC 8032 verifier (crypto_sign_open) checks the aggregate: a signature is
+            # released only if it verifies. The invariant checker verifies it again, independently (OpenSSL).
             signature = signing.aggregate(shares)
         except mpc.InvalidSignatureShareError as exc:
             self.ctx.record(
@@ -508,9 +525,7 @@ class SigningService:
                 Cause.SIGNING_ERROR,
             )
             raise SessionClosed(f"the signature share does not verify: {exc}") from None
-        try:  # an independent, standard Ed25519 verifier: what anyone checking the trace would run
-            Ed25519PublicKey.from_public_bytes(public.group_public_key).verify(signature, tx.message)
-        except InvalidSignature:
+        except mpc.KeyMismatchError:  # every share checks out, yet the aggregate fails standard verification
             self._close(
                 session,
                 FAILED,
