@@ -26,8 +26,24 @@ FILES = 10
 
 def format_line(app: str, line: int, level: str, wall: float, cls: str, method: str, message: str) -> str:
     moment = _dt.datetime.fromtimestamp(wall, tz=_dt.UTC)
-    stamp = moment.strftime("%d/%m/%Y %H:%M:%S") + f",{moment.microsecond // 1000:03d}"
+    stamp = _seconds_text(wall, moment) + f",{moment.microsecond // 1000:03d}"
     return f"{app}:{line} {level} {stamp} {cls} ::{method} - {message}"
+
+
+#: `dd/MM/yyyy HH:mm:ss` by second: a busy node writes several lines a second, and `strftime` costs more
+#: than the rest of a line. Keyed by the whole seconds of `wall` and the moment's second, which tell apart
+#: the one case where the two differ (microseconds rounded up into the next second).
+_SECONDS_TEXT: dict[tuple[int, int], str] = {}
+
+
+def _seconds_text(wall: float, moment: _dt.datetime) -> str:
+    key = (int(wall), moment.second)
+    text = _SECONDS_TEXT.get(key)
+    if text is None:
+        if len(_SECONDS_TEXT) >= 64:
+            _SECONDS_TEXT.clear()
+        text = _SECONDS_TEXT[key] = moment.strftime("%d/%m/%Y %H:%M:%S")
+    return text
 
 
 class NodeLog:

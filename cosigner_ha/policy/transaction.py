@@ -33,19 +33,19 @@ ACCOUNT_KINDS: dict[str, tuple[str, str | None]] = {
     "one-time": ("ONE_TIME_ADDRESS", None),
 }
 SOURCE_KINDS = ("vault", "exchange", "fiat")
+DESTINATION_KINDS = tuple(ACCOUNT_KINDS)
 EXCHANGE_OR_FIAT = frozenset({"EXCHANGE", "FIAT_ACCOUNT"})
 
 
 def parse_account(text: object, kinds: tuple[str, ...]) -> Peer:
     """`vault:hot` -> Peer("VAULT", "hot", None); ValueError saying what is accepted."""
+    if isinstance(text, str):
+        kind, sep, ident = text.partition(":")
+        if sep and ident and kind in kinds:
+            peer_type, subtype = ACCOUNT_KINDS[kind]
+            return Peer(peer_type, ident, subtype)
     expected = " | ".join(f"{k}:<id>" for k in kinds)
-    if not isinstance(text, str) or ":" not in text:
-        raise ValueError(f"expected {expected}, got {text!r}")
-    kind, _, ident = text.partition(":")
-    if kind not in kinds or not ident:
-        raise ValueError(f"expected {expected}, got {text!r}")
-    peer_type, subtype = ACCOUNT_KINDS[kind]
-    return Peer(peer_type, ident, subtype)
+    raise ValueError(f"expected {expected}, got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +113,7 @@ def _check(tx: Transaction, origin: str) -> None:
     except ValueError as exc:
         raise fail("source", str(exc)) from None
     try:
-        destination = parse_account(tx.destination, tuple(ACCOUNT_KINDS))
+        destination = parse_account(tx.destination, DESTINATION_KINDS)
     except ValueError as exc:
         raise fail("destination", str(exc)) from None
     one_time = destination.type == "ONE_TIME_ADDRESS"

@@ -428,14 +428,15 @@ class TransactionService:
         COMPLETED), and stop the transaction's own task."""
         if tx.terminal:
             return False
-        tx.move(status, at=self.ctx.env.clock.now(), sub_status=sub_status, reason=reason)
+        now = self.ctx.env.clock.now()
+        tx.move(status, at=now, sub_status=sub_status, reason=reason)
         tx.cause = None if cause is None else str(cause)
         fields: dict[str, Any] = {
             "tx": tx.id,
             "status": status.value,
             "sub_status": sub_status,
             "reason": reason,
-            "latency": round(tx.history[-1].at - tx.created_at, 6),
+            "latency": round(now - tx.created_at, 6),
         }
         if status is not Status.COMPLETED:
             fields["cause"] = tx.cause

@@ -401,6 +401,11 @@ class Saas:
     # --- the gateway's requests ----------------------------------------------------------------------------
 
     async def _handle(self, request: wire.Request, conn: Connection) -> wire.Response:
+        # Most requests are polls, so they are tested for first (the request classes are disjoint).
+        if isinstance(request, wire.Poll):
+            cosigner = self.tokens.authenticate(request.access_token, request.cosigner_id)
+            self._bind(conn, cosigner.id)
+            return await self._poll(cosigner, request, conn)
         pairing = self.pairing
         if isinstance(request, wire.Pair):
             return pairing.pair(request)
@@ -416,10 +421,6 @@ class Saas:
             return wire.AttestationResult(
                 self.attestation.attest(request.cosigner_id, request.report, request.signature)
             )
-        if isinstance(request, wire.Poll):
-            cosigner = self.tokens.authenticate(request.access_token, request.cosigner_id)
-            self._bind(conn, cosigner.id)
-            return await self._poll(cosigner, request, conn)
         token = getattr(request, "access_token", None)
         if not isinstance(token, str):
             raise NotFound(f"the SaaS does not serve {request.TYPE!r} requests")

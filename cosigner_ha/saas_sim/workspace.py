@@ -44,6 +44,20 @@ class AccountKind(enum.StrEnum):
     ONE_TIME = "one-time"  # a one-time (non-whitelisted) address
 
 
+_ACCOUNT_KIND_OF = {k.value: k for k in AccountKind}
+_ACCOUNT_KIND_NAMES = ", ".join(_ACCOUNT_KIND_OF)
+#: Where a workspace lists its accounts of each kind (a one-time address is never listed).
+_ACCOUNT_LISTS = {
+    AccountKind.VAULT: "vaults",
+    AccountKind.EXCHANGE: "exchanges",
+    AccountKind.FIAT: "fiat_accounts",
+    AccountKind.WALLET: "wallets",
+    AccountKind.INTERNAL: "internal_wallets",
+    AccountKind.CONTRACT: "contract_wallets",
+    AccountKind.NETWORK: "network_connections",
+}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AccountRef:
     """`vault:hot`, `exchange:exch-main`, `fiat:bank-usd`, `wallet:cold`, `one-time:0xabc...`.
@@ -57,13 +71,16 @@ class AccountRef:
     @classmethod
     def parse(cls, text: str, path: str) -> AccountRef:
         kind, sep, ident = text.partition(":")
-        kinds = ", ".join(k.value for k in AccountKind)
         if not sep or not ident:
-            raise ValidationError(path, f"expected '<kind>:<id>' with kind one of {kinds}, got {text!r}")
-        try:
-            return cls(AccountKind(kind), ident)
-        except ValueError:
-            raise ValidationError(path, f"unknown account kind {kind!r}; expected one of {kinds}") from None
+            raise ValidationError(
+                path, f"expected '<kind>:<id>' with kind one of {_ACCOUNT_KIND_NAMES}, got {text!r}"
+            )
+        found = _ACCOUNT_KIND_OF.get(kind)  # every submission parses two: a dict, not `AccountKind(kind)`
+        if found is None:
+            raise ValidationError(
+                path, f"unknown account kind {kind!r}; expected one of {_ACCOUNT_KIND_NAMES}"
+            )
+        return cls(found, ident)
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.id}"
@@ -406,16 +423,10 @@ class Workspace:
         return (name,)
 
     def account_exists(self, ref: AccountRef) -> bool:
-        table: dict[AccountKind, list[str]] = {
-            AccountKind.VAULT: self.vaults,
-            AccountKind.EXCHANGE: self.exchanges,
-            AccountKind.FIAT: self.fiat_accounts,
-            AccountKind.WALLET: self.wallets,
-            AccountKind.INTERNAL: self.internal_wallets,
-            AccountKind.CONTRACT: self.contract_wallets,
-            AccountKind.NETWORK: self.network_connections,
-        }
-        return ref.kind is AccountKind.ONE_TIME or ref.id in table[ref.kind]
+        if ref.kind is AccountKind.ONE_TIME:
+            return True
+        listed: list[str] = getattr(self, _ACCOUNT_LISTS[ref.kind])
+        return ref.id in listed
 
     def price_usd(self, asset: str) -> float:
         try:

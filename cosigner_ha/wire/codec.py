@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, TypeVar
 
 import msgpack
@@ -9,7 +10,7 @@ import msgpack
 from cosigner_ha.wire.errors import CodecError
 from cosigner_ha.wire.framing import MAX_FRAME_SIZE
 from cosigner_ha.wire.messages import PROTOCOL_VERSION
-from cosigner_ha.wire.schema import Message, from_plain, to_plain
+from cosigner_ha.wire.schema import Message, from_plain, plain_body
 
 M = TypeVar("M", bound=Message)
 
@@ -18,9 +19,20 @@ def _no_ext(code: int, data: bytes) -> Any:
     raise CodecError(f"msgpack extension type {code} is not part of the protocol")
 
 
+class _Packers(threading.local):
+    """One msgpack packer per thread, kept: `msgpack.packb` builds a packer per call, which costs more
+    than packing a small message. A packer holds a buffer, hence one per thread."""
+
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(use_bin_type=True)
+
+
+_PACKERS = _Packers()
+
+
 def encode(msg: Message) -> bytes:
     """One frame's payload: `{"v": version, "type": ..., "body": {...}}`."""
-    data: bytes = msgpack.packb({"v": PROTOCOL_VERSION, **to_plain(msg)}, use_bin_type=True)
+    data: bytes = _PACKERS.packer.pack({"v": PROTOCOL_VERSION, "type": msg.TYPE, "body": plain_body(msg)})
     return data
 
 

@@ -21,6 +21,23 @@ def test_the_line_format_is_the_products() -> None:
     assert line == "cosigner:42 INFO 01/01/2026 00:00:01,250 SigningService ::sign - signed tx-1"
 
 
+@pytest.mark.parametrize(
+    ("wall", "stamp"),
+    [
+        (1_767_225_601.9994, "01/01/2026 00:00:01,999"),
+        (1_767_225_601.9999996, "01/01/2026 00:00:02,000"),  # rounded up into the next second
+        (1_767_225_601.0, "01/01/2026 00:00:01,000"),
+        (1_767_225_659.9999996, "01/01/2026 00:01:00,000"),
+        (1_767_311_999.9999996, "02/01/2026 00:00:00,000"),  # and into the next day
+    ],
+)
+def test_the_stamp_is_the_moments_whatever_came_before(wall: float, stamp: str) -> None:
+    """Lines of the same second share its text; a moment rounded up into the next second has that one's."""
+    for before in (wall - 0.5, wall, 1_767_225_601.0, wall + 0.0000001):
+        format_line("cosigner", 1, "INFO", before, "C", "m", "warm")
+    assert format_line("cosigner", 1, "INFO", wall, "C", "m", "x") == f"cosigner:1 INFO {stamp} C ::m - x"
+
+
 def test_lines_carry_simulated_time_and_skew_and_become_trace_events() -> None:
     disk = SimDisk()
 

@@ -205,3 +205,118 @@ def test_truncated_frame_is_an_error_at_eof_but_a_clean_end_is_not() -> None:
 
 def test_frame_errors_are_codec_errors() -> None:
     assert issubclass(FrameTooLarge, CodecError) and issubclass(TruncatedFrame, CodecError)
+
+
+# --- the per-message plans: the same bytes, the same messages, the same errors ----------------------------
+
+
+def reference_plain(value: Any) -> Any:
+    """What a message is on the wire, written out independently of the codec: fields in field order."""
+    if isinstance(value, Message):
+        fields = dataclasses.fields(value)
+        return {"type": value.TYPE, "body": {f.name: reference_plain(getattr(value, f.name)) for f in fields}}
+    if isinstance(value, list | tuple):
+        return [reference_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: reference_plain(v) for k, v in value.items()}
+    return value
+
+
+@settings(max_examples=300)
+@given(any_message)
+def test_the_bytes_are_the_plain_shape_packed(msg: Message) -> None:
+    expected = msgpack.packb({"v": wire.PROTOCOL_VERSION, **reference_plain(msg)}, use_bin_type=True)
+    assert encode(msg) == expected
+    assert encode(msg) == expected  # the kept packer starts each frame afresh
+
+
+def test_a_known_frame_keeps_its_bytes() -> None:
+    probe = wire.PollResult([wire.AvailabilityProbe("probe-1", "tx-1", "signer-a", 3.5)])
+    assert encode(probe).hex() == (
+        "83a17602a474797065ab706f6c6c5f726573756c74a4626f647981a56974656d739182a474797065a570726f6265"
+        "a4626f647984a870726f62655f6964a770726f62652d31a574785f6964a474782d31a86170695f75736572a8"
+        "7369676e65722d61a8646561646c696e65cb400c000000000000"
+    )
+
+
+def _perturbed_bodies() -> st.SearchStrategy[tuple[type[Message], Any]]:
+    """A message's body as a peer could send it: valid, or with a field dropped, added or retyped."""
+
+    def perturb(msg: Message, data: st.DataObject) -> tuple[type[Message], Any]:
+        body = dict(reference_plain(msg)["body"])
+        how = data.draw(st.sampled_from(["keep", "drop", "add", "retype", "not a map"]))
+        if how == "drop" and body:
+            del body[data.draw(st.sampled_from(sorted(body)))]
+        elif how == "add":
+            body[data.draw(st.text(max_size=12))] = data.draw(plain_values)
+        elif how == "retype" and body:
+            body[data.draw(st.sampled_from(sorted(body)))] = data.draw(plain_values)
+        elif how == "not a map":
+            return type(msg), data.draw(plain_values.filter(lambda v: not isinstance(v, dict)))
+        return type(msg), body
+
+    return st.builds(perturb, any_message, st.data())
+
+
+@settings(max_examples=400)
+@given(_perturbed_bodies())
+def test_the_plan_and_the_generic_checks_agree(case: tuple[type[Message], Any]) -> None:
+    """The fast path builds exactly what the field-by-field checks build, and refuses with their words."""
+    from cosigner_ha.wire import schema
+
+    cls, body = case
+    envelope = {"type": cls.TYPE, "body": body}
+    try:
+        expected: Message | str = schema._build_checked(cls, body, "message")
+    except CodecError as exc:
+        expected = str(exc)
+    try:
+        got: Message | str = schema.from_plain(envelope)
+    except CodecError as exc:
+        got = str(exc)
+    assert got == expected
+    if isinstance(got, Message):
+        assert type(got) is cls and got == cls(
+            **{f.name: getattr(got, f.name) for f in dataclasses.fields(got)}
+        )
+
+
+def test_a_decoded_message_is_as_frozen_as_a_built_one() -> None:
+    msg = decode(_raw(GOOD_PROBE))
+    assert msg == wire.AvailabilityProbe(**GOOD_PROBE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        msg.tx_id = "tx-2"  # type: ignore[misc]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked(Message):
+    """Not registered: a message whose construction checks more than its field types."""
+
+    TYPE = "checked_for_tests"
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+
+
+def test_a_message_that_checks_itself_is_built_by_its_constructor() -> None:
+    from cosigner_ha.wire import schema
+
+    plan = schema._plan(_Checked)
+    assert plan.build({"low": 1, "high": 2}, "message") == _Checked(1, 2)
+    with pytest.raises(CodecError, match=r"message \(checked_for_tests\): low 3 is above high 2"):
+        plan.build({"low": 3, "high": 2}, "message")
+    with pytest.raises(CodecError, match=r"message\.high: expected int, got str"):
+        plan.build({"low": 3, "high": "2"}, "message")
+
+
+def test_a_frame_that_cannot_be_packed_leaves_nothing_behind() -> None:
+    """The kept packer starts the next frame clean after refusing one."""
+    with pytest.raises(TypeError, match="set"):
+        encode(wire.ConfigChange("r-1", "signer-a", "ADD_WALLET", {"wallets": {"cold"}}))
+    assert encode(wire.Error("BAD", "no")) == msgpack.packb(
+        {"v": wire.PROTOCOL_VERSION, "type": "error", "body": {"code": "BAD", "message": "no"}},
+        use_bin_type=True,
+    )
