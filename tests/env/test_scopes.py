@@ -8,8 +8,10 @@ import anyio
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cosigner_ha.env import scopes
+from cosigner_ha.env import Environment, scopes, simulate
 
 BACKENDS = ["trio", "asyncio"]
 
@@ -146,3 +148,49 @@ async def test_a_flag_waits_on_trio_leave_no_deadline_behind(autojump_clock: tri
         await scopes.Flag().wait(50)
     assert trio.current_time() == start + 4.5
     assert trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    waits=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 5), st.floats(0, 5)), min_size=1, max_size=12),
+    sets=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 8)), max_size=4),
+)
+def test_a_flag_wait_is_the_event_wait_under_move_on_after(
+    seed: int, waits: list[tuple[int, float, float]], sets: list[tuple[int, float]]
+) -> None:
+    """Under the same seed, waiters (which flag, when, with what timeout) and setters (which flag, when)
+    return at the same virtual times and see the same state, whether they wait on a `Flag` or on an
+    `anyio.Event` under `move_on_after`: the schedule, ties at the same instant included, is the same."""
+
+    def run(with_flag: bool) -> list[tuple[int, float, bool]]:
+        async def main(env: Environment) -> list[tuple[int, float, bool]]:
+            flags = [scopes.Flag() for _ in range(3)]
+            events = [anyio.Event() for _ in range(3)]
+            seen: list[tuple[int, float, bool]] = []
+
+            async def waiter(number: int, which: int, start: float, timeout: float) -> None:
+                await anyio.sleep(start)
+                if with_flag:
+                    await flags[which].wait(timeout)
+                else:
+                    with scopes.move_on_after(timeout):
+                        await events[which].wait()
+                is_set = flags[which].is_set() if with_flag else events[which].is_set()
+                seen.append((number, env.clock.now(), is_set))
+
+            async def setter(which: int, at: float) -> None:
+                await anyio.sleep(at)
+                flags[which].set()
+                events[which].set()
+
+            async with anyio.create_task_group() as tasks:
+                for number, (which, start, timeout) in enumerate(waits):
+                    tasks.start_soon(waiter, number, which, start, timeout)
+                for which, at in sets:
+                    tasks.start_soon(setter, which, at)
+            return seen
+
+        return simulate(main, seed)
+
+    assert run(with_flag=True) == run(with_flag=False)
