@@ -62,8 +62,10 @@ class Flag:
 
     On trio a waiter parks on a `Sleeper` due at its timeout, which `set()` wakes: no cancel scope, no
     `Cancelled` raised and caught when the time runs out. Elsewhere (the runtime on asyncio) it is anyio's
-    event under anyio's `move_on_after`. A timeout already past takes the scope path on both (a scope
-    cancelled on entry), so the schedule is the one `Event.wait` under `move_on_after` gives."""
+    event under anyio's `move_on_after`. A timeout that does not reach past now (zero, negative, or too
+    small to move the clock's float) takes the scope path on both (a scope cancelled on entry, whose
+    wait on a set event is two schedule points), so the schedule is the one `Event.wait` under
+    `move_on_after` gives."""
 
     __slots__ = ("_event", "_is_set", "_sleepers")
 
@@ -88,18 +90,24 @@ class Flag:
 
     async def wait(self, timeout: float = math.inf) -> bool:
         """Until the flag is set (True) or `timeout` seconds passed (False); a checkpoint either way."""
-        if not (timeout > 0 and _in_trio()):
-            if self._event is None:
-                self._event = anyio.Event()
-                if self._is_set:
-                    self._event.set()
-            with move_on_after(timeout):
-                await self._event.wait()
-            return self._is_set
+        if _in_trio():
+            now = trio.current_time()
+            deadline = now + timeout
+            if deadline > now:
+                return await self._park_until(deadline)
+        if self._event is None:
+            self._event = anyio.Event()
+            if self._is_set:
+                self._event.set()
+        with move_on_after(timeout):
+            await self._event.wait()
+        return self._is_set
+
+    async def _park_until(self, deadline: float) -> bool:
         if self._is_set:
             await trio.lowlevel.checkpoint()
             return True
-        sleeper = Sleeper(trio.current_time() + timeout)
+        sleeper = Sleeper(deadline)
         self._sleepers[sleeper] = None
         try:
             await sleeper.sleep()

@@ -208,13 +208,14 @@ class SimStream(AsyncResource):
         wake-up time the receiver parks on anyway (the head frame's due time, or the deadline if that is
         sooner), and a wait that reaches it returns None. Woken at the deadline, the wait ends there, as
         a scope's cancellation would end it; what arrives later stays unread, as after a cancelled
-        `receive`. A deadline already past takes the scope path (cancelled at once, nothing sent)."""
-        if not timeout > 0:
+        `receive`. A deadline not after now takes the scope path (cancelled at once, nothing sent)."""
+        now = trio.current_time()
+        deadline = now + timeout
+        if not deadline > now:  # zero, negative, or too small to move the clock's float
             with trio.move_on_after(0):
                 await self.send(frame)
                 return await self.receive()
             return None
-        deadline = trio.current_time() + timeout
         if not await self._send(frame, deadline):
             return None
         return await self._receive(deadline)
