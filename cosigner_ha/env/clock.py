@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import trio
 
-from cosigner_ha.env import sleeper
+from cosigner_ha import sleeper
 
 #: Simulated runs start at 2026-01-01T00:00:00Z so that tokens and log lines carry plausible dates.
 SIMULATION_EPOCH = 1_767_225_600.0

@@ -25,7 +25,7 @@ import anyio
 import anyio.abc
 import trio
 
-from cosigner_ha.env.sleeper import Sleeper
+from cosigner_ha.sleeper import Sleeper
 
 __all__ = ["Flag", "cancel_scope", "move_on_after", "start_soon"]
 

@@ -10,8 +10,8 @@ import enum
 import math
 from collections import deque
 
-from cosigner_ha.env.sleeper import Sleeper
 from cosigner_ha.net.link import LinkStats
+from cosigner_ha.sleeper import Sleeper
 
 
 class End(enum.Enum):

@@ -27,7 +27,6 @@ from anyio.abc import AsyncResource, ByteStream, SocketAttribute, SocketListener
 from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from anyio.streams.tls import TLSStream
 
-from cosigner_ha.env import scopes
 from cosigner_ha.net._checks import check_frame_size, check_seconds, frame_bytes
 from cosigner_ha.net.address import join_address, split_address
 from cosigner_ha.net.errors import (
@@ -194,7 +193,7 @@ class TcpStream(AsyncResource):
 
     async def exchange(self, frame: bytes, timeout: float) -> bytes | None:
         """`send` then `receive` under one timeout (a cancel scope): None when it ran out."""
-        with scopes.move_on_after(timeout):
+        with anyio.move_on_after(timeout):
             await self.send(frame)
             return await self.receive()
         return None

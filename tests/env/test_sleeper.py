@@ -15,7 +15,7 @@ from trio.lowlevel import current_statistics
 from cosigner_ha.env import Clock
 from cosigner_ha.env.clock import SIMULATION_EPOCH
 from cosigner_ha.env.simulate import deterministic_scheduling
-from cosigner_ha.env.sleeper import Sleeper, sleep, sleep_until
+from cosigner_ha.sleeper import Sleeper, sleep, sleep_until
 
 MockClock = trio.testing.MockClock
 

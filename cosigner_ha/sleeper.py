@@ -12,6 +12,8 @@ a simulation's trace) is the one `trio.sleep` gives.
 That is trio's private run-loop interface, as `simulate.py`'s scheduling knobs are, which is why trio is
 pinned exactly in pyproject.toml. Everything here needs a trio run: the simulated network (`net/sim_*`), a
 simulated clock, and `scopes.Flag` when the loop is trio; the runtime on asyncio never gets here.
+It is a leaf below `env` and `net` (as `inputs.py` is), because both park tasks on it and neither may
+import the other.
 """
 
 from __future__ import annotations
