@@ -9,10 +9,15 @@ these take trio's path when the running loop is trio (`in_trio_run`, 0.1 us) and
 semantics are the same: the scopes are trio's own under anyio's wrappers anyway, and a task started in
 the nursery under an anyio task group is the same task in the same group (its failure cancels the group
 and is raised from it, as with `start_soon`).
+
+A wait for an event that usually comes in time (`Flag.wait(timeout)`) needs no scope at all on trio: the
+task parks on a `Sleeper` (`sleeper.py`) whose deadline is the timeout and which `set()` wakes, the same
+wake-ups in the same pass of the run loop as an `Event` under `move_on_after`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -20,7 +25,9 @@ import anyio
 import anyio.abc
 import trio
 
-__all__ = ["cancel_scope", "move_on_after", "start_soon"]
+from cosigner_ha.sleeper import Sleeper
+
+__all__ = ["Flag", "cancel_scope", "move_on_after", "start_soon"]
 
 _in_trio = trio.lowlevel.in_trio_run
 
@@ -48,3 +55,62 @@ def start_soon(group: anyio.abc.TaskGroup, fn: Callable[..., Coroutine[Any, Any,
         nursery.start_soon(fn, *args)
     else:
         group.start_soon(fn, *args)
+
+
+class Flag:
+    """`anyio.Event` whose `wait` takes a timeout and says whether the flag was set in time.
+
+    On trio a waiter parks on a `Sleeper` due at its timeout, which `set()` wakes: no cancel scope, no
+    `Cancelled` raised and caught when the time runs out. Elsewhere (the runtime on asyncio) it is anyio's
+    event under anyio's `move_on_after`. A timeout that does not reach past now (zero, negative, or too
+    small to move the clock's float) takes the scope path on both (a scope cancelled on entry, whose
+    wait on a set event is two schedule points), so the schedule is the one `Event.wait` under
+    `move_on_after` gives."""
+
+    __slots__ = ("_event", "_is_set", "_sleepers")
+
+    def __init__(self) -> None:
+        self._is_set = False
+        self._sleepers: dict[Sleeper, None] = {}  # ordered; a sleeper that gave up leaves in O(1)
+        self._event: anyio.Event | None = None  # made by the first wait off trio
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        """Set the flag and wake every waiter (nothing if it was set already)."""
+        if self._is_set:
+            return
+        self._is_set = True
+        sleepers, self._sleepers = self._sleepers, {}
+        for sleeper in sleepers:
+            sleeper.wake()
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self, timeout: float = math.inf) -> bool:
+        """Until the flag is set (True) or `timeout` seconds passed (False); a checkpoint either way."""
+        if _in_trio():
+            now = trio.current_time()
+            deadline = now + timeout
+            if deadline > now:
+                return await self._park_until(deadline)
+        if self._event is None:
+            self._event = anyio.Event()
+            if self._is_set:
+                self._event.set()
+        with move_on_after(timeout):
+            await self._event.wait()
+        return self._is_set
+
+    async def _park_until(self, deadline: float) -> bool:
+        if self._is_set:
+            await trio.lowlevel.checkpoint()
+            return True
+        sleeper = Sleeper(deadline)
+        self._sleepers[sleeper] = None
+        try:
+            await sleeper.sleep()
+        finally:
+            self._sleepers.pop(sleeper, None)
+        return self._is_set

@@ -1,4 +1,5 @@
-"""Transports with one interface: the simulated network and TCP/TLS. Imports only `wire`."""
+"""Transports with one interface: the simulated network and TCP/TLS. Imports only `wire` and `env`'s timer
+and scopes."""
 
 from cosigner_ha.net.address import join_address, option_address, split_address
 from cosigner_ha.net.errors import (

@@ -24,6 +24,7 @@ Semantics (`docs/net.md` has the long form):
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import deque
@@ -142,9 +143,10 @@ class SimHost:
         """Connections of this host that a fault can still affect (both ends closed: forgotten)."""
         return len(self._connections)
 
-    async def _wait_unpaused(self) -> None:
-        while self._paused and self._up:
-            await self._signal.wait()
+    async def _wait_unpaused(self, deadline: float = math.inf) -> None:
+        """Until the host is resumed (or crashes), or `deadline` passes (it may still be paused then)."""
+        while self._paused and self._up and trio.current_time() < deadline:
+            await self._signal.wait(deadline)
 
     def _free_port(self) -> int:
         span = _EPHEMERAL_LAST - _EPHEMERAL_FIRST + 1

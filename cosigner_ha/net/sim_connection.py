@@ -196,6 +196,32 @@ class SimStream(AsyncResource):
         raise ConnectionClosed(f"{self._local}: {self._peer} closed the connection")
 
     async def send(self, frame: bytes) -> None:
+        await self._send(frame, math.inf)
+
+    async def receive(self) -> bytes:
+        frame = await self._receive(math.inf)
+        assert frame is not None  # no deadline: only a frame or an error ends the wait
+        return frame
+
+    async def exchange(self, frame: bytes, timeout: float) -> bytes | None:
+        """`send` then `receive` within `timeout` seconds, without a cancel scope: the deadline is the
+        wake-up time the receiver parks on anyway (the head frame's due time, or the deadline if that is
+        sooner), and a wait that reaches it returns None. Woken at the deadline, the wait ends there, as
+        a scope's cancellation would end it; what arrives later stays unread, as after a cancelled
+        `receive`. A deadline not after now takes the scope path (cancelled at once, nothing sent)."""
+        now = trio.current_time()
+        deadline = now + timeout
+        if not deadline > now:  # zero, negative, or too small to move the clock's float
+            with trio.move_on_after(0):
+                await self.send(frame)
+                return await self.receive()
+            return None
+        if not await self._send(frame, deadline):
+            return None
+        return await self._receive(deadline)
+
+    async def _send(self, frame: bytes, deadline: float) -> bool:
+        """Queue `frame`; False (nothing sent) if the host was paused until `deadline`."""
         await checkpoint_if_cancelled()
         data = frame if type(frame) is bytes else frame_bytes(frame)
         limit = self._conn.net.max_frame_size
@@ -204,8 +230,11 @@ class SimStream(AsyncResource):
                 f"{self._local} -> {self._peer}: frame of {len(data)} bytes exceeds the maximum of {limit} "
                 "bytes; nothing was sent"
             )
-        if self._host._paused:
-            await self._host._wait_unpaused()
+        host = self._host
+        if host._paused:
+            await host._wait_unpaused(deadline)
+            if deadline != math.inf and trio.current_time() >= deadline:
+                return False  # as a scope's deadline, which wins over a resume at the same instant
         conn = self._conn
         now = trio.current_time()
         conn.settle(now)
@@ -220,16 +249,21 @@ class SimStream(AsyncResource):
         conn.enqueue(self._outbound, data, now)
         # No schedule point after queueing: a frame costs no CPU in simulated time and the sender usually
         # goes on to `receive` the answer, which sleeps. A yield here was a quarter of all task steps.
+        return True
 
-    async def receive(self) -> bytes:
+    async def _receive(self, deadline: float) -> bytes | None:
+        """The next frame, or None once `deadline` passes first."""
         await checkpoint_if_cancelled()
         conn = self._conn
-        ready = self._inbound.ready
+        inbound = self._inbound
+        ready = inbound.ready
         slept = False
         host = self._host
         while True:
             if host._paused:
-                await host._wait_unpaused()
+                await host._wait_unpaused(deadline)
+                if deadline != math.inf and trio.current_time() >= deadline:
+                    return None
             conn.settle(trio.current_time())
             self._raise_if_over()
             if ready:
@@ -242,8 +276,11 @@ class SimStream(AsyncResource):
                 self._raise_peer_end(head)
             if conn.broken is not None:
                 raise ConnectionBroken(conn.broken)
-            await conn.signal.wait(conn.next_wake(self._inbound), self._inbound.waiters)
+            wake = conn.next_wake(inbound)
+            await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters)
             slept = True
+            if deadline != math.inf and trio.current_time() >= deadline:
+                return None
 
     async def aclose(self) -> None:
         if self._state == "open":

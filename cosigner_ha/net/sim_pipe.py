@@ -11,7 +11,7 @@ import math
 from collections import deque
 
 from cosigner_ha.net.link import LinkStats
-from cosigner_ha.net.sim_sleeper import Sleeper
+from cosigner_ha.sleeper import Sleeper
 
 
 class End(enum.Enum):

@@ -191,6 +191,13 @@ class TcpStream(AsyncResource):
                     ) from exc
                 self._decoder.feed(data)
 
+    async def exchange(self, frame: bytes, timeout: float) -> bytes | None:
+        """`send` then `receive` under one timeout (a cancel scope): None when it ran out."""
+        with anyio.move_on_after(timeout):
+            await self.send(frame)
+            return await self.receive()
+        return None
+
     async def aclose(self) -> None:
         """Close gracefully (FIN). Bytes that arrived but were never read are discarded first: closing a
         socket with unread data makes the kernel send a reset, and the peer would lose the frames it

@@ -4,7 +4,9 @@ Like httpx's transport seam: production code holds a `Network`; the simulator ha
 `SimNetwork`, the runtime a `TcpNetwork`. A connection carries whole frames (bytes, at most the wire's
 `MAX_FRAME_SIZE`), reliably and in order, until it ends; its end shows as `ConnectionClosed` (clean) or
 its subclass `ConnectionBroken` (abrupt). Timeouts are cancel scopes, trio style:
-`with anyio.fail_after(5): frame = await stream.receive()`; a cancelled `receive` loses no frame.
+`with anyio.fail_after(5): frame = await stream.receive()`; a cancelled `receive` loses no frame. A
+request's round trip, the commonest timeout, has its own call (`exchange(frame, timeout)`), which the
+simulated network keeps without a scope.
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ class FramedStream(Protocol):
 
     async def receive(self) -> bytes:
         """The next frame, waiting for it; `ConnectionClosed` / `ConnectionBroken` at the end."""
+        ...
+
+    async def exchange(self, frame: bytes, timeout: float) -> bytes | None:
+        """`send(frame)` then `receive()`, both within `timeout` seconds: the answer, or None when the time
+        ran out first (a request's round trip). Errors as `send` and `receive`. The simulated network
+        keeps this timeout without a cancel scope; TCP uses one, as a caller would."""
         ...
 
     async def aclose(self) -> None:

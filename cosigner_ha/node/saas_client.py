@@ -41,10 +41,10 @@ class SaasClient:
         stream = await self._stream()
         reusable = False
         try:
-            with scopes.move_on_after(self.request_timeout if timeout is None else timeout) as scope:
-                await stream.send(self._frame(message))
-                payload = await stream.receive()
-            if scope.cancelled_caught:
+            payload = await stream.exchange(
+                self._frame(message), self.request_timeout if timeout is None else timeout
+            )
+            if payload is None:
                 raise SaasUnreachable(
                     f"no answer from the SaaS at {self.address} to {message.TYPE} within "
                     f"{self.request_timeout if timeout is None else timeout:g} s"

@@ -16,8 +16,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import NoReturn, Protocol
 
-import anyio
-
 from cosigner_ha import mpc, wire
 from cosigner_ha.env import scopes
 from cosigner_ha.saas_sim.causes import Cause, callback_cause, callback_failure_sub_status
@@ -53,7 +51,7 @@ class ProbeRound:
     answers: list[Answer]
     selection: Selection
     _seq: int = 0
-    settled: anyio.Event = dataclasses.field(default_factory=anyio.Event)
+    settled: scopes.Flag = dataclasses.field(default_factory=scopes.Flag)
 
     def record(self, answer: Answer, available: bool) -> None:
         answer.available = available
@@ -84,7 +82,7 @@ class Session:
     node_commitments: bytes = b""  # as the node sent them: a resent approval is recognised by them
     outcome: str | None = None
     reason: str = ""
-    _waiters: list[anyio.Event] = dataclasses.field(default_factory=list)
+    _waiters: list[scopes.Flag] = dataclasses.field(default_factory=list)
 
     def progress(self) -> None:
         """The node moved the session on (or it ended). Only an end wakes the attempt: a move on just
@@ -100,10 +98,9 @@ class Session:
             event.set()
 
     async def wait(self, timeout: float) -> None:
-        event = anyio.Event()
+        event = scopes.Flag()
         self._waiters.append(event)
-        with scopes.move_on_after(timeout):
-            await event.wait()
+        await event.wait(timeout)
 
 
 class SigningService:
@@ -196,8 +193,7 @@ class SigningService:
                 standby=answer.standby,
             )
         try:
-            with scopes.move_on_after(window):
-                await probe_round.settled.wait()
+            await probe_round.settled.wait(window)
         finally:
             for answer in answers:
                 self._probes.pop(answer.probe_id, None)

@@ -449,6 +449,51 @@ async def test_a_paused_host_cannot_send(autojump: MockClock) -> None:
     assert scope.cancelled_caught, "the cancelled send sent nothing"
 
 
+async def test_exchange_on_a_paused_host_times_out_sending_nothing(autojump: MockClock) -> None:
+    net = network(latency=0.1)
+    client, server = await connected(net)
+    net.pause("a")
+    started = now()
+    assert await client.exchange(b"frozen", 5) is None
+    assert now() == started + 5
+    net.resume("a")
+    with anyio.move_on_after(5) as scope:
+        await server.receive()
+    assert scope.cancelled_caught, "the timed-out exchange sent nothing"
+
+
+async def test_exchange_answer_held_by_a_paused_receiver_times_out_then_arrives(autojump: MockClock) -> None:
+    net = network(latency=0.1)
+    client, server = await connected(net)
+    await server.send(b"answer")
+    await anyio.sleep(1)  # arrived, but the client's host is frozen before it reads it
+    net.pause("a")
+    started = now()
+    assert await client.exchange(b"ask", 3) is None
+    assert now() == started + 3
+    net.resume("a")
+    assert await client.receive() == b"answer"
+
+
+async def test_exchange_wakes_when_the_answer_is_due_and_leaves_no_deadline(autojump: MockClock) -> None:
+    """The receiver parks until the deadline; the answer's due time brings the wake-up forward, and
+    nothing is left in trio's deadline heap afterwards (MockClock would jump to it)."""
+    net = network(latency=0.25)
+    client, server = await connected(net)
+
+    async def answer() -> None:
+        assert await server.receive() == b"ask"
+        await anyio.sleep(2)
+        await server.send(b"answer")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(answer)
+        started = now()
+        assert await client.exchange(b"ask", 30) == b"answer"
+        assert now() == pytest.approx(started + 2.5)
+    assert trio.lowlevel.current_statistics().seconds_to_next_deadline == float("inf")
+
+
 # -- connections ending ----------------------------------------------------------------------------------
 
 

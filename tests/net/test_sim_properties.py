@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import anyio
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from cosigner_ha.env import Environment, simulate
@@ -123,3 +123,94 @@ def test_the_same_seed_replays_the_same_delivery_times(
     assume(partitions < STALL - 5)
     first, second = run(seed, spec, ops, [0.5]), run(seed, spec, ops, [0.5])
     assert first == second
+
+
+# -- a request's round trip: `exchange` keeps its timeout without a scope, and must be the scoped version --
+
+requests = st.lists(
+    st.tuples(
+        st.floats(0.05, 5),  # the client's timeout
+        st.floats(0, 6),  # how long the server takes to answer
+        st.floats(0, 3),  # the client's pause before its next request
+    ),
+    min_size=1,
+    max_size=25,
+)
+pauses = st.lists(st.tuples(st.floats(0, 20), st.floats(0, 4)), max_size=4)  # (when, how long) frozen
+
+
+def round_trips(
+    seed: int,
+    spec: LinkSpec,
+    plan: list[tuple[float, float, float]],
+    frozen: list[tuple[float, float]],
+    *,
+    scoped: bool,
+) -> list[tuple[bytes | None, float]]:
+    """Each request's answer (None: timed out) and the time it came, with `exchange` or with the scope
+    a caller would write (`move_on_after` around `send` and `receive`)."""
+
+    async def main(env: Environment) -> list[tuple[bytes | None, float]]:
+        net = SimNetwork(env.rng("net"), default_link=spec, stall_timeout=STALL)
+        listener = await net.host("server").listen("server:443")
+        client = await net.host("client").connect("server:443", timeout=10_000)
+        server = await listener.accept()
+        seen: list[tuple[bytes | None, float]] = []
+
+        async def answer() -> None:
+            for _, delay, _ in plan:
+                request = await server.receive()
+                await anyio.sleep(delay)
+                await server.send(b"answer to " + request)
+
+        async def freeze(at: float, length: float) -> None:
+            await anyio.sleep(at)
+            net.pause("client")
+            await anyio.sleep(length)
+            net.resume("client")
+
+        async def ask(number: int, timeout: float) -> bytes | None:
+            frame = str(number).encode()
+            if not scoped:
+                return await client.exchange(frame, timeout)
+            with anyio.move_on_after(timeout):
+                await client.send(frame)
+                return await client.receive()
+            return None
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer)
+            for at, length in frozen:
+                tasks.start_soon(freeze, at, length)
+            for number, (timeout, _, gap) in enumerate(plan):
+                seen.append((await ask(number, timeout), anyio.current_time()))
+                await anyio.sleep(gap)
+            tasks.cancel_scope.cancel()
+        return seen
+
+    return simulate(main, seed)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    latency=st.floats(0, 1),
+    jitter=st.floats(0.01, 1),  # some jitter: an answer due at the very instant of a deadline is a tie
+    loss=st.floats(0, 0.5),
+    plan=requests,
+    frozen=pauses,
+)
+def test_exchange_answers_and_times_out_exactly_as_the_scoped_round_trip(
+    seed: int,
+    latency: float,
+    jitter: float,
+    loss: float,
+    plan: list[tuple[float, float, float]],
+    frozen: list[tuple[float, float]],
+) -> None:
+    """Same seed, same network draws, same schedule: the same answers, the same timeouts (late answers
+    read by a later request), at the same virtual times, including while the client's host is paused."""
+    spec = LinkSpec(latency=latency, jitter=jitter, loss=loss)
+    ours = round_trips(seed, spec, plan, frozen, scoped=False)
+    assert ours == round_trips(seed, spec, plan, frozen, scoped=True)
+    event("some timed out" if any(answer is None for answer, _ in ours) else "none timed out")

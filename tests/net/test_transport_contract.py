@@ -172,6 +172,51 @@ async def test_receive_timeout_loses_no_frame(net: Harness, clock: object) -> No
         assert await _receive_n(client, 2) == [b"late", b"later"]
 
 
+async def test_exchange_returns_the_answer_or_none_when_the_time_runs_out(
+    net: Harness, clock: object
+) -> None:
+    """A request's round trip: the answer within the timeout; None after it, the late answer left unread
+    for the next call; an answer that comes in time after an earlier timeout is still delivered."""
+    listener, client, server = await net.pair()
+    async with closing(client, server, listener):
+
+        async def answer(delay: float, reply: bytes) -> None:
+            assert await server.receive() == b"ask"
+            await anyio.sleep(delay)
+            await server.send(reply)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer, 0.0, b"quick")
+            assert await client.exchange(b"ask", 5 * net.settle) == b"quick"
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer, 2 * net.settle, b"slow")
+            started = anyio.current_time()
+            assert await client.exchange(b"ask", net.settle) is None
+            assert anyio.current_time() - started >= net.settle - 1e-9
+        assert await client.receive() == b"slow"  # the late answer was kept
+        for past in (0.0, -1.0, 5e-324):  # no time at all (or too little to move the clock): nothing sent
+            assert await client.exchange(b"never", past) is None
+        await client.send(b"next")
+        assert await server.receive() == b"next"
+
+
+async def test_exchange_ends_with_the_connection_and_obeys_an_outer_scope(
+    net: Harness, clock: object
+) -> None:
+    listener, client, server = await net.pair()
+    async with closing(client, listener):
+        with anyio.CancelScope() as outer:
+            outer.cancel()
+            await client.exchange(b"ask", 100)
+        assert outer.cancelled_caught
+        with anyio.move_on_after(net.settle) as outer:
+            await client.exchange(b"ask", 100)
+        assert outer.cancelled_caught
+        await server.aclose()
+        with pytest.raises(ConnectionClosed):
+            await client.exchange(b"ask", 5 * net.settle)
+
+
 async def test_oversize_frame_is_refused_and_the_stream_stays_usable(net: Harness, clock: object) -> None:
     listener, client, server = await net.pair()
     async with closing(client, server, listener):
