@@ -12,7 +12,7 @@ import time as _time
 from collections.abc import Awaitable, Callable
 
 import anyio
-import trio
+from trio._core._run import GLOBAL_RUN_CONTEXT
 
 from cosigner_ha import sleeper
 
@@ -23,27 +23,34 @@ SIMULATION_EPOCH = 1_767_225_600.0
 class Clock:
     """A component's clock. `skew` shifts only `wall()`: timers keep running on the shared loop clock."""
 
-    __slots__ = ("_epoch", "_origin", "_sleep", "_time", "skew")
+    __slots__ = ("_epoch", "_origin", "_sleep", "skew")
 
     def __init__(self, *, epoch: float | None, origin: float | None = None, skew: float = 0.0) -> None:
         # epoch None: the wall clock is the real one (runtime). origin: loop time that counts as zero.
-        self._epoch = epoch
-        self._origin = origin
-        self.skew = skew
-        # A simulation always runs on trio (MockClock), so it calls trio directly: the clock is read
-        # hundreds of times per simulated transaction and anyio's backend lookup doubles that cost; its
-        # sleeps park in trio's deadline heap without the cancel scope `trio.sleep` enters (a dozen per
-        # transaction; same wake-up, same schedule). The runtime goes through anyio, so that it also
-        # runs on asyncio.
         simulated = epoch is not None
-        self._time: Callable[[], float] = trio.current_time if simulated else anyio.current_time
+        self._epoch = epoch
+        self._origin = 0.0 if simulated and origin is None else origin
+        self.skew = skew
+        # A simulation always runs on trio (MockClock); its sleeps park in trio's deadline heap without
+        # the cancel scope `trio.sleep` enters (a dozen per transaction; same wake-up, same schedule).
+        # The runtime goes through anyio, so that it also runs on asyncio.
         self._sleep: Callable[[float], Awaitable[None]] = sleeper.sleep if simulated else anyio.sleep
 
     def now(self) -> float:
         """Seconds since the run started, on the event loop's clock."""
+        if self._epoch is not None:
+            # Simulation: the running loop's clock read in one call (`MockClock.current_time`, which
+            # `simulate._mock_clock` makes cheap). `trio.current_time` reaches the same method through
+            # two more calls, and anyio's through its backend lookup; this is read ~85 times per
+            # simulated transaction (trace events included). Looked up on every read, not cached, so a
+            # clock built before a run, or used by several runs, always reads the running one.
+            try:
+                return GLOBAL_RUN_CONTEXT.runner.clock.current_time() - self._origin  # type: ignore[operator]
+            except AttributeError:
+                raise RuntimeError("the simulated clock is read outside a trio run") from None
         if self._origin is None:
-            self._origin = self._time() if self._epoch is None else 0.0
-        return self._time() - self._origin
+            self._origin = anyio.current_time()
+        return anyio.current_time() - self._origin
 
     def wall(self) -> float:
         """POSIX seconds as this component believes them (skew included)."""
@@ -60,5 +67,6 @@ class Clock:
 
     def view(self, *, skew: float = 0.0) -> Clock:
         """A clock sharing this one's time line, with its own skew (one per node)."""
-        self.now()  # fix the origin before sharing it
+        if self._origin is None:
+            self.now()  # fix the origin before sharing it
         return Clock(epoch=self._epoch, origin=self._origin, skew=skew)

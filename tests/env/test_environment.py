@@ -92,6 +92,28 @@ def test_child_clock_skews_the_wall_clock_only() -> None:
     assert true_wall - skewed_wall == pytest.approx(300.0)
 
 
+def test_a_simulated_clock_reads_whichever_run_is_running() -> None:
+    """A clock (and its views) built before any run reads each run's own MockClock, as often as it is run,
+    and refuses to be read outside a run."""
+    env = Environment.simulated(1)
+    node = env.child("node/a", skew=5.0)
+
+    async def read(start: float) -> tuple[float, float, float]:
+        await env.clock.sleep(2.5)
+        return env.clock.now(), node.clock.now(), node.clock.wall()
+
+    for start in (0.0, 100.0):
+        clock = trio.testing.MockClock(autojump_threshold=0)
+        clock.jump(start)
+        assert trio.run(read, start, clock=clock) == (
+            start + 2.5,
+            start + 2.5,
+            SIMULATION_EPOCH + start + 7.5,
+        )
+    with pytest.raises(RuntimeError, match="outside a trio run"):
+        env.clock.now()
+
+
 def test_ids_replay_and_look_like_uuids() -> None:
     async def main(env: Environment) -> list[str]:
         return [env.ids.uuid(), env.ids.sequence("tx"), env.ids.sequence("tx"), env.child("saas").ids.uuid()]
