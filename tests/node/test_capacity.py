@@ -85,6 +85,44 @@ def test_backlog_makes_a_busy_node_answer_probes_later() -> None:
     assert busy == PROBE_DELAY_CAP  # five rounds of 0.4 s queued: capped
 
 
+def test_a_round_says_how_long_it_queued_and_gives_its_slot_back_however_it_ends() -> None:
+    async def main(env: Environment) -> tuple[list[float], list[tuple[int, int]]]:
+        slots = SigningSlots(env, SigningCapacity(1, 0.5))
+        queued: list[float] = []
+        seen: list[tuple[int, int]] = []
+
+        async def one() -> None:
+            async with slots.round() as waited:
+                queued.append(waited)
+
+        async def failing() -> None:
+            async with slots.round():
+                raise KeyError("the round's body failed")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(one)
+                await anyio.lowlevel.checkpoint()
+        with pytest.raises(KeyError):
+            await failing()
+        seen.append((slots.waiting, slots.busy))
+        with anyio.move_on_after(0.25):  # cancelled while computing
+            await one()
+        async with anyio.create_task_group() as tg:  # the second is cancelled while queued
+            tg.start_soon(one)
+            tg.start_soon(one)
+            await anyio.sleep(0.1)
+            assert (slots.waiting, slots.busy) == (1, 1)
+            tg.cancel_scope.cancel()
+        seen.append((slots.waiting, slots.busy))
+        await one()  # the slot is free again: no queueing
+        return queued, seen
+
+    queued, seen = simulate(main, seed=3)
+    assert queued == pytest.approx([0.0, 0.5, 1.0, 0.0])
+    assert seen == [(0, 0), (0, 0)]
+
+
 @pytest.mark.parametrize(("sessions", "round_time"), [(0, 0.1), (-1, 0.1), (1, -0.5)])
 def test_impossible_capacity_is_refused(sessions: int, round_time: float) -> None:
     with pytest.raises(ValueError, match="signing"):
