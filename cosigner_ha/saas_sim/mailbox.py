@@ -7,7 +7,6 @@ answer could not be sent, so a broken connection loses nothing the SaaS still wa
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
@@ -76,11 +75,15 @@ class Mailbox:
                     await watch()
                     watch = None
                 await anyio.sleep_forever()
-            with contextlib.suppress(ValueError):  # still listed when the deadline ended it
-                self._waiters.remove(scope.cancel)
             items = self.take()
+            if scope.cancel in self._waiters:  # still listed: the deadline ended it, not an item
+                self._waiters.remove(scope.cancel)
+                return items
+            if items:
+                return items
+            # Woken, but another poll of this box took what woke this one: wait out the rest.
             timeout = scope.deadline - anyio.current_time()
-            if items or timeout <= 0:  # else another poll of this box took what woke this one
+            if timeout <= 0:
                 return items
 
     def _wake(self) -> None:
