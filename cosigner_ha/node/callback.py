@@ -183,10 +183,9 @@ class CallbackClient:
         self.policy = policy or CallbackPolicy()
         self._log = log
         self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
-        #: (handler URL, path) -> the in-process handler, its ASGI transport and the request URL
-        self._in_process_routes: dict[
-            tuple[str, str], tuple[InProcessHandler, httpx.ASGITransport, httpx.URL]
-        ] = {}
+        #: (handler URL, path, content type) -> the in-process handler, its ASGI transport, the request URL
+        #: and the request's fixed headers, encoded (Host, Content-Type): the same on every request
+        self._in_process_routes: dict[tuple[str, str, str], _Route] = {}
         self._kid: tuple[rsa.RSAPrivateKey, str] | None = None  # the signing key and its thumbprint
 
     async def aclose(self) -> None:
@@ -226,24 +225,21 @@ class CallbackClient:
         if settings.mode == "none":
             trace("callback_response", action="APPROVE", reason="no handler", attempt=0)
             return CallbackDecision("APPROVE", "no callback handler configured", 0)
+        path = self._path(kind, settings)
         attempt = 0
         while True:
             attempt += 1
-            trace("callback_request", path=self._path(kind, settings), attempt=attempt)
+            record("callback_request", **named, path=path, attempt=attempt)
             started = self.env.clock.now()
             try:
-                action, reason = await self._attempt(kind, settings, body, request_id)
+                action, reason = await self._attempt(kind, settings, body, request_id, path)
             except CallbackFailure as exc:
                 fail(exc, attempt)
                 self._say("ERROR", "sendRequest", f"{kind} request {request_id} for {api_user}: {exc}")
                 raise
             latency = round(self.env.clock.now() - started, 6)
-            trace(
-                "callback_response",
-                action=action,
-                reason=reason,
-                attempt=attempt,
-                latency=latency,
+            record(
+                "callback_response", **named, action=action, reason=reason, attempt=attempt, latency=latency
             )
             if action == "RETRY":
                 refusal = self._retry_allowed(attempt, deadline)
@@ -306,7 +302,12 @@ class CallbackClient:
         return _request_path(kind, settings.url, settings.mode == "public_key")
 
     async def _attempt(
-        self, kind: RequestKind, settings: CallbackSettings, body: dict[str, Any], request_id: str
+        self,
+        kind: RequestKind,
+        settings: CallbackSettings,
+        body: dict[str, Any],
+        request_id: str,
+        path: str | None = None,
     ) -> tuple[str, str]:
         handler = self.directory.lookup(settings.url)
         if handler is not None and handler.available is not None and not handler.available():
@@ -322,7 +323,7 @@ class CallbackClient:
                 f"no in-process handler is registered for {settings.url} and this node has no network access",
             )
         content = self._encode(settings, body)
-        response = await self._post(settings, self._path(kind, settings), content, handler)
+        response = await self._post(settings, path or self._path(kind, settings), content, handler)
         if response.status_code != 200:
             raise CallbackFailure(
                 "HTTP_STATUS",
@@ -379,17 +380,19 @@ class CallbackClient:
     async def _post(
         self, settings: CallbackSettings, path: str, content: bytes, handler: InProcessHandler | None
     ) -> httpx.Response:
-        headers = {"content-type": "text/plain" if settings.mode == "public_key" else "application/json"}
+        content_type = "text/plain" if settings.mode == "public_key" else "application/json"
         with scopes.move_on_after(self.policy.deadline) as scope:
             await self._delay(handler)
             if handler is not None and handler.host is not None:
-                return self._hosted(handler.host, path, content, headers)
+                return self._hosted(handler.host, path, content, {"content-type": content_type})
             try:
                 if handler is not None:  # an ASGI app on this loop: straight to its httpx transport
-                    response = await self._in_process(settings, handler, path, content, headers)
+                    response = await self._in_process(settings, handler, path, content, content_type)
                 else:
                     client = self._client(settings)
-                    response = await client.post(path, content=content, headers=headers)
+                    response = await client.post(
+                        path, content=content, headers={"content-type": content_type}
+                    )
             except httpx.ConnectError as exc:
                 if _is_certificate_error(exc):
                     raise CallbackFailure(
@@ -412,24 +415,29 @@ class CallbackClient:
         handler: InProcessHandler,
         path: str,
         content: bytes,
-        headers: dict[str, str],
+        content_type: str,
     ) -> httpx.Response:
         """One request through httpx's ASGI transport, without the client's per-request machinery (URL
         merging, cookies, auth and redirect handling: none of which an in-process handler has), which
         cost more than the transport and the Starlette app together."""
-        key = (settings.url, path)
+        key = (settings.url, path, content_type)
         known = self._in_process_routes.get(key)
         if known is None or known[0] is not handler:
             parts = urlsplit(settings.url)
+            url = httpx.URL(f"{parts.scheme}://{parts.netloc}{path}")
             # an exception in the app is that request's HTTP 500, as a server would answer
             transport = httpx.ASGITransport(app=handler.app, raise_app_exceptions=False)
-            known = (handler, transport, httpx.URL(f"{parts.scheme}://{parts.netloc}{path}"))
+            known = (
+                handler,
+                transport,
+                url,
+                ((b"Host", url.netloc), (b"content-type", content_type.encode())),
+            )
             self._in_process_routes[key] = known
-        _, transport, url = known
+        _, transport, url, fixed = known
         # the headers `Request(content=...)` would add (Host first, Content-Length after the caller's),
         # given whole with the body as its stream: httpx then skips re-deriving them on every request
-        raw = [(b"Host", url.netloc), *((k.encode(), v.encode()) for k, v in headers.items())]
-        raw.append((b"Content-Length", str(len(content)).encode()))
+        raw = [*fixed, (b"Content-Length", str(len(content)).encode())]
         request = httpx.Request("POST", url, headers=raw, stream=httpx.ByteStream(content))
         response = await transport.handle_async_request(request)
         await response.aread()
@@ -545,6 +553,9 @@ class CallbackClient:
         if self._log is not None:
             self._log(level, method, message)
 
+
+#: An in-process route: the handler, its ASGI transport, the request URL and the request's fixed headers.
+_Route = tuple[InProcessHandler, httpx.ASGITransport, httpx.URL, tuple[tuple[bytes, bytes], ...]]
 
 _JWT_OPTIONS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
 
