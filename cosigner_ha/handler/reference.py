@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from cosigner_ha.node import jws
 from cosigner_ha.node.rsa_keys import load_public_key_pem, public_key_pem, thumbprint
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ class ReferenceHandler:
                 body = jwt.decode(token, options={"verify_signature": False})
             for key in self._keys_for(token):
                 try:
-                    body = jwt.decode(token, key, algorithms=_RS256, options=_REQUEST_CHECKS)
+                    body = jws.decode(token, key, algorithms=_RS256, options=_REQUEST_CHECKS)
                     break
                 except jwt.PyJWTError:
                     continue

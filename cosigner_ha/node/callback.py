@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from cosigner_ha.env import Environment, scopes
+from cosigner_ha.node import jws
 from cosigner_ha.node.asgi_host import AsyncioAsgiHost, HandlerTimeout
 from cosigner_ha.node.errors import NodeError
 from cosigner_ha.node.records import CallbackSettings
@@ -492,7 +493,7 @@ class CallbackClient:
         key, kid = _handler_key(settings.public_key)
         token = token.strip()
         try:  # the common case in one pass: it verifies under the configured key and names no other
-            checked = jwt.decode_complete(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
+            checked = jws.decode_complete(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
         except jwt.PyJWTError:
             checked = None
         if checked is not None and checked["header"].get("kid") in (None, kid):
@@ -516,7 +517,7 @@ class CallbackClient:
                 f"({kid})",
             )
         try:
-            return jwt.decode(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
+            return jws.decode(token, key, algorithms=["RS256"], options=_JWT_OPTIONS)
         except jwt.InvalidSignatureError:
             raise CallbackFailure(
                 "BAD_SIGNATURE",
