@@ -55,7 +55,9 @@ class JWT(jwt.PyJWT):
 
     def __init__(self) -> None:
         super().__init__()
-        self._jws = JWS(options=self._get_sig_options())
+        # the signature options PyJWT derives from its own (a PyJWT without the method: JWS's defaults)
+        sig_options = getattr(self, "_get_sig_options", None)
+        self._jws = JWS(options=sig_options()) if sig_options is not None else JWS()
 
 
 _JWT = JWT()
