@@ -20,7 +20,7 @@ import dataclasses
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import jwt
@@ -30,7 +30,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from cosigner_ha.node import jws
 from cosigner_ha.node.rsa_keys import load_public_key_pem, public_key_pem, thumbprint
+
+if TYPE_CHECKING:
+    from jwt.types import Options  # PyJWT 2.10+; only its type is needed here
 
 FAULTS = ("timeout", "down", "error", "garbage", "bad-signature", "wrong-key", "reject", "retry")
 
@@ -74,6 +78,9 @@ REMEMBERED = 10_000
 KEPT_REQUESTS = 100
 #: How many distinct JWT headers a handler remembers the key order for (one per co-signer key in use).
 KEY_ORDERS = 64
+#: How a request JWT is checked: RS256 only; the claims the product does not send are not required.
+_RS256 = ["RS256"]
+_REQUEST_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 class RecentCounts:
@@ -127,7 +134,7 @@ class ReferenceHandler:
         # id(key) -> (key, kid): the trusted co-signer keys' and the handler's own signing keys'
         self._thumbprints: dict[int, tuple[rsa.RSAPublicKey | rsa.RSAPrivateKey, str]] = {}
         # JWT header segment -> (the trusted keys' ids, those keys in the order to try): a few entries
-        self._key_orders: dict[str, tuple[tuple[int, ...], tuple[rsa.RSAPublicKey, ...]]] = {}
+        self._key_orders: dict[bytes, tuple[tuple[int, ...], tuple[rsa.RSAPublicKey, ...]]] = {}
         self.attempts = RecentCounts()
         # the latest requests, oldest first: (path, request body) and the raw bodies
         self.seen: deque[tuple[str, dict[str, Any]]] = deque(maxlen=KEPT_REQUESTS)
@@ -230,18 +237,15 @@ class ReferenceHandler:
             except ValueError as exc:
                 raise ValueError(f"request is not JSON: {exc}") from None
         else:
-            token = raw.decode(errors="replace").strip()
+            # the body's bytes as they came (PyJWT takes bytes; a str would be encoded back): a byte that
+            # is not base64url fails the JWT's own checks, as the replacement character would
+            token = raw.strip()
             body = None
             if not self.cosigner_keys:  # development mode: nobody to check the signature against
                 body = jwt.decode(token, options={"verify_signature": False})
             for key in self._keys_for(token):
                 try:
-                    body = jwt.decode(
-                        token,
-                        key,
-                        algorithms=["RS256"],
-                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-                    )
+                    body = jws.decode(token, key, algorithms=_RS256, options=_REQUEST_CHECKS)
                     break
                 except jwt.PyJWTError:
                     continue
@@ -251,7 +255,7 @@ class ReferenceHandler:
             raise ValueError("request body is not an object")
         return body
 
-    def _keys_for(self, token: str) -> Sequence[rsa.RSAPublicKey]:
+    def _keys_for(self, token: bytes) -> Sequence[rsa.RSAPublicKey]:
         """The trusted keys, the one the token's `kid` names first (each failed try is a full RS256 check).
 
         The order is worked out once per JWT header (a co-signer sends the same header every time) and
@@ -259,7 +263,7 @@ class ReferenceHandler:
         keys = self.cosigner_keys
         if len(keys) < 2:
             return tuple(keys)
-        head = token.split(".", 1)[0]
+        head = token.split(b".", 1)[0]
         trusted = tuple(map(id, keys))
         known = self._key_orders.get(head)
         if known is not None and known[0] == trusted:  # the entry holds the keys: their ids stay theirs
@@ -279,10 +283,10 @@ class ReferenceHandler:
         return known[1]
 
 
-def _kid_hint(head: str) -> str | None:
+def _kid_hint(head: bytes) -> str | None:
     """The `kid` in a compact JWT's header segment, if it plainly has one; only orders the keys to try."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+        header = json.loads(base64.urlsafe_b64decode(head + b"=" * (-len(head) % 4)))
     except (ValueError, binascii.Error):
         return None
     kid = header.get("kid") if isinstance(header, dict) else None

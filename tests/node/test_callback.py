@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
 import httpx
@@ -404,3 +404,39 @@ def test_an_in_process_app_sees_the_request_an_http_client_sends(mode: str) -> N
     assert [k for k, _ in scope["headers"]] == [b"host", b"content-type", b"content-length"]
     assert scope["server"] == ("risk.example", None) and scope["scheme"] == "https"
     assert reference.verified(body) == TX
+
+
+@pytest.mark.parametrize("encoding", ["chunked", "gzip"])
+def test_an_answer_sent_in_pieces_or_compressed_is_read_whole(encoding: str) -> None:
+    """The client reads what an HTTP client would: an app's body sent in several messages, joined; a body
+    the app compressed (`content-encoding: gzip`), decompressed."""
+    import gzip
+
+    reference = ReferenceHandler(key=HANDLER_KEY, cosigner_keys=[public_key_pem(NODE_KEY)], prefix="/fb/cb")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        answers: list[MutableMapping[str, Any]] = []
+
+        async def keep(message: MutableMapping[str, Any]) -> None:
+            answers.append(message)
+
+        await reference.app(scope, receive, keep)
+        start, *bodies = answers
+        body = b"".join(m.get("body", b"") for m in bodies)
+        headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+        if encoding == "gzip":
+            body = gzip.compress(body)
+            headers.append((b"content-encoding", b"gzip"))
+        await send({**start, "headers": headers})
+        for piece in (body[:7], body[7:20], body[20:]):
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def main(env: Environment) -> CallbackDecision:
+        directory = HandlerDirectory()
+        directory.register(URL, InProcessHandler(app=app))
+        settings = CallbackSettings(url=URL, public_key=reference.public_key)
+        client = CallbackClient(env, node="n1", signing_key=lambda: NODE_KEY, directory=directory)
+        return await client.ask("tx", "signer-a", settings, TX)
+
+    assert simulate(main, seed=3) == CallbackDecision("APPROVE", "", 1)
