@@ -70,7 +70,7 @@ from cosigner_ha import mpc, wire  # noqa: E402
 from cosigner_ha.cluster import runner  # noqa: E402
 from cosigner_ha.cluster.scenario import Scenario, load_scenario, scenario_from_dict  # noqa: E402
 from cosigner_ha.env import Event, SeededDrbg, Trace  # noqa: E402
-from cosigner_ha.node import rsa_keys  # noqa: E402
+from cosigner_ha.node import jws, rsa_keys  # noqa: E402
 from cosigner_ha.node.sealing import seal  # noqa: E402
 
 DEFAULT = ROOT / "cosigner_ha" / "scenarios" / "active-active-passive.toml"
@@ -175,11 +175,12 @@ def one_transaction(m: Material) -> bytes:
     message = m.counter.to_bytes(32, "big")
     body = dict(m.body, txId=f"tx-{m.counter}", requestId=f"tx-{m.counter}")
     # callback: the node signs the request, the handler verifies it and signs its answer, the node verifies
+    # (both verify with `node/jws.py`, PyJWT's decoder with its alphabet check in C, as the run does)
     request = jwt.encode(body, m.node_rsa, algorithm="RS256", headers={"kid": m.node_kid})
-    seen = jwt.decode(request, m.node_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
+    seen = jws.decode(request, m.node_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
     answer = {"action": "APPROVE", "requestId": seen["requestId"]}
     token = jwt.encode(answer, m.handler_rsa, algorithm="RS256", headers={"kid": m.handler_kid})
-    jwt.decode(token, m.handler_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
+    jws.decode(token, m.handler_rsa_public, algorithms=["RS256"], options=JWT_OPTIONS)
     # round one: the node commits; the SaaS decodes that (hiding point validated), the cloud co-signers commit,
     # and one session for both cloud co-signers and the aggregator is built (their nonce terms folded; the
     # node's binding point validated by its multiplication)
