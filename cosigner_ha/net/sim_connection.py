@@ -233,7 +233,7 @@ class SimStream(AsyncResource):
         host = self._host
         if host._paused:
             await host._wait_unpaused(deadline)
-            if deadline != math.inf and trio.current_time() >= deadline:
+            if _reached(deadline):
                 return False  # as a scope's deadline, which wins over a resume at the same instant
         conn = self._conn
         now = trio.current_time()
@@ -262,7 +262,7 @@ class SimStream(AsyncResource):
         while True:
             if host._paused:
                 await host._wait_unpaused(deadline)
-                if deadline != math.inf and trio.current_time() >= deadline:
+                if _reached(deadline):
                     return None
             conn.settle(trio.current_time())
             self._raise_if_over()
@@ -279,7 +279,7 @@ class SimStream(AsyncResource):
             wake = conn.next_wake(inbound)
             await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters)
             slept = True
-            if deadline != math.inf and trio.current_time() >= deadline:
+            if _reached(deadline):
                 return None
 
     async def aclose(self) -> None:
@@ -303,3 +303,8 @@ class SimStream(AsyncResource):
         if self._state == "open":
             self._state = "closed"
             self._conn.reset_from(self, trio.current_time())
+
+
+def _reached(deadline: float) -> bool:
+    """Whether a wait's deadline (`inf`: none) has come: it ends the wait as a scope's would."""
+    return deadline != math.inf and trio.current_time() >= deadline
