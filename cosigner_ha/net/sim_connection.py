@@ -18,6 +18,7 @@ from cosigner_ha.net.sim_pipe import End, Item, Pipe, Signal
 
 if TYPE_CHECKING:
     from cosigner_ha.net.sim import SimHost, SimNetwork
+    from cosigner_ha.net.transport import Interrupt
 
 
 class SimConnection:
@@ -220,6 +221,19 @@ class SimStream(AsyncResource):
             return None
         return await self._receive(deadline)
 
+    async def receive_unless(self, interrupt: Interrupt, timeout: float) -> bytes | None:
+        """`receive` until `interrupt` is set or `timeout` passes, without a cancel scope: the wait parks
+        on a sleeper due at the deadline, which `interrupt` wakes. Set, it ends the wait as a scope
+        cancelled then would: whatever arrived at that instant stays unread. A deadline not after now
+        takes the scope path (cancelled at once)."""
+        now = trio.current_time()
+        deadline = now + timeout
+        if not deadline > now:
+            with trio.move_on_after(0):
+                return await self.receive()
+            return None
+        return await self._receive(deadline, interrupt)
+
     async def _send(self, frame: bytes, deadline: float) -> bool:
         """Queue `frame`; False (nothing sent) if the host was paused until `deadline`."""
         await checkpoint_if_cancelled()
@@ -251,8 +265,8 @@ class SimStream(AsyncResource):
         # goes on to `receive` the answer, which sleeps. A yield here was a quarter of all task steps.
         return True
 
-    async def _receive(self, deadline: float) -> bytes | None:
-        """The next frame, or None once `deadline` passes first."""
+    async def _receive(self, deadline: float, interrupt: Interrupt | None = None) -> bytes | None:
+        """The next frame, or None once `deadline` passes or `interrupt` is set first."""
         await checkpoint_if_cancelled()
         conn = self._conn
         inbound = self._inbound
@@ -261,8 +275,8 @@ class SimStream(AsyncResource):
         host = self._host
         while True:
             if host._paused:
-                await host._wait_unpaused(deadline)
-                if _reached(deadline):
+                await host._wait_unpaused(deadline, interrupt)
+                if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
                     return None
             conn.settle(trio.current_time())
             self._raise_if_over()
@@ -277,9 +291,9 @@ class SimStream(AsyncResource):
             if conn.broken is not None:
                 raise ConnectionBroken(conn.broken)
             wake = conn.next_wake(inbound)
-            await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters)
+            await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters, interrupt)
             slept = True
-            if _reached(deadline):
+            if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
                 return None
 
     async def aclose(self) -> None:
