@@ -15,6 +15,7 @@ from cosigner_ha.net._checks import frame_bytes
 from cosigner_ha.net.address import join_address
 from cosigner_ha.net.errors import ConnectionBroken, ConnectionClosed, FrameTooLarge
 from cosigner_ha.net.sim_pipe import End, Item, Pipe, Signal
+from cosigner_ha.sleeper import now as _now
 
 if TYPE_CHECKING:
     from cosigner_ha.net.sim import SimHost, SimNetwork
@@ -210,7 +211,7 @@ class SimStream(AsyncResource):
         sooner), and a wait that reaches it returns None. Woken at the deadline, the wait ends there, as
         a scope's cancellation would end it; what arrives later stays unread, as after a cancelled
         `receive`. A deadline not after now takes the scope path (cancelled at once, nothing sent)."""
-        now = trio.current_time()
+        now = _now()
         deadline = now + timeout
         if not deadline > now:  # zero, negative, or too small to move the clock's float
             with trio.move_on_after(0):
@@ -226,7 +227,7 @@ class SimStream(AsyncResource):
         on a sleeper due at the deadline, which `interrupt` wakes. Set, it ends the wait as a scope
         cancelled then would: whatever arrived at that instant stays unread. A deadline not after now
         takes the scope path (cancelled at once)."""
-        now = trio.current_time()
+        now = _now()
         deadline = now + timeout
         if not deadline > now:
             with trio.move_on_after(0):
@@ -250,7 +251,7 @@ class SimStream(AsyncResource):
             if _reached(deadline):
                 return False  # as a scope's deadline, which wins over a resume at the same instant
         conn = self._conn
-        now = trio.current_time()
+        now = _now()
         conn.settle(now)
         self._raise_if_over()
         if conn.broken is not None:
@@ -278,7 +279,7 @@ class SimStream(AsyncResource):
                 await host._wait_unpaused(deadline, interrupt)
                 if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
                     return None
-            conn.settle(trio.current_time())
+            conn.settle(_now())
             self._raise_if_over()
             if ready:
                 head = ready[0]
@@ -300,7 +301,7 @@ class SimStream(AsyncResource):
         if self._state == "open":
             self._state = "closed"
             conn = self._conn
-            now = trio.current_time()
+            now = _now()
             conn.settle(now)
             self._inbound.drop_all()
             if conn.broken is None:
@@ -316,9 +317,9 @@ class SimStream(AsyncResource):
     def _abort_now(self) -> None:
         if self._state == "open":
             self._state = "closed"
-            self._conn.reset_from(self, trio.current_time())
+            self._conn.reset_from(self, _now())
 
 
 def _reached(deadline: float) -> bool:
     """Whether a wait's deadline (`inf`: none) has come: it ends the wait as a scope's would."""
-    return deadline != math.inf and trio.current_time() >= deadline
+    return deadline != math.inf and _now() >= deadline
