@@ -52,7 +52,11 @@ class Sleeper:
 
     @deadline.setter
     def deadline(self, deadline: float) -> None:
-        """Move the wake-up time (a stale heap entry is skipped by trio, as for a scope's old deadline)."""
+        """Move the wake-up time (a stale heap entry is skipped by trio, as for a scope's old deadline).
+        Nothing for a sleeper that woke already: its task is runnable, and a deadline registered now would
+        never be taken out again (trio would count it live until its heap is pruned, and then fail)."""
+        if self._task is None:
+            return
         old = self._registered_deadline
         if deadline == old:
             return

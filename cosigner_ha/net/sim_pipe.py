@@ -48,7 +48,9 @@ class Signal:
         interrupt: Interrupt | None = None,
     ) -> None:
         """Sleep until `fire()`, `deadline` or `interrupt`; listed in `waiters` so a sender can bring it
-        forward."""
+        forward. An interrupt already set ends it at once (its wake would reschedule a running task)."""
+        if interrupt is not None and interrupt.is_set():
+            return
         sleeper = Sleeper(deadline)
         self._sleepers[sleeper] = None
         if waiters is not None:

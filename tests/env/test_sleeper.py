@@ -188,3 +188,36 @@ async def test_a_simulated_clock_sleeps_on_the_loop_clock(autojump_clock: MockCl
     assert scope.cancelled_caught
     assert clock.now() == base + 6.5
     assert pending_deadline() == math.inf
+
+
+async def test_a_woken_sleeper_takes_no_new_deadline_so_trio_counts_its_deadlines_right(
+    autojump_clock: MockClock,
+) -> None:
+    """A receiver woken (by a frame's arrival, a connection's signal) stays listed as a pipe's waiter until
+    its task runs; a frame sent meanwhile brings the listed sleepers' deadlines forward. Registered on a
+    woken sleeper, that deadline was never taken out again: trio counted one live deadline too many, and
+    the next prune of its heap failed (`TrioInternalError`, seen by explore with a disk loss and a
+    partition). Moving a woken sleeper's deadline does nothing."""
+    from trio._core._run import GLOBAL_RUN_CONTEXT
+
+    deadlines = GLOBAL_RUN_CONTEXT.runner.deadlines
+    start = trio.current_time()
+    sleepers: list[Sleeper] = []
+
+    async def waker() -> None:
+        await trio.sleep(1)
+        active = deadlines._active
+        sleepers[0].wake()  # runnable, not yet running
+        sleepers[0].deadline = start + 2  # a frame enqueued in the same pass
+        assert sleepers[0].deadline == math.inf
+        assert deadlines._active == active - 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waker)
+        await trio.testing.wait_all_tasks_blocked()
+        sleepers.append(Sleeper(start + 100))
+        await sleepers[0].sleep()
+    assert trio.current_time() == start + 1
+    assert pending_deadline() == math.inf
+    # trio's own consistency check: every deadline it counts is one its heap holds
+    deadlines._prune()
