@@ -5,8 +5,9 @@ the explorer adds a drawn schedule of failures (`strategies.fault_schedules`) an
 simulation. The first schedule under which an invariant or expectation fails is shrunk by Hypothesis
 toward fewer faults, plainer actions, smaller targets, later times and shorter outages.
 
-The search is Hypothesis's `find` with the search seed as its random source and no example database:
-the same scenario, budget and seed find the same counterexample. The counterexample is the scenario
+The search is Hypothesis's `find` with the search seed as its random source, no example database and
+no constants harvested from the modules imported (`hypothesis_constants`): the same scenario, budget and
+seed find the same counterexample, whatever else the process imported. The counterexample is the scenario
 with the found faults merged in, written with `write_scenario`; `cosigner-ha run` on that file replays
 the failure, which the explorer checks before it reports success.
 """
@@ -36,6 +37,7 @@ from cosigner_ha.cluster.scenario import (
     write_scenario,
 )
 from cosigner_ha.testing.engine import Engine
+from cosigner_ha.testing.hypothesis_constants import without_local_constants
 from cosigner_ha.testing.strategies import FAILURE_ACTIONS, add_faults, fault_schedules
 
 #: Simulations the shrinker may spend after the first counterexample, unless told otherwise.
@@ -192,6 +194,7 @@ def explore(
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
+        backend="hypothesis",  # the default, stated: a settings profile choosing another would change the search
     )
 
     def report_progress(phase: str, extra: tuple[Fault, ...]) -> None:
@@ -258,7 +261,8 @@ def explore(
     found: tuple[Fault, ...] | None = empty if fails(empty) else None
     if found is None and budget > 1:
         try:
-            found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
+            with without_local_constants():
+                found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
         except NoSuchExample:
             found = None
     if found:
@@ -332,7 +336,7 @@ def _planned(
             planned.setdefault(extra, None)
         return False
 
-    with contextlib.suppress(NoSuchExample):
+    with contextlib.suppress(NoSuchExample), without_local_constants():
         find(strategy, record, settings=search_settings, random=random.Random(search_seed))
     return list(planned)
 

@@ -248,7 +248,8 @@ def test_explore_on_dask_from_the_command_line_writes_the_same_file_as_local(
     outs = []
     for engine in ("local", "dask"):
         out = tmp_path / f"{engine}.toml"
-        argv = ["explore", str(single_cosigner_path()), "--budget", "3", "--seed", "2", "--out", str(out)]
+        # search seed 1: with budget 3 seeds 1 and 3 to 12 all find a counterexample, seed 2 does not
+        argv = ["explore", str(single_cosigner_path()), "--budget", "3", "--seed", "1", "--out", str(out)]
         code, _, err = _explore_cli(
             [*argv, "--engine", engine, "--all-failures", "--shrink-budget", "3"], capsys
         )

@@ -1,0 +1,137 @@
+"""`explore`'s choices are a function of the scenario, budget and search seed: not of the modules the process
+happens to have imported (Hypothesis draws constants from those; cosigner_ha/testing/hypothesis_constants.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import Phase, find, settings
+from hypothesis.errors import NoSuchExample
+
+from cosigner_ha.cluster.scenario import Scenario
+from cosigner_ha.testing import hypothesis_constants
+from cosigner_ha.testing.explorer import explore
+from cosigner_ha.testing.hypothesis_constants import HypothesisHookMissing
+from cosigner_ha.testing.strategies import fault_schedules
+
+ROOT = Path(__file__).resolve().parents[2]
+BUDGET, SEED = 10, 2
+#: A module of the kind Hypothesis harvests: local (not in site-packages, not a test file), full of integers
+#: in the range the single co-signer's fault times are drawn from (20 minutes at one-second grain), strings
+#: and floats. Hypothesis skips integers within 100 of zero.
+EXTRA = "explore_extra_constants"
+EXTRA_SOURCE = "\n".join(
+    [
+        '"""Constants for Hypothesis to harvest."""',
+        *(f"I{v} = {v}" for v in range(100, 1200, 7)),
+        *(f'S{i} = "word-{i}"' for i in range(40)),
+        "FLOATS = [" + ", ".join(f"{i / 7:.6f}" for i in range(1, 40)) + "]",
+        "",
+    ]
+)
+
+
+def _tried(scenario: Scenario) -> list[str]:
+    """The schedules a small explore simulates, in order."""
+    seen: list[str] = []
+    explore(
+        scenario,
+        budget=BUDGET,
+        seed=SEED,
+        shrink_budget=0,
+        check="safety",
+        on_progress=lambda p: seen.append(repr(p.candidate)),
+    )
+    return seen
+
+
+def _plain(scenario: Scenario) -> list[str]:
+    """What Hypothesis's own seeded `find` draws from the same strategy, outside the explorer."""
+    drawn: list[str] = []
+
+    def record(extra: object) -> bool:
+        drawn.append(repr(extra))
+        return False
+
+    plain = settings(max_examples=50, database=None, deadline=None, phases=(Phase.generate,))
+    with contextlib.suppress(NoSuchExample):
+        find(fault_schedules(scenario), record, settings=plain, random=random.Random(SEED))
+    return drawn
+
+
+def probe() -> None:
+    """Run in a fresh interpreter: explore, import more local modules, explore again; print what was tried."""
+    from cosigner_ha.cluster.scenario import load_scenario
+    from tests.testing.conftest import single_cosigner_path
+
+    scenario = load_scenario(single_cosigner_path())
+    before, plain_before = _tried(scenario), _plain(scenario)
+    importlib.import_module(EXTRA)
+    importlib.import_module("cosigner_ha.cluster.runtime.cluster")
+    after, plain_after = _tried(scenario), _plain(scenario)
+    print(json.dumps({"explore": [before, after], "plain": [plain_before, plain_after]}))
+
+
+def test_the_search_tries_the_same_schedules_whatever_modules_are_imported(tmp_path: Path) -> None:
+    """In a fresh interpreter (so that what this session imported does not matter) and another working
+    directory: the same explore before and after importing a module full of constants and the runtime."""
+    (tmp_path / f"{EXTRA}.py").write_text(EXTRA_SOURCE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    done = subprocess.run(
+        [sys.executable, "-c", f"from {__name__} import probe; probe()"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    plain_before, plain_after = result["plain"]
+    # the test proves something only if Hypothesis itself sees the imported constants
+    assert plain_before != plain_after, (
+        "importing a module of constants no longer changes Hypothesis's own seeded search: has it stopped "
+        "drawing local constants? Then hypothesis_constants may be unnecessary; this test proves nothing"
+    )
+    before, after = result["explore"]
+    assert len(before) == BUDGET
+    assert before == after
+
+
+def test_a_hypothesis_without_the_hook_is_refused_loudly(
+    single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Hypothesis release that renamed the hook: explore refuses to search, saying what is missing."""
+    from hypothesis.internal.conjecture import providers
+
+    monkeypatch.delattr(providers, "_get_local_constants")
+    with pytest.raises(
+        HypothesisHookMissing,
+        match=r"has no hypothesis\.internal\.conjecture\.providers\._get_local_constants",
+    ):
+        explore(single_cosigner, budget=3, seed=SEED, shrink_budget=0)
+
+
+def test_after_a_search_hypothesis_draws_local_constants_again(single_cosigner: Scenario) -> None:
+    """The empty pool is the search's only: the hook is back afterwards, for the process's other tests."""
+    from hypothesis.internal.conjecture import providers
+
+    original = providers._get_local_constants
+    with hypothesis_constants.without_local_constants():
+        assert providers._get_local_constants is not original
+        with hypothesis_constants.without_local_constants():  # nested: still empty inside, restored once
+            pass
+        assert providers._get_local_constants is not original
+        assert not providers._get_local_constants().integers
+    assert providers._get_local_constants is original
+    explore(single_cosigner, budget=2, seed=SEED, shrink_budget=0)
+    assert providers._get_local_constants is original
