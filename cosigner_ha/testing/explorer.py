@@ -6,8 +6,9 @@ simulation. The first schedule under which an invariant or expectation fails is 
 toward fewer faults, plainer actions, smaller targets, later times and shorter outages.
 
 The search is Hypothesis's `find` with the search seed as its random source, no example database and
-no constants harvested from the modules imported (`hypothesis_constants`): the same scenario, budget and
-seed find the same counterexample, whatever else the process imported. The counterexample is the scenario
+no constants harvested from the modules imported nor a wall-clock limit on shrinking
+(`hypothesis_internals`): the same scenario, budget and seed find the same counterexample, whatever else the
+process imported and however fast the machine. The counterexample is the scenario
 with the found faults merged in, written with `write_scenario`; `cosigner-ha run` on that file replays
 the failure, which the explorer checks before it reports success.
 """
@@ -37,7 +38,7 @@ from cosigner_ha.cluster.scenario import (
     write_scenario,
 )
 from cosigner_ha.testing.engine import Engine
-from cosigner_ha.testing.hypothesis_constants import without_local_constants
+from cosigner_ha.testing.hypothesis_internals import isolated_search
 from cosigner_ha.testing.strategies import FAILURE_ACTIONS, add_faults, fault_schedules
 
 #: Simulations the shrinker may spend after the first counterexample, unless told otherwise.
@@ -261,7 +262,7 @@ def explore(
     found: tuple[Fault, ...] | None = empty if fails(empty) else None
     if found is None and budget > 1:
         try:
-            with without_local_constants():
+            with isolated_search():
                 found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
         except NoSuchExample:
             found = None
@@ -336,7 +337,7 @@ def _planned(
             planned.setdefault(extra, None)
         return False
 
-    with contextlib.suppress(NoSuchExample), without_local_constants():
+    with contextlib.suppress(NoSuchExample), isolated_search():
         find(strategy, record, settings=search_settings, random=random.Random(search_seed))
     return list(planned)
 

@@ -1,5 +1,6 @@
 """`explore`'s choices are a function of the scenario, budget and search seed: not of the modules the process
-happens to have imported (Hypothesis draws constants from those; cosigner_ha/testing/hypothesis_constants.py)."""
+happens to have imported (Hypothesis draws constants from those) nor of the machine's speed (Hypothesis stops
+shrinking on a clock); cosigner_ha/testing/hypothesis_internals.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,9 @@ from hypothesis import Phase, find, settings
 from hypothesis.errors import NoSuchExample
 
 from cosigner_ha.cluster.scenario import Scenario
-from cosigner_ha.testing import hypothesis_constants
+from cosigner_ha.testing import hypothesis_internals
 from cosigner_ha.testing.explorer import explore
-from cosigner_ha.testing.hypothesis_constants import HypothesisHookMissing
+from cosigner_ha.testing.hypothesis_internals import HypothesisHookMissing
 from cosigner_ha.testing.strategies import fault_schedules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,17 +109,21 @@ def test_the_search_tries_the_same_schedules_whatever_modules_are_imported(tmp_p
     assert before == after
 
 
-def test_a_hypothesis_without_the_hook_is_refused_loudly(
-    single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("hypothesis.internal.conjecture.providers", "_get_local_constants"),
+        ("hypothesis.internal.conjecture.providers", "CONSTANTS_CACHE"),
+        ("hypothesis.internal.conjecture.engine", "MAX_SHRINKING_SECONDS"),
+    ],
+)
+def test_a_hypothesis_without_a_hook_is_refused_loudly(
+    module: str, name: str, single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Hypothesis release that renamed the hook: explore refuses to search, saying what is missing."""
-    from hypothesis.internal.conjecture import providers
-
-    monkeypatch.delattr(providers, "_get_local_constants")
-    with pytest.raises(
-        HypothesisHookMissing,
-        match=r"has no hypothesis\.internal\.conjecture\.providers\._get_local_constants",
-    ):
+    """A Hypothesis release that renamed what the explorer pins: explore refuses to search, saying what is
+    missing, rather than searching in a way the modules imported or the machine's speed decide."""
+    monkeypatch.delattr(importlib.import_module(module), name)
+    with pytest.raises(HypothesisHookMissing, match=rf"Hypothesis [0-9.]+ has no {module}\.{name}"):
         explore(single_cosigner, budget=3, seed=SEED, shrink_budget=0)
 
 
@@ -126,12 +132,40 @@ def test_after_a_search_hypothesis_draws_local_constants_again(single_cosigner: 
     from hypothesis.internal.conjecture import providers
 
     original = providers._get_local_constants
-    with hypothesis_constants.without_local_constants():
+    with hypothesis_internals.isolated_search():
         assert providers._get_local_constants is not original
-        with hypothesis_constants.without_local_constants():  # nested: still empty inside, restored once
+        with hypothesis_internals.isolated_search():  # nested: still empty inside, restored once
             pass
         assert providers._get_local_constants is not original
         assert not providers._get_local_constants().integers
     assert providers._get_local_constants is original
     explore(single_cosigner, budget=2, seed=SEED, shrink_budget=0)
     assert providers._get_local_constants is original
+
+
+class _SlowClock:
+    """The engine's `time` on a machine where every reading is 400 s after the last (ten minutes a run)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 400.0
+        return self.now
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+
+def test_shrinking_ends_on_the_shrink_budget_not_on_a_clock(
+    single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hypothesis stops shrinking after five minutes; the explorer's shrink budget bounds shrinking instead,
+    so a slow machine shrinks to the same counterexample as a fast one."""
+    from hypothesis.internal.conjecture import engine
+
+    fast = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
+    monkeypatch.setattr(engine, "time", _SlowClock())
+    slow = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
+    assert fast.found and fast.shrink_runs > 1
+    assert (slow.added, slow.examples, slow.shrink_runs) == (fast.added, fast.examples, fast.shrink_runs)
