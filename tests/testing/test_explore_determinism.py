@@ -102,7 +102,7 @@ def test_the_search_tries_the_same_schedules_whatever_modules_are_imported(tmp_p
     # the test proves something only if Hypothesis itself sees the imported constants
     assert plain_before != plain_after, (
         "importing a module of constants no longer changes Hypothesis's own seeded search: has it stopped "
-        "drawing local constants? Then hypothesis_constants may be unnecessary; this test proves nothing"
+        "drawing local constants? Then hypothesis_internals need not pin them; this test proves nothing"
     )
     before, after = result["explore"]
     assert len(before) == BUDGET
@@ -127,20 +127,25 @@ def test_a_hypothesis_without_a_hook_is_refused_loudly(
         explore(single_cosigner, budget=3, seed=SEED, shrink_budget=0)
 
 
-def test_after_a_search_hypothesis_draws_local_constants_again(single_cosigner: Scenario) -> None:
-    """The empty pool is the search's only: the hook is back afterwards, for the process's other tests."""
-    from hypothesis.internal.conjecture import providers
+def test_after_a_search_hypothesis_is_as_it_was(single_cosigner: Scenario) -> None:
+    """The empty pool and the lifted clock are the search's only: both are back afterwards, for the process's
+    other Hypothesis tests, also after nested searches."""
+    from hypothesis.internal.conjecture import engine, providers
 
-    original = providers._get_local_constants
+    original = providers._get_local_constants, engine.MAX_SHRINKING_SECONDS
+
+    def now() -> tuple[object, float]:
+        return providers._get_local_constants, engine.MAX_SHRINKING_SECONDS
+
     with hypothesis_internals.isolated_search():
-        assert providers._get_local_constants is not original
-        with hypothesis_internals.isolated_search():  # nested: still empty inside, restored once
+        assert now()[0] is not original[0] and now()[1] == float("inf")
+        with hypothesis_internals.isolated_search():
             pass
-        assert providers._get_local_constants is not original
+        assert now()[0] is not original[0] and now()[1] == float("inf")
         assert not providers._get_local_constants().integers
-    assert providers._get_local_constants is original
-    explore(single_cosigner, budget=2, seed=SEED, shrink_budget=0)
-    assert providers._get_local_constants is original
+    assert now() == original
+    explore(single_cosigner, budget=4, seed=3, shrink_budget=2)
+    assert now() == original
 
 
 class _SlowClock:
