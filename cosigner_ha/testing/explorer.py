@@ -232,16 +232,37 @@ def explore(
             state["examples"] += 1
             seen(extra, broken, "search")
 
+    crashed: dict[tuple[Fault, ...], ExploreError] = {}
+
+    def simulate(extra: tuple[Fault, ...]) -> RunReport:
+        """The run of the scenario with `extra` added. A simulation that crashes is a bug in the simulator,
+        not a counterexample: it stops the search, naming the schedule, and the same schedule asked again
+        (Hypothesis replays its failures) crashes the same way without counting against the budget."""
+        if extra in crashed:
+            raise crashed[extra]
+        try:
+            return run_scenario(add_faults(scenario, extra)).report
+        except Exception as exc:
+            faults = "; ".join(map(describe_fault, extra)) or "none"
+            crashed[extra] = ExploreError(
+                f"{scenario.origin}: the simulation crashed with the added faults {faults}: "
+                f"{type(exc).__name__}: {exc} (a bug in the simulator, not a counterexample: the scenario "
+                "with these faults added reproduces it under cosigner-ha run)"
+            )
+            raise crashed[extra] from exc
+
     def run_one(extra: tuple[Fault, ...]) -> tuple[str, ...]:
         """What `extra` breaks, simulated once (a shrink run; cached like the rest)."""
         if extra not in broken_by:
             state["prune_runs"] += 1
-            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            report = reports[extra] = simulate(extra)
             seen(extra, _broken(report, check), "prune")
         return broken_by[extra]
 
     def fails(extra: tuple[Fault, ...]) -> bool:
         known = broken_by.get(extra)
+        if known is None and extra in crashed:
+            raise crashed[extra]
         if known is None:
             phase = "shrink" if best else "search"
             if phase == "shrink":
@@ -252,7 +273,7 @@ def explore(
                 if state["examples"] >= budget:
                     return False  # the budget is spent (Hypothesis counts repeats the cache absorbed)
                 state["examples"] += 1
-            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            report = reports[extra] = simulate(extra)
             seen(extra, _broken(report, check), phase)
             known = broken_by[extra]
         return bool(known)
