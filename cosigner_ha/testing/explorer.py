@@ -5,12 +5,12 @@ the explorer adds a drawn schedule of failures (`strategies.fault_schedules`) an
 simulation. The first schedule under which an invariant or expectation fails is shrunk by Hypothesis
 toward fewer faults, plainer actions, smaller targets, later times and shorter outages.
 
-The search is Hypothesis's `find` with the search seed as its random source, no example database and
-no constants harvested from the modules imported nor a wall-clock limit on shrinking
-(`hypothesis_internals`): the same scenario, budget and seed find the same counterexample, whatever else the
-process imported and however fast the machine. The counterexample is the scenario
-with the found faults merged in, written with `write_scenario`; `cosigner-ha run` on that file replays
-the failure, which the explorer checks before it reports success.
+The search is Hypothesis's `find` with the search seed as its random source, no example database, no
+constants harvested from the modules imported and no wall-clock limit on shrinking (`hypothesis_internals`):
+the same scenario, budget and seed find the same counterexample, whatever else the process imported and
+however fast the machine. The counterexample is the scenario with the found faults merged in, written with
+`write_scenario`; `cosigner-ha run` on that file replays the failure, which the explorer checks before it
+reports success.
 """
 
 from __future__ import annotations
