@@ -24,7 +24,13 @@ from typing import Any
 from trio._core._run import GLOBAL_RUN_CONTEXT
 from trio.lowlevel import Abort, RaiseCancelT, checkpoint, current_task, reschedule, wait_task_rescheduled
 
-__all__ = ["Sleeper", "sleep", "sleep_until"]
+__all__ = ["Sleeper", "now", "sleep", "sleep_until"]
+
+
+def now() -> float:
+    """`trio.current_time()` in one call instead of three (it goes through the run and the clock's
+    public wrappers): the simulated network reads it about 50 times a transaction."""
+    return GLOBAL_RUN_CONTEXT.runner.clock.current_time()
 
 
 class Sleeper:

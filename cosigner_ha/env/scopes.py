@@ -67,12 +67,21 @@ class Flag:
     wait on a set event is two schedule points), so the schedule is the one `Event.wait` under
     `move_on_after` gives."""
 
-    __slots__ = ("_event", "_is_set", "_sleepers")
+    __slots__ = ("_callbacks", "_event", "_is_set", "_sleepers")
 
     def __init__(self) -> None:
         self._is_set = False
         self._sleepers: dict[Sleeper, None] = {}  # ordered; a sleeper that gave up leaves in O(1)
         self._event: anyio.Event | None = None  # made by the first wait off trio
+        self._callbacks: list[Callable[[], object]] = []
+
+    def on_set(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once when the flag is set, or now if it is: how a wait elsewhere (a held long
+        poll's connection watch) ends on it (`net.transport.Interrupt`)."""
+        if self._is_set:
+            callback()
+        else:
+            self._callbacks.append(callback)
 
     def is_set(self) -> bool:
         return self._is_set
@@ -85,6 +94,9 @@ class Flag:
         sleepers, self._sleepers = self._sleepers, {}
         for sleeper in sleepers:
             sleeper.wake()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
         if self._event is not None:
             self._event.set()
 

@@ -13,13 +13,14 @@ import gc
 import hashlib
 import math
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import trio
 from trio._core import _run as _trio_run
 
-if TYPE_CHECKING:
-    import trio.testing
+# `trio.testing.MockClock`, from the module that defines it: `import trio.testing` also imports pytest
+# (70 ms, paid by every simulation's first run, and a test framework in a user's process for no reason).
+from trio._core._mock_clock import MockClock
 
 from cosigner_ha.env.environment import Environment
 
@@ -61,19 +62,16 @@ def fewer_collections(gen0: int = SIMULATION_GC_GEN0_THRESHOLD) -> Iterator[None
         gc.set_threshold(*saved)
 
 
-def _mock_clock() -> trio.testing.MockClock:
+def _mock_clock() -> MockClock:
     """trio's `MockClock` (autojump at 0) whose time is read without consulting the real clock.
 
     At rate 0, `MockClock.current_time` computes `virtual_base + 0.0 * (perf_counter() - real_base)`, which
     is `virtual_base` exactly; trio and the components read the clock hundreds of times per simulated
     transaction, so skipping the real-clock read and the arithmetic is measurable. MockClock is final (no
     subclass), so the instance gets its own `current_time`, and its own `_autojump` (see there): the jumps
-    are MockClock's own arithmetic to the same deadlines, so the run is the same run. `trio.testing` (which
-    imports pytest) is imported here, not at the top: every runtime process imports this package and never
-    runs a simulation."""
-    import trio.testing
-
-    clock = trio.testing.MockClock(autojump_threshold=0)
+    are MockClock's own arithmetic to the same deadlines, so the run is the same run.
+    """
+    clock = MockClock(autojump_threshold=0)
     full = clock.current_time
     jump = clock._autojump
 

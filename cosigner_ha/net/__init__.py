@@ -19,7 +19,7 @@ from cosigner_ha.net.errors import (
 from cosigner_ha.net.link import LinkSpec, LinkStats
 from cosigner_ha.net.sim import SimHost, SimListener, SimNetwork, SimStream
 from cosigner_ha.net.tcp import TcpListener, TcpNetwork, TcpStream
-from cosigner_ha.net.transport import FramedStream, Listener, Network, serve
+from cosigner_ha.net.transport import FramedStream, Interrupt, Listener, Network, serve
 
 __all__ = [
     "AddressInUse",
@@ -31,6 +31,7 @@ __all__ = [
     "FrameTooLarge",
     "FramedStream",
     "HostDown",
+    "Interrupt",
     "InvalidAddress",
     "LinkSpec",
     "LinkStats",

@@ -29,6 +29,7 @@ import random
 import re
 from collections import deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import trio
 from anyio.abc import AsyncResource
@@ -49,6 +50,9 @@ from cosigner_ha.net.link import LinkSpec, LinkStats
 from cosigner_ha.net.sim_connection import SimConnection, SimStream
 from cosigner_ha.net.sim_pipe import Signal
 from cosigner_ha.wire.framing import MAX_FRAME_SIZE
+
+if TYPE_CHECKING:
+    from cosigner_ha.net.transport import Interrupt
 
 __all__ = ["SimHost", "SimListener", "SimNetwork", "SimStream"]
 
@@ -143,10 +147,13 @@ class SimHost:
         """Connections of this host that a fault can still affect (both ends closed: forgotten)."""
         return len(self._connections)
 
-    async def _wait_unpaused(self, deadline: float = math.inf) -> None:
-        """Until the host is resumed (or crashes), or `deadline` passes (it may still be paused then)."""
+    async def _wait_unpaused(self, deadline: float = math.inf, interrupt: Interrupt | None = None) -> None:
+        """Until the host is resumed (or crashes), `deadline` passes or `interrupt` is set (it may still be
+        paused then)."""
         while self._paused and self._up and trio.current_time() < deadline:
-            await self._signal.wait(deadline)
+            if interrupt is not None and interrupt.is_set():
+                return
+            await self._signal.wait(deadline, interrupt=interrupt)
 
     def _free_port(self) -> int:
         span = _EPHEMERAL_LAST - _EPHEMERAL_FIRST + 1

@@ -15,9 +15,11 @@ from cosigner_ha.net._checks import frame_bytes
 from cosigner_ha.net.address import join_address
 from cosigner_ha.net.errors import ConnectionBroken, ConnectionClosed, FrameTooLarge
 from cosigner_ha.net.sim_pipe import End, Item, Pipe, Signal
+from cosigner_ha.sleeper import now as _now
 
 if TYPE_CHECKING:
     from cosigner_ha.net.sim import SimHost, SimNetwork
+    from cosigner_ha.net.transport import Interrupt
 
 
 class SimConnection:
@@ -209,7 +211,7 @@ class SimStream(AsyncResource):
         sooner), and a wait that reaches it returns None. Woken at the deadline, the wait ends there, as
         a scope's cancellation would end it; what arrives later stays unread, as after a cancelled
         `receive`. A deadline not after now takes the scope path (cancelled at once, nothing sent)."""
-        now = trio.current_time()
+        now = _now()
         deadline = now + timeout
         if not deadline > now:  # zero, negative, or too small to move the clock's float
             with trio.move_on_after(0):
@@ -219,6 +221,19 @@ class SimStream(AsyncResource):
         if not await self._send(frame, deadline):
             return None
         return await self._receive(deadline)
+
+    async def receive_unless(self, interrupt: Interrupt, timeout: float) -> bytes | None:
+        """`receive` until `interrupt` is set or `timeout` passes, without a cancel scope: the wait parks
+        on a sleeper due at the deadline, which `interrupt` wakes. Set, it ends the wait as a scope
+        cancelled then would: whatever arrived at that instant stays unread. A deadline not after now
+        takes the scope path (cancelled at once)."""
+        now = _now()
+        deadline = now + timeout
+        if not deadline > now:
+            with trio.move_on_after(0):
+                return await self.receive()
+            return None
+        return await self._receive(deadline, interrupt)
 
     async def _send(self, frame: bytes, deadline: float) -> bool:
         """Queue `frame`; False (nothing sent) if the host was paused until `deadline`."""
@@ -236,7 +251,7 @@ class SimStream(AsyncResource):
             if _reached(deadline):
                 return False  # as a scope's deadline, which wins over a resume at the same instant
         conn = self._conn
-        now = trio.current_time()
+        now = _now()
         conn.settle(now)
         self._raise_if_over()
         if conn.broken is not None:
@@ -251,8 +266,8 @@ class SimStream(AsyncResource):
         # goes on to `receive` the answer, which sleeps. A yield here was a quarter of all task steps.
         return True
 
-    async def _receive(self, deadline: float) -> bytes | None:
-        """The next frame, or None once `deadline` passes first."""
+    async def _receive(self, deadline: float, interrupt: Interrupt | None = None) -> bytes | None:
+        """The next frame, or None once `deadline` passes or `interrupt` is set first."""
         await checkpoint_if_cancelled()
         conn = self._conn
         inbound = self._inbound
@@ -261,10 +276,10 @@ class SimStream(AsyncResource):
         host = self._host
         while True:
             if host._paused:
-                await host._wait_unpaused(deadline)
-                if _reached(deadline):
+                await host._wait_unpaused(deadline, interrupt)
+                if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
                     return None
-            conn.settle(trio.current_time())
+            conn.settle(_now())
             self._raise_if_over()
             if ready:
                 head = ready[0]
@@ -277,16 +292,16 @@ class SimStream(AsyncResource):
             if conn.broken is not None:
                 raise ConnectionBroken(conn.broken)
             wake = conn.next_wake(inbound)
-            await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters)
+            await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters, interrupt)
             slept = True
-            if _reached(deadline):
+            if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
                 return None
 
     async def aclose(self) -> None:
         if self._state == "open":
             self._state = "closed"
             conn = self._conn
-            now = trio.current_time()
+            now = _now()
             conn.settle(now)
             self._inbound.drop_all()
             if conn.broken is None:
@@ -302,9 +317,9 @@ class SimStream(AsyncResource):
     def _abort_now(self) -> None:
         if self._state == "open":
             self._state = "closed"
-            self._conn.reset_from(self, trio.current_time())
+            self._conn.reset_from(self, _now())
 
 
 def _reached(deadline: float) -> bool:
     """Whether a wait's deadline (`inf`: none) has come: it ends the wait as a scope's would."""
-    return deadline != math.inf and trio.current_time() >= deadline
+    return deadline != math.inf and _now() >= deadline

@@ -9,9 +9,13 @@ from __future__ import annotations
 import enum
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 from cosigner_ha.net.link import LinkStats
 from cosigner_ha.sleeper import Sleeper
+
+if TYPE_CHECKING:
+    from cosigner_ha.net.transport import Interrupt
 
 
 class End(enum.Enum):
@@ -37,12 +41,20 @@ class Signal:
         for sleeper in sleepers:
             sleeper.wake()
 
-    async def wait(self, deadline: float = math.inf, waiters: list[Sleeper] | None = None) -> None:
-        """Sleep until `fire()` or `deadline`; listed in `waiters` so a sender can bring it forward."""
+    async def wait(
+        self,
+        deadline: float = math.inf,
+        waiters: list[Sleeper] | None = None,
+        interrupt: Interrupt | None = None,
+    ) -> None:
+        """Sleep until `fire()`, `deadline` or `interrupt`; listed in `waiters` so a sender can bring it
+        forward."""
         sleeper = Sleeper(deadline)
         self._sleepers[sleeper] = None
         if waiters is not None:
             waiters.append(sleeper)
+        if interrupt is not None:
+            interrupt.on_set(sleeper.wake)
         try:
             await sleeper.sleep()
         finally:

@@ -21,6 +21,7 @@ import errno
 import socket
 import ssl
 import struct
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import AsyncResource, ByteStream, SocketAttribute, SocketListener, SocketStream
@@ -45,6 +46,9 @@ from cosigner_ha.net.errors import (
 from cosigner_ha.wire.errors import FrameTooLarge as WireFrameTooLarge
 from cosigner_ha.wire.errors import TruncatedFrame
 from cosigner_ha.wire.framing import MAX_FRAME_SIZE, FrameDecoder, encode_frame
+
+if TYPE_CHECKING:
+    from cosigner_ha.net.transport import Interrupt
 
 __all__ = ["TcpListener", "TcpNetwork", "TcpStream"]
 
@@ -196,6 +200,23 @@ class TcpStream(AsyncResource):
         with anyio.move_on_after(timeout):
             await self.send(frame)
             return await self.receive()
+        return None
+
+    async def receive_unless(self, interrupt: Interrupt, timeout: float) -> bytes | None:
+        """`receive` under a cancel scope that `interrupt` cancels and `timeout` ends: None when either
+        came first."""
+        with anyio.move_on_after(timeout) as scope:
+            waiting = True
+
+            def stop() -> None:
+                if waiting:  # the flag may be set long after this wait ended
+                    scope.cancel()
+
+            interrupt.on_set(stop)
+            try:
+                return await self.receive()
+            finally:
+                waiting = False
         return None
 
     async def aclose(self) -> None:

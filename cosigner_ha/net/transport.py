@@ -43,6 +43,7 @@ __all__ = [
     "FrameTooLarge",
     "FramedStream",
     "HostDown",
+    "Interrupt",
     "InvalidAddress",
     "Listener",
     "ListenerClosed",
@@ -51,6 +52,16 @@ __all__ = [
     "TlsHandshakeFailed",
     "serve",
 ]
+
+
+class Interrupt(Protocol):
+    """Something a wait ends on besides its own event (`env.scopes.Flag`): work for a held long poll."""
+
+    def is_set(self) -> bool: ...
+
+    def on_set(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once when set (at once if it is already)."""
+        ...
 
 
 class FramedStream(Protocol):
@@ -78,6 +89,12 @@ class FramedStream(Protocol):
         """`send(frame)` then `receive()`, both within `timeout` seconds: the answer, or None when the time
         ran out first (a request's round trip). Errors as `send` and `receive`. The simulated network
         keeps this timeout without a cancel scope; TCP uses one, as a caller would."""
+        ...
+
+    async def receive_unless(self, interrupt: Interrupt, timeout: float) -> bytes | None:
+        """`receive()` until `interrupt` is set or `timeout` seconds pass: the frame, or None (a frame that
+        comes later stays unread, as after a cancelled `receive`). Errors as `receive`. The simulated
+        network wakes the wait itself, without a cancel scope; TCP uses one, as a caller would."""
         ...
 
     async def aclose(self) -> None:

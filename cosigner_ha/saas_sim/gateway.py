@@ -18,7 +18,7 @@ import anyio
 
 from cosigner_ha import wire
 from cosigner_ha.env import scopes
-from cosigner_ha.net import ConnectionClosed, FramedStream, Listener, NetError, Network
+from cosigner_ha.net import ConnectionClosed, FramedStream, Interrupt, Listener, NetError, Network
 from cosigner_ha.saas_sim.errors import SaasError, TokenError
 
 
@@ -163,22 +163,22 @@ class Gateway:
             return False
         return True
 
-    async def watch(self, conn: Connection) -> None:
+    async def watch(self, conn: Connection, arrived: Interrupt, timeout: float) -> None:
         """Watch a connection while a long poll is held on it, until it sends a frame or ends; run by
-        the poll's own wait (`Mailbox.wait`), which cancels it when work arrives.
+        the poll's own wait (`Mailbox.wait`), until work arrives (`arrived`) or the poll's time is up.
 
         The poll holds the connection for up to the poll interval, and nothing is read from it meanwhile:
         a node that crashes then (its connections reset at once) would be noticed only when the answer
         found the connection gone, up to an interval later. Watching it while the poll waits lets the
         SaaS count the co-signer gone when its connection breaks, which is when `disconnect_grace`
         starts (docs/saas.md). The poll itself runs to its end, so that work it took is put back as any
-        undelivered answer's is. The node sends nothing while its poll is held, so the watch is
-        cancelled only between frames.
+        undelivered answer's is. The node sends nothing while its poll is held, so the watch ends
+        only between frames.
         """
         if conn.early is not None or conn.lost or conn.closed:
             return
         try:
-            conn.early = await conn.stream.receive()
+            conn.early = await conn.stream.receive_unless(arrived, timeout)
         except ConnectionClosed:
             conn.lost = True
             self._record("connection_lost", conn=conn.id, cosigner=conn.cosigner_id)

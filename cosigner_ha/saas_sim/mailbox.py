@@ -20,7 +20,7 @@ PRUNE_ABOVE = 64
 class Mailbox:
     def __init__(self, *, still_wanted: Callable[[wire.WorkItem], bool] = lambda item: True) -> None:
         self._items: list[wire.WorkItem] = []
-        #: What an arriving item calls: the `cancel` of each waiting poll's scope.
+        #: What an arriving item calls: the `set` of each waiting poll's flag.
         self._waiters: list[Callable[[], object]] = []
         self._still_wanted = still_wanted
 
@@ -57,32 +57,35 @@ class Mailbox:
         return items
 
     async def wait(
-        self, timeout: float, *, watch: Callable[[], Awaitable[object]] | None = None
+        self, timeout: float, *, watch: Callable[[scopes.Flag, float], Awaitable[object]] | None = None
     ) -> list[wire.WorkItem]:
         """The queued items as soon as there are any, or an empty list after `timeout` seconds.
 
-        `watch` (the gateway watching the poll's connection) runs while the box is empty, in this task:
-        an arriving item cancels it; when it returns by itself (the connection ended or sent a frame) the
-        wait goes on without it. A held poll thus costs no task of its own."""
+        `watch(arrived, seconds)` (the gateway watching the poll's connection) runs while the box is
+        empty, in this task, and must end when `arrived` is set (work came) or its time is up; when it
+        ends by itself (the connection ended or sent a frame) the wait goes on without it. A held poll
+        thus costs no task of its own, and on trio no cancel scope: an arriving item sets a flag whose
+        sleepers (the watch's receive, then this wait) wake, as the scope's cancellation woke them."""
         items = self.take()
-        if items:  # the common case under load: no timeout scope
+        if items:  # the common case under load
             return items
+        deadline = anyio.current_time() + timeout
         while True:
-            # One scope: its deadline is the poll's end, and an arriving item cancels it (`_wake`).
-            with scopes.move_on_after(timeout) as scope:
-                self._waiters.append(scope.cancel)
-                if watch is not None:
-                    await watch()
-                    watch = None
-                await anyio.sleep_forever()
+            arrived = scopes.Flag()
+            self._waiters.append(arrived.set)
+            if watch is not None:
+                await watch(arrived, timeout)
+                watch = None
+            if not arrived.is_set():
+                await arrived.wait(deadline - anyio.current_time())
             items = self.take()
-            if scope.cancel in self._waiters:  # still listed: the deadline ended it, not an item
-                self._waiters.remove(scope.cancel)
+            if not arrived.is_set():  # the deadline ended it, not an item
+                self._waiters.remove(arrived.set)
                 return items
             if items:
                 return items
             # Woken, but another poll of this box took what woke this one: wait out the rest.
-            timeout = scope.deadline - anyio.current_time()
+            timeout = deadline - anyio.current_time()
             if timeout <= 0:
                 return items
 

@@ -13,6 +13,7 @@ discarded, so a late share from that node finds nothing to combine with.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import NoReturn, Protocol
 
@@ -110,7 +111,9 @@ class SigningService:
         #: Whether a co-signer has an open, authenticated connection (set by the SaaS from its gateway).
         self.connected: Callable[[str], bool] = lambda cosigner_id: True
         self._probes: dict[str, tuple[ProbeRound, Answer]] = {}
-        self._closed_probes: dict[str, str] = {}  # recent probe id -> tx id, to name late answers
+        # recent probe id -> tx id, to name late answers; ordered so that the oldest leaves in O(1) (a dict's
+        # `next(iter(...))` walks past every key dropped before it until the dict is rebuilt)
+        self._closed_probes: OrderedDict[str, str] = OrderedDict()
         self._sessions: dict[str, Session] = {}
 
     # --- the loop of one transaction -----------------------------------------------------------------------
@@ -199,7 +202,7 @@ class SigningService:
                 self._probes.pop(answer.probe_id, None)
                 self._closed_probes[answer.probe_id] = tx.id
             while len(self._closed_probes) > 10_000:
-                del self._closed_probes[next(iter(self._closed_probes))]
+                self._closed_probes.popitem(last=False)
         chosen = choose(answers, selection)
         self.ctx.record(
             "probe_result",

@@ -10,6 +10,7 @@ import random
 import anyio
 import pytest
 
+from cosigner_ha.env import scopes
 from cosigner_ha.net import (
     AddressInUse,
     ConnectionBroken,
@@ -215,6 +216,44 @@ async def test_exchange_ends_with_the_connection_and_obeys_an_outer_scope(
         await server.aclose()
         with pytest.raises(ConnectionClosed):
             await client.exchange(b"ask", 5 * net.settle)
+
+
+async def test_receive_unless_ends_on_a_frame_the_interrupt_or_the_timeout_and_loses_nothing(
+    net: Harness, clock: object
+) -> None:
+    """A held long poll's watch: a frame that comes first is returned; the interrupt (work for the poll)
+    or the time running out ends the wait with None, and a frame that comes later waits for the next
+    read; an interrupt already set ends it at once; the peer closing ends it with `ConnectionClosed`."""
+    listener, client, server = await net.pair()
+    async with closing(client, listener):
+        arrived = scopes.Flag()
+        await client.send(b"first")
+        assert await server.receive_unless(arrived, 5 * net.settle) == b"first"
+
+        async def interrupt_then_send() -> None:
+            await anyio.sleep(net.settle)
+            arrived.set()
+            await anyio.sleep(net.settle)
+            await client.send(b"after")
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(interrupt_then_send)
+            started = anyio.current_time()
+            assert await server.receive_unless(arrived, 100) is None
+            assert net.settle - 1e-9 <= anyio.current_time() - started < 50
+        assert await server.receive() == b"after"
+
+        started = anyio.current_time()
+        assert await server.receive_unless(arrived, 100) is None  # set already
+        assert anyio.current_time() - started < 50
+        started = anyio.current_time()
+        assert await server.receive_unless(scopes.Flag(), net.settle) is None
+        assert anyio.current_time() - started >= net.settle - 1e-9
+
+        await client.aclose()
+        with pytest.raises(ConnectionClosed):
+            await server.receive_unless(scopes.Flag(), 5 * net.settle)
+        await server.aclose()
 
 
 async def test_oversize_frame_is_refused_and_the_stream_stays_usable(net: Harness, clock: object) -> None:

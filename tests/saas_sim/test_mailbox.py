@@ -9,6 +9,7 @@ import trio
 import trio.testing
 
 from cosigner_ha import wire
+from cosigner_ha.env import scopes
 from cosigner_ha.saas_sim.mailbox import Mailbox
 
 
@@ -82,11 +83,10 @@ def test_the_watch_runs_until_work_arrives_and_a_watch_that_ends_leaves_the_wait
     log: list[str] = []
 
     async def main() -> None:
-        async def watch_forever() -> None:
-            try:
-                await trio.sleep_forever()
-            finally:
-                log.append(f"watch ended at {trio.current_time():g}")
+        async def watch_until_work(arrived: scopes.Flag, timeout: float) -> None:
+            log.append(f"watch for {timeout:g} s")
+            await arrived.wait(timeout)
+            log.append(f"watch ended at {trio.current_time():g}")
 
         async def put_at(t: float, n: int) -> None:
             await trio.sleep(t)
@@ -94,10 +94,10 @@ def test_the_watch_runs_until_work_arrives_and_a_watch_that_ends_leaves_the_wait
 
         async with trio.open_nursery() as tasks:
             tasks.start_soon(put_at, 2, 1)
-            items = await box.wait(30, watch=watch_forever)
+            items = await box.wait(30, watch=watch_until_work)
         log.append(f"got {_ids(items)} at {trio.current_time():g}")
 
-        async def watch_briefly() -> None:
+        async def watch_briefly(arrived: scopes.Flag, timeout: float) -> None:
             await trio.sleep(1)
             log.append(f"connection ended at {trio.current_time():g}")
 
@@ -106,10 +106,18 @@ def test_the_watch_runs_until_work_arrives_and_a_watch_that_ends_leaves_the_wait
             items = await box.wait(30, watch=watch_briefly)
         log.append(f"got {_ids(items)} at {trio.current_time():g}")
 
+        items = await box.wait(4, watch=watch_until_work)  # nothing comes: both end with the poll
+        log.append(f"got {_ids(items)} at {trio.current_time():g}")
+
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
     assert log == [
+        "watch for 30 s",
         "watch ended at 2",
         "got ['probe-1'] at 2",
         "connection ended at 3",
         "got ['probe-2'] at 7",
+        "watch for 4 s",
+        "watch ended at 11",
+        "got [] at 11",
     ]
+    assert box._waiters == []
