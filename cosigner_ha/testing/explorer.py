@@ -5,10 +5,12 @@ the explorer adds a drawn schedule of failures (`strategies.fault_schedules`) an
 simulation. The first schedule under which an invariant or expectation fails is shrunk by Hypothesis
 toward fewer faults, plainer actions, smaller targets, later times and shorter outages.
 
-The search is Hypothesis's `find` with the search seed as its random source and no example database:
-the same scenario, budget and seed find the same counterexample. The counterexample is the scenario
-with the found faults merged in, written with `write_scenario`; `cosigner-ha run` on that file replays
-the failure, which the explorer checks before it reports success.
+The search is Hypothesis's `find` with the search seed as its random source, no example database, no
+constants harvested from the modules imported and no wall-clock limit on shrinking (`hypothesis_internals`):
+the same scenario, budget and seed find the same counterexample, whatever else the process imported and
+however fast the machine. The counterexample is the scenario with the found faults merged in, written with
+`write_scenario`; `cosigner-ha run` on that file replays the failure, which the explorer checks before it
+reports success.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from cosigner_ha.cluster.scenario import (
     write_scenario,
 )
 from cosigner_ha.testing.engine import Engine
+from cosigner_ha.testing.hypothesis_internals import isolated_search
 from cosigner_ha.testing.strategies import FAILURE_ACTIONS, add_faults, fault_schedules
 
 #: Simulations the shrinker may spend after the first counterexample, unless told otherwise.
@@ -192,6 +195,7 @@ def explore(
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
+        backend="hypothesis",  # the default, stated: a settings profile choosing another would change the search
     )
 
     def report_progress(phase: str, extra: tuple[Fault, ...]) -> None:
@@ -228,16 +232,37 @@ def explore(
             state["examples"] += 1
             seen(extra, broken, "search")
 
+    crashed: dict[tuple[Fault, ...], ExploreError] = {}
+
+    def simulate(extra: tuple[Fault, ...]) -> RunReport:
+        """The run of the scenario with `extra` added. A simulation that crashes is a bug in the simulator,
+        not a counterexample: it stops the search, naming the schedule, and the same schedule asked again
+        (Hypothesis replays its failures) crashes the same way without counting against the budget."""
+        if extra in crashed:
+            raise crashed[extra]
+        try:
+            return run_scenario(add_faults(scenario, extra)).report
+        except Exception as exc:
+            faults = "; ".join(map(describe_fault, extra)) or "none"
+            crashed[extra] = ExploreError(
+                f"{scenario.origin}: the simulation crashed with the added faults {faults}: "
+                f"{type(exc).__name__}: {exc} (a bug in the simulator, not a counterexample: the scenario "
+                "with these faults added reproduces it under cosigner-ha run)"
+            )
+            raise crashed[extra] from exc
+
     def run_one(extra: tuple[Fault, ...]) -> tuple[str, ...]:
         """What `extra` breaks, simulated once (a shrink run; cached like the rest)."""
         if extra not in broken_by:
             state["prune_runs"] += 1
-            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            report = reports[extra] = simulate(extra)
             seen(extra, _broken(report, check), "prune")
         return broken_by[extra]
 
     def fails(extra: tuple[Fault, ...]) -> bool:
         known = broken_by.get(extra)
+        if known is None and extra in crashed:
+            raise crashed[extra]
         if known is None:
             phase = "shrink" if best else "search"
             if phase == "shrink":
@@ -248,7 +273,7 @@ def explore(
                 if state["examples"] >= budget:
                     return False  # the budget is spent (Hypothesis counts repeats the cache absorbed)
                 state["examples"] += 1
-            report = reports[extra] = run_scenario(add_faults(scenario, extra)).report
+            report = reports[extra] = simulate(extra)
             seen(extra, _broken(report, check), phase)
             known = broken_by[extra]
         return bool(known)
@@ -258,7 +283,8 @@ def explore(
     found: tuple[Fault, ...] | None = empty if fails(empty) else None
     if found is None and budget > 1:
         try:
-            found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
+            with isolated_search():
+                found = find(strategy, fails, settings=search_settings, random=random.Random(search_seed))
         except NoSuchExample:
             found = None
     if found:
@@ -332,7 +358,7 @@ def _planned(
             planned.setdefault(extra, None)
         return False
 
-    with contextlib.suppress(NoSuchExample):
+    with contextlib.suppress(NoSuchExample), isolated_search():
         find(strategy, record, settings=search_settings, random=random.Random(search_seed))
     return list(planned)
 

@@ -14,7 +14,7 @@ from cosigner_ha.cluster.scenario import Expect, FaultAction, Scenario, load_sce
 from cosigner_ha.env import Event
 from cosigner_ha.testing import commands
 from cosigner_ha.testing.engine import open_engine
-from cosigner_ha.testing.explorer import describe_fault, explore, write_counterexample
+from cosigner_ha.testing.explorer import ExploreError, describe_fault, explore, write_counterexample
 from tests.testing.conftest import single_cosigner_path
 
 BUDGET = 10
@@ -248,10 +248,33 @@ def test_explore_on_dask_from_the_command_line_writes_the_same_file_as_local(
     outs = []
     for engine in ("local", "dask"):
         out = tmp_path / f"{engine}.toml"
-        argv = ["explore", str(single_cosigner_path()), "--budget", "3", "--seed", "2", "--out", str(out)]
+        # search seed 1: with budget 3 seeds 1 and 3 to 12 all find a counterexample, seed 2 does not
+        argv = ["explore", str(single_cosigner_path()), "--budget", "3", "--seed", "1", "--out", str(out)]
         code, _, err = _explore_cli(
             [*argv, "--engine", engine, "--all-failures", "--shrink-budget", "3"], capsys
         )
         assert (code, err) == (1, "")
         outs.append(out.read_text())
     assert outs[0] == outs[1]
+
+
+def test_a_simulation_that_crashes_stops_the_search_naming_the_schedule(
+    single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A simulator crash under some schedule (seen: a TrioInternalError) is a bug to report with the schedule
+    that causes it: not a counterexample, and not Hypothesis's "flaky" error, which its replay of the failure
+    used to raise once the budget was spent (budget 8 and seed 1 did, the crash drawn as the last example)."""
+    from cosigner_ha.testing import explorer
+
+    real = explorer.run_scenario
+
+    def crashes_on_a_crash(scenario: Scenario) -> object:
+        if any(f.action is FaultAction.CRASH for f in scenario.faults):
+            raise AssertionError("deadline heap out of step")
+        return real(scenario)
+
+    monkeypatch.setattr(explorer, "run_scenario", crashes_on_a_crash)
+    with pytest.raises(ExploreError, match=r"crashed with the added faults .*crash nitro-a at") as raised:
+        explore(single_cosigner, budget=8, seed=1, shrink_budget=5, check="safety")
+    assert "AssertionError: deadline heap out of step" in str(raised.value)
+    assert isinstance(raised.value.__cause__, AssertionError)
