@@ -39,12 +39,15 @@ PLANTS: dict[str, Case] = {
     "sign_twice_after_a_failover": Case(
         planted.sign_twice_after_a_failover, planted.busy_topology, "at_most_one_signature", 40, 0.3
     ),
+    # Found in 5 of search seeds 1-10 and 12 of 1-40 (docs/testing.md): the 0.6 this had was set on a
+    # 7 of 10 that came from Hypothesis drawing constants of the modules imported, which the search no
+    # longer does. 0.4 guards the 0.5 the ten seeds measure now (the search is deterministic).
     "spread_exchange_transfers_on_failover": Case(
         planted.spread_exchange_transfers_on_failover,
         planted.exchange_topology,
         "exchange_fiat_single_signer",
         40,
-        0.6,
+        0.4,
     ),
 }
 
