@@ -4,6 +4,10 @@ Ctrl-C and SIGTERM end any command the same way: the work stops where it is, tem
 outputs are removed on the way out (the atomic writers and output sets clean up on any exception), and one
 line says what was interrupted; exit 130 for Ctrl-C, 143 for SIGTERM, never a traceback, also while the
 commands are still being imported.
+
+A bug in cosigner-ha (an exception no command turned into a message) ends the same way: outputs cleaned up,
+a few lines saying what broke, that it is not the input's fault, and the file the traceback was written to
+(exit 70); COSIGNER_HA_TRACEBACK=1 lets the exception through instead, for debugging.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ import importlib
 import os
 import signal
 import sys
+import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED
+from .exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED
 
 #: Each command's module (its `register(subparsers)` and `run(args)`), in the order `--help` lists them.
 COMMANDS = {
@@ -135,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         stopped = _stopped_by(exc)
         if stopped is None:
-            raise
+            if not isinstance(exc, Exception) or os.environ.get("COSIGNER_HA_TRACEBACK"):
+                raise  # SystemExit (argparse's usage errors, --help) and the like, as they are
+            return _internal_error(args, exc)
         by_sigterm = stopped is Terminated or _terminated.is_set()
         # Decided to stop: a second Ctrl-C or SIGTERM while the interpreter exits would kill it by the
         # signal (exit -2) after the line below was printed, so both are ignored from here on.
@@ -155,6 +163,27 @@ def main(argv: list[str] | None = None) -> int:
             sys.unraisablehook = previous_hook
             if signal.getsignal(signal.SIGTERM) is _on_sigterm:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    """A bug reached the top: say so in a few lines, and keep the traceback in a file for the report."""
+    command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
+    details = "".join(traceback.format_exception(exc))
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="cosigner-ha-crash-", suffix=".txt", delete=False, encoding="utf-8"
+        ) as out:
+            out.write(f"{command}\nargv: {sys.argv!r}\n\n{details}")
+        where = f"the traceback is in {out.name}"
+    except OSError as write_error:
+        where = f"the traceback could not be written ({write_error}); COSIGNER_HA_TRACEBACK=1 shows it"
+    print(
+        f"internal error: {command} failed: {type(exc).__name__}: {exc}\n"
+        f"This is a bug in cosigner-ha, not in what it was given; {where}. Please report it with the command "
+        "and its input files.",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -15,6 +15,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 #: The command could not start on what it was given: what was wrong and where is on standard error.
 EXIT_BAD_INPUT = 2
+#: cosigner-ha itself failed (a bug, not the input): standard error says what broke and where the details
+#: were written. 70 is the BSD sysexits EX_SOFTWARE.
+EXIT_INTERNAL = 70
 #: Stopped by Ctrl-C (SIGINT) or by SIGTERM, as a shell reports them.
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
