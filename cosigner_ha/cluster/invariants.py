@@ -268,9 +268,11 @@ class SignedWithNodeShare:
             signers = tuple(e.fields.get("signers") or ())
             self.signers[_id(e.fields["session"])] = self._shared.setdefault(signers, signers)
         elif kind == "share_released":
+            # the session's facts are not needed once its share is out (what `signed` reads is `released`):
+            # dropped, so they do not stay for the whole run, one pair of entries a transaction
             session = str(e.fields["session"])
-            tx = self.sessions.get(session)
-            if tx is not None and ALL_THREE.issubset(self.signers.get(session, ())):
+            tx = self.sessions.pop(session, None)
+            if tx is not None and ALL_THREE.issubset(self.signers.pop(session, ())):
                 self.released.add(tx, str(e.fields["node"]))
         elif kind == "signed" and (str(e.fields["tx"]), str(e.fields["node"])) not in self.released:
             self.wrong.add(f"{e.fields['tx']} by {e.fields['node']}")

@@ -18,7 +18,7 @@ import base64
 import binascii
 import dataclasses
 import json
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,16 +90,17 @@ class RecentCounts:
 
     def __init__(self, limit: int = REMEMBERED) -> None:
         self.limit = limit
-        # oldest first. An `OrderedDict`, not a dict: dropping a dict's first key leaves a hole that every
-        # later `next(iter(...))` walks past until the dict is rebuilt, 3 us a drop once it is full
-        self._counts: OrderedDict[str, int] = OrderedDict()
+        # oldest first: a plain dict keeps insertion order, and costs a third of an `OrderedDict` an id. Its
+        # drop of the oldest walks the holes earlier drops left (3.6 us once full, after 10,000 ids: some
+        # three hours at one transaction a second), a price memory is worth here
+        self._counts: dict[str, int] = {}
 
     def add(self, key: str) -> int:
         """Count one more attempt of `key`; its count so far, this one included."""
         count = self._counts.pop(key, 0) + 1
         self._counts[key] = count  # re-inserted: now the newest
         if len(self._counts) > self.limit:
-            self._counts.popitem(last=False)
+            del self._counts[next(iter(self._counts))]
         return count
 
     def get(self, key: str, default: int = 0) -> int:
@@ -162,10 +163,11 @@ class ReferenceHandler:
     # -- decisions --
 
     def decide(self, body: dict[str, Any], *, kind: str = "tx") -> dict[str, Any]:
-        """The answer object for one request, counting it as an attempt."""
+        """The answer object for one request, counting it as an attempt when the rules read the count
+        (`retry_first`): a handler that answers every attempt alike keeps no id of its requests."""
         request_id = str(body.get("requestId") or body.get("txId") or "")
-        attempt = self.attempts.add(request_id)
         rules = self.rules
+        attempt = self.attempts.add(request_id) if rules.retry_first > 0 else 1
         action, reason = rules.action, ""
         if rules.fault == "reject":
             action, reason = "REJECT", "rejected by an injected fault"
