@@ -277,7 +277,7 @@ class SimStream(AsyncResource):
         while True:
             if host._paused:
                 await host._wait_unpaused(deadline, interrupt)
-                if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
+                if _ended(deadline, interrupt):
                     return None
             conn.settle(_now())
             self._raise_if_over()
@@ -294,7 +294,7 @@ class SimStream(AsyncResource):
             wake = conn.next_wake(inbound)
             await conn.signal.wait(wake if wake < deadline else deadline, inbound.waiters, interrupt)
             slept = True
-            if _reached(deadline) or (interrupt is not None and interrupt.is_set()):
+            if _ended(deadline, interrupt):
                 return None
 
     async def aclose(self) -> None:
@@ -323,3 +323,8 @@ class SimStream(AsyncResource):
 def _reached(deadline: float) -> bool:
     """Whether a wait's deadline (`inf`: none) has come: it ends the wait as a scope's would."""
     return deadline != math.inf and _now() >= deadline
+
+
+def _ended(deadline: float, interrupt: Interrupt | None) -> bool:
+    """Whether a receive's wait is over without a frame: its deadline came or its interrupt was set."""
+    return _reached(deadline) or (interrupt is not None and interrupt.is_set())
