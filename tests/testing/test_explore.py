@@ -53,14 +53,6 @@ def test_explore_breaks_the_single_cosigner_baseline_with_one_fault_of_its_only_
     assert main(["run", str(out)]) == 1
 
 
-def test_the_same_seed_finds_the_same_counterexample(single_cosigner: Scenario) -> None:
-    first = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
-    second = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
-    assert first.found and second.found
-    assert first.added == second.added
-    assert (first.examples, first.shrink_runs) == (second.examples, second.shrink_runs)
-
-
 def test_progress_is_reported_while_searching_and_shrinking(single_cosigner: Scenario) -> None:
     seen = []
     result = explore(single_cosigner, budget=BUDGET, seed=1, shrink_budget=5, on_progress=seen.append)

@@ -162,11 +162,12 @@ class _SlowClock:
         return getattr(time, name)
 
 
-def test_shrinking_ends_on_the_shrink_budget_not_on_a_clock(
+def test_the_same_seed_finds_the_same_counterexample_however_slow_the_machine(
     single_cosigner: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hypothesis stops shrinking after five minutes; the explorer's shrink budget bounds shrinking instead,
-    so a slow machine shrinks to the same counterexample as a fast one."""
+    so a slow machine shrinks to the same counterexample as a fast one. (Two searches with one seed: this
+    is also the test that a seed replays its search.)"""
     from hypothesis.internal.conjecture import engine
 
     fast = explore(single_cosigner, budget=4, seed=3, shrink_budget=10)
