@@ -27,8 +27,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# one worker a core (pytest-xdist): the suite's runs are separate processes and loopback services on
+# ephemeral ports, and each test that counts processes counts its own children or its own directory's
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # the README's sample report, from the real run of the bundled default (tests/test_readme_sample.py checks it)
 readme-sample: $(STAMP)
