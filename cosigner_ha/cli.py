@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _forget_escaped_interrupt()
-        command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
+        command = _command_line(args)
         print(
             f"interrupted by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: {command} stopped; nothing was written",
             file=sys.stderr,
@@ -165,9 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, previous)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as the user named it, for the one line that ends it (no command: parsing never got there)."""
+    return f"cosigner-ha {args.command}" if args.command else "cosigner-ha"
+
+
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
     """A bug reached the top: say so in a few lines, and keep the traceback in a file for the report."""
-    command = " ".join(["cosigner-ha", *filter(None, (args.command,))])
+    command = _command_line(args)
     details = "".join(traceback.format_exception(exc))
     try:
         with tempfile.NamedTemporaryFile(
